@@ -1,0 +1,210 @@
+"""Core (small d×d matrix) policies shared by every Nyström-type method (design.md §4.4).
+
+The Nyström approximation ``C W^† Cᵀ`` needs a stabilised (pseudo-)inverse of the landmark block W.
+The policy is always a named option, never a hidden constant:
+
+``"shifted_cholesky"`` (PSD default)
+    Pivoted Cholesky (LAPACK ``?pstrf``) of ``W + νI`` with ``ν = SHIFT_EPS_MULTIPLE · eps · tr(W)``
+    (tr W >= ‖W‖₂ for PSD W), stopped when the next pivot is at the level of the shift: landmarks
+    whose only support is the shift (duplicates, numerically dependent points) are dropped. Because
+    ``(W_S + νI)⁻¹ ⪯ W_S⁻¹`` the result still satisfies ``K̂ ⪯ K``.
+``"eig"``
+    ``W = U Λ Uᵀ``; keep ``|λ| > rcond · max|λ|`` (default ``rcond = EIG_RCOND``).
+``"pinv"``
+    Moore–Penrose pseudo-inverse: ``eig`` with numpy's cutoff ``rcond = k · eps``.
+``"ridge"``
+    ``(W + γI)⁻¹`` through Cholesky (γ must be given).
+``"newton_schulz"``
+    The Razavi et al. (2014) iteration used by Nyströmformer/Skyformer (algorithms.md §1.3), with
+    optional Lemma-3 normalisation (Skyformer §4.4, algorithms.md §2.5). Not for PSD factor results.
+
+All cores are computed in float64 whatever the data dtype.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+
+from ._validation import check_choice, check_positive, fail, warn
+
+__all__ = [
+    "PSD_CORES", "CORES", "EPS", "EIG_RCOND", "SHIFT_EPS_MULTIPLE", "PSDCore", "psd_core", "sym_core",
+    "newton_schulz_inverse", "lemma3_normalise", "core_inverse",
+]
+
+EPS = float(np.finfo(np.float64).eps)
+#: Relative eigenvalue cutoff of the ``"eig"`` core: 1e6·eps ≈ 2.2e-10.
+EIG_RCOND = 1e6 * EPS
+#: Shift of the ``"shifted_cholesky"`` core in units of eps·tr(W).
+SHIFT_EPS_MULTIPLE = 10.0
+#: Default number of Newton–Schulz iterations (the value in the Nyströmformer/Skyformer code).
+NS_ITER_DEFAULT = 6
+
+PSD_CORES = ("shifted_cholesky", "eig", "pinv", "ridge")
+CORES = PSD_CORES + ("newton_schulz",)
+
+
+@dataclass(frozen=True)
+class PSDCore:
+    """``W_cols^† ≈ R Rᵀ`` on the kept landmark columns ``cols``; ``F = C[:, cols] @ R``.
+
+    ``triangular`` marks R upper-triangular-inverse form (applied with a triangular solve).
+    """
+
+    cols: np.ndarray
+    R: np.ndarray | None          # (k_kept, r) dense root, or None when `L` is used
+    L: np.ndarray | None          # lower Cholesky factor: R = L^{-T}
+    policy: str
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def rank(self) -> int:
+        return int(self.L.shape[0] if self.L is not None else self.R.shape[1])
+
+    def apply(self, C: np.ndarray) -> np.ndarray:
+        """F = C[:, cols] @ R (float64), computed with a triangular solve where possible."""
+        Ck = np.asarray(C[:, self.cols], dtype=np.float64) if self.cols.size != C.shape[1] or \
+            not np.array_equal(self.cols, np.arange(C.shape[1])) else np.asarray(C, dtype=np.float64)
+        if self.L is not None:
+            # F = Ck L^{-T}  <=>  L F^T = Ck^T
+            return sla.solve_triangular(self.L, Ck.T, lower=True, check_finite=False).T
+        return Ck @ self.R
+
+
+def _sym(W: np.ndarray) -> np.ndarray:
+    W = np.asarray(W, dtype=np.float64)
+    return 0.5 * (W + W.T)
+
+
+def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
+             gamma: float | None = None, func: str = "nystrom") -> PSDCore:
+    """Stabilised root of the pseudo-inverse of a PSD landmark block W (k×k)."""
+    check_choice(core, PSD_CORES, func, "core")
+    W = _sym(W)
+    k = W.shape[0]
+    if core == "shifted_cholesky":
+        tr = float(np.trace(W))
+        if not tr > 0:
+            raise fail(func, "W", "have a positive trace (all landmark diagonal entries are 0)", tr)
+        nu = SHIFT_EPS_MULTIPLE * EPS * tr
+        Wn = W + nu * np.eye(k)
+        c, piv, r, info = sla.lapack.dpstrf(Wn, lower=1, tol=-1.0)
+        piv = piv - 1
+        Lfull = np.tril(c)
+        pivots = np.diag(Lfull)[:r] ** 2
+        # pivots at the level of the shift come only from ν (and rounding): keep the prefix above 2ν
+        small = pivots <= 2 * nu
+        r = int(np.argmax(small)) if small.any() else int(r)
+        r = max(r, 1)
+        cols = piv[:r].astype(np.intp)
+        return PSDCore(cols=cols, R=None, L=np.ascontiguousarray(Lfull[:r, :r]), policy=core,
+                       meta={"shift": nu, "dropped": k - r})
+    if core == "ridge":
+        if gamma is None:
+            raise fail(func, "gamma", "be given (> 0) for core='ridge'", None)
+        gamma = check_positive(gamma, func, "gamma")
+        L = sla.cholesky(W + gamma * np.eye(k), lower=True, check_finite=False)
+        return PSDCore(cols=np.arange(k), R=None, L=L, policy=core, meta={"gamma": gamma, "dropped": 0})
+    # eig / pinv
+    lam, U = np.linalg.eigh(W)
+    lam_max = float(np.max(np.abs(lam))) if k else 0.0
+    if rcond is None:
+        rcond = EIG_RCOND if core == "eig" else k * EPS
+    keep = lam > rcond * lam_max
+    neg = int(np.sum(lam < -rcond * lam_max))
+    R = U[:, keep] / np.sqrt(lam[keep])
+    return PSDCore(cols=np.arange(k), R=R, L=None, policy=core,
+                   meta={"rcond": rcond, "dropped": int(k - keep.sum()), "negative_dropped": neg})
+
+
+def sym_core(W, *, rcond: float | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Indefinite ``eig`` core: ``W^† ≈ U diag(1/λ) Uᵀ`` keeping ``|λ| > rcond·max|λ|`` (λ may be < 0)."""
+    W = _sym(W)
+    lam, U = np.linalg.eigh(W)
+    lam_max = float(np.max(np.abs(lam))) if lam.size else 0.0
+    rcond = EIG_RCOND if rcond is None else rcond
+    keep = np.abs(lam) > rcond * lam_max
+    return U[:, keep], 1.0 / lam[keep], {"rcond": rcond, "dropped": int(lam.size - keep.sum()),
+                                         "negative_kept": int(np.sum(lam[keep] < 0))}
+
+
+def lemma3_normalise(M, gamma: float):
+    """Skyformer Lemma 3 normalisation (algorithms.md §2.5): ``W_γ = M + γI``, ``D = diag(W_γ 1)``,
+    returns ``(N, s)`` with ``N = D^{-1/2} W_γ D^{-1/2}`` and ``s = diag(D)^{-1/2}`` (batched over leading axes).
+
+    For entrywise non-negative PSD M (Gaussian kernel), all eigenvalues of N lie in (0, 1].
+    """
+    M = np.asarray(M, dtype=np.float64)
+    d = M.shape[-1]
+    Wg = M + gamma * np.eye(d)
+    rs = Wg.sum(axis=-1)
+    if np.any(rs <= 0):
+        raise ValueError("lemma3_normalise: row sums of M + γI must be > 0 (needs entrywise non-negative M)")
+    s = 1.0 / np.sqrt(rs)
+    N = s[..., :, None] * Wg * s[..., None, :]
+    return N, s
+
+
+def newton_schulz_inverse(M, n_iter: int = NS_ITER_DEFAULT, *, init: str = "per_matrix") -> np.ndarray:
+    """Razavi et al. (2014) iterative inverse used by Nyströmformer and Skyformer (algorithms.md §1.3).
+
+    ``Z₀ = Mᵀ / max_j Σ_i |M_ij|`` (max column sum = ‖M‖₁), then ``n_iter`` times
+    ``Z ← ¼ Z (13I − MZ(15I − MZ(7I − MZ)))``.
+
+    Parameters
+    ----------
+    M : ndarray of shape (..., d, d)
+    n_iter : int
+        6 in the authors' code: a *partial* inverse when M has small eigenvalues (≈15–30 iterations
+        converge to ``M⁻¹`` for well-posed M).
+    init : {"per_matrix", "global"}
+        ``"per_matrix"``: one scale per d×d matrix; ``"global"``: one scalar, the max column sum over
+        the whole batch (the "original" option of the official torch code).
+    """
+    M = np.asarray(M, dtype=np.float64)
+    check_choice(init, ("per_matrix", "global"), "newton_schulz_inverse", "init")
+    colsum = np.abs(M).sum(axis=-2)                        # (..., d) column sums
+    scale = colsum.max(axis=-1) if init == "per_matrix" else colsum.max()
+    Z = np.swapaxes(M, -1, -2) / np.asarray(scale)[..., None, None]
+    d = M.shape[-1]
+    I = np.eye(d)
+    for _ in range(int(n_iter)):
+        MZ = M @ Z
+        Z = 0.25 * Z @ (13 * I - MZ @ (15 * I - MZ @ (7 * I - MZ)))
+    return Z
+
+
+def core_inverse(W, core: str, *, gamma: float | None = None, n_iter: int = NS_ITER_DEFAULT,
+                 rcond: float | None = None, init: str = "per_matrix", normalise: bool = True,
+                 func: str = "core_inverse") -> np.ndarray:
+    """An explicit d×d (batched: (..., d, d)) approximation of W^† for asymmetric uses (attention).
+
+    ``"pinv"``/``"eig"``: spectral pseudo-inverse of the symmetrised W (``eig`` keeps negative λ);
+    ``"ridge"``: ``(W + γI)⁻¹``; ``"newton_schulz"``: with ``normalise=True`` the Skyformer code path
+    (Lemma-3 normalisation of ``W + γI`` then ``n_iter`` Razavi steps, algorithms.md §2.4), with
+    ``normalise=False`` the plain iteration on ``W + γI`` (γ = 0 allowed: Nyströmformer).
+    """
+    check_choice(core, ("pinv", "eig", "ridge", "newton_schulz"), func, "core")
+    W = np.asarray(W, dtype=np.float64)
+    d = W.shape[-1]
+    if core in ("pinv", "eig"):
+        Ws = 0.5 * (W + np.swapaxes(W, -1, -2))
+        lam, U = np.linalg.eigh(Ws)
+        amax = np.abs(lam).max(axis=-1, keepdims=True)
+        rc = (d * EPS if core == "pinv" else EIG_RCOND) if rcond is None else rcond
+        keep = np.abs(lam) > rc * amax
+        inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+        return (U * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
+    g = 0.0 if gamma is None else float(gamma)
+    if core == "ridge":
+        if gamma is None:
+            raise fail(func, "gamma", "be given for core='ridge'", None)
+        check_positive(g, func, "gamma")
+        return np.linalg.inv(W + g * np.eye(d))
+    if normalise:
+        N, s = lemma3_normalise(W, g)
+        Ninv = newton_schulz_inverse(N, n_iter, init=init)
+        return s[..., :, None] * Ninv * s[..., None, :]
+    return newton_schulz_inverse(W + g * np.eye(d), n_iter, init=init)

@@ -1,0 +1,234 @@
+"""Immutable low-rank results (design.md §2): never dense n×n unless ``to_dense`` is asked for.
+
+* :class:`PSDLowRank` — ``K̂ = F Fᵀ`` (PSD Nyström, RPCholesky, random features).
+* :class:`SymLowRank` — ``K̂ = U diag(λ) Uᵀ`` with λ possibly negative (indefinite Nyström).
+* :class:`LowRank` — ``K̂ = L Rᵀ`` (rectangular / asymmetric: augmented Skyformer Nyström, CUR).
+
+All share ``.shape``, ``.rank``, ``.dtype``, ``@`` (vectors and matrices, both sides), ``.T``,
+``.diag()``, ``.trace()``, ``.to_dense()``, ``.as_operator()``, ``.info`` (a read-only mapping with
+landmark indices, kernel entries evaluated, method, core policy, …). The symmetric ones have
+``.eigh()`` (eigenvalues in decreasing order, computed from the factors in O(n r²)).
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from ._validation import fail
+
+__all__ = ["PSDLowRank", "SymLowRank", "LowRank"]
+
+#: ``to_dense`` refuses results with more entries than this unless ``force=True``.
+DENSE_CAP_ENTRIES = 50_000_000
+
+
+def _frozen(a) -> np.ndarray:
+    """A read-only view (no copy: factors can be large)."""
+    v = np.asarray(a).view()
+    v.setflags(write=False)
+    return v
+
+
+def _info(info) -> MappingProxyType:
+    d = {} if info is None else dict(info)
+    for k, v in d.items():
+        if isinstance(v, np.ndarray):
+            d[k] = _frozen(v)
+    return MappingProxyType(d)
+
+
+class _Base:
+    """Shared behaviour; subclasses define ``shape``, ``rank``, ``dtype``, ``_mv``, ``_rmv``."""
+
+    __array_priority__ = 1000  # so that ndarray @ result dispatches to __rmatmul__
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"{type(self).__name__} is immutable")
+        object.__setattr__(self, name, value)
+
+    def _seal(self):
+        object.__setattr__(self, "_sealed", True)
+
+    # products ------------------------------------------------------------------------------
+    def _check_rhs(self, V, side: str):
+        V = np.asarray(V)
+        need = self.shape[1] if side == "right" else self.shape[0]
+        axis_len = V.shape[0] if side == "right" else V.shape[-1]
+        if V.ndim not in (1, 2) or axis_len != need:
+            raise ValueError(f"{type(self).__name__} @: operand of shape {V.shape} does not fit a "
+                             f"matrix of shape {self.shape}")
+        return V
+
+    def matvec(self, V) -> np.ndarray:
+        """``K̂ @ V`` for V of shape (m,) or (m, r)."""
+        return self._mv(self._check_rhs(V, "right"))
+
+    def rmatvec(self, U) -> np.ndarray:
+        """``K̂ᵀ @ U`` for U of shape (n,) or (n, r)."""
+        U = np.asarray(U)
+        if U.ndim not in (1, 2) or U.shape[0] != self.shape[0]:
+            raise ValueError(f"{type(self).__name__}.rmatvec: operand of shape {U.shape} does not fit "
+                             f"a matrix of shape {self.shape}")
+        return self._rmv(U)
+
+    def __matmul__(self, V):
+        if isinstance(V, _Base):
+            return NotImplemented
+        return self.matvec(V)
+
+    def __rmatmul__(self, U):
+        U = self._check_rhs(U, "left")
+        if U.ndim == 1:
+            return self._rmv(U)
+        return self._rmv(U.T).T
+
+    def to_dense(self, *, force: bool = False) -> np.ndarray:
+        """The dense matrix; refuses above ``DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
+        n, m = self.shape
+        if n * m > DENSE_CAP_ENTRIES and not force:
+            raise ValueError(f"{type(self).__name__}.to_dense: {n}×{m} = {n * m} entries is above the cap "
+                             f"of {DENSE_CAP_ENTRIES}; pass force=True")
+        return self._dense()
+
+    def as_operator(self) -> spla.LinearOperator:
+        """A :class:`scipy.sparse.linalg.LinearOperator` applying the factors (never dense)."""
+        return spla.LinearOperator(self.shape, matvec=self._mv, rmatvec=self._rmv, matmat=self._mv,
+                                   rmatmat=self._rmv, dtype=self.dtype)
+
+    def trace(self) -> float:
+        """Trace (square results only), from the factors."""
+        if self.shape[0] != self.shape[1]:
+            raise ValueError(f"{type(self).__name__}.trace: the matrix is not square; shape {self.shape}")
+        return float(np.sum(self.diag(), dtype=np.float64))
+
+    def __repr__(self):
+        return f"{type(self).__name__}(shape={self.shape}, rank={self.rank}, dtype={self.dtype}, method={self.info.get('method')!r})"
+
+
+class PSDLowRank(_Base):
+    """``K̂ = F Fᵀ`` with F of shape (n, r): a PSD approximation of a PSD matrix.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n, r)
+    info : mapping, optional
+        Provenance: ``indices`` (landmarks/pivots), ``n_evals``, ``method``, ``core``, …
+    """
+
+    def __init__(self, F, info=None):
+        F = np.asarray(F)
+        if F.ndim != 2:
+            raise fail("PSDLowRank", "F", "be a 2-D array of shape (n, r)", f"shape {F.shape}")
+        self.F = _frozen(F)
+        self.info = _info(info)
+        self._seal()
+
+    shape = property(lambda self: (self.F.shape[0], self.F.shape[0]))
+    rank = property(lambda self: int(self.F.shape[1]))
+    dtype = property(lambda self: self.F.dtype)
+
+    @property
+    def T(self):
+        return self
+
+    def _mv(self, V):
+        return self.F @ (self.F.T @ V)
+
+    _rmv = _mv
+
+    def diag(self) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.F, self.F)
+
+    def _dense(self):
+        return self.F @ self.F.T
+
+    def eigh(self) -> tuple[np.ndarray, np.ndarray]:
+        """Nonzero eigenpairs ``(λ, U)`` of F Fᵀ, λ decreasing, via a thin SVD of F (float64)."""
+        U, s, _ = np.linalg.svd(np.asarray(self.F, dtype=np.float64), full_matrices=False)
+        return s ** 2, U
+
+
+class SymLowRank(_Base):
+    """``K̂ = U diag(λ) Uᵀ`` with U (n, r) and real λ (r,) that may be negative (indefinite Nyström)."""
+
+    def __init__(self, U, lam, info=None):
+        U = np.asarray(U)
+        lam = np.asarray(lam, dtype=np.float64)
+        if U.ndim != 2 or lam.ndim != 1 or lam.shape[0] != U.shape[1]:
+            raise ValueError(f"SymLowRank: need U of shape (n, r) and lam of shape (r,); got {U.shape} and {lam.shape}")
+        self.U = _frozen(U)
+        self.lam = _frozen(lam)
+        self.info = _info(info)
+        self._seal()
+
+    shape = property(lambda self: (self.U.shape[0], self.U.shape[0]))
+    rank = property(lambda self: int(self.U.shape[1]))
+    dtype = property(lambda self: self.U.dtype)
+
+    @property
+    def T(self):
+        return self
+
+    def _mv(self, V):
+        t = self.U.T @ V
+        t = (self.lam * t.T).T if t.ndim == 2 else self.lam * t
+        return self.U @ t.astype(self.U.dtype, copy=False)
+
+    _rmv = _mv
+
+    def diag(self) -> np.ndarray:
+        return np.einsum("ij,j,ij->i", self.U, self.lam.astype(self.U.dtype), self.U)
+
+    def _dense(self):
+        return (self.U * self.lam.astype(self.U.dtype)) @ self.U.T
+
+    def eigh(self) -> tuple[np.ndarray, np.ndarray]:
+        """Eigenpairs ``(λ, V)`` of U diag(λ) Uᵀ (decreasing), via QR of U and a small eigh (float64)."""
+        Qm, Rm = np.linalg.qr(np.asarray(self.U, dtype=np.float64))
+        mu, W = np.linalg.eigh((Rm * self.lam) @ Rm.T)
+        order = np.argsort(mu)[::-1]
+        return mu[order], Qm @ W[:, order]
+
+
+class LowRank(_Base):
+    """``K̂ = L Rᵀ`` with L (n, r) and R (m, r): a rectangular or asymmetric low-rank matrix."""
+
+    def __init__(self, L, R, info=None):
+        L, R = np.asarray(L), np.asarray(R)
+        if L.ndim != 2 or R.ndim != 2 or L.shape[1] != R.shape[1]:
+            raise ValueError(f"LowRank: need L (n, r) and R (m, r) with the same r; got {L.shape} and {R.shape}")
+        self.L = _frozen(L)
+        self.R = _frozen(R)
+        self.info = _info(info)
+        self._seal()
+
+    shape = property(lambda self: (self.L.shape[0], self.R.shape[0]))
+    rank = property(lambda self: int(self.L.shape[1]))
+    dtype = property(lambda self: np.result_type(self.L.dtype, self.R.dtype))
+
+    @property
+    def T(self):
+        return LowRank(self.R, self.L, self.info)
+
+    def _mv(self, V):
+        return self.L @ (self.R.T @ V)
+
+    def _rmv(self, U):
+        return self.R @ (self.L.T @ U)
+
+    def diag(self) -> np.ndarray:
+        k = min(self.shape)
+        return np.einsum("ij,ij->i", self.L[:k], self.R[:k])
+
+    def _dense(self):
+        return self.L @ self.R.T
+
+    def svd(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Thin SVD ``(U, s, Vᵀ)`` of L Rᵀ from the factors in O((n+m) r²) (float64)."""
+        Ql, Rl = np.linalg.qr(np.asarray(self.L, dtype=np.float64))
+        Qr, Rr = np.linalg.qr(np.asarray(self.R, dtype=np.float64))
+        u, s, vt = np.linalg.svd(Rl @ Rr.T)
+        return Ql @ u, s, vt @ Qr.T

@@ -1,0 +1,245 @@
+"""KernelMatrix: a lazy entry oracle for K(X, Y) with evaluation counts, and streamed kernel products.
+
+Nothing here forms an n×m matrix unless asked (``dense``): products are computed tile by tile, so the
+extra memory is O(tile · m) whatever n is (design.md §2, §4.5).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from . import kernels as _kernels
+from ._validation import check_indices, check_matrix, check_points, check_same_dim, fail, working_dtype
+
+__all__ = ["KernelMatrix", "kernel_matvec", "DENSE_CAP_ENTRIES", "default_tile_rows"]
+
+#: ``KernelMatrix.dense`` refuses matrices with more entries than this unless ``force=True``
+#: (5e7 entries = 400 MB in float64).
+DENSE_CAP_ENTRIES = 50_000_000
+
+#: Target size in bytes of one tile of kernel entries (fits comfortably in L2/L3 per thread).
+TILE_BYTES = 4 * 1024 * 1024
+
+
+def default_tile_rows(m: int, itemsize: int = 8) -> int:
+    """Rows per tile so that a (rows × m) tile of kernel entries is about TILE_BYTES."""
+    return int(max(16, min(4096, TILE_BYTES // max(1, m * itemsize))))
+
+
+def _as_kernel(kernel, func: str) -> _kernels.Kernel:
+    if isinstance(kernel, _kernels.Kernel):
+        return kernel
+    if isinstance(kernel, str):
+        return _kernels.get(kernel)
+    raise fail(func, "kernel", "be a kernapprox Kernel or a kernel name", type(kernel).__name__, TypeError)
+
+
+def _matvec_tiled(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
+                  acc_dtype) -> np.ndarray:
+    """K(X, Y) @ V by row tiles (and column tiles when Y is long); no validation."""
+    from ._numba import kernel_matvec_fast
+    out = kernel_matvec_fast(kernel, X, Y, V, acc_dtype)
+    if out is not None:
+        return out
+    n, m = X.shape[0], Y.shape[0]
+    out = np.zeros((n, V.shape[1]), dtype=acc_dtype)
+    col_step = max(1, min(m, 8192))
+    row_step = default_tile_rows(col_step, X.dtype.itemsize)
+    for j0 in range(0, m, col_step):
+        Yj = Y[j0:j0 + col_step]
+        Vj = V[j0:j0 + col_step]
+        for i0 in range(0, n, row_step):
+            T = kernel._block(X[i0:i0 + row_step], Yj)
+            out[i0:i0 + row_step] += T @ Vj
+    return out
+
+
+def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None) -> np.ndarray:
+    """``K(X, Y) @ V`` computed in tiles, never forming K.
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+    X : ndarray of shape (n, d)
+    Y : ndarray of shape (m, d), or None for ``Y = X``
+    V : ndarray of shape (m,) or (m, r)
+    accumulate : {None, "float64"}
+        With float32 inputs, ``"float64"`` accumulates the products in float64 (the result is float64).
+
+    Returns
+    -------
+    ndarray of shape (n,) or (n, r)
+
+    Notes
+    -----
+    Time O(n m (d + r)); kernel entries evaluated: n·m; extra memory O(tile · m) — one tile of rows
+    of K at a time (tiles run in parallel when the numba fast path applies).
+    """
+    func = "kernel_matvec"
+    kernel = _as_kernel(kernel, func)
+    X = check_points(X, func, "X")
+    Y = X if Y is None else check_points(Y, func, "Y")
+    check_same_dim(X, Y, func)
+    V = check_matrix(V, func, "V", ndim=None)
+    if V.ndim > 2:
+        raise fail(func, "V", "be 1-D or 2-D", f"shape {V.shape}")
+    if V.shape[0] != Y.shape[0]:
+        raise ValueError(f"{func}: `V` must have one row per point of `Y`; got V.shape={V.shape} and Y.shape={Y.shape}")
+    if accumulate not in (None, "float64"):
+        raise fail(func, "accumulate", "be None or 'float64'", repr(accumulate))
+    dt = working_dtype(X, Y, V)
+    X, Y = X.astype(dt, copy=False), Y.astype(dt, copy=False)
+    vec = V.ndim == 1
+    V2 = np.ascontiguousarray(V.reshape(V.shape[0], -1).astype(dt, copy=False))
+    acc = np.dtype(np.float64) if accumulate == "float64" else dt
+    out = _matvec_tiled(kernel, X, Y, V2, acc)
+    return out[:, 0] if vec else out
+
+
+class KernelMatrix:
+    """Lazy kernel matrix ``K[i, j] = kernel(x_i, y_j)`` (``Y = None``: the square matrix K(X, X)).
+
+    Entries are evaluated only when asked, and ``n_evals`` counts every kernel entry evaluated so
+    far (diagonal entries included), which is how the samplers prove their cost.
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+    X : ndarray of shape (n, d)
+    Y : ndarray of shape (m, d), optional
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    >>> KM.shape, KM.columns([0, 5]).shape, KM.n_evals
+    ((100, 100), (100, 2), 200)
+    """
+
+    def __init__(self, kernel, X, Y=None):
+        func = "KernelMatrix"
+        self.kernel = _as_kernel(kernel, func)
+        X = check_points(X, func, "X")
+        if Y is not None:
+            Y = check_points(Y, func, "Y")
+            check_same_dim(X, Y, func)
+            dt = working_dtype(X, Y)
+            X, Y = X.astype(dt, copy=False), Y.astype(dt, copy=False)
+        self.X = X
+        self.Y = Y
+        self.symmetric = Y is None
+        self.n_evals = 0
+
+    # -- basic properties ------------------------------------------------------------------------
+    @property
+    def _Y(self) -> np.ndarray:
+        return self.X if self.Y is None else self.Y
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.X.shape[0], self._Y.shape[0])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+    @property
+    def is_psd(self) -> bool:
+        """True when the matrix is PSD: a square K(X, X) of a PSD kernel."""
+        return self.symmetric and self.kernel.is_psd
+
+    def __repr__(self) -> str:
+        return f"KernelMatrix({self.kernel!r}, shape={self.shape}, dtype={self.dtype}, n_evals={self.n_evals})"
+
+    def reset(self) -> None:
+        """Reset the evaluation counter ``n_evals`` to zero."""
+        self.n_evals = 0
+
+    def _count(self, k: int) -> None:
+        self.n_evals += int(k)
+
+    # -- entries --------------------------------------------------------------------------------
+    def diag(self) -> np.ndarray:
+        """Diagonal ``K[i, i]``, i < min(n, m) (n entries for a square matrix)."""
+        if self.symmetric:
+            self._count(self.X.shape[0])
+            return self.kernel._diag(self.X)
+        k = min(self.shape)
+        X, Y = self.X[:k], self._Y[:k]
+        out = np.empty(k, dtype=self.dtype)
+        step = 512
+        for s in range(0, k, step):
+            out[s:s + step] = np.einsum("ii->i", self.kernel._block(X[s:s + step], Y[s:s + step]))
+        self._count(k)
+        return out
+
+    def columns(self, idx) -> np.ndarray:
+        """Columns ``K[:, idx]``, shape (n, len(idx))."""
+        idx = check_indices(idx, self.shape[1], "KernelMatrix.columns", "idx")
+        self._count(self.shape[0] * idx.size)
+        return self.kernel._block(self.X, self._Y[idx])
+
+    def rows(self, idx) -> np.ndarray:
+        """Rows ``K[idx, :]``, shape (len(idx), m)."""
+        idx = check_indices(idx, self.shape[0], "KernelMatrix.rows", "idx")
+        self._count(self.shape[1] * idx.size)
+        return self.kernel._block(self.X[idx], self._Y)
+
+    def block(self, I, J) -> np.ndarray:
+        """Sub-matrix ``K[I][:, J]``, shape (len(I), len(J))."""
+        I = check_indices(I, self.shape[0], "KernelMatrix.block", "I")
+        J = check_indices(J, self.shape[1], "KernelMatrix.block", "J")
+        self._count(I.size * J.size)
+        return self.kernel._block(self.X[I], self._Y[J])
+
+    def dense(self, *, force: bool = False) -> np.ndarray:
+        """The whole matrix; refuses above ``DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
+        n, m = self.shape
+        if n * m > DENSE_CAP_ENTRIES and not force:
+            raise ValueError(
+                f"KernelMatrix.dense: the matrix has {n}×{m} = {n * m} entries, above the cap of "
+                f"{DENSE_CAP_ENTRIES}; pass force=True to form it anyway, or use matvec/columns")
+        self._count(n * m)
+        return self.kernel._block(self.X, self._Y)
+
+    # -- products -------------------------------------------------------------------------------
+    def _product(self, A, B, V, func: str, accumulate) -> np.ndarray:
+        """``K(A, B) @ V`` for (A, B) = (X, Y) or (Y, X); validates V, counts n·m evaluations."""
+        V = check_matrix(V, func, "V", ndim=None)
+        if V.ndim > 2 or V.shape[0] != B.shape[0]:
+            raise ValueError(f"{func}: `V` must have shape ({B.shape[0]},) or ({B.shape[0]}, r); "
+                             f"got V.shape={V.shape}")
+        if accumulate not in (None, "float64"):
+            raise fail(func, "accumulate", "be None or 'float64'", repr(accumulate))
+        dt = working_dtype(A, V)
+        vec = V.ndim == 1
+        V2 = np.ascontiguousarray(V.reshape(V.shape[0], -1).astype(dt, copy=False))
+        acc = np.dtype(np.float64) if accumulate == "float64" else dt
+        out = _matvec_tiled(self.kernel, A.astype(dt, copy=False), B.astype(dt, copy=False), V2, acc)
+        self._count(A.shape[0] * B.shape[0])
+        return out[:, 0] if vec else out
+
+    def matvec(self, V, *, accumulate: str | None = None) -> np.ndarray:
+        """``K @ V`` streamed in tiles (see :func:`kernel_matvec`); counts n·m evaluations."""
+        return self._product(self.X, self._Y, V, "KernelMatrix.matvec", accumulate)
+
+    def rmatvec(self, U, *, accumulate: str | None = None) -> np.ndarray:
+        """``Kᵀ @ U`` (= K @ U for a symmetric matrix); counts n·m evaluations."""
+        return self._product(self._Y, self.X, U, "KernelMatrix.rmatvec", accumulate)
+
+    def __matmul__(self, V):
+        return self.matvec(V)
+
+    @property
+    def T(self) -> "KernelMatrix":
+        """The transpose K(Y, X) as a new lazy matrix (its own evaluation counter)."""
+        if self.symmetric:
+            return self
+        return KernelMatrix(self.kernel, self._Y, self.X)
+
+    def as_operator(self) -> spla.LinearOperator:
+        """A :class:`scipy.sparse.linalg.LinearOperator` whose products stream through :meth:`matvec`."""
+        dt = np.dtype(np.float64) if self.dtype == np.float64 else np.dtype(np.float32)
+        return spla.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.rmatvec,
+                                   matmat=self.matvec, rmatmat=self.rmatvec, dtype=dt)
