@@ -51,7 +51,7 @@ _LAZY = {
 _SUBMODULES = (
     "attention", "bounds", "bootstrap", "cholesky", "datasets", "distributed", "experiments", "features",
     "kernels", "kpca", "krr", "lowrank", "matrix", "metrics", "nystrom_general", "nystrom_psd", "oracle",
-    "pretrained", "sampling", "sketch", "testing",
+    "sampling", "sketch", "testing",
 )
 
 __all__ = [
