@@ -1,0 +1,71 @@
+"""Shared private helpers of the attention methods: validation of one head, tiles, stable softmax.
+
+Nothing here is public; method modules call these on 2-D (single-head) arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_int, check_points, fail, working_dtype
+
+__all__ = ["check_qkv", "check_d", "tile_rows", "TILE_BYTES", "softmax_tiled", "scaled"]
+
+#: Target bytes of one (rows × m) tile of scores in the streamed exact parts (16 MiB).
+TILE_BYTES = 16 * 1024 * 1024
+#: Smallest positive denominator accepted in a row normalisation (smaller ones are clipped and counted).
+DEN_FLOOR = float(np.finfo(np.float64).tiny) ** 0.5
+
+
+def tile_rows(m: int, itemsize: int = 8) -> int:
+    """Rows per tile so that a (rows × m) score tile is about :data:`TILE_BYTES`."""
+    return int(max(8, min(8192, TILE_BYTES // max(1, m * itemsize))))
+
+
+def check_qkv(Q, K, V, func: str):
+    """Validate one head: Q (n, p), K (m, p), V (m, pv), finite, real; returns arrays of one working dtype."""
+    Q = check_points(Q, func, "Q")
+    K = check_points(K, func, "K")
+    V = check_points(V, func, "V")
+    if Q.shape[1] != K.shape[1]:
+        raise fail(func, "K", f"have the head dimension p = {Q.shape[1]} of `Q`", f"K.shape={K.shape}")
+    if V.shape[0] != K.shape[0]:
+        raise fail(func, "V", f"have one row per key (m = {K.shape[0]} rows)", f"V.shape={V.shape}")
+    dt = working_dtype(Q, K, V)
+    return Q.astype(dt, copy=False), K.astype(dt, copy=False), V.astype(dt, copy=False)
+
+
+def check_d(d, func: str, *, high: int | None = None, what: str = "", name: str = "d") -> int:
+    """``d`` an integer >= 1 (and <= ``high`` when given, with ``what`` explaining the bound)."""
+    if d is None:
+        raise fail(func, name, "be given (number of landmarks / features / sampled columns)", None)
+    d = check_int(d, func, name, low=1)
+    if high is not None and d > high:
+        raise fail(func, name, f"be <= {high}{' (' + what + ')' if what else ''}", d)
+    return d
+
+
+def scaled(X: np.ndarray) -> np.ndarray:
+    """``X / p^{1/4}`` (the data normaliser Q̂, K̂ of algorithms.md, Notation)."""
+    return X * (1.0 / X.shape[1] ** 0.25)
+
+
+def softmax_tiled(Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, scale: float | None = None,
+                  rows=None) -> np.ndarray:
+    """Exact ``softmax(Q Kᵀ·scale) V`` (row softmax), streamed over query tiles, row max subtracted.
+
+    ``rows`` (optional indices) restricts the computation to those query rows. Extra memory O(tile·m).
+    """
+    if scale is None:
+        scale = 1.0 / np.sqrt(Q.shape[1])
+    Qr = Q if rows is None else Q[rows]
+    n, m = Qr.shape[0], K.shape[0]
+    out = np.empty((n, V.shape[1]), dtype=np.result_type(Q.dtype, V.dtype))
+    step = tile_rows(m, Q.dtype.itemsize)
+    for i0 in range(0, n, step):
+        S = Qr[i0:i0 + step] @ K.T
+        S *= scale
+        S -= S.max(axis=1, keepdims=True)
+        np.exp(S, out=S)
+        den = S.sum(axis=1)
+        out[i0:i0 + step] = (S @ V) / den[:, None]
+    return out
