@@ -1,0 +1,526 @@
+"""Nyström forms beyond the PSD case: augmented (Skyformer), indefinite, generalized, skeleton/CUR.
+
+* :func:`augmented_nystrom` — the non-PSD off-diagonal block ``φ(Q, K)`` of a PSD kernel φ through
+  Nyström on the PSD completion ``φ([Q; K], [Q; K])`` (Skyformer §4.2, Eqs. (4)–(6); algorithms.md §2.2).
+* :func:`indefinite_nystrom` — ``C W^† Cᵀ`` with an indefinite ``eig`` core (sigmoid/tanh kernels).
+* :func:`generalized_nystrom` — ``A X (Yᵀ A X)^† Yᵀ A`` from two sketches (Nakatsukasa 2020) for any
+  rectangular matrix.
+* :func:`skeleton_cur` — ``A[:, J] A[I, J]^† A[I, :]`` from chosen rows and columns (S3 Prop. 1).
+
+All results are factor containers (:mod:`kernapprox.lowrank`); nothing of size n×m is formed.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import kernels as _kernels
+from ._cores import EPS, NS_ITER_DEFAULT, core_inverse, sym_core
+from ._validation import (as_generator, check_choice, check_indices, check_int, check_matrix, check_points,
+                          check_positive, check_same_dim, fail, working_dtype)
+from .lowrank import LowRank, SymLowRank
+from .matrix import KernelMatrix
+
+__all__ = ["augmented_nystrom", "indefinite_nystrom", "generalized_nystrom", "skeleton_cur",
+           "augmented_landmarks", "AUGMENTED_RULES", "ATTENTION_CORES"]
+
+#: Landmark rules of the augmented Nyström that need no kernel evaluations.
+AUGMENTED_RULES = ("uniform2n", "stratified")
+#: Core policies of the asymmetric (attention) Nyström forms (see :func:`kernapprox._cores.core_inverse`).
+ATTENTION_CORES = ("pinv", "eig", "ridge", "newton_schulz")
+#: Default relative eigenvalue cutoff of the SM (exponential-kernel) core, algorithms.md §2.8.
+SM_RCOND = 1e-8
+
+
+# -------------------------------------------------------------------------------------------------
+# landmarks of the augmented matrix
+# -------------------------------------------------------------------------------------------------
+def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accumulation: int = 1,
+                        rng=None, kernel=None, Q=None, K=None) -> np.ndarray:
+    """Draw landmark indices into the ``n + m`` stacked rows ``[Q; K]``.
+
+    Parameters
+    ----------
+    n, m : int
+        Number of query rows and key rows (n = m for self-attention: the paper's 2n rows).
+    d : int
+        Number of landmarks (sketch columns).
+    rule : str
+        ``"uniform2n"`` — d i.i.d. uniform draws from all n + m rows, with replacement (Skyformer
+        Def. 1, the setting of Theorem 2); ``"stratified"`` — ⌈d/2⌉ uniform query rows and ⌊d/2⌋ uniform
+        key rows, with replacement (the authors' code, ``uniform_sketching``); any other name is passed
+        to :func:`kernapprox.sample_landmarks` on the (n+m)×(n+m) augmented :class:`KernelMatrix`
+        (needs ``kernel``, ``Q``, ``K``; ``accumulation`` must be 1).
+    accumulation : int
+        Number of stacked sub-sampling draws per sketch column (Chen & Yang 2021; algorithms.md §1.1).
+
+    Returns
+    -------
+    ndarray of int of shape (d,) if ``accumulation == 1`` else (accumulation, d)
+    """
+    func = "augmented_nystrom"
+    gen = as_generator(rng)
+    N = n + m
+    if rule == "uniform2n":
+        idx = gen.integers(0, N, size=(accumulation, d))
+    elif rule == "stratified":
+        dq = (d + 1) // 2
+        iq = gen.integers(0, n, size=(accumulation, dq))
+        ik = n + gen.integers(0, m, size=(accumulation, d - dq))
+        idx = np.concatenate([iq, ik], axis=1)
+    else:
+        if accumulation != 1:
+            raise fail(func, "landmarks", f"be one of {AUGMENTED_RULES} when accumulation > 1", repr(rule))
+        if kernel is None:
+            raise fail(func, "kernel", f"be given for the data-dependent landmark rule {rule!r}", None)
+        from . import sample_landmarks
+        X = np.concatenate([Q, K], axis=0)
+        KM = KernelMatrix(kernel, X)
+        res = sample_landmarks(KM, d, method=rule, rng=gen)
+        idx = np.asarray(getattr(res, "indices", res), dtype=np.intp).reshape(1, -1)
+    idx = idx.astype(np.intp)
+    return idx[0] if accumulation == 1 else idx
+
+
+# -------------------------------------------------------------------------------------------------
+# augmented (Skyformer) Nyström
+# -------------------------------------------------------------------------------------------------
+def _augmented_blocks(kernel, Q, K, idx2, w):
+    """Sketched blocks ``φ(Q, X)S``, ``φ(K, X)S``, ``SᵀφS`` for S given by indices (a, d) and weights (a, d).
+
+    For the exponential kernel all three blocks are computed as ``exp(logit − c)`` with one common
+    shift c (the max logit, algorithms.md §2.8); returns ``(CQ, CK, W, c)`` (c = 0 otherwise).
+    """
+    a, d = idx2.shape
+    X = np.concatenate([Q, K], axis=0)
+    flat = idx2.reshape(-1)
+    XL = X[flat]
+    shift = 0.0
+    if isinstance(kernel, _kernels.Exponential):
+        t = 1.0 / kernel.temperature
+        GQ = (Q @ XL.T) * t
+        GK = (K @ XL.T) * t
+        GW = (XL @ XL.T) * t
+        shift = float(max(GQ.max(), GK.max(), GW.max()))
+        for G in (GQ, GK, GW):
+            G -= shift
+            np.exp(G, out=G)
+        CQf, CKf, Wf = GQ, GK, GW
+    else:
+        CQf, CKf, Wf = kernel._block(Q, XL), kernel._block(K, XL), kernel._block(XL, XL)
+    if a == 1 and np.all(w == 1):
+        return CQf, CKf, np.asarray(Wf, dtype=np.float64), shift
+    wf = w.reshape(-1).astype(CQf.dtype)
+    CQ = (CQf * wf).reshape(Q.shape[0], a, d).sum(axis=1)
+    CK = (CKf * wf).reshape(K.shape[0], a, d).sum(axis=1)
+    W4 = (np.asarray(Wf, dtype=np.float64) * np.outer(w.reshape(-1), w.reshape(-1))).reshape(a, d, a, d)
+    W = W4.sum(axis=(0, 2))
+    return CQ, CK, W, shift
+
+
+def _as_index_array(indices, N: int, accumulation: int, func: str, name: str = "indices") -> np.ndarray:
+    a = np.asarray(indices)
+    if a.ndim == 1:
+        a2 = check_indices(a, N, func, name)[None, :]
+    elif a.ndim == 2:
+        a2 = check_indices(a.reshape(-1), N, func, name).reshape(a.shape)
+    else:
+        raise fail(func, name, "be 1-D (d,) or 2-D (accumulation, d)", f"shape {a.shape}")
+    if a2.shape[0] != accumulation:
+        raise fail(func, name, f"have {accumulation} row(s) (accumulation)", f"shape {a.shape}")
+    return a2
+
+
+def _signs(signs, shape, gen, func):
+    if isinstance(signs, str):
+        check_choice(signs, ("rademacher", "ones"), func, "signs")
+        if signs == "ones" or shape[0] == 1:
+            return np.ones(shape)
+        return gen.choice(np.array([-1.0, 1.0]), size=shape)
+    s = np.asarray(signs, dtype=np.float64)
+    if s.shape != shape or not np.all(np.abs(s) == 1):
+        raise fail(func, "signs", f"be ±1 of shape {shape}", f"shape {s.shape}")
+    return s
+
+
+def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "uniform2n",
+                      core: str = "pinv", gamma: float | None = None, n_iter: int = NS_ITER_DEFAULT,
+                      init: str = "per_matrix", normalise: bool = True, rcond: float | None = None,
+                      accumulation: int = 1, signs="rademacher", rng=None) -> LowRank:
+    """Augmented Nyström approximation of the non-PSD block ``B = φ(Q, K)`` of a PSD kernel φ.
+
+    Stacks ``X = [Q; K]`` ((n+m)×p), forms the PSD completion ``B̄ = φ(X, X)`` implicitly, applies
+    Nyström with a sub-sampling sketch S, and reads off the upper-right block (Skyformer Eqs. (4)–(6))::
+
+        B̃ = φ(Q, X_L) · W^† · φ(X_L, K),   W = φ(X_L, X_L),   X_L = X[indices]
+
+    Parameters
+    ----------
+    kernel : Kernel
+        A PSD kernel (``kernel.is_psd``): ``Gaussian(1.0)`` on ``Q/p^¼, K/p^¼`` gives Skyformer's C;
+        ``Exponential(1.0)`` on the same points gives the raw softmax scores ``A`` (Lemma 1; blocks are
+        computed with one common exponent shift, algorithms.md §2.8).
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    d : int, optional
+        Number of landmarks (sketch columns); inferred from ``indices`` when those are given.
+    indices : ndarray of int of shape (d,) or (accumulation, d), optional
+        Pre-drawn landmark rows of ``X`` (values in [0, n + m)); ``rng`` is then unused (except for
+        ``signs``).
+    landmarks : str
+        ``"uniform2n"`` (theorem), ``"stratified"`` (authors' code) or a PSD sampler name of
+        :func:`kernapprox.sample_landmarks` run on the augmented matrix (e.g. ``"rpcholesky"``).
+    core : {"pinv", "eig", "ridge", "newton_schulz"}
+        ``"pinv"``: exact pseudo-inverse (theorem); ``"eig"``: eigenvalue cutoff ``rcond`` (default
+        1e-8 for the exponential kernel, else ``EIG_RCOND``); ``"ridge"``: ``(W + γI)⁻¹``;
+        ``"newton_schulz"``: Lemma-3 normalisation of ``W + γI`` then ``n_iter`` Razavi steps (the
+        authors' code: ``gamma=0.1, n_iter=6``).
+    gamma, n_iter, init, normalise, rcond
+        Core parameters (see :func:`kernapprox._cores.core_inverse`). ``gamma`` defaults to 0.1 for
+        ``"newton_schulz"`` (code value); it is applied to the (shifted, for SM) landmark block.
+    accumulation : int
+        Chen & Yang accumulated sub-sampling: sketch column k is ``Σ_i r_ik e_{J_ik} / √accumulation``
+        (unit weights at ``accumulation = 1``, as in the code; Nyström is invariant to the scale).
+    signs : {"rademacher", "ones"} or ndarray of shape (accumulation, d)
+        The ``r_ik`` (the authors' code uses ``"ones"``).
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    LowRank
+        ``B̃ = L Rᵀ`` with ``L = φ(Q, X_L) W^†`` (n×d) and ``R = φ(K, X_L)`` (m×d); ``info`` holds
+        ``indices``, ``signs``, ``n_evals``, ``core``, ``landmarks``, ``shift``.
+
+    Notes
+    -----
+    Time O((n + m) a d p + (a d)² p + d³) (a = accumulation); kernel entries (n + m) a d + (a d)²;
+    memory O((n + m) a d). Error transfer: ``‖B − B̃‖ ≤ ‖B̄ − B̄̃‖`` (selector matrices have norm 1), and
+    ``B̄ − B̄̃ ⪰ 0`` for the exact pseudo-inverse.
+
+    References
+    ----------
+    Chen, Zeng, Ji, Yang, "Skyformer", NeurIPS 2021: §4.2 Eqs. (4)–(6), Def. 1, Thm 2, Lemma 3.
+    Chen & Yang, "Accumulations of projections", AISTATS 2021.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> rng = np.random.default_rng(0)
+    >>> Q, K = 0.3 * rng.normal(size=(2, 200, 8))
+    >>> B = ka.augmented_nystrom(ka.Gaussian(1.0), Q, K, 40, rng=0)
+    >>> B.shape, B.rank
+    ((200, 200), 40)
+    """
+    func = "augmented_nystrom"
+    if not isinstance(kernel, _kernels.Kernel):
+        raise fail(func, "kernel", "be a kernapprox Kernel", type(kernel).__name__, TypeError)
+    if not kernel.is_psd:
+        raise fail(func, "kernel", "be a PSD kernel (use indefinite_nystrom for non-PSD kernels)", kernel.name)
+    Q = check_points(Q, func, "Q")
+    K = check_points(K, func, "K")
+    check_same_dim(Q, K, func, "Q", "K")
+    dt = working_dtype(Q, K)
+    Q, K = Q.astype(dt, copy=False), K.astype(dt, copy=False)
+    check_choice(core, ATTENTION_CORES, func, "core")
+    accumulation = check_int(accumulation, func, "accumulation", low=1)
+    n, m = Q.shape[0], K.shape[0]
+    N = n + m
+    gen = as_generator(rng)
+    if indices is None:
+        if d is None:
+            raise fail(func, "d", "be given when `indices` is not", None)
+        d = check_int(d, func, "d", low=1)
+        if landmarks not in AUGMENTED_RULES and d > N:
+            raise fail(func, "d", f"be <= n + m = {N} for landmark rule {landmarks!r}", d)
+        idx2 = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
+                                   kernel=kernel, Q=Q, K=K).reshape(accumulation, -1)
+    else:
+        idx2 = _as_index_array(indices, N, accumulation, func)
+        if d is not None and check_int(d, func, "d", low=1) != idx2.shape[1]:
+            raise fail(func, "d", f"equal the number of given indices ({idx2.shape[1]})", d)
+    d = idx2.shape[1]
+    sg = _signs(signs, idx2.shape, gen, func)
+    w = sg / np.sqrt(accumulation)
+    CQ, CK, W, shift = _augmented_blocks(kernel, Q, K, idx2, w)
+    if core == "newton_schulz" and gamma is None:
+        gamma = 0.1
+    if core == "eig" and rcond is None and isinstance(kernel, _kernels.Exponential):
+        rcond = SM_RCOND
+    Winv = core_inverse(W, core, gamma=gamma, n_iter=n_iter, rcond=rcond, init=init, normalise=normalise,
+                        func=func)
+    L = np.asarray(CQ, dtype=np.float64) @ Winv
+    if shift != 0.0:
+        scale = np.exp(shift)
+        if not np.isfinite(scale):
+            raise fail(func, "Q, K", "have inner products below the float64 exponent range (≈ 709) "
+                       "for the exponential kernel", f"max logit {shift:.4g}")
+        L *= scale
+    info = {"method": "augmented_nystrom", "indices": idx2[0] if accumulation == 1 else idx2,
+            "signs": sg, "accumulation": accumulation, "landmarks": landmarks if indices is None else "given",
+            "core": core, "gamma": gamma, "n_iter": n_iter if core == "newton_schulz" else None,
+            "shift": shift, "kernel": kernel.name,
+            "n_evals": (n + m) * idx2.size + idx2.size ** 2}
+    return LowRank(L.astype(dt, copy=False), np.asarray(CK).astype(dt, copy=False), info)
+
+
+# -------------------------------------------------------------------------------------------------
+# matrices given as KernelMatrix or dense array
+# -------------------------------------------------------------------------------------------------
+class _Dense:
+    """Tiny adapter giving a dense array the kernel-matrix protocol used here."""
+
+    def __init__(self, A):
+        self.A = A
+        self.shape = A.shape
+        self.dtype = A.dtype
+        self.n_evals = 0
+
+    def columns(self, idx):
+        self.n_evals += self.shape[0] * len(idx)
+        return self.A[:, idx]
+
+    def rows(self, idx):
+        self.n_evals += self.shape[1] * len(idx)
+        return self.A[idx]
+
+    def matvec(self, V):
+        self.n_evals += self.A.size
+        return self.A @ V
+
+    def rmatvec(self, U):
+        self.n_evals += self.A.size
+        return self.A.T @ U
+
+
+def _as_matrix(A, func: str):
+    if isinstance(A, KernelMatrix):
+        return A
+    if isinstance(A, np.ndarray) or hasattr(A, "__array__") or isinstance(A, (list, tuple)):
+        M = check_matrix(A, func, "A", ndim=2)
+        if M.dtype not in (np.float32, np.float64):
+            M = M.astype(np.float64)
+        return _Dense(M)
+    raise fail(func, "A", "be a KernelMatrix or a 2-D array", type(A).__name__, TypeError)
+
+
+def _choose(count_or_idx, N: int, gen, func: str, name: str) -> np.ndarray:
+    if isinstance(count_or_idx, numbers.Integral) and not isinstance(count_or_idx, bool):
+        k = check_int(count_or_idx, func, name, low=1, high=N)
+        return np.sort(gen.choice(N, size=k, replace=False)).astype(np.intp)
+    return check_indices(count_or_idx, N, func, name)
+
+
+def _pinv(M: np.ndarray, rcond: float | None) -> np.ndarray:
+    M = np.asarray(M, dtype=np.float64)
+    rc = max(M.shape) * EPS if rcond is None else rcond
+    return np.linalg.pinv(M, rtol=rc)
+
+
+def indefinite_nystrom(A, d=None, *, indices=None, core: str = "eig", rcond: float | None = None,
+                       rng=None) -> SymLowRank:
+    """Nyström ``K̂ = C W^† Cᵀ`` of a symmetric, possibly indefinite matrix with a signed eig core.
+
+    Parameters
+    ----------
+    A : KernelMatrix (square, symmetric) or ndarray of shape (n, n)
+        E.g. ``KernelMatrix(Sigmoid(gamma, coef0), X)`` (tanh kernel, not PSD).
+    d : int, optional
+        Number of landmarks, drawn uniformly without replacement (ignored if ``indices`` is given).
+    indices : ndarray of int of shape (d,), optional
+    core : {"eig", "pinv"}
+        ``"eig"``: keep eigenvalues of W with ``|λ| > rcond·max|λ|`` (default ``EIG_RCOND``), negative
+        ones included; ``"pinv"``: the same with numpy's cutoff ``d·eps``.
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    SymLowRank
+        ``U diag(λ) Uᵀ`` with ``U = C U_W`` (n×r), ``λ = 1/λ_W`` (signed); ``info`` holds ``indices``,
+        ``n_evals``, ``negative_kept``.
+
+    Notes
+    -----
+    Time O(n d p + d³); kernel entries n·d; memory O(n d). No Loewner guarantee (K̂ ⪯ K fails for
+    indefinite K); with all n landmarks and an invertible K the result is exact.
+
+    References
+    ----------
+    Williams & Seeger 2001; for indefinite kernels see Gisbrecht & Schleif 2015 and
+    algorithms.md §5.5 (sigmoid attention is not PSD).
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> ka.indefinite_nystrom(ka.KernelMatrix(ka.Sigmoid(0.5, -1.0), X), 20, rng=0).rank <= 20
+    True
+    """
+    func = "indefinite_nystrom"
+    M = _as_matrix(A, func)
+    if M.shape[0] != M.shape[1]:
+        raise fail(func, "A", "be square (symmetric)", f"shape {M.shape}")
+    if isinstance(M, KernelMatrix) and not M.symmetric:
+        raise fail(func, "A", "be a symmetric KernelMatrix K(X, X)", "a rectangular K(X, Y)")
+    check_choice(core, ("eig", "pinv"), func, "core")
+    n = M.shape[0]
+    gen = as_generator(rng)
+    if indices is None:
+        if d is None:
+            raise fail(func, "d", "be given when `indices` is not", None)
+        idx = _choose(check_int(d, func, "d", low=1, high=n), n, gen, func, "d")
+    else:
+        idx = check_indices(indices, n, func, "indices")
+    C = np.asarray(M.columns(idx))
+    W = C[idx]
+    if rcond is None and core == "pinv":
+        rcond = idx.size * EPS
+    U_w, lam_inv, meta = sym_core(W, rcond=rcond)
+    U = (np.asarray(C, dtype=np.float64) @ U_w).astype(C.dtype, copy=False)
+    info = {"method": "indefinite_nystrom", "indices": idx, "core": core, "n_evals": n * idx.size, **meta}
+    return SymLowRank(U, lam_inv, info)
+
+
+def generalized_nystrom(A, d=None, *, oversample: int | None = None, sketch: str = "gaussian",
+                        right=None, left=None, rcond: float | None = None, rng=None) -> LowRank:
+    """Generalized Nyström ``Â = (A X)(Yᵀ A X)^†(Yᵀ A)`` of a rectangular matrix from two sketches.
+
+    Parameters
+    ----------
+    A : KernelMatrix (any, e.g. K(Q, K) of a non-symmetric pair) or ndarray of shape (n, m)
+    d : int
+        Rank (columns of the right sketch X, m×d).
+    oversample : int, optional
+        ℓ extra columns of the left sketch Y (n×(d+ℓ)); default ⌈d/2⌉ (Nakatsukasa's recommendation).
+    sketch : {"gaussian", "subsample"}
+        ``"gaussian"``: i.i.d. N(0, 1) sketches (products are streamed: n·m kernel entries);
+        ``"subsample"``: X, Y select d columns / d+ℓ rows uniformly without replacement (then
+        ``Â`` is a CUR approximation costing (n + m)(d+ℓ) entries).
+    right, left : ndarray, optional
+        Pre-drawn sketches: for ``"gaussian"`` matrices of shape (m, d) and (n, d+ℓ); for
+        ``"subsample"`` index arrays of columns and rows.
+    rcond : float, optional
+        Relative cutoff of the pseudo-inverse of the (d+ℓ)×d core (default ``(d+ℓ)·eps``).
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    LowRank
+        ``L = A X`` (n×d), ``R = ((YᵀAX)^† YᵀA)ᵀ`` (m×d).
+
+    Notes
+    -----
+    Time O(n m d) for Gaussian sketches of a KernelMatrix (two streamed products), O((n + m) d p) for
+    sub-sampling; memory O((n + m) d). Exact when rank(A) ≤ d (with probability 1 for Gaussian sketches).
+
+    References
+    ----------
+    Nakatsukasa, "Fast and stable randomized low-rank matrix approximation", arXiv 2009.11392 (2020),
+    Eq. (1.2); Clarkson & Woodruff 2009.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> r = np.random.default_rng(0)
+    >>> A = r.normal(size=(60, 5)) @ r.normal(size=(5, 40))
+    >>> G = ka.generalized_nystrom(A, 5, rng=0)
+    >>> bool(np.allclose(G.to_dense(), A))
+    True
+    """
+    func = "generalized_nystrom"
+    M = _as_matrix(A, func)
+    n, m = M.shape
+    check_choice(sketch, ("gaussian", "subsample"), func, "sketch")
+    gen = as_generator(rng)
+    if d is None:
+        if right is None:
+            raise fail(func, "d", "be given when `right` is not", None)
+        d = np.asarray(right).shape[-1] if sketch == "gaussian" else np.asarray(right).size
+    d = check_int(d, func, "d", low=1, high=min(n, m))
+    ell = (d + 1) // 2 if oversample is None else check_int(oversample, func, "oversample", low=0)
+    s = min(n, d + ell)
+    n0 = int(getattr(M, "n_evals", 0))
+    if sketch == "gaussian":
+        if right is None:
+            right = gen.standard_normal((m, d))
+        X = check_matrix(right, func, "right", ndim=2)
+        if X.shape != (m, d):
+            raise fail(func, "right", f"have shape ({m}, {d})", f"shape {X.shape}")
+        if left is None:
+            left = gen.standard_normal((n, s))
+        Y = check_matrix(left, func, "left", ndim=2)
+        if Y.shape[0] != n:
+            raise fail(func, "left", f"have {n} rows", f"shape {Y.shape}")
+        AX = np.asarray(M.matvec(X.astype(M.dtype, copy=False)), dtype=np.float64)
+        YA = np.asarray(M.rmatvec(Y.astype(M.dtype, copy=False)), dtype=np.float64).T   # (s, m)
+        YAX = Y.T.astype(np.float64) @ AX
+        info = {"sketch": "gaussian"}
+    else:
+        J = _choose(d, m, gen, func, "d") if right is None else check_indices(right, m, func, "right")
+        I = _choose(s, n, gen, func, "oversample") if left is None else check_indices(left, n, func, "left")
+        AX = np.asarray(M.columns(J), dtype=np.float64)
+        YA = np.asarray(M.rows(I), dtype=np.float64)
+        YAX = AX[I]
+        info = {"sketch": "subsample", "col_indices": J, "row_indices": I}
+    rc = YAX.shape[0] * EPS if rcond is None else rcond
+    R = (_pinv(YAX, rc) @ YA).T
+    info.update(method="generalized_nystrom", n_evals=int(getattr(M, "n_evals", 0)) - n0, rcond=rc)
+    dt = M.dtype
+    return LowRank(AX.astype(dt, copy=False), R.astype(dt, copy=False), info)
+
+
+def skeleton_cur(A, rows, cols, *, rcond: float | None = None, rng=None) -> LowRank:
+    """Skeleton (CUR) approximation ``Â = A[:, J] · A[I, J]^† · A[I, :]``.
+
+    Parameters
+    ----------
+    A : KernelMatrix or ndarray of shape (n, m)
+    rows : int or ndarray of int
+        Row indices I, or their number (then drawn uniformly without replacement).
+    cols : int or ndarray of int
+        Column indices J, or their number.
+    rcond : float, optional
+        Relative cutoff of the pseudo-inverse of the intersection ``A[I, J]`` (default
+        ``max(|I|, |J|)·eps``; S3 Prop. 1 uses the exact pseudo-inverse).
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    LowRank
+        ``L = A[:, J] A[I, J]^†`` (n×|I|), ``R = A[I, :]ᵀ`` (m×|I|); ``info`` with ``rows``, ``cols``,
+        ``n_evals``.
+
+    Notes
+    -----
+    Kernel entries (n|J| + m|I|) (the intersection is read from the columns); time
+    O((n + m)·(|I| + |J|)·p + |I||J| min(|I|,|J|)); exact when rank A[I, J] = rank A.
+
+    References
+    ----------
+    Wang et al., "S3Attention", arXiv 2408.08567, §3 Prop. 1; Chiu & Demanet, "Sublinear randomized
+    algorithms for skeleton decompositions", SIMAX 2013.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> r = np.random.default_rng(0)
+    >>> A = r.normal(size=(50, 3)) @ r.normal(size=(3, 30))
+    >>> bool(np.allclose(ka.skeleton_cur(A, 6, 6, rng=0).to_dense(), A))
+    True
+    """
+    func = "skeleton_cur"
+    M = _as_matrix(A, func)
+    n, m = M.shape
+    gen = as_generator(rng)
+    I = _choose(rows, n, gen, func, "rows")
+    J = _choose(cols, m, gen, func, "cols")
+    n0 = int(getattr(M, "n_evals", 0))
+    C = np.asarray(M.columns(J), dtype=np.float64)
+    Rr = np.asarray(M.rows(I), dtype=np.float64)
+    U = C[I]
+    rc = max(U.shape) * EPS if rcond is None else rcond
+    L = C @ _pinv(U, rc)
+    info = {"method": "skeleton_cur", "rows": I, "cols": J, "rcond": rc,
+            "n_evals": int(getattr(M, "n_evals", 0)) - n0}
+    dt = M.dtype
+    return LowRank(L.astype(dt, copy=False), Rr.T.astype(dt, copy=False), info)
