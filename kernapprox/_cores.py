@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 
-from ._validation import check_choice, check_positive, fail, warn
+from ._validation import check_choice, check_int, check_positive, fail, warn
 
 __all__ = [
     "PSD_CORES", "CORES", "EPS", "EIG_RCOND", "SHIFT_EPS_MULTIPLE", "PSDCore", "psd_core", "sym_core",
@@ -131,80 +131,157 @@ def sym_core(W, *, rcond: float | None = None) -> tuple[np.ndarray, np.ndarray, 
 
 
 def lemma3_normalise(M, gamma: float):
-    """Skyformer Lemma 3 normalisation (algorithms.md §2.5): ``W_γ = M + γI``, ``D = diag(W_γ 1)``,
-    returns ``(N, s)`` with ``N = D^{-1/2} W_γ D^{-1/2}`` and ``s = diag(D)^{-1/2}`` (batched over leading axes).
+    """Skyformer Lemma 3 normalisation (algorithms.md §2.5), batched over leading axes.
 
-    For entrywise non-negative PSD M (Gaussian kernel), all eigenvalues of N lie in (0, 1].
+    ``W_γ = M + γI``, ``D = diag(W_γ 1)`` (row sums), ``N = D^{-1/2} W_γ D^{-1/2}``.
+
+    Parameters
+    ----------
+    M : ndarray of shape (..., d, d)
+        Symmetric; entrywise non-negative for the lemma (Gaussian-kernel landmark block ``SᵀC̄S``).
+    gamma : float
+        Ridge γ >= 0 (the authors' code uses 0.1).
+
+    Returns
+    -------
+    N : ndarray of shape (..., d, d)
+    s : ndarray of shape (..., d)
+        ``diag(D)^{-1/2}``, so that ``(M + γI)⁻¹ = s[:, None] · N⁻¹ · s[None, :]``.
+
+    Notes
+    -----
+    For PSD, entrywise non-negative M and γ > 0 every eigenvalue of N lies in (0, 1] (the top one can
+    equal 1 to rounding), hence ``‖I − N‖ < 1`` and the Razavi iteration on N converges. Cost O(d²).
+
+    References
+    ----------
+    Chen et al., "Skyformer", NeurIPS 2021, §4.4 Lemma 3 (proof App. E).
     """
     M = np.asarray(M, dtype=np.float64)
     d = M.shape[-1]
-    Wg = M + gamma * np.eye(d)
+    Wg = M + float(gamma) * np.eye(d)
     rs = Wg.sum(axis=-1)
     if np.any(rs <= 0):
-        raise ValueError("lemma3_normalise: row sums of M + γI must be > 0 (needs entrywise non-negative M)")
+        raise fail("lemma3_normalise", "M", "have positive row sums of M + γI (entrywise non-negative M)",
+                   f"min row sum {float(rs.min()):.3g}")
     s = 1.0 / np.sqrt(rs)
     N = s[..., :, None] * Wg * s[..., None, :]
     return N, s
 
 
-def newton_schulz_inverse(M, n_iter: int = NS_ITER_DEFAULT, *, init: str = "per_matrix") -> np.ndarray:
+def newton_schulz_inverse(M, n_iter: int = NS_ITER_DEFAULT, *, init: str = "per_matrix",
+                          scale=None) -> np.ndarray:
     """Razavi et al. (2014) iterative inverse used by Nyströmformer and Skyformer (algorithms.md §1.3).
 
     ``Z₀ = Mᵀ / max_j Σ_i |M_ij|`` (max column sum = ‖M‖₁), then ``n_iter`` times
-    ``Z ← ¼ Z (13I − MZ(15I − MZ(7I − MZ)))``.
+    ``Z ← ¼ Z (13I − MZ(15I − MZ(7I − MZ)))`` (a 7th-order hyper-power step: the residual
+    ``E = I − MZ`` maps to ``E⁷``-type terms, so convergence is very fast once ``‖E‖ < 1``).
 
     Parameters
     ----------
     M : ndarray of shape (..., d, d)
     n_iter : int
-        6 in the authors' code: a *partial* inverse when M has small eigenvalues (≈15–30 iterations
-        converge to ``M⁻¹`` for well-posed M).
+        6 in the authors' code: a *partial* inverse when M has small eigenvalues (λ_min(N) ≈ 1e-3
+        leaves ``‖I − MZ₆‖ ≈ 1``); ≈ 15–30 iterations converge to ``M⁻¹`` for invertible M.
     init : {"per_matrix", "global"}
         ``"per_matrix"``: one scale per d×d matrix; ``"global"``: one scalar, the max column sum over
         the whole batch (the "original" option of the official torch code).
+    scale : float or ndarray of shape (...), optional
+        Explicit ``Z₀ = Mᵀ/scale`` (overrides ``init``; used to share a batch-global scale between
+        separately processed heads).
+
+    Returns
+    -------
+    ndarray of shape (..., d, d), float64
+
+    Notes
+    -----
+    Cost O(n_iter · 4 d³) per matrix.
+
+    References
+    ----------
+    Razavi et al., "A new iterative method for finding approximate inverses of complex matrices",
+    Abstract and Applied Analysis 2014; Xiong et al., "Nyströmformer", AAAI 2021, §3 Eq. (9);
+    Chen et al., "Skyformer", NeurIPS 2021, §4.4.
     """
+    func = "newton_schulz_inverse"
     M = np.asarray(M, dtype=np.float64)
-    check_choice(init, ("per_matrix", "global"), "newton_schulz_inverse", "init")
-    colsum = np.abs(M).sum(axis=-2)                        # (..., d) column sums
-    scale = colsum.max(axis=-1) if init == "per_matrix" else colsum.max()
-    Z = np.swapaxes(M, -1, -2) / np.asarray(scale)[..., None, None]
+    check_choice(init, ("per_matrix", "global"), func, "init")
+    n_iter = check_int(n_iter, func, "n_iter", low=0)
+    if scale is None:
+        colsum = np.abs(M).sum(axis=-2)                        # (..., d) column sums
+        scale = colsum.max(axis=-1) if init == "per_matrix" else colsum.max()
+    scale = np.asarray(scale, dtype=np.float64)
+    if np.any(~np.isfinite(scale)) or np.any(scale <= 0):
+        raise fail(func, "scale", "be finite and > 0 (M must not be zero)", scale)
+    Z = np.swapaxes(M, -1, -2) / scale[..., None, None]
     d = M.shape[-1]
     I = np.eye(d)
-    for _ in range(int(n_iter)):
+    for _ in range(n_iter):
         MZ = M @ Z
         Z = 0.25 * Z @ (13 * I - MZ @ (15 * I - MZ @ (7 * I - MZ)))
     return Z
 
 
+#: Relative asymmetry below which ``core_inverse`` treats W as symmetric (eigh instead of SVD).
+SYM_RTOL = 1e3 * EPS
+
+
 def core_inverse(W, core: str, *, gamma: float | None = None, n_iter: int = NS_ITER_DEFAULT,
                  rcond: float | None = None, init: str = "per_matrix", normalise: bool = True,
-                 func: str = "core_inverse") -> np.ndarray:
+                 ns_scale=None, func: str = "core_inverse") -> np.ndarray:
     """An explicit d×d (batched: (..., d, d)) approximation of W^† for asymmetric uses (attention).
 
-    ``"pinv"``/``"eig"``: spectral pseudo-inverse of the symmetrised W (``eig`` keeps negative λ);
-    ``"ridge"``: ``(W + γI)⁻¹``; ``"newton_schulz"``: with ``normalise=True`` the Skyformer code path
-    (Lemma-3 normalisation of ``W + γI`` then ``n_iter`` Razavi steps, algorithms.md §2.4), with
-    ``normalise=False`` the plain iteration on ``W + γI`` (γ = 0 allowed: Nyströmformer).
+    Parameters
+    ----------
+    W : ndarray of shape (..., d, d)
+    core : {"pinv", "eig", "ridge", "newton_schulz"}
+        ``"pinv"``: Moore–Penrose pseudo-inverse, relative cutoff ``rcond`` (default ``d·eps``);
+        ``"eig"``: the same with cutoff ``EIG_RCOND`` (negative eigenvalues of a symmetric W are kept,
+        inverted with their sign); symmetric W use ``eigh``, asymmetric W (Nyströmformer's
+        ``softmax(Q̃K̃ᵀ)``) an SVD. ``"ridge"``: ``(W + γI)⁻¹``. ``"newton_schulz"``: with
+        ``normalise=True`` the Skyformer code path (Lemma-3 normalisation of ``W + γI`` then ``n_iter``
+        Razavi steps, algorithms.md §2.4); with ``normalise=False`` the plain iteration on ``W + γI``
+        (γ = 0 allowed: Nyströmformer).
+    gamma : float, optional
+        Ridge γ (required for ``"ridge"``; default 0 for ``"newton_schulz"``).
+    n_iter, init, ns_scale
+        Passed to :func:`newton_schulz_inverse` (``ns_scale`` is its ``scale``).
+    rcond : float, optional
+    normalise : bool
+
+    Returns
+    -------
+    ndarray of shape (..., d, d), float64
+
+    References
+    ----------
+    Chen et al., "Skyformer", NeurIPS 2021, Eq. (5), §4.4 Lemma 3; Xiong et al., "Nyströmformer",
+    AAAI 2021, §3.
     """
     check_choice(core, ("pinv", "eig", "ridge", "newton_schulz"), func, "core")
     W = np.asarray(W, dtype=np.float64)
     d = W.shape[-1]
     if core in ("pinv", "eig"):
-        Ws = 0.5 * (W + np.swapaxes(W, -1, -2))
-        lam, U = np.linalg.eigh(Ws)
-        amax = np.abs(lam).max(axis=-1, keepdims=True)
-        rc = (d * EPS if core == "pinv" else EIG_RCOND) if rcond is None else rcond
-        keep = np.abs(lam) > rc * amax
-        inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
-        return (U * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
+        rc = (d * EPS if core == "pinv" else EIG_RCOND) if rcond is None else float(rcond)
+        Wt = np.swapaxes(W, -1, -2)
+        wmax = float(np.abs(W).max()) if W.size else 0.0
+        if np.abs(W - Wt).max(initial=0.0) <= SYM_RTOL * wmax:
+            lam, U = np.linalg.eigh(0.5 * (W + Wt))
+            amax = np.abs(lam).max(axis=-1, keepdims=True)
+            keep = np.abs(lam) > rc * amax
+            inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+            return (U * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
+        return np.linalg.pinv(W, rtol=rc)
     g = 0.0 if gamma is None else float(gamma)
     if core == "ridge":
         if gamma is None:
             raise fail(func, "gamma", "be given for core='ridge'", None)
         check_positive(g, func, "gamma")
         return np.linalg.inv(W + g * np.eye(d))
+    check_positive(g, func, "gamma", allow_zero=True)
     if normalise:
         N, s = lemma3_normalise(W, g)
-        Ninv = newton_schulz_inverse(N, n_iter, init=init)
+        Ninv = newton_schulz_inverse(N, n_iter, init=init, scale=ns_scale)
         return s[..., :, None] * Ninv * s[..., None, :]
-    return newton_schulz_inverse(W + g * np.eye(d), n_iter, init=init)
+    return newton_schulz_inverse(W + g * np.eye(d), n_iter, init=init, scale=ns_scale)
