@@ -33,7 +33,7 @@ __all__ = [
     "progress", "root_seed", "trial_rngs", "save_outputs", "load_data", "run_experiment", "replot",
     "provenance", "git_sha", "versions", "mean_se", "quantile",
     "style", "new_figure", "method_style", "plot_curve", "add_provenance", "inputs_label",
-    "QUIET_ENV",
+    "QUIET_ENV", "INPUT_KINDS", "MODEL_LAYER", "models_available", "AttentionInputs",
 ]
 
 #: environment variable that silences every progress bar when set to "1"
@@ -375,9 +375,9 @@ def new_figure(nrows=1, ncols=1, *, width=None, height=None, sharex=False, share
     import matplotlib.pyplot as plt
     width = width if width is not None else 3.2 * ncols + 0.6
     height = height if height is not None else 2.6 * nrows + 0.6
-    with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), sharex=sharex, sharey=sharey,
-                                 squeeze=squeeze, layout="constrained")
+    matplotlib.rcParams.update(_STYLE)  # text is styled when drawn, so the style must stay in effect
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), sharex=sharex, sharey=sharey,
+                             squeeze=squeeze, layout="constrained")
     return fig, axes
 
 
@@ -426,4 +426,74 @@ def add_provenance(fig, data_or_text, extra: str = "") -> None:
         text = str(data_or_text)
     if extra:
         text = f"{text}; {extra}"
-    fig.supxlabel(text, fontsize=7, color="0.35")
+    import textwrap
+    width = max(60, int(fig.get_figwidth() * 17))  # ~17 characters per inch at 7 pt
+    fig.supxlabel("\n".join(textwrap.wrap(text, width)), fontsize=7, color="0.35")
+
+
+# --------------------------------------------------------------------------------------------------
+# attention inputs: real (pretrained MiniLM) when the models extra is importable, else synthetic proxy
+# --------------------------------------------------------------------------------------------------
+#: input kinds of the attention figures (the papers' two rows)
+INPUT_KINDS = ("initialized", "pretrained")
+#: encoder layer whose Q, K, V the attention experiments use (the papers do not say which)
+MODEL_LAYER = 2
+
+
+def models_available() -> bool:
+    """True when ``kernapprox[models]`` (all-MiniLM-L6-v2 + tokenizers + safetensors) is usable."""
+    try:
+        from ..datasets.pretrained import models_available as _ok
+    except ImportError:
+        return False
+    return _ok()
+
+
+class AttentionInputs:
+    """Per-head Q, K, V for the attention experiments (Skyformer / Skeinformer Fig. 1 protocol).
+
+    Parameters
+    ----------
+    kind : {"initialized", "pretrained"}
+        Randomly initialised or pretrained model (the papers' two rows of panels).
+    source : {"auto", "model", "synthetic"}
+        ``"model"``: real Q, K, V of all-MiniLM-L6-v2 (layer :data:`MODEL_LAYER`, p = 32) on the
+        documented offline English corpus (:mod:`kernapprox.datasets.pretrained`); ``"synthetic"``:
+        the documented synthetic proxy of :mod:`kernapprox.datasets.qkv` (algorithms.md §2.9);
+        ``"auto"``: the model when the ``models`` extra is importable, else the proxy.
+    rng : Generator
+        Draws the random twin's weights (``kind="initialized"`` with the model).
+
+    Attributes
+    ----------
+    source : "model" or "synthetic" (resolved)
+    label : str — the provenance string shown in figures and recorded in the JSON.
+    """
+
+    def __init__(self, kind: str, *, source: str = "auto", layer: int = MODEL_LAYER, rng=None):
+        if kind not in INPUT_KINDS:
+            raise ValueError(f"AttentionInputs: `kind` must be one of {INPUT_KINDS}; got {kind!r}")
+        if source not in ("auto", "model", "synthetic"):
+            raise ValueError(f"AttentionInputs: `source` must be 'auto', 'model' or 'synthetic'; got {source!r}")
+        if source == "auto":
+            source = "model" if models_available() else "synthetic"
+        self.kind, self.source, self.layer = kind, source, layer
+        self._model = None
+        if source == "model":
+            from ..datasets import pretrained as P
+            self._P = P
+            self._model = P.load_minilm("pretrained" if kind == "pretrained" else "initialized", rng=rng)
+            self.label = (f"{'pretrained' if kind == 'pretrained' else 'randomly initialised'} "
+                          f"{P.MODEL_NAME} (layer {layer}, p=32), offline English text")
+        else:
+            self.label = f"synthetic proxy ({'BERT-init-like' if kind == 'initialized' else 'structured, pretrained-like'})"
+
+    def sample(self, n: int, n_heads: int, rng) -> list:
+        """``n_heads`` triples ``(Q, K, V)`` of shape (n, p): one text window, distinct random heads
+        (model), or independent synthetic draws."""
+        if self.source == "model":
+            heads = rng.choice(self._model.n_heads, size=n_heads, replace=n_heads > self._model.n_heads)
+            Q, K, V = self._P.pretrained_qkv(n, model=self._model, layer=self.layer, rng=rng)
+            return [(Q[h], K[h], V[h]) for h in heads]
+        from ..datasets import qkv as S
+        return [S.synthetic_qkv(n, kind=self.kind, rng=rng) for _ in range(n_heads)]
