@@ -29,7 +29,8 @@ on 2-D arrays returning ``out (n, pv)`` or ``(out, factors: dict)``. It carries 
 * ``fn.draw(Q, K, V, *, d, rng, **options) -> dict`` — draws every random option that is not already
   given in ``options`` (data-dependent draws such as Skeinformer's column indices see the data); the
   method itself calls it, so ``fn(..., rng=r)`` ≡ ``fn(..., **fn.draw(..., rng=r))``.
-* ``fn.per_item_options`` — ``{option name: ndim of one item's value}``. In batched calls an option
+* ``fn.per_item_options`` — ``{option name: ndim of one item's value}`` (or a function of the
+  options returning it, e.g. Skyformer's ``indices`` are 2-D when ``accumulation > 1``). In batched calls an option
   whose array has ``ndim + len(batch_shape)`` dimensions and leading shape ``batch_shape`` is sliced per
   item; with exactly ``ndim`` dimensions it is shared by every item (same landmarks for all heads).
 * optional ``fn.batch_prepare(Q, K, V, *, d, **options) -> dict`` — options computed once over the
@@ -57,13 +58,13 @@ __all__ = ["exact", "approximate", "draw_randomness", "methods", "get_method", "
 
 #: name -> (module, function); modules are imported on first use.
 _METHODS = {
-    "skyformer": ("kernapprox.attention.skyformer", "skyformer"),
-    "nystromformer": ("kernapprox.attention.nystromformer", "nystromformer"),
-    "skeinformer": ("kernapprox.attention.skeinformer", "skeinformer"),
-    "informer": ("kernapprox.attention.informer", "informer"),
-    "linformer": ("kernapprox.attention.linformer", "linformer"),
-    "vmean": ("kernapprox.attention.skeinformer", "vmean"),
-    "s3": ("kernapprox.attention.s3", "s3"),
+    "skyformer": ("kernapprox.attention._skyformer", "skyformer"),
+    "nystromformer": ("kernapprox.attention._nystromformer", "nystromformer"),
+    "skeinformer": ("kernapprox.attention._skeinformer", "skeinformer"),
+    "informer": ("kernapprox.attention._informer", "informer"),
+    "linformer": ("kernapprox.attention._linformer", "linformer"),
+    "vmean": ("kernapprox.attention._skeinformer", "vmean"),
+    "s3": ("kernapprox.attention._s3", "s3"),
 }
 
 KINDS = _exact.KINDS
@@ -74,8 +75,7 @@ _PUBLIC_FUNCS = {"skyformer", "nystromformer", "skeinformer", "informer", "linfo
 def __getattr__(name: str):
     # the single-head method functions are reachable as kernapprox.attention.<name>
     if name in _METHODS:
-        mod, attr = _METHODS[name]
-        return getattr(importlib.import_module(mod), attr)
+        return get_method(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -88,7 +88,11 @@ def get_method(name: str):
     """The single-head function registered under ``name``."""
     check_choice(name, tuple(sorted(_METHODS)), "attention.approximate", "method")
     mod, attr = _METHODS[name]
-    return getattr(importlib.import_module(mod), attr)
+    fn = getattr(importlib.import_module(mod), attr)
+    # bind the function as kernapprox.attention.<name>: importing a submodule of the same name would
+    # otherwise leave the module object there (the reason our modules are named ``_<method>.py``)
+    globals()[name] = fn
+    return fn
 
 
 # -- shapes and batching --------------------------------------------------------------------------
@@ -135,8 +139,10 @@ def _item_options(fn, options: dict, batch: tuple, idx: tuple, func: str) -> dic
     out = dict(options)
     for name, nd in spec.items():
         val = options.get(name)
-        if val is None or not batch:
+        if val is None or not batch or isinstance(val, str):
             continue
+        if callable(nd):
+            nd = nd(options)
         a = np.asarray(val)
         if a.ndim == nd + len(batch):
             if a.shape[:len(batch)] != batch:

@@ -69,3 +69,28 @@ def softmax_tiled(Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, scale: float |
         den = S.sum(axis=1)
         out[i0:i0 + step] = (S @ V) / den[:, None]
     return out
+
+
+def logsumexp_rows(Q: np.ndarray, K: np.ndarray, *, scale: float | None = None) -> np.ndarray:
+    """``log Σ_j exp(q_i·k_j·scale)`` for every query row, streamed (float64 result, O(tile·m) memory)."""
+    if scale is None:
+        scale = 1.0 / np.sqrt(Q.shape[1])
+    n, m = Q.shape[0], K.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    step = tile_rows(m, Q.dtype.itemsize)
+    for i0 in range(0, n, step):
+        S = Q[i0:i0 + step] @ K.T
+        S *= scale
+        mx = S.max(axis=1, keepdims=True)
+        S -= mx
+        np.exp(S, out=S)
+        out[i0:i0 + step] = np.log(S.sum(axis=1, dtype=np.float64)) + mx[:, 0]
+    return out
+
+
+def gumbel_topk(logp: np.ndarray, k: int, gen) -> np.ndarray:
+    """k indices drawn WITHOUT replacement with probabilities ∝ exp(logp) (successive sampling, as
+    ``torch.multinomial(replacement=False)``), by the Gumbel-top-k trick; zero-probability entries
+    (logp = -inf) come last."""
+    g = logp - np.log(-np.log(gen.random(logp.shape[0])))
+    return np.argsort(-g, kind="stable")[:k].astype(np.intp)

@@ -1,0 +1,144 @@
+"""Nyströmformer (Xiong et al., AAAI 2021): segment-mean landmarks and an iterative pseudo-inverse
+(algorithms.md §9.1). Deterministic: it draws no randomness.
+
+Paper vs code: the paper writes the Razavi initialisation ``Z₀ = Ãᵀ/(‖Ã‖₁‖Ã‖_∞)``; the official code
+divides by the max column sum taken over the WHOLE batch tensor (``init="global"``, one scalar for all
+heads) — for a row-stochastic Ã both agree per matrix (``init="per_matrix"``, the default here).
+``core="pinv"`` is the exact pseudo-inverse (the m = n exact regime; often worse in practice, §9.1).
+Padding when d ∤ n: ``padding="zeros"`` pads the sequence in front with zero rows to a multiple of d
+(segment means divide by the padded segment length, as the lucidrains/official implementations);
+``padding="uneven"`` uses d nearly equal segments averaged over their real rows.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._cores import NS_ITER_DEFAULT, core_inverse
+from .._validation import check_choice, fail
+from ._common import check_d, check_qkv, scaled
+
+__all__ = ["nystromformer", "segment_means"]
+
+_FUNC = "nystromformer"
+
+
+def segment_means(X: np.ndarray, d: int, padding: str = "zeros") -> np.ndarray:
+    """Means of d contiguous segments of the rows of X (n, p) -> (d, p) (Nyströmformer landmarks)."""
+    n = X.shape[0]
+    if n % d == 0:
+        return X.reshape(d, n // d, X.shape[1]).mean(axis=1)
+    if padding == "zeros":
+        L = -(-n // d)
+        pad = L * d - n
+        Xp = np.concatenate([np.zeros((pad, X.shape[1]), dtype=X.dtype), X], axis=0)
+        return Xp.reshape(d, L, X.shape[1]).sum(axis=1) / X.dtype.type(L)
+    bounds = np.linspace(0, n, d + 1).round().astype(int)
+    return np.add.reduceat(X, bounds[:-1], axis=0) / np.diff(bounds)[:, None].astype(X.dtype)
+
+
+def _softmax_rows(S: np.ndarray) -> np.ndarray:
+    S = S - S.max(axis=1, keepdims=True)
+    np.exp(S, out=S)
+    S /= S.sum(axis=1, keepdims=True)
+    return S
+
+
+def _landmark_core(Q, K, d, padding):
+    Qh, Kh = scaled(Q), scaled(K)
+    Qt, Kt = segment_means(Qh, d, padding), segment_means(Kh, d, padding)
+    return Qh, Kh, Qt, Kt, _softmax_rows(Qt @ Kt.T)
+
+
+def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, core: str = "newton_schulz",
+                  n_iter: int = NS_ITER_DEFAULT, init: str = "per_matrix", ns_scale=None, gamma=None,
+                  rcond=None, padding: str = "zeros"):
+    """Nyströmformer attention for one head: ``softmax(Q̂K̃ᵀ) · Ã⁺ · softmax(Q̃K̂ᵀ) V``.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv)
+    d : int
+        Number of landmarks (segments), 1 <= d <= min(n, m).
+    rng : ignored (deterministic method; accepted for the common signature)
+    return_factors : bool
+        Also return ``{"F": (n, d), "A_pinv": (d, d), "BV": (d, pv), "Q_landmarks", "K_landmarks"}``.
+    core : {"newton_schulz", "pinv", "eig", "ridge"}
+        ``"newton_schulz"``: ``n_iter`` Razavi steps on Ã without Lemma-3 normalisation (code);
+        ``"pinv"``: exact pseudo-inverse (SVD; reproduces exact softmax attention when d = n = m).
+    n_iter : int
+        6 in the code (partial inverse).
+    init : {"per_matrix", "global"}
+        Razavi initial scale; ``"global"`` (code) shares one scalar over a batch (``ns_scale``).
+    ns_scale : float, optional
+        Explicit initial scale ``Z₀ = Ãᵀ/ns_scale``.
+    gamma : float, optional
+        Ridge for ``core="ridge"``.
+    rcond : float, optional
+    padding : {"zeros", "uneven"}
+        Landmark segments when d does not divide the sequence length (module docstring).
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv)
+    factors : dict, only with ``return_factors=True``
+
+    Notes
+    -----
+    Time O((n + m) d p + n_iter d³ + d² pv); memory O((n + m) d).
+
+    References
+    ----------
+    Xiong et al., "Nyströmformer: A Nyström-Based Algorithm for Approximating Self-Attention",
+    AAAI 2021, §3 Eqs. (9)–(14); Razavi et al. 2014.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> Q, K, V = np.random.default_rng(0).normal(size=(3, 64, 8))
+    >>> out = ka.attention.nystromformer(Q, K, V, d=64, core="pinv")
+    >>> bool(np.allclose(out, ka.attention.exact(Q, K, V)))
+    True
+    """
+    Q, K, V = check_qkv(Q, K, V, _FUNC)
+    n, m = Q.shape[0], K.shape[0]
+    d = check_d(d, _FUNC, high=min(n, m), what="one landmark per segment of the shorter sequence")
+    check_choice(padding, ("zeros", "uneven"), _FUNC, "padding")
+    check_choice(core, ("newton_schulz", "pinv", "eig", "ridge"), _FUNC, "core")
+    Qh, Kh, Qt, Kt, At = _landmark_core(Q, K, d, padding)
+    Ainv = core_inverse(At, core, gamma=gamma, n_iter=n_iter, rcond=rcond, init=init, normalise=False,
+                        ns_scale=ns_scale, func=_FUNC)
+    dt = Q.dtype
+    F = _softmax_rows(Qh @ Kt.T)                                     # (n, d)
+    BV = _softmax_rows(Qt @ Kh.T) @ V                                # (d, pv); (d, m) block is O(dm)
+    out = (F @ (Ainv.astype(dt, copy=False) @ BV)).astype(dt, copy=False)
+    if return_factors:
+        return out, {"F": F, "A_pinv": Ainv, "BV": BV, "Q_landmarks": Qt, "K_landmarks": Kt, "core": core}
+    return out
+
+
+def _draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
+    """Nyströmformer is deterministic: no randomness to draw."""
+    return {}
+
+
+def _batch_prepare(Q, K, V, *, d=None, core="newton_schulz", init="per_matrix", ns_scale=None,
+                   padding="zeros", **options) -> dict:
+    """The code's ``init="global"``: one Razavi scale (max column sum of Ã over the whole batch)."""
+    if core != "newton_schulz" or init != "global" or ns_scale is not None:
+        return {}
+    n, m = Q.shape[-2], K.shape[-2]
+    d = check_d(d, _FUNC, high=min(n, m), what="one landmark per segment of the shorter sequence")
+    scale = 0.0
+    for idx in np.ndindex(*Q.shape[:-2]):
+        At = _landmark_core(Q[idx], K[idx], d, padding)[-1]
+        scale = max(scale, float(np.abs(At).sum(axis=0).max()))
+    if not scale > 0:
+        raise fail(_FUNC, "Q", "give a non-zero landmark matrix", scale)
+    return {"ns_scale": scale}
+
+
+nystromformer.draw = _draw
+nystromformer.per_item_options = {"ns_scale": 0}
+nystromformer.batch_prepare = _batch_prepare

@@ -1,0 +1,253 @@
+"""Skeinformer (Chen, Zeng, Hakkani-Tur, Jin, Ji, Yang, NAACL 2022) and V-Mean (algorithms.md §3, §9.5).
+
+Algorithm 1 exactly (§3.6): uniform pilot rows J (with replacement) → exact rows ``B_J`` → column
+probabilities ``p̂_i ∝ ‖B_J^{(i)}‖ ‖V_(i)‖`` (Eq. 5) → d columns J' without replacement → adaptive row
+normalisation with the geometric mean of the selected scores (Eq. 6) → pilot rows overwritten with the
+exact ``B_J V`` (§4.3).
+
+Ablation flags (paper Table 1 rows / the authors' ``SkeinAttention_ablation_*`` classes):
+
+==============================  ===============================================================
+flag                            meaning
+==============================  ===============================================================
+``column_sampling="uniform"``   "w/o column sampling": J' uniform without replacement, no pilot
+                                (set ``pilot_reuse=False`` too for the code's ablation class)
+``row_normalization="exact"``   "w/o row normalization": exact D (streamed, O(n m p)) times
+                                ``A[:, J'] V[J']``
+``row_normalization="simple"``  "w/ simple row normalization": softmax over the selected columns
+``pilot_reuse=False``           "w/o pilot sampling reutilization"
+``importance_weights=True``     Prop. 1's estimator ``B S Sᵀ V``: J' i.i.d. WITH replacement from p̂
+                                and weights ``1/(d p̂_i)`` (the code computes but does not use them);
+                                only with ``row_normalization`` "exact" or "simple"
+==============================  ===============================================================
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_generator, check_choice, check_indices, fail
+from ._common import check_d, check_qkv, gumbel_topk, logsumexp_rows, softmax_tiled
+
+__all__ = ["skeinformer", "vmean", "column_probabilities"]
+
+_FUNC = "skeinformer"
+
+
+def _pilot_rows(Q, K, J):
+    """Exact rows ``B_J = softmax(Q_J Kᵀ/√p)`` (d, m)."""
+    S = Q[J] @ K.T
+    S *= 1.0 / np.sqrt(Q.shape[1])
+    S -= S.max(axis=1, keepdims=True)
+    np.exp(S, out=S)
+    S /= S.sum(axis=1, keepdims=True)
+    return S
+
+
+def column_probabilities(BJ: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Skeinformer Eq. (5): ``p̂_i ∝ (Σ_k BJ[k, i]²)^{1/2} ‖V_(i)‖`` (uniform if all are zero)."""
+    r = np.sqrt(np.einsum("ki,ki->i", BJ, BJ, dtype=np.float64)) * np.linalg.norm(V.astype(np.float64), axis=1)
+    s = r.sum()
+    return r / s if s > 0 else np.full(r.shape, 1.0 / r.size)
+
+
+def _needs_pilot(column_sampling, pilot_reuse):
+    return column_sampling == "importance" or pilot_reuse
+
+
+def _check_flags(column_sampling, row_normalization, importance_weights):
+    check_choice(column_sampling, ("importance", "uniform"), _FUNC, "column_sampling")
+    check_choice(row_normalization, ("adaptive", "exact", "simple"), _FUNC, "row_normalization")
+    if importance_weights and row_normalization == "adaptive":
+        raise fail(_FUNC, "importance_weights", "be False with row_normalization='adaptive' (Alg. 1 is "
+                   "unweighted; use 'exact' or 'simple' for Prop. 1's weighted estimator)", True)
+
+
+def _draw(Q, K, V, *, d=None, rng=None, column_sampling="importance", row_normalization="adaptive",
+          pilot_reuse=True, importance_weights=False, pilot_indices=None, column_indices=None, **_):
+    """Randomness of one Skeinformer call: ``pilot_indices`` (d,) and ``column_indices`` (d,)."""
+    _check_flags(column_sampling, row_normalization, importance_weights)
+    n, m = Q.shape[0], K.shape[0]
+    replace = bool(importance_weights)
+    gen = as_generator(rng)
+    if pilot_indices is None and column_indices is not None and d is None:
+        d = np.asarray(column_indices).size
+    d = check_d(d, _FUNC, high=None if replace else m,
+                what="columns are sampled without replacement from the m keys")
+    out = {}
+    BJ = None
+    if _needs_pilot(column_sampling, pilot_reuse):
+        if pilot_indices is None:
+            pilot_indices = gen.integers(0, n, size=d)
+        out["pilot_indices"] = check_indices(pilot_indices, n, _FUNC, "pilot_indices")
+    if column_indices is None:
+        if column_sampling == "uniform":
+            column_indices = gen.choice(m, size=d, replace=replace)
+        else:
+            BJ = _pilot_rows(Q, K, out["pilot_indices"])
+            ph = column_probabilities(BJ, V)
+            if replace:
+                column_indices = gen.choice(m, size=d, replace=True, p=ph)
+            else:
+                with np.errstate(divide="ignore"):
+                    column_indices = gumbel_topk(np.log(ph), d, gen)
+    out["column_indices"] = check_indices(column_indices, m, _FUNC, "column_indices")
+    return out
+
+
+def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
+    """Draw Skeinformer's randomness for one head (pilot rows, then data-dependent columns)."""
+    Q, K, V = check_qkv(Q, K, V, _FUNC)
+    return _draw(Q, K, V, d=d, rng=rng, **options)
+
+
+def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, column_sampling: str = "importance",
+                row_normalization: str = "adaptive", pilot_reuse: bool = True, importance_weights: bool = False,
+                pilot_indices=None, column_indices=None):
+    """Skeinformer attention for one head (Algorithm 1 of Chen et al. 2022, with ablation flags).
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv)
+    d : int
+        Number of pilot rows and of sampled columns (d <= m unless ``importance_weights``).
+    rng : None, int, SeedSequence or Generator
+    return_factors : bool
+        Also return ``{"pilot_indices", "column_indices", "probabilities", "row_sums"}``.
+    column_sampling : {"importance", "uniform"}
+    row_normalization : {"adaptive", "exact", "simple"}
+    pilot_reuse : bool
+    importance_weights : bool
+        See the module table.
+    pilot_indices : ndarray of int of shape (d,), optional
+        Pre-drawn pilot rows (uniform with replacement on [0, n)).
+    column_indices : ndarray of int of shape (d,), optional
+        Pre-drawn columns (keys) J'.
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv)
+    factors : dict, only with ``return_factors=True``
+
+    Notes
+    -----
+    Time O((n + m) d p) (plus O(n m p) streamed for ``row_normalization="exact"``); memory O((n + m) d).
+    With d = m (all columns) and the adaptive normalisation the output is exactly ``D⁻¹AV``; with d = 1
+    and no pilot reuse it is exactly V-Mean (the d → 0 limit, §3.4).
+
+    References
+    ----------
+    Chen, Zeng, Hakkani-Tur, Jin, Ji, Yang, "Sketching as a Tool for Understanding and Accelerating
+    Self-attention for Long Sequences", NAACL 2022: Alg. 1, Prop. 1, Lemma 1, Eqs. (5)–(6), §4.3.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> Q, K, V = np.random.default_rng(0).normal(size=(3, 32, 8))
+    >>> out = ka.attention.skeinformer(Q, K, V, d=32, rng=0)
+    >>> bool(np.allclose(out, ka.attention.exact(Q, K, V)))
+    True
+    """
+    Q, K, V = check_qkv(Q, K, V, _FUNC)
+    n, m = Q.shape[0], K.shape[0]
+    dt = Q.dtype
+    r = _draw(Q, K, V, d=d, rng=rng, column_sampling=column_sampling, row_normalization=row_normalization,
+              pilot_reuse=pilot_reuse, importance_weights=importance_weights, pilot_indices=pilot_indices,
+              column_indices=column_indices)
+    Jc = r["column_indices"]
+    dcols = Jc.size
+    if pilot_indices is not None and d is not None and np.asarray(pilot_indices).size != d:
+        raise fail(_FUNC, "pilot_indices", f"hold d = {d} indices", np.asarray(pilot_indices).size)
+    if column_indices is not None and d is not None and dcols != d:
+        raise fail(_FUNC, "column_indices", f"hold d = {d} indices", dcols)
+    if not importance_weights and np.unique(Jc).size != dcols:
+        raise fail(_FUNC, "column_indices", "be distinct (sampled without replacement)", "duplicates")
+    J = r.get("pilot_indices")
+    BJ = _pilot_rows(Q, K, J) if J is not None else None
+    ph = None
+    w = None
+    if importance_weights:
+        ph = column_probabilities(BJ, V) if column_sampling == "importance" else np.full(m, 1.0 / m)
+        w = 1.0 / (dcols * ph[Jc])                                   # Def. 3.1 weights 1/(d p̂_i)
+    S = Q @ K[Jc].T                                                  # (n, d) selected scores
+    S *= 1.0 / np.sqrt(Q.shape[1])
+    VJ = V[Jc]
+    if row_normalization == "exact":
+        lse = logsumexp_rows(Q, K)                                   # exact log D, streamed
+        E = np.exp(S - lse[:, None].astype(dt))
+        if w is not None:
+            E *= w.astype(dt)
+        out = E @ VJ
+        rows = np.exp(lse)
+    elif row_normalization == "simple":
+        S -= S.max(axis=1, keepdims=True)
+        E = np.exp(S)
+        if w is not None:
+            E *= w.astype(dt)
+        rows = E.sum(axis=1)
+        out = (E @ VJ) / rows[:, None]
+    else:
+        gl = S.mean(axis=1)                                          # log of the geometric mean g_i
+        c = S.max(axis=1)
+        S -= c[:, None]
+        E = np.exp(S)                                                # a_ij e^{-c_i}
+        g = np.exp(gl - c)                                           # g_i e^{-c_i}
+        mask = np.ones(m, dtype=bool)
+        mask[Jc] = False
+        vrest = V[mask].sum(axis=0)                                  # rows of V not in J'
+        rows = E.sum(axis=1) + (m - dcols) * g
+        out = (E @ VJ + g[:, None] * vrest[None, :]) / rows[:, None]
+    if pilot_reuse and J is not None:
+        out[J] = BJ @ V
+    out = out.astype(dt, copy=False)
+    if return_factors:
+        if ph is None and BJ is not None:
+            ph = column_probabilities(BJ, V)
+        return out, {"pilot_indices": J, "column_indices": Jc, "probabilities": ph, "row_sums": rows,
+                     "weights": w}
+    return out
+
+
+skeinformer.draw = draw
+skeinformer.per_item_options = {"pilot_indices": 1, "column_indices": 1}
+
+
+def vmean(Q, K, V, *, d=None, rng=None, return_factors: bool = False):
+    """V-Mean baseline: every output row is the mean of the rows of V, ``(1/m) 1 1ᵀ V``.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv)
+    d, rng : ignored (accepted for the common signature; the error does not depend on d)
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv)
+
+    Notes
+    -----
+    O(m pv). The d → 0 limit of Skeinformer's adaptive row normalisation (exactly equal at d = 1
+    without pilot reuse).
+
+    References
+    ----------
+    Chen et al., NAACL 2022 (Skeinformer), §4.2 and Table 1 ("V-Mean").
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> Q, K, V = np.random.default_rng(0).normal(size=(3, 4, 2))
+    >>> bool(np.allclose(ka.attention.vmean(Q, K, V), V.mean(axis=0)))
+    True
+    """
+    Q, K, V = check_qkv(Q, K, V, "vmean")
+    mu = V.mean(axis=0, dtype=np.float64).astype(V.dtype)
+    out = np.broadcast_to(mu, (Q.shape[0], V.shape[1])).copy()
+    return (out, {"mean": mu}) if return_factors else out
+
+
+vmean.draw = lambda Q, K, V, *, d=None, rng=None, **o: {}
+vmean.per_item_options = {}

@@ -1,0 +1,213 @@
+"""Skyformer (Chen, Zeng, Ji, Yang, NeurIPS 2021): augmented Nyström for attention (algorithms.md §2).
+
+``target="gaussian"`` approximates kernelized attention ``C V``, ``C = κ(Q̂, K̂)`` (§2.1, §2.7);
+``target="softmax"`` is the Figure 1 variant: the raw scores ``A = SM(Q̂, K̂)`` through the same
+augmentation (Lemma 1) and ``D̃ = diag(Ã1)`` (§2.8).
+
+Paper vs authors' code (both reachable; ``preset`` picks a consistent set, explicit options win):
+
+===============  ==============================  =================================================
+option           ``preset="paper"`` (default)     ``preset="code"``
+===============  ==============================  =================================================
+``landmarks``    ``"uniform2n"`` (Def. 1, Thm 2)  ``"stratified"`` (d/2 query rows, d/2 key rows)
+``core``         ``"pinv"`` (Eq. 5); SM: ``"eig"``  ``"newton_schulz"`` (Lemma 3 + Razavi)
+                 with rcond 1e-8 (§2.8)
+``gamma``        —                                0.1
+``n_iter``       —                                6 (a partial inverse, §2.4)
+``signs``        ``"rademacher"`` (accumulation)  ``"ones"``
+===============  ==============================  =================================================
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels as _kernels
+from .._cores import NS_ITER_DEFAULT, core_inverse
+from .._validation import as_generator, check_choice, check_int, fail, warn
+from ..nystrom_general import (AUGMENTED_RULES, SM_RCOND, _as_index_array, _augmented_blocks, _signs,
+                               augmented_landmarks)
+from ._common import DEN_FLOOR, check_d, check_qkv, scaled
+
+__all__ = ["skyformer", "PRESETS"]
+
+PRESETS = {
+    "paper": {"landmarks": "uniform2n", "core": "pinv", "gamma": None, "n_iter": NS_ITER_DEFAULT,
+              "signs": "rademacher"},
+    "code": {"landmarks": "stratified", "core": "newton_schulz", "gamma": 0.1, "n_iter": NS_ITER_DEFAULT,
+             "signs": "ones"},
+}
+_FUNC = "skyformer"
+
+
+def _resolve(preset, landmarks, core, gamma, n_iter, signs, target):
+    check_choice(preset, tuple(PRESETS), _FUNC, "preset")
+    base = PRESETS[preset]
+    landmarks = base["landmarks"] if landmarks is None else landmarks
+    core = base["core"] if core is None else core
+    if core == "pinv" and target == "softmax" and preset == "paper":
+        core = "eig"          # exp(X_L X_Lᵀ) is extremely ill-conditioned: relative cutoff 1e-8 (§2.8)
+    gamma = base["gamma"] if gamma is None else gamma
+    n_iter = base["n_iter"] if n_iter is None else n_iter
+    signs = base["signs"] if signs is None else signs
+    return landmarks, core, gamma, n_iter, signs
+
+
+def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landmarks=None, indices=None,
+          accumulation=1, signs=None, core=None, gamma=None, n_iter=None, **_ignored) -> dict:
+    """Randomness of one Skyformer call: ``indices`` (and ``signs`` when accumulated with random signs)."""
+    check_choice(target, ("gaussian", "softmax"), _FUNC, "target")
+    landmarks, core, gamma, n_iter, signs = _resolve(preset, landmarks, core, gamma, n_iter, signs, target)
+    accumulation = check_int(accumulation, _FUNC, "accumulation", low=1)
+    gen = as_generator(rng)
+    n, m = Q.shape[0], K.shape[0]
+    out = {}
+    if indices is None:
+        d = check_d(d, _FUNC)
+        if landmarks not in AUGMENTED_RULES and d > n + m:
+            raise fail(_FUNC, "d", f"be <= n + m = {n + m} for landmark rule {landmarks!r}", d)
+        kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
+        indices = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
+                                      kernel=kern, Q=scaled(Q), K=scaled(K))
+    out["indices"] = np.asarray(indices)
+    if isinstance(signs, str):
+        if signs == "rademacher" and accumulation > 1:
+            out["signs"] = _signs("rademacher", (accumulation, out["indices"].shape[-1]), gen, _FUNC)
+    else:
+        out["signs"] = np.asarray(signs)
+    return out
+
+
+def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
+    """Draw Skyformer's randomness for one head (see :func:`kernapprox.attention.draw_randomness`)."""
+    Q, K, V = check_qkv(Q, K, V, _FUNC)
+    return _draw(Q, K, V, d=d, rng=rng, **options)
+
+
+def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target: str = "gaussian",
+              preset: str = "paper", landmarks: str | None = None, indices=None, core: str | None = None,
+              gamma: float | None = None, n_iter: int | None = None, init: str = "per_matrix",
+              ns_scale=None, normalise: bool = True, rcond: float | None = None, accumulation: int = 1,
+              signs=None):
+    """Skyformer attention for one head: augmented Nyström of ``C = κ(Q̂, K̂)`` (or of ``A``) times V.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv)
+    d : int
+        Number of landmarks (with replacement, so any d >= 1 is allowed; inferred from ``indices``).
+    rng : None, int, SeedSequence or Generator
+        Used only for randomness not given (``indices``, ``signs``).
+    return_factors : bool
+        Also return ``{"CQ": (n, d), "Winv": (d, d), "CK": (m, d), "indices", "shift", …}`` with
+        ``C̃ = CQ · Winv · CKᵀ`` (SM target: ``Ã = e^{shift} CQ Winv CKᵀ``).
+    target : {"gaussian", "softmax"}
+        ``"gaussian"``: output ``C̃ V`` (no row normalisation, §2.1); ``"softmax"``: ``D̃⁻¹ÃV`` with
+        ``D̃ = diag(Ã1)``; non-positive denominators are clipped to ``DEN_FLOOR·max|D̃|`` and counted
+        (``factors["den_clipped"]``, a warning).
+    preset : {"paper", "code"}
+        Defaults for ``landmarks``, ``core``, ``gamma``, ``n_iter``, ``signs`` (module table).
+    landmarks : {"uniform2n", "stratified"} or a sampler name of :func:`kernapprox.sample_landmarks`
+    indices : ndarray of int of shape (d,) or (accumulation, d)
+        Pre-drawn landmark rows of the stacked ``[Q̂; K̂]`` (values in [0, n + m)).
+    core : {"pinv", "eig", "ridge", "newton_schulz"}
+    gamma, n_iter, init, ns_scale, normalise, rcond
+        Core parameters (:func:`kernapprox._cores.core_inverse`); ``init="global"`` with batched
+        inputs uses one Razavi scale for the whole batch (computed by ``batch_prepare``).
+    accumulation : int
+        Chen & Yang accumulated sub-sampling (algorithms.md §1.1).
+    signs : {"rademacher", "ones"} or ndarray of shape (accumulation, d)
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv)
+    factors : dict, only with ``return_factors=True``
+
+    Notes
+    -----
+    Time O((n + m) d p + d³) (exact core) or O((n + m) d p + n_iter d³) (iterative); memory
+    O((n + m) d); kernel entries (n + m) d + d². Never forms n×m.
+    Theorem 2 (exact pinv, uniform2n): ``‖C − C̃‖ ≤ ε‖C‖`` w.p. 1 − δ once
+    ``d ≳ (d_stat/β) log(n/δ)``.
+
+    References
+    ----------
+    Chen, Zeng, Ji, Yang, "Skyformer: Remodel Self-Attention with Gaussian Kernel and Nyström Method",
+    NeurIPS 2021: Eq. (3), Eqs. (4)–(6), Lemma 1, Thm 2, Lemma 3, Fig. 1.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> Q, K, V = 0.5 * np.random.default_rng(0).normal(size=(3, 256, 16))
+    >>> out = ka.attention.skyformer(Q, K, V, d=64, rng=0)
+    >>> ref = ka.attention.exact(Q, K, V, kind="gaussian")
+    >>> bool(np.linalg.norm(out - ref, 2) < 0.1 * np.linalg.norm(ref, 2))
+    True
+    """
+    Q, K, V = check_qkv(Q, K, V, _FUNC)
+    check_choice(target, ("gaussian", "softmax"), _FUNC, "target")
+    landmarks_r, core_r, gamma_r, n_iter_r, signs_r = _resolve(preset, landmarks, core, gamma, n_iter, signs,
+                                                               target)
+    accumulation = check_int(accumulation, _FUNC, "accumulation", low=1)
+    n, m = Q.shape[0], K.shape[0]
+    if indices is not None and d is not None:
+        d = check_d(d, _FUNC)
+    drawn = _draw(Q, K, V, d=d, rng=rng, target=target, preset=preset, landmarks=landmarks,
+                  indices=indices, accumulation=accumulation, signs=signs, core=core)
+    idx2 = _as_index_array(drawn["indices"], n + m, accumulation, _FUNC)
+    if d is not None and idx2.shape[1] != d:
+        raise fail(_FUNC, "d", f"equal the number of given indices ({idx2.shape[1]})", d)
+    sg = drawn.get("signs")
+    sg = np.ones(idx2.shape) if sg is None else _signs(sg, idx2.shape, None, _FUNC)
+    w = sg / np.sqrt(accumulation)
+    Qh, Kh = scaled(Q), scaled(K)
+    kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
+    CQ, CK, W, shift = _augmented_blocks(kern, Qh, Kh, idx2, w)
+    if core_r == "eig" and rcond is None and target == "softmax":
+        rcond = SM_RCOND
+    Winv = core_inverse(W, core_r, gamma=gamma_r, n_iter=n_iter_r, rcond=rcond, init=init,
+                        normalise=normalise, ns_scale=ns_scale, func=_FUNC)
+    dt = Q.dtype
+    Wc = Winv.astype(dt, copy=False)
+    T = CK.T @ V                                                    # (d, pv)
+    out = CQ @ (Wc @ T)
+    factors = None
+    if target == "softmax":
+        ksum = CK.sum(axis=0)                                       # (d,)
+        den = CQ @ (Wc @ ksum)                                      # (n,) ∝ Ã1
+        floor = DEN_FLOOR * max(float(np.abs(den).max()), DEN_FLOOR)
+        bad = den <= floor
+        nbad = int(bad.sum())
+        if nbad:
+            warn(f"skyformer: {nbad} of {n} row sums of Ã were <= 0 (or tiny) and were clipped")
+            den = np.where(bad, floor, den)
+        out = out / den[:, None].astype(dt, copy=False)
+    if return_factors:
+        factors = {"CQ": CQ, "Winv": Winv, "CK": CK, "indices": idx2[0] if accumulation == 1 else idx2,
+                   "signs": sg, "shift": shift, "core": core_r, "landmarks": landmarks_r if indices is None
+                   else "given", "target": target}
+        if target == "softmax":
+            factors["den_clipped"] = nbad
+    out = out.astype(dt, copy=False)
+    return (out, factors) if return_factors else out
+
+
+def _batch_prepare(Q, K, V, *, d=None, core=None, init="per_matrix", ns_scale=None, preset="paper",
+                   **options):
+    """``init="global"``: the authors' code shares one Razavi scale over the batch; with landmarks drawn
+    per item that needs the items' blocks, so batched Skyformer with ``init="global"`` requires
+    pre-drawn ``indices`` (shared or per item)."""
+    if init != "global" or ns_scale is not None:
+        return {}
+    core_r = core if core is not None else PRESETS[preset]["core"]
+    if core_r != "newton_schulz":
+        return {}
+    raise fail(_FUNC, "init", "be 'per_matrix' for batched inputs unless `ns_scale` is given "
+               "(the batch-global scale of the code needs all heads' landmark blocks)", "'global'")
+
+
+skyformer.draw = draw
+skyformer.per_item_options = {"indices": lambda o: 1 if o.get("accumulation", 1) == 1 else 2, "signs": 2,
+                              "ns_scale": 0}
+skyformer.batch_prepare = _batch_prepare
