@@ -5,8 +5,9 @@ The policy is always a named option, never a hidden constant:
 
 ``"shifted_cholesky"`` (PSD default)
     Pivoted Cholesky (LAPACK ``?pstrf``) of ``W + νI`` with ``ν = SHIFT_EPS_MULTIPLE · eps · tr(W)``
-    (tr W >= ‖W‖₂ for PSD W), stopped when the next pivot is at the level of the shift: landmarks
-    whose only support is the shift (duplicates, numerically dependent points) are dropped. Because
+    (tr W >= ‖W‖₂ for PSD W; eps of the data dtype), stopped when the next pivot is at the level of the
+    shift (``<= SHIFT_DROP_MULTIPLE · ν``; an exact duplicate leaves a pivot ≈ 2ν): landmarks whose
+    only support is the shift (duplicates, numerically dependent points) are dropped. Because
     ``(W_S + νI)⁻¹ ⪯ W_S⁻¹`` the result still satisfies ``K̂ ⪯ K``.
 ``"eig"``
     ``W = U Λ Uᵀ``; keep ``|λ| > rcond · max|λ|`` (default ``rcond = EIG_RCOND``).
@@ -30,7 +31,7 @@ import scipy.linalg as sla
 from ._validation import check_choice, check_int, check_positive, fail, warn
 
 __all__ = [
-    "PSD_CORES", "CORES", "EPS", "EIG_RCOND", "SHIFT_EPS_MULTIPLE", "PSDCore", "psd_core", "sym_core",
+    "PSD_CORES", "CORES", "EPS", "EIG_RCOND", "SHIFT_EPS_MULTIPLE", "SHIFT_DROP_MULTIPLE", "PSDCore", "psd_core", "sym_core",
     "newton_schulz_inverse", "lemma3_normalise", "core_inverse",
 ]
 
@@ -39,6 +40,10 @@ EPS = float(np.finfo(np.float64).eps)
 EIG_RCOND = 1e6 * EPS
 #: Shift of the ``"shifted_cholesky"`` core in units of eps·tr(W).
 SHIFT_EPS_MULTIPLE = 10.0
+#: ``"shifted_cholesky"`` drops pivots ``<= SHIFT_DROP_MULTIPLE · ν``: an exactly duplicated landmark
+#: leaves a residual pivot ν(2 + ν)/(1 + ν) ≈ 2ν (± rounding), a pivot of a point in the numerical span
+#: of the others is ν(1 + ‖a‖²) for its coefficient vector a.
+SHIFT_DROP_MULTIPLE = 4.0
 #: Default number of Newton–Schulz iterations (the value in the Nyströmformer/Skyformer code).
 NS_ITER_DEFAULT = 6
 
@@ -79,8 +84,38 @@ def _sym(W: np.ndarray) -> np.ndarray:
 
 
 def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
-             gamma: float | None = None, func: str = "nystrom") -> PSDCore:
-    """Stabilised root of the pseudo-inverse of a PSD landmark block W (k×k)."""
+             gamma: float | None = None, eps: float | None = None, func: str = "nystrom") -> PSDCore:
+    """Stabilised root of the pseudo-inverse of a PSD landmark block W (k×k), in float64.
+
+    Parameters
+    ----------
+    W : ndarray of shape (k, k)
+        Landmark block ``K[S, S]`` (symmetrised here).
+    core : {"shifted_cholesky", "eig", "pinv", "ridge"}
+        Policy (module docstring).
+    rcond : float, optional
+        Relative eigenvalue cutoff of ``"eig"``/``"pinv"`` (defaults ``EIG_RCOND`` / ``k·eps``).
+    gamma : float, optional
+        Ridge of ``"ridge"`` (required there).
+    eps : float, optional
+        Unit roundoff of the data the block was computed in (``np.finfo(dtype).eps``); sets the shift
+        of ``"shifted_cholesky"``. Default: float64.
+
+    Returns
+    -------
+    PSDCore
+        ``F = C[:, core.cols] @ L⁻ᵀ`` (or ``@ R``) satisfies ``F Fᵀ ⪯ C W^† Cᵀ ⪯ K``, with
+        ``meta["dropped"]`` landmarks left out.
+
+    Notes
+    -----
+    O(k³) time (``?pstrf`` / ``eigh``), O(k²) memory.
+
+    References
+    ----------
+    Chen, Epperly, Tropp, Webber, "Randomly pivoted Cholesky", CPAM 2024, §2 (the shifted
+    Cholesky core of their Nyström code); Higham, "Cholesky factorization", WIREs 2009 (?pstrf).
+    """
     check_choice(core, PSD_CORES, func, "core")
     W = _sym(W)
     k = W.shape[0]
@@ -88,19 +123,18 @@ def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
         tr = float(np.trace(W))
         if not tr > 0:
             raise fail(func, "W", "have a positive trace (all landmark diagonal entries are 0)", tr)
-        nu = SHIFT_EPS_MULTIPLE * EPS * tr
+        nu = SHIFT_EPS_MULTIPLE * (EPS if eps is None else float(eps)) * tr
         Wn = W + nu * np.eye(k)
         c, piv, r, info = sla.lapack.dpstrf(Wn, lower=1, tol=-1.0)
         piv = piv - 1
-        Lfull = np.tril(c)
-        pivots = np.diag(Lfull)[:r] ** 2
-        # pivots at the level of the shift come only from ν (and rounding): keep the prefix above 2ν
-        small = pivots <= 2 * nu
+        pivots = np.diag(c)[:r] ** 2
+        # pivots at the level of the shift come only from ν (and rounding): keep the prefix above it
+        small = pivots <= SHIFT_DROP_MULTIPLE * nu
         r = int(np.argmax(small)) if small.any() else int(r)
         r = max(r, 1)
         cols = piv[:r].astype(np.intp)
-        return PSDCore(cols=cols, R=None, L=np.ascontiguousarray(Lfull[:r, :r]), policy=core,
-                       meta={"shift": nu, "dropped": k - r})
+        L = np.ascontiguousarray(np.tril(c[:r, :r]))
+        return PSDCore(cols=cols, R=None, L=L, policy=core, meta={"shift": nu, "dropped": k - r})
     if core == "ridge":
         if gamma is None:
             raise fail(func, "gamma", "be given (> 0) for core='ridge'", None)

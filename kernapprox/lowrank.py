@@ -16,9 +16,9 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from ._validation import fail
+from ._validation import check_indices, check_matrix, fail
 
-__all__ = ["PSDLowRank", "SymLowRank", "LowRank"]
+__all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol"]
 
 #: ``to_dense`` refuses results with more entries than this unless ``force=True``.
 DENSE_CAP_ENTRIES = 50_000_000
@@ -232,3 +232,126 @@ class LowRank(_Base):
         Qr, Rr = np.linalg.qr(np.asarray(self.R, dtype=np.float64))
         u, s, vt = np.linalg.svd(Rl @ Rr.T)
         return Ql @ u, s, vt @ Qr.T
+
+
+class MatrixOracle:
+    """An explicit matrix (dense array or low-rank result) behind the kernel-matrix protocol.
+
+    Lets every sampler, :func:`kernapprox.nystrom` and :func:`kernapprox.rpcholesky` run on a matrix
+    that is not a kernel matrix — e.g. Nyström of a Nyström result, or a user's Gram matrix. Entries
+    are read (not re-evaluated) and counted in ``n_evals`` exactly as :class:`KernelMatrix` does.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, m), or PSDLowRank / SymLowRank / LowRank
+    is_psd : bool, optional
+        Whether A is PSD. Default: True for a :class:`PSDLowRank`; for anything else it is decided
+        once from the eigenvalues (symmetric and min λ >= -PSD_RTOL·max|λ|, dense, O(n³)).
+
+    Notes
+    -----
+    ``kernel`` and ``X`` are None: landmarks given as points need a real kernel matrix.
+    """
+
+    #: relative tolerance of the automatic PSD decision
+    PSD_RTOL = 1e3 * float(np.finfo(np.float64).eps)
+
+    def __init__(self, A, *, is_psd: bool | None = None):
+        if isinstance(A, _Base):
+            self._A = A
+            self._dense_A = None
+        else:
+            self._A = None
+            self._dense_A = check_matrix(A, "MatrixOracle", "A")
+        self.kernel = None
+        self.X = None
+        self.n_evals = 0
+        n, m = self.shape
+        self.symmetric = n == m and (isinstance(A, (PSDLowRank, SymLowRank)) or
+                                     (self._dense_A is not None and np.allclose(self._dense_A, self._dense_A.T)))
+        if is_psd is None:
+            if isinstance(A, PSDLowRank):
+                is_psd = True
+            elif not self.symmetric:
+                is_psd = False
+            else:
+                lam = np.linalg.eigvalsh(np.asarray(self._full(), dtype=np.float64))
+                is_psd = bool(lam[0] >= -self.PSD_RTOL * max(1.0, float(np.abs(lam).max())))
+        self.is_psd = bool(is_psd)
+
+    def _full(self):
+        return self._dense_A if self._dense_A is not None else self._A._dense()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._dense_A.shape if self._dense_A is not None else self._A.shape
+
+    @property
+    def dtype(self):
+        return self._dense_A.dtype if self._dense_A is not None else self._A.dtype
+
+    def reset(self) -> None:
+        self.n_evals = 0
+
+    def _get(self, I, J) -> np.ndarray:
+        if self._dense_A is not None:
+            return self._dense_A[np.ix_(I, J)]
+        A = self._A
+        if isinstance(A, PSDLowRank):
+            return A.F[I] @ A.F[J].T
+        if isinstance(A, SymLowRank):
+            return (A.U[I] * A.lam.astype(A.U.dtype)) @ A.U[J].T
+        return A.L[I] @ A.R[J].T
+
+    def diag(self) -> np.ndarray:
+        k = min(self.shape)
+        self.n_evals += k
+        if self._dense_A is not None:
+            return np.ascontiguousarray(np.diagonal(self._dense_A)[:k])
+        return np.asarray(self._A.diag())[:k]
+
+    def columns(self, idx) -> np.ndarray:
+        idx = check_indices(idx, self.shape[1], "MatrixOracle.columns", "idx")
+        self.n_evals += self.shape[0] * idx.size
+        return self._get(np.arange(self.shape[0]), idx)
+
+    def rows(self, idx) -> np.ndarray:
+        idx = check_indices(idx, self.shape[0], "MatrixOracle.rows", "idx")
+        self.n_evals += self.shape[1] * idx.size
+        return self._get(idx, np.arange(self.shape[1]))
+
+    def block(self, I, J) -> np.ndarray:
+        I = check_indices(I, self.shape[0], "MatrixOracle.block", "I")
+        J = check_indices(J, self.shape[1], "MatrixOracle.block", "J")
+        self.n_evals += I.size * J.size
+        return self._get(I, J)
+
+    def dense(self, *, force: bool = False) -> np.ndarray:
+        n, m = self.shape
+        if n * m > DENSE_CAP_ENTRIES and not force:
+            raise ValueError(f"MatrixOracle.dense: {n}×{m} = {n * m} entries is above the cap of "
+                             f"{DENSE_CAP_ENTRIES}; pass force=True")
+        self.n_evals += n * m
+        return np.array(self._full())
+
+    def matvec(self, V) -> np.ndarray:
+        self.n_evals += self.shape[0] * self.shape[1]
+        return self._A.matvec(V) if self._A is not None else self._dense_A @ np.asarray(V)
+
+    def __repr__(self):
+        return f"MatrixOracle(shape={self.shape}, is_psd={self.is_psd}, n_evals={self.n_evals})"
+
+
+_PROTOCOL = ("shape", "diag", "columns", "block")
+
+
+def as_matrix_protocol(KM, func: str):
+    """``KM`` itself when it follows the kernel-matrix protocol (``.shape``, ``.diag()``,
+    ``.columns(idx)``, ``.block(I, J)``, …); a :class:`MatrixOracle` around a dense array or a
+    low-rank result; TypeError otherwise."""
+    if all(hasattr(KM, a) for a in _PROTOCOL):
+        return KM
+    if isinstance(KM, (_Base, np.ndarray)):
+        return MatrixOracle(KM)
+    raise fail(func, "KM", "be a KernelMatrix (or an object with .shape, .diag(), .columns(idx), "
+               ".block(I, J)), a dense array or a low-rank result", type(KM).__name__, TypeError)
