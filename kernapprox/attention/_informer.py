@@ -1,0 +1,145 @@
+"""Informer ProbSparse attention (Zhou et al., AAAI 2021), non-causal (algorithms.md §9.6, §3.1).
+
+Each query gets ``U`` random keys (with replacement); the sparsity measure ``M̄_i = max_j s_ij −
+Σ_j s_ij / n`` over those keys (the original code divides the sampled sum by the full key count n — a
+quirk, ``mean_divisor="n"``; ``"sample"`` divides by U) ranks the queries; the top ``u`` rows get exact
+``softmax(q_i Kᵀ/√p) V``, all other rows get ``mean(V)``. ``measure="exact"`` uses the exact
+max-mean measure over all keys (streamed, O(n m p)). Sizes (code): ``u = c⌈ln n⌉``, ``U = c⌈ln m⌉``
+with the factor ``c = ⌈d / ln m⌉`` chosen so that u ≈ d (the "number of features" in plots);
+``n_top`` / ``n_sample`` override them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._validation import as_generator, check_choice, check_int, fail
+from ._common import TILE_BYTES, check_d, check_qkv, softmax_tiled, tile_rows
+
+__all__ = ["informer", "informer_sizes"]
+
+_FUNC = "informer"
+
+
+def informer_sizes(n: int, m: int, d: int, *, n_top=None, n_sample=None) -> tuple[int, int]:
+    """``(u, U)``: number of active queries and of sampled keys per query (the code's formulas)."""
+    c = max(1, math.ceil(d / max(math.log(m), 1.0)))
+    u = min(n, max(1, c * math.ceil(math.log(n)))) if n_top is None else check_int(n_top, _FUNC, "n_top", low=1, high=n)
+    U = min(m, max(1, c * math.ceil(math.log(m)))) if n_sample is None else \
+        check_int(n_sample, _FUNC, "n_sample", low=1, high=m)
+    return u, U
+
+
+def _measure_sampled(Q, K, key_indices, divisor):
+    n, U = key_indices.shape
+    out = np.empty(n, dtype=np.float64)
+    step = int(max(1, TILE_BYTES // max(1, U * Q.shape[1] * Q.dtype.itemsize)))
+    for i0 in range(0, n, step):
+        Ks = K[key_indices[i0:i0 + step]]                            # (t, U, p)
+        s = np.einsum("tp,tup->tu", Q[i0:i0 + step], Ks)
+        out[i0:i0 + step] = s.max(axis=1) - s.sum(axis=1, dtype=np.float64) / divisor
+    return out
+
+
+def _measure_exact(Q, K):
+    n, m = Q.shape[0], K.shape[0]
+    mean_term = Q @ K.mean(axis=0, dtype=np.float64).astype(Q.dtype)
+    mx = np.empty(n, dtype=np.float64)
+    step = tile_rows(m, Q.dtype.itemsize)
+    for i0 in range(0, n, step):
+        mx[i0:i0 + step] = (Q[i0:i0 + step] @ K.T).max(axis=1)
+    return mx - mean_term
+
+
+def _draw(Q, K, V, *, d=None, rng=None, n_top=None, n_sample=None, measure="sampled", key_indices=None, **_):
+    """Randomness of one Informer call: ``key_indices`` (n, U) (none for ``measure="exact"``)."""
+    check_choice(measure, ("sampled", "exact"), _FUNC, "measure")
+    if measure == "exact":
+        return {}
+    n, m = Q.shape[0], K.shape[0]
+    if key_indices is None:
+        d = check_d(d, _FUNC) if n_sample is None or n_top is None else d
+        _, U = informer_sizes(n, m, d if d is not None else 1, n_top=n_top, n_sample=n_sample)
+        key_indices = as_generator(rng).integers(0, m, size=(n, U))
+    ki = np.asarray(key_indices)
+    if ki.ndim != 2 or ki.shape[0] != n or ki.dtype.kind not in "iu":
+        raise fail(_FUNC, "key_indices", f"be an integer array of shape ({n}, U)", f"shape {ki.shape}")
+    if ki.size and (ki.min() < 0 or ki.max() >= m):
+        raise fail(_FUNC, "key_indices", f"hold indices in [0, {m})", f"range [{ki.min()}, {ki.max()}]")
+    return {"key_indices": ki.astype(np.intp, copy=False)}
+
+
+def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
+    """Draw Informer's randomness for one head (the sampled keys of every query)."""
+    Q, K, V = check_qkv(Q, K, V, _FUNC)
+    return _draw(Q, K, V, d=d, rng=rng, **options)
+
+
+def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=None, n_sample=None,
+             measure: str = "sampled", mean_divisor: str = "n", key_indices=None):
+    """Informer ProbSparse attention for one head (non-causal).
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv)
+    d : int
+        "Number of features": sets the factor ``c = ⌈d/ln m⌉`` (u ≈ d active queries).
+    rng : None, int, SeedSequence or Generator
+    return_factors : bool
+        Also return ``{"active": (u,) query rows, "measure": (n,), "key_indices"}``.
+    n_top, n_sample : int, optional
+        Override u (active queries) and U (sampled keys per query).
+    measure : {"sampled", "exact"}
+    mean_divisor : {"n", "sample"}
+        Divisor of the sampled sum in M̄ (``"n"``: the original code's quirk).
+    key_indices : ndarray of int of shape (n, U), optional
+        Pre-drawn sampled keys.
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv)
+    factors : dict, only with ``return_factors=True``
+
+    Notes
+    -----
+    Time O(n U p + u m p) (``measure="exact"``: O(n m p) streamed); memory O(n U + tile).
+
+    References
+    ----------
+    Zhou et al., "Informer: Beyond Efficient Transformer for Long Sequence Time-Series Forecasting",
+    AAAI 2021, §3.1 Def. 1, Lemma 1 (max-mean measure); Chen et al., NAACL 2022, §3.3.1.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> Q, K, V = np.random.default_rng(0).normal(size=(3, 64, 8))
+    >>> out = ka.attention.informer(Q, K, V, d=64, n_top=64, rng=0)
+    >>> bool(np.allclose(out, ka.attention.exact(Q, K, V)))
+    True
+    """
+    Q, K, V = check_qkv(Q, K, V, _FUNC)
+    check_choice(mean_divisor, ("n", "sample"), _FUNC, "mean_divisor")
+    n, m = Q.shape[0], K.shape[0]
+    if n_top is None:
+        d = check_d(d, _FUNC)
+    u, _ = informer_sizes(n, m, d if d is not None else 1, n_top=n_top, n_sample=n_sample)
+    r = _draw(Q, K, V, d=d, rng=rng, n_top=n_top, n_sample=n_sample, measure=measure, key_indices=key_indices)
+    if measure == "exact":
+        M = _measure_exact(Q, K)
+    else:
+        ki = r["key_indices"]
+        M = _measure_sampled(Q, K, ki, m if mean_divisor == "n" else ki.shape[1])
+    active = np.sort(np.argsort(-M, kind="stable")[:u])
+    out = np.empty((n, V.shape[1]), dtype=Q.dtype)
+    out[:] = V.mean(axis=0, dtype=np.float64).astype(Q.dtype)
+    out[active] = softmax_tiled(Q, K, V, rows=active)
+    if return_factors:
+        return out, {"active": active, "measure": M, "key_indices": r.get("key_indices")}
+    return out
+
+
+informer.draw = draw
+informer.per_item_options = {"key_indices": 2}
