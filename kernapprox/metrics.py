@@ -1,0 +1,827 @@
+"""Error metrics that never form an n×n matrix (design.md §1, algorithms.md §8).
+
+* :func:`spectral_error` — ``‖A − B‖₂`` with a certified lower bound and an a-posteriori upper
+  estimate: exact (SVD / ``eigvalsh``) for small operands, matrix-free block Lanczos above a size
+  threshold (streamed kernel products: memory O((n + m)·s) for a Krylov basis of s vectors).
+* :func:`frobenius_error` — ``‖A − B‖_F`` exactly (streamed row tiles of A minus the tiles of B) or by
+  Hutchinson's estimator.
+* :func:`trace_error` — ``tr(A − B)`` (for PSD A and B ⪯ A the nuclear norm of A − B), exact or
+  Hutchinson.
+* relative versions, and :func:`attention_output_loss` for the (n, p) outputs of attention methods.
+
+Operands ``A`` and ``B`` may be any mix of dense arrays, scipy sparse matrices, :class:`KernelMatrix`
+(or any object following the kernel-matrix protocol: ``.kernel``, ``.X``, ``.shape``, ``.matvec``),
+the low-rank results of :mod:`kernapprox.lowrank` and :class:`scipy.sparse.linalg.LinearOperator` s
+(e.g. Dask-backed ones). All arithmetic is float64.
+
+Every metric returns an :class:`ErrorEstimate`: a ``float`` that also carries ``.lower``, ``.upper``,
+``.matvecs`` (matrix–vector products with A − B, counted per vector), ``.passes`` (block products, i.e.
+passes over the operands) and ``.method``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.special import ndtri
+
+from ._validation import (as_generator, check_choice, check_int, check_matrix, check_positive,
+                          check_probability, fail, warn)
+
+__all__ = [
+    "ErrorEstimate", "SpectralError", "spectral_error", "spectral_norm", "frobenius_error", "trace_error",
+    "relative_spectral_error", "relative_frobenius_error", "relative_trace_error", "attention_output_loss",
+    "EXACT_MAX_ENTRIES", "EXACT_SMALL_SIDE", "LANCZOS_TOL", "LANCZOS_BLOCK", "LANCZOS_MAX_ITER",
+    "KW_FAIL_PROB", "HUTCHINSON_SAMPLES",
+]
+
+EPS = float(np.finfo(np.float64).eps)
+#: ``method="auto"`` computes exactly when the difference has at most this many entries (1000×1000).
+EXACT_MAX_ENTRIES = 1_000_000
+#: ... or when its short side is at most this long (tall-skinny: the SVD costs O(n·m·min(n, m)))
+EXACT_SMALL_SIDE = 128
+#: ... and it has at most this many entries (the dense difference is formed).
+EXACT_SMALL_SIDE_MAX_ENTRIES = 20_000_000
+#: Relative half-width of the bracket reported by the exact path (backward error of SVD / eigvalsh,
+#: in units of max(n, m)·eps).
+EXACT_RTOL_EPS_MULTIPLE = 10.0
+#: Default target of the Lanczos bracket: stop when (upper − lower) <= LANCZOS_TOL · upper.
+LANCZOS_TOL = 1e-4
+#: Default block size of the block Lanczos iteration (one pass over a kernel matrix costs about the
+#: same for 1 and for a few vectors: the kernel entries dominate).
+LANCZOS_BLOCK = 4
+#: Default maximal number of Krylov blocks.
+LANCZOS_MAX_ITER = 100
+#: New Krylov directions whose norm after re-orthogonalisation falls below this multiple of eps times
+#: the current norm estimate are deflated (the Krylov space became invariant).
+DEFLATION_EPS_MULTIPLE = 1e3
+#: Failure probability of the Kuczyński–Woźniakowski probabilistic upper bound ``.upper_prob``.
+KW_FAIL_PROB = 1e-3
+#: Constant of Kuczyński & Woźniakowski (1992), Thm 4.2: P(failure) <= KW_CONSTANT·sqrt(N)·exp(−(2k−1)√ε).
+KW_CONSTANT = 1.648
+#: Default number of probe vectors of the Hutchinson estimators.
+HUTCHINSON_SAMPLES = 64
+#: Probe vectors are applied in blocks of at most this many columns.
+PROBE_BLOCK = 32
+#: Two operands count as symmetric when max|A − Aᵀ| <= SYM_EPS_MULTIPLE · eps · max|A| (dense only).
+SYM_EPS_MULTIPLE = 100.0
+#: Rows per tile of the streamed Frobenius / diagonal computations target this many bytes.
+TILE_BYTES = 8 * 1024 * 1024
+
+
+# ---------------------------------------------------------------------------------------------------
+# result type
+# ---------------------------------------------------------------------------------------------------
+class ErrorEstimate(float):
+    """A float (the estimate) that also carries how it was obtained.
+
+    Attributes
+    ----------
+    lower : float
+        Certified lower bound (up to floating-point rounding).
+    upper : float
+        Upper estimate (see the computing function for what it guarantees).
+    matvecs : int
+        Products of the error operator with single vectors (a block of b vectors counts b).
+    passes : int
+        Block products, i.e. passes over the operands (what dominates the cost of a kernel matrix).
+    method : str
+        ``"exact"``, ``"lanczos"`` or ``"hutchinson"``.
+    info : dict
+        Method-specific details (e.g. ``upper_prob``, ``converged``, ``stderr``).
+    """
+
+    def __new__(cls, value, lower=None, upper=None, matvecs=0, passes=0, method="exact", info=None):
+        obj = float.__new__(cls, value)
+        obj.lower = float(value) if lower is None else float(lower)
+        obj.upper = float(value) if upper is None else float(upper)
+        obj.matvecs = int(matvecs)
+        obj.passes = int(passes)
+        obj.method = str(method)
+        obj.info = {} if info is None else dict(info)
+        return obj
+
+    def __reduce__(self):
+        return (type(self), (float(self), self.lower, self.upper, self.matvecs, self.passes, self.method,
+                             self.info))
+
+    @property
+    def bracket(self) -> tuple[float, float]:
+        """``(lower, upper)``."""
+        return (self.lower, self.upper)
+
+    @property
+    def value(self) -> float:
+        """The estimate as a plain float."""
+        return float(self)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({float(self)!r}, lower={self.lower!r}, upper={self.upper!r}, "
+                f"matvecs={self.matvecs}, method={self.method!r})")
+
+
+#: Alias: the result of :func:`spectral_error`.
+SpectralError = ErrorEstimate
+
+
+# ---------------------------------------------------------------------------------------------------
+# operands
+# ---------------------------------------------------------------------------------------------------
+def _is_kernel_matrix(obj) -> bool:
+    return all(hasattr(obj, a) for a in ("kernel", "X", "shape", "matvec")) and not isinstance(obj, np.ndarray)
+
+
+def _is_lowrank(obj) -> bool:
+    from .lowrank import LowRank, PSDLowRank, SymLowRank
+    return isinstance(obj, (PSDLowRank, SymLowRank, LowRank))
+
+
+def _tile_rows(m: int) -> int:
+    return int(max(1, min(4096, TILE_BYTES // max(1, 8 * m))))
+
+
+class _Operand:
+    """A uniform float64 view of one operand: products, row tiles, diagonal, dense, symmetry."""
+
+    def __init__(self, obj, func: str, name: str):
+        self.obj = obj
+        self.name = name
+        if isinstance(obj, _Operand):  # pragma: no cover - internal reuse
+            self.__dict__.update(obj.__dict__)
+            return
+        if _is_lowrank(obj):
+            self.kind = "lowrank"
+            self.shape = tuple(obj.shape)
+            from .lowrank import LowRank
+            if isinstance(obj, LowRank):
+                self.symmetric = obj.shape[0] == obj.shape[1] and (
+                    obj.L is obj.R or np.array_equal(obj.L, obj.R))
+            else:
+                self.symmetric = True
+        elif _is_kernel_matrix(obj):
+            self.kind = "kernel"
+            self.shape = tuple(obj.shape)
+            sym = getattr(obj, "symmetric", None)
+            if sym is None:
+                sym = getattr(obj, "Y", 0) is None
+            self.symmetric = bool(sym) and self.shape[0] == self.shape[1]
+            self._X64 = np.asarray(obj.X, dtype=np.float64)
+            Y = getattr(obj, "Y", None)
+            self._Y64 = self._X64 if Y is None else np.asarray(Y, dtype=np.float64)
+        elif isinstance(obj, spla.LinearOperator):
+            self.kind = "linop"
+            self.shape = tuple(obj.shape)
+            sym = getattr(obj, "symmetric", None)
+            self.symmetric = bool(sym) if sym is not None and self.shape[0] == self.shape[1] else False
+        elif sp.issparse(obj):
+            self.kind = "sparse"
+            self.obj = sp.csr_matrix(obj, dtype=np.float64)
+            if not np.isfinite(self.obj.data).all():
+                raise fail(func, name, "hold only finite values (no NaN or inf)", "non-finite entries")
+            self.shape = tuple(self.obj.shape)
+            self.symmetric = self.shape[0] == self.shape[1] and abs(self.obj - self.obj.T).max() == 0
+        else:
+            try:
+                A = check_matrix(obj, func, name, ndim=2, dtype=np.float64)
+            except TypeError:
+                raise fail(func, name, "be an ndarray, sparse matrix, KernelMatrix, low-rank result or "
+                           "LinearOperator", type(obj).__name__, TypeError) from None
+            self.kind = "dense"
+            self.obj = A
+            self.shape = A.shape
+            if A.shape[0] == A.shape[1]:
+                scale = float(np.max(np.abs(A))) if A.size else 0.0
+                self.symmetric = bool(np.max(np.abs(A - A.T)) <= SYM_EPS_MULTIPLE * EPS * scale)
+            else:
+                self.symmetric = False
+        if len(self.shape) != 2 or self.shape[0] < 1 or self.shape[1] < 1:
+            raise fail(func, name, "be a non-empty 2-D operator", f"shape {self.shape}")
+
+    # products (V is float64 (m, b); returns float64 (n, b)) -----------------------------------------
+    def mm(self, V: np.ndarray) -> np.ndarray:
+        o = self.obj
+        if self.kind in ("dense", "sparse"):
+            out = o @ V
+        elif self.kind == "kernel":
+            out = o.matvec(V)
+        elif self.kind == "lowrank":
+            out = o.matvec(V)
+        else:
+            out = o.matmat(V)
+        return np.asarray(out, dtype=np.float64).reshape(self.shape[0], -1)
+
+    def rmm(self, U: np.ndarray) -> np.ndarray:
+        o = self.obj
+        if self.kind in ("dense", "sparse"):
+            out = o.T @ U
+        elif self.symmetric:
+            return self.mm(U)
+        elif self.kind == "kernel":
+            if hasattr(o, "rmatvec"):
+                out = o.rmatvec(U)
+            else:
+                out = o.T.matvec(U)
+        elif self.kind == "lowrank":
+            out = o.rmatvec(U)
+        else:
+            out = o.rmatmat(U)
+        return np.asarray(out, dtype=np.float64).reshape(self.shape[1], -1)
+
+    # entries ---------------------------------------------------------------------------------------
+    def rows(self, i0: int, i1: int) -> np.ndarray:
+        """Rows i0:i1 as a dense float64 block."""
+        o = self.obj
+        if self.kind == "dense":
+            return o[i0:i1]
+        if self.kind == "sparse":
+            return o[i0:i1].toarray()
+        if self.kind == "kernel":
+            blk = o.kernel._block(self._X64[i0:i1], self._Y64)
+            if hasattr(o, "n_evals"):
+                o.n_evals += (i1 - i0) * self.shape[1]
+            return np.asarray(blk, dtype=np.float64)
+        if self.kind == "lowrank":
+            from .lowrank import LowRank, PSDLowRank
+            if isinstance(o, PSDLowRank):
+                F = np.asarray(o.F, dtype=np.float64)
+                return F[i0:i1] @ F.T
+            if isinstance(o, LowRank):
+                return np.asarray(o.L[i0:i1], dtype=np.float64) @ np.asarray(o.R, dtype=np.float64).T
+            U = np.asarray(o.U, dtype=np.float64)
+            return (U[i0:i1] * o.lam) @ U.T
+        # LinearOperator: rows = (Aᵀ E_I)ᵀ
+        E = np.zeros((self.shape[0], i1 - i0))
+        E[np.arange(i0, i1), np.arange(i1 - i0)] = 1.0
+        return self.rmm(E).T
+
+    def diag(self) -> np.ndarray:
+        o = self.obj
+        if self.kind == "dense":
+            return np.diag(o).copy()
+        if self.kind == "sparse":
+            return o.diagonal()
+        if self.kind in ("kernel", "lowrank"):
+            return np.asarray(o.diag(), dtype=np.float64)
+        k = min(self.shape)
+        out = np.empty(k)
+        step = max(1, min(PROBE_BLOCK * 8, k))
+        for i0 in range(0, k, step):
+            i1 = min(k, i0 + step)
+            E = np.zeros((self.shape[1], i1 - i0))
+            E[np.arange(i0, i1), np.arange(i1 - i0)] = 1.0
+            out[i0:i1] = self.mm(E)[np.arange(i0, i1), np.arange(i1 - i0)]
+        return out
+
+    def dense(self) -> np.ndarray:
+        o = self.obj
+        if self.kind == "dense":
+            return o
+        if self.kind == "sparse":
+            return o.toarray()
+        if self.kind == "kernel":
+            return self.rows(0, self.shape[0])
+        if self.kind == "lowrank":
+            return np.asarray(o.to_dense(force=True), dtype=np.float64)
+        n, m = self.shape
+        if m <= n:
+            return self.mm(np.eye(m))
+        return self.rmm(np.eye(n)).T
+
+
+class _Difference:
+    """The error operator M = A − B (B may be absent)."""
+
+    def __init__(self, A, B, func: str, symmetric=None):
+        self.A = _Operand(A, func, "A")
+        self.B = None if B is None else _Operand(B, func, "B")
+        if self.B is not None and self.A.shape != self.B.shape:
+            raise ValueError(f"{func}: `A` and `B` must have the same shape; got A.shape={self.A.shape} "
+                             f"and B.shape={self.B.shape}")
+        self.shape = self.A.shape
+        if symmetric is None:
+            symmetric = self.A.symmetric and (self.B is None or self.B.symmetric)
+        elif symmetric and self.shape[0] != self.shape[1]:
+            raise fail(func, "symmetric", "be False or None for a rectangular operator", symmetric)
+        self.symmetric = bool(symmetric)
+        self.matvecs = 0
+        self.passes = 0
+
+    def _count(self, b):
+        self.matvecs += int(b)
+        self.passes += 1
+
+    def mm(self, V):
+        self._count(V.shape[1])
+        out = self.A.mm(V)
+        if self.B is not None:
+            out = out - self.B.mm(V)
+        return out
+
+    def rmm(self, U):
+        self._count(U.shape[1])
+        out = self.A.rmm(U)
+        if self.B is not None:
+            out = out - self.B.rmm(U)
+        return out
+
+    def rows(self, i0, i1):
+        out = self.A.rows(i0, i1)
+        if self.B is not None:
+            out = out - self.B.rows(i0, i1)
+        return out
+
+    def diag(self):
+        out = self.A.diag()
+        if self.B is not None:
+            out = out - self.B.diag()
+        return out
+
+    def dense(self):
+        out = self.A.dense()
+        if self.B is not None:
+            out = out - self.B.dense()
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# spectral norm
+# ---------------------------------------------------------------------------------------------------
+def _orthonormalise(Z: np.ndarray, basis: np.ndarray | None, scale: float) -> np.ndarray:
+    """Orthonormal columns spanning Z minus its projection on ``basis`` (CGS2); deflated columns dropped."""
+    if basis is not None and basis.shape[1]:
+        for _ in range(2):
+            Z = Z - basis @ (basis.T @ Z)
+    if Z.shape[1] == 0:
+        return Z
+    Qz, Rz, _ = sla.qr(Z, mode="economic", pivoting=True)
+    d = np.abs(np.diag(Rz))
+    keep = d > DEFLATION_EPS_MULTIPLE * EPS * max(scale, d[0] if d.size else 0.0)
+    Qz = Qz[:, keep]
+    if basis is not None and basis.shape[1] and Qz.shape[1]:
+        Qz = Qz - basis @ (basis.T @ Qz)  # one more pass against rounding
+        Qz, _ = np.linalg.qr(Qz)
+    return Qz
+
+
+def _kw_upper(lower: float, N: int, k: int, fail_prob: float) -> float:
+    """Kuczyński–Woźniakowski probabilistic upper bound for σ_max given the Krylov estimate ``lower``.
+
+    For PSD P (N×N) and a Krylov space of dimension k + 1 from a uniformly random start vector,
+    P(θ < (1 − ε) λ_max(P)) <= KW_CONSTANT·√N·exp(−(2k − 1)√ε). Solving for ε at probability
+    ``fail_prob`` gives λ_max(P) <= θ / (1 − ε), i.e. σ_max <= lower / √(1 − ε).
+    """
+    if k < 1 or lower <= 0:
+        return math.inf if lower > 0 else 0.0
+    root_eps = math.log(KW_CONSTANT * math.sqrt(N) / fail_prob) / (2 * k - 1)
+    eps = root_eps ** 2
+    return lower / math.sqrt(1.0 - eps) if eps < 1.0 else math.inf
+
+
+def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
+    """Block Lanczos (full re-orthogonalisation) for ‖M‖₂; returns (value, lower, upper, info)."""
+    n, m = M.shape
+    if M.symmetric:
+        N = n
+        apply = M.mm
+    else:
+        # Krylov space of P = MᵀM on the short side (MMᵀ when the operator is wide)
+        wide = m > n
+        N = min(n, m)
+        fwd, bwd = (M.rmm, M.mm) if wide else (M.mm, M.rmm)
+    b = min(block_size, N)
+    Q = _orthonormalise(rng.standard_normal((N, b)), None, 1.0)
+    basis = np.empty((N, 0))
+    images = np.empty((n if M.symmetric else N, 0))     # symmetric: M Q ; general: P Q
+    fimages = None if M.symmetric else np.empty((n if not wide else m, 0))  # general: M Q (forward images)
+    lower = upper = 0.0
+    converged = invariant = False
+    it = 0
+    while True:
+        it += 1
+        if M.symmetric:
+            MQ = apply(Q)
+            images = np.hstack([images, MQ])
+        else:
+            Z = fwd(Q)
+            PQ = bwd(Z)
+            fimages = np.hstack([fimages, Z])
+            images = np.hstack([images, PQ])
+        basis = np.hstack([basis, Q])
+        # Rayleigh–Ritz
+        T = basis.T @ images
+        T = 0.5 * (T + T.T)
+        theta, W = np.linalg.eigh(T)
+        if M.symmetric:
+            G = images.T @ images
+            i = int(np.argmax(np.abs(theta)))
+            v = basis @ W[:, i]
+            r = images @ W[:, i] - theta[i] * v
+            lower = math.sqrt(max(float(np.linalg.eigvalsh(0.5 * (G + G.T))[-1]), 0.0))
+            est_upper = abs(float(theta[i])) + float(np.linalg.norm(r))
+            top_vec = v
+        else:
+            G = fimages.T @ fimages
+            i = int(np.argmax(theta))
+            v = basis @ W[:, i]
+            r = images @ W[:, i] - theta[i] * v
+            lower = math.sqrt(max(float(np.linalg.eigvalsh(0.5 * (G + G.T))[-1]), 0.0))
+            est_upper = math.sqrt(max(float(theta[i]), 0.0) + float(np.linalg.norm(r)))
+            top_vec = v
+        upper = max(lower, est_upper)
+        if upper == 0.0 or upper - lower <= tol * upper:
+            converged = True
+            break
+        if it >= max_iter or basis.shape[1] >= N:
+            invariant = basis.shape[1] >= N
+            converged = invariant
+            break
+        last = images[:, -Q.shape[1]:]
+        Q = _orthonormalise(last, basis, upper if M.symmetric else upper ** 2)
+        if Q.shape[1] == 0:
+            invariant = converged = True
+            break
+    if invariant:
+        upper = lower  # the Krylov space is invariant: the Ritz values are eigenvalues
+    if not converged:
+        warn(f"spectral_error: Lanczos stopped after {it} blocks with the bracket [{lower:.6g}, {upper:.6g}] "
+             f"wider than tol={tol:g}; raise max_iter or block_size")
+    # Krylov dimension (in powers of P = M² or MᵀM) reached from the first start vector
+    k_power = (it - 1) // 2 if M.symmetric else it - 1
+    info = {"converged": converged, "invariant": invariant, "blocks": it, "block_size": b,
+            "krylov_dim": int(basis.shape[1]), "symmetric": M.symmetric,
+            "upper_prob": upper if invariant else _kw_upper(lower, N, k_power, fail_prob),
+            "upper_prob_fail": fail_prob, "vector": top_vec}
+    return lower, lower, upper, info
+
+
+def _exact_spectral(M: _Difference):
+    D = M.dense()
+    n, m = D.shape
+    if M.symmetric:
+        D = 0.5 * (D + D.T)
+        lam = np.linalg.eigvalsh(D)
+        val = float(max(abs(lam[0]), abs(lam[-1])))
+    else:
+        val = float(np.linalg.svd(D, compute_uv=False)[0]) if D.size else 0.0
+    rho = EXACT_RTOL_EPS_MULTIPLE * max(n, m) * EPS
+    return val, val * (1 - rho), val * (1 + rho)
+
+
+def _auto_exact(shape) -> bool:
+    n, m = shape
+    entries = n * m
+    return entries <= EXACT_MAX_ENTRIES or (min(n, m) <= EXACT_SMALL_SIDE and entries <= EXACT_SMALL_SIDE_MAX_ENTRIES)
+
+
+def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL,
+                   block_size: int = LANCZOS_BLOCK, max_iter: int = LANCZOS_MAX_ITER,
+                   symmetric: bool | None = None, fail_prob: float = KW_FAIL_PROB) -> ErrorEstimate:
+    """Spectral-norm error ``‖A − B‖₂`` without forming A − B when it is large.
+
+    Parameters
+    ----------
+    A : array (n, m), sparse matrix, KernelMatrix, PSDLowRank / SymLowRank / LowRank or LinearOperator
+        The reference (e.g. the kernel matrix).
+    B : same kinds as A, optional
+        The approximation; ``None`` gives ``‖A‖₂``.
+    method : {"auto", "exact", "lanczos"}
+        ``"exact"`` forms the dense difference and uses ``eigvalsh`` (symmetric) or the SVD;
+        ``"lanczos"`` is matrix-free; ``"auto"`` is exact when the difference has at most
+        ``EXACT_MAX_ENTRIES`` entries, or a short side <= ``EXACT_SMALL_SIDE`` (tall-skinny, e.g.
+        attention outputs) and at most ``EXACT_SMALL_SIDE_MAX_ENTRIES`` entries, Lanczos otherwise.
+    rng : None, int, Generator, optional
+        Start block of the Lanczos iteration.
+    tol : float
+        Lanczos stops when ``upper − lower <= tol · upper``.
+    block_size : int
+        Vectors per Krylov block (one pass over A and B per block).
+    max_iter : int
+        Maximal number of Krylov blocks.
+    symmetric : bool, optional
+        Override the detected symmetry of A − B (dense operands are tested, kernel matrices and
+        PSD/Sym low-rank results are symmetric by construction; LinearOperators count as
+        non-symmetric unless they carry ``symmetric=True``).
+    fail_prob : float in (0, 1)
+        Failure probability of the probabilistic upper bound ``info["upper_prob"]``.
+
+    Returns
+    -------
+    ErrorEstimate
+        ``float(result)`` is the estimate (the certified lower bound for Lanczos); ``.lower``,
+        ``.upper``, ``.matvecs``, ``.passes``, ``.method`` and ``.info``.
+
+    Notes
+    -----
+    **The bracket.** Lanczos builds an orthonormal Krylov basis Q (s columns, s = block_size ×
+    blocks) and keeps the images MQ, so the Rayleigh–Ritz step costs no extra product.
+
+    * *lower* = ``σ_max(MQ) = max_{v ∈ range Q, ‖v‖=1} ‖Mv‖`` — the norm of M applied to an actual
+      unit vector (the Rayleigh quotient of MᵀM at the returned vector), hence ``lower <= ‖M‖₂`` for
+      certain (up to rounding of the float64 products).
+    * *upper* = a-posteriori residual estimate. Symmetric M (one streamed product per block): for the
+      Ritz pair (θ, v) of largest |θ| and residual r = Mv − θv, some eigenvalue of M lies in
+      [θ − ‖r‖, θ + ‖r‖], so ``upper = |θ| + ‖r‖``. General M: the same on P = MᵀM (on the short
+      side), ``upper = sqrt(θ + ‖r‖)``, two products per block. The estimate bounds ‖M‖₂ whenever
+      the top Ritz value approximates the top eigenvalue (not a lower one) — true with overwhelming
+      probability for a Gaussian start block, not certified. When the Krylov space becomes invariant
+      the Ritz values are exact and ``upper = lower``.
+    * ``info["upper_prob"]``: a rigorous *probabilistic* upper bound, ``‖M‖ <= upper_prob`` with
+      probability ≥ 1 − fail_prob over the start block (Kuczyński & Woźniakowski 1992, Thm 4.2,
+      applied to the first start vector); looser than *upper*.
+
+    The exact path reports ``lower = v(1 − ρ)``, ``upper = v(1 + ρ)`` with
+    ``ρ = 10·max(n, m)·eps`` (backward error of the dense eigen/singular value solver).
+    Cancellation: ‖A − B‖ is computed from products with A and B, so its absolute accuracy is about
+    eps·(‖A‖ + ‖B‖), whatever the method.
+
+    Cost: exact O(n·m·min(n, m)) time and the dense difference in memory; Lanczos ``passes``
+    products with A and B (each streamed: for a KernelMatrix n·m kernel evaluations and
+    O(tile·m) memory) plus O(max(n, m)·s²) work, memory O(max(n, m)·s) — far below n×m.
+
+    References
+    ----------
+    Golub & Van Loan, *Matrix Computations* (4th ed.), §10.1 (Lanczos, residual bound Thm 8.1.15 /
+    Kahan–Parlett–Jiang); J. Kuczyński & H. Woźniakowski, "Estimating the largest eigenvalue by the
+    power and Lanczos algorithms with a random start", SIMAX 13(4), 1992, Thm 4.2. algorithms.md §8.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> X = np.random.default_rng(0).normal(size=(300, 2))
+    >>> KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    >>> F = KM.columns(np.arange(20)) @ np.linalg.cholesky(np.linalg.inv(KM.block(np.arange(20), np.arange(20))))
+    >>> err = ka.spectral_error(KM, ka.PSDLowRank(F), method="lanczos", rng=0)
+    >>> bool(err.lower <= float(err) <= err.upper)
+    True
+    """
+    func = "spectral_error"
+    check_choice(method, ("auto", "exact", "lanczos"), func, "method")
+    tol = check_positive(tol, func, "tol")
+    block_size = check_int(block_size, func, "block_size", low=1)
+    max_iter = check_int(max_iter, func, "max_iter", low=1)
+    fail_prob = check_probability(fail_prob, func, "fail_prob")
+    M = _Difference(A, B, func, symmetric)
+    if method == "auto":
+        method = "exact" if _auto_exact(M.shape) else "lanczos"
+    if method == "exact":
+        val, lo, up = _exact_spectral(M)
+        n, m = M.shape
+        return ErrorEstimate(val, lo, up, matvecs=min(n, m) if M.A.kind == "linop" else 0, passes=1,
+                             method="exact", info={"symmetric": M.symmetric})
+    gen = as_generator(rng)
+    val, lo, up, info = _lanczos(M, rng=gen, tol=tol, block_size=block_size, max_iter=max_iter,
+                                 fail_prob=fail_prob)
+    return ErrorEstimate(val, lo, up, matvecs=M.matvecs, passes=M.passes, method="lanczos", info=info)
+
+
+def spectral_norm(A, **kwargs) -> ErrorEstimate:
+    """``‖A‖₂`` (same options and result as :func:`spectral_error` with ``B=None``)."""
+    return spectral_error(A, None, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Frobenius norm and trace
+# ---------------------------------------------------------------------------------------------------
+def _probe(gen, N, s, distribution):
+    if distribution == "rademacher":
+        return gen.integers(0, 2, size=(N, s)).astype(np.float64) * 2.0 - 1.0
+    return gen.standard_normal((N, s))
+
+
+def _clt_bracket(samples: np.ndarray, fail_prob: float):
+    s = samples.size
+    mean = float(np.mean(samples))
+    stderr = float(np.std(samples, ddof=1) / math.sqrt(s)) if s > 1 else math.inf
+    z = float(ndtri(1.0 - fail_prob / 2.0))
+    return mean, stderr, mean - z * stderr, mean + z * stderr
+
+
+def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
+                    distribution: str = "rademacher", rng=None, fail_prob: float = 0.05) -> ErrorEstimate:
+    """Frobenius-norm error ``‖A − B‖_F``, streamed (exact) or estimated (Hutchinson).
+
+    Parameters
+    ----------
+    A, B : operands as in :func:`spectral_error` (B optional: ``‖A‖_F``)
+    method : {"exact", "hutchinson"}
+        ``"exact"`` sums the squares of row tiles of A − B (a tile of A minus the same tile of B;
+        never more than one tile in memory). ``"hutchinson"`` estimates ``‖M‖_F² = E‖Mω‖²`` from
+        ``n_samples`` probe vectors ω.
+    n_samples : int
+        Probe vectors of the Hutchinson estimator.
+    distribution : {"rademacher", "gaussian"}
+        Probe distribution (both give E[ωωᵀ] = I).
+    rng : None, int, Generator
+    fail_prob : float in (0, 1)
+        The Hutchinson bracket is the normal-approximation (CLT) interval of level 1 − fail_prob on
+        ‖M‖_F², then square-rooted — approximate, not certified.
+
+    Returns
+    -------
+    ErrorEstimate
+        exact: ``lower = upper = value`` up to a rounding margin; hutchinson: the CLT bracket and
+        ``info["stderr"]`` (standard error of the squared estimate).
+
+    Notes
+    -----
+    Exact: time O(n·m) entries of A and B (for a KernelMatrix n·m kernel evaluations, for a
+    rank-r result O(n·m·r)), memory O(tile·m). For a LinearOperator the row tiles cost one
+    transposed product per tile. Hutchinson: ``n_samples`` products with A − B; the variance of one
+    Rademacher sample is ``2(‖MᵀM‖_F² − Σ_i (MᵀM)_ii²)``.
+
+    References
+    ----------
+    M. F. Hutchinson, "A stochastic estimator of the trace of the influence matrix for Laplacian
+    smoothing splines", Comm. Stat. Simul. Comput. 18(3), 1989 (applied to tr(MᵀM) = ‖M‖_F²).
+    """
+    func = "frobenius_error"
+    check_choice(method, ("exact", "hutchinson"), func, "method")
+    check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
+    n_samples = check_int(n_samples, func, "n_samples", low=2)
+    fail_prob = check_probability(fail_prob, func, "fail_prob")
+    M = _Difference(A, B, func)
+    n, m = M.shape
+    if method == "exact":
+        total = 0.0
+        step = _tile_rows(m)
+        tiles = 0
+        for i0 in range(0, n, step):
+            T = M.rows(i0, min(n, i0 + step))
+            total += float(np.einsum("ij,ij->", T, T))
+            tiles += 1
+        val = math.sqrt(total)
+        rho = EXACT_RTOL_EPS_MULTIPLE * max(n, m) * EPS
+        return ErrorEstimate(val, val * (1 - rho), val * (1 + rho), matvecs=0, passes=tiles, method="exact")
+    gen = as_generator(rng)
+    samples = []
+    for s0 in range(0, n_samples, PROBE_BLOCK):
+        s = min(PROBE_BLOCK, n_samples - s0)
+        W = _probe(gen, m, s, distribution)
+        MW = M.mm(W)
+        samples.append(np.einsum("ij,ij->j", MW, MW))
+    x = np.concatenate(samples)
+    mean, stderr, lo, up = _clt_bracket(x, fail_prob)
+    return ErrorEstimate(math.sqrt(max(mean, 0.0)), math.sqrt(max(lo, 0.0)), math.sqrt(max(up, 0.0)),
+                         matvecs=M.matvecs, passes=M.passes, method="hutchinson",
+                         info={"stderr": stderr, "squared_estimate": mean, "n_samples": n_samples,
+                               "distribution": distribution, "fail_prob": fail_prob})
+
+
+def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
+                distribution: str = "rademacher", rng=None, fail_prob: float = 0.05) -> ErrorEstimate:
+    """Trace error ``tr(A − B)`` of square operands.
+
+    For PSD A and a Nyström-type approximation B ⪯ A (PSD Nyström, RPCholesky) this is the
+    nuclear-norm error ``‖A − B‖_*``, the quantity of the RPCholesky guarantees
+    (:func:`kernapprox.bounds.rpcholesky_trace_bound`).
+
+    Parameters
+    ----------
+    A, B : square operands as in :func:`spectral_error` (B optional: ``tr(A)``)
+    method : {"exact", "hutchinson"}
+        ``"exact"`` uses the diagonals (a KernelMatrix evaluates n entries, a low-rank result
+        O(n·r) work; a LinearOperator needs n products with unit vectors, in blocks);
+        ``"hutchinson"`` averages ``ωᵀ(A − B)ω`` over ``n_samples`` probes.
+    n_samples, distribution, rng, fail_prob
+        As in :func:`frobenius_error` (the Hutchinson bracket is a CLT interval, approximate).
+
+    Returns
+    -------
+    ErrorEstimate
+
+    References
+    ----------
+    Hutchinson (1989); Chen, Epperly, Tropp & Webber, "Randomly pivoted Cholesky", CPAM 2025
+    (arXiv 2207.06503) — trace error as the natural RPCholesky metric.
+    """
+    func = "trace_error"
+    check_choice(method, ("exact", "hutchinson"), func, "method")
+    check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
+    n_samples = check_int(n_samples, func, "n_samples", low=2)
+    fail_prob = check_probability(fail_prob, func, "fail_prob")
+    M = _Difference(A, B, func)
+    n, m = M.shape
+    if n != m:
+        raise fail(func, "A", "be square", f"shape {M.shape}")
+    if method == "exact":
+        d = M.diag()
+        val = float(np.sum(d))
+        margin = EXACT_RTOL_EPS_MULTIPLE * n * EPS * float(np.sum(np.abs(d)))
+        return ErrorEstimate(val, val - margin, val + margin, matvecs=M.matvecs, passes=M.passes,
+                             method="exact")
+    gen = as_generator(rng)
+    samples = []
+    for s0 in range(0, n_samples, PROBE_BLOCK):
+        s = min(PROBE_BLOCK, n_samples - s0)
+        W = _probe(gen, n, s, distribution)
+        samples.append(np.einsum("ij,ij->j", W, M.mm(W)))
+    mean, stderr, lo, up = _clt_bracket(np.concatenate(samples), fail_prob)
+    return ErrorEstimate(mean, lo, up, matvecs=M.matvecs, passes=M.passes, method="hutchinson",
+                         info={"stderr": stderr, "n_samples": n_samples, "distribution": distribution,
+                               "fail_prob": fail_prob})
+
+
+# ---------------------------------------------------------------------------------------------------
+# relative versions
+# ---------------------------------------------------------------------------------------------------
+def _ratio(err: ErrorEstimate, ref: ErrorEstimate, func: str) -> ErrorEstimate:
+    if float(ref) == 0.0:
+        raise fail(func, "A", "be nonzero (the relative error divides by its norm)", 0.0)
+    lo = err.lower / ref.upper if ref.upper > 0 else 0.0
+    up = err.upper / ref.lower if ref.lower > 0 else math.inf
+    info = {"absolute": err, "reference": ref}
+    return ErrorEstimate(float(err) / float(ref), lo, up, matvecs=err.matvecs + ref.matvecs,
+                         passes=err.passes + ref.passes, method=err.method, info=info)
+
+
+def relative_spectral_error(A, B, **kwargs) -> ErrorEstimate:
+    """``‖A − B‖₂ / ‖A‖₂`` with the bracket ``[lower_err/upper_A, upper_err/lower_A]``.
+
+    Keyword arguments are those of :func:`spectral_error` (applied to both norms).
+    """
+    if B is None:
+        raise fail("relative_spectral_error", "B", "be given", None, TypeError)
+    kw = dict(kwargs)
+    gen = as_generator(kw.pop("rng", None))
+    err = spectral_error(A, B, rng=gen, **kw)
+    ref = spectral_error(A, None, rng=gen, **kw)
+    return _ratio(err, ref, "relative_spectral_error")
+
+
+def relative_frobenius_error(A, B, **kwargs) -> ErrorEstimate:
+    """``‖A − B‖_F / ‖A‖_F`` (keywords of :func:`frobenius_error`)."""
+    if B is None:
+        raise fail("relative_frobenius_error", "B", "be given", None, TypeError)
+    kw = dict(kwargs)
+    gen = as_generator(kw.pop("rng", None))
+    return _ratio(frobenius_error(A, B, rng=gen, **kw), frobenius_error(A, None, rng=gen, **kw),
+                  "relative_frobenius_error")
+
+
+def relative_trace_error(A, B, **kwargs) -> ErrorEstimate:
+    """``tr(A − B) / tr(A)`` (keywords of :func:`trace_error`); for PSD A, B ⪯ A the relative nuclear error."""
+    if B is None:
+        raise fail("relative_trace_error", "B", "be given", None, TypeError)
+    kw = dict(kwargs)
+    gen = as_generator(kw.pop("rng", None))
+    err = trace_error(A, B, rng=gen, **kw)
+    ref = trace_error(A, None, rng=gen, **kw)
+    if float(ref) <= 0:
+        raise fail("relative_trace_error", "A", "have a positive trace", float(ref))
+    return _ratio(err, ref, "relative_trace_error")
+
+
+# ---------------------------------------------------------------------------------------------------
+# attention outputs
+# ---------------------------------------------------------------------------------------------------
+_LOSS_NORMS = ("spectral", "frobenius", "max")
+
+
+def attention_output_loss(exact, approx, *, norm: str = "spectral", relative: bool = False):
+    """Loss between an exact attention output and an approximation (algorithms.md §8, "spectral norm loss").
+
+    Parameters
+    ----------
+    exact, approx : ndarray of shape (n, p) or (..., n, p)
+        Outputs of :func:`kernapprox.attention.exact` and of an approximation.
+    norm : {"spectral", "frobenius", "max"}
+        ``‖exact − approx‖₂`` (largest singular value of each n×p matrix; dense SVD, O(n p²)),
+        Frobenius, or the largest absolute entry.
+    relative : bool
+        Divide by the same norm of ``exact``.
+
+    Returns
+    -------
+    float for (n, p) inputs, ndarray of shape ``(...)`` for batched inputs (float64).
+
+    References
+    ----------
+    Skyformer (Chen et al., NeurIPS 2021) Fig. 1 and Skeinformer (Chen et al., NAACL 2022) Fig. 1:
+    the spectral norm of the output difference.
+    """
+    func = "attention_output_loss"
+    check_choice(norm, _LOSS_NORMS, func, "norm")
+    E = check_matrix(exact, func, "exact", ndim=None, dtype=np.float64)
+    R = check_matrix(approx, func, "approx", ndim=None, dtype=np.float64)
+    if E.ndim < 2:
+        raise fail(func, "exact", "have shape (n, p) or (..., n, p)", f"shape {E.shape}")
+    if E.shape != R.shape:
+        raise ValueError(f"{func}: `exact` and `approx` must have the same shape; got {E.shape} and {R.shape}")
+
+    def _norm(X):
+        if norm == "spectral":
+            return np.linalg.norm(X, ord=2, axis=(-2, -1))
+        if norm == "frobenius":
+            return np.sqrt(np.einsum("...ij,...ij->...", X, X))
+        return np.max(np.abs(X), axis=(-2, -1))
+
+    loss = _norm(E - R)
+    if relative:
+        ref = _norm(E)
+        if np.any(ref == 0):
+            raise fail(func, "exact", "have nonzero norm for a relative loss", "a zero output")
+        loss = loss / ref
+    return float(loss) if np.ndim(loss) == 0 else np.asarray(loss)
