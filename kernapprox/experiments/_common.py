@@ -34,6 +34,7 @@ __all__ = [
     "provenance", "git_sha", "versions", "mean_se", "quantile",
     "style", "new_figure", "method_style", "plot_curve", "add_provenance", "inputs_label",
     "QUIET_ENV", "INPUT_KINDS", "MODEL_LAYER", "models_available", "AttentionInputs",
+    "method_available", "attention_loss_sweep", "plot_loss_grid",
 ]
 
 #: environment variable that silences every progress bar when set to "1"
@@ -353,11 +354,12 @@ _METHOD_STYLE = {
     "skyformer": ("tab:red", "o"), "skyformer-sm": ("tab:red", "o"), "skeinformer": ("tab:red", "o"),
     "nystromformer": ("tab:blue", "s"), "performer": ("tab:green", "^"), "informer": ("tab:purple", "D"),
     "linformer": ("tab:orange", "v"), "linformer-jlt": ("tab:brown", "<"), "vmean": ("tab:gray", "x"),
+    "v-mean": ("tab:gray", "x"), "linformer(unreducedjlt)": ("tab:brown", "<"),
     "rff": ("tab:green", "^"), "orf": ("tab:olive", ">"), "sorf": ("tab:cyan", "<"),
     "exact": ("black", ""), "bound": ("black", ""),
 }
 _FALLBACK = ["tab:pink", "tab:cyan", "tab:olive", "tab:brown", "tab:gray", "gold", "navy", "teal"]
-_FALLBACK_MARKERS = ["P", "*", "h", "p", "X", "d", "1", "2"]
+_FALLBACK_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "d"]
 
 
 def style():
@@ -497,3 +499,104 @@ class AttentionInputs:
             return [(Q[h], K[h], V[h]) for h in heads]
         from ..datasets import qkv as S
         return [S.synthetic_qkv(n, kind=self.kind, rng=rng) for _ in range(n_heads)]
+
+
+def method_available(spec) -> bool:
+    """Whether an attention method spec (``(registry name, options)`` or a callable) can run now."""
+    if callable(spec):
+        return True
+    from .. import attention
+    try:
+        attention.get_method(spec[0])
+        return True
+    except (ImportError, ValueError, AttributeError):
+        return False
+
+
+def _apply(spec, Q, K, V, d, rng):
+    if callable(spec):
+        return spec(Q, K, V, d=d, rng=rng)
+    from .. import attention
+    name, opts = spec
+    return attention.approximate(Q, K, V, method=name, d=d, rng=rng, **opts)
+
+
+def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: int, heads_per_window: int,
+                         inputs: str, seed, target: str = "softmax", relative: bool = False) -> dict:
+    """The Fig. 1 protocol shared by the attention experiments.
+
+    For each input kind × n: ``windows`` input draws (text windows, or synthetic draws) ×
+    ``heads_per_window`` heads = trials; for each trial and method label × d, the spectral-norm loss
+    ``‖T − R‖₂`` between the exact target ``T`` (``attention.exact(kind=target)``) and the method's
+    output ``R`` (all methods of one trial see the same inputs and the trial's generator).
+
+    ``methods`` maps a label to ``(registry name, options)`` or to a callable
+    ``f(Q, K, V, *, d, rng) -> R``; labels whose method is not importable are skipped and listed in
+    ``meta["missing_methods"]``.
+
+    Returns
+    -------
+    dict with ``err`` (kinds, ns, methods, ds, trials), ``exact_norm`` (kinds, ns, trials), ``ns``,
+    ``ds``, ``methods``, ``kinds`` and ``meta``.
+    """
+    from .. import attention
+    from ..metrics import attention_output_loss
+    labels = [lab for lab in methods if method_available(methods[lab])]
+    T = windows * heads_per_window
+    err = np.full((len(kinds), len(ns), len(labels), len(ds), T), np.nan)
+    ref = np.full((len(kinds), len(ns), T), np.nan)
+    srcs = []
+    for a, kind in enumerate(kinds):
+        src = AttentionInputs(kind, source=inputs, rng=trial_rngs(seed, 1, key=(a, 999))[0])
+        srcs.append(src.label)
+        for b, n in enumerate(ns):
+            for w, r in progress(list(enumerate(trial_rngs(seed, windows, key=(a, b)))),
+                                 desc=f"{name} {kind} n={n}"):
+                for h, (Q, K, V) in enumerate(src.sample(n, heads_per_window, r)):
+                    t = w * heads_per_window + h
+                    exact = attention.exact(Q, K, V, kind=target)
+                    ref[a, b, t] = np.linalg.norm(exact, 2)
+                    for c, lab in enumerate(labels):
+                        for e, d in enumerate(ds):
+                            R = _apply(methods[lab], Q, K, V, int(d), r)
+                            err[a, b, c, e, t] = attention_output_loss(exact, R, relative=relative)
+    return {
+        "err": err, "exact_norm": ref, "ns": np.array(ns), "ds": np.array(ds), "methods": np.array(labels),
+        "kinds": np.array(kinds),
+        "meta": {"inputs": " | ".join(f"{k}: {lab}" for k, lab in zip(kinds, srcs)),
+                 "missing_methods": [m for m in methods if m not in labels], "trials": T, "target": target,
+                 "metric": ("relative " if relative else "") + "spectral norm loss ||T - R||_2"},
+    }
+
+
+def plot_loss_grid(data, *, title: str, logy: bool = False, ylabel: str = "spectral norm loss",
+                   cycle: bool = False):
+    """2-D grid of panels (input kind × n): loss vs d per method, mean ± standard error.
+
+    ``cycle=True`` colours the curves by position (tab10) instead of by method name (for variants of
+    one method)."""
+    err, ns, ds = data["err"], np.atleast_1d(data["ns"]), np.atleast_1d(data["ds"])
+    methods, kinds = list(np.atleast_1d(data["methods"])), list(np.atleast_1d(data["kinds"]))
+    fig, axes = new_figure(len(kinds), len(ns), width=3.0 * len(ns) + 2.4, height=2.5 * len(kinds) + 0.9)
+    for a, kind in enumerate(kinds):
+        for b, n in enumerate(ns):
+            ax = axes[a, b]
+            for c, label in enumerate(methods):
+                mean, se = mean_se(err[a, b, c], axis=-1)
+                kw = {"color": f"C{c % 10}", "marker": _FALLBACK_MARKERS[c % len(_FALLBACK_MARKERS)]} if cycle else {}
+                plot_curve(ax, ds, mean, se, label=str(label), index=c, logy=logy, **kw)
+            ax.set_title(f"{kind}, n = {int(n)}")
+            ax.set_xlabel("number of features d")
+            if b == 0:
+                ax.set_ylabel(ylabel)
+            ax.set_xticks(ds, [str(int(d)) for d in ds])
+            from matplotlib.ticker import NullLocator
+            ax.xaxis.set_minor_locator(NullLocator())
+            if not logy:
+                ax.set_ylim(bottom=0)
+    handles, labs = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labs, loc="outside right center")
+    import textwrap
+    fig.suptitle("\n".join(textwrap.wrap(title, max(50, int(fig.get_figwidth() * 11)))), fontsize=10)
+    add_provenance(fig, data)
+    return fig
