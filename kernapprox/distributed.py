@@ -1,0 +1,985 @@
+"""Kernel products, PSD Nyström, error metrics and block RPCholesky on Dask (issue 9).
+
+When n reaches tens of millions of points, K(X, landmarks) and streamed kernel products no longer fit
+one machine. This module runs the single-machine pieces of kernapprox chunk by chunk on a Dask
+cluster (``dask.array`` + ``dask.distributed``; any scheduler works, a ``LocalCluster`` included):
+
+* kernel blocks are evaluated with the kernel's own (unvalidated, fast) ``kernel._block`` inside
+  ``map_blocks`` / ``blockwise``, streamed products with :func:`kernapprox.matrix` 's tiled routine;
+* the Nyström core is :func:`kernapprox._cores.psd_core`, computed once on the driver (k×k, float64)
+  and applied per row chunk with ``PSDCore.apply`` — distributed and in-memory factors agree to
+  rounding;
+* RPCholesky is the single-machine :func:`kernapprox.rpcholesky`, driven by a
+  :class:`DaskKernelMatrix` that follows the kernel-matrix protocol and evaluates its columns on the
+  cluster;
+* the spectral error uses a :class:`scipy.sparse.linalg.LinearOperator` whose products run as Dask
+  computations.
+
+Inputs
+------
+``X`` may be
+
+* a ``dask.array.Array`` of shape (n, d) chunked **by rows**. An array chunked along the features is
+  rechunked automatically to one feature chunk (``X.rechunk({1: -1})``: d is small, so this costs one
+  pass and no extra memory beyond a row chunk). Unknown chunk sizes (NaN, e.g. after boolean
+  masking) are refused with a clear error: call ``X.compute_chunk_sizes()`` first.
+* a path (``str`` / ``os.PathLike``) to a ``.npy`` file. It is opened with
+  ``np.load(mmap_mode="r")`` in each worker process (the file is never pickled: the reader object
+  carries only the path, so the file must be visible to every worker, e.g. a shared file system)
+  and wrapped by ``dask.array.from_array`` with row chunks of ``chunk_rows`` rows (default: a row
+  chunk of kernel entries of about :data:`CHUNK_BYTES`).
+* an in-memory ndarray (converted with ``da.from_array``; handy for small ``Y``/landmarks/tests).
+
+float32 data stay float32 (kernel blocks and features); cores and error sums are float64. Integer
+data become float64. Non-finite values are detected lazily, chunk by chunk, when the computation
+runs (a ``ValueError`` naming the parameter), so validation never needs an extra pass over the data.
+
+Memory: a task holds one row chunk of X (rows × d), its kernel block against the landmarks
+(rows × k) and its features (rows × r, r <= k); peak memory per worker is therefore bounded by a
+small multiple of ``chunk_rows × k × 8`` bytes per worker thread, whatever n is.
+
+Dask is an optional dependency: ``pip install "kernapprox[dask]"``. Importing this module works
+without it; calling any function raises an ``ImportError`` that says what to install.
+
+Examples
+--------
+>>> import numpy as np, kernapprox as ka
+>>> from kernapprox import distributed as kd
+>>> from dask.distributed import Client, LocalCluster
+>>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster, \\
+...         Client(cluster):                                       # doctest: +SKIP
+...     X = np.random.default_rng(0).normal(size=(10_000, 4))
+...     approx = kd.nystrom(ka.Gaussian(2.0), X, np.arange(0, 10_000, 100), chunk_rows=2_000)
+...     F = approx.compute()                                       # ndarray (10000, r)
+...     err = approx.trace_error(relative=True)
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from . import lowrank as _lowrank
+from ._cores import PSD_CORES, PSDCore, psd_core
+from ._validation import (as_generator, check_indices, check_int, check_matrix, check_points,
+                          check_positive, check_same_dim, fail)
+from .matrix import _as_kernel, _matvec_tiled
+
+__all__ = [
+    "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
+    "rpcholesky", "as_dask_points", "CHUNK_BYTES", "SPECTRAL_TOL", "SPECTRAL_MAXITER",
+]
+
+#: Target bytes of one row chunk of kernel entries (rows × k × 8) when ``chunk_rows`` is not given
+#: and X is a file or an in-memory array: 32 MiB, i.e. 8192 rows for k = 512 landmarks.
+CHUNK_BYTES = 32 * 1024 * 1024
+#: Smallest automatic row chunk (tiny chunks only add scheduler overhead).
+MIN_CHUNK_ROWS = 1024
+#: ARPACK residual tolerance of the Lanczos spectral-norm estimate: sqrt(eps(float64)) ≈ 1.5e-8 on the
+#: Ritz residual, i.e. an eigenvalue (norm) error of order tol²·|λ|/gap — float64 accuracy in practice.
+SPECTRAL_TOL = float(np.sqrt(np.finfo(np.float64).eps))
+#: Cap on ARPACK restarts (each restart costs up to ncv distributed products).
+SPECTRAL_MAXITER = 300
+
+_INSTALL_HINT = ('kernapprox.distributed needs dask with dask.array and dask.distributed; install it '
+                 'with: pip install "kernapprox[dask]"  (or: pip install "dask[array,distributed]")')
+
+
+def _dask():
+    """Import dask lazily (optional dependency) and return ``(dask, dask.array)``."""
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:  # pragma: no cover - exercised only without dask
+        raise ImportError(_INSTALL_HINT) from exc
+    return dask, da
+
+
+def _is_dask_array(X) -> bool:
+    try:
+        import dask.array as da
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(X, da.Array)
+
+
+# ------------------------------------------------------------------------------------------------
+# inputs: dask arrays, .npy files, in-memory arrays
+# ------------------------------------------------------------------------------------------------
+class _NpyRows:
+    """Array-like row reader of a ``.npy`` file for ``da.from_array``.
+
+    Opens ``np.load(path, mmap_mode="r")`` lazily in whichever process reads it; pickles as the
+    path only (a ``np.memmap`` would pickle its whole content). Each read returns an in-memory
+    copy of the requested rows.
+    """
+
+    def __init__(self, path: str, func: str, name: str):
+        self.path = os.fspath(path)
+        if not self.path.endswith(".npy"):
+            raise fail(func, name, "be a dask array, an ndarray or a path to a .npy file", repr(self.path))
+        if not os.path.isfile(self.path):
+            raise fail(func, name, "name an existing .npy file", repr(self.path), FileNotFoundError)
+        try:
+            mm = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            raise fail(func, name, "be a .npy file of numbers (memory-mappable)", f"{self.path!r} ({exc})") from exc
+        self.shape = tuple(mm.shape)
+        self.dtype = mm.dtype
+        self.ndim = mm.ndim
+        self._mm = mm
+
+    def __getstate__(self):
+        return {"path": self.path, "shape": self.shape, "dtype": self.dtype, "ndim": self.ndim}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._mm = None
+
+    def __getitem__(self, key):
+        if self._mm is None:
+            self._mm = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        return np.array(self._mm[key])
+
+
+def _auto_rows(n: int, width: int, itemsize: int) -> int:
+    rows = CHUNK_BYTES // max(1, width * max(itemsize, 8))
+    return int(max(1, min(n, max(MIN_CHUNK_ROWS, rows))))
+
+
+def _finite_block(B, func: str, name: str):
+    """Per-chunk lazy finiteness check (validation without an extra pass over the data)."""
+    if not np.isfinite(B).all():
+        bad = int(B.size - np.count_nonzero(np.isfinite(B)))
+        raise fail(func, name, "hold only finite values (no NaN or inf)", f"{bad} non-finite entries in a row chunk")
+    return B
+
+
+def as_dask_points(X, func: str = "as_dask_points", name: str = "X", *, chunk_rows: int | None = None,
+                   width: int | None = None):
+    """Normalise a point cloud to a row-chunked dask array of shape (n, d).
+
+    Parameters
+    ----------
+    X : dask.array.Array, str or os.PathLike (a ``.npy`` file), or array-like of shape (n, d)
+    func, name : str
+        Function and parameter names used in error messages.
+    chunk_rows : int, optional
+        Rows per chunk. For a file or an in-memory array the default gives a kernel block of about
+        :data:`CHUNK_BYTES` (``width`` columns); a dask array keeps its row chunks unless this is given.
+    width : int, optional
+        Number of kernel columns a row chunk will be multiplied into (landmarks k, or the other side's
+        chunk): sizes the automatic row chunk.
+
+    Returns
+    -------
+    dask.array.Array of shape (n, d), float32 or float64, one chunk along the features.
+
+    Notes
+    -----
+    A dask array chunked along the features is rechunked to a single feature chunk automatically
+    (documented behaviour). Finiteness is checked lazily per chunk, when the graph runs.
+    """
+    _, da = _dask()
+    if chunk_rows is not None:
+        chunk_rows = check_int(chunk_rows, func, "chunk_rows", low=1)
+    if isinstance(X, (str, os.PathLike)):
+        reader = _NpyRows(X, func, name)
+        if reader.ndim != 2:
+            raise fail(func, name, "be a 2-D array of shape (n, d)", f"shape {reader.shape} in {reader.path!r}")
+        _check_dtype(reader.dtype, func, name)
+        n, d = reader.shape
+        if n < 1 or d < 1:
+            raise fail(func, name, "have at least 1 row(s) and one column", f"shape {reader.shape}")
+        rows = chunk_rows or _auto_rows(n, max(d, width or d), reader.dtype.itemsize)
+        st = os.stat(reader.path)
+        token = dask_tokenize(reader.path, st.st_size, st.st_mtime_ns, rows)
+        A = da.from_array(reader, chunks=(rows, d), name=f"npy-{token}", asarray=False, fancy=False,
+                          meta=np.empty((0, 0), dtype=reader.dtype))
+    elif _is_dask_array(X):
+        A = X
+        _check_dtype(A.dtype, func, name)
+        if A.ndim != 2:
+            raise fail(func, name, "be a 2-D array of shape (n, d)", f"shape {A.shape}")
+        if any(np.isnan(c) for c in A.chunks[0]) or any(np.isnan(c) for c in A.chunks[1]):
+            raise fail(func, name, "have known chunk sizes (call X.compute_chunk_sizes() first)",
+                       f"chunks {A.chunks}")
+        if A.shape[0] < 1 or A.shape[1] < 1:
+            raise fail(func, name, "have at least 1 row(s) and one column", f"shape {A.shape}")
+        if len(A.chunks[1]) > 1:
+            # documented: features are never split; d is small, so one feature chunk is cheap
+            A = A.rechunk({1: -1})
+        if chunk_rows is not None:
+            A = A.rechunk({0: chunk_rows})
+    elif isinstance(X, (np.ndarray, list, tuple)) or hasattr(X, "__array__"):
+        Xa = check_points(X, func, name)
+        rows = chunk_rows or _auto_rows(Xa.shape[0], max(Xa.shape[1], width or Xa.shape[1]), Xa.itemsize)
+        return da.from_array(Xa, chunks=(rows, Xa.shape[1]))
+    else:
+        raise fail(func, name, "be a dask array, an ndarray or a path to a .npy file", type(X).__name__, TypeError)
+    if A.dtype not in (np.float32, np.float64):
+        A = A.astype(np.float64)
+    return A.map_blocks(_finite_block, func, name, dtype=A.dtype)
+
+
+def dask_tokenize(*args) -> str:
+    dask, _ = _dask()
+    return dask.base.tokenize(*args)
+
+
+def _check_dtype(dtype, func, name):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        raise fail(func, name, "be real-valued", f"dtype {dtype}", TypeError)
+    if dtype.kind not in "fiub":
+        raise fail(func, name, "hold real numbers", f"dtype {dtype}", TypeError)
+
+
+def _common_float(*dtypes) -> np.dtype:
+    return np.dtype(np.float32) if all(np.dtype(t) == np.float32 for t in dtypes) else np.dtype(np.float64)
+
+
+def _gather_rows(A, idx: np.ndarray) -> np.ndarray:
+    """``A[idx]`` of a row-chunked dask array as an ndarray (sorted unique gather, then reorder)."""
+    u, inv = np.unique(idx, return_inverse=True)
+    return np.ascontiguousarray(A[u].compute()[inv])
+
+
+def _small_points(P, func: str, name: str) -> np.ndarray:
+    """Landmarks / new points that live on the driver: validated ndarray (dask → computed)."""
+    if _is_dask_array(P):
+        P = P.compute()
+    elif isinstance(P, (str, os.PathLike)):
+        P = _NpyRows(P, func, name)[:]
+    return check_points(P, func, name)
+
+
+# ------------------------------------------------------------------------------------------------
+# kernel products
+# ------------------------------------------------------------------------------------------------
+def _kv_block(Xc, Yc, Vc, kernel, acc):
+    out = _matvec_tiled(kernel, np.ascontiguousarray(Xc), np.ascontiguousarray(Yc),
+                        np.ascontiguousarray(Vc), np.dtype(acc))
+    return out[:, None, :]
+
+
+def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None, chunk_rows: int | None = None):
+    """``K(X, Y) @ V`` on a Dask cluster, both X and Y chunked by rows, never forming K.
+
+    Each task evaluates one (X row chunk, Y row chunk) pair with the single-machine tiled product
+    (:func:`kernapprox.kernel_matvec`'s routine); the partial products are summed over the Y chunks
+    by a tree reduction.
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+    X : dask array, .npy path or ndarray of shape (n, d)
+    Y : dask array, .npy path or ndarray of shape (m, d), or None for ``Y = X``
+    V : ndarray or dask array of shape (m,) or (m, r)
+        Rechunked to Y's row chunks (one chunk along r).
+    accumulate : {None, "float64"}
+        With float32 inputs, ``"float64"`` accumulates in float64 (the result is float64).
+    chunk_rows : int, optional
+        Row chunk of X and Y when they are files/ndarrays (or to rechunk dask arrays).
+
+    Returns
+    -------
+    dask.array.Array of shape (n,) or (n, r), rows chunked like X — call ``.compute()`` (or pass it
+    to ``np.asarray``) for an ndarray.
+
+    Notes
+    -----
+    Time O(n m (d + r)) kernel work spread over (#X chunks × #Y chunks) tasks; kernel entries
+    evaluated: n·m; memory per task: one X chunk, one Y chunk, its V rows and one
+    (rows_X × r) partial product (the kernel tile inside is bounded as in the single-machine path).
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> from kernapprox import distributed as kd
+    >>> X = np.random.default_rng(0).normal(size=(3000, 3))
+    >>> KV = kd.kernel_matvec(ka.Gaussian(1.0), X, None, np.ones(3000), chunk_rows=1000)
+    >>> np.allclose(KV.compute(), ka.kernel_matvec(ka.Gaussian(1.0), X, X, np.ones(3000)))
+    True
+    """
+    func = "distributed.kernel_matvec"
+    _, da = _dask()
+    kernel = _as_kernel(kernel, func)
+    if accumulate not in (None, "float64"):
+        raise fail(func, "accumulate", "be None or 'float64'", repr(accumulate))
+    vec, r = _v_shape(V, func)
+    Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows, width=r)
+    Yd = Xd if Y is None else as_dask_points(Y, func, "Y", chunk_rows=chunk_rows, width=r)
+    check_same_dim(Xd, Yd, func)
+    Vd = _as_dask_v(V, Yd, func)
+    dt = _common_float(Xd.dtype, Yd.dtype, Vd.dtype)
+    acc = np.dtype(np.float64) if accumulate == "float64" else dt
+    Xd, Yd, Vd = (A.astype(dt) if A.dtype != dt else A for A in (Xd, Yd, Vd))
+    with warnings.catch_warnings():
+        # one partial product per (X chunk, Y chunk) pair is the point here, not a mistake
+        warnings.filterwarnings("ignore", message="Increasing number of chunks")
+        P = da.blockwise(_kv_block, "ijr", Xd, "ia", Yd, "ja", Vd, "jr", kernel=kernel, acc=acc.str,
+                         adjust_chunks={"j": 1}, dtype=acc, concatenate=True,
+                         meta=np.empty((0, 0, 0), dtype=acc))
+    out = P.sum(axis=1, dtype=acc)
+    return out[:, 0] if vec else out
+
+
+def _v_shape(V, func):
+    shape = getattr(V, "shape", None)
+    if shape is None:
+        V = np.asarray(V)
+        shape = V.shape
+    if len(shape) not in (1, 2):
+        raise fail(func, "V", "be 1-D or 2-D", f"shape {tuple(shape)}")
+    return len(shape) == 1, (1 if len(shape) == 1 else int(shape[1]))
+
+
+def _as_dask_v(V, Yd, func):
+    _, da = _dask()
+    if _is_dask_array(V):
+        _check_dtype(V.dtype, func, "V")
+        Vd = V if V.dtype in (np.float32, np.float64) else V.astype(np.float64)
+        if any(np.isnan(c) for c in Vd.chunks[0]):
+            raise fail(func, "V", "have known chunk sizes (call V.compute_chunk_sizes() first)", f"chunks {Vd.chunks}")
+        Vd = Vd.map_blocks(_finite_block, func, "V", dtype=Vd.dtype)
+    else:
+        Vd = check_matrix(V, func, "V", ndim=None)
+    if Vd.shape[0] != Yd.shape[0]:
+        raise ValueError(f"{func}: `V` must have one row per point of `Y`; got V.shape={Vd.shape} "
+                         f"and Y.shape={Yd.shape}")
+    if Vd.ndim == 1:
+        Vd = Vd.reshape(Vd.shape[0], 1)
+    if isinstance(Vd, np.ndarray):
+        return da.from_array(Vd, chunks=(Yd.chunks[0], Vd.shape[1]))
+    return Vd.rechunk((Yd.chunks[0], Vd.shape[1]))
+
+
+# ------------------------------------------------------------------------------------------------
+# PSD Nyström
+# ------------------------------------------------------------------------------------------------
+def _features_block(Xc, kernel, Lk, root: PSDCore, dtype):
+    """F_c = K(X_c, L_kept) R — the core policy's own ``apply`` on one row chunk."""
+    dt = np.dtype(dtype)
+    C = kernel._block(np.ascontiguousarray(Xc, dtype=dt), Lk)
+    return root.apply(C).astype(dt, copy=False)
+
+
+def _trace_parts(Xc, Fc, kernel):
+    """[Σ_i (k(x_i, x_i) − ||f_i||²), Σ_i k(x_i, x_i)] of one row chunk, in float64."""
+    dg = np.asarray(kernel._diag(np.ascontiguousarray(Xc)), dtype=np.float64)
+    Fc = np.asarray(Fc, dtype=np.float64)
+    fn = np.einsum("ij,ij->i", Fc, Fc)
+    return np.array([[np.sum(dg - fn), np.sum(dg)]])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DaskNystrom:
+    """PSD Nyström approximation ``K̂ = F Fᵀ`` whose factor F lives on the cluster.
+
+    Returned by :func:`nystrom`. ``F`` is a dask array (n, r) chunked by rows like X; the small
+    ``core`` (a :class:`kernapprox._cores.PSDCore`, float64) and the ``landmarks`` live on the driver.
+
+    ``compute()`` returns the ndarray F, ``to_lowrank()`` the in-memory
+    :class:`kernapprox.PSDLowRank`, ``persist()`` keeps F in cluster memory, ``transform(Xnew)``
+    gives out-of-sample features, ``trace_error()`` the exact ``tr(K − K̂)``. The object is also a
+    Dask collection (``dask.compute(approx)`` computes F).
+    """
+
+    kernel: Any
+    X: Any                       # dask array (n, d), row chunks
+    F: Any                       # dask array (n, r), same row chunks
+    landmarks: np.ndarray        # (k, d) all landmark points given
+    core: PSDCore                # core of W = K(landmarks, landmarks) (policy, kept columns, meta)
+    info: dict
+    _Lk: np.ndarray = dataclasses.field(repr=False, default=None)     # kept landmarks (r_k, d)
+    _root: PSDCore = dataclasses.field(repr=False, default=None)      # core on the kept landmarks
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n = int(self.F.shape[0])
+        return (n, n)
+
+    @property
+    def rank(self) -> int:
+        return int(self.F.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.F.dtype
+
+    def __repr__(self) -> str:
+        return (f"DaskNystrom(shape={self.shape}, rank={self.rank}, dtype={self.dtype}, "
+                f"core={self.core.policy!r}, chunks={len(self.F.chunks[0])} row chunks)")
+
+    # -- dask collection protocol (delegates to F) --------------------------------------------
+    def __dask_graph__(self):
+        return self.F.__dask_graph__()
+
+    def __dask_keys__(self):
+        return self.F.__dask_keys__()
+
+    def __dask_layers__(self):
+        return self.F.__dask_layers__()
+
+    def __dask_tokenize__(self):
+        return ("DaskNystrom", self.F.name)
+
+    @property
+    def __dask_optimize__(self):
+        return self.F.__dask_optimize__
+
+    @property
+    def __dask_scheduler__(self):
+        return self.F.__dask_scheduler__
+
+    def __dask_postcompute__(self):
+        return self.F.__dask_postcompute__()
+
+    def __dask_postpersist__(self):
+        func, args = self.F.__dask_postpersist__()
+
+        def rebuild(dsk, *a, rename=None):
+            return dataclasses.replace(self, F=func(dsk, *a, rename=rename))
+        return rebuild, args
+
+    # -- results -------------------------------------------------------------------------------
+    def compute(self, **kwargs) -> np.ndarray:
+        """The factor F as an ndarray (n, r) (``kwargs`` go to ``dask.compute``)."""
+        return self.F.compute(**kwargs)
+
+    def persist(self, **kwargs) -> "DaskNystrom":
+        """A copy whose F is computed and held in (cluster) memory."""
+        return dataclasses.replace(self, F=self.F.persist(**kwargs))
+
+    def to_lowrank(self, **kwargs) -> _lowrank.PSDLowRank:
+        """The in-memory :class:`kernapprox.PSDLowRank` (computes F: n × r must fit the driver)."""
+        return _lowrank.PSDLowRank(self.compute(**kwargs), self.info)
+
+    def diag(self):
+        """Diagonal of K̂, ``||f_i||²`` (dask array (n,))."""
+        return (self.F.astype(np.float64) ** 2).sum(axis=1)
+
+    def matvec(self, V):
+        """``F (Fᵀ V)`` as a dask array; V (n,) or (n, s), ndarray or dask."""
+        _, da = _dask()
+        vec, _ = _v_shape(V, "DaskNystrom.matvec")
+        Vd = _as_dask_v(V, self.F, "DaskNystrom.matvec")
+        out = self.F @ (self.F.T @ Vd)
+        return out[:, 0] if vec else out
+
+    def transform(self, Xnew, *, chunk_rows: int | None = None):
+        """Out-of-sample features ``K(Xnew, L_kept) R`` (rows of F for points of X).
+
+        Parameters
+        ----------
+        Xnew : ndarray, dask array or .npy path of shape (n_new, d)
+
+        Returns
+        -------
+        ndarray (n_new, r) for an in-memory ``Xnew`` (computed on the driver), else a dask array
+        chunked by rows.
+        """
+        func = "DaskNystrom.transform"
+        dt = np.dtype(self.F.dtype)
+        if isinstance(Xnew, np.ndarray) or (not _is_dask_array(Xnew) and not isinstance(Xnew, (str, os.PathLike))):
+            Xa = check_points(Xnew, func, "Xnew")
+            check_same_dim(Xa, self.landmarks, func, "Xnew", "landmarks")
+            dtn = _common_float(Xa.dtype, dt)
+            return _features_block(Xa, self.kernel, self._Lk.astype(dtn, copy=False), self._root, dtn)
+        Xd = as_dask_points(Xnew, func, "Xnew", chunk_rows=chunk_rows, width=self.landmarks.shape[0])
+        check_same_dim(Xd, self.landmarks, func, "Xnew", "landmarks")
+        return _nystrom_features(Xd, self.kernel, self._Lk, self._root, _common_float(Xd.dtype, dt))
+
+    def trace_error(self, *, relative: bool = False) -> float:
+        """Exact ``tr(K − K̂) = Σ_chunks Σ_i (k(x_i, x_i) − ||f_i||²)`` (float64); see :func:`trace_error`."""
+        return _trace_error(self.kernel, self.X, self.F, relative)
+
+
+def _nystrom_features(Xd, kernel, Lk, root, dt):
+    dask, _ = _dask()
+    Ld = dask.delayed(np.ascontiguousarray(Lk, dtype=dt), pure=True, traverse=False)
+    Rd = dask.delayed(root, pure=True, traverse=False)
+    Xd = Xd.astype(dt) if Xd.dtype != dt else Xd
+    return Xd.map_blocks(_features_block, kernel, Ld, Rd, dt.str, chunks=(Xd.chunks[0], (root.rank,)),
+                         dtype=dt, meta=np.empty((0, 0), dtype=dt))
+
+
+def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: float | None = None,
+            gamma: float | None = None, chunk_rows: int | None = None) -> DaskNystrom:
+    """PSD Nyström features ``F`` with ``F Fᵀ = C W^† Cᵀ`` for all n points, computed chunk-wise on Dask.
+
+    ``C = K(X, L)``, ``W = K(L, L)``; the core ``W^† ≈ R Rᵀ`` is :func:`kernapprox._cores.psd_core`
+    (policy ``core``), computed once on the driver in float64; each row chunk of X then gives
+    ``F_c = K(X_c, L) R`` with the same ``PSDCore.apply`` as the single-machine Nyström, so
+    distributed and in-memory factors agree to rounding and do not depend on the chunking.
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+        A PSD kernel.
+    X : dask array (row chunks), .npy path or ndarray of shape (n, d)
+    landmarks : ndarray of shape (k, d) (landmark points) or 1-D integer array (k,) (indices into X)
+    core : {"shifted_cholesky", "eig", "pinv", "ridge"}
+        Core stabilisation policy (design.md §4.4).
+    rcond, gamma : float, optional
+        Eigenvalue cutoff of "eig"/"pinv"; ridge of "ridge".
+    chunk_rows : int, optional
+        Row chunk. Default: X's own row chunks for a dask array, else a chunk whose kernel block
+        (rows × k) is about :data:`CHUNK_BYTES`.
+
+    Returns
+    -------
+    DaskNystrom
+        ``.F`` dask array (n, r) chunked like X (r = k minus landmarks dropped by the core),
+        ``.compute()`` → ndarray F, ``.transform(Xnew)``, ``.trace_error()``, ``.to_lowrank()``.
+
+    Notes
+    -----
+    Time O(n k (d + r)) (kernel block + triangular solve per chunk) plus O(k³) on the driver;
+    kernel entries evaluated: n·k + k² (only kept landmark columns are evaluated for F);
+    memory per task O(rows · (d + k + r)); driver memory O(k² + k d). F is lazy: nothing runs until
+    it is computed, persisted or reduced (e.g. by :meth:`DaskNystrom.trace_error`).
+
+    References
+    ----------
+    Williams & Seeger (2001), "Using the Nyström method to speed up kernel machines";
+    algorithms.md §1.2 (``B̃ = B[:, idx] pinv(B[idx, idx]) B[idx, :]``); Skyformer §3.2.
+    """
+    func = "distributed.nystrom"
+    kernel = _as_kernel(kernel, func)
+    if not kernel.is_psd:
+        raise fail(func, "kernel", "be positive semi-definite (kernel.is_psd) for the PSD Nyström cores",
+                   kernel.name)
+    if core not in PSD_CORES:
+        raise fail(func, "core", "be one of " + ", ".join(repr(c) for c in PSD_CORES), repr(core))
+    lm = landmarks if (_is_dask_array(landmarks) or isinstance(landmarks, (str, os.PathLike))) \
+        else np.asarray(landmarks)
+    k_hint = int(lm.shape[0]) if getattr(lm, "ndim", 0) >= 1 else 1
+    Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows, width=k_hint)
+    n = int(Xd.shape[0])
+    indices = None
+    if isinstance(lm, np.ndarray) and lm.ndim == 1:
+        indices = check_indices(lm, n, func, "landmarks")
+        L = _gather_rows(Xd, indices)
+    else:
+        L = _small_points(lm, func, "landmarks")
+        check_same_dim(Xd, L, func, "X", "landmarks")
+    dt = _common_float(Xd.dtype, L.dtype)
+    L = L.astype(dt, copy=False)
+    W = kernel._block(L, L)
+    pc = psd_core(W, core, rcond=rcond, gamma=gamma, func=func)
+    # evaluate only the kept landmark columns: a core on those columns with the same root
+    Lk = np.ascontiguousarray(L[pc.cols])
+    root = dataclasses.replace(pc, cols=np.arange(pc.cols.size, dtype=np.intp))
+    F = _nystrom_features(Xd, kernel, Lk, root, dt)
+    info = {"method": "nystrom", "core": core, "landmarks_kept": pc.cols.copy(),
+            "n_evals": n * int(Lk.shape[0]) + int(L.shape[0]) ** 2, "core_meta": dict(pc.meta),
+            "distributed": True}
+    if indices is not None:
+        info["indices"] = indices[pc.cols]
+    return DaskNystrom(kernel=kernel, X=Xd.astype(dt) if Xd.dtype != dt else Xd, F=F, landmarks=L,
+                       core=pc, info=info, _Lk=Lk, _root=root)
+
+
+# ------------------------------------------------------------------------------------------------
+# error metrics
+# ------------------------------------------------------------------------------------------------
+def _trace_error(kernel, Xd, Fd, relative: bool) -> float:
+    _, da = _dask()
+    if Fd.shape[0] != Xd.shape[0]:
+        raise ValueError(f"trace_error: the factor has {Fd.shape[0]} rows but X has {Xd.shape[0]} points")
+    Fd = Fd.rechunk((Xd.chunks[0], Fd.shape[1]))
+    parts = da.blockwise(_trace_parts, "ij", Xd, "ia", Fd, "ib", kernel=kernel, adjust_chunks={"i": 1},
+                         new_axes={"j": 2}, dtype=np.float64, concatenate=True,
+                         meta=np.empty((0, 0), dtype=np.float64))
+    err, tr = parts.sum(axis=0).compute()
+    err = float(err)
+    if relative:
+        return err / float(tr) if tr > 0 else float("nan")
+    return err
+
+
+def trace_error(kernel, X, approx, *, relative: bool = False, chunk_rows: int | None = None) -> float:
+    """Exact trace error ``tr(K − F Fᵀ) = Σ_chunks Σ_i (k(x_i, x_i) − ||f_i||²)`` of a PSD approximation.
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+    X : dask array, .npy path or ndarray of shape (n, d)
+    approx : DaskNystrom, PSDLowRank, or the factor F (dask array or ndarray of shape (n, r))
+    relative : bool
+        Divide by ``tr(K)``.
+
+    Returns
+    -------
+    float
+        ``tr(K − K̂)`` (>= 0 up to rounding for Nyström, since ``K̂ ⪯ K``), or its relative value.
+
+    Notes
+    -----
+    One pass over X and F; kernel entries evaluated: n (the diagonal); sums in float64.
+    The trace error is the nuclear-norm error ``||K − K̂||_*`` because ``K − K̂ ⪰ 0``
+    (algorithms.md §1.2; Chen, Epperly, Tropp & Webber 2024, RPCholesky, §2).
+    """
+    func = "distributed.trace_error"
+    _, da = _dask()
+    kernel = _as_kernel(kernel, func)
+    if isinstance(approx, DaskNystrom):
+        F = approx.F
+    elif isinstance(approx, _lowrank.PSDLowRank):
+        F = approx.F
+    elif _is_dask_array(approx) or isinstance(approx, np.ndarray):
+        F = approx
+        if F.ndim != 2:
+            raise fail(func, "approx", "be a factor of shape (n, r)", f"shape {F.shape}")
+    else:
+        raise fail(func, "approx", "be a DaskNystrom, a PSDLowRank or a factor F (n, r)",
+                   type(approx).__name__, TypeError)
+    Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows, width=int(F.shape[1]))
+    if isinstance(F, np.ndarray):
+        F = da.from_array(F, chunks=(Xd.chunks[0], F.shape[1]))
+    return _trace_error(kernel, Xd, F, relative)
+
+
+class _DifferenceOperator(spla.LinearOperator):
+    """``E = K − K̂`` applied by one Dask computation per product (K never formed)."""
+
+    def __init__(self, KM: "DaskKernelMatrix", approx):
+        self.KM = KM
+        self.approx = approx
+        super().__init__(dtype=np.dtype(np.float64), shape=KM.shape)
+
+    def _apply(self, V):
+        dask, _ = _dask()
+        V = np.asarray(V, dtype=np.float64)
+        V2 = V.reshape(V.shape[0], -1)
+        KV = self.KM._matvec_lazy(V2, accumulate="float64")
+        if isinstance(self.approx, DaskNystrom):
+            AV = self.approx.matvec(V2)
+            KV, AV = dask.compute(KV, AV)
+            AV = np.asarray(AV, dtype=np.float64)
+        else:
+            (KV,) = dask.compute(KV)
+            AV = np.asarray(self.approx @ V2, dtype=np.float64) if self.approx is not None else 0.0
+        self.KM._count(self.KM.shape[0] * self.KM.shape[1])
+        out = np.asarray(KV, dtype=np.float64) - AV
+        return out.reshape(V.shape) if V.ndim == 1 else out
+
+    def _matvec(self, v):
+        return self._apply(v)
+
+    def _matmat(self, V):
+        return self._apply(V)
+
+    _rmatvec = _matvec            # E is symmetric (K = K(X, X) and K̂ symmetric)
+    _rmatmat = _matmat
+
+    def _adjoint(self):
+        return self
+
+
+def _spectral_norm_sym(op, rng, tol, maxiter) -> float:
+    """``||E||₂ = max |λ(E)|`` of a symmetric operator by Lanczos (ARPACK ``eigsh``, which="LM")."""
+    n = op.shape[0]
+    v0 = rng.standard_normal(n)
+    if n <= 2:
+        E = op @ np.eye(n)
+        return float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (E + E.T)))))
+    lam = spla.eigsh(op, k=1, which="LM", v0=v0, tol=tol, maxiter=maxiter, return_eigenvectors=False)
+    return float(np.abs(lam).max())
+
+
+def spectral_error(kernel, X, approx, *, relative: bool = False, tol: float = SPECTRAL_TOL,
+                   maxiter: int = SPECTRAL_MAXITER, rng=None, chunk_rows: int | None = None) -> float:
+    """Spectral-norm error ``||K − K̂||₂`` with K = K(X, X), through distributed kernel products.
+
+    ``E = K − K̂`` is wrapped as a :class:`scipy.sparse.linalg.LinearOperator` whose every product
+    ``E v`` runs one Dask computation (``K v`` by :func:`kernel_matvec` with both sides chunked,
+    ``K̂ v`` from the factors); ``||E||₂ = max |λ(E)|`` (E symmetric) is then found by the
+    single-machine matrix-free machinery: :func:`kernapprox.spectral_error` when it accepts the
+    operator, else Lanczos (ARPACK ``eigsh``, which="LM").
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+    X : dask array, .npy path or ndarray of shape (n, d)
+    approx : DaskNystrom, PSDLowRank / SymLowRank (in memory), or None (then ``||K||₂``)
+    relative : bool
+        Divide by ``||K||₂`` (one more Lanczos run).
+    tol : float
+        ARPACK residual tolerance (relative to |λ|); the norm itself is accurate to about tol².
+    maxiter : int
+        ARPACK restart cap.
+    rng : None, int, SeedSequence or Generator
+        Draws the Lanczos start vector.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    Each product costs n² kernel entries (spread over the cluster) plus O(n r) for K̂; Lanczos needs
+    O(log(n)/sqrt(gap)) products in theory, typically 20–60 here. Counts are added to the
+    underlying :class:`DaskKernelMatrix` ``n_evals``.
+
+    References
+    ----------
+    Lanczos / ARPACK: Lehoucq, Sorensen & Yang (1998), ARPACK Users' Guide, implicitly restarted
+    Lanczos; Kuczyński & Woźniakowski (1992) for the randomized start.
+    """
+    func = "distributed.spectral_error"
+    kernel = _as_kernel(kernel, func)
+    gen = as_generator(rng)
+    tol = check_positive(tol, func, "tol")
+    maxiter = check_int(maxiter, func, "maxiter", low=1)
+    if isinstance(approx, DaskNystrom):
+        KM = DaskKernelMatrix(kernel, approx.X if X is None else X, chunk_rows=chunk_rows)
+    else:
+        if approx is not None and not isinstance(approx, (_lowrank.PSDLowRank, _lowrank.SymLowRank)):
+            raise fail(func, "approx", "be a DaskNystrom, a PSDLowRank/SymLowRank or None",
+                       type(approx).__name__, TypeError)
+        KM = DaskKernelMatrix(kernel, X, chunk_rows=chunk_rows)
+    if approx is not None and approx.shape != KM.shape:
+        raise ValueError(f"{func}: `approx` has shape {approx.shape} but K(X, X) has shape {KM.shape}")
+    E = _DifferenceOperator(KM, approx)
+    err = _norm_via_metrics(E, gen, tol, maxiter)
+    if relative:
+        nk = _norm_via_metrics(_DifferenceOperator(KM, None), gen, tol, maxiter)
+        return err / nk if nk > 0 else float("nan")
+    return err
+
+
+def _norm_via_metrics(op, gen, tol, maxiter) -> float:
+    """Prefer the library's matrix-free spectral norm (kernapprox.metrics) on a LinearOperator."""
+    try:
+        from .metrics import spectral_error as _metrics_spectral_error
+    except ImportError:
+        _metrics_spectral_error = None
+    if _metrics_spectral_error is not None:
+        try:
+            return float(_metrics_spectral_error(op, None, rng=gen))
+        except TypeError:
+            pass
+    return _spectral_norm_sym(op, gen, tol, maxiter)
+
+
+# ------------------------------------------------------------------------------------------------
+# kernel-matrix protocol on Dask, and RPCholesky
+# ------------------------------------------------------------------------------------------------
+def _block_fn(Xc, kernel, P, dtype):
+    return kernel._block(np.ascontiguousarray(Xc, dtype=np.dtype(dtype)), P)
+
+
+def _diag_fn(Xc, kernel):
+    return kernel._diag(np.ascontiguousarray(Xc))
+
+
+class DaskKernelMatrix:
+    """Lazy K(X, Y) on a Dask cluster, following the kernel-matrix protocol of :class:`KernelMatrix`.
+
+    ``.shape``, ``.dtype``, ``.is_psd``, ``.symmetric``, ``.kernel``, ``.X`` (a dask array),
+    ``.diag()``, ``.columns(idx)``, ``.rows(idx)``, ``.block(I, J)``, ``.matvec(V)``,
+    ``.rmatvec(U)``, ``@``, ``.as_operator()``, ``.n_evals``, ``.reset()``. Every method returns
+    an in-memory ndarray (the protocol's contract): columns are evaluated chunk-wise on the
+    cluster — ``K(X_c, Y[idx])`` per row chunk — and gathered on the driver, so single-machine
+    algorithms written against the protocol (:func:`kernapprox.rpcholesky`, samplers) run
+    unchanged with distributed column evaluations.
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+    X : dask array, .npy path or ndarray of shape (n, d)
+    Y : same kinds, shape (m, d), optional (None: the square K(X, X))
+    chunk_rows : int, optional
+    persist : bool
+        ``X.persist()`` (and Y) first, so repeated column evaluations do not re-read the file.
+        Needs a distributed client (else the points are loaded into the driver's memory).
+
+    Notes
+    -----
+    ``columns(idx)`` costs n·|idx| kernel entries on the cluster plus a gather of |idx| points;
+    driver memory O(n·|idx|) for the returned columns (as for :class:`KernelMatrix`).
+    """
+
+    def __init__(self, kernel, X, Y=None, *, chunk_rows: int | None = None, persist: bool = False):
+        func = "DaskKernelMatrix"
+        self.kernel = _as_kernel(kernel, func)
+        Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows)
+        Yd = None
+        if Y is not None:
+            Yd = as_dask_points(Y, func, "Y", chunk_rows=chunk_rows)
+            check_same_dim(Xd, Yd, func)
+        dt = _common_float(Xd.dtype, Xd.dtype if Yd is None else Yd.dtype)
+        Xd = Xd.astype(dt) if Xd.dtype != dt else Xd
+        if Yd is not None and Yd.dtype != dt:
+            Yd = Yd.astype(dt)
+        if persist:
+            Xd = Xd.persist()
+            Yd = None if Yd is None else Yd.persist()
+        self.X = Xd
+        self.Y = Yd
+        self.symmetric = Yd is None
+        self.n_evals = 0
+
+    @property
+    def _Y(self):
+        return self.X if self.Y is None else self.Y
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.X.shape[0]), int(self._Y.shape[0]))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.X.dtype)
+
+    @property
+    def is_psd(self) -> bool:
+        return self.symmetric and self.kernel.is_psd
+
+    def __repr__(self) -> str:
+        return (f"DaskKernelMatrix({self.kernel!r}, shape={self.shape}, dtype={self.dtype}, "
+                f"row_chunks={len(self.X.chunks[0])}, n_evals={self.n_evals})")
+
+    def reset(self) -> None:
+        """Reset the evaluation counter ``n_evals`` to zero."""
+        self.n_evals = 0
+
+    def _count(self, k: int) -> None:
+        self.n_evals += int(k)
+
+    def diag(self) -> np.ndarray:
+        """Diagonal ``K[i, i]`` (square: n entries), evaluated per row chunk."""
+        if self.symmetric:
+            out = self.X.map_blocks(_diag_fn, self.kernel, drop_axis=1, dtype=self.dtype,
+                                    meta=np.empty((0,), dtype=self.dtype)).compute()
+            self._count(self.shape[0])
+            return np.asarray(out)
+        k = min(self.shape)
+        idx = np.arange(k)
+        Xp, Yp = self.X[:k].compute(), self._Y[:k].compute()
+        out = np.concatenate([np.einsum("ii->i", self.kernel._block(Xp[s:s + 512], Yp[s:s + 512]))
+                              for s in range(0, k, 512)]) if k else np.empty(0, self.dtype)
+        self._count(idx.size)
+        return out
+
+    def _columns_lazy(self, A, P):
+        dask, _ = _dask()
+        Pd = dask.delayed(np.ascontiguousarray(P, dtype=self.dtype), pure=True, traverse=False)
+        return A.map_blocks(_block_fn, self.kernel, Pd, self.dtype.str, chunks=(A.chunks[0], (P.shape[0],)),
+                            dtype=self.dtype, meta=np.empty((0, 0), dtype=self.dtype))
+
+    def columns(self, idx) -> np.ndarray:
+        """Columns ``K[:, idx]`` (n, |idx|): gathered points ``Y[idx]``, then one task per row chunk of X."""
+        idx = check_indices(idx, self.shape[1], "DaskKernelMatrix.columns", "idx")
+        P = _gather_rows(self._Y, idx)
+        out = np.asarray(self._columns_lazy(self.X, P).compute())
+        self._count(self.shape[0] * idx.size)
+        return out
+
+    def rows(self, idx) -> np.ndarray:
+        """Rows ``K[idx, :]`` (|idx|, m)."""
+        idx = check_indices(idx, self.shape[0], "DaskKernelMatrix.rows", "idx")
+        P = _gather_rows(self.X, idx)
+        out = np.asarray(self._columns_lazy(self._Y, P).compute()).T
+        self._count(self.shape[1] * idx.size)
+        return np.ascontiguousarray(out)
+
+    def block(self, I, J) -> np.ndarray:
+        """Sub-matrix ``K[I][:, J]`` (both index sets gathered; evaluated on the driver)."""
+        I = check_indices(I, self.shape[0], "DaskKernelMatrix.block", "I")
+        J = check_indices(J, self.shape[1], "DaskKernelMatrix.block", "J")
+        out = self.kernel._block(_gather_rows(self.X, I), _gather_rows(self._Y, J))
+        self._count(I.size * J.size)
+        return out
+
+    def dense(self, *, force: bool = False) -> np.ndarray:
+        """The whole matrix on the driver; refuses above the library's dense cap unless ``force=True``."""
+        from .matrix import DENSE_CAP_ENTRIES
+        n, m = self.shape
+        if n * m > DENSE_CAP_ENTRIES and not force:
+            raise ValueError(f"DaskKernelMatrix.dense: {n}×{m} = {n * m} entries is above the cap of "
+                             f"{DENSE_CAP_ENTRIES}; pass force=True, or use matvec/columns")
+        return self.columns(np.arange(m))
+
+    def _matvec_lazy(self, V, accumulate=None):
+        return kernel_matvec(self.kernel, self.X, None if self.symmetric else self._Y, V, accumulate=accumulate)
+
+    def matvec(self, V, *, accumulate: str | None = None) -> np.ndarray:
+        """``K @ V`` (ndarray) through :func:`kernel_matvec` on the cluster; counts n·m entries."""
+        out = np.asarray(self._matvec_lazy(V, accumulate).compute())
+        self._count(self.shape[0] * self.shape[1])
+        return out
+
+    def rmatvec(self, U, *, accumulate: str | None = None) -> np.ndarray:
+        """``Kᵀ @ U`` (ndarray); counts n·m entries."""
+        if self.symmetric:
+            return self.matvec(U, accumulate=accumulate)
+        out = np.asarray(kernel_matvec(self.kernel, self._Y, self.X, U, accumulate=accumulate).compute())
+        self._count(self.shape[0] * self.shape[1])
+        return out
+
+    def __matmul__(self, V):
+        return self.matvec(V)
+
+    @property
+    def T(self) -> "DaskKernelMatrix":
+        if self.symmetric:
+            return self
+        out = DaskKernelMatrix.__new__(DaskKernelMatrix)
+        out.kernel, out.X, out.Y, out.symmetric, out.n_evals = self.kernel, self._Y, self.X, False, 0
+        return out
+
+    def as_operator(self) -> spla.LinearOperator:
+        """A LinearOperator whose products run as Dask computations."""
+        dt = np.dtype(np.float64) if self.dtype == np.float64 else np.dtype(np.float32)
+        return spla.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.rmatvec,
+                                   matmat=self.matvec, rmatmat=self.rmatvec, dtype=dt)
+
+
+def rpcholesky(kernel, X, k: int, *, block_size: int = 1, rng=None, chunk_rows: int | None = None,
+               persist: bool = False, **options):
+    """Block randomly pivoted Cholesky with distributed column evaluations.
+
+    The sampling logic runs on the driver — it is the single-machine
+    :func:`kernapprox.rpcholesky` — and every column block ``K(X, X[pivots])`` is evaluated
+    chunk-wise on the cluster through a :class:`DaskKernelMatrix`.
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+    X : dask array, .npy path or ndarray of shape (n, d)
+    k : int
+        Rank (number of pivots).
+    block_size : int
+        Pivots drawn per round (one distributed column evaluation per round: prefer blocks of
+        tens to hundreds on a cluster, where each round has a scheduling latency).
+    rng : None, int, SeedSequence or Generator
+    chunk_rows, persist : see :class:`DaskKernelMatrix`
+    **options
+        Passed on to :func:`kernapprox.rpcholesky`.
+
+    Returns
+    -------
+    Whatever :func:`kernapprox.rpcholesky` returns (a :class:`kernapprox.PSDLowRank`, F in driver
+    memory: n × k must fit the driver).
+
+    Notes
+    -----
+    Kernel entries evaluated: n (diagonal) + n·k (columns), all on the cluster; driver time
+    O(n k²) for the Cholesky updates.
+
+    References
+    ----------
+    Chen, Epperly, Tropp & Webber (2024), "Randomly pivoted Cholesky: practical approximation of a
+    kernel matrix with few entry evaluations", CPAM, Algorithm 2 (block RPCholesky).
+    """
+    from .cholesky import rpcholesky as _rpcholesky
+    KM = DaskKernelMatrix(kernel, X, chunk_rows=chunk_rows, persist=persist)
+    return _rpcholesky(KM, k, block_size=block_size, rng=rng, **options)

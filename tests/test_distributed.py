@@ -1,0 +1,434 @@
+"""Tests of kernapprox.distributed (issue 9): Dask kernel products, Nyström, error metrics, RPCholesky.
+
+Clusters: one ``dask.distributed`` LocalCluster with 2 thread workers and one with 2 worker
+processes, each started once per module (a start costs 2–5 s). Every agreement test runs on both
+through the ``client`` fixture; tolerances are float64 rounding (results must agree with the
+single-machine path to ~1e-12 relative, and not depend on the chunking).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.array")
+distributed = pytest.importorskip("dask.distributed")
+
+import dask  # noqa: E402
+import dask.array as da  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+import kernapprox as ka  # noqa: E402
+from kernapprox import distributed as kd  # noqa: E402
+from kernapprox._cores import psd_core  # noqa: E402
+
+#: float64 agreement between the distributed and the in-memory path (different summation order only)
+TIGHT = 1e3 * np.finfo(np.float64).eps      # ≈ 2.2e-13, relative to the result's scale
+#: Nyström factors: rounding of the kernel entries (BLAS blocking differs with the chunk shape) is
+#: amplified by the condition number of the core's Cholesky root (≈ 3e3 for these landmarks)
+FACTOR_TOL = 1e5 * np.finfo(np.float64).eps   # ≈ 2.2e-11
+#: float32 features against the float64 reference (kernel blocks and features stay float32)
+F32_TOL = 1e3 * np.finfo(np.float32).eps    # ≈ 1.2e-4
+
+
+def _cluster(processes: bool):
+    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
+                                    dashboard_address=":0", silence_logs=logging.ERROR)
+
+
+@pytest.fixture(scope="module")
+def threads_client():
+    with _cluster(False) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def processes_client():
+    with _cluster(True) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(params=["threads", "processes"])
+def client(request):
+    c = request.getfixturevalue(f"{request.param}_client")
+    with dask.config.set(scheduler=c):
+        yield c
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(20261122)
+    X = rng.normal(size=(1200, 3))
+    Y = rng.normal(size=(700, 3)) + 0.5
+    V = rng.normal(size=(700, 2))
+    idx = rng.choice(1200, size=60, replace=False)
+    return X, Y, V, idx
+
+
+def _ref_factor(kernel, X, L, core="shifted_cholesky", **kw):
+    """The single-machine pieces: F = psd_core(K(L, L)).apply(K(X, L))."""
+    return psd_core(kernel(L, L), core, **kw).apply(kernel(X, L))
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), np.finfo(np.float64).tiny))
+
+
+# ------------------------------------------------------------------------------------------------
+# kernel_matvec
+# ------------------------------------------------------------------------------------------------
+def test_kernel_matvec_matches_in_memory(client, data):
+    X, Y, V, _ = data
+    k = ka.Gaussian(bandwidth=1.3)
+    Xd = da.from_array(X, chunks=(300, 3))
+    Yd = da.from_array(Y, chunks=(250, 3))
+    out = kd.kernel_matvec(k, Xd, Yd, V)
+    assert isinstance(out, da.Array) and out.shape == (1200, 2)
+    assert out.chunks[0] == Xd.chunks[0]
+    assert _rel(out.compute(), ka.kernel_matvec(k, X, Y, V)) < TIGHT
+    # vector V, Y = None (square K(X, X)), V given as a dask array with other chunks
+    v = V[:, 0].copy()
+    Vx = np.resize(v, 1200)
+    got = kd.kernel_matvec(k, Xd, None, da.from_array(Vx, chunks=500)).compute()
+    assert got.shape == (1200,)
+    assert _rel(got, ka.kernel_matvec(k, X, X, Vx)) < TIGHT
+
+
+@pytest.mark.parametrize("kernel", [ka.Laplacian(2.0), ka.Matern(nu=1.5, bandwidth=1.0),
+                                    ka.Polynomial(degree=2, gamma=0.5, coef0=1.0)])
+def test_kernel_matvec_other_kernels(threads_client, data, kernel):
+    X, Y, V, _ = data
+    with dask.config.set(scheduler=threads_client):
+        out = kd.kernel_matvec(kernel, X, Y, V, chunk_rows=256).compute()
+    assert _rel(out, ka.kernel_matvec(kernel, X, Y, V)) < TIGHT
+
+
+def test_kernel_matvec_chunk_size_independent(threads_client, data):
+    X, Y, V, _ = data
+    k = ka.Gaussian(bandwidth=0.8)
+    with dask.config.set(scheduler=threads_client):
+        outs = [kd.kernel_matvec(k, da.from_array(X, chunks=(cx, 3)), da.from_array(Y, chunks=(cy, 3)), V).compute()
+                for cx, cy in [(97, 700), (1200, 61), (256, 256), (37, 700)]]
+    for o in outs[1:]:
+        assert _rel(o, outs[0]) < TIGHT
+
+
+def test_kernel_matvec_float32(threads_client, data):
+    X, Y, V, _ = data
+    k = ka.Gaussian(bandwidth=1.0)
+    X32, Y32, V32 = (a.astype(np.float32) for a in (X, Y, V))
+    with dask.config.set(scheduler=threads_client):
+        out32 = kd.kernel_matvec(k, X32, Y32, V32, chunk_rows=300).compute()
+        out64 = kd.kernel_matvec(k, X32, Y32, V32, chunk_rows=300, accumulate="float64").compute()
+    assert out32.dtype == np.float32 and out64.dtype == np.float64
+    ref = ka.kernel_matvec(k, X, Y, V)
+    assert _rel(out32, ref) < F32_TOL and _rel(out64, ref) < F32_TOL
+
+
+# ------------------------------------------------------------------------------------------------
+# Nyström
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("core,kw", [("shifted_cholesky", {}), ("eig", {}), ("pinv", {}),
+                                     ("ridge", {"gamma": 1e-3})])
+def test_nystrom_matches_in_memory(client, data, core, kw):
+    X, _, _, idx = data
+    k = ka.Gaussian(bandwidth=1.5)
+    approx = kd.nystrom(k, da.from_array(X, chunks=(250, 3)), idx, core=core, **kw)
+    assert isinstance(approx.F, da.Array) and approx.F.chunks[0] == (250, 250, 250, 250, 200)
+    F = approx.compute()
+    Fr = _ref_factor(k, X, X[idx], core, **kw)
+    assert F.shape == Fr.shape and approx.rank == Fr.shape[1]
+    assert _rel(F, Fr) < FACTOR_TOL
+    lr = approx.to_lowrank()
+    assert isinstance(lr, ka.PSDLowRank) and lr.info["core"] == core
+    assert np.array_equal(lr.F, F)
+    # dask.compute treats the result as a collection of F
+    (F2,) = dask.compute(approx)
+    assert np.array_equal(F2, F)
+
+
+def test_nystrom_agrees_with_single_machine_nystrom(threads_client, data):
+    """Against kernapprox.nystrom (other issue) when it is available: same K̂ = F Fᵀ."""
+    nyst = pytest.importorskip("kernapprox.nystrom_psd")
+    X, _, _, idx = data
+    k = ka.Gaussian(bandwidth=1.5)
+    ref = nyst.nystrom(ka.KernelMatrix(k, X), idx)
+    with dask.config.set(scheduler=threads_client):
+        F = kd.nystrom(k, X, idx, chunk_rows=333).compute()
+    assert _rel(F @ F.T, ref.to_dense()) < FACTOR_TOL
+
+
+def test_nystrom_landmark_points_and_transform(client, data):
+    X, Y, _, _ = data
+    k = ka.Matern(nu=2.5, bandwidth=1.2)
+    L = Y[:40]                                   # landmarks that are not data points
+    approx = kd.nystrom(k, da.from_array(X, chunks=(400, 3)), L, core="eig")
+    F = approx.compute()
+    assert _rel(F, _ref_factor(k, X, L, "eig")) < FACTOR_TOL
+    # out-of-sample: in-memory points give an ndarray, equal to rows of F for points of X
+    T = approx.transform(X[:50])
+    assert isinstance(T, np.ndarray) and _rel(T, F[:50]) < FACTOR_TOL
+    Td = approx.transform(da.from_array(Y, chunks=(100, 3)))
+    assert isinstance(Td, da.Array)
+    assert _rel(Td.compute(), _ref_factor(k, Y, L, "eig")) < FACTOR_TOL
+
+
+def test_nystrom_chunk_size_independent(threads_client, data):
+    X, _, _, idx = data
+    k = ka.Gaussian(bandwidth=0.9)
+    with dask.config.set(scheduler=threads_client):
+        Fs = [kd.nystrom(k, da.from_array(X, chunks=(c, 3)), idx).compute() for c in (1200, 333, 64, 29)]
+    for F in Fs[1:]:
+        assert _rel(F, Fs[0]) < FACTOR_TOL
+
+
+def test_nystrom_all_landmarks_is_exact(threads_client):
+    """Exact regime: every point a landmark ⇒ F Fᵀ = K (shifted Cholesky keeps K̂ ⪯ K)."""
+    X = np.random.default_rng(1).normal(size=(150, 2)) * 3.0
+    k = ka.Gaussian(bandwidth=1.0)
+    with dask.config.set(scheduler=threads_client):
+        approx = kd.nystrom(k, X, np.arange(150), chunk_rows=40)
+        F = approx.compute()
+        K = k(X)
+        assert np.max(np.abs(F @ F.T - K)) < 1e4 * np.finfo(np.float64).eps
+        assert abs(approx.trace_error()) < 1e4 * np.finfo(np.float64).eps * 150
+        assert kd.spectral_error(k, X, approx, rng=0) < 1e4 * np.finfo(np.float64).eps
+
+
+def test_nystrom_float32_preserved(threads_client, data):
+    X, _, _, idx = data
+    k = ka.Gaussian(bandwidth=1.5)
+    with dask.config.set(scheduler=threads_client):
+        approx = kd.nystrom(k, X.astype(np.float32), idx, chunk_rows=300)
+        F = approx.compute()
+    assert F.dtype == np.float32 and approx.dtype == np.float32
+    Fr = _ref_factor(k, X.astype(np.float32), X[idx].astype(np.float32))   # same float32 blocks, float64 core
+    assert _rel(F, Fr) < F32_TOL
+    assert _rel(F @ F.T, (lambda G: G @ G.T)(_ref_factor(k, X, X[idx]))) < 10 * F32_TOL
+
+
+def test_nystrom_from_npy_file(client, data, tmp_path):
+    X, _, _, idx = data
+    k = ka.Gaussian(bandwidth=1.5)
+    path = tmp_path / "points.npy"
+    np.save(path, X)
+    approx = kd.nystrom(k, str(path), idx, chunk_rows=256)
+    assert approx.F.chunks[0][0] == 256
+    assert _rel(approx.compute(), _ref_factor(k, X, X[idx])) < FACTOR_TOL
+    # os.PathLike works; the reader pickles as its path, not as the file's content
+    Xd = kd.as_dask_points(path, chunk_rows=100)
+    reader = kd._NpyRows(path, "t", "X")
+    assert len(pickle.dumps(reader)) < 1000 < X.nbytes
+    assert np.array_equal(pickle.loads(pickle.dumps(reader))[10:20], X[10:20])
+    assert np.array_equal(Xd.compute(), X)
+    # integer files become float64
+    np.save(tmp_path / "ints.npy", np.arange(12).reshape(6, 2))
+    assert kd.as_dask_points(str(tmp_path / "ints.npy")).dtype == np.float64
+
+
+def test_nystrom_default_chunks_bounded(tmp_path):
+    """A file gets row chunks whose kernel block rows × k × 8 is about CHUNK_BYTES."""
+    X = np.zeros((50_000, 2))
+    np.save(tmp_path / "big.npy", X)
+    Xd = kd.as_dask_points(str(tmp_path / "big.npy"), width=512)
+    rows = Xd.chunks[0][0]
+    assert rows * 512 * 8 <= kd.CHUNK_BYTES and rows >= kd.MIN_CHUNK_ROWS
+
+
+# ------------------------------------------------------------------------------------------------
+# error metrics
+# ------------------------------------------------------------------------------------------------
+def test_trace_error_exact(client, data):
+    X, _, _, idx = data
+    k = ka.Gaussian(bandwidth=1.5)
+    approx = kd.nystrom(k, da.from_array(X, chunks=(300, 3)), idx)
+    Fr = _ref_factor(k, X, X[idx])
+    exact = float(np.trace(k(X)) - np.sum(Fr * Fr))
+    got = approx.trace_error()
+    assert abs(got - exact) <= TIGHT * np.trace(k(X))
+    assert abs(approx.trace_error(relative=True) - exact / 1200) <= TIGHT
+    # module function with an in-memory factor / PSDLowRank, other chunking
+    assert abs(kd.trace_error(k, X, Fr, chunk_rows=77) - exact) <= TIGHT * 1200
+    assert abs(kd.trace_error(k, X, ka.PSDLowRank(Fr)) - exact) <= TIGHT * 1200
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_land=st.integers(1, 40), chunk=st.integers(5, 200))
+def test_trace_error_nonnegative_and_monotone(seed, n_land, chunk):
+    """Invariant K̂ ⪯ K (algorithms.md §1.2): tr(K − K̂) >= 0, and adding landmarks never increases it."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(200, 2))
+    idx = rng.permutation(200)[:n_land + 5]
+    k = ka.Gaussian(bandwidth=1.0)
+    with dask.config.set(scheduler="sync"):
+        e_small = kd.nystrom(k, X, idx[:n_land], chunk_rows=chunk).trace_error()
+        e_big = kd.nystrom(k, X, idx, chunk_rows=chunk).trace_error()
+    slack = 1e3 * np.finfo(np.float64).eps * 200
+    assert e_small >= -slack and e_big >= -slack
+    assert e_big <= e_small + slack
+
+
+def test_spectral_error_matches_dense(client, data):
+    X, _, _, idx = data
+    X = X[:400]
+    k = ka.Gaussian(bandwidth=1.5)
+    approx = kd.nystrom(k, da.from_array(X, chunks=(128, 3)), idx[idx < 400][:20])
+    F = approx.compute()
+    K = k(X)
+    exact = np.linalg.norm(K - F @ F.T, 2)
+    got = kd.spectral_error(k, None, approx, rng=0)
+    # Lanczos with ARPACK tol sqrt(eps) on the residual: the eigenvalue is accurate to ~eps·||E||/gap
+    assert abs(got - exact) <= 1e-8 * exact
+    rel = kd.spectral_error(k, X, ka.PSDLowRank(F), relative=True, rng=1)
+    assert abs(rel - exact / np.linalg.norm(K, 2)) <= 1e-8 * rel
+
+
+def test_spectral_error_power_iteration_check(threads_client, data):
+    """Independent check of the operator: plain power iteration on E = K − K̂ (E ⪰ 0 for Nyström)."""
+    X, _, _, idx = data
+    X = X[:300]
+    k = ka.Gaussian(bandwidth=1.0)
+    with dask.config.set(scheduler="sync"):          # checks the operator, not the cluster
+        approx = kd.nystrom(k, X, idx[idx < 300][:10], chunk_rows=150).persist()
+        E = kd._DifferenceOperator(kd.DaskKernelMatrix(k, X, chunk_rows=150), approx)
+        v = np.random.default_rng(3).standard_normal(300)
+        for _ in range(40):
+            w = E @ v
+            lam = float(np.linalg.norm(w))
+            v = w / lam
+    with dask.config.set(scheduler=threads_client):
+        got = kd.spectral_error(k, X, approx, rng=3)
+    # power iteration gives a lower bound converging from below: est <= exact, and close after 60 steps
+    assert lam <= got * (1 + 1e-10)
+    assert lam >= 0.99 * got
+
+
+# ------------------------------------------------------------------------------------------------
+# kernel-matrix protocol and RPCholesky
+# ------------------------------------------------------------------------------------------------
+def test_dask_kernel_matrix_protocol(client, data):
+    X, Y, V, _ = data
+    k = ka.Gaussian(bandwidth=1.1)
+    KM = kd.DaskKernelMatrix(k, da.from_array(X, chunks=(300, 3)))
+    ref = ka.KernelMatrix(k, X)
+    assert KM.shape == ref.shape and KM.dtype == ref.dtype and KM.is_psd and KM.symmetric
+    idx = np.array([5, 1100, 5, 0])
+    assert _rel(KM.columns(idx), ref.columns(idx)) < TIGHT
+    assert _rel(KM.rows(idx), ref.rows(idx)) < TIGHT
+    assert _rel(KM.block([1, 2], idx), ref.block([1, 2], idx)) < TIGHT
+    assert _rel(KM.diag(), ref.diag()) < TIGHT
+    w = np.resize(V[:, 0], 1200)
+    assert _rel(KM @ w, ref @ w) < TIGHT
+    assert KM.n_evals == 1200 * 4 * 2 + 8 + 1200 + 1200 ** 2
+    KR = kd.DaskKernelMatrix(k, X, Y, chunk_rows=200)
+    refR = ka.KernelMatrix(k, X, Y)
+    assert KR.shape == (1200, 700) and not KR.is_psd
+    assert _rel(KR.columns([3, 9]), refR.columns([3, 9])) < TIGHT
+    assert _rel(KR.rmatvec(np.ones(1200)), refR.rmatvec(np.ones(1200))) < TIGHT
+    assert _rel(KR.diag(), refR.diag()) < TIGHT
+
+
+def test_rpcholesky_distributed_columns(client, data):
+    cholesky = pytest.importorskip("kernapprox.cholesky")
+    X, _, _, _ = data
+    k = ka.Gaussian(bandwidth=1.0)
+    ref = cholesky.rpcholesky(ka.KernelMatrix(k, X), 40, block_size=10, rng=7)
+    got = kd.rpcholesky(k, da.from_array(X, chunks=(300, 3)), 40, block_size=10, rng=7)
+    # same pre-drawn randomness (same seed) and columns equal to rounding ⇒ the same pivots
+    if "indices" in ref.info:
+        assert np.array_equal(np.asarray(got.info["indices"]), np.asarray(ref.info["indices"]))
+    assert _rel(got.F @ got.F.T, ref.F @ ref.F.T) < 1e-10
+
+
+# ------------------------------------------------------------------------------------------------
+# validation, chunking, optional dependency
+# ------------------------------------------------------------------------------------------------
+def test_feature_chunks_are_rechunked(threads_client, data):
+    """Documented: X chunked along features is rechunked to one feature chunk (no error, same result)."""
+    X, Y, V, idx = data
+    k = ka.Gaussian(bandwidth=1.5)
+    Xbad = da.from_array(X, chunks=(300, 1))
+    assert kd.as_dask_points(Xbad).chunks[1] == (3,)
+    with dask.config.set(scheduler=threads_client):
+        assert _rel(kd.nystrom(k, Xbad, idx).compute(), _ref_factor(k, X, X[idx])) < FACTOR_TOL
+        out = kd.kernel_matvec(k, Xbad, da.from_array(Y, chunks=(100, 2)), V).compute()
+    assert _rel(out, ka.kernel_matvec(k, X, Y, V)) < TIGHT
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path, data):
+    X, Y, V, idx = data
+    k = ka.Gaussian(1.0)
+    Xd = da.from_array(X, chunks=(300, 3))
+    with pytest.raises(ValueError, match="known chunk sizes"):
+        kd.nystrom(k, Xd[Xd[:, 0] > 0], idx[:3])
+    with pytest.raises(ValueError, match=r"distributed.nystrom: `X` must be a 2-D array"):
+        kd.nystrom(k, da.ones(10, chunks=5), [0])
+    with pytest.raises(TypeError, match="real-valued"):
+        kd.kernel_matvec(k, Xd.astype(complex), None, np.ones(1200))
+    with pytest.raises(ValueError, match=r"`landmarks` must hold indices in \[0, 1200\)"):
+        kd.nystrom(k, Xd, [0, 1200])
+    with pytest.raises(ValueError, match="same number of columns"):
+        kd.nystrom(k, Xd, Y[:, :2])
+    with pytest.raises(ValueError, match="one row per point of `Y`"):
+        kd.kernel_matvec(k, Xd, Y, V[:10])
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        kd.nystrom(ka.Sigmoid(), Xd, [0, 1])
+    with pytest.raises(ValueError, match="`core` must be one of"):
+        kd.nystrom(k, Xd, [0, 1], core="newton_schulz")
+    with pytest.raises(ValueError, match="`chunk_rows` must be >= 1"):
+        kd.nystrom(k, Xd, [0, 1], chunk_rows=0)
+    with pytest.raises(ValueError, match=r"\.npy file"):
+        kd.nystrom(k, str(tmp_path / "points.csv"), [0])
+    with pytest.raises(FileNotFoundError, match="existing .npy file"):
+        kd.nystrom(k, str(tmp_path / "missing.npy"), [0])
+    with pytest.raises(TypeError, match="dask array, an ndarray or a path"):
+        kd.nystrom(k, object(), [0])
+    # non-finite values are found lazily, chunk by chunk, when the graph runs
+    Xn = X.copy()
+    Xn[777, 1] = np.nan
+    approx = kd.nystrom(k, da.from_array(Xn, chunks=(300, 3)), idx[idx < 600])
+    with pytest.raises(ValueError, match="`X` must hold only finite values"):
+        approx.compute(scheduler="sync")
+
+
+def test_missing_dask_gives_install_hint(monkeypatch):
+    for name in ("dask", "dask.array"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError, match=r"kernapprox\[dask\]"):
+        kd.kernel_matvec(ka.Gaussian(1.0), np.ones((3, 2)), None, np.ones(3))
+
+
+# ------------------------------------------------------------------------------------------------
+# fault tolerance (keep last: it kills a worker of the shared process cluster)
+# ------------------------------------------------------------------------------------------------
+def test_worker_killed_mid_computation(processes_client):
+    """SIGKILL one worker process while a kernel product runs: Dask recomputes the lost tasks on
+    the surviving / restarted worker and the result equals the in-memory one."""
+    client = processes_client
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(4000, 3))
+    V = rng.normal(size=(4000, 2))
+    k = ka.Gaussian(bandwidth=1.0)
+    out = kd.kernel_matvec(k, da.from_array(X, chunks=(400, 3)), None, V)   # 10 × 10 = 100 tasks
+    fut = client.compute(out)
+    pids = client.run(os.getpid)
+    victim = sorted(pids)[0]
+    # wait until the computation is under way: some results are held in worker memory
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not fut.done():
+        if sum(len(v) for v in client.has_what().values()) >= 10:
+            break
+        time.sleep(0.01)
+    killed_mid_run = not fut.done()
+    os.kill(pids[victim], signal.SIGKILL)
+    got = fut.result(timeout=120)
+    assert killed_mid_run, "the computation finished before the worker could be killed; enlarge it"
+    assert _rel(got, ka.kernel_matvec(k, X, X, V)) < TIGHT
+    client.wait_for_workers(2, timeout=60)
