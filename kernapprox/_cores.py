@@ -230,7 +230,9 @@ def newton_schulz_inverse(M, n_iter: int = NS_ITER_DEFAULT, *, init: str = "per_
 
     Notes
     -----
-    Cost O(n_iter · 4 d³) per matrix.
+    Cost O(n_iter · 4 d³) per matrix. Convergence needs ``‖I − M Z₀‖ < 1``: true for row-stochastic
+    M (Nyströmformer, ``‖M‖_∞ = 1``) and for Lemma-3-normalised M (Skyformer); for a general M pass the
+    paper's ``scale = ‖M‖₁‖M‖_∞``.
 
     References
     ----------
