@@ -135,10 +135,12 @@ def trial_rngs(seed, n: int, *, key=()) -> list[np.random.Generator]:
 
 def mean_se(values, axis=-1):
     """Mean and standard error of the mean along ``axis`` (NaN-aware; se = 0 for a single trial)."""
+    import warnings
     v = np.asarray(values, dtype=np.float64)
     cnt = np.sum(np.isfinite(v), axis=axis)
-    mean = np.nanmean(v, axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (diverged methods) → NaN
+        mean = np.nanmean(v, axis=axis)
         sd = np.nanstd(v, axis=axis, ddof=1) if v.shape[axis] > 1 else np.zeros_like(mean)
         se = np.where(cnt > 1, sd / np.sqrt(np.maximum(cnt, 1)), 0.0)
     return mean, se
@@ -532,7 +534,8 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
 
     ``methods`` maps a label to ``(registry name, options)`` or to a callable
     ``f(Q, K, V, *, d, rng) -> R``; labels whose method is not importable are skipped and listed in
-    ``meta["missing_methods"]``.
+    ``meta["missing_methods"]``. A non-finite output (a diverging iteration) leaves NaN in ``err``
+    and is counted in ``meta["nonfinite_outputs"]``.
 
     Returns
     -------
@@ -545,7 +548,7 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
     T = windows * heads_per_window
     err = np.full((len(kinds), len(ns), len(labels), len(ds), T), np.nan)
     ref = np.full((len(kinds), len(ns), T), np.nan)
-    srcs = []
+    srcs, nonfinite = [], {}
     for a, kind in enumerate(kinds):
         src = AttentionInputs(kind, source=inputs, rng=trial_rngs(seed, 1, key=(a, 999))[0])
         srcs.append(src.label)
@@ -558,13 +561,18 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
                     ref[a, b, t] = np.linalg.norm(exact, 2)
                     for c, lab in enumerate(labels):
                         for e, d in enumerate(ds):
-                            R = _apply(methods[lab], Q, K, V, int(d), r)
+                            with np.errstate(over="ignore", invalid="ignore"):
+                                R = _apply(methods[lab], Q, K, V, int(d), r)
+                            if not np.all(np.isfinite(R)):  # a diverging method: recorded, not hidden
+                                nonfinite[lab] = nonfinite.get(lab, 0) + 1
+                                continue
                             err[a, b, c, e, t] = attention_output_loss(exact, R, relative=relative)
     return {
         "err": err, "exact_norm": ref, "ns": np.array(ns), "ds": np.array(ds), "methods": np.array(labels),
         "kinds": np.array(kinds),
         "meta": {"inputs": " | ".join(f"{k}: {lab}" for k, lab in zip(kinds, srcs)),
                  "missing_methods": [m for m in methods if m not in labels], "trials": T, "target": target,
+                 "nonfinite_outputs": nonfinite,
                  "metric": ("relative " if relative else "") + "spectral norm loss ||T - R||_2"},
     }
 
