@@ -5,17 +5,19 @@ vector to ``α = S θ`` for a sketch S ∈ R^{n×d}. Chen & Yang's accumulated s
 rescaled sub-sampling matrices (:func:`kernapprox.make_sketch` ``"accumulated"``): m = 1 is plain
 sub-sampling (Nyström-type), m → ∞ tends to a Gaussian sketch. The experiment sweeps the sketch size d for
 m ∈ {1, 2, 4, 8} and the Gaussian sketch, and records the in-sample error ``‖K S θ̂ − f*‖²/n`` and the
-wall time of sketch + fit, on two designs with the same regression function f*:
+wall time of sketch + fit and the kernel entries evaluated (``model.info["n_evals"]``), on two designs
+with the same regression function f*:
 
 * **high coherence**: x ~ Student t with ``df_heavy`` degrees of freedom (heavy tails: a few isolated
   points carry ridge leverage close to 1, so uniform sub-sampling misses them);
 * **low coherence**: x ~ Uniform[−3, 3] (all leverage scores comparable).
 
 The coherence of each design is reported as ``n · max_i ℓ_i(λ) / d_stat(λ)`` (ridge leverage scores of
-K at the KRR regulariser, :func:`kernapprox.sampling.ridge_leverage_scores`); exact KRR is the reference.
+K at the KRR regulariser, :func:`kernapprox.bounds.ridge_leverage_scores`); exact KRR is the reference.
 
 Sizes (FULL): n = 2000, d ∈ {10, 20, 40, 80, 160}, 20 trials per point, Gaussian kernel (bandwidth 0.5),
-f*(x) = sin(1.5 x) + 0.5 cos(0.7 x), noise sd 0.5, λ = 1e-3 (objective (1/2n)‖y − Kα‖² + λ αᵀKα).
+f*(x) = sin(1.5 x) + 0.5 cos(0.7 x), noise sd 0.5, λ = 1e-3 in the library's convention
+(1/n)‖y − f‖² + λ‖f‖²_H (:mod:`kernapprox.krr`).
 
 References
 ----------
@@ -74,24 +76,22 @@ def design(name: str, cfg: Config, rng) -> tuple[np.ndarray, np.ndarray, np.ndar
     return X, f, f + NOISE_SD * rng.standard_normal(cfg.n)
 
 
-def _fitted(result) -> np.ndarray:
-    """In-sample fitted values of a KRR result (``.fitted`` or ``.predict()`` on the training points)."""
-    for attr in ("fitted", "fitted_values", "y_fit"):
-        if hasattr(result, attr):
-            return np.asarray(getattr(result, attr))
-    return np.asarray(result)
+def _fitted(model) -> np.ndarray:
+    """In-sample fitted values ``K S θ̂`` of a :class:`kernapprox.krr.KRRModel`."""
+    return np.asarray(model.fitted, dtype=np.float64)
 
 
 def run(cfg: Config, seed: int = 0) -> dict:
     """Run the sweep; arrays indexed (design, sketch, d, trial); sketches = m values then "gaussian"."""
     import kernapprox as ka
-    from kernapprox.sampling import ridge_leverage_scores
+    from kernapprox.bounds import ridge_leverage_scores
     from ._common import progress, trial_rngs
 
     sketches = [f"m={m}" for m in cfg.ms] + ["gaussian"]
     G, S, J, T = len(cfg.designs), len(sketches), len(cfg.ds), cfg.trials
     err = np.full((G, S, J, T), np.nan)
     secs = np.full((G, S, J, T), np.nan)
+    evals = np.full((G, S, J, T), np.nan)
     exact_err = np.full(G, np.nan)
     coherence = np.full(G, np.nan)
     d_stat = np.full(G, np.nan)
@@ -103,8 +103,8 @@ def run(cfg: Config, seed: int = 0) -> dict:
         lev = ridge_leverage_scores(KM.dense(), cfg.n * cfg.lam)
         d_stat[g] = float(np.sum(lev))
         coherence[g] = cfg.n * float(np.max(lev)) / d_stat[g]
-        ident = ka.make_sketch("subsample", cfg.n, cfg.n, replace=False, weighted=False,
-                               indices=np.arange(cfg.n))
+        # all n columns, no weights: an invertible sketch, so sketched KRR is exact KRR
+        ident = ka.make_sketch("subsample", cfg.n, cfg.n, replace=False, weighted=False, rng=0)
         exact_err[g] = float(np.mean((_fitted(ka.sketched_krr(KM, y, cfg.lam, ident)) - f) ** 2))
         rngs = trial_rngs(seed, S * J * T, key=(1, g))
         grid = [(s, j, t) for s in range(S) for j in range(J) for t in range(T)]
@@ -115,14 +115,17 @@ def run(cfg: Config, seed: int = 0) -> dict:
                 sk = ka.make_sketch("gaussian", cfg.n, d, rng=rng)
             else:
                 sk = ka.make_sketch("accumulated", cfg.n, d, m=cfg.ms[s], rng=rng)
-            fit = _fitted(ka.sketched_krr(KM, y, cfg.lam, sk))
+            model = ka.sketched_krr(KM, y, cfg.lam, sk)
             secs[g, s, j, t] = time.perf_counter() - t0
+            evals[g, s, j, t] = model.info["n_evals"]
+            fit = _fitted(model)
             err[g, s, j, t] = float(np.mean((fit - f) ** 2))
     return {
-        "error": err, "seconds": secs, "exact_error": exact_err, "coherence": coherence, "d_stat": d_stat,
+        "error": err, "seconds": secs, "n_evals": evals, "exact_error": exact_err, "coherence": coherence,
+        "d_stat": d_stat,
         "ds": np.asarray(cfg.ds),
         "meta": {"designs": list(cfg.designs), "sketches": sketches, "n": cfg.n, "lam": cfg.lam,
-                 "bandwidth": cfg.bandwidth, "df_heavy": cfg.df_heavy,
+                 "bandwidth": cfg.bandwidth, "df_heavy": cfg.df_heavy, "n_evals": int(np.nansum(evals)),
                  "inputs": "synthetic 1-D designs (Student-t / uniform), f*(x) = sin(1.5x) + 0.5cos(0.7x)"},
     }
 
