@@ -65,6 +65,9 @@ _METHODS = {
     "linformer": ("kernapprox.attention._linformer", "linformer"),
     "vmean": ("kernapprox.attention._skeinformer", "vmean"),
     "s3": ("kernapprox.attention._s3", "s3"),
+    "performer": ("kernapprox.attention._performer", "performer"),
+    "rff": ("kernapprox.attention._random_features", "rff"),
+    "linear": ("kernapprox.attention._random_features", "linear"),
 }
 
 KINDS = _exact.KINDS

@@ -1,0 +1,173 @@
+"""Random-Fourier-feature attention for the Gaussian target C V, and elu+1 linear attention.
+
+* :func:`rff` — Skyformer's kernelized attention ``C V`` with ``C = κ(Q̂, K̂)``,
+  ``κ(x, y) = exp(−‖x − y‖²/2)``, Q̂ = Q/p^¼, K̂ = K/p^¼ (algorithms.md §2.1), approximated by random
+  Fourier features: ``C ≈ z(Q̂) z(K̂)ᵀ`` and the output ``z(Q̂) (z(K̂)ᵀ V)`` in O(n d p)
+  (algorithms.md §9.3, last bullet). No row normalisation, exactly like the target.
+* :func:`linear` — linear attention with ``φ(x) = elu(x) + 1`` (Katharopoulos et al. 2020):
+  ``diag(φ(Q) φ(K)ᵀ 1)⁻¹ φ(Q) (φ(K)ᵀ V)``; deterministic (``d`` is ignored).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_generator, check_choice, check_matrix, fail
+from ..features import draw_orthogonal
+from ._common import check_d, check_qkv, scaled
+
+__all__ = ["rff", "linear", "elu_plus_one"]
+
+
+# ------------------------------------------------------------------------------------------------
+# rff
+# ------------------------------------------------------------------------------------------------
+def _draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False, orthogonal=False, **_):
+    func = "rff"
+    p = Q.shape[1]
+    check_choice(paired, (True, False), func, "paired")
+    check_choice(orthogonal, (True, False), func, "orthogonal")
+    gen = as_generator(rng)
+    if omega is None:
+        d = check_d(d, func)
+        omega = draw_orthogonal(d, p, scaling=0, rng=gen) if orthogonal else gen.standard_normal((d, p))
+    omega = check_matrix(omega, func, "omega", ndim=2)
+    if omega.shape[1] != p:
+        raise fail(func, "omega", f"have shape (d, p = {p})", f"shape {omega.shape}")
+    out = {"omega": omega}
+    if not paired:
+        if phase is None:
+            phase = gen.uniform(0.0, 2.0 * np.pi, omega.shape[0])
+        phase = check_matrix(phase, func, "phase", ndim=1)
+        if phase.shape[0] != omega.shape[0]:
+            raise fail(func, "phase", f"have one entry per row of `omega` ({omega.shape[0]})", f"shape {phase.shape}")
+        out["phase"] = phase
+    elif phase is not None:
+        raise fail(func, "phase", "be None with paired=True (sin/cos features have no phase)", "an array")
+    return out
+
+
+def _draw_rff_public(Q, K, V, *, d=None, rng=None, **options) -> dict:
+    """Draw the RFF attention's randomness: ``omega`` (d, p) N(0, I) rows and ``phase`` (d,) U[0, 2π)."""
+    Q, K, V = check_qkv(Q, K, V, "rff")
+    return _draw_rff(Q, K, V, d=d, rng=rng, **options)
+
+
+def _z(X, omega, phase):
+    dt = X.dtype
+    P = X @ omega.T.astype(dt, copy=False)
+    d = omega.shape[0]
+    if phase is None:
+        return np.concatenate([np.cos(P), np.sin(P)], axis=1) * dt.type(np.sqrt(1.0 / d))
+    P += phase.astype(dt, copy=False)
+    np.cos(P, out=P)
+    P *= dt.type(np.sqrt(2.0 / d))
+    return P
+
+
+def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool = False,
+        orthogonal: bool = False, omega=None, phase=None):
+    """Random-Fourier-feature approximation of Skyformer's kernelized attention ``C V``.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv)
+    d : int — number of random frequencies (inferred from ``omega``).
+    rng : None, int, SeedSequence or Generator
+    return_factors : bool — also return ``{"omega", "phase", "z_q" (n, f), "z_k" (m, f)}``.
+    paired : bool — sin/cos pairs (2d features, no phase) instead of cos + random phase.
+    orthogonal : bool — block-orthogonal frequencies with χ_p norms (ORF) instead of i.i.d.
+    omega : ndarray of shape (d, p), optional — pre-drawn frequencies for the unit-bandwidth
+        Gaussian on Q̂, K̂ (i.i.d. N(0, I_p) rows).
+    phase : ndarray of shape (d,), optional — pre-drawn phases (not with ``paired``).
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv)
+    factors : dict, only with ``return_factors=True``
+
+    Notes
+    -----
+    Time O((n + m) d (p + pv)), memory O((n + m) d). Unbiased: E[out] = C V.
+
+    References
+    ----------
+    Rahimi & Recht 2007; Chen et al. (Skyformer), NeurIPS 2021, §4.1 Eq. (3); algorithms.md §2.1, §9.3.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> Q, K, V = np.random.default_rng(0).normal(size=(3, 64, 8))
+    >>> ka.attention.approximate(Q, K, V, method="rff", d=128, rng=0).shape
+    (64, 8)
+    """
+    func = "rff"
+    Q, K, V = check_qkv(Q, K, V, func)
+    r = _draw_rff(Q, K, V, d=d, rng=rng, omega=omega, phase=phase, paired=paired, orthogonal=orthogonal)
+    om, ph = r["omega"], r.get("phase")
+    if d is not None and omega is not None and om.shape[0] != check_d(d, func):
+        raise fail(func, "d", f"equal the number of rows of `omega` ({om.shape[0]})", d)
+    zq = _z(scaled(Q), om, ph)
+    zk = _z(scaled(K), om, ph)
+    out = (zq @ (zk.T @ V)).astype(Q.dtype, copy=False)
+    if return_factors:
+        return out, {"omega": om, "phase": ph, "z_q": zq, "z_k": zk}
+    return out
+
+
+rff.draw = _draw_rff_public
+rff.per_item_options = {"omega": 2, "phase": 1}
+
+
+# ------------------------------------------------------------------------------------------------
+# linear attention (elu + 1)
+# ------------------------------------------------------------------------------------------------
+def elu_plus_one(X: np.ndarray) -> np.ndarray:
+    """``elu(x) + 1`` elementwise: ``x + 1`` for x > 0, ``exp(x)`` otherwise (always > 0)."""
+    return np.where(X > 0, X + 1, np.exp(np.minimum(X, 0)))
+
+
+def linear(Q, K, V, *, d=None, rng=None, return_factors: bool = False):
+    """Linear attention with the ``elu + 1`` feature map (Katharopoulos et al. 2020), one head.
+
+    ``out = diag(φ(Q) φ(K)ᵀ 1)⁻¹ φ(Q) (φ(K)ᵀ V)`` with ``φ = elu + 1`` applied to the raw Q, K
+    (as in the paper; no random features, ``d`` and ``rng`` are ignored).
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv)
+    return_factors : bool — also return ``{"phi_q", "phi_k", "kv", "k_sum"}``.
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv)
+
+    Notes
+    -----
+    Time O((n + m) p pv), memory O((n + m) p); the denominator is positive.
+
+    References
+    ----------
+    Katharopoulos, Vyas, Pappas, Fleuret, "Transformers are RNNs", ICML 2020, Eq. (6)–(7);
+    algorithms.md §9.7.
+    """
+    Q, K, V = check_qkv(Q, K, V, "linear")
+    fq, fk = elu_plus_one(Q), elu_plus_one(K)
+    kv = fk.T @ V
+    k_sum = fk.sum(axis=0)
+    out = ((fq @ kv) / (fq @ k_sum)[:, None]).astype(Q.dtype, copy=False)
+    if return_factors:
+        return out, {"phi_q": fq, "phi_k": fk, "kv": kv, "k_sum": k_sum}
+    return out
+
+
+def _draw_linear(Q, K, V, *, d=None, rng=None, **options) -> dict:
+    """Linear attention draws nothing."""
+    return {}
+
+
+linear.draw = _draw_linear
+linear.per_item_options = {}
