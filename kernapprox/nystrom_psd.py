@@ -1,0 +1,195 @@
+"""Nyström approximation of a PSD kernel matrix: ``K̂ = C W^† Cᵀ = F Fᵀ`` (algorithms.md §1.2).
+
+``C = K[:, S]`` (n×k) holds the landmark columns and ``W = K[S, S]`` (k×k) the landmark block. The
+pseudo-inverse is replaced by a named, stabilised core policy (:mod:`kernapprox._cores`):
+``"shifted_cholesky"`` (default), ``"eig"``, ``"pinv"``, ``"ridge"``. The result is the factor
+``F = C R`` with ``R Rᵀ ≈ W^†``, computed tile by tile (a kernel tile, then a triangular solve into
+the output rows), so the only n-sized memory is F itself.
+
+The module is ``nystrom_psd`` (not ``nystrom``) so that it does not shadow the function
+``kernapprox.nystrom``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg.blas import dtrsm
+
+from ._cores import PSD_CORES, psd_core
+from ._validation import check_choice, check_indices, check_points, fail
+from .lowrank import PSDLowRank, as_matrix_protocol
+from .matrix import KernelMatrix
+
+__all__ = ["nystrom", "TILE_BYTES"]
+
+#: Target size of one (rows × k) tile of the landmark columns, in bytes.
+TILE_BYTES = 8 * 1024 * 1024
+#: Bounds on the rows per tile (the triangular solve is a BLAS-3 call per tile).
+MIN_TILE_ROWS, MAX_TILE_ROWS = 256, 8192
+
+
+def _tile_rows(k: int) -> int:
+    return int(max(MIN_TILE_ROWS, min(MAX_TILE_ROWS, TILE_BYTES // max(1, 8 * k))))
+
+
+def _is_psd(KM) -> bool:
+    v = getattr(KM, "is_psd", None)
+    if v is None:
+        v = getattr(getattr(KM, "kernel", None), "is_psd", False)
+    return bool(v)
+
+
+def _apply_tiled(block, n: int, core, out_dtype) -> np.ndarray:
+    """F = C[:, cols] R for C given tile by tile by ``block(i0, i1) -> C[i0:i1, cols]`` (t, r)."""
+    r = core.rank
+    F = np.empty((n, r), dtype=out_dtype)
+    step = _tile_rows(r)
+    L = None if core.L is None else np.asarray(core.L, dtype=np.float64, order="F")
+    R = None if core.R is None else np.asarray(core.R, dtype=np.float64)
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        T = block(i0, i1)
+        if L is not None:
+            if out_dtype == np.float64:
+                Fi = F[i0:i1]
+                Fi[...] = T
+                # F_i Lᵀ = C_i  <=>  L F_iᵀ = C_iᵀ ; F_iᵀ is a Fortran view of the rows: solved in place
+                dtrsm(1.0, L, Fi.T, lower=1, overwrite_b=1)
+            else:
+                Ti = np.array(T, dtype=np.float64)
+                F[i0:i1] = dtrsm(1.0, L, Ti.T, lower=1, overwrite_b=1).T
+        else:
+            F[i0:i1] = np.asarray(T, dtype=np.float64) @ R
+    return F
+
+
+def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: float | None = None,
+            gamma: float | None = None) -> PSDLowRank:
+    """Nyström approximation ``K̂ = K[:, S] W^† K[S, :] = F Fᵀ`` of a PSD kernel matrix.
+
+    Parameters
+    ----------
+    KM : KernelMatrix or kernel-matrix protocol object of shape (n, n), or a dense PSD array / PSDLowRank
+        Any object with ``.shape``, ``.diag()``, ``.columns(idx)``, ``.block(I, J)``, ``.n_evals``,
+        ``.is_psd`` (or ``.kernel.is_psd``); ``.kernel`` and ``.X`` are needed for ``landmarks=``.
+    idx : array of int of shape (k,), optional
+        Landmark indices (duplicates allowed: they are dropped by the core).
+    landmarks : ndarray of shape (k, d), optional
+        Landmark *points* instead of indices (e.g. :func:`kernapprox.kmeans_centers`):
+        ``C = κ(X, Z)``, ``W = κ(Z, Z)``. Give exactly one of ``idx`` and ``landmarks``.
+    core : {"shifted_cholesky", "eig", "pinv", "ridge"}, default "shifted_cholesky"
+        Core policy (:mod:`kernapprox._cores`): ``"shifted_cholesky"`` — pivoted Cholesky of
+        ``W + νI``, ν = 10·eps·tr W, landmarks that rely on the shift (duplicates, numerically
+        dependent points) dropped, solved with a triangular solve; ``"eig"`` — keep eigenvalues above
+        ``rcond·λ_max`` (default 1e6·eps); ``"pinv"`` — Moore–Penrose (``rcond = k·eps``);
+        ``"ridge"`` — ``(W + γI)⁻¹``.
+    rcond : float, optional
+        Eigenvalue cutoff of ``"eig"``/``"pinv"``.
+    gamma : float, optional
+        Ridge γ of ``"ridge"`` (required there).
+
+    Returns
+    -------
+    PSDLowRank
+        F of shape (n, r), r <= k landmarks kept, in the matrix dtype (float32 kept; the core is
+        float64). ``info``: ``indices`` (the given landmark indices, None for points),
+        ``kept`` (landmarks actually used, positions into ``idx``/``landmarks``), ``n_evals``,
+        ``method`` ("nystrom"), ``core``, ``dropped`` (landmarks left out by the core), plus the
+        core's parameters (``shift``, ``rcond`` or ``gamma``).
+
+    Raises
+    ------
+    ValueError
+        For a non-PSD kernel/matrix (use :func:`kernapprox.indefinite_nystrom` or
+        :func:`kernapprox.augmented_nystrom`), indices out of range, a non-square matrix, or not
+        exactly one of ``idx`` / ``landmarks``.
+
+    Notes
+    -----
+    Time O(n k d + n k² + k³) for a kernel on d-dimensional points (the n k² is one triangular solve
+    per tile for the Cholesky-type cores, a GEMM for ``"eig"``/``"pinv"``); memory O(n r) for F plus
+    one tile. Kernel entries: ``n·r + k²`` for a :class:`KernelMatrix` (the landmark block, then only
+    the kept columns, tile by tile); ``n·k`` for another protocol object (its ``columns(idx)``,
+    from which W is read). ``K − K̂`` is PSD for every core except ``"ridge"`` whose ``K̂`` is
+    smaller still; the trace error ``tr(K − K̂) = Σ diag(K) − approx.trace()`` is exact.
+
+    References
+    ----------
+    C. Williams, M. Seeger, "Using the Nyström method to speed up kernel machines", NeurIPS 2000;
+    Skyformer (Chen et al., NeurIPS 2021) §3.2 (algorithms.md §1.2); Chen, Epperly, Tropp, Webber,
+    "Randomly pivoted Cholesky", CPAM 2024, §2.1 (stabilised Nyström via a shifted Cholesky core).
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> X = np.random.default_rng(0).normal(size=(300, 2))
+    >>> KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    >>> approx = ka.nystrom(KM, np.arange(0, 300, 10))
+    >>> approx.rank, approx.info["core"]
+    (30, 'shifted_cholesky')
+    """
+    func = "nystrom"
+    KM = as_matrix_protocol(KM, func)
+    n, m = KM.shape
+    if n != m:
+        raise fail(func, "KM", "be a square (PSD) kernel matrix K(X, X)", f"shape {KM.shape}")
+    core = "shifted_cholesky" if core is None else core
+    if core == "newton_schulz":
+        raise fail(func, "core", "be a PSD core (one of " + ", ".join(repr(c) for c in PSD_CORES) +
+                   "); the Newton–Schulz core gives no PSD factor — use kernapprox.augmented_nystrom",
+                   repr(core))
+    check_choice(core, PSD_CORES, func, "core")
+    if not _is_psd(KM):
+        name = getattr(getattr(KM, "kernel", None), "name", type(KM).__name__)
+        raise fail(func, "KM", f"be positive semi-definite for the PSD core {core!r} (use "
+                   "kernapprox.indefinite_nystrom or kernapprox.augmented_nystrom for non-PSD kernels)",
+                   f"a non-PSD matrix ({name}, is_psd=False)")
+    if (idx is None) == (landmarks is None):
+        raise fail(func, "idx", "be given, or else `landmarks` (exactly one of the two)",
+                   "both" if idx is not None else "neither")
+    dt = np.dtype(getattr(KM, "dtype", np.float64))
+    out_dtype = np.dtype(np.float32) if dt == np.float32 else np.dtype(np.float64)
+    eps = float(np.finfo(out_dtype).eps)
+    ev0 = int(getattr(KM, "n_evals", 0))
+    kernel, X = getattr(KM, "kernel", None), getattr(KM, "X", None)
+
+    if landmarks is not None:
+        if kernel is None or X is None:
+            raise fail(func, "landmarks", "be used with a kernel matrix that has .kernel and .X",
+                       f"{type(KM).__name__} without them")
+        X = np.asarray(X)
+        Z = check_points(landmarks, func, "landmarks")
+        if Z.shape[1] != X.shape[1]:
+            raise ValueError(f"{func}: `landmarks` must have as many columns as the points X; got "
+                             f"landmarks.shape={Z.shape} and X.shape={X.shape}")
+        Z = np.ascontiguousarray(Z, dtype=X.dtype)
+        W = kernel._block(Z, Z)
+        pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=eps, func=func)
+        Zc = np.ascontiguousarray(Z[pc.cols])
+        F = _apply_tiled(lambda i0, i1: kernel._block(X[i0:i1], Zc), n, pc, out_dtype)
+        n_evals = Z.shape[0] ** 2 + n * Zc.shape[0]
+        if hasattr(KM, "n_evals"):
+            KM.n_evals = ev0 + n_evals
+        indices = None
+    else:
+        idx = check_indices(idx, n, func, "idx")
+        if isinstance(KM, KernelMatrix):
+            # landmark block first (k² entries), then only the kept columns, tile by tile
+            Xs = KM.X[idx]
+            W = KM.block(idx, idx)
+            pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=eps, func=func)
+            Zc = np.ascontiguousarray(Xs[pc.cols])
+            F = _apply_tiled(lambda i0, i1: KM.kernel._block(KM.X[i0:i1], Zc), n, pc, out_dtype)
+            KM._count(n * Zc.shape[0])
+        else:
+            C = np.asarray(KM.columns(idx))
+            W = C[idx]
+            pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=eps, func=func)
+            Cc = np.ascontiguousarray(C[:, pc.cols])
+            del C
+            F = _apply_tiled(lambda i0, i1: Cc[i0:i1], n, pc, out_dtype)
+        n_evals = int(getattr(KM, "n_evals", 0)) - ev0
+        indices = idx
+    info = {"indices": indices, "kept": np.sort(pc.cols), "n_evals": int(n_evals), "method": "nystrom",
+            "core": core, "dropped": int(pc.meta.get("dropped", 0))}
+    info.update({k: v for k, v in pc.meta.items() if k != "dropped"})
+    return PSDLowRank(F, info)
