@@ -59,7 +59,9 @@ def _draw(Q, K, V, *, d=None, rng=None, n_top=None, n_sample=None, measure="samp
         return {}
     n, m = Q.shape[0], K.shape[0]
     if key_indices is None:
-        d = check_d(d, _FUNC) if n_sample is None or n_top is None else d
+        if d is None and n_top is not None:
+            d = n_top                                                # "number of features" = u
+        d = check_d(d, _FUNC) if n_sample is None else d
         _, U = informer_sizes(n, m, d if d is not None else 1, n_top=n_top, n_sample=n_sample)
         key_indices = as_generator(rng).integers(0, m, size=(n, U))
     ki = np.asarray(key_indices)
@@ -86,7 +88,8 @@ def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=N
     K : ndarray of shape (m, p)
     V : ndarray of shape (m, pv)
     d : int
-        "Number of features": sets the factor ``c = ⌈d/ln m⌉`` (u ≈ d active queries).
+        "Number of features": sets the factor ``c = ⌈d/ln m⌉`` (u ≈ d active queries); defaults to
+        ``n_top`` when that is given.
     rng : None, int, SeedSequence or Generator
     return_factors : bool
         Also return ``{"active": (u,) query rows, "measure": (n,), "key_indices"}``.
@@ -123,8 +126,9 @@ def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=N
     Q, K, V = check_qkv(Q, K, V, _FUNC)
     check_choice(mean_divisor, ("n", "sample"), _FUNC, "mean_divisor")
     n, m = Q.shape[0], K.shape[0]
-    if n_top is None:
-        d = check_d(d, _FUNC)
+    if d is None and n_top is not None:
+        d = n_top
+    d = check_d(d, _FUNC)
     u, _ = informer_sizes(n, m, d if d is not None else 1, n_top=n_top, n_sample=n_sample)
     r = _draw(Q, K, V, d=d, rng=rng, n_top=n_top, n_sample=n_sample, measure=measure, key_indices=key_indices)
     if measure == "exact":

@@ -1,0 +1,233 @@
+"""Attention approximators: exact regimes, invariants, paper-vs-code options, bad input
+(Skyformer §2, Skeinformer §3, Nyströmformer §9.1, Linformer §9.4, V-Mean §9.5, Informer §9.6, S3 §5.3)."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import kernapprox as ka
+from kernapprox._cores import core_inverse
+
+att = ka.attention
+
+
+def _qkv(seed=0, n=48, m=None, p=8, pv=None, s=0.6):
+    r = np.random.default_rng(seed)
+    m = n if m is None else m
+    pv = p if pv is None else pv
+    return s * r.normal(size=(n, p)), s * r.normal(size=(m, p)), r.normal(size=(m, pv))
+
+
+def _rel(a, b):
+    return np.linalg.norm(a - b, 2) / np.linalg.norm(b, 2)
+
+
+# -- exact regimes -------------------------------------------------------------------------------------
+def test_skyformer_gaussian_all_2n_landmarks_exact_pinv_reproduces_CV():
+    Q, K, V = _qkv(n=40, m=30)
+    out = att.skyformer(Q, K, V, indices=np.arange(70), core="pinv")
+    assert _rel(out, att.exact(Q, K, V, kind="gaussian")) < 1e-7
+
+
+def test_skyformer_softmax_fig1_variant_all_landmarks_reproduces_softmax():
+    Q, K, V = _qkv(n=40, m=30)
+    out, f = att.skyformer(Q, K, V, indices=np.arange(70), target="softmax", return_factors=True)
+    assert f["core"] == "eig" and f["den_clipped"] == 0
+    assert _rel(out, att.exact(Q, K, V)) < 1e-7
+
+
+def test_nystromformer_m_equals_n_reproduces_softmax_attention():
+    Q, K, V = _qkv(n=32)
+    np.testing.assert_allclose(att.nystromformer(Q, K, V, d=32, core="pinv"), att.exact(Q, K, V), atol=1e-9)
+    # the Razavi iteration run to convergence also reproduces it; the default 6 steps do not
+    conv = att.nystromformer(Q, K, V, d=32, n_iter=40)
+    assert _rel(conv, att.exact(Q, K, V)) < 1e-8
+
+
+def test_skeinformer_d_equals_n_returns_exact_softmax_attention():
+    Q, K, V = _qkv(n=40)
+    ex = att.exact(Q, K, V)
+    for reuse in (True, False):
+        np.testing.assert_allclose(att.skeinformer(Q, K, V, d=40, rng=1, pilot_reuse=reuse), ex, atol=1e-12)
+    np.testing.assert_allclose(att.skeinformer(Q, K, V, d=40, rng=1, row_normalization="exact"), ex, atol=1e-12)
+    np.testing.assert_allclose(att.skeinformer(Q, K, V, d=40, rng=1, column_sampling="uniform"), ex, atol=1e-12)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30), s=st.floats(0.0, 3.0))
+def test_vmean_is_the_d_to_0_limit_of_skeinformer(seed, n, s):
+    """§3.4: with one sampled column the adaptive row normaliser fills every other entry with that same
+    score, so the output is exactly (1/n) 1 1ᵀ V (d → 0 limit = V-Mean)."""
+    Q, K, V = _qkv(seed, n=n, s=s)
+    out = att.skeinformer(Q, K, V, d=1, rng=seed, pilot_reuse=False)
+    np.testing.assert_allclose(out, att.vmean(Q, K, V), atol=1e-10)
+    np.testing.assert_allclose(att.vmean(Q, K, V), np.tile(V.mean(0), (n, 1)))
+
+
+def test_informer_all_queries_active_is_exact_and_inactive_rows_are_vmean():
+    Q, K, V = _qkv(n=40)
+    np.testing.assert_allclose(att.informer(Q, K, V, n_top=40, rng=0), att.exact(Q, K, V), atol=1e-12)
+    out, f = att.informer(Q, K, V, d=8, rng=0, return_factors=True)
+    act = f["active"]
+    rest = np.setdiff1d(np.arange(40), act)
+    np.testing.assert_allclose(out[act], att.exact(Q, K, V)[act], atol=1e-12)
+    np.testing.assert_allclose(out[rest], np.tile(V.mean(0), (rest.size, 1)), atol=1e-12)
+
+
+def test_informer_exact_measure_and_code_sizes():
+    Q, K, V = _qkv(n=64)
+    out, f = att.informer(Q, K, V, d=8, measure="exact", return_factors=True)
+    S = Q @ K.T / np.sqrt(8)
+    M = S.max(1) - S.mean(1)
+    u = f["active"].size
+    assert set(f["active"]) == set(np.argsort(-M)[:u])
+    u, U = ka.attention._informer.informer_sizes(1024, 1024, 256)
+    assert 256 <= u <= 256 + 7 and u == U            # c = ⌈d/ln n⌉: u ≈ d (§9.6)
+
+
+def test_linformer_identity_projection_and_unreduced_jlt():
+    Q, K, V = _qkv(n=30)
+    ex = att.exact(Q, K, V)
+    for variant in ("linformer", "unreduced_jlt"):
+        np.testing.assert_allclose(att.linformer(Q, K, V, projection=np.eye(30), variant=variant), ex, atol=1e-12)
+    E = np.random.default_rng(0).normal(size=(7, 30)) / np.sqrt(7)
+    S = np.exp(Q @ K.T / np.sqrt(8))
+    ref = (S @ E.T @ (E @ V)) / S.sum(1, keepdims=True)                     # D⁻¹ A S Sᵀ V, S = Eᵀ
+    np.testing.assert_allclose(att.linformer(Q, K, V, projection=E, variant="unreduced_jlt"), ref, atol=1e-10)
+    EK, EV = E @ K, E @ V
+    T = np.exp(Q @ EK.T / np.sqrt(8))
+    np.testing.assert_allclose(att.linformer(Q, K, V, projection=E), (T / T.sum(1, keepdims=True)) @ EV,
+                               atol=1e-10)
+
+
+def test_s3_column_all_rows_exact_row_part_formula():
+    Q, K, V = _qkv(n=30)
+    np.testing.assert_allclose(att.s3(Q, K, V, d=30, rng=0), att.exact(Q, K, V), atol=1e-12)
+    P = np.array([1, 4, 6])
+    S = K[:, P].T @ Q / np.sqrt(30)
+    S = np.exp(S - S.max(1, keepdims=True))
+    S /= S.sum(1, keepdims=True)
+    np.testing.assert_allclose(att.s3(Q, K, V, part="row", feature_indices=P), V[:, P] @ S, atol=1e-12)
+    both = att.s3(Q, K, V, d=5, part="both", rng=0)
+    assert both.shape == (30, 8)
+    np.testing.assert_allclose(both.mean(1), 0, atol=1e-10)      # sum of two per-row standardised parts
+
+
+# -- invariants ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method,opts", [
+    ("skyformer", {"target": "softmax"}), ("skeinformer", {}), ("skeinformer", {"row_normalization": "simple"}),
+    ("skeinformer", {"column_sampling": "uniform", "pilot_reuse": False}), ("informer", {}),
+    ("s3", {}), ("vmean", {}), ("nystromformer", {"core": "pinv"})])
+def test_row_normalised_methods_preserve_constant_values(method, opts):
+    """Rows of a normalised attention sum to one: a constant V is returned unchanged (not Linformer: its
+    projected values E V mix rows with Gaussian weights, §3.1)."""
+    Q, K, _ = _qkv(n=40)
+    V = np.full((40, 3), 2.5)
+    out = att.approximate(Q, K, V, method=method, d=10, rng=0, **opts)
+    np.testing.assert_allclose(out, 2.5, rtol=1e-8)
+
+
+def test_skeinformer_pilot_rows_are_exact_rows():
+    Q, K, V = _qkv(n=50)
+    out, f = att.skeinformer(Q, K, V, d=6, rng=0, return_factors=True)
+    J = f["pilot_indices"]
+    np.testing.assert_allclose(out[J], att.exact(Q, K, V)[J], atol=1e-12)
+    p = f["probabilities"]
+    assert p.shape == (50,) and np.isclose(p.sum(), 1) and np.all(p >= 0)
+    assert np.unique(f["column_indices"]).size == 6
+
+
+def test_skeinformer_column_probabilities_eq5():
+    Q, K, V = _qkv(n=20)
+    J = np.array([0, 3, 3, 7])
+    B = np.exp(Q @ K.T / np.sqrt(8))
+    B /= B.sum(1, keepdims=True)
+    r = np.sqrt((B[J] ** 2).sum(0)) * np.linalg.norm(V, axis=1)
+    np.testing.assert_allclose(ka.attention._skeinformer.column_probabilities(B[J], V), r / r.sum())
+
+
+def test_skeinformer_prop1_weighted_estimator_is_unbiased_given_the_pilot():
+    """Prop. 1 / Def. 3.1: with i.i.d. columns from p̂ and weights 1/(d p̂_i), E[B S Sᵀ V | pilot] = B V.
+    The mean of T = 400 estimates has E‖mean − BV‖²_F = σ²/T; by Markov's inequality the bound
+    100·σ̂²/T fails with probability ≈ 1% (σ̂² estimated from the same draws)."""
+    Q, K, V = _qkv(n=60, s=0.8)
+    ex = att.exact(Q, K, V)
+    J = np.arange(0, 60, 6)
+    gen = np.random.default_rng(7)
+    est = np.stack([att.skeinformer(Q, K, V, d=10, rng=gen, pilot_indices=J, importance_weights=True,
+                                    row_normalization="exact", pilot_reuse=False) for _ in range(400)])
+    sq = ((est - ex) ** 2).sum(axis=(1, 2))
+    err = ((est.mean(0) - ex) ** 2).sum()
+    assert err <= 100 * sq.mean() / 400
+    assert err < 0.1 * np.median(sq)
+
+
+def test_skyformer_gaussian_matches_augmented_nystrom_and_code_preset_core():
+    Q, K, V = _qkv(n=40, m=30)
+    idx = np.random.default_rng(0).integers(0, 70, size=12)
+    Qh, Kh = Q / 8 ** 0.25, K / 8 ** 0.25
+    B = ka.augmented_nystrom(ka.Gaussian(1.0), Qh, Kh, indices=idx)
+    np.testing.assert_allclose(att.skyformer(Q, K, V, indices=idx), B @ V, atol=1e-9)
+    out, f = att.skyformer(Q, K, V, indices=idx, preset="code", return_factors=True)
+    W = ka.Gaussian(1.0)(np.vstack([Qh, Kh])[idx])
+    np.testing.assert_allclose(f["Winv"], core_inverse(W, "newton_schulz", gamma=0.1, n_iter=6))
+    assert f["core"] == "newton_schulz"
+    _, f = att.skyformer(Q, K, V, d=12, rng=0, preset="code", return_factors=True)
+    assert np.all(f["indices"][:6] < 40) and np.all(f["indices"][6:] >= 40)     # stratified
+    acc = att.skyformer(Q, K, V, d=12, rng=0, accumulation=3)
+    assert acc.shape == (40, 8)
+
+
+def test_nystromformer_segment_means_padding_options():
+    from kernapprox.attention._nystromformer import segment_means
+    X = np.arange(10.0)[:, None]
+    np.testing.assert_allclose(segment_means(X, 5), [[0.5], [2.5], [4.5], [6.5], [8.5]])
+    # zeros padding in front: [0,0,0,1 | 2,3,4,5 | 6,7,8,9] / 4
+    np.testing.assert_allclose(segment_means(X, 3, "zeros"), [[1 / 4], [14 / 4], [30 / 4]])
+    np.testing.assert_allclose(segment_means(X, 3, "uneven"), [[1.0], [4.5], [8.0]])
+    Q, K, V = _qkv(n=50)
+    assert not np.allclose(att.nystromformer(Q, K, V, d=8), att.nystromformer(Q, K, V, d=8, padding="uneven"))
+
+
+def test_nystromformer_global_init_batch():
+    r = np.random.default_rng(0)
+    Q, K, V = 0.6 * r.normal(size=(3, 3, 32, 8))
+    out = att.approximate(Q, K, V, method="nystromformer", d=8, init="global")
+    per = att.approximate(Q, K, V, method="nystromformer", d=8)
+    assert out.shape == per.shape and not np.allclose(out, per)
+    from kernapprox.attention._nystromformer import _landmark_core
+    scale = max(np.abs(_landmark_core(Q[h], K[h], 8, "zeros")[-1]).sum(0).max() for h in range(3))
+    np.testing.assert_allclose(out[1], att.nystromformer(Q[1], K[1], V[1], d=8, ns_scale=scale))
+
+
+# -- bad input ----------------------------------------------------------------------------------------
+def test_bad_input_d_bounds_and_options():
+    Q, K, V = _qkv(n=20, m=15)
+    with pytest.raises(ValueError, match="`d` must be <= 15"):
+        att.nystromformer(Q, K, V, d=16)
+    with pytest.raises(ValueError, match="`d` must be <= 15"):
+        att.skeinformer(Q, K, V, d=16)
+    with pytest.raises(ValueError, match="`d` must be <= 15"):
+        att.s3(Q, K, V, d=16)
+    att.skyformer(Q, K, V, d=100, rng=0)                     # with replacement: d > n is allowed
+    with pytest.raises(ValueError, match="`d` must be <= n \\+ m"):
+        att.skyformer(Q, K, V, d=36, landmarks="rpcholesky")
+    with pytest.raises(ValueError, match="`d` must be >= 1"):
+        att.informer(Q, K, V, d=-1)
+    with pytest.raises(ValueError, match="`part` must be 'column'"):
+        att.s3(Q, K, V, d=3, part="row")
+    with pytest.raises(ValueError, match="importance_weights"):
+        att.skeinformer(Q, K, V, d=3, importance_weights=True)
+    with pytest.raises(ValueError, match="`target` must be one of"):
+        att.skyformer(Q, K, V, d=3, target="relu")
+    with pytest.raises(ValueError, match="`preset` must be one of"):
+        att.skyformer(Q, K, V, d=3, preset="fast")
+    with pytest.raises(ValueError, match="`projection` must have shape"):
+        att.linformer(Q, K, V, projection=np.eye(20))
+    with pytest.raises(ValueError, match="`column_indices` must be distinct"):
+        att.skeinformer(Q, K, V, d=2, column_indices=[1, 1], pilot_indices=[0, 1])
+    with pytest.raises(ValueError, match="`key_indices`"):
+        att.informer(Q, K, V, d=3, key_indices=np.zeros((5, 2), int))
+    with pytest.raises(ValueError, match="finite"):
+        att.skyformer(Q, K, V * np.nan, d=3)
+    with pytest.raises(ValueError, match="one row per key"):
+        att.skeinformer(Q, K, V[:3], d=3)
