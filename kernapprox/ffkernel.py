@@ -1,0 +1,393 @@
+"""Trainable feed-forward kernel (Yorsh & Kovalenko 2022) — a numpy re-creation, fitted offline.
+
+**What this is.** Yorsh & Kovalenko replace the random features of Performer-style linear attention by
+a small trainable feed-forward network φ, applied per head to the queries and the keys,
+``κ(q, k) ≈ φ(q)ᵀ φ(k)``, with a positive output nonlinearity (softplus), optional GLU gating and an
+orthogonality regulariser, and train it END-TO-END with the transformer on Long Range Arena.
+This module is **not** that training: it re-creates the feature-map architectures in numpy and
+**fits φ offline** on given Q, K (, V) samples of one head by minimising, with analytic gradients and
+scipy's L-BFGS,
+
+* ``target="kernel"``:    ``‖φ(Q̂) φ(K̂)ᵀ − exp(Q̂ K̂ᵀ)‖_F² / ‖exp(Q̂ K̂ᵀ)‖_F²`` (the softmax kernel), or
+* ``target="attention"``: ``‖LinAttn_φ(Q, K, V) − softmax(QKᵀ/√p) V‖_F² / ‖softmax(QKᵀ/√p) V‖_F²``,
+
+plus ``orth_penalty · mean((G − I)²)`` with G the smaller Gram matrix of the main weight W. The
+result is an "approximation error vs feature count p_out" that can be compared with Performer and
+RFF on the same data — our own experiment, not a result of the paper.
+
+Architectures (``kind``), x̂ = x · input_scale (default p^{-1/4}, so ``q̂·k̂ = q·k/√p``):
+
+* ``"linear_softplus"``: ``φ(x) = softplus(x̂ W + b)`` (``HeadWiseFF`` with softplus);
+* ``"glu"``:            ``φ(x) = softplus(x̂ W + b) ⊙ sigmoid(x̂ W_g + b_g)`` (``GatedOrthoKernel``);
+* ``"lowrank_glu"``:    ``φ(x) = softplus(x̂ W + b) ⊙ sigmoid(x̂ W_a W_b + b_g)``, W_a p×r, W_b r×p_out,
+  r = p/4 by default (``AMGOLU``).
+
+W is orthogonally initialised (rows or columns orthonormal), W_g / W_a / W_b He-normal; biases 0.
+The same φ is applied to queries and keys (as in the author's code). Per-head use: one map per head
+(:func:`init_heads`, :func:`ff_attention` accepts a list of maps and (H, n, p) inputs).
+
+References
+----------
+Yorsh & Kovalenko, "Linear Self-Attention Approximation via Trainable Feedforward Kernel",
+ICANN 2022, arXiv 2211.04076 (abstract); the first author's code ``vladyorsh/lra_efficient_transformers``
+``lra/layers.py`` (``HeadWiseFF``, ``GatedOrthoKernel``, ``AMGOLU``, ``LKAAttention``) — architecture
+details come from that later code, not from the paper text (algorithms.md §4).
+Katharopoulos et al., ICML 2020 (linear attention, Eq. (6)).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize, special
+
+from ._validation import as_generator, check_choice, check_int, check_points, check_positive, fail
+
+__all__ = ["FFKernelFeatureMap", "ff_attention", "fit_ffkernel", "init_heads", "FFKINDS", "FitResult"]
+
+FFKINDS = ("linear_softplus", "glu", "lowrank_glu")
+
+#: gradient-norm tolerance of L-BFGS (relative losses are O(1), so this is a tight stop)
+GTOL = 1e-8
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+class FFKernelFeatureMap:
+    """Feed-forward feature map φ: R^p → R^{p_out}_{>0} for linear attention (one head).
+
+    Parameters
+    ----------
+    p : int — input (head) dimension.
+    p_out : int — number of features.
+    kind : {"linear_softplus", "glu", "lowrank_glu"}
+    rank : int, optional — rank r of the low-rank gate (default max(1, p // 4)).
+    input_scale : float, optional — x̂ = x · input_scale (default p^{-1/4}).
+    rng : None, int or Generator — initialisation.
+    params : dict, optional — given parameters (``W``, ``b``, and ``Wg``/``bg`` or ``Wa``/``Wb``/``bg``)
+        instead of a random initialisation.
+
+    Notes
+    -----
+    ``transform`` costs O(n p p_out) (+ O(n r (p + p_out)) for the low-rank gate).
+    """
+
+    def __init__(self, p: int, p_out: int, *, kind: str = "linear_softplus", rank: int | None = None,
+                 input_scale: float | None = None, rng=None, params: dict | None = None):
+        func = "FFKernelFeatureMap"
+        self.p = check_int(p, func, "p", low=1)
+        self.p_out = check_int(p_out, func, "p_out", low=1)
+        self.kind = check_choice(kind, FFKINDS, func, "kind")
+        self.rank = check_int(rank if rank is not None else max(1, p // 4), func, "rank", low=1)
+        self.input_scale = float(p ** -0.25) if input_scale is None else check_positive(input_scale, func,
+                                                                                       "input_scale")
+        shapes = self.param_shapes()
+        if params is None:
+            gen = as_generator(rng)
+            params = {"W": _orthogonal(p, p_out, gen), "b": np.zeros(p_out)}
+            if kind == "glu":
+                params["Wg"] = gen.standard_normal((p, p_out)) * np.sqrt(2.0 / p)
+            elif kind == "lowrank_glu":
+                params["Wa"] = gen.standard_normal((p, self.rank)) * np.sqrt(2.0 / p)
+                params["Wb"] = gen.standard_normal((self.rank, p_out)) * np.sqrt(2.0 / self.rank)
+            if kind != "linear_softplus":
+                params["bg"] = np.zeros(p_out)
+        if set(params) != set(shapes):
+            raise fail(func, "params", f"have exactly the keys {sorted(shapes)}", sorted(params))
+        self.params = {}
+        for k, shp in shapes.items():
+            a = np.asarray(params[k], dtype=np.float64)
+            if a.shape != shp or not np.isfinite(a).all():
+                raise fail(func, "params", f"hold a finite {k!r} of shape {shp}", f"shape {a.shape}")
+            self.params[k] = a.copy()
+
+    # -- parameter vector ----------------------------------------------------------------------
+    def param_shapes(self) -> dict:
+        s = {"W": (self.p, self.p_out), "b": (self.p_out,)}
+        if self.kind == "glu":
+            s["Wg"] = (self.p, self.p_out)
+        elif self.kind == "lowrank_glu":
+            s["Wa"] = (self.p, self.rank)
+            s["Wb"] = (self.rank, self.p_out)
+        if self.kind != "linear_softplus":
+            s["bg"] = (self.p_out,)
+        return s
+
+    def get_vector(self) -> np.ndarray:
+        return np.concatenate([self.params[k].ravel() for k in self.param_shapes()])
+
+    def set_vector(self, theta: np.ndarray) -> None:
+        o = 0
+        for k, shp in self.param_shapes().items():
+            size = int(np.prod(shp))
+            self.params[k] = np.asarray(theta[o:o + size], dtype=np.float64).reshape(shp).copy()
+            o += size
+
+    def copy(self) -> "FFKernelFeatureMap":
+        return FFKernelFeatureMap(self.p, self.p_out, kind=self.kind, rank=self.rank,
+                                  input_scale=self.input_scale, params=self.params)
+
+    # -- forward / backward --------------------------------------------------------------------
+    def _forward(self, X: np.ndarray):
+        """φ(X) and the cache needed by :meth:`_backward` (X unvalidated, float64)."""
+        P = self.params
+        Xs = X * self.input_scale
+        Z = Xs @ P["W"] + P["b"]
+        sp = _softplus(Z)
+        if self.kind == "linear_softplus":
+            return sp, (Xs, Z, sp, None, None)
+        if self.kind == "glu":
+            H = None
+            Zg = Xs @ P["Wg"] + P["bg"]
+        else:
+            H = Xs @ P["Wa"]
+            Zg = H @ P["Wb"] + P["bg"]
+        g = special.expit(Zg)
+        return sp * g, (Xs, Z, sp, g, H)
+
+    def _backward(self, dphi: np.ndarray, cache) -> dict:
+        """Gradients of a loss w.r.t. the parameters, given dLoss/dφ."""
+        Xs, Z, sp, g, H = cache
+        P = self.params
+        grads = {}
+        if g is None:
+            dZ = dphi * special.expit(Z)
+        else:
+            dZ = dphi * g * special.expit(Z)
+            dZg = dphi * sp * g * (1.0 - g)
+            grads["bg"] = dZg.sum(axis=0)
+            if self.kind == "glu":
+                grads["Wg"] = Xs.T @ dZg
+            else:
+                grads["Wb"] = H.T @ dZg
+                grads["Wa"] = Xs.T @ (dZg @ P["Wb"].T)
+        grads["W"] = Xs.T @ dZ
+        grads["b"] = dZ.sum(axis=0)
+        return grads
+
+    def orth_penalty(self) -> tuple[float, np.ndarray]:
+        """``mean((G − I)²)`` with G = WᵀW (p_out <= p) or W Wᵀ, and its gradient w.r.t. W."""
+        W = self.params["W"]
+        tall = self.p_out <= self.p
+        G = W.T @ W if tall else W @ W.T
+        E = G - np.eye(G.shape[0])
+        val = float(np.mean(E * E))
+        dG = 2.0 * E / E.size
+        dW = 2.0 * (W @ dG) if tall else 2.0 * (dG @ W)
+        return val, dW
+
+    def transform(self, X) -> np.ndarray:
+        """φ(X) of shape (n, p_out) (positive), X of shape (n, p)."""
+        X = check_points(X, "FFKernelFeatureMap.transform", "X")
+        if X.shape[1] != self.p:
+            raise fail("FFKernelFeatureMap.transform", "X", f"have p = {self.p} columns", f"shape {X.shape}")
+        return self._forward(X.astype(np.float64, copy=False))[0].astype(X.dtype, copy=False)
+
+    __call__ = transform
+
+    def __repr__(self):
+        return f"FFKernelFeatureMap(p={self.p}, p_out={self.p_out}, kind={self.kind!r})"
+
+
+def _orthogonal(p: int, p_out: int, gen) -> np.ndarray:
+    """(p, p_out) matrix with orthonormal columns (p_out <= p) or rows (p_out > p)."""
+    G = gen.standard_normal((max(p, p_out), min(p, p_out)))
+    Qm, R = np.linalg.qr(G)
+    Qm *= np.sign(np.diag(R))[None, :]
+    return Qm if p >= p_out else Qm.T
+
+
+def init_heads(H: int, p: int, p_out: int, *, kind: str = "linear_softplus", rng=None, **kw) -> list:
+    """One independently initialised :class:`FFKernelFeatureMap` per head."""
+    H = check_int(H, "init_heads", "H", low=1)
+    gens = as_generator(rng).spawn(H)
+    return [FFKernelFeatureMap(p, p_out, kind=kind, rng=g, **kw) for g in gens]
+
+
+def _linattn(Fq, Fk, V):
+    kv = Fk.T @ V
+    s = Fk.sum(axis=0)
+    N = Fq @ kv
+    den = Fq @ s
+    return N / den[:, None], (kv, s, N, den)
+
+
+def ff_attention(Q, K, V, fm, *, return_factors: bool = False):
+    """Linear attention with a feed-forward feature map φ: ``diag(φ(Q)φ(K)ᵀ1)⁻¹ φ(Q)(φ(K)ᵀV)``.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p) or (H, n, p)
+    K : ndarray of shape (m, p) or (H, m, p)
+    V : ndarray of shape (m, pv) or (H, m, pv)
+    fm : FFKernelFeatureMap, or a list of H maps for (H, ·, ·) inputs (one per head).
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv) or (H, n, pv)
+
+    Notes
+    -----
+    O((n + m) p p_out + (n + m) p_out pv) per head; the denominator is positive (softplus > 0).
+
+    References
+    ----------
+    Katharopoulos et al. 2020, Eq. (6); Yorsh & Kovalenko 2022 (``LKAAttention``); algorithms.md §4.
+    """
+    if isinstance(fm, (list, tuple)):
+        Q, K, V = np.asarray(Q), np.asarray(K), np.asarray(V)
+        if Q.ndim != 3 or len(fm) != Q.shape[0]:
+            raise fail("ff_attention", "fm", "be one map per head for (H, n, p) inputs",
+                       f"{len(fm)} maps, Q.shape={Q.shape}")
+        res = [ff_attention(Q[h], K[h], V[h], fm[h], return_factors=return_factors) for h in range(len(fm))]
+        if return_factors:
+            return np.stack([r[0] for r in res]), [r[1] for r in res]
+        return np.stack(res)
+    from .attention._common import check_qkv
+    Q, K, V = check_qkv(Q, K, V, "ff_attention")
+    if not isinstance(fm, FFKernelFeatureMap):
+        raise fail("ff_attention", "fm", "be an FFKernelFeatureMap", type(fm).__name__, TypeError)
+    if Q.shape[1] != fm.p:
+        raise fail("ff_attention", "Q", f"have p = {fm.p} columns (the map's input dimension)", f"shape {Q.shape}")
+    Fq = fm._forward(Q.astype(np.float64, copy=False))[0]
+    Fk = fm._forward(K.astype(np.float64, copy=False))[0]
+    out, (kv, s, _, den) = _linattn(Fq, Fk, V.astype(np.float64, copy=False))
+    out = out.astype(Q.dtype, copy=False)
+    if return_factors:
+        return out, {"phi_q": Fq, "phi_k": Fk, "kv": kv, "k_sum": s, "denominator": den}
+    return out
+
+
+class FitResult:
+    """Outcome of :func:`fit_ffkernel`: ``fm`` (fitted map), ``loss`` (final data loss, relative),
+    ``initial_loss``, ``n_iter``, ``success``, ``message``."""
+
+    def __init__(self, fm, loss, initial_loss, n_iter, success, message):
+        self.fm, self.loss, self.initial_loss = fm, loss, initial_loss
+        self.n_iter, self.success, self.message = n_iter, success, message
+
+    def __repr__(self):
+        return (f"FitResult(kind={self.fm.kind!r}, p_out={self.fm.p_out}, loss={self.loss:.4g}, "
+                f"initial_loss={self.initial_loss:.4g}, n_iter={self.n_iter})")
+
+
+def _softmax_rows(S):
+    S = S - S.max(axis=1, keepdims=True)
+    np.exp(S, out=S)
+    S /= S.sum(axis=1, keepdims=True)
+    return S
+
+
+class _Objective:
+    """Relative data loss + orthogonality penalty and its analytic gradient, for a parameter vector."""
+
+    def __init__(self, fm, Q, K, V, target, orth_penalty):
+        self.fm, self.Q, self.K, self.V = fm, Q, K, V
+        self.target, self.lam = target, orth_penalty
+        s = fm.input_scale
+        if target == "kernel":
+            self.T = np.exp((Q * s) @ (K * s).T)  # SM(Q̂, K̂) = exp(q·k/√p) for the default scale
+        else:
+            p = Q.shape[1]
+            self.T = _softmax_rows(Q @ K.T / np.sqrt(p)) @ V
+        self.norm2 = float(np.sum(self.T ** 2))
+
+    def data_loss(self, fm=None) -> float:
+        fm = fm or self.fm
+        Fq = fm._forward(self.Q)[0]
+        Fk = fm._forward(self.K)[0]
+        R = (Fq @ Fk.T if self.target == "kernel" else _linattn(Fq, Fk, self.V)[0]) - self.T
+        return float(np.sum(R * R)) / self.norm2
+
+    def __call__(self, theta):
+        fm = self.fm
+        fm.set_vector(theta)
+        Fq, cq = fm._forward(self.Q)
+        Fk, ck = fm._forward(self.K)
+        if self.target == "kernel":
+            R = Fq @ Fk.T - self.T
+            loss = float(np.sum(R * R)) / self.norm2
+            dFq = (2.0 / self.norm2) * (R @ Fk)
+            dFk = (2.0 / self.norm2) * (R.T @ Fq)
+        else:
+            O, (kv, s, N, den) = _linattn(Fq, Fk, self.V)
+            R = O - self.T
+            loss = float(np.sum(R * R)) / self.norm2
+            G = (2.0 / self.norm2) * R                      # dL/dO
+            dN = G / den[:, None]                           # O = N / den
+            dden = -np.einsum("ij,ij->i", G, O) / den       # dL/dden
+            dFq = dN @ kv.T + dden[:, None] * s[None, :]
+            dkv = Fq.T @ dN                                 # kv = Fkᵀ V
+            ds = Fq.T @ dden                                # s = Fkᵀ 1
+            dFk = self.V @ dkv.T + ds[None, :]
+        gq = fm._backward(dFq, cq)
+        gk = fm._backward(dFk, ck)
+        grads = {k: gq[k] + gk[k] for k in gq}
+        if self.lam > 0:
+            pen, dW = fm.orth_penalty()
+            loss += self.lam * pen
+            grads["W"] = grads["W"] + self.lam * dW
+        return loss, np.concatenate([grads[k].ravel() for k in fm.param_shapes()])
+
+
+def fit_ffkernel(Q, K, V=None, *, p_out: int, kind: str = "linear_softplus", target: str = "attention",
+                 orth_penalty: float = 0.0, max_iter: int = 200, rng=None, init=None, **map_options) -> FitResult:
+    """Fit a feed-forward feature map φ offline to one head's Q, K (, V) samples with L-BFGS.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv) — required for ``target="attention"``.
+    p_out : int — number of features.
+    kind : {"linear_softplus", "glu", "lowrank_glu"}
+    target : {"attention", "kernel"} — see the module docstring (both relative squared errors).
+    orth_penalty : float >= 0 — weight λ_orth of ``mean((G − I)²)``.
+    max_iter : int — L-BFGS iterations.
+    rng : None, int or Generator — initialisation (ignored when ``init`` is given).
+    init : FFKernelFeatureMap, optional — start from this map (copied).
+    **map_options : ``rank``, ``input_scale`` for :class:`FFKernelFeatureMap`.
+
+    Returns
+    -------
+    FitResult — ``.fm`` the fitted map, ``.loss`` / ``.initial_loss`` the relative data losses
+    (without the penalty).
+
+    Notes
+    -----
+    One loss + gradient evaluation costs O(n m p_out) for the kernel target (the n×m residual) and
+    O((n + m) p_out (p + pv) + n m p) once for the attention target; memory O(n m) for the fixed
+    target. Analytic gradients (checked against finite differences in ``tests/test_ffkernel.py``).
+    This is an offline fit of the architecture, not the end-to-end training of the paper.
+
+    References
+    ----------
+    Yorsh & Kovalenko 2022 (architecture, orthogonality regulariser); Nocedal & Wright, L-BFGS;
+    algorithms.md §4 ("library proposal").
+    """
+    func = "fit_ffkernel"
+    check_choice(target, ("attention", "kernel"), func, "target")
+    Q = check_points(Q, func, "Q", dtype=np.float64)
+    K = check_points(K, func, "K", dtype=np.float64)
+    if K.shape[1] != Q.shape[1]:
+        raise fail(func, "K", f"have p = {Q.shape[1]} columns", f"shape {K.shape}")
+    if target == "attention":
+        if V is None:
+            raise fail(func, "V", "be given for target='attention'", None)
+        V = check_points(V, func, "V", dtype=np.float64)
+        if V.shape[0] != K.shape[0]:
+            raise fail(func, "V", f"have one row per key ({K.shape[0]})", f"shape {V.shape}")
+    orth_penalty = check_positive(orth_penalty, func, "orth_penalty", allow_zero=True)
+    max_iter = check_int(max_iter, func, "max_iter", low=1)
+    if init is not None:
+        if not isinstance(init, FFKernelFeatureMap):
+            raise fail(func, "init", "be an FFKernelFeatureMap", type(init).__name__, TypeError)
+        fm = init.copy()
+    else:
+        fm = FFKernelFeatureMap(Q.shape[1], p_out, kind=kind, rng=rng, **map_options)
+    obj = _Objective(fm, Q, K, V, target, orth_penalty)
+    initial = obj.data_loss()
+    res = optimize.minimize(obj, fm.get_vector(), jac=True, method="L-BFGS-B",
+                            options={"maxiter": max_iter, "gtol": GTOL})
+    fm.set_vector(res.x)
+    return FitResult(fm, obj.data_loss(), initial, int(res.nit), bool(res.success), str(res.message))
