@@ -320,6 +320,22 @@ def _pretrained_params():
     return params, config
 
 
+class _LazyInit(dict):
+    """Random-twin parameters: weight matrix ``keys[i]`` is drawn on first use from the child seed
+    ``(root, 0, i)`` — the same values whichever layers are used first (and only used layers cost)."""
+
+    def __init__(self, fixed: dict, drawn: dict, root: int):
+        super().__init__(fixed)
+        self._drawn, self._root = drawn, root
+
+    def __missing__(self, key):
+        i, shape = self._drawn[key]
+        gen = np.random.default_rng(np.random.SeedSequence(self._root, spawn_key=(0, i)))
+        value = gen.normal(0.0, INIT_STD, size=shape)
+        self[key] = value
+        return value
+
+
 def load_minilm(weights: str = "pretrained", *, rng=None) -> MiniLM:
     """The all-MiniLM-L6-v2 encoder with its pretrained weights or a BERT-initialised random twin.
 
@@ -332,7 +348,8 @@ def load_minilm(weights: str = "pretrained", *, rng=None) -> MiniLM:
     Notes
     -----
     Pretrained weights (22.7 M float32 parameters, ~91 MB) are read once per process. The random
-    twin draws 4·384² + 2·384·1536 normals per layer and one 384-row per distinct token id.
+    twin draws each weight matrix on first use (4·384² + 2·384·1536 normals per layer used) from its
+    own child seed, and one 384-row per distinct token id.
     """
     weights = check_choice(weights, _WEIGHTS, "load_minilm", "weights")
     params, config = _pretrained_params()
@@ -340,7 +357,6 @@ def load_minilm(weights: str = "pretrained", *, rng=None) -> MiniLM:
         return MiniLM(params, config, weights)
     gen = as_generator(rng)
     root = int(gen.integers(0, 2**63 - 1))
-    h, f = int(config["hidden_size"]), int(config["intermediate_size"])
     newp = {}
     for key, arr in params.items():
         if key.startswith(("pooler.", "embeddings.word_embeddings", "embeddings.position_ids")):
@@ -356,10 +372,7 @@ def load_minilm(weights: str = "pretrained", *, rng=None) -> MiniLM:
         keys += [pre + "attention.self.query.weight", pre + "attention.self.key.weight",
                  pre + "attention.self.value.weight", pre + "attention.output.dense.weight",
                  pre + "intermediate.dense.weight", pre + "output.dense.weight"]
-    wgen = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(0,)))
-    for key in keys:
-        newp[key] = wgen.normal(0.0, INIT_STD, size=params[key].shape)
-    del h, f
+    newp = _LazyInit(newp, {key: (i, params[key].shape) for i, key in enumerate(keys)}, root)
 
     def word_rows(ids):
         uniq, inv = np.unique(ids, return_inverse=True)

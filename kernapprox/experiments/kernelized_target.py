@@ -48,12 +48,22 @@ def nystromformer_kernelized(Q, K, V, *, d, rng=None, core="newton_schulz"):
     return kern._block(Qh, Kt) @ (Winv @ (kern._block(Qt, Kh) @ V))
 
 
+def rff_sorf(Q, K, V, *, d, rng=None):
+    """RFF attention with structured orthogonal frequencies (SORF, Yu et al. 2016 §4): the frequencies
+    and phases of ``random_features(Gaussian(1), p, d, kind="sorf")`` passed to the ``"rff"`` method."""
+    from .. import attention
+    from ..features import random_features
+    from ..kernels import Gaussian
+    fm = random_features(Gaussian(1.0), Q.shape[1], d, kind="sorf", rng=rng)
+    return attention.approximate(Q, K, V, method="rff", omega=fm.omega, phase=fm.phase)
+
+
 METHODS = {
     "Skyformer (paper: uniform 2n, pinv)": ("skyformer", {"target": "gaussian", "preset": "paper"}),
     "Skyformer (code: stratified, NS γ=0.1)": ("skyformer", {"target": "gaussian", "preset": "code"}),
-    "RFF": ("rff", {"kind": "rff"}),
-    "ORF": ("rff", {"kind": "orf"}),
-    "SORF": ("rff", {"kind": "sorf"}),
+    "RFF": ("rff", {}),
+    "ORF": ("rff", {"orthogonal": True}),
+    "SORF": rff_sorf,
     "Nystromformer on κ (6 Razavi)": nystromformer_kernelized,
     "Nystromformer on κ (pinv)": functools.partial(nystromformer_kernelized, core="pinv"),
 }

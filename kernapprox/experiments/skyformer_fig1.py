@@ -45,7 +45,7 @@ class Config:
 
 
 FULL = Config()
-QUICK = Config(ns=(256, 512), ds=(16, 64), windows=1, heads_per_window=2)
+QUICK = Config(ns=(128, 256), ds=(16, 64), windows=1, heads_per_window=2)
 
 
 def run(cfg: Config, seed) -> dict:

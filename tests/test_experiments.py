@@ -1,0 +1,131 @@
+"""Every registered experiment runs QUICK and writes its figure, data and provenance; shared plumbing.
+
+The parametrisation comes from ``kernapprox.experiments.REGISTRY``, so experiments added by other
+modules are covered automatically.
+"""
+import dataclasses
+import io
+import json
+
+import numpy as np
+import pytest
+
+from kernapprox import experiments
+from kernapprox.experiments import _common as C
+
+NAMES = experiments.names()
+
+
+def test_registry_lists_the_attention_experiments_in_order():
+    mine = ["skyformer-fig1", "skyformer-bound", "kernelized-target", "skeinformer-fig1",
+            "skeinformer-ablation", "singular-values"]
+    assert NAMES[:len(mine)] == mine
+    with pytest.raises(ValueError, match="experiments.get: `name` must be one of"):
+        experiments.get("no-such-experiment")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_module_contract(name):
+    mod = experiments.get(name)
+    assert mod.NAME == name
+    assert isinstance(mod.TITLE, str) and mod.TITLE and isinstance(mod.PAPER, str) and mod.PAPER
+    assert dataclasses.is_dataclass(mod.Config) and mod.Config.__dataclass_params__.frozen
+    assert isinstance(mod.FULL, mod.Config) and isinstance(mod.QUICK, mod.Config)
+    assert mod.QUICK != mod.FULL
+    assert callable(mod.run) and callable(mod.plot)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_quick_run_writes_files_with_provenance(name, tmp_path, monkeypatch):
+    monkeypatch.setenv(C.QUIET_ENV, "1")
+    mod = experiments.get(name)
+    paths = experiments.run_experiment(mod, quick=True, seed=3, out_dir=tmp_path)
+    for key in ("png", "pdf", "npz", "json"):
+        assert (tmp_path / paths[key].split("/")[-1] if key in ("png", "pdf") else
+                tmp_path / "data" / paths[key].split("/")[-1]).stat().st_size > 0
+    assert (tmp_path / f"{name}.png").exists() and (tmp_path / "data" / f"{name}.npz").exists()
+    prov = json.loads((tmp_path / "data" / f"{name}.json").read_text())
+    assert prov["name"] == name and prov["seed"] == 3 and prov["mode"] == "quick"
+    assert prov["config"] == json.loads(json.dumps(dataclasses.asdict(mod.QUICK), default=C._json_default))
+    for pkg in ("python", "numpy", "scipy", "numba", "kernapprox"):
+        assert prov["versions"][pkg]
+    assert prov["git_sha"] and prov["wall_time_s"] >= 0
+    assert isinstance(prov["inputs"], str) and prov["inputs"] and prov["inputs"] != "n/a"
+    assert "n_evals" in prov
+    # the data re-load into the run() shape and re-plot without recomputation
+    data = C.load_data(tmp_path, name)
+    assert data["provenance"]["name"] == name
+    monkeypatch.setattr(mod, "run", lambda *a, **k: pytest.fail("plot must not recompute"))
+    before = (tmp_path / f"{name}.png").stat().st_mtime_ns
+    experiments.replot(mod, tmp_path)
+    assert (tmp_path / f"{name}.png").stat().st_mtime_ns >= before
+
+
+def test_trial_rngs_reproducible_independent_and_keyed():
+    a = [g.random() for g in C.trial_rngs(5, 4)]
+    b = [g.random() for g in C.trial_rngs(5, 6)][:4]
+    assert a == b  # the first trials do not depend on how many are drawn
+    assert len(set(a)) == 4
+    c = [g.random() for g in C.trial_rngs(5, 4, key=(1,))]
+    assert not set(a) & set(c)
+    assert C.root_seed(7) == 7 and isinstance(C.root_seed(None), int)
+    with pytest.raises(TypeError):
+        C.root_seed(1.5)
+
+
+def test_progress_silent_without_tty_and_when_quiet(monkeypatch):
+    buf = io.StringIO()
+    assert list(C.progress(range(3), "x", stream=buf)) == [0, 1, 2]
+    assert buf.getvalue() == ""  # StringIO is not a terminal
+
+    class TTY(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = TTY()
+    monkeypatch.delenv(C.QUIET_ENV, raising=False)
+    assert list(C.progress(range(3), "bar", stream=tty)) == [0, 1, 2]
+    assert "bar" in tty.getvalue() and "3/3" in tty.getvalue()
+    monkeypatch.setenv(C.QUIET_ENV, "1")
+    tty2 = TTY()
+    list(C.progress(range(3), "bar", stream=tty2))
+    assert tty2.getvalue() == ""
+
+
+def test_save_load_round_trip_nested(tmp_path):
+    class M:
+        NAME, TITLE, PAPER = "toy", "toy", "none"
+
+        @staticmethod
+        def plot(data):
+            fig, ax = C.new_figure(1, 1)
+            C.plot_curve(ax[0, 0], data["x"] + 1, data["res"]["a"], label="Skyformer")
+            C.add_provenance(fig, data)
+            return fig
+
+    data = {"x": np.arange(3), "res": {"a": np.array([1.0, 2.0, 3.0]), "b": 1.5}, "names": np.array(["u", "v"]),
+            "meta": {"inputs": "synthetic proxy", "n_evals": {"a": 3, "b": 4}}}
+    C.save_outputs(M, data, {"n": 3}, 1, tmp_path, 0.5)
+    back = C.load_data(tmp_path, "toy")
+    assert np.array_equal(back["x"], data["x"]) and back["res"]["b"] == 1.5
+    assert list(back["names"]) == ["u", "v"] and back["meta"]["inputs"] == "synthetic proxy"
+    assert back["provenance"]["n_evals"] == 7 and back["provenance"]["mode"] == "custom"
+    with pytest.raises(FileNotFoundError, match="run `kernapprox run missing"):
+        C.load_data(tmp_path, "missing")
+    with pytest.raises(TypeError, match="object arrays"):
+        C.save_outputs(M, {"x": np.array([object()])}, {}, 1, tmp_path, 0.0)
+
+
+def test_mean_se_and_quantile():
+    m, se = C.mean_se(np.array([[1.0, 2.0, 3.0], [np.nan, np.nan, np.nan]]))
+    assert m[0] == 2.0 and np.isclose(se[0], 1 / np.sqrt(3)) and np.isnan(m[1])
+    assert C.quantile(np.arange(10.0), 0.9) == 9.0  # "higher" order statistic: conservative
+
+
+def test_synthetic_inputs_fallback():
+    src = C.AttentionInputs("pretrained", source="synthetic")
+    assert src.source == "synthetic" and "synthetic proxy" in src.label
+    trip = src.sample(64, 2, np.random.default_rng(0))
+    assert len(trip) == 2 and trip[0][0].shape[0] == 64
+    with pytest.raises(ValueError, match="`kind` must be one of"):
+        C.AttentionInputs("trained")
