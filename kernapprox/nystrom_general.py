@@ -91,32 +91,40 @@ def _augmented_blocks(kernel, Q, K, idx2, w):
 
     For the exponential kernel all three blocks are computed as ``exp(logit − c)`` with one common
     shift c (the max logit, algorithms.md §2.8); returns ``(CQ, CK, W, c)`` (c = 0 otherwise).
+    Accumulated sketches (a > 1) are summed one draw at a time: memory O((n + m) d + (a d)²).
     """
     a, d = idx2.shape
     X = np.concatenate([Q, K], axis=0)
-    flat = idx2.reshape(-1)
-    XL = X[flat]
+    XL = X[idx2.reshape(-1)]
+    expo = isinstance(kernel, _kernels.Exponential)
+    t = 1.0 / kernel.temperature if expo else 1.0
+
+    def block(A, B, shift):
+        if not expo:
+            return kernel._block(A, B)
+        G = A @ B.T
+        G *= t
+        G -= shift
+        return np.exp(G, out=G)
+
     shift = 0.0
-    if isinstance(kernel, _kernels.Exponential):
-        t = 1.0 / kernel.temperature
-        GQ = (Q @ XL.T) * t
-        GK = (K @ XL.T) * t
-        GW = (XL @ XL.T) * t
-        shift = float(max(GQ.max(), GK.max(), GW.max()))
-        for G in (GQ, GK, GW):
-            G -= shift
-            np.exp(G, out=G)
-        CQf, CKf, Wf = GQ, GK, GW
-    else:
-        CQf, CKf, Wf = kernel._block(Q, XL), kernel._block(K, XL), kernel._block(XL, XL)
+    if expo:
+        shift = float((XL @ XL.T).max() * t)
+        for i in range(a):
+            Xi = XL[i * d:(i + 1) * d]
+            shift = max(shift, float((Q @ Xi.T).max() * t), float((K @ Xi.T).max() * t))
+    Wf = np.asarray(block(XL, XL, shift), dtype=np.float64)
     if a == 1 and np.all(w == 1):
-        return CQf, CKf, np.asarray(Wf, dtype=np.float64), shift
-    wf = w.reshape(-1).astype(CQf.dtype)
-    CQ = (CQf * wf).reshape(Q.shape[0], a, d).sum(axis=1)
-    CK = (CKf * wf).reshape(K.shape[0], a, d).sum(axis=1)
-    W4 = (np.asarray(Wf, dtype=np.float64) * np.outer(w.reshape(-1), w.reshape(-1))).reshape(a, d, a, d)
-    W = W4.sum(axis=(0, 2))
-    return CQ, CK, W, shift
+        return block(Q, XL, shift), block(K, XL, shift), Wf, shift
+    CQ = np.zeros((Q.shape[0], d), dtype=Q.dtype)
+    CK = np.zeros((K.shape[0], d), dtype=K.dtype)
+    for i in range(a):
+        Xi = XL[i * d:(i + 1) * d]
+        wi = w[i].astype(Q.dtype)
+        CQ += block(Q, Xi, shift) * wi
+        CK += block(K, Xi, shift) * wi
+    W4 = (Wf * np.outer(w.reshape(-1), w.reshape(-1))).reshape(a, d, a, d)
+    return CQ, CK, W4.sum(axis=(0, 2)), shift
 
 
 def _as_index_array(indices, N: int, accumulation: int, func: str, name: str = "indices") -> np.ndarray:
