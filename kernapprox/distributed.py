@@ -71,7 +71,7 @@ from .matrix import _as_kernel, _matvec_tiled
 
 __all__ = [
     "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
-    "rpcholesky", "as_dask_points", "CHUNK_BYTES", "SPECTRAL_TOL", "SPECTRAL_MAXITER",
+    "DaskOperator", "rpcholesky", "as_dask_points", "CHUNK_BYTES", "MIN_CHUNK_ROWS", "LANCZOS_BLOCK",
 ]
 
 #: Target bytes of one row chunk of kernel entries (rows × k × 8) when ``chunk_rows`` is not given
@@ -79,11 +79,9 @@ __all__ = [
 CHUNK_BYTES = 32 * 1024 * 1024
 #: Smallest automatic row chunk (tiny chunks only add scheduler overhead).
 MIN_CHUNK_ROWS = 1024
-#: ARPACK residual tolerance of the Lanczos spectral-norm estimate: sqrt(eps(float64)) ≈ 1.5e-8 on the
-#: Ritz residual, i.e. an eigenvalue (norm) error of order tol²·|λ|/gap — float64 accuracy in practice.
-SPECTRAL_TOL = float(np.sqrt(np.finfo(np.float64).eps))
-#: Cap on ARPACK restarts (each restart costs up to ncv distributed products).
-SPECTRAL_MAXITER = 300
+#: Default Lanczos block of :func:`spectral_error`: a distributed pass costs n² kernel entries (and
+#: a scheduling round trip) whatever the number of vectors, so wide blocks mean fewer passes.
+LANCZOS_BLOCK = 16
 
 _INSTALL_HINT = ('kernapprox.distributed needs dask with dask.array and dask.distributed; install it '
                  'with: pip install "kernapprox[dask]"  (or: pip install "dask[array,distributed]")')
@@ -362,11 +360,16 @@ def _as_dask_v(V, Yd, func):
 # ------------------------------------------------------------------------------------------------
 # PSD Nyström
 # ------------------------------------------------------------------------------------------------
-def _features_block(Xc, kernel, Lk, root: PSDCore, dtype):
-    """F_c = K(X_c, L_kept) R — the core policy's own ``apply`` on one row chunk."""
+def _features_block(Xc, kernel, Lk, pc: PSDCore, dtype):
+    """F_c = K(X_c, L_kept) R on one row chunk, by the in-memory Nyström's own tiled solve.
+
+    ``kernapprox.nystrom_psd._apply_tiled`` evaluates the kernel block tile by tile and solves in
+    place, so a task holds its F chunk plus one tile of kernel entries.
+    """
+    from .nystrom_psd import _apply_tiled
     dt = np.dtype(dtype)
-    C = kernel._block(np.ascontiguousarray(Xc, dtype=dt), Lk)
-    return root.apply(C).astype(dt, copy=False)
+    Xc = np.ascontiguousarray(Xc, dtype=dt)
+    return _apply_tiled(lambda i0, i1: kernel._block(Xc[i0:i1], Lk), Xc.shape[0], pc, dt)
 
 
 def _trace_parts(Xc, Fc, kernel):
@@ -396,8 +399,7 @@ class DaskNystrom:
     landmarks: np.ndarray        # (k, d) all landmark points given
     core: PSDCore                # core of W = K(landmarks, landmarks) (policy, kept columns, meta)
     info: dict
-    _Lk: np.ndarray = dataclasses.field(repr=False, default=None)     # kept landmarks (r_k, d)
-    _root: PSDCore = dataclasses.field(repr=False, default=None)      # core on the kept landmarks
+    _Lk: np.ndarray = dataclasses.field(repr=False, default=None)     # kept landmarks L[core.cols]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -490,22 +492,23 @@ class DaskNystrom:
             Xa = check_points(Xnew, func, "Xnew")
             check_same_dim(Xa, self.landmarks, func, "Xnew", "landmarks")
             dtn = _common_float(Xa.dtype, dt)
-            return _features_block(Xa, self.kernel, self._Lk.astype(dtn, copy=False), self._root, dtn)
+            return _features_block(Xa, self.kernel, self._Lk.astype(dtn, copy=False), self.core, dtn)
         Xd = as_dask_points(Xnew, func, "Xnew", chunk_rows=chunk_rows, width=self.landmarks.shape[0])
         check_same_dim(Xd, self.landmarks, func, "Xnew", "landmarks")
-        return _nystrom_features(Xd, self.kernel, self._Lk, self._root, _common_float(Xd.dtype, dt))
+        return _nystrom_features(Xd, self.kernel, self._Lk, self.core, _common_float(Xd.dtype, dt))
 
     def trace_error(self, *, relative: bool = False) -> float:
         """Exact ``tr(K − K̂) = Σ_chunks Σ_i (k(x_i, x_i) − ||f_i||²)`` (float64); see :func:`trace_error`."""
         return _trace_error(self.kernel, self.X, self.F, relative)
 
 
-def _nystrom_features(Xd, kernel, Lk, root, dt):
+def _nystrom_features(Xd, kernel, Lk, pc, dt):
     dask, _ = _dask()
+    # the landmarks and the core enter the graph once (as keys), not once per task
     Ld = dask.delayed(np.ascontiguousarray(Lk, dtype=dt), pure=True, traverse=False)
-    Rd = dask.delayed(root, pure=True, traverse=False)
+    Rd = dask.delayed(pc, pure=True, traverse=False)
     Xd = Xd.astype(dt) if Xd.dtype != dt else Xd
-    return Xd.map_blocks(_features_block, kernel, Ld, Rd, dt.str, chunks=(Xd.chunks[0], (root.rank,)),
+    return Xd.map_blocks(_features_block, kernel, Ld, Rd, dt.str, chunks=(Xd.chunks[0], (pc.rank,)),
                          dtype=dt, meta=np.empty((0, 0), dtype=dt))
 
 
@@ -570,20 +573,18 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
         L = _small_points(lm, func, "landmarks")
         check_same_dim(Xd, L, func, "X", "landmarks")
     dt = _common_float(Xd.dtype, L.dtype)
-    L = L.astype(dt, copy=False)
+    L = np.ascontiguousarray(L, dtype=dt)
     W = kernel._block(L, L)
-    pc = psd_core(W, core, rcond=rcond, gamma=gamma, func=func)
-    # evaluate only the kept landmark columns: a core on those columns with the same root
-    Lk = np.ascontiguousarray(L[pc.cols])
-    root = dataclasses.replace(pc, cols=np.arange(pc.cols.size, dtype=np.intp))
-    F = _nystrom_features(Xd, kernel, Lk, root, dt)
-    info = {"method": "nystrom", "core": core, "landmarks_kept": pc.cols.copy(),
-            "n_evals": n * int(Lk.shape[0]) + int(L.shape[0]) ** 2, "core_meta": dict(pc.meta),
+    # the same core as the in-memory kernapprox.nystrom (float64, eps of the working dtype)
+    pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=float(np.finfo(dt).eps), func=func)
+    Lk = np.ascontiguousarray(L[pc.cols])        # only the kept landmark columns are evaluated
+    F = _nystrom_features(Xd, kernel, Lk, pc, dt)
+    info = {"indices": indices, "kept": np.sort(pc.cols), "n_evals": n * int(Lk.shape[0]) + int(L.shape[0]) ** 2,
+            "method": "nystrom", "core": core, "dropped": int(pc.meta.get("dropped", 0)),
             "distributed": True}
-    if indices is not None:
-        info["indices"] = indices[pc.cols]
+    info.update({key: v for key, v in pc.meta.items() if key != "dropped"})
     return DaskNystrom(kernel=kernel, X=Xd.astype(dt) if Xd.dtype != dt else Xd, F=F, landmarks=L,
-                       core=pc, info=info, _Lk=Lk, _root=root)
+                       core=pc, info=info, _Lk=Lk)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -646,127 +647,107 @@ def trace_error(kernel, X, approx, *, relative: bool = False, chunk_rows: int | 
     return _trace_error(kernel, Xd, F, relative)
 
 
-class _DifferenceOperator(spla.LinearOperator):
-    """``E = K − K̂`` applied by one Dask computation per product (K never formed)."""
+class DaskOperator(spla.LinearOperator):
+    """A symmetric :class:`scipy.sparse.linalg.LinearOperator` whose every product is one Dask computation.
 
-    def __init__(self, KM: "DaskKernelMatrix", approx):
-        self.KM = KM
-        self.approx = approx
-        super().__init__(dtype=np.dtype(np.float64), shape=KM.shape)
+    ``lazy_product(V)`` maps a float64 ndarray (n, b) to a dask array (n, b); ``symmetric = True``
+    tells :func:`kernapprox.spectral_error` to run symmetric (one product per block) Lanczos.
+    ``on_product(b)`` is called after each product with the block width (evaluation counts).
+    """
 
-    def _apply(self, V):
-        dask, _ = _dask()
-        V = np.asarray(V, dtype=np.float64)
-        V2 = V.reshape(V.shape[0], -1)
-        KV = self.KM._matvec_lazy(V2, accumulate="float64")
-        if isinstance(self.approx, DaskNystrom):
-            AV = self.approx.matvec(V2)
-            KV, AV = dask.compute(KV, AV)
-            AV = np.asarray(AV, dtype=np.float64)
-        else:
-            (KV,) = dask.compute(KV)
-            AV = np.asarray(self.approx @ V2, dtype=np.float64) if self.approx is not None else 0.0
-        self.KM._count(self.KM.shape[0] * self.KM.shape[1])
-        out = np.asarray(KV, dtype=np.float64) - AV
-        return out.reshape(V.shape) if V.ndim == 1 else out
+    symmetric = True
 
-    def _matvec(self, v):
-        return self._apply(v)
+    def __init__(self, shape, lazy_product, *, on_product=None):
+        self._lazy_product = lazy_product
+        self._on_product = on_product
+        super().__init__(dtype=np.dtype(np.float64), shape=tuple(int(s) for s in shape))
 
     def _matmat(self, V):
-        return self._apply(V)
+        V = np.ascontiguousarray(np.asarray(V, dtype=np.float64).reshape(self.shape[1], -1))
+        out = np.asarray(self._lazy_product(V).compute(), dtype=np.float64)
+        if self._on_product is not None:
+            self._on_product(V.shape[1])
+        return out.reshape(self.shape[0], V.shape[1])
 
-    _rmatvec = _matvec            # E is symmetric (K = K(X, X) and K̂ symmetric)
+    def _matvec(self, v):
+        return self._matmat(np.asarray(v).reshape(-1, 1))[:, 0]
+
+    _rmatvec = _matvec
     _rmatmat = _matmat
 
     def _adjoint(self):
         return self
 
 
-def _spectral_norm_sym(op, rng, tol, maxiter) -> float:
-    """``||E||₂ = max |λ(E)|`` of a symmetric operator by Lanczos (ARPACK ``eigsh``, which="LM")."""
-    n = op.shape[0]
-    v0 = rng.standard_normal(n)
-    if n <= 2:
-        E = op @ np.eye(n)
-        return float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (E + E.T)))))
-    lam = spla.eigsh(op, k=1, which="LM", v0=v0, tol=tol, maxiter=maxiter, return_eigenvectors=False)
-    return float(np.abs(lam).max())
+def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "lanczos", rng=None,
+                   chunk_rows: int | None = None, **options):
+    """Spectral-norm error ``‖K − K̂‖₂`` with K = K(X, X), through distributed kernel products.
 
-
-def spectral_error(kernel, X, approx, *, relative: bool = False, tol: float = SPECTRAL_TOL,
-                   maxiter: int = SPECTRAL_MAXITER, rng=None, chunk_rows: int | None = None) -> float:
-    """Spectral-norm error ``||K − K̂||₂`` with K = K(X, X), through distributed kernel products.
-
-    ``E = K − K̂`` is wrapped as a :class:`scipy.sparse.linalg.LinearOperator` whose every product
-    ``E v`` runs one Dask computation (``K v`` by :func:`kernel_matvec` with both sides chunked,
-    ``K̂ v`` from the factors); ``||E||₂ = max |λ(E)|`` (E symmetric) is then found by the
-    single-machine matrix-free machinery: :func:`kernapprox.spectral_error` when it accepts the
-    operator, else Lanczos (ARPACK ``eigsh``, which="LM").
+    K is wrapped as a :class:`DaskOperator` (a ``LinearOperator`` whose products ``K V`` run as one
+    Dask computation each, :func:`kernel_matvec` with both sides chunked, accumulated in float64);
+    a :class:`DaskNystrom` approximation likewise (``F (Fᵀ V)`` on the cluster); an in-memory
+    low-rank result is used as is. The norm itself is the single-machine matrix-free estimator
+    :func:`kernapprox.spectral_error` (block Lanczos with a certified lower bound and an upper
+    estimate), which only ever sees products.
 
     Parameters
     ----------
     kernel : Kernel or str
-    X : dask array, .npy path or ndarray of shape (n, d)
-    approx : DaskNystrom, PSDLowRank / SymLowRank (in memory), or None (then ``||K||₂``)
+    X : dask array, .npy path or ndarray of shape (n, d); None: the ``X`` of a DaskNystrom ``approx``
+    approx : DaskNystrom, PSDLowRank / SymLowRank (in memory), or None (then ``‖K‖₂``)
     relative : bool
-        Divide by ``||K||₂`` (one more Lanczos run).
-    tol : float
-        ARPACK residual tolerance (relative to |λ|); the norm itself is accurate to about tol².
-    maxiter : int
-        ARPACK restart cap.
+        ``‖K − K̂‖₂ / ‖K‖₂`` (:func:`kernapprox.metrics.relative_spectral_error`: a second Lanczos run).
+    method : {"lanczos", "auto", "exact"}
+        Passed on. The default is matrix-free; ``"exact"`` (and ``"auto"`` for at most 10⁶ entries)
+        forms the n×n matrix on the driver from n distributed products — small problems only.
     rng : None, int, SeedSequence or Generator
-        Draws the Lanczos start vector.
+        Start block of the Lanczos iteration.
+    chunk_rows : int, optional
+        Row chunk of X (file/ndarray) for the products.
+    **options
+        ``tol``, ``block_size`` (default :data:`LANCZOS_BLOCK` = 16 here), ``max_iter``,
+        ``fail_prob`` of :func:`kernapprox.spectral_error`.
 
     Returns
     -------
-    float
+    kernapprox.metrics.ErrorEstimate
+        A float (the certified lower bound for Lanczos) with ``.lower``, ``.upper``, ``.passes``,
+        ``.matvecs``, ``.info``.
 
     Notes
     -----
-    Each product costs n² kernel entries (spread over the cluster) plus O(n r) for K̂; Lanczos needs
-    O(log(n)/sqrt(gap)) products in theory, typically 20–60 here. Counts are added to the
-    underlying :class:`DaskKernelMatrix` ``n_evals``.
+    Each block product costs n² kernel entries spread over (#chunks)² tasks, plus O(n r b) for K̂;
+    the number of passes is reported in the result (typically 10–40 for a 1e-4 bracket).
 
     References
     ----------
-    Lanczos / ARPACK: Lehoucq, Sorensen & Yang (1998), ARPACK Users' Guide, implicitly restarted
-    Lanczos; Kuczyński & Woźniakowski (1992) for the randomized start.
+    Golub & Van Loan, *Matrix Computations* (4th ed.), §10.1 (block Lanczos); Kuczyński &
+    Woźniakowski (1992), SIMAX 13(4), Thm 4.2 (random start) — as in :func:`kernapprox.spectral_error`.
     """
     func = "distributed.spectral_error"
+    from . import metrics as _metrics
     kernel = _as_kernel(kernel, func)
     gen = as_generator(rng)
-    tol = check_positive(tol, func, "tol")
-    maxiter = check_int(maxiter, func, "maxiter", low=1)
     if isinstance(approx, DaskNystrom):
-        KM = DaskKernelMatrix(kernel, approx.X if X is None else X, chunk_rows=chunk_rows)
+        Xd = approx.X if X is None else as_dask_points(X, func, "X", chunk_rows=chunk_rows)
     else:
         if approx is not None and not isinstance(approx, (_lowrank.PSDLowRank, _lowrank.SymLowRank)):
             raise fail(func, "approx", "be a DaskNystrom, a PSDLowRank/SymLowRank or None",
                        type(approx).__name__, TypeError)
-        KM = DaskKernelMatrix(kernel, X, chunk_rows=chunk_rows)
-    if approx is not None and approx.shape != KM.shape:
-        raise ValueError(f"{func}: `approx` has shape {approx.shape} but K(X, X) has shape {KM.shape}")
-    E = _DifferenceOperator(KM, approx)
-    err = _norm_via_metrics(E, gen, tol, maxiter)
+        if X is None:
+            raise fail(func, "X", "be given (it may be None only with a DaskNystrom approx)", None, TypeError)
+        Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows)
+    n = int(Xd.shape[0])
+    if approx is not None and tuple(approx.shape) != (n, n):
+        raise ValueError(f"{func}: `approx` has shape {tuple(approx.shape)} but K(X, X) has shape {(n, n)}")
+    A = DaskOperator((n, n), lambda V: kernel_matvec(kernel, Xd, None, V, accumulate="float64"))
+    B = DaskOperator((n, n), approx.matvec) if isinstance(approx, DaskNystrom) else approx
+    options.setdefault("block_size", LANCZOS_BLOCK)
     if relative:
-        nk = _norm_via_metrics(_DifferenceOperator(KM, None), gen, tol, maxiter)
-        return err / nk if nk > 0 else float("nan")
-    return err
-
-
-def _norm_via_metrics(op, gen, tol, maxiter) -> float:
-    """Prefer the library's matrix-free spectral norm (kernapprox.metrics) on a LinearOperator."""
-    try:
-        from .metrics import spectral_error as _metrics_spectral_error
-    except ImportError:
-        _metrics_spectral_error = None
-    if _metrics_spectral_error is not None:
-        try:
-            return float(_metrics_spectral_error(op, None, rng=gen))
-        except TypeError:
-            pass
-    return _spectral_norm_sym(op, gen, tol, maxiter)
+        if B is None:
+            raise fail(func, "approx", "be given with relative=True", None, TypeError)
+        return _metrics.relative_spectral_error(A, B, method=method, rng=gen, symmetric=True, **options)
+    return _metrics.spectral_error(A, B, method=method, rng=gen, symmetric=True, **options)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -937,7 +918,12 @@ class DaskKernelMatrix:
         return out
 
     def as_operator(self) -> spla.LinearOperator:
-        """A LinearOperator whose products run as Dask computations."""
+        """A LinearOperator whose products run as Dask computations (a symmetric
+        :class:`DaskOperator`, float64 accumulation, for the square matrix)."""
+        if self.symmetric:
+            n = self.shape[0]
+            return DaskOperator(self.shape, lambda V: self._matvec_lazy(V, "float64"),
+                                on_product=lambda b: self._count(n * n))
         dt = np.dtype(np.float64) if self.dtype == np.float64 else np.dtype(np.float32)
         return spla.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.rmatvec,
                                    matmat=self.matvec, rmatmat=self.rmatvec, dtype=dt)
