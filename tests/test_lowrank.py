@@ -1,0 +1,133 @@
+"""Low-rank result containers (kernapprox.lowrank) and the MatrixOracle protocol adapter."""
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+from hypothesis import given, strategies as st
+
+import kernapprox as ka
+from kernapprox.lowrank import LowRank, MatrixOracle, PSDLowRank, SymLowRank, as_matrix_protocol
+
+
+def _results(rng, n=30, m=20, r=4):
+    F = rng.normal(size=(n, r))
+    U = rng.normal(size=(n, r))
+    lam = np.array([3.0, -2.0, 1.0, -0.5])
+    L, R = rng.normal(size=(n, r)), rng.normal(size=(m, r))
+    return {
+        "psd": (PSDLowRank(F, {"method": "t"}), F @ F.T),
+        "sym": (SymLowRank(U, lam), (U * lam) @ U.T),
+        "lr": (LowRank(L, R), L @ R.T),
+    }
+
+
+@pytest.mark.parametrize("kind", ["psd", "sym", "lr"])
+def test_products_diag_trace_dense_match_dense(kind, rng):
+    A, D = _results(rng)[kind]
+    n, m = D.shape
+    assert A.shape == D.shape and A.rank == 4 and A.dtype == np.float64
+    v, V = rng.normal(size=m), rng.normal(size=(m, 3))
+    u, U = rng.normal(size=n), rng.normal(size=(3, n))
+    np.testing.assert_allclose(A @ v, D @ v, atol=1e-12)
+    np.testing.assert_allclose(A @ V, D @ V, atol=1e-12)
+    np.testing.assert_allclose(u @ A, u @ D, atol=1e-12)
+    np.testing.assert_allclose(U @ A, U @ D, atol=1e-12)
+    np.testing.assert_allclose(A.rmatvec(u), D.T @ u, atol=1e-12)
+    np.testing.assert_allclose(A.T.to_dense(), D.T, atol=1e-12)
+    np.testing.assert_allclose(A.to_dense(), D, atol=1e-12)
+    np.testing.assert_allclose(A.diag(), np.diagonal(D)[:min(n, m)], atol=1e-12)
+    op = A.as_operator()
+    assert isinstance(op, spla.LinearOperator)
+    np.testing.assert_allclose(op @ V, D @ V, atol=1e-12)
+    np.testing.assert_allclose(op.rmatvec(u), D.T @ u, atol=1e-12)
+    if n == m:
+        assert A.trace() == pytest.approx(np.trace(D), abs=1e-10)
+    else:
+        with pytest.raises(ValueError, match="not square"):
+            A.trace()
+
+
+def test_eigh_and_svd_from_factors(rng):
+    res = _results(rng)
+    for key in ("psd", "sym"):
+        A, D = res[key]
+        lam, U = A.eigh()
+        assert np.all(np.diff(lam) <= 1e-12)                      # decreasing
+        np.testing.assert_allclose((U * lam) @ U.T, D, atol=1e-10)
+        np.testing.assert_allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-10)
+    A, D = res["lr"]
+    Us, s, Vt = A.svd()
+    np.testing.assert_allclose((Us * s) @ Vt, D, atol=1e-10)
+    np.testing.assert_allclose(s, np.linalg.svd(D, compute_uv=False)[:4], rtol=1e-10)
+
+
+def test_immutable_and_info_read_only(rng):
+    A, _ = _results(rng)["psd"]
+    with pytest.raises(AttributeError):
+        A.F = np.zeros((3, 1))
+    with pytest.raises(ValueError):
+        A.F[0, 0] = 1.0
+    with pytest.raises(TypeError):
+        A.info["method"] = "x"
+    B = PSDLowRank(np.ones((3, 1)), {"indices": np.array([1])})
+    with pytest.raises(ValueError):
+        B.info["indices"][0] = 2
+
+
+def test_bad_shapes_and_dense_cap(rng):
+    with pytest.raises(ValueError, match="PSDLowRank: `F` must be a 2-D"):
+        PSDLowRank(np.ones(3))
+    with pytest.raises(ValueError, match="SymLowRank"):
+        SymLowRank(np.ones((3, 2)), np.ones(3))
+    with pytest.raises(ValueError, match="LowRank"):
+        LowRank(np.ones((3, 2)), np.ones((4, 3)))
+    A = PSDLowRank(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="does not fit"):
+        A @ np.ones(5)
+    big = PSDLowRank(np.lib.stride_tricks.as_strided(np.zeros(1), shape=(10_000, 1), strides=(0, 0)))
+    with pytest.raises(ValueError, match="above the cap"):
+        big.to_dense()
+
+
+def test_float32_factors_keep_dtype(rng):
+    F = rng.normal(size=(10, 3)).astype(np.float32)
+    A = PSDLowRank(F)
+    assert A.dtype == np.float32 and (A @ np.ones(10, np.float32)).dtype == np.float32
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 25), r=st.integers(1, 6))
+def test_psd_lowrank_invariants(seed, n, r):
+    """diag/trace/eigenvalues agree with the dense matrix; F Fᵀ is PSD."""
+    F = np.random.default_rng(seed).normal(size=(n, r))
+    A = PSDLowRank(F)
+    D = F @ F.T
+    np.testing.assert_allclose(A.diag(), np.diag(D), rtol=1e-12, atol=1e-12)
+    lam, _ = A.eigh()
+    assert lam.min() >= 0
+    np.testing.assert_allclose(np.sort(lam)[::-1][:min(n, r)],
+                               np.sort(np.linalg.eigvalsh(D))[::-1][:min(n, r)], atol=1e-9 * (1 + lam.max()))
+
+
+def test_matrix_oracle_protocol_and_counts(rng):
+    F = rng.normal(size=(12, 3))
+    D = F @ F.T
+    for A in (D, PSDLowRank(F)):
+        O = MatrixOracle(A)
+        assert O.is_psd and O.shape == (12, 12) and O.symmetric
+        np.testing.assert_allclose(O.columns([1, 4]), D[:, [1, 4]], atol=1e-12)
+        np.testing.assert_allclose(O.rows([2]), D[[2]], atol=1e-12)
+        np.testing.assert_allclose(O.block([0, 3], [5]), D[np.ix_([0, 3], [5])], atol=1e-12)
+        np.testing.assert_allclose(O.diag(), np.diag(D), atol=1e-12)
+        assert O.n_evals == 12 * 2 + 12 + 2 + 12
+        np.testing.assert_allclose(O.dense(), D, atol=1e-12)
+    assert MatrixOracle(-D).is_psd is False
+    assert MatrixOracle(rng.normal(size=(4, 5))).is_psd is False
+    with pytest.raises(ValueError, match="indices in"):
+        MatrixOracle(D).columns([12])
+
+
+def test_as_matrix_protocol(rng):
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), rng.normal(size=(5, 2)))
+    assert as_matrix_protocol(KM, "f") is KM
+    assert isinstance(as_matrix_protocol(np.eye(3), "f"), MatrixOracle)
+    with pytest.raises(TypeError, match="f: `KM` must be a KernelMatrix"):
+        as_matrix_protocol("nope", "f")
