@@ -1,0 +1,122 @@
+"""Tests of kernapprox.ffkernel: feed-forward kernel feature maps and their offline fit (issue 5)."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+from hypothesis.extra.numpy import arrays
+
+import kernapprox as ka
+from kernapprox.ffkernel import FFKINDS, FFKernelFeatureMap, _Objective, ff_attention, fit_ffkernel, init_heads
+
+
+def _qkv(n=64, p=8, seed=0):
+    return np.random.default_rng(seed).normal(size=(3, n, p))
+
+
+@pytest.mark.parametrize("kind", FFKINDS)
+@pytest.mark.parametrize("target", ["attention", "kernel"])
+def test_analytic_gradient_matches_finite_differences(kind, target):
+    """Central differences (h = 1e-6, truncation O(h²) ≈ 1e-12, round-off ≈ 1e-10) on 15 random
+    coordinates agree with the analytic gradient to 1e-6 relative — with the orthogonality penalty on."""
+    Q, K, V = _qkv()
+    fm = FFKernelFeatureMap(8, 12, kind=kind, rank=3, rng=1)
+    obj = _Objective(fm, Q, K, V, target, orth_penalty=0.5)
+    rng = np.random.default_rng(2)
+    th = fm.get_vector() + 0.1 * rng.normal(size=fm.get_vector().size)
+    _, g = obj(th)
+    idx = rng.choice(th.size, 15, replace=False)
+    h = 1e-6
+    num = []
+    for j in idx:
+        e = np.zeros_like(th)
+        e[j] = h
+        num.append((obj(th + e)[0] - obj(th - e)[0]) / (2 * h))
+    np.testing.assert_allclose(num, g[idx], rtol=1e-6, atol=1e-6 * np.abs(g).max())
+
+
+@pytest.mark.parametrize("p_out", [4, 8, 12])
+def test_orthogonal_init_and_penalty(p_out):
+    fm = FFKernelFeatureMap(8, p_out, kind="glu", rng=0)
+    W = fm.params["W"]
+    Gm = W.T @ W if p_out <= 8 else W @ W.T
+    np.testing.assert_allclose(Gm, np.eye(Gm.shape[0]), atol=1e-12)
+    val, dW = fm.orth_penalty()
+    assert val == pytest.approx(0, abs=1e-24) and np.abs(dW).max() < 1e-12
+    fm.params["W"] = 2 * W
+    assert fm.orth_penalty()[0] > 0
+
+
+@given(arrays(np.float64, (6, 4), elements=st.floats(-50, 50)), st.sampled_from(FFKINDS))
+def test_features_positive_and_attention_rows_are_convex_combinations(X, kind):
+    """softplus > 0 and sigmoid > 0, so φ > 0 and each output row is a convex combination of V rows."""
+    fm = FFKernelFeatureMap(4, 6, kind=kind, rng=0)
+    assert np.all(fm.transform(X) > 0)
+    V = np.random.default_rng(0).normal(size=(6, 2))
+    out, fac = ff_attention(X, X, V, fm, return_factors=True)
+    assert np.all(fac["denominator"] > 0)
+    assert np.all(out <= V.max(axis=0) + 1e-9) and np.all(out >= V.min(axis=0) - 1e-9)
+
+
+def test_fit_reduces_error_and_beats_performer_at_equal_feature_count():
+    """Our offline experiment (not the paper's end-to-end training): fitting φ (GLU, p_out = 32) to one
+    head's attention output lowers the training relative squared error from 0.78 at initialisation
+    to 0.07 (measured), and on held-out queries (0.32) it stays below Performer's FAVOR+ with d = 32
+    features (1.3-2.7 over 5 draws: Gaussian Q, K with ‖q‖ ≈ 4 make positive features
+    high-variance). Deterministic seeds."""
+    Q, K, V = _qkv(n=96, p=16, seed=3)
+    res = fit_ffkernel(Q, K, V, p_out=32, kind="glu", orth_penalty=0.01, max_iter=60, rng=0)
+    assert res.loss < 0.5 * res.initial_loss and res.loss < 0.2
+    Qt = np.random.default_rng(9).normal(size=(96, 16))
+    ex = ka.attention.exact(Qt, K, V)
+    rel = lambda o: np.sum((o - ex) ** 2) / np.sum(ex ** 2)
+    ff = rel(ff_attention(Qt, K, V, res.fm))
+    perf = np.mean([rel(ka.attention.approximate(Qt, K, V, method="performer", d=32, rng=t)) for t in range(5)])
+    assert ff < perf, (ff, perf)
+
+
+def test_kernel_target_fit_and_init_from_map():
+    Q, K, _ = _qkv(n=48, p=8, seed=4)
+    Q, K = 0.5 * Q, 0.5 * K
+    res = fit_ffkernel(Q, K, p_out=16, target="kernel", max_iter=40, rng=0)
+    assert res.loss < res.initial_loss
+    again = fit_ffkernel(Q, K, p_out=16, target="kernel", max_iter=5, init=res.fm)
+    assert again.initial_loss == pytest.approx(res.loss)
+
+
+def test_per_head_maps(rng):
+    fms = init_heads(3, 8, 10, kind="lowrank_glu", rng=0)
+    Q, K, V = rng.normal(size=(3, 3, 20, 8))
+    out = ff_attention(Q, K, V, fms)
+    assert out.shape == (3, 20, 8)
+    np.testing.assert_allclose(out[1], ff_attention(Q[1], K[1], V[1], fms[1]))
+    assert not np.allclose(fms[0].params["W"], fms[1].params["W"])
+
+
+def test_given_params_and_float32(rng):
+    fm = FFKernelFeatureMap(4, 5, kind="lowrank_glu", rank=2, rng=0)
+    again = FFKernelFeatureMap(4, 5, kind="lowrank_glu", rank=2, params=fm.params)
+    X = rng.normal(size=(3, 4))
+    np.testing.assert_array_equal(again.transform(X), fm.transform(X))
+    assert fm.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_bad_input(rng):
+    with pytest.raises(ValueError, match="`kind` must be one of"):
+        FFKernelFeatureMap(4, 5, kind="relu")
+    with pytest.raises(ValueError, match="`p_out` must be >= 1"):
+        FFKernelFeatureMap(4, 0)
+    with pytest.raises(ValueError, match="`params` must have exactly the keys"):
+        FFKernelFeatureMap(4, 5, params={"W": np.eye(4, 5)})
+    with pytest.raises(ValueError, match="shape"):
+        FFKernelFeatureMap(4, 5, params={"W": np.eye(4), "b": np.zeros(5)})
+    fm = FFKernelFeatureMap(4, 5, rng=0)
+    with pytest.raises(ValueError, match="have p = 4 columns"):
+        fm.transform(rng.normal(size=(3, 5)))
+    Q = rng.normal(size=(10, 4))
+    with pytest.raises(ValueError, match="`V` must be given"):
+        fit_ffkernel(Q, Q, p_out=3)
+    with pytest.raises(ValueError, match="`orth_penalty` must be >= 0"):
+        fit_ffkernel(Q, Q, Q, p_out=3, orth_penalty=-1.0)
+    with pytest.raises(TypeError, match="FFKernelFeatureMap"):
+        ff_attention(Q, Q, Q, object())
+    with pytest.raises(ValueError, match="one map per head"):
+        ff_attention(rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 5, 4)), [fm])
