@@ -231,3 +231,22 @@ def test_bad_input_d_bounds_and_options():
         att.skyformer(Q, K, V * np.nan, d=3)
     with pytest.raises(ValueError, match="one row per key"):
         att.skeinformer(Q, K, V[:3], d=3)
+
+
+def test_skyformer_code_global_init_shares_one_razavi_scale_over_the_batch():
+    """Authors' code ("original" init): Z₀ = N/max column sum over ALL heads' normalised cores."""
+    from kernapprox._cores import lemma3_normalise
+    r = np.random.default_rng(1)
+    Q, K, V = 0.5 * r.normal(size=(3, 2, 3, 30, 8))
+    opts = dict(preset="code", init="global")
+    out = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, **opts)
+    idx = att.draw_randomness(Q, K, V, method="skyformer", d=8, rng=2, **opts)["indices"]
+    scale = 0.0
+    for b in np.ndindex(2, 3):
+        X = np.vstack([Q[b], K[b]]) / 8 ** 0.25
+        N = lemma3_normalise(ka.Gaussian(1.0)(X[idx[b]]), 0.1)[0]
+        scale = max(scale, np.abs(N).sum(0).max())
+    np.testing.assert_allclose(out[1, 2], att.skyformer(Q[1, 2], K[1, 2], V[1, 2], indices=idx[1, 2],
+                                                        preset="code", ns_scale=scale), atol=1e-12)
+    per = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code")
+    assert not np.allclose(out, per)

@@ -221,11 +221,14 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
     Q, K, V, batch = _split_batch(Q, K, V, func)
     if not batch:
         return fn(Q, K, V, d=d, rng=rng, return_factors=return_factors, **options)
-    prep = getattr(fn, "batch_prepare", None)
-    if prep is not None:
-        options = {**options, **prep(Q, K, V, d=d, **options)}
     B = int(np.prod(batch))
     gens = _children(rng, B)
+    prep = getattr(fn, "batch_prepare", None)
+    if prep is not None:
+        # draw every item's randomness first (with its own substream: identical to drawing inside the
+        # method), so that batch-wide quantities may depend on it, e.g. Skyformer's global Razavi scale
+        options = {**options, **_stacked_draws(fn, Q, K, V, batch, d, gens, options, func)}
+        options = {**options, **prep(Q, K, V, d=d, **options)}
     out = np.empty(batch + (Q.shape[-2], V.shape[-1]), dtype=Q.dtype)
     facs = np.empty(batch, dtype=object) if return_factors else None
     for b, idx in enumerate(np.ndindex(*batch)):
@@ -265,15 +268,15 @@ def draw_randomness(Q, K, V, *, method: str, d=None, rng=None, **options) -> dic
     Q, K, V, batch = _split_batch(Q, K, V, func)
     if not batch:
         return draw(Q, K, V, d=d, rng=as_generator(rng), **options)
-    prep = getattr(fn, "batch_prepare", None)
-    if prep is not None:
-        options = {**options, **prep(Q, K, V, d=d, **options)}
-    B = int(np.prod(batch))
-    gens = _children(rng, B)
+    return _stacked_draws(fn, Q, K, V, batch, d, _children(rng, int(np.prod(batch))), options, func)
+
+
+def _stacked_draws(fn, Q, K, V, batch, d, gens, options, func) -> dict:
+    """Per-item ``fn.draw`` with the items' generators, stacked with leading batch axes."""
     items = []
     for b, idx in enumerate(np.ndindex(*batch)):
         opts = _item_options(fn, options, batch, idx, func)
-        items.append(draw(Q[idx], K[idx], V[idx], d=d, rng=gens[b], **opts))
+        items.append(fn.draw(Q[idx], K[idx], V[idx], d=d, rng=gens[b], **opts))
     out = {}
     for key in items[0]:
         vals = [np.asarray(it[key]) for it in items]

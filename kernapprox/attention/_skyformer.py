@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels as _kernels
-from .._cores import NS_ITER_DEFAULT, core_inverse
+from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, fail, warn
 from ..nystrom_general import (AUGMENTED_RULES, SM_RCOND, _as_index_array, _augmented_blocks, _signs,
                                augmented_landmarks)
@@ -114,7 +114,8 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     core : {"pinv", "eig", "ridge", "newton_schulz"}
     gamma, n_iter, init, ns_scale, normalise, rcond
         Core parameters (:func:`kernapprox._cores.core_inverse`); ``init="global"`` with batched
-        inputs uses one Razavi scale for the whole batch (computed by ``batch_prepare``).
+        inputs (through :func:`kernapprox.attention.approximate`) uses one Razavi scale for the whole
+        batch, as the authors' code (computed by ``batch_prepare`` from every head's landmark core).
     accumulation : int
         Chen & Yang accumulated sub-sampling (algorithms.md §1.1).
     signs : {"rademacher", "ones"} or ndarray of shape (accumulation, d)
@@ -193,18 +194,30 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     return (out, factors) if return_factors else out
 
 
-def _batch_prepare(Q, K, V, *, d=None, core=None, init="per_matrix", ns_scale=None, preset="paper",
-                   **options):
-    """``init="global"``: the authors' code shares one Razavi scale over the batch; with landmarks drawn
-    per item that needs the items' blocks, so batched Skyformer with ``init="global"`` requires
-    pre-drawn ``indices`` (shared or per item)."""
-    if init != "global" or ns_scale is not None:
-        return {}
+def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=None, gamma=None,
+                   init="per_matrix", ns_scale=None, normalise=True, indices=None, signs=None,
+                   accumulation=1, **_) -> dict:
+    """The authors' code with ``init="global"``: one Razavi scale (max column sum of the normalised
+    core) shared by the whole batch. Called by the dispatcher after every item's landmarks are drawn."""
     core_r = core if core is not None else PRESETS[preset]["core"]
-    if core_r != "newton_schulz":
+    if init != "global" or ns_scale is not None or core_r != "newton_schulz":
         return {}
-    raise fail(_FUNC, "init", "be 'per_matrix' for batched inputs unless `ns_scale` is given "
-               "(the batch-global scale of the code needs all heads' landmark blocks)", "'global'")
+    gamma_r = PRESETS[preset]["gamma"] if gamma is None else gamma
+    gamma_r = 0.1 if gamma_r is None else gamma_r
+    batch = Q.shape[:-2]
+    kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
+    idx_all = np.asarray(indices)
+    sg_all = None if signs is None or isinstance(signs, str) else np.asarray(signs)
+    scale = 0.0
+    for b in np.ndindex(*batch):
+        n, m = Q[b].shape[0], K[b].shape[0]
+        ib = idx_all[b] if idx_all.ndim > (1 if accumulation == 1 else 2) else idx_all
+        idx2 = _as_index_array(ib, n + m, accumulation, _FUNC)
+        sg = np.ones(idx2.shape) if sg_all is None else (sg_all[b] if sg_all.ndim > 2 else sg_all)
+        W = _augmented_blocks(kern, scaled(Q[b]), scaled(K[b]), idx2, sg / np.sqrt(accumulation))[2]
+        M = lemma3_normalise(W, gamma_r)[0] if normalise else W + gamma_r * np.eye(W.shape[0])
+        scale = max(scale, float(np.abs(M).sum(axis=0).max()))
+    return {"ns_scale": scale}
 
 
 skyformer.draw = draw
