@@ -1,0 +1,271 @@
+"""Tiled, multi-threaded Gaussian / exponential kernel blocks and fused streamed products (numba).
+
+Both kernels are one formula on the inner-product tile ``G = X_I Y_Jᵀ`` (computed by BLAS):
+
+    K[i, j] = exp(min(alpha * G[i, j] + bx[i] + by[j], upper))
+
+* Gaussian ``exp(-||x-y||² / (2h²))``: ``c = -1/(2h²)``, ``alpha = -2c``, ``bx = c ||x||²``,
+  ``by = c ||y||²``, ``upper = 0`` (the clamp is the ``max(D, 0)`` of the GEMM expansion);
+* Exponential ``exp(x·y / T)``: ``alpha = 1/T``, ``bx = by = 0``, ``upper = +inf``.
+
+Each parallel task (``prange`` over row tiles) owns a TR×TC scratch tile that stays in L1/L2: one BLAS
+GEMM fills it, one fused pass turns it into kernel values with a vectorisable ``exp`` (Cody–Waite range
+reduction, Taylor polynomial, exponent bits built with an LLVM bitcast) and writes them to the output
+(or multiplies them into ``V`` for :func:`matvec_kernel`). No temporary larger than a tile is created.
+
+BLAS calls made from inside numba threads must stay single-threaded, or BLAS's own thread pool fights the
+numba workers. OpenBLAS runs a GEMM single-threaded when ``M·N·K <= 65536·4`` (its
+``GEMM_MULTITHREAD_THRESHOLD``); :func:`tile_shape` keeps every tile GEMM under :data:`BLAS_SERIAL_MNK`.
+
+Every routine here has a plain numpy reference in :mod:`kernapprox._numba.reference`, against which
+``tests/test_numba.py`` checks it (float32 and float64). ``fastmath`` is restricted to ``{"contract"}``
+(fused multiply–add only); the accuracy of the resulting ``exp`` is pinned by tests (<= 2 ulp float64,
+<= 2 ulp float32 against ``np.exp``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
+
+__all__ = ["exp64", "exp32", "exp_inplace", "block_kernel", "matvec_kernel", "tile_shape",
+           "BLAS_SERIAL_MNK", "TILE_ENTRIES"]
+
+#: Largest M·N·K for which OpenBLAS runs a GEMM on the calling thread only (65536 · 4).
+BLAS_SERIAL_MNK = 262_144
+#: Largest number of kernel entries in one scratch tile (128 KiB in float64: stays in L2).
+TILE_ENTRIES = 16_384
+
+_FM = {"contract"}  # FMA contraction only; accuracy pinned by tests/test_numba.py
+
+# ---- float64 exp ---------------------------------------------------------------------------------
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01   # 32 trailing zero bits: k * _LN2_HI is exact for |k| < 2**20
+_LN2_LO = 1.90821492927058770002e-10
+_X64_MIN = -746.0                      # exp(-746) rounds to 0
+_X64_MAX = 710.0                       # exp(710) overflows to inf
+# Taylor coefficients 1/k!, k = 13..0; truncation error |r|^14/14! < 5e-18 for |r| <= ln2/2
+_C64 = tuple(1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(13, -1, -1))
+(_A13, _A12, _A11, _A10, _A9, _A8, _A7, _A6, _A5, _A4, _A3, _A2, _A1, _A0) = _C64
+
+# ---- float32 exp ---------------------------------------------------------------------------------
+_F = np.float32
+_LOG2E_F = _F(1.4426950408889634)
+_LN2_HI_F = _F(0.693359375)            # 355/512: k * _LN2_HI_F exact for |k| < 2**15
+_LN2_LO_F = _F(-2.12194440e-4)
+_X32_MIN = _F(-104.0)                  # exp(-104) rounds to 0 in float32
+_X32_MAX = _F(89.0)                    # exp(89) overflows float32
+_HALF_F = _F(0.5)
+# Taylor degree 7: |r|^8/8! < 5e-9 for |r| <= ln2/2 (float32 eps = 1.2e-7)
+(_B7, _B6, _B5, _B4, _B3, _B2, _B1, _B0) = (_F(1 / 5040), _F(1 / 720), _F(1 / 120), _F(1 / 24),
+                                           _F(1 / 6), _F(0.5), _F(1.0), _F(1.0))
+
+
+@intrinsic
+def _i64_as_f64(typingctx, x):
+    """Reinterpret the bits of an int64 as a float64 (an LLVM bitcast, vectorisable)."""
+    if x != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _i32_as_f32(typingctx, x):
+    """Reinterpret the bits of an int32 as a float32."""
+    if x != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def exp64(x):
+    """exp(x) in float64, vectorisable; <= 2 ulp from ``np.exp`` (pinned by tests); inf above 709.78."""
+    x = min(max(x, _X64_MIN), _X64_MAX)
+    k = np.floor(x * _LOG2E + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = _A13
+    p = p * r + _A12
+    p = p * r + _A11
+    p = p * r + _A10
+    p = p * r + _A9
+    p = p * r + _A8
+    p = p * r + _A7
+    p = p * r + _A6
+    p = p * r + _A5
+    p = p * r + _A4
+    p = p * r + _A3
+    p = p * r + _A2
+    p = p * r + _A1
+    p = p * r + _A0
+    ki = np.int64(k)
+    k1 = ki >> 1                      # 2^k = 2^k1 · 2^k2 keeps both factors normal (overflow/subnormal safe)
+    k2 = ki - k1
+    return (p * _i64_as_f64((k1 + 1023) << 52)) * _i64_as_f64((k2 + 1023) << 52)
+
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def exp32(x):
+    """exp(x) in float32 (x float32), vectorisable; <= 2 ulp from ``np.exp`` in float32."""
+    x = min(max(x, _X32_MIN), _X32_MAX)
+    k = np.floor(x * _LOG2E_F + _HALF_F)
+    r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
+    p = _B7
+    p = p * r + _B6
+    p = p * r + _B5
+    p = p * r + _B4
+    p = p * r + _B3
+    p = p * r + _B2
+    p = p * r + _B1
+    p = p * r + _B0
+    ki = np.int32(k)
+    k1 = ki >> 1
+    k2 = ki - k1
+    return (p * _i32_as_f32(np.int32((k1 + 127) << 23))) * _i32_as_f32(np.int32((k2 + 127) << 23))
+
+
+def _exp_like(x, like):  # pragma: no cover - replaced by the overload below inside jitted code
+    raise NotImplementedError
+
+
+@overload(_exp_like, inline="always")
+def _exp_like_ov(x, like):
+    """exp of a float64 argument, evaluated and returned in the dtype of the array ``like``."""
+    if like.dtype == types.float32:
+        return lambda x, like: exp32(np.float32(x))
+    return lambda x, like: exp64(x)
+
+
+@njit(cache=True, fastmath=_FM)
+def exp_inplace(a):
+    """``a[:] = exp(a)`` for a 1-D contiguous float32/float64 array (test hook for exp64/exp32)."""
+    for j in range(a.shape[0]):
+        a[j] = _exp_like(a[j], a)
+
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, oi0, oj0):
+    """out[oi0+i, oj0+j] = exp(min(alpha*S[i, j] + bx[i0+i] + by[j0+j], upper)) for i < nr, j < w."""
+    for i in range(nr):
+        b = bx[i0 + i]
+        srow = S[i]
+        orow = out[oi0 + i]
+        for j in range(w):
+            t = alpha * srow[j] + (b + by[j0 + j])
+            orow[oj0 + j] = _exp_like(min(t, upper), out)
+
+
+@njit(cache=True, parallel=True, fastmath=_FM)
+def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC):
+    """Fill ``out`` (n×m, dtype of X) with ``exp(min(alpha X Yᵀ + bx 1ᵀ + 1 byᵀ, upper))``.
+
+    X (n, d), Y (m, d): same float dtype, C-contiguous; bx (n,), by (m,) float64. ``sym``: X is Y, so
+    only tiles on and above the diagonal are computed and mirrored (tile pairs t, T-1-t per task to
+    balance the triangle); ``unit_diag`` then sets K[i, i] = 1 exactly (Gaussian).
+    """
+    n = X.shape[0]
+    m = Y.shape[0]
+    ntr = (n + TR - 1) // TR
+    if sym:
+        ntask = (ntr + 1) // 2
+    else:
+        ntask = ntr
+    for task in prange(ntask):
+        buf = np.empty(TR * TC, dtype=X.dtype)
+        for half in range(2):
+            tk = np.int64(task)            # prange indices may be unsigned: keep index arithmetic int64
+            if half == 0:
+                t = tk
+            else:
+                if not sym:
+                    break
+                t = ntr - 1 - tk
+                if t == tk:
+                    break
+            i0 = t * TR
+            i1 = min(n, i0 + TR)
+            nr = i1 - i0
+            Xi = X[i0:i1]
+            jstart = i0 if sym else 0
+            for j0 in range(jstart, m, TC):
+                j1 = min(m, j0 + TC)
+                w = j1 - j0
+                S = buf[:nr * w].reshape((nr, w))
+                np.dot(Xi, Y[j0:j1].T, S)
+                _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, i0, j0)
+                if sym:
+                    if j0 >= i1:
+                        # tile strictly above the diagonal: mirror all of it
+                        for jj in range(w):
+                            orow = out[j0 + jj]
+                            for ii in range(nr):
+                                orow[i0 + ii] = out[i0 + ii, j0 + jj]
+                    else:
+                        # tile meets the diagonal: mirror its strictly-upper part, then fix the diagonal
+                        for jj in range(w):
+                            orow = out[j0 + jj]
+                            for ii in range(nr):
+                                if j0 + jj > i0 + ii:
+                                    orow[i0 + ii] = out[i0 + ii, j0 + jj]
+                        if unit_diag:
+                            for g in range(max(i0, j0), min(i1, j1)):
+                                out[g, g] = 1.0
+    return out
+
+
+@njit(cache=True, parallel=True, fastmath=_FM)
+def matvec_kernel(X, Y, bx, by, alpha, upper, V, out, TR, TC):
+    """``out = exp(min(alpha X Yᵀ + bx 1ᵀ + 1 byᵀ, upper)) @ V`` streamed, never forming the n×m matrix.
+
+    X (n, d), Y (m, d) same dtype; V (m, r) and out (n, r) in the accumulation dtype (float32 or
+    float64; the kernel tile is produced in that dtype). Each task owns rows [i0, i1) of ``out``, so
+    there are no races; extra memory is three tiles per thread.
+    """
+    n = X.shape[0]
+    m = Y.shape[0]
+    r = V.shape[1]
+    ntr = (n + TR - 1) // TR
+    for task in prange(ntr):
+        t = np.int64(task)
+        i0 = t * TR
+        i1 = min(n, i0 + TR)
+        nr = i1 - i0
+        Xi = X[i0:i1]
+        sbuf = np.empty(TR * TC, dtype=X.dtype)
+        kbuf = np.empty(TR * TC, dtype=out.dtype)
+        pbuf = np.empty(TR * r, dtype=out.dtype)
+        acc = out[i0:i1]
+        acc[:, :] = 0
+        P = pbuf[:nr * r].reshape((nr, r))
+        for j0 in range(0, m, TC):
+            j1 = min(m, j0 + TC)
+            w = j1 - j0
+            S = sbuf[:nr * w].reshape((nr, w))
+            np.dot(Xi, Y[j0:j1].T, S)
+            Kt = kbuf[:nr * w].reshape((nr, w))
+            _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, Kt, 0, 0)
+            np.dot(Kt, V[j0:j1], P)
+            for i in range(nr):
+                arow = acc[i]
+                prow = P[i]
+                for q in range(r):
+                    arow[q] += prow[q]
+    return out
+
+
+def tile_shape(n: int, m: int, inner: int) -> tuple[int, int]:
+    """(TR, TC): tile rows/columns with TR·TC·inner <= BLAS_SERIAL_MNK and TR·TC <= TILE_ENTRIES.
+
+    ``inner`` is the largest GEMM inner/outer dimension a tile sees (d, or max(d, r) for products).
+    """
+    entries = max(1, min(TILE_ENTRIES, BLAS_SERIAL_MNK // max(1, inner)))
+    tc = 128 if entries >= 8192 else 64
+    tc = max(1, min(m, tc, entries))
+    tr = max(1, min(n, entries // tc))
+    return int(tr), int(tc)
