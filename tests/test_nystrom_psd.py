@@ -1,0 +1,253 @@
+"""PSD Nyström (kernapprox.nystrom): exact regimes, invariants, scikit-learn agreement, bad input."""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import kernapprox as ka
+from kernapprox.lowrank import MatrixOracle
+
+CORES = ["shifted_cholesky", "eig", "pinv"]
+
+
+def _km(rng, n=200, bw=0.8, d=2, dtype=np.float64):
+    X = rng.normal(size=(n, d)).astype(dtype)
+    return ka.KernelMatrix(ka.Gaussian(bw), X), X
+
+
+# ---------------------------------------------------------------------------------------------
+# exact regimes
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("core", CORES)
+def test_all_points_as_landmarks_reproduce_K(core, rng):
+    """S = [n]: K W^† K = K (algorithms.md §1.2), up to the core's regularisation."""
+    KM, X = _km(rng, n=120, bw=0.3)
+    K = KM.kernel(X)
+    A = ka.nystrom(KM, np.arange(120), core=core)
+    np.testing.assert_allclose(A.to_dense(), K, atol=1e-7)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_landmark_rows_are_reproduced(core, rng):
+    """K̂[S, :] = K[S, :] (interpolation on the landmark rows)."""
+    KM, X = _km(rng)
+    K = KM.kernel(X)
+    S = rng.choice(200, 30, replace=False)
+    A = ka.nystrom(KM, S, core=core)
+    np.testing.assert_allclose(A.to_dense()[S], K[S], atol=1e-8)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_nystrom_of_nystrom_is_a_fixed_point(core, rng):
+    """Nyström of K̂ with the same landmarks returns K̂ (K̂ has K̂[:, S] = K[:, S])."""
+    KM, X = _km(rng)
+    S = rng.choice(200, 25, replace=False)
+    A = ka.nystrom(KM, S, core=core)
+    B = ka.nystrom(MatrixOracle(A), S, core=core)
+    np.testing.assert_allclose(B.to_dense(), A.to_dense(), atol=1e-8)
+
+
+def test_matches_the_pinv_formula(rng):
+    KM, X = _km(rng, bw=0.3)             # well-conditioned W: every core is the exact inverse
+    K = KM.kernel(X)
+    S = rng.choice(200, 40, replace=False)
+    ref = K[:, S] @ np.linalg.pinv(K[np.ix_(S, S)], hermitian=True) @ K[S]
+    for core in CORES:
+        np.testing.assert_allclose(ka.nystrom(KM, S, core=core).to_dense(), ref, atol=1e-8)
+
+
+def test_ridge_core(rng):
+    KM, X = _km(rng)
+    K = KM.kernel(X)
+    S = rng.choice(200, 20, replace=False)
+    A = ka.nystrom(KM, S, core="ridge", gamma=0.1)
+    ref = K[:, S] @ np.linalg.inv(K[np.ix_(S, S)] + 0.1 * np.eye(20)) @ K[S]
+    np.testing.assert_allclose(A.to_dense(), ref, atol=1e-10)
+    assert A.info["core"] == "ridge" and A.info["gamma"] == 0.1
+
+
+def test_duplicated_landmarks_and_duplicated_points(rng):
+    X = rng.normal(size=(100, 2))
+    X = np.vstack([X, X[:20]])                       # 20 duplicated data points
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    K = KM.kernel(X)
+    S = np.r_[np.arange(0, 30), np.arange(0, 10), np.arange(100, 110)]   # duplicated + twin landmarks
+    A = ka.nystrom(KM, S)
+    assert np.all(np.isfinite(A.F)) and A.rank == 30 and A.info["dropped"] == 20
+    ref = ka.nystrom(KM, np.arange(30))
+    np.testing.assert_allclose(A.to_dense(), ref.to_dense(), atol=1e-8)
+    assert np.linalg.eigvalsh(K - A.to_dense()).min() >= -1e-9
+
+
+def test_landmark_points(rng):
+    KM, X = _km(rng)
+    Z = rng.normal(size=(15, 2))
+    k = ka.Gaussian(0.8)
+    A = ka.nystrom(KM, landmarks=Z)
+    C = k(X, Z)
+    ref = C @ np.linalg.pinv(k(Z), hermitian=True) @ C.T
+    np.testing.assert_allclose(A.to_dense(), ref, atol=1e-8)
+    assert A.info["indices"] is None and A.info["n_evals"] == 200 * 15 + 15 * 15
+    # landmarks equal to data points give the index version
+    S = np.array([3, 7, 11])
+    np.testing.assert_allclose(ka.nystrom(KM, landmarks=X[S]).to_dense(), ka.nystrom(KM, S).to_dense(),
+                               atol=1e-12)
+    C2 = ka.kmeans_centers(X, 10, rng=0)
+    assert ka.nystrom(KM, landmarks=C2).rank == 10
+
+
+def test_evaluation_count_and_info(rng):
+    KM, _ = _km(rng, n=300)
+    KM.reset()
+    S = rng.choice(300, 20, replace=False)
+    A = ka.nystrom(KM, S)
+    assert KM.n_evals == A.info["n_evals"] == 300 * 20 + 20 * 20
+    assert set(A.info) >= {"indices", "n_evals", "method", "core", "dropped"}
+    assert A.info["method"] == "nystrom" and A.info["core"] == "shifted_cholesky"
+    np.testing.assert_array_equal(A.info["indices"], S)
+
+
+def test_tiles_do_not_change_the_result(rng, monkeypatch):
+    import kernapprox.nystrom_psd as mod
+    KM, X = _km(rng, n=1000)
+    S = rng.choice(1000, 50, replace=False)
+    A = ka.nystrom(KM, S)
+    monkeypatch.setattr(mod, "MIN_TILE_ROWS", 7)
+    monkeypatch.setattr(mod, "TILE_BYTES", 7 * 8 * 50)
+    B = ka.nystrom(KM, S)
+    np.testing.assert_allclose(A.F, B.F, atol=1e-10 * np.abs(A.F).max())   # BLAS blocking differs
+
+
+def test_float32_kept_core_in_float64(rng):
+    KM32, X32 = _km(rng, dtype=np.float32)
+    S = rng.choice(200, 20, replace=False)
+    A = ka.nystrom(KM32, S)
+    assert A.dtype == np.float32
+    K = ka.Gaussian(0.8)(X32.astype(np.float64))
+    assert np.linalg.eigvalsh(K - A.to_dense().astype(np.float64)).min() >= -1e-5
+    B = ka.nystrom(ka.KernelMatrix(ka.Gaussian(0.8), X32.astype(np.float64)), S)
+    tr = 200.0
+    assert abs((tr - A.trace()) - (tr - B.trace())) <= 1e-3 * tr
+
+
+def test_generic_protocol_object(rng):
+    """Any object with the kernel-matrix protocol (e.g. a Dask-backed matrix) works via .columns."""
+    KM, X = _km(rng)
+
+    class Duck:
+        def __init__(self, km):
+            self.km, self.kernel, self.X = km, km.kernel, km.X
+            self.shape, self.dtype, self.is_psd, self.n_evals = km.shape, km.dtype, True, 0
+
+        def diag(self):
+            return self.km.diag()
+
+        def columns(self, idx):
+            self.n_evals += self.shape[0] * len(idx)
+            return self.km.columns(idx)
+
+        def block(self, I, J):
+            self.n_evals += len(I) * len(J)
+            return self.km.block(I, J)
+
+    D = Duck(KM)
+    S = rng.choice(200, 20, replace=False)
+    A = ka.nystrom(D, S)
+    np.testing.assert_allclose(A.to_dense(), ka.nystrom(KM, S).to_dense(), atol=1e-10)
+    assert A.info["n_evals"] == D.n_evals == 200 * 20
+    np.testing.assert_allclose(ka.nystrom(D, landmarks=X[:5]).to_dense(),
+                               ka.nystrom(KM, np.arange(5)).to_dense(), atol=1e-12)
+    # a dense PSD array is accepted too
+    K = KM.kernel(X)
+    np.testing.assert_allclose(ka.nystrom(K, S).to_dense(), A.to_dense(), atol=1e-10)
+
+
+def test_agrees_with_sklearn_nystroem(rng):
+    """Z Zᵀ of sklearn.kernel_approximation.Nystroem equals F Fᵀ on the same landmarks."""
+    Nystroem = pytest.importorskip("sklearn.kernel_approximation").Nystroem
+    X = rng.normal(size=(400, 5))
+    bw = 2.0
+    nys = Nystroem(kernel="rbf", gamma=1 / (2 * bw ** 2), n_components=60, random_state=0)
+    Z = nys.fit_transform(X)
+    A = ka.nystrom(ka.KernelMatrix(ka.Gaussian(bw), X), nys.component_indices_)
+    np.testing.assert_allclose(A.to_dense(), Z @ Z.T, atol=1e-9)
+    assert A.trace() == pytest.approx(np.sum(Z * Z), rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# invariants (hypothesis)
+# ---------------------------------------------------------------------------------------------
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(3, 40), k=st.integers(1, 15),
+       core=st.sampled_from(CORES), dup=st.booleans())
+def test_residual_is_psd(seed, n, k, core, dup):
+    """K − K̂ ⪰ 0 (algorithms.md §1.2: B − B̃ = B^{1/2}(I − P)B^{1/2})."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    KM = ka.KernelMatrix(ka.Gaussian(rng.uniform(0.2, 3.0)), X)
+    S = rng.choice(n, min(k, n), replace=dup)
+    A = ka.nystrom(KM, S, core=core)
+    E = KM.kernel(X) - A.to_dense()
+    assert np.linalg.eigvalsh(E).min() >= -1e-8 * max(1.0, np.linalg.norm(E, 2))
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(5, 40), k1=st.integers(1, 10), k2=st.integers(0, 10))
+def test_trace_error_does_not_increase_when_landmarks_grow(seed, n, k1, k2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    KM = ka.KernelMatrix(ka.Gaussian(rng.uniform(0.3, 2.0)), X)
+    perm = rng.permutation(n)
+    S1 = perm[:min(k1, n)]
+    S2 = perm[:min(k1 + k2, n)]
+    tr = float(KM.diag().sum())
+    e1 = tr - ka.nystrom(KM, S1).trace()
+    e2 = tr - ka.nystrom(KM, S2).trace()
+    assert e2 <= e1 + 1e-9 * tr
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(3, 30), k=st.integers(1, 10))
+def test_permutation_equivariance(seed, n, k):
+    """Permuting the points (and the landmark indices with them) permutes K̂."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    S = rng.choice(n, min(k, n), replace=False)
+    p = rng.permutation(n)
+    inv = np.argsort(p)
+    A = ka.nystrom(ka.KernelMatrix(ka.Gaussian(1.0), X), S).to_dense()
+    B = ka.nystrom(ka.KernelMatrix(ka.Gaussian(1.0), X[p]), inv[S]).to_dense()
+    np.testing.assert_allclose(B, A[np.ix_(p, p)], atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------------------------
+def test_bad_input(rng):
+    KM, X = _km(rng, n=50)
+    with pytest.raises(ValueError, match=r"nystrom: `idx` must hold indices in \[0, 50\); got max 50"):
+        ka.nystrom(KM, [0, 50])
+    with pytest.raises(ValueError, match="got min -1"):
+        ka.nystrom(KM, [-1, 2])
+    with pytest.raises(ValueError, match="exactly one of the two"):
+        ka.nystrom(KM)
+    with pytest.raises(ValueError, match="exactly one of the two"):
+        ka.nystrom(KM, [1], landmarks=X[:2])
+    with pytest.raises(ValueError, match="positive semi-definite for the PSD core 'shifted_cholesky'"):
+        ka.nystrom(ka.KernelMatrix(ka.Sigmoid(), X), [1, 2])
+    with pytest.raises(ValueError, match="positive semi-definite for the PSD core 'eig'"):
+        ka.nystrom(ka.KernelMatrix(ka.Sigmoid(), X), [1, 2], core="eig")
+    with pytest.raises(ValueError, match="`core` must be a PSD core"):
+        ka.nystrom(KM, [1, 2], core="newton_schulz")
+    with pytest.raises(ValueError, match="`core` must be one of"):
+        ka.nystrom(KM, [1, 2], core="magic")
+    with pytest.raises(ValueError, match="`gamma` must be given"):
+        ka.nystrom(KM, [1, 2], core="ridge")
+    with pytest.raises(ValueError, match="square"):
+        ka.nystrom(ka.KernelMatrix(ka.Gaussian(1.0), X, X[:10]), [1, 2])
+    with pytest.raises(ValueError, match="`landmarks` must have as many columns"):
+        ka.nystrom(KM, landmarks=np.ones((3, 5)))
+    with pytest.raises(ValueError, match="finite"):
+        ka.nystrom(KM, landmarks=np.array([[np.nan, 0.0]]))
+    with pytest.raises(TypeError, match="`idx` must hold integers"):
+        ka.nystrom(KM, [0.5, 1.0])
+    with pytest.raises(ValueError, match="not PSD|positive semi-definite"):
+        ka.nystrom(-KM.kernel(X), [1, 2])
