@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 
 from . import kernels as _kernels
-from ._cores import EPS, NS_ITER_DEFAULT, core_inverse, sym_core
+from ._cores import EIG_RCOND, EPS, NS_ITER_DEFAULT, core_inverse, sym_core
 from ._validation import (as_generator, check_choice, check_indices, check_int, check_matrix, check_points,
                           check_positive, check_same_dim, fail, working_dtype)
 from .lowrank import LowRank, SymLowRank
@@ -31,6 +31,17 @@ AUGMENTED_RULES = ("uniform2n", "stratified")
 ATTENTION_CORES = ("pinv", "eig", "ridge", "newton_schulz")
 #: Default relative eigenvalue cutoff of the SM (exponential-kernel) core, algorithms.md §2.8.
 SM_RCOND = 1e-8
+
+
+def default_rcond(core: str, d: int, dtype, *, exponential: bool = False):
+    """Relative pseudo-inverse cutoff used when ``rcond`` is not given: ``d·eps`` (``"pinv"``),
+    ``EIG_RCOND`` (``"eig"``; ``SM_RCOND`` for the exponential kernel), and never below
+    ``d·eps(dtype)`` — float32 landmark blocks carry ~1e-7 relative errors that an exact float64
+    pseudo-inverse would amplify without bound. None for the other cores."""
+    if core not in ("pinv", "eig"):
+        return None
+    base = d * EPS if core == "pinv" else (SM_RCOND if exponential else EIG_RCOND)
+    return max(base, d * float(np.finfo(np.dtype(dtype)).eps))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -89,14 +100,17 @@ def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accu
 def _augmented_blocks(kernel, Q, K, idx2, w):
     """Sketched blocks ``φ(Q, X)S``, ``φ(K, X)S``, ``SᵀφS`` for S given by indices (a, d) and weights (a, d).
 
-    For the exponential kernel all three blocks are computed as ``exp(logit − c)`` with one common
-    shift c (the max logit, algorithms.md §2.8); returns ``(CQ, CK, W, c)`` (c = 0 otherwise).
+    For the exponential kernel all three blocks are computed in float64 as ``exp(logit − c)`` with one
+    common shift c (the max logit, algorithms.md §2.8); returns ``(CQ, CK, W, c)`` (c = 0 otherwise).
     Accumulated sketches (a > 1) are summed one draw at a time: memory O((n + m) d + (a d)²).
     """
     a, d = idx2.shape
+    expo = isinstance(kernel, _kernels.Exponential)
+    if expo:
+        # the SM core is extremely ill-conditioned: its blocks are always computed in float64
+        Q, K = Q.astype(np.float64, copy=False), K.astype(np.float64, copy=False)
     X = np.concatenate([Q, K], axis=0)
     XL = X[idx2.reshape(-1)]
-    expo = isinstance(kernel, _kernels.Exponential)
     t = 1.0 / kernel.temperature if expo else 1.0
 
     def block(A, B, shift):
@@ -180,8 +194,9 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
         ``"uniform2n"`` (theorem), ``"stratified"`` (authors' code) or a PSD sampler name of
         :func:`kernapprox.sample_landmarks` run on the augmented matrix (e.g. ``"rpcholesky"``).
     core : {"pinv", "eig", "ridge", "newton_schulz"}
-        ``"pinv"``: exact pseudo-inverse (theorem); ``"eig"``: eigenvalue cutoff ``rcond`` (default
-        1e-8 for the exponential kernel, else ``EIG_RCOND``); ``"ridge"``: ``(W + γI)⁻¹``;
+        ``"pinv"``: exact pseudo-inverse (theorem; cutoff ``d·eps``, ``d·eps32`` for float32 data);
+        ``"eig"``: eigenvalue cutoff ``rcond`` (default 1e-8 for the exponential kernel, else
+        ``EIG_RCOND``; see :func:`default_rcond`); ``"ridge"``: ``(W + γI)⁻¹``;
         ``"newton_schulz"``: Lemma-3 normalisation of ``W + γI`` then ``n_iter`` Razavi steps (the
         authors' code: ``gamma=0.1, n_iter=6``).
     gamma, n_iter, init, normalise, rcond
@@ -253,8 +268,9 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     CQ, CK, W, shift = _augmented_blocks(kernel, Q, K, idx2, w)
     if core == "newton_schulz" and gamma is None:
         gamma = 0.1
-    if core == "eig" and rcond is None and isinstance(kernel, _kernels.Exponential):
-        rcond = SM_RCOND
+    if rcond is None:
+        expo = isinstance(kernel, _kernels.Exponential)
+        rcond = default_rcond(core, d, np.float64 if expo else dt, exponential=expo)
     Winv = core_inverse(W, core, gamma=gamma, n_iter=n_iter, rcond=rcond, init=init, normalise=normalise,
                         func=func)
     L = np.asarray(CQ, dtype=np.float64) @ Winv
@@ -381,8 +397,8 @@ def indefinite_nystrom(A, d=None, *, indices=None, core: str = "eig", rcond: flo
         idx = check_indices(indices, n, func, "indices")
     C = np.asarray(M.columns(idx))
     W = C[idx]
-    if rcond is None and core == "pinv":
-        rcond = idx.size * EPS
+    if rcond is None:
+        rcond = default_rcond(core, idx.size, C.dtype)
     U_w, lam_inv, meta = sym_core(W, rcond=rcond)
     U = (np.asarray(C, dtype=np.float64) @ U_w).astype(C.dtype, copy=False)
     info = {"method": "indefinite_nystrom", "indices": idx, "core": core, "n_evals": n * idx.size, **meta}
@@ -470,7 +486,7 @@ def generalized_nystrom(A, d=None, *, oversample: int | None = None, sketch: str
         YA = np.asarray(M.rows(I), dtype=np.float64)
         YAX = AX[I]
         info = {"sketch": "subsample", "col_indices": J, "row_indices": I}
-    rc = YAX.shape[0] * EPS if rcond is None else rcond
+    rc = default_rcond("pinv", YAX.shape[0], M.dtype) if rcond is None else rcond
     R = (_pinv(YAX, rc) @ YA).T
     info.update(method="generalized_nystrom", n_evals=int(getattr(M, "n_evals", 0)) - n0, rcond=rc)
     dt = M.dtype
@@ -526,7 +542,7 @@ def skeleton_cur(A, rows, cols, *, rcond: float | None = None, rng=None) -> LowR
     C = np.asarray(M.columns(J), dtype=np.float64)
     Rr = np.asarray(M.rows(I), dtype=np.float64)
     U = C[I]
-    rc = max(U.shape) * EPS if rcond is None else rcond
+    rc = default_rcond("pinv", max(U.shape), M.dtype) if rcond is None else rcond
     L = C @ _pinv(U, rc)
     info = {"method": "skeleton_cur", "rows": I, "cols": J, "rcond": rc,
             "n_evals": int(getattr(M, "n_evals", 0)) - n0}

@@ -250,3 +250,17 @@ def test_skyformer_code_global_init_shares_one_razavi_scale_over_the_batch():
                                                         preset="code", ns_scale=scale), atol=1e-12)
     per = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code")
     assert not np.allclose(out, per)
+
+
+@pytest.mark.parametrize("method,opts", [
+    ("skyformer", {}), ("skyformer", {"target": "softmax"}), ("skyformer", {"preset": "code"}),
+    ("nystromformer", {}), ("skeinformer", {}), ("informer", {}), ("linformer", {}), ("s3", {})])
+def test_float32_inputs_give_float32_outputs_close_to_float64(method, opts):
+    """float32 is preserved; the small cores run in float64 and pseudo-inverse cutoffs respect the
+    float32 precision of the landmark blocks, so the output matches the float64 run to ≈ 1e-4."""
+    from kernapprox.datasets import structured_qkv
+    Q, K, V = structured_qkv(256, rng=3)
+    o64 = att.approximate(Q, K, V, method=method, d=64, rng=1, **opts)
+    o32 = att.approximate(*(a.astype(np.float32) for a in (Q, K, V)), method=method, d=64, rng=1, **opts)
+    assert o32.dtype == np.float32
+    assert np.linalg.norm(o32 - o64) <= 1e-3 * np.linalg.norm(o64)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._cores import NS_ITER_DEFAULT, core_inverse
 from .._validation import check_choice, fail
+from ..nystrom_general import default_rcond
 from ._common import check_d, check_qkv, scaled
 
 __all__ = ["nystromformer", "segment_means"]
@@ -107,6 +108,8 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     check_choice(padding, ("zeros", "uneven"), _FUNC, "padding")
     check_choice(core, ("newton_schulz", "pinv", "eig", "ridge"), _FUNC, "core")
     Qh, Kh, Qt, Kt, At = _landmark_core(Q, K, d, padding)
+    if rcond is None:
+        rcond = default_rcond(core, d, Q.dtype)
     Ainv = core_inverse(At, core, gamma=gamma, n_iter=n_iter, rcond=rcond, init=init, normalise=False,
                         ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype

@@ -24,8 +24,8 @@ import numpy as np
 from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, fail, warn
-from ..nystrom_general import (AUGMENTED_RULES, SM_RCOND, _as_index_array, _augmented_blocks, _signs,
-                               augmented_landmarks)
+from ..nystrom_general import (AUGMENTED_RULES, _as_index_array, _augmented_blocks, _signs, augmented_landmarks,
+                               default_rcond)
 from ._common import DEN_FLOOR, check_d, check_qkv, scaled
 
 __all__ = ["skyformer", "PRESETS"]
@@ -165,8 +165,9 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     Qh, Kh = scaled(Q), scaled(K)
     kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
     CQ, CK, W, shift = _augmented_blocks(kern, Qh, Kh, idx2, w)
-    if core_r == "eig" and rcond is None and target == "softmax":
-        rcond = SM_RCOND
+    if rcond is None:
+        rcond = default_rcond(core_r, idx2.shape[1], np.float64 if target == "softmax" else Q.dtype,
+                              exponential=target == "softmax")
     Winv = core_inverse(W, core_r, gamma=gamma_r, n_iter=n_iter_r, rcond=rcond, init=init,
                         normalise=normalise, ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
