@@ -28,6 +28,12 @@ def pytest_addoption(parser):
 
 
 @pytest.fixture(scope="session")
+def check_seed() -> int:
+    """The root seed of the paper checks (:data:`CHECK_SEED`)."""
+    return CHECK_SEED
+
+
+@pytest.fixture(scope="session")
 def full_mode(request) -> bool:
     return bool(request.config.getoption("--full", default=False))
 
