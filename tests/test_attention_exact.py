@@ -175,3 +175,21 @@ def test_bad_input(rng):
         att.exact(Q, K, V, key_padding_mask=np.ones(10))
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         att.exact(Q[0], K, V)
+
+
+@pytest.mark.parametrize("method", ["skyformer", "nystromformer", "skeinformer", "informer", "linformer",
+                                    "vmean", "s3"])
+def test_key_padding_mask_runs_each_item_on_its_real_keys(method, rng):
+    Q, K, V = 0.5 * rng.normal(size=(3, 2, 24, 4))
+    mask = np.zeros((2, 24), bool)
+    mask[1, 18:] = True
+    out = att.approximate(Q, K, V, method=method, d=6, rng=7, key_padding_mask=mask)
+    child = np.random.default_rng(7).spawn(2)[1]
+    ref = att.get_method(method)(Q[1], K[1, :18], V[1, :18], d=6, rng=child)
+    np.testing.assert_array_equal(out[1], ref)
+    # a large d exercises the exact regimes against the masked exact target
+    if method in ("skeinformer", "s3"):
+        full = att.approximate(Q, K, V, method=method, d=18, rng=0, key_padding_mask=mask)
+        np.testing.assert_allclose(full[1], att.exact(Q, K, V, key_padding_mask=mask)[1], atol=1e-12)
+    with pytest.raises(ValueError, match="at least one unpadded key"):
+        att.approximate(Q, K, V, method=method, d=2, key_padding_mask=np.ones(24, bool))

@@ -175,7 +175,8 @@ def _children(rng, B: int):
     return root.spawn(B)
 
 
-def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool = False, **options):
+def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool = False, key_padding_mask=None,
+                **options):
     """Approximate attention output with a registered method, batched over leading axes.
 
     Parameters
@@ -194,6 +195,12 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
     return_factors : bool
         Also return the method's factors (a dict; for batched input an object array of dicts with the
         batch shape).
+    key_padding_mask : bool ndarray of shape (..., m), optional
+        ``True`` marks padded keys (``torch.nn.MultiheadAttention`` convention). Each item runs on its
+        unpadded keys only (as the authors' code: landmarks, pilot and sampled columns among real
+        tokens, means and ``m − d`` over the real count); pre-drawn key-side indices then refer to
+        the unpadded keys in order. Queries are not masked (compare with ``exact(...,
+        key_padding_mask=...)`` on the real query rows).
     **options
         Method options (``core=``, ``landmarks=``, ``indices=``, ``gamma=``, ``n_iter=``, ``init=``, …),
         including pre-drawn randomness, per item (leading batch axes) or shared.
@@ -219,21 +226,27 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
     fn = get_method(method)
     _check_options(fn, method, options)
     Q, K, V, batch = _split_batch(Q, K, V, func)
+    km = _check_mask(key_padding_mask, batch, K.shape[-2], func)
     if not batch:
-        return fn(Q, K, V, d=d, rng=rng, return_factors=return_factors, **options)
+        Kb, Vb = _keys(K, V, km, ())
+        return fn(Q, Kb, Vb, d=d, rng=rng, return_factors=return_factors, **options)
     B = int(np.prod(batch))
     gens = _children(rng, B)
     prep = getattr(fn, "batch_prepare", None)
     if prep is not None:
-        # draw every item's randomness first (with its own substream: identical to drawing inside the
-        # method), so that batch-wide quantities may depend on it, e.g. Skyformer's global Razavi scale
-        options = {**options, **_stacked_draws(fn, Q, K, V, batch, d, gens, options, func)}
-        options = {**options, **prep(Q, K, V, d=d, **options)}
+        if km is not None and options.get("init") == "global":
+            raise fail(func, "init", "be 'per_matrix' together with `key_padding_mask`", "'global'")
+        if km is None:
+            # draw every item's randomness first (with its own substream: identical to drawing inside
+            # the method), so batch-wide quantities may depend on it (Skyformer's global Razavi scale)
+            options = {**options, **_stacked_draws(fn, Q, K, V, batch, d, gens, options, func)}
+            options = {**options, **prep(Q, K, V, d=d, **options)}
     out = np.empty(batch + (Q.shape[-2], V.shape[-1]), dtype=Q.dtype)
     facs = np.empty(batch, dtype=object) if return_factors else None
     for b, idx in enumerate(np.ndindex(*batch)):
         opts = _item_options(fn, options, batch, idx, func)
-        res = fn(Q[idx], K[idx], V[idx], d=d, rng=gens[b], return_factors=return_factors, **opts)
+        Kb, Vb = _keys(K, V, km, idx)
+        res = fn(Q[idx], Kb, Vb, d=d, rng=gens[b], return_factors=return_factors, **opts)
         if return_factors:
             out[idx], facs[idx] = res
         else:
@@ -241,7 +254,7 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
     return (out, facs) if return_factors else out
 
 
-def draw_randomness(Q, K, V, *, method: str, d=None, rng=None, **options) -> dict:
+def draw_randomness(Q, K, V, *, method: str, d=None, rng=None, key_padding_mask=None, **options) -> dict:
     """All randomness ``approximate(Q, K, V, method=method, d=d, rng=rng, **options)`` draws, by name.
 
     Returns a dict of arrays (leading batch axes for batched inputs) to pass back as options; then
@@ -266,22 +279,50 @@ def draw_randomness(Q, K, V, *, method: str, d=None, rng=None, **options) -> dic
     if draw is None:
         raise fail(func, "method", "name a method that exposes a `draw` function", repr(method))
     Q, K, V, batch = _split_batch(Q, K, V, func)
+    km = _check_mask(key_padding_mask, batch, K.shape[-2], func)
     if not batch:
-        return draw(Q, K, V, d=d, rng=as_generator(rng), **options)
-    return _stacked_draws(fn, Q, K, V, batch, d, _children(rng, int(np.prod(batch))), options, func)
+        Kb, Vb = _keys(K, V, km, ())
+        return draw(Q, Kb, Vb, d=d, rng=as_generator(rng), **options)
+    return _stacked_draws(fn, Q, K, V, batch, d, _children(rng, int(np.prod(batch))), options, func, km)
 
 
-def _stacked_draws(fn, Q, K, V, batch, d, gens, options, func) -> dict:
+def _check_mask(key_padding_mask, batch, m, func):
+    if key_padding_mask is None:
+        return None
+    km = np.asarray(key_padding_mask)
+    if km.dtype != bool:
+        raise fail(func, "key_padding_mask", "be a boolean array (True = padded key)", f"dtype {km.dtype}", TypeError)
+    try:
+        km = np.broadcast_to(km, batch + (m,))
+    except ValueError:
+        raise fail(func, "key_padding_mask", f"broadcast to {batch + (m,)}", f"shape {km.shape}") from None
+    if np.any(km.all(axis=-1)):
+        raise fail(func, "key_padding_mask", "leave at least one unpadded key in every sequence",
+                   "a sequence with all keys padded")
+    return km
+
+
+def _keys(K, V, km, idx):
+    if km is None:
+        return K[idx], V[idx]
+    keep = ~km[idx]
+    return K[idx][keep], V[idx][keep]
+
+
+def _stacked_draws(fn, Q, K, V, batch, d, gens, options, func, km=None) -> dict:
     """Per-item ``fn.draw`` with the items' generators, stacked with leading batch axes."""
     items = []
     for b, idx in enumerate(np.ndindex(*batch)):
         opts = _item_options(fn, options, batch, idx, func)
-        items.append(fn.draw(Q[idx], K[idx], V[idx], d=d, rng=gens[b], **opts))
+        Kb, Vb = _keys(K, V, km, idx)
+        items.append(fn.draw(Q[idx], Kb, Vb, d=d, rng=gens[b], **opts))
     out = {}
     for key in items[0]:
         vals = [np.asarray(it[key]) for it in items]
         if any(v.shape != vals[0].shape for v in vals):
-            raise RuntimeError(f"{func}: option {key!r} has different shapes across batch items")
+            raise ValueError(f"{func}: option {key!r} has different shapes across batch items "
+                             f"({vals[0].shape} vs others; e.g. padded sequences of different lengths): "
+                             f"draw per item instead")
         out[key] = np.stack(vals).reshape(batch + vals[0].shape)
     return out
 
