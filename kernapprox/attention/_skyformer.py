@@ -43,10 +43,13 @@ def _resolve(preset, landmarks, core, gamma, n_iter, signs, target):
     check_choice(preset, tuple(PRESETS), _FUNC, "preset")
     base = PRESETS[preset]
     landmarks = base["landmarks"] if landmarks is None else landmarks
-    core = base["core"] if core is None else core
-    if core == "pinv" and target == "softmax" and preset == "paper":
-        core = "eig"          # exp(X_L X_Lᵀ) is extremely ill-conditioned: relative cutoff 1e-8 (§2.8)
+    if core is None:
+        core = base["core"]
+        if core == "pinv" and target == "softmax":
+            core = "eig"      # exp(X_L X_Lᵀ) is extremely ill-conditioned: relative cutoff 1e-8 (§2.8)
     gamma = base["gamma"] if gamma is None else gamma
+    if gamma is None and core == "newton_schulz":
+        gamma = 0.1           # the code's ridge (Lemma 3 needs γ > 0 for a strict bound)
     n_iter = base["n_iter"] if n_iter is None else n_iter
     signs = base["signs"] if signs is None else signs
     return landmarks, core, gamma, n_iter, signs
