@@ -577,31 +577,63 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
     }
 
 
+#: a panel's mean more than this × the panel's largest median is drawn off scale (see plot_loss_grid)
+OFFSCALE_FACTOR = 3.0
+
+
 def plot_loss_grid(data, *, title: str, logy: bool = False, ylabel: str = "spectral norm loss",
                    cycle: bool = False):
     """2-D grid of panels (input kind × n): loss vs d per method, mean ± standard error.
 
     ``cycle=True`` colours the curves by position (tab10) instead of by method name (for variants of
-    one method)."""
+    one method). A mean that is more than :data:`OFFSCALE_FACTOR` × the largest per-point median of
+    its panel (a few catastrophic trials, e.g. clipped non-positive denominators) is drawn as an
+    upward triangle at the top of the axis with its value written beside it, and that method's
+    median is added as a dashed line, so the panel stays readable without hiding the failure.
+    """
+    from matplotlib.ticker import NullLocator
     err, ns, ds = data["err"], np.atleast_1d(data["ns"]), np.atleast_1d(data["ds"])
     methods, kinds = list(np.atleast_1d(data["methods"])), list(np.atleast_1d(data["kinds"]))
     fig, axes = new_figure(len(kinds), len(ns), width=3.0 * len(ns) + 2.4, height=2.5 * len(kinds) + 0.9)
+    offscale_any = False
     for a, kind in enumerate(kinds):
         for b, n in enumerate(ns):
             ax = axes[a, b]
+            with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+                __import__("warnings").simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(err[a, b], axis=-1)               # (methods, ds)
+            top = OFFSCALE_FACTOR * np.nanmax(med) if np.isfinite(med).any() else np.inf
             for c, label in enumerate(methods):
                 mean, se = mean_se(err[a, b, c], axis=-1)
                 kw = {"color": f"C{c % 10}", "marker": _FALLBACK_MARKERS[c % len(_FALLBACK_MARKERS)]} if cycle else {}
-                plot_curve(ax, ds, mean, se, label=str(label), index=c, logy=logy, **kw)
+                off = mean > top
+                if off.any():
+                    offscale_any = True
+                    st = method_style(str(label), c)
+                    st.update(kw)
+                    shown = np.where(off, np.nan, mean)
+                    plot_curve(ax, ds, shown, np.where(off, np.nan, se), label=str(label), index=c, logy=logy, **kw)
+                    ax.plot(ds, med[c], ls="--", lw=1, color=st["color"])
+                    for x in ds[off]:
+                        v = mean[list(ds).index(x)]
+                        ax.plot([x], [top], marker="^", color=st["color"], ms=7, clip_on=False)
+                        ax.annotate(f"{v:.0e}", (x, top), textcoords="offset points", xytext=(3, -9), fontsize=6,
+                                    color=st["color"])
+                else:
+                    plot_curve(ax, ds, mean, se, label=str(label), index=c, logy=logy, **kw)
             ax.set_title(f"{kind}, n = {int(n)}")
             ax.set_xlabel("number of features d")
             if b == 0:
                 ax.set_ylabel(ylabel)
             ax.set_xticks(ds, [str(int(d)) for d in ds])
-            from matplotlib.ticker import NullLocator
             ax.xaxis.set_minor_locator(NullLocator())
             if not logy:
                 ax.set_ylim(bottom=0)
+            if np.isfinite(top) and ax.get_ylim()[1] > top:
+                ax.set_ylim(top=top * (1.02 if not logy else 1.2))
+    if offscale_any:
+        title = (f"{title} — ▲ = mean off scale (value beside it; dominated by a few catastrophic trials), "
+                 "dashed = median over trials")
     handles, labs = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labs, loc="outside right center")
     import textwrap
