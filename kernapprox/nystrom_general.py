@@ -18,7 +18,7 @@ import numpy as np
 from . import kernels as _kernels
 from ._cores import EIG_RCOND, EPS, NS_ITER_DEFAULT, core_inverse, sym_core
 from ._validation import (as_generator, check_choice, check_indices, check_int, check_matrix, check_points,
-                          check_positive, check_same_dim, fail, working_dtype)
+                          check_same_dim, fail, working_dtype)
 from .lowrank import LowRank, SymLowRank
 from .matrix import KernelMatrix
 

@@ -264,3 +264,15 @@ def test_float32_inputs_give_float32_outputs_close_to_float64(method, opts):
     o32 = att.approximate(*(a.astype(np.float32) for a in (Q, K, V)), method=method, d=64, rng=1, **opts)
     assert o32.dtype == np.float32
     assert np.linalg.norm(o32 - o64) <= 1e-3 * np.linalg.norm(o64)
+
+
+def test_skyformer_psd_sampler_landmarks_on_the_augmented_matrix():
+    pytest.importorskip("kernapprox.sampling")
+    from kernapprox.datasets import scaled_qkv
+    Q, K, V = scaled_qkv(200, p=16, scale=0.5, rng=0)
+    T = att.exact(Q, K, V, kind="gaussian")
+    out, f = att.skyformer(Q, K, V, d=40, landmarks="rpcholesky", rng=0, return_factors=True)
+    assert f["indices"].shape == (40,) and f["landmarks"] == "rpcholesky"
+    uni = att.skyformer(Q, K, V, d=40, rng=0)
+    # RPCholesky adapts to the kernel: not worse than uniform landmarks by more than a small factor
+    assert _rel(out, T) < 2 * _rel(uni, T) + 1e-3

@@ -34,7 +34,13 @@ on 2-D arrays returning ``out (n, pv)`` or ``(out, factors: dict)``. It carries 
   whose array has ``ndim + len(batch_shape)`` dimensions and leading shape ``batch_shape`` is sliced per
   item; with exactly ``ndim`` dimensions it is shared by every item (same landmarks for all heads).
 * optional ``fn.batch_prepare(Q, K, V, *, d, **options) -> dict`` — options computed once over the
-  whole batch (e.g. Nyströmformer's batch-global Newton–Schulz scale, ``init="global"``).
+  whole batch (the batch-global Newton–Schulz scale of ``init="global"``, Nyströmformer and Skyformer);
+  the dispatcher first draws every item's randomness (with the item's generator, so results are
+  unchanged) and hands it to ``batch_prepare`` in ``options``.
+
+``approximate`` and ``draw_randomness`` accept ``key_padding_mask`` (``True`` = padded key): each item
+then runs on its unpadded keys only, so landmarks / pilot rows / sampled columns are drawn among real
+tokens and means use the real count, as in the authors' code.
 
 Batched calls give item ``b`` (flat C order over the batch axes) the generator
 ``as_generator(rng).spawn(B)[b]``: independent, reproducible substreams per (batch, head). A 2-D call

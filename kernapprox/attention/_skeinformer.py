@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_indices, fail
-from ._common import check_d, check_qkv, gumbel_topk, logsumexp_rows, softmax_tiled
+from ._common import check_d, check_qkv, gumbel_topk, logsumexp_rows
 
 __all__ = ["skeinformer", "vmean", "column_probabilities"]
 
