@@ -161,14 +161,19 @@ def _cos_phase_kernel(A, phase, scale):
             row[j] = scale * _cos1(row[j] + phase[j])
 
 
-def cos_phase_inplace(A: np.ndarray, phase: np.ndarray, scale: float) -> None:
+def cos_phase_inplace(A: np.ndarray, phase: np.ndarray, scale: float, bound: float | None = None) -> None:
     """``A ← scale · cos(A + phase)`` in place; float64 through the polynomial kernel, otherwise numpy.
 
-    Falls back to ``numpy.cos`` for a block whose arguments exceed :data:`COS_ARG_MAX`.
+    ``bound`` (optional) is a known upper bound of ``|A + phase|`` (e.g. ``max‖x‖·max‖ω‖ + 2π``);
+    without it one extra pass computes the maximum. Falls back to ``numpy.cos`` when the arguments
+    may exceed :data:`COS_ARG_MAX`.
     """
-    if A.dtype == np.float64 and phase.dtype == np.float64 and _absmax_shifted(A, phase) < COS_ARG_MAX:
-        _cos_phase_kernel(A, phase, float(scale))
-        return
+    if A.dtype == np.float64 and phase.dtype == np.float64:
+        if bound is None or not bound < COS_ARG_MAX:
+            bound = _absmax_shifted(A, phase)
+        if bound < COS_ARG_MAX:
+            _cos_phase_kernel(A, phase, float(scale))
+            return
     A += phase
     np.cos(A, out=A)
     A *= A.dtype.type(scale)
