@@ -111,9 +111,10 @@ def _is_dask_array(X) -> bool:
 class _NpyRows:
     """Array-like row reader of a ``.npy`` file for ``da.from_array``.
 
-    Opens ``np.load(path, mmap_mode="r")`` lazily in whichever process reads it; pickles as the
-    path only (a ``np.memmap`` would pickle its whole content). Each read returns an in-memory
-    copy of the requested rows.
+    Each read maps the file with ``np.load(path, mmap_mode="r")``, copies the requested rows and
+    drops the mapping again, so file pages do not pile up in the worker's resident set (Dask's
+    memory monitor counts mapped pages as worker memory). Pickles as the path only (a
+    ``np.memmap`` would pickle its whole content).
     """
 
     def __init__(self, path: str, func: str, name: str):
@@ -129,19 +130,14 @@ class _NpyRows:
         self.shape = tuple(mm.shape)
         self.dtype = mm.dtype
         self.ndim = mm.ndim
-        self._mm = mm
-
-    def __getstate__(self):
-        return {"path": self.path, "shape": self.shape, "dtype": self.dtype, "ndim": self.ndim}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._mm = None
+        del mm
 
     def __getitem__(self, key):
-        if self._mm is None:
-            self._mm = np.load(self.path, mmap_mode="r", allow_pickle=False)
-        return np.array(self._mm[key])
+        mm = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        try:
+            return np.array(mm[key])
+        finally:
+            del mm
 
 
 def _auto_rows(n: int, width: int, itemsize: int) -> int:
@@ -372,6 +368,16 @@ def _features_block(Xc, kernel, Lk, pc: PSDCore, dtype):
     return _apply_tiled(lambda i0, i1: kernel._block(Xc[i0:i1], Lk), Xc.shape[0], pc, dt)
 
 
+def _nystrom_trace_block(Xc, kernel, Lk, pc, dtype):
+    """Trace parts of one row chunk from its points: features computed and reduced in one task."""
+    return _trace_parts(Xc, _features_block(Xc, kernel, Lk, pc, dtype), kernel)
+
+
+def _is_persisted(A) -> bool:
+    """True when A's graph holds only its own chunks (computed results, after ``persist``)."""
+    return len(A.__dask_graph__()) == A.npartitions
+
+
 def _trace_parts(Xc, Fc, kernel):
     """[Σ_i (k(x_i, x_i) − ||f_i||²), Σ_i k(x_i, x_i)] of one row chunk, in float64."""
     dg = np.asarray(kernel._diag(np.ascontiguousarray(Xc)), dtype=np.float64)
@@ -498,8 +504,21 @@ class DaskNystrom:
         return _nystrom_features(Xd, self.kernel, self._Lk, self.core, _common_float(Xd.dtype, dt))
 
     def trace_error(self, *, relative: bool = False) -> float:
-        """Exact ``tr(K − K̂) = Σ_chunks Σ_i (k(x_i, x_i) − ||f_i||²)`` (float64); see :func:`trace_error`."""
-        return _trace_error(self.kernel, self.X, self.F, relative)
+        """Exact ``tr(K − K̂) = Σ_chunks Σ_i (k(x_i, x_i) − ||f_i||²)`` (float64); see :func:`trace_error`.
+
+        Unless F was persisted, each task computes its F chunk and reduces it at once (the F chunk
+        never leaves the task): one pass over X, memory per task as for computing F.
+        """
+        if _is_persisted(self.F):
+            return _trace_error(self.kernel, self.X, self.F, relative)
+        dask, da = _dask()
+        dt = np.dtype(self.F.dtype)
+        Ld = dask.delayed(np.ascontiguousarray(self._Lk, dtype=dt), pure=True, traverse=False)
+        Rd = dask.delayed(self.core, pure=True, traverse=False)
+        parts = self.X.map_blocks(_nystrom_trace_block, self.kernel, Ld, Rd, dt.str,
+                                  chunks=((1,) * len(self.X.chunks[0]), (2,)), dtype=np.float64,
+                                  meta=np.empty((0, 0), dtype=np.float64))
+        return _finish_trace(parts, relative)
 
 
 def _nystrom_features(Xd, kernel, Lk, pc, dt):
@@ -598,6 +617,10 @@ def _trace_error(kernel, Xd, Fd, relative: bool) -> float:
     parts = da.blockwise(_trace_parts, "ij", Xd, "ia", Fd, "ib", kernel=kernel, adjust_chunks={"i": 1},
                          new_axes={"j": 2}, dtype=np.float64, concatenate=True,
                          meta=np.empty((0, 0), dtype=np.float64))
+    return _finish_trace(parts, relative)
+
+
+def _finish_trace(parts, relative: bool) -> float:
     err, tr = parts.sum(axis=0).compute()
     err = float(err)
     if relative:

@@ -260,6 +260,8 @@ def test_trace_error_exact(client, data):
     got = approx.trace_error()
     assert abs(got - exact) <= TIGHT * np.trace(k(X))
     assert abs(approx.trace_error(relative=True) - exact / 1200) <= TIGHT
+    # persisted F: reduced from the held chunks instead of recomputed (same number)
+    assert abs(approx.persist().trace_error() - exact) <= TIGHT * 1200
     # module function with an in-memory factor / PSDLowRank, other chunking
     assert abs(kd.trace_error(k, X, Fr, chunk_rows=77) - exact) <= TIGHT * 1200
     assert abs(kd.trace_error(k, X, ka.PSDLowRank(Fr)) - exact) <= TIGHT * 1200
