@@ -114,8 +114,9 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     orthogonal : bool — block-orthogonal projections (default) or i.i.d. Gaussian.
     scaling : {0, 1} — row norms of orthogonal projections: χ_p draws (0) or √p (1).
     stabilize : bool — max-shift of the exponents (cancels exactly in the normalisation).
-    feature_eps : float >= 0 — added to every feature (1e-4 = :data:`REFERENCE_EPS` reproduces the
-        reference code; does not cancel).
+    feature_eps : float >= 0 — added to every positive / hyperbolic feature after the stabilised
+        ``exp`` (1e-4 = :data:`REFERENCE_EPS` reproduces the reference code; does not cancel);
+        ignored for "trig".
     double_scaling : bool — divide Q, K by p^¼ twice (Skyformer LRA code quirk → ``exp(q·k/p)``).
     omega : ndarray of shape (d, p), optional — pre-drawn projections (see :func:`draw`).
 
