@@ -41,7 +41,8 @@ from scipy import optimize, special
 
 from ._validation import as_generator, check_choice, check_int, check_points, check_positive, fail
 
-__all__ = ["FFKernelFeatureMap", "ff_attention", "fit_ffkernel", "init_heads", "FFKINDS", "FitResult"]
+__all__ = ["FFKernelFeatureMap", "ff_attention", "fit_ffkernel", "init_heads", "error_vs_features", "FFKINDS",
+           "FitResult"]
 
 FFKINDS = ("linear_softplus", "glu", "lowrank_glu")
 
@@ -391,3 +392,41 @@ def fit_ffkernel(Q, K, V=None, *, p_out: int, kind: str = "linear_softplus", tar
                             options={"maxiter": max_iter, "gtol": GTOL})
     fm.set_vector(res.x)
     return FitResult(fm, obj.data_loss(), initial, int(res.nit), bool(res.success), str(res.message))
+
+
+def error_vs_features(Q, K, V, counts, *, Q_test=None, kind: str = "glu", orth_penalty: float = 0.0,
+                      max_iter: int = 100, trials: int = 3, rng=None) -> dict:
+    """Relative attention-output error vs feature count: fitted FF kernel against Performer features.
+
+    For each count c: the FF map with ``p_out = c`` fitted (``target="attention"``) on (Q, K, V),
+    and FAVOR+ positive / trig features with ``d = c`` (orthogonal, stabilised; averaged over
+    ``trials`` draws), all evaluated as ``‖out − softmax(Q_t Kᵀ/√p) V‖_F² / ‖softmax(·) V‖_F²`` on the
+    queries ``Q_test`` (default: the training queries). Our own offline experiment (algorithms.md §4).
+
+    Returns
+    -------
+    dict with ``counts`` (c,), ``ffkernel`` (c,), ``ffkernel_train`` (c,), ``performer_positive`` (c,),
+    ``performer_trig`` (c,).
+    """
+    from .attention import approximate, exact
+    func = "error_vs_features"
+    counts = [check_int(c, func, "counts", low=1) for c in np.atleast_1d(counts)]
+    trials = check_int(trials, func, "trials", low=1)
+    Q = check_points(Q, func, "Q", dtype=np.float64)
+    Qt = Q if Q_test is None else check_points(Q_test, func, "Q_test", dtype=np.float64)
+    gen = as_generator(rng)
+    ex = exact(Qt, K, V)
+    nrm = float(np.sum(ex ** 2))
+
+    def rel(o):
+        return float(np.sum((o - ex) ** 2)) / nrm
+
+    out = {k: [] for k in ("ffkernel", "ffkernel_train", "performer_positive", "performer_trig")}
+    for c in counts:
+        res = fit_ffkernel(Q, K, V, p_out=c, kind=kind, orth_penalty=orth_penalty, max_iter=max_iter, rng=gen)
+        out["ffkernel"].append(rel(ff_attention(Qt, K, V, res.fm)))
+        out["ffkernel_train"].append(res.loss)
+        for fk in ("positive", "trig"):
+            out["performer_" + fk].append(np.mean([rel(approximate(Qt, K, V, method="performer", d=c, kind=fk,
+                                                                   rng=gen)) for _ in range(trials)]))
+    return {"counts": np.array(counts), **{k: np.array(v) for k, v in out.items()}}

@@ -5,7 +5,8 @@ from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import arrays
 
 import kernapprox as ka
-from kernapprox.ffkernel import FFKINDS, FFKernelFeatureMap, _Objective, ff_attention, fit_ffkernel, init_heads
+from kernapprox.ffkernel import (FFKINDS, FFKernelFeatureMap, _Objective, error_vs_features, ff_attention, fit_ffkernel,
+                                init_heads)
 
 
 def _qkv(n=64, p=8, seed=0):
@@ -71,6 +72,15 @@ def test_fit_reduces_error_and_beats_performer_at_equal_feature_count():
     ff = rel(ff_attention(Qt, K, V, res.fm))
     perf = np.mean([rel(ka.attention.approximate(Qt, K, V, method="performer", d=32, rng=t)) for t in range(5)])
     assert ff < perf, (ff, perf)
+
+
+def test_error_vs_features_curve():
+    Q, K, V = _qkv(n=48, p=8, seed=5)
+    r = error_vs_features(Q, K, V, [4, 16], max_iter=30, trials=2, rng=0)
+    assert r["counts"].tolist() == [4, 16]
+    for key in ("ffkernel", "ffkernel_train", "performer_positive", "performer_trig"):
+        assert r[key].shape == (2,) and np.all(r[key] >= 0)
+    assert r["ffkernel_train"][1] < r["ffkernel_train"][0]  # more features fit better (same data)
 
 
 def test_kernel_target_fit_and_init_from_map():
