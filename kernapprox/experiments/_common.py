@@ -586,8 +586,8 @@ def plot_loss_grid(data, *, title: str, logy: bool = False, ylabel: str = "spect
     """2-D grid of panels (input kind × n): loss vs d per method, mean ± standard error.
 
     ``cycle=True`` colours the curves by position (tab10) instead of by method name (for variants of
-    one method). A mean that is more than :data:`OFFSCALE_FACTOR` × the largest per-point median of
-    its panel (a few catastrophic trials, e.g. clipped non-positive denominators) is drawn as an
+    one method). On a linear axis, a mean that is more than :data:`OFFSCALE_FACTOR` × the largest
+    per-point median of its panel (a few catastrophic trials, e.g. clipped non-positive denominators) is drawn as an
     upward triangle at the top of the axis with its value written beside it, and that method's
     median is added as a dashed line, so the panel stays readable without hiding the failure.
     """
@@ -602,7 +602,8 @@ def plot_loss_grid(data, *, title: str, logy: bool = False, ylabel: str = "spect
             with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
                 __import__("warnings").simplefilter("ignore", RuntimeWarning)
                 med = np.nanmedian(err[a, b], axis=-1)               # (methods, ds)
-            top = OFFSCALE_FACTOR * np.nanmax(med) if np.isfinite(med).any() else np.inf
+            # off-scale marking only on linear axes: a log axis shows heavy tails as they are
+            top = OFFSCALE_FACTOR * np.nanmax(med) if (np.isfinite(med).any() and not logy) else np.inf
             for c, label in enumerate(methods):
                 mean, se = mean_se(err[a, b, c], axis=-1)
                 kw = {"color": f"C{c % 10}", "marker": _FALLBACK_MARKERS[c % len(_FALLBACK_MARKERS)]} if cycle else {}
@@ -631,6 +632,13 @@ def plot_loss_grid(data, *, title: str, logy: bool = False, ylabel: str = "spect
                 ax.set_ylim(bottom=0)
             if np.isfinite(top) and ax.get_ylim()[1] > top:
                 ax.set_ylim(top=top * (1.02 if not logy else 1.2))
+    meta = data.get("meta", {})
+    notes = []
+    if meta.get("nonfinite_outputs"):
+        notes.append("non-finite outputs (diverged, left out): " +
+                     ", ".join(f"{k} ×{v}" for k, v in meta["nonfinite_outputs"].items()))
+    if meta.get("missing_methods"):
+        notes.append("not available: " + ", ".join(meta["missing_methods"]))
     if offscale_any:
         title = (f"{title} — ▲ = mean off scale (value beside it; dominated by a few catastrophic trials), "
                  "dashed = median over trials")
@@ -638,5 +646,5 @@ def plot_loss_grid(data, *, title: str, logy: bool = False, ylabel: str = "spect
     fig.legend(handles, labs, loc="outside right center")
     import textwrap
     fig.suptitle("\n".join(textwrap.wrap(title, max(50, int(fig.get_figwidth() * 11)))), fontsize=10)
-    add_provenance(fig, data)
+    add_provenance(fig, data, extra="; ".join(notes))
     return fig
