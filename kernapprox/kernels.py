@@ -7,14 +7,17 @@ float32 inputs give float32 blocks; anything else is computed in float64.
 Notation (design.md §2): Gaussian ``exp(-||x-y||² / (2 bandwidth²))``; Exponential (the "softmax
 kernel" SM of Skyformer Lemma 1) ``exp(x·y / temperature)``.
 
-Blocks, diagonals and single entries all go through the same private ``_block`` routine, so a
-kernel has exactly one implementation. Gaussian and Exponential blocks use the tiled numba fast
-paths in :mod:`kernapprox._numba` when those are importable, and a plain numpy formula otherwise
-(the numpy formula is also the reference the jitted code is tested against).
+Each kernel has one scalar formula — a function of the inner product ``x·y`` or of the distance — that
+both private routines apply: ``_block(X, Y)`` (all pairs) and ``_pairs(X, Y)`` (row-wise ``k(x_i, y_i)``,
+which gives ``diag``). Gaussian and Exponential blocks use the tiled numba fast paths of
+:mod:`kernapprox._numba` for large blocks and the plain numpy formula of
+:mod:`kernapprox._numba.reference` otherwise (that formula is also the reference the jitted code is
+tested against). Laplacian and Matérn blocks use direct differences (``scipy.spatial.distance.cdist``).
 """
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -45,7 +48,25 @@ class Kernel:
 
     # -- public, validated ---------------------------------------------------------------------
     def __call__(self, X, Y=None) -> np.ndarray:
-        """Dense block K(X, Y) of shape (n, m); ``Y=None`` means ``Y = X``."""
+        """Dense block ``K[i, j] = k(x_i, y_j)``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+        Y : array_like of shape (m, d), optional
+            ``None`` means ``Y = X`` (the symmetric matrix; Gaussian and exponential blocks then compute
+            the upper triangle only and mirror it, so the result is exactly symmetric).
+
+        Returns
+        -------
+        ndarray of shape (n, m)
+            float32 when X (and Y) are float32, else float64.
+
+        Notes
+        -----
+        Time O(n m d), memory: the output only (Gaussian and exponential blocks are tiled; see
+        :mod:`kernapprox._numba`). Kernel entries evaluated: n·m.
+        """
         func = f"{type(self).__name__}"
         X = check_points(X, func, "X")
         if Y is None:
@@ -56,7 +77,10 @@ class Kernel:
         return self._block(X.astype(dt, copy=False), Y.astype(dt, copy=False))
 
     def diag(self, X) -> np.ndarray:
-        """Diagonal ``k(x_i, x_i)`` of K(X, X), shape (n,), without forming the block."""
+        """Diagonal ``k(x_i, x_i)`` of K(X, X), shape (n,), in O(n d) without forming the block.
+
+        Equal to ``np.diag(k(X))`` (exactly for shift-invariant kernels, whose diagonal is 1).
+        """
         X = check_points(X, f"{type(self).__name__}.diag", "X")
         return self._diag(X)
 
@@ -69,13 +93,33 @@ class Kernel:
         raise NotImplementedError
 
     def _diag(self, X: np.ndarray) -> np.ndarray:
-        """Generic diagonal: evaluate row by row in small tiles through ``_block``."""
-        out = np.empty(X.shape[0], dtype=X.dtype)
+        """Diagonal ``k(x_i, x_i)``: the pairwise routine with Y = X."""
+        return self._pairs(X, X)
+
+    def _pairs(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Row-wise values ``k(x_i, y_i)``, shape (n,), for X, Y of the same shape (no n×n work).
+
+        Generic fallback (small diagonal blocks); every concrete kernel overrides it with the same
+        scalar formula its ``_block`` uses.
+        """
+        dt = working_dtype(X, Y)
+        out = np.empty(X.shape[0], dtype=dt)
         step = 256
         for s in range(0, X.shape[0], step):
-            xs = X[s:s + step]
-            out[s:s + step] = np.einsum("ii->i", self._block(xs, xs))
+            out[s:s + step] = np.einsum("ii->i", self._block(X[s:s + step], Y[s:s + step]))
         return out
+
+
+def _rowdot(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``x_i · y_i`` for every row, in the working dtype of X and Y."""
+    dt = working_dtype(X, Y)
+    return np.einsum("ij,ij->i", X.astype(dt, copy=False), Y.astype(dt, copy=False))
+
+
+def _rowsqdist(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``||x_i - y_i||²`` for every row, by direct differences, in float64."""
+    D = X.astype(np.float64) - Y.astype(np.float64)
+    return np.einsum("ij,ij->i", D, D)
 
 
 @dataclass(frozen=True)
@@ -106,6 +150,10 @@ class Gaussian(_ShiftInvariant):
         from ._numba import gaussian_block
         return gaussian_block(X, Y, self.bandwidth)
 
+    def _pairs(self, X, Y):
+        v = np.exp(_rowsqdist(X, Y) * (-0.5 / (self.bandwidth * self.bandwidth)))
+        return v.astype(working_dtype(X, Y), copy=False)
+
 
 @dataclass(frozen=True)
 class Laplacian(_ShiftInvariant):
@@ -118,17 +166,21 @@ class Laplacian(_ShiftInvariant):
 
     def _block(self, X, Y):
         from scipy.spatial.distance import cdist
-        D = cdist(X, Y, "cityblock")
+        D = cdist(X.astype(np.float64, copy=False), Y.astype(np.float64, copy=False), "cityblock")
         D *= -1.0 / self.bandwidth
         np.exp(D, out=D)
         return D.astype(working_dtype(X, Y), copy=False)
+
+    def _pairs(self, X, Y):
+        d1 = np.abs(X.astype(np.float64) - Y.astype(np.float64)).sum(axis=1)
+        return np.exp(d1 * (-1.0 / self.bandwidth)).astype(working_dtype(X, Y), copy=False)
 
 
 _MATERN_NU = (0.5, 1.5, 2.5)
 
 
 @dataclass(frozen=True)
-class Matern(_ShiftInvariant):
+class Matern(Kernel):
     """Matérn kernel with ν ∈ {0.5, 1.5, 2.5} and length scale ``bandwidth`` ℓ (r = ||x-y||₂):
 
     * ν = 0.5: ``exp(-r/ℓ)``
@@ -140,26 +192,41 @@ class Matern(_ShiftInvariant):
     """
 
     name: ClassVar[str] = "matern"
-    nu: float = 1.5
+    is_shift_invariant: ClassVar[bool] = True
+    nu: float = 1.5          # fields in the documented order Matern(nu, bandwidth)
+    bandwidth: float = 1.0
 
     def __post_init__(self):
-        super().__post_init__()
-        if self.nu not in _MATERN_NU:
+        if isinstance(self.nu, bool) or self.nu not in _MATERN_NU:
             raise fail("Matern", "nu", "be one of 0.5, 1.5, 2.5", repr(self.nu))
         object.__setattr__(self, "nu", float(self.nu))
+        object.__setattr__(self, "bandwidth", check_positive(self.bandwidth, "Matern", "bandwidth"))
+
+    def _diag(self, X: np.ndarray) -> np.ndarray:
+        return np.ones(X.shape[0], dtype=X.dtype)
+
+    def _from_dist(self, r: np.ndarray) -> np.ndarray:
+        """The Matérn profile as a function of r = ||x - y||₂ (float64, in place where possible)."""
+        r = r * (1.0 / self.bandwidth)
+        if self.nu == 0.5:
+            return np.exp(-r, out=r)
+        if self.nu == 1.5:
+            s = r
+            s *= np.sqrt(3.0)
+            return (1.0 + s) * np.exp(-s)
+        s = r
+        s *= np.sqrt(5.0)
+        return (1.0 + s + s * s / 3.0) * np.exp(-s)
 
     def _block(self, X, Y):
-        dt = working_dtype(X, Y)
-        r = _dist_numpy(X.astype(np.float64), Y.astype(np.float64)) / self.bandwidth
-        if self.nu == 0.5:
-            K = np.exp(-r)
-        elif self.nu == 1.5:
-            s = np.sqrt(3.0) * r
-            K = (1.0 + s) * np.exp(-s)
-        else:
-            s = np.sqrt(5.0) * r
-            K = (1.0 + s + s * s / 3.0) * np.exp(-s)
-        return K.astype(dt, copy=False)
+        # direct differences (cdist), not the GEMM expansion: for ν = 0.5 the profile has a kink at
+        # r = 0, so sqrt of the expansion's rounding noise (~√eps) would show up in the values
+        from scipy.spatial.distance import cdist
+        r = cdist(X.astype(np.float64, copy=False), Y.astype(np.float64, copy=False), "euclidean")
+        return self._from_dist(r).astype(working_dtype(X, Y), copy=False)
+
+    def _pairs(self, X, Y):
+        return self._from_dist(np.sqrt(_rowsqdist(X, Y))).astype(working_dtype(X, Y), copy=False)
 
 
 @dataclass(frozen=True)
@@ -172,20 +239,24 @@ class Polynomial(Kernel):
     coef0: float = 1.0
 
     def __post_init__(self):
-        if isinstance(self.degree, bool) or not float(self.degree).is_integer() or self.degree < 1:
-            raise fail("Polynomial", "degree", "be an integer >= 1", repr(self.degree))
-        object.__setattr__(self, "degree", int(self.degree))
-        check_positive(self.gamma, "Polynomial", "gamma")
-        check_positive(self.coef0, "Polynomial", "coef0", allow_zero=True)
+        deg = self.degree
+        if (isinstance(deg, bool) or not isinstance(deg, numbers.Real) or not np.isfinite(deg)
+                or not float(deg).is_integer() or deg < 1):
+            raise fail("Polynomial", "degree", "be an integer >= 1", repr(deg))
+        object.__setattr__(self, "degree", int(deg))
+        object.__setattr__(self, "gamma", check_positive(self.gamma, "Polynomial", "gamma"))
+        object.__setattr__(self, "coef0", check_positive(self.coef0, "Polynomial", "coef0", allow_zero=True))
 
-    def _block(self, X, Y):
-        G = X @ Y.T
+    def _from_dot(self, G):
         G *= self.gamma
         G += self.coef0
         return G ** self.degree
 
-    def _diag(self, X):
-        return (self.gamma * np.einsum("ij,ij->i", X, X) + self.coef0) ** self.degree
+    def _block(self, X, Y):
+        return self._from_dot(X @ Y.T)
+
+    def _pairs(self, X, Y):
+        return self._from_dot(_rowdot(X, Y))
 
 
 @dataclass(frozen=True)
@@ -197,8 +268,8 @@ class Linear(Kernel):
     def _block(self, X, Y):
         return X @ Y.T
 
-    def _diag(self, X):
-        return np.einsum("ij,ij->i", X, X)
+    def _pairs(self, X, Y):
+        return _rowdot(X, Y)
 
 
 @dataclass(frozen=True)
@@ -212,18 +283,24 @@ class Sigmoid(Kernel):
     coef0: float = 0.0
 
     def __post_init__(self):
-        check_positive(self.gamma, "Sigmoid", "gamma")
-        if not np.isfinite(self.coef0):
-            raise fail("Sigmoid", "coef0", "be finite", self.coef0)
+        object.__setattr__(self, "gamma", check_positive(self.gamma, "Sigmoid", "gamma"))
+        c = self.coef0
+        if isinstance(c, bool) or not isinstance(c, numbers.Real):
+            raise fail("Sigmoid", "coef0", "be a real number", repr(c), TypeError)
+        if not np.isfinite(c):
+            raise fail("Sigmoid", "coef0", "be finite", repr(c))
+        object.__setattr__(self, "coef0", float(c))
 
-    def _block(self, X, Y):
-        G = X @ Y.T
+    def _from_dot(self, G):
         G *= self.gamma
         G += self.coef0
         return np.tanh(G, out=G)
 
-    def _diag(self, X):
-        return np.tanh(self.gamma * np.einsum("ij,ij->i", X, X) + self.coef0)
+    def _block(self, X, Y):
+        return self._from_dot(X @ Y.T)
+
+    def _pairs(self, X, Y):
+        return self._from_dot(_rowdot(X, Y))
 
 
 @dataclass(frozen=True)
@@ -246,8 +323,11 @@ class Exponential(Kernel):
         from ._numba import exponential_block
         return exponential_block(X, Y, self.temperature)
 
-    def _diag(self, X):
-        return np.exp(np.einsum("ij,ij->i", X, X) / self.temperature)
+    def _pairs(self, X, Y):
+        G = _rowdot(X, Y)
+        G *= 1.0 / self.temperature
+        with np.errstate(over="ignore"):
+            return np.exp(G, out=G)
 
 
 _REGISTRY: dict[str, type[Kernel]] = {

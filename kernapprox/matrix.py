@@ -42,15 +42,17 @@ def _matvec_tiled(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.n
     if out is not None:
         return out
     n, m = X.shape[0], Y.shape[0]
+    acc_dtype = np.dtype(acc_dtype)
     out = np.zeros((n, V.shape[1]), dtype=acc_dtype)
+    Va = V.astype(acc_dtype, copy=False)
     col_step = max(1, min(m, 8192))
     row_step = default_tile_rows(col_step, X.dtype.itemsize)
     for j0 in range(0, m, col_step):
         Yj = Y[j0:j0 + col_step]
-        Vj = V[j0:j0 + col_step]
+        Vj = Va[j0:j0 + col_step]
         for i0 in range(0, n, row_step):
             T = kernel._block(X[i0:i0 + row_step], Yj)
-            out[i0:i0 + row_step] += T @ Vj
+            out[i0:i0 + row_step] += T.astype(acc_dtype, copy=False) @ Vj
     return out
 
 
@@ -166,13 +168,8 @@ class KernelMatrix:
             self._count(self.X.shape[0])
             return self.kernel._diag(self.X)
         k = min(self.shape)
-        X, Y = self.X[:k], self._Y[:k]
-        out = np.empty(k, dtype=self.dtype)
-        step = 512
-        for s in range(0, k, step):
-            out[s:s + step] = np.einsum("ii->i", self.kernel._block(X[s:s + step], Y[s:s + step]))
         self._count(k)
-        return out
+        return self.kernel._pairs(self.X[:k], self._Y[:k])
 
     def columns(self, idx) -> np.ndarray:
         """Columns ``K[:, idx]``, shape (n, len(idx))."""
