@@ -34,7 +34,7 @@ from ._validation import (as_generator, check_choice, check_int, check_matrix, c
 __all__ = [
     "ErrorEstimate", "SpectralError", "spectral_error", "spectral_norm", "frobenius_error", "trace_error",
     "relative_spectral_error", "relative_frobenius_error", "relative_trace_error", "attention_output_loss",
-    "EXACT_MAX_ENTRIES", "EXACT_SMALL_SIDE", "LANCZOS_TOL", "LANCZOS_BLOCK", "LANCZOS_MAX_ITER",
+    "EXACT_MAX_ENTRIES", "EXACT_SMALL_SIDE", "LANCZOS_TOL", "LANCZOS_BLOCK", "LANCZOS_BLOCK_KERNEL", "LANCZOS_MAX_ITER",
     "KW_FAIL_PROB", "HUTCHINSON_SAMPLES",
 ]
 
@@ -50,14 +50,19 @@ EXACT_SMALL_SIDE_MAX_ENTRIES = 20_000_000
 EXACT_RTOL_EPS_MULTIPLE = 10.0
 #: Default target of the Lanczos bracket: stop when (upper − lower) <= LANCZOS_TOL · upper.
 LANCZOS_TOL = 1e-4
-#: Default block size of the block Lanczos iteration (one pass over a kernel matrix costs about the
-#: same for 1 and for a few vectors: the kernel entries dominate).
+#: Default block size of the block Lanczos iteration.
 LANCZOS_BLOCK = 4
+#: Default block size when an operand is a kernel matrix: one pass costs n·m kernel evaluations
+#: whatever the number of vectors, so wide blocks (fewer passes) are nearly free.
+LANCZOS_BLOCK_KERNEL = 16
 #: Default maximal number of Krylov blocks.
 LANCZOS_MAX_ITER = 100
 #: New Krylov directions whose norm after re-orthogonalisation falls below this multiple of eps times
 #: the current norm estimate are deflated (the Krylov space became invariant).
 DEFLATION_EPS_MULTIPLE = 1e3
+#: Lanczos also stops when the bracket is below this rounding floor, in units of
+#: sqrt(max(n, m))·eps·(‖A‖ + ‖B‖) (estimated from the products): ‖A − B‖ cannot be resolved further.
+NOISE_EPS_MULTIPLE = 10.0
 #: Failure probability of the Kuczyński–Woźniakowski probabilistic upper bound ``.upper_prob``.
 KW_FAIL_PROB = 1e-3
 #: Constant of Kuczyński & Woźniakowski (1992), Thm 4.2: P(failure) <= KW_CONSTANT·sqrt(N)·exp(−(2k−1)√ε).
@@ -308,6 +313,12 @@ class _Difference:
         self.symmetric = bool(symmetric)
         self.matvecs = 0
         self.passes = 0
+        self.scale = 0.0      # max ‖A q‖ + max ‖B q‖ over unit probe columns: a lower estimate of ‖A‖ + ‖B‖
+
+    def _track(self, PA, PB):
+        sa = float(np.max(np.linalg.norm(PA, axis=0))) if PA.size else 0.0
+        sb = float(np.max(np.linalg.norm(PB, axis=0))) if PB is not None and PB.size else 0.0
+        self.scale = max(self.scale, sa + sb)
 
     def _count(self, b):
         self.matvecs += int(b)
@@ -316,16 +327,22 @@ class _Difference:
     def mm(self, V):
         self._count(V.shape[1])
         out = self.A.mm(V)
-        if self.B is not None:
-            out = out - self.B.mm(V)
-        return out
+        if self.B is None:
+            self._track(out, None)
+            return out
+        other = self.B.mm(V)
+        self._track(out, other)
+        return out - other
 
     def rmm(self, U):
         self._count(U.shape[1])
         out = self.A.rmm(U)
-        if self.B is not None:
-            out = out - self.B.rmm(U)
-        return out
+        if self.B is None:
+            self._track(out, None)
+            return out
+        other = self.B.rmm(U)
+        self._track(out, other)
+        return out - other
 
     def rows(self, i0, i1):
         out = self.A.rows(i0, i1)
@@ -380,12 +397,55 @@ def _kw_upper(lower: float, N: int, k: int, fail_prob: float) -> float:
     return lower / math.sqrt(1.0 - eps) if eps < 1.0 else math.inf
 
 
+class _Buffer:
+    """Column buffer with geometric growth (avoids re-copying the Krylov basis every block)."""
+
+    def __init__(self, rows: int):
+        self.data = np.empty((rows, 0))
+        self.k = 0
+
+    def append(self, B: np.ndarray) -> None:
+        need = self.k + B.shape[1]
+        if need > self.data.shape[1]:
+            new = np.empty((self.data.shape[0], max(need, 2 * self.data.shape[1], 8)))
+            new[:, :self.k] = self.data[:, :self.k]
+            self.data = new
+        self.data[:, self.k:need] = B
+        self.k = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.data[:, :self.k]
+
+
+class _Gram:
+    """Symmetric small matrix grown by one block row/column at a time."""
+
+    def __init__(self):
+        self.M = np.zeros((0, 0))
+
+    def add(self, col: np.ndarray) -> None:
+        """``col`` = (old + new) × new block: the new columns of the matrix."""
+        s_old = self.M.shape[0]
+        s = col.shape[0]
+        M = np.zeros((s, s))
+        M[:s_old, :s_old] = self.M
+        M[:, s_old:] = col
+        M[s_old:, :] = col.T
+        self.M = 0.5 * (M + M.T)
+
+
 def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
-    """Block Lanczos (full re-orthogonalisation) for ‖M‖₂; returns (value, lower, upper, info)."""
+    """Block Lanczos (full re-orthogonalisation) for ‖M‖₂; returns (value, lower, upper, info).
+
+    Symmetric M: Krylov space of M, Rayleigh–Ritz on T = Qᵀ(MQ). General M: Krylov space of
+    P = MᵀM on the short side, T = (MQ)ᵀ(MQ). The small matrices are grown block by block, so one
+    block costs O(N·s·b) besides the products (s = basis size, b = block size).
+    """
     n, m = M.shape
     if M.symmetric:
         N = n
-        apply = M.mm
+        fwd, bwd = M.mm, None
     else:
         # Krylov space of P = MᵀM on the short side (MMᵀ when the operator is wide)
         wide = m > n
@@ -393,53 +453,60 @@ def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
         fwd, bwd = (M.rmm, M.mm) if wide else (M.mm, M.rmm)
     b = min(block_size, N)
     Q = _orthonormalise(rng.standard_normal((N, b)), None, 1.0)
-    basis = np.empty((N, 0))
-    images = np.empty((n if M.symmetric else N, 0))     # symmetric: M Q ; general: P Q
-    fimages = None if M.symmetric else np.empty((n if not wide else m, 0))  # general: M Q (forward images)
+    basis = _Buffer(N)
+    images = _Buffer(N)             # symmetric: M Q ; general: P Q = Mᵀ(MQ)
+    T = _Gram()                     # Qᵀ M Q (symmetric) or (MQ)ᵀ(MQ) (general)
+    G = _Gram()                     # (MQ)ᵀ(MQ) (symmetric only)
+    fimages = None if M.symmetric else _Buffer(m if wide else n)
     lower = upper = 0.0
-    converged = invariant = False
+    converged = invariant = at_noise = False
+    top_vec = None
     it = 0
     while True:
         it += 1
+        basis.append(Q)
         if M.symmetric:
-            MQ = apply(Q)
-            images = np.hstack([images, MQ])
+            MQ = fwd(Q)
+            images.append(MQ)
+            T.add(basis.view.T @ MQ)
+            G.add(images.view.T @ MQ)
         else:
             Z = fwd(Q)
-            PQ = bwd(Z)
-            fimages = np.hstack([fimages, Z])
-            images = np.hstack([images, PQ])
-        basis = np.hstack([basis, Q])
-        # Rayleigh–Ritz
-        T = basis.T @ images
-        T = 0.5 * (T + T.T)
-        theta, W = np.linalg.eigh(T)
+            fimages.append(Z)
+            images.append(bwd(Z))
+            T.add(fimages.view.T @ Z)
+        theta, W = np.linalg.eigh(T.M)
+        Qv, Iv = basis.view, images.view
         if M.symmetric:
-            G = images.T @ images
             i = int(np.argmax(np.abs(theta)))
-            v = basis @ W[:, i]
-            r = images @ W[:, i] - theta[i] * v
-            lower = math.sqrt(max(float(np.linalg.eigvalsh(0.5 * (G + G.T))[-1]), 0.0))
-            est_upper = abs(float(theta[i])) + float(np.linalg.norm(r))
-            top_vec = v
+            top_vec = Qv @ W[:, i]
+            r_top = float(np.linalg.norm(Iv @ W[:, i] - theta[i] * top_vec))
+            # residual norms of the other Ritz pairs from the small matrices: ‖r‖² = wᵀGw − θ²
+            rn = np.sqrt(np.maximum(np.einsum("ij,ij->j", W, G.M @ W) - theta ** 2, 0.0))
+            rn[i] = r_top
+            est_upper = float(np.max(np.abs(theta) + rn))     # every |θ_i| + ‖r_i‖ (conservative)
+            lower = math.sqrt(max(float(np.linalg.eigvalsh(G.M)[-1]), 0.0))
         else:
-            G = fimages.T @ fimages
             i = int(np.argmax(theta))
-            v = basis @ W[:, i]
-            r = images @ W[:, i] - theta[i] * v
-            lower = math.sqrt(max(float(np.linalg.eigvalsh(0.5 * (G + G.T))[-1]), 0.0))
-            est_upper = math.sqrt(max(float(theta[i]), 0.0) + float(np.linalg.norm(r)))
-            top_vec = v
+            top_vec = Qv @ W[:, i]
+            r = float(np.linalg.norm(Iv @ W[:, i] - theta[i] * top_vec))
+            est_upper = math.sqrt(max(float(theta[i]), 0.0) + r)
+            lower = math.sqrt(max(float(theta[i]), 0.0))
         upper = max(lower, est_upper)
-        if upper == 0.0 or upper - lower <= tol * upper:
+        # converged: the residual estimate is consistent with the certified bound and close to it,
+        # or the whole bracket is at the rounding level of the products
+        noise = NOISE_EPS_MULTIPLE * math.sqrt(max(n, m)) * EPS * M.scale
+        if upper == 0.0 or (est_upper >= lower * (1 - tol) and upper - lower <= tol * upper):
             converged = True
             break
-        if it >= max_iter or basis.shape[1] >= N:
-            invariant = basis.shape[1] >= N
+        if upper <= noise:
+            converged = at_noise = True
+            break
+        if it >= max_iter or basis.k >= N:
+            invariant = basis.k >= N
             converged = invariant
             break
-        last = images[:, -Q.shape[1]:]
-        Q = _orthonormalise(last, basis, upper if M.symmetric else upper ** 2)
+        Q = _orthonormalise(Iv[:, -Q.shape[1]:], Qv, upper if M.symmetric else upper ** 2)
         if Q.shape[1] == 0:
             invariant = converged = True
             break
@@ -450,8 +517,8 @@ def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
              f"wider than tol={tol:g}; raise max_iter or block_size")
     # Krylov dimension (in powers of P = M² or MᵀM) reached from the first start vector
     k_power = (it - 1) // 2 if M.symmetric else it - 1
-    info = {"converged": converged, "invariant": invariant, "blocks": it, "block_size": b,
-            "krylov_dim": int(basis.shape[1]), "symmetric": M.symmetric,
+    info = {"converged": converged, "invariant": invariant, "at_noise_floor": at_noise, "blocks": it,
+            "block_size": b, "krylov_dim": int(basis.k), "symmetric": M.symmetric,
             "upper_prob": upper if invariant else _kw_upper(lower, N, k_power, fail_prob),
             "upper_prob_fail": fail_prob, "vector": top_vec}
     return lower, lower, upper, info
@@ -470,6 +537,32 @@ def _exact_spectral(M: _Difference):
     return val, val * (1 - rho), val * (1 + rho)
 
 
+def _factors(op: _Operand):
+    """(L, R) with op = L Rᵀ for a low-rank operand (float64)."""
+    from .lowrank import LowRank, PSDLowRank
+    o = op.obj
+    if isinstance(o, PSDLowRank):
+        F = np.asarray(o.F, dtype=np.float64)
+        return F, F
+    if isinstance(o, LowRank):
+        return np.asarray(o.L, dtype=np.float64), np.asarray(o.R, dtype=np.float64)
+    U = np.asarray(o.U, dtype=np.float64)
+    return U * o.lam, U
+
+
+def _factored_spectral(M: _Difference):
+    """‖A − B‖₂ for low-rank A, B from their factors: thin QRs and a small SVD, O((n + m) r²)."""
+    La, Ra = _factors(M.A)
+    if M.B is not None:
+        Lb, Rb = _factors(M.B)
+        La, Ra = np.hstack([La, -Lb]), np.hstack([Ra, Rb])
+    _, R1 = np.linalg.qr(La)
+    _, R2 = np.linalg.qr(Ra)
+    val = float(np.linalg.svd(R1 @ R2.T, compute_uv=False)[0])
+    rho = EXACT_RTOL_EPS_MULTIPLE * max(M.shape) * EPS
+    return val, val * (1 - rho), val * (1 + rho)
+
+
 def _auto_exact(shape) -> bool:
     n, m = shape
     entries = n * m
@@ -477,7 +570,7 @@ def _auto_exact(shape) -> bool:
 
 
 def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL,
-                   block_size: int = LANCZOS_BLOCK, max_iter: int = LANCZOS_MAX_ITER,
+                   block_size: int | None = None, max_iter: int = LANCZOS_MAX_ITER,
                    symmetric: bool | None = None, fail_prob: float = KW_FAIL_PROB) -> ErrorEstimate:
     """Spectral-norm error ``‖A − B‖₂`` without forming A − B when it is large.
 
@@ -488,16 +581,19 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     B : same kinds as A, optional
         The approximation; ``None`` gives ``‖A‖₂``.
     method : {"auto", "exact", "lanczos"}
-        ``"exact"`` forms the dense difference and uses ``eigvalsh`` (symmetric) or the SVD;
-        ``"lanczos"`` is matrix-free; ``"auto"`` is exact when the difference has at most
+        ``"exact"`` forms the dense difference and uses ``eigvalsh`` (symmetric) or the SVD — except
+        when both operands are low-rank results, where it works on the factors (thin QRs and an SVD
+        of size r_A + r_B, O((n + m) r²), any n); ``"lanczos"`` is matrix-free; ``"auto"`` takes the
+        factored exact path for two low-rank operands and is otherwise exact when the difference has at most
         ``EXACT_MAX_ENTRIES`` entries, or a short side <= ``EXACT_SMALL_SIDE`` (tall-skinny, e.g.
         attention outputs) and at most ``EXACT_SMALL_SIDE_MAX_ENTRIES`` entries, Lanczos otherwise.
     rng : None, int, Generator, optional
         Start block of the Lanczos iteration.
     tol : float
         Lanczos stops when ``upper − lower <= tol · upper``.
-    block_size : int
-        Vectors per Krylov block (one pass over A and B per block).
+    block_size : int, optional
+        Vectors per Krylov block (one pass over A and B per block); default ``LANCZOS_BLOCK_KERNEL``
+        (16) when an operand is a kernel matrix, ``LANCZOS_BLOCK`` (4) otherwise.
     max_iter : int
         Maximal number of Krylov blocks.
     symmetric : bool, optional
@@ -527,7 +623,9 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
       side), ``upper = sqrt(θ + ‖r‖)``, two products per block. The estimate bounds ‖M‖₂ whenever
       the top Ritz value approximates the top eigenvalue (not a lower one) — true with overwhelming
       probability for a Gaussian start block, not certified. When the Krylov space becomes invariant
-      the Ritz values are exact and ``upper = lower``.
+      the Ritz values are exact and ``upper = lower``. When the whole bracket lies below the rounding
+      floor ``10·sqrt(max(n, m))·eps·(‖A‖ + ‖B‖)`` the iteration stops (``info["at_noise_floor"]``):
+      A and B agree to working precision.
     * ``info["upper_prob"]``: a rigorous *probabilistic* upper bound, ``‖M‖ <= upper_prob`` with
       probability ≥ 1 − fail_prob over the start block (Kuczyński & Woźniakowski 1992, Thm 4.2,
       applied to the first start vector); looser than *upper*.
@@ -560,12 +658,20 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     func = "spectral_error"
     check_choice(method, ("auto", "exact", "lanczos"), func, "method")
     tol = check_positive(tol, func, "tol")
-    block_size = check_int(block_size, func, "block_size", low=1)
     max_iter = check_int(max_iter, func, "max_iter", low=1)
     fail_prob = check_probability(fail_prob, func, "fail_prob")
     M = _Difference(A, B, func, symmetric)
+    if block_size is None:
+        kernel_operand = M.A.kind == "kernel" or (M.B is not None and M.B.kind == "kernel")
+        block_size = LANCZOS_BLOCK_KERNEL if kernel_operand else LANCZOS_BLOCK
+    block_size = check_int(block_size, func, "block_size", low=1)
+    factored = M.A.kind == "lowrank" and (M.B is None or M.B.kind == "lowrank")
     if method == "auto":
-        method = "exact" if _auto_exact(M.shape) else "lanczos"
+        method = "exact" if factored or _auto_exact(M.shape) else "lanczos"
+    if method == "exact" and factored:
+        val, lo, up = _factored_spectral(M)
+        return ErrorEstimate(val, lo, up, matvecs=0, passes=0, method="exact",
+                             info={"symmetric": M.symmetric, "factored": True})
     if method == "exact":
         val, lo, up = _exact_spectral(M)
         n, m = M.shape
