@@ -91,6 +91,14 @@ class FeatureMap:
     def draw_index(self) -> np.ndarray:
         return np.arange(self.n_features) % self.m
 
+    #: names of the attributes holding the drawn randomness (see :meth:`parameters`)
+    _param_names: tuple = ()
+
+    def parameters(self) -> dict:
+        """The drawn arrays by name (e.g. ``{"omega": ..., "phase": ...}``), to export to an oracle or a
+        GPU implementation; the map's class rebuilds the same map from them."""
+        return {k: getattr(self, k) for k in self._param_names if getattr(self, k) is not None}
+
     def _check_X(self, X, func: str) -> np.ndarray:
         X = check_points(X, func, "X")
         if X.shape[1] != self.d_in:
@@ -155,6 +163,8 @@ class FourierFeatures(FeatureMap):
     ----------
     Rahimi & Recht 2007, Eq. (2) and Claim 1; Sutherland & Schneider 2015 (paired map, Prop. 1).
     """
+
+    _param_names = ("omega", "phase")
 
     def __init__(self, omega, phase=None, *, kernel=None, kind: str | None = None):
         func = "FourierFeatures"
@@ -233,6 +243,7 @@ class SORFFeatures(FeatureMap):
 
     kind = "sorf"
     iid = False
+    _param_names = ("signs", "phase")
 
     def __init__(self, signs, phase, *, bandwidth: float, d_in: int, m: int, kernel=None):
         func = "SORFFeatures"
@@ -333,6 +344,8 @@ class SoftmaxFeatures(FeatureMap):
     (orthogonal ω); algorithms.md §9.2.
     """
 
+    _param_names = ("omega",)
+
     def __init__(self, omega, *, kind: str = "positive", input_scale: float = 1.0, norm_coef: float = 0.5,
                  kernel=None, orthogonal: bool = False):
         func = "SoftmaxFeatures"
@@ -400,6 +413,7 @@ class TensorSketchFeatures(FeatureMap):
     """
 
     kind = "tensorsketch"
+    _param_names = ("hashes", "signs")
 
     def __init__(self, hashes, signs, m: int, *, gamma: float = 1.0, coef0: float = 1.0, kernel=None):
         func = "TensorSketchFeatures"

@@ -113,6 +113,8 @@ def test_given_parameter_constructors_reproduce_draws(rng):
     X = rng.normal(size=(8, 4))
     fm = ka.random_features(G, 4, 32, kind="rff", rng=5)
     np.testing.assert_allclose(FourierFeatures(fm.omega, fm.phase).transform(X), fm.transform(X), atol=1e-14)
+    assert sorted(fm.parameters()) == ["omega", "phase"]
+    np.testing.assert_allclose(FourierFeatures(**fm.parameters()).transform(X), fm.transform(X), atol=1e-14)
     np.testing.assert_allclose(fm.transform(X), np.sqrt(2 / 32) * np.cos(X @ fm.omega.T + fm.phase), atol=1e-14)
     sm = ka.random_features(ka.Exponential(2.0), 4, 16, kind="hyperbolic", rng=5)
     again = SoftmaxFeatures(sm.omega, kind="hyperbolic", input_scale=sm.input_scale, norm_coef=sm.norm_coef)

@@ -91,9 +91,24 @@ def cos_phase_numpy(A: np.ndarray, phase: np.ndarray, scale: float) -> np.ndarra
 def _fwht_vec(a):
     d = a.shape[0]
     h = 1
+    if d >= 4:
+        for i in range(0, d, 4):  # radix-4 first stage: the h = 1 and h = 2 butterflies in registers
+            x0 = a[i]
+            x1 = a[i + 1]
+            x2 = a[i + 2]
+            x3 = a[i + 3]
+            s0 = x0 + x1
+            d0 = x0 - x1
+            s1 = x2 + x3
+            d1 = x2 - x3
+            a[i] = s0 + s1
+            a[i + 1] = d0 + d1
+            a[i + 2] = s0 - s1
+            a[i + 3] = d0 - d1
+        h = 4
     while h < d:
         for i in range(0, d, 2 * h):
-            for j in range(i, i + h):
+            for j in range(i, i + h):  # contiguous inner loop of length h: vectorised for h >= 4
                 x = a[j]
                 y = a[j + h]
                 a[j] = x + y
