@@ -1,0 +1,213 @@
+"""Jitted kernels of kernapprox._numba against their plain numpy references (design.md §4.5).
+
+Every jitted routine (exp64/exp32, block_kernel, matvec_kernel) and every dispatch function is compared
+with the obvious numpy formula, in float64 and float32, on shapes that exercise partial tiles.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import kernapprox as ka
+from kernapprox import _numba as nb
+from kernapprox._numba import dense
+from kernapprox._numba.reference import exponential_block_numpy, gaussian_block_numpy, sqdist_numpy
+
+EPS64 = np.finfo(np.float64).eps
+EPS32 = np.finfo(np.float32).eps
+#: exp64 / exp32 are pinned to at most this many units in the last place from np.exp
+EXP_MAX_ULP = 2
+
+
+def _ulp_error(got, ref):
+    ok = np.isfinite(ref) & (ref > np.finfo(ref.dtype).tiny)
+    return (np.abs(got[ok].astype(np.float64) - ref[ok].astype(np.float64)) / np.spacing(ref[ok])).max()
+
+
+# ---- exp ---------------------------------------------------------------------------------------
+def test_exp64_within_2ulp_of_numpy_over_whole_range(rng):
+    x = np.concatenate([np.linspace(-760.0, 720.0, 200_001), rng.normal(size=10_000) * 30,
+                        [0.0, -0.0, 1e-300, -1e-300, 709.78, 709.79, -745.1, -740.0, -708.4]])
+    got = x.copy()
+    dense.exp_inplace(got)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+    assert _ulp_error(got, ref) <= EXP_MAX_ULP
+    assert np.array_equal(np.isinf(got), np.isinf(ref))            # overflow to +inf where numpy does
+    big_ok = np.isfinite(ref) & (ref > 0)
+    assert np.all(got[~big_ok & (x < 0)] <= np.finfo(np.float64).tiny)  # underflow: zero / subnormal
+    assert got[x == 0.0][0] == 1.0
+
+
+def test_exp32_within_2ulp_of_numpy_float32(rng):
+    x = np.concatenate([np.linspace(-110.0, 95.0, 200_001), rng.normal(size=10_000) * 10, [0.0, 88.7, -87.3]])
+    x = x.astype(np.float32)
+    got = x.copy()
+    dense.exp_inplace(got)
+    assert got.dtype == np.float32
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+    assert _ulp_error(got, ref) <= EXP_MAX_ULP
+    assert np.array_equal(np.isinf(got), np.isinf(ref))
+    assert got[x == 0][0] == 1.0
+
+
+# ---- block kernel --------------------------------------------------------------------------------
+def _gauss_terms(X, Y, h):
+    c = -0.5 / h ** 2
+    return -2 * c, c * np.einsum("ij,ij->i", X, X, dtype=np.float64), c * np.einsum("ij,ij->i", Y, Y, dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n,m,d,tr,tc", [(23, 17, 3, 7, 5), (5, 40, 1, 8, 8), (31, 1, 6, 4, 64), (64, 64, 9, 64, 64)])
+def test_block_kernel_gaussian_matches_reference(rng, dtype, n, m, d, tr, tc):
+    X = rng.normal(size=(n, d)).astype(dtype)
+    Y = rng.normal(size=(m, d)).astype(dtype)
+    h = 1.7
+    alpha, bx, by = _gauss_terms(X, Y, h)
+    out = np.empty((n, m), dtype=dtype)
+    K = dense.block_kernel(X, Y, bx, by, alpha, 0.0, False, False, out, tr, tc)
+    ref = gaussian_block_numpy(X.astype(np.float64), Y.astype(np.float64), h)
+    assert K.dtype == dtype
+    tol = 50 * EPS64 if dtype == np.float64 else 20 * EPS32
+    np.testing.assert_allclose(K, ref, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n,d,t", [(23, 3, 5), (40, 2, 8), (9, 4, 16), (64, 5, 7)])
+def test_block_kernel_symmetric_mirror_is_exact(rng, dtype, n, d, t):
+    """Upper triangle computed, lower mirrored: exactly symmetric, unit diagonal, equal to the full pass."""
+    X = rng.normal(size=(n, d)).astype(dtype)
+    alpha, bx, _ = _gauss_terms(X, X, 1.3)
+    Ks = dense.block_kernel(X, X, bx, bx, alpha, 0.0, True, True, np.empty((n, n), dtype), t, t)
+    Kf = dense.block_kernel(X, X, bx, bx, alpha, 0.0, False, False, np.empty((n, n), dtype), t, t)
+    assert np.array_equal(Ks, Ks.T)
+    assert np.all(np.diag(Ks) == 1)
+    iu = np.triu_indices(n, 1)
+    assert np.array_equal(Ks[iu], Kf[iu])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_block_kernel_exponential_matches_reference(rng, dtype):
+    X = rng.normal(size=(37, 8)).astype(dtype)
+    Y = rng.normal(size=(29, 8)).astype(dtype)
+    T = 2.5
+    out = np.empty((37, 29), dtype)
+    K = dense.block_kernel(X, Y, np.zeros(37), np.zeros(29), 1 / T, np.inf, False, False, out, 6, 7)
+    ref = exponential_block_numpy(X.astype(np.float64), Y.astype(np.float64), T)
+    rtol = 20 * EPS64 if dtype == np.float64 else 20 * EPS32
+    np.testing.assert_allclose(K, ref, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype,acc", [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)])
+@pytest.mark.parametrize("r", [1, 3, 16])
+def test_matvec_kernel_matches_dense_product(rng, dtype, acc, r):
+    n, m, d = 45, 38, 5
+    X = rng.normal(size=(n, d)).astype(dtype)
+    Y = rng.normal(size=(m, d)).astype(dtype)
+    V = rng.normal(size=(m, r)).astype(acc)
+    alpha, bx, by = _gauss_terms(X, Y, 2.0)
+    out = np.empty((n, r), dtype=acc)
+    got = dense.matvec_kernel(X, Y, bx, by, alpha, 0.0, V, out, 8, 6)
+    ref = gaussian_block_numpy(X.astype(np.float64), Y.astype(np.float64), 2.0) @ V.astype(np.float64)
+    scale = np.abs(V).sum(axis=0).max()
+    tol = (100 * EPS64 if acc == np.float64 and dtype == np.float64 else 100 * EPS32) * scale
+    assert got.dtype == acc
+    np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+
+
+# ---- dispatch ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gaussian_block_dispatch_large_matches_reference(rng, dtype):
+    n, m, d = 300, 260, 16                 # n·m > FAST_MIN_ENTRIES: jitted path
+    assert n * m >= nb.FAST_MIN_ENTRIES
+    X = rng.normal(size=(n, d)).astype(dtype)
+    Y = rng.normal(size=(m, d)).astype(dtype)
+    K = nb.gaussian_block(X, Y, 3.0)
+    ref = gaussian_block_numpy(X.astype(np.float64), Y.astype(np.float64), 3.0)
+    assert K.dtype == dtype and K.shape == (n, m)
+    np.testing.assert_allclose(K, ref, rtol=0, atol=50 * EPS64 if dtype == np.float64 else 10 * EPS32)
+    Ks = nb.gaussian_block(X, X, 3.0)
+    assert np.array_equal(Ks, Ks.T) and np.all(np.diag(Ks) == 1)
+
+
+def test_float32_gaussian_far_from_origin_is_accurate(rng):
+    """Centring by the common mean: float32 points at distance 1e3 from the origin keep 1e-5 accuracy.
+
+    The naive float32 formula ||x||²+||y||²−2x·y loses everything there (||x||² ~ 6e7, eps·||x||² ~ 8).
+    """
+    X = (1000.0 + rng.normal(size=(400, 64))).astype(np.float32)
+    Y = (1000.0 + rng.normal(size=(300, 64))).astype(np.float32)
+    h = np.sqrt(64.0)
+    ref = gaussian_block_numpy(X.astype(np.float64) - 1000, Y.astype(np.float64) - 1000, h)
+    for K in (nb.gaussian_block(X, Y, h), nb.gaussian_block(X[:50], Y[:40], h)):   # jitted and numpy paths
+        assert K.dtype == np.float32
+        assert np.abs(K - ref[:K.shape[0], :K.shape[1]]).max() <= 1e-5
+    naive = gaussian_block_numpy(X, Y, np.float32(h))
+    assert np.abs(naive - ref).max() > 1e-3              # what the centring protects against
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exponential_block_dispatch_and_overflow(rng, dtype):
+    X = rng.normal(size=(300, 4)).astype(dtype)
+    Y = rng.normal(size=(250, 4)).astype(dtype)
+    K = nb.exponential_block(X, Y, 0.7)
+    ref = exponential_block_numpy(X.astype(np.float64), Y.astype(np.float64), 0.7)
+    np.testing.assert_allclose(K, ref, rtol=20 * (EPS64 if dtype == np.float64 else EPS32))
+    big = np.full((300, 1), 40.0, dtype=dtype)
+    Kb = nb.exponential_block(big, big[:250], 0.5)      # exp(3200): +inf, like numpy
+    assert np.all(np.isinf(Kb))
+
+
+@pytest.mark.parametrize("kernel", [ka.Gaussian(1.5), ka.Exponential(4.0)])
+@pytest.mark.parametrize("dtype,acc", [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)])
+def test_kernel_matvec_fast_matches_dense(rng, kernel, dtype, acc):
+    X = rng.normal(size=(300, 6)).astype(dtype)
+    Y = rng.normal(size=(280, 6)).astype(dtype)
+    V = rng.normal(size=(280, 5)).astype(dtype)
+    out = nb.kernel_matvec_fast(kernel, X, Y, V, acc)
+    assert out is not None and out.dtype == acc
+    ref = kernel._block(X.astype(np.float64), Y.astype(np.float64)) @ V.astype(np.float64)
+    scale = np.abs(ref).max()
+    tol = (200 * EPS64 if dtype == np.float64 else 200 * EPS32) * scale
+    np.testing.assert_allclose(out, ref, rtol=0, atol=tol)
+
+
+def test_kernel_matvec_fast_declines_where_no_fast_path(rng):
+    X = rng.normal(size=(300, 3))
+    V = rng.normal(size=(300, 2))
+    assert nb.kernel_matvec_fast(ka.Laplacian(1.0), X, X, V, np.float64) is None
+    assert nb.kernel_matvec_fast(ka.Gaussian(1.0), X[:10], X[:10], V[:10], np.float64) is None   # small
+    wide = rng.normal(size=(300, nb.MATVEC_MAX_COLS + 1))
+    assert nb.kernel_matvec_fast(ka.Gaussian(1.0), X, X, wide, np.float64) is None
+
+
+def test_results_do_not_depend_on_thread_count(rng):
+    """Tiles are independent and their GEMMs single-threaded: 1 thread and all threads agree bitwise."""
+    import numba
+    X = rng.normal(size=(400, 10))
+    V = rng.normal(size=(400, 3))
+    full = nb.gaussian_block(X, X, 2.0), nb.kernel_matvec_fast(ka.Gaussian(2.0), X, X, V, np.float64)
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one = nb.gaussian_block(X, X, 2.0), nb.kernel_matvec_fast(ka.Gaussian(2.0), X, X, V, np.float64)
+    finally:
+        numba.set_num_threads(old)
+    assert np.array_equal(full[0], one[0]) and np.array_equal(full[1], one[1])
+
+
+@given(n=st.integers(1, 10 ** 6), m=st.integers(1, 10 ** 6), inner=st.integers(1, 5000))
+def test_tile_shape_keeps_blas_serial_and_in_cache(n, m, inner):
+    tr, tc = dense.tile_shape(n, m, inner)
+    assert 1 <= tr <= n and 1 <= tc <= m
+    assert tr * tc <= dense.TILE_ENTRIES
+    if inner <= dense.BLAS_SERIAL_MNK:
+        assert tr * tc * inner <= max(dense.BLAS_SERIAL_MNK, inner)
+
+
+def test_sqdist_reference_is_nonnegative_and_exact_on_grid():
+    X = np.arange(12, dtype=np.float64).reshape(6, 2)
+    D = sqdist_numpy(X, X)
+    ref = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    assert np.array_equal(D, ref) and D.min() >= 0
