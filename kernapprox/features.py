@@ -298,13 +298,16 @@ class SORFFeatures(FeatureMap):
     def _transform(self, X: np.ndarray) -> np.ndarray:
         P = self._project(X)
         dt = P.dtype
+        # rows of W have norm √D/σ, so |x·ω + b| <= max‖x‖ √D/σ + 2π (skips the range-check pass)
+        bound = float(np.sqrt(np.einsum("ij,ij->i", X, X).max(initial=0.0))) * np.sqrt(self.D) / self.bandwidth \
+            + 2 * np.pi
         if not self.paired:
-            cos_phase_inplace(P, self.phase.astype(dt, copy=False), np.sqrt(2.0 / self.m))
+            cos_phase_inplace(P, self.phase.astype(dt, copy=False), np.sqrt(2.0 / self.m), bound)
             return P
         out = np.empty((P.shape[0], 2 * self.m), dtype=dt)
         out[:, self.m:] = P
-        cos_phase_inplace(out[:, self.m:], np.full(self.m, -0.5 * np.pi, dtype=dt), np.sqrt(1.0 / self.m))
-        cos_phase_inplace(P, np.zeros(self.m, dtype=dt), np.sqrt(1.0 / self.m))
+        cos_phase_inplace(out[:, self.m:], np.full(self.m, -0.5 * np.pi, dtype=dt), np.sqrt(1.0 / self.m), bound)
+        cos_phase_inplace(P, np.zeros(self.m, dtype=dt), np.sqrt(1.0 / self.m), bound)
         out[:, : self.m] = P
         return out
 
