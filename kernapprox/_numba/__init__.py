@@ -107,7 +107,9 @@ def gaussian_block(X, Y, bandwidth):
                                      else Yc.astype(np.float64), bandwidth).astype(np.float32)
         else:
             K = gaussian_block_numpy(X, X if same else Y, bandwidth)
-        if same:
+        if same:                      # mirror the upper triangle (exact symmetry), unit diagonal
+            il = np.tril_indices(n, -1)
+            K[il] = K.T[il]
             np.fill_diagonal(K, 1.0)
         return K
     Xw, Yw, alpha, bx, by, upper = _gaussian_terms(X, Y, same, bandwidth)
