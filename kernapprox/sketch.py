@@ -260,6 +260,23 @@ class SRHTSketch(Sketch):
         return np.ascontiguousarray(out)
 
 
+def _distinct_columns(gen, n: int, s: int, zeta: int) -> np.ndarray:
+    """(n, zeta) column indices, each row a uniformly random zeta-subset of [s]."""
+    if zeta == 1:
+        return gen.integers(0, s, size=(n, 1))
+    if s <= 4 * zeta or n * s <= 4_000_000:
+        # argpartition of uniforms: exact uniform subsets, O(n s) work
+        return np.argpartition(gen.random((n, s)), zeta - 1, axis=1)[:, :zeta]
+    # s >> zeta: draw with replacement and redraw the rows that hold a repeat (rare: P ≈ zeta²/(2s))
+    cols = gen.integers(0, s, size=(n, zeta))
+    while True:
+        srt = np.sort(cols, axis=1)
+        bad = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+        if bad.size == 0:
+            return cols
+        cols[bad] = gen.integers(0, s, size=(bad.size, zeta))
+
+
 def make_sketch(kind: str, n: int, s: int, *, rng=None, **options) -> Sketch:
     """Draw a sketch operator ``S`` of shape (n, s).
 
@@ -328,11 +345,7 @@ def make_sketch(kind: str, n: int, s: int, *, rng=None, **options) -> Sketch:
         done()
         zeta = check_int(zeta, func, "zeta", low=1, high=s)
         # each row i of S gets zeta distinct columns (argpartition of uniforms: a random zeta-subset)
-        if zeta == 1:
-            cols = gen.integers(0, s, size=(n, 1))
-        else:
-            cols = np.argpartition(gen.random((n, s)), zeta - 1, axis=1)[:, :zeta] if s <= 4096 \
-                else np.stack([gen.choice(s, size=zeta, replace=False) for _ in range(n)])
+        cols = _distinct_columns(gen, n, s, zeta)
         vals = gen.choice(np.array([-1.0, 1.0]), size=(n, zeta)) / np.sqrt(zeta)
         S = sp.csr_matrix((vals.ravel(), cols.ravel(), np.arange(0, n * zeta + 1, zeta)), shape=(n, s))
         return SparseSketch(S, kind)
