@@ -129,3 +129,24 @@ def test_synthetic_inputs_fallback():
     assert len(trip) == 2 and trip[0][0].shape[0] == 64
     with pytest.raises(ValueError, match="`kind` must be one of"):
         C.AttentionInputs("trained")
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+_leaf = arrays(np.float64, st.tuples(st.integers(0, 3), st.integers(1, 3)),
+               elements=st.floats(-1e6, 1e6, allow_nan=False))
+
+
+@given(st.dictionaries(st.text("abcxyz_", min_size=1, max_size=4),
+                       st.one_of(_leaf, st.dictionaries(st.text("pq", min_size=1, max_size=2), _leaf, max_size=2)),
+                       min_size=1, max_size=4))
+def test_flatten_unflatten_round_trip(d):
+    back = C._unflatten(C._flatten(d))
+    for k, v in d.items():
+        if isinstance(v, dict):
+            for k2, v2 in v.items():
+                assert np.array_equal(back[k][k2], v2)
+        else:
+            assert np.array_equal(back[k], v)

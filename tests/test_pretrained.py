@@ -105,3 +105,18 @@ def test_matches_reference_bert_implementation():
     Q, K, V = m.qkv([chunk], 2)
     np.testing.assert_allclose(Q, q_ref, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(V, v_ref, rtol=1e-6, atol=1e-6)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.integers(1, 3000), st.booleans())
+def test_chunk_layout_invariants(n, special):
+    """Chunks total exactly n rows, none longer than 512, text consumed consecutively."""
+    m = P.load_minilm()
+    toks = np.arange(10_000, 10_000 + m.n_text(n, special))
+    ch = m.chunks(toks, n, special_tokens=special)
+    assert sum(c.size for c in ch) == n and max(c.size for c in ch) <= m.max_positions
+    body = np.concatenate([c[1:-1] if (special and c.size >= 3) else c for c in ch])
+    assert np.array_equal(body, toks)
