@@ -9,9 +9,10 @@ keeps nothing n-sized anywhere).
 What is measured (printed as RATIOS measured in this one process; timings are the minimum over
 ``--repeat`` runs because the machine may be shared):
 
-* throughput (points / s) with 1 worker and with 2 workers (processes, 1 thread each, BLAS pinned
-  to 1 thread by the nanny), against an in-process anchor: the same per-chunk routine run in a
-  plain Python loop over the memory-mapped file with BLAS limited to 1 thread (threadpoolctl);
+* throughput (points / s) with 1 worker and with 2 workers (processes, 1 thread each: BLAS pinned
+  to 1 thread by the nanny, numba by NUMBA_NUM_THREADS=1), against an in-process anchor: the same
+  per-chunk routine run in a plain Python loop over the memory-mapped file with BLAS (threadpoolctl)
+  and numba limited to 1 thread;
 * peak memory per worker: the peak anonymous resident memory (``RssAnon`` of /proc/self/status,
   sampled every 10 ms by a probe thread in each worker; file pages of the memory map excluded) minus
   its value before the run, next to the per-task working set predicted from the chunk size
@@ -74,31 +75,31 @@ def _rss_now() -> int:
 PROBE_PERIOD = 0.01
 
 
-def _start_probe() -> None:
-    """Start a daemon thread in this (worker) process recording the peak of RssAnon."""
+def _start_probe(dask_worker=None) -> None:
+    """Start a daemon thread in this worker process recording the peak of RssAnon (state kept on
+    the worker object: functions sent by ``client.run`` do not share module globals)."""
     import threading
-    g = globals()
-    g["_probe_peak"] = _rss_now()
-    g["_probe_stop"] = stop = threading.Event()
+    state = {"peak": _rss_now(), "stop": threading.Event()}
+    dask_worker._kernapprox_probe = state
 
     def loop():
-        while not stop.is_set():
-            g["_probe_peak"] = max(g["_probe_peak"], _rss_now())
-            stop.wait(PROBE_PERIOD)
+        while not state["stop"].is_set():
+            state["peak"] = max(state["peak"], _rss_now())
+            state["stop"].wait(PROBE_PERIOD)
     threading.Thread(target=loop, daemon=True).start()
 
 
-def _stop_probe() -> int:
-    g = globals()
-    g["_probe_stop"].set()
-    return max(g["_probe_peak"], _rss_now())
+def _stop_probe(dask_worker=None) -> int:
+    state = dask_worker._kernapprox_probe
+    state["stop"].set()
+    return max(state["peak"], _rss_now())
 
 
 def _warm_up() -> None:
     from kernapprox._cores import psd_core
-    Z = np.random.default_rng(0).normal(size=(64, 4))
+    Z = np.random.default_rng(0).normal(size=(600, 4))
     k = ka.Gaussian(1.0)
-    kd._nystrom_trace_block(Z, k, Z[:8], psd_core(k._block(Z[:8], Z[:8])), "<f8")
+    kd._nystrom_trace_block(Z, k, Z[:200], psd_core(k._block(Z[:200], Z[:200])), "<f8")
 
 
 def anchor(path, kernel, idx, chunk_rows, n_anchor):
@@ -110,37 +111,50 @@ def anchor(path, kernel, idx, chunk_rows, n_anchor):
     pc = psd_core(kernel._block(L, L), "shifted_cholesky", eps=float(np.finfo(np.float64).eps))
     Lk = np.ascontiguousarray(L[pc.cols])
     err = 0.0
+    try:
+        import numba
+        numba_threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        numba, numba_threads = None, None
     with threadpool_limits(1):
+        kd._nystrom_trace_block(np.array(X[:512]), kernel, Lk, pc, "<f8")    # warm-up (numba cache load)
         t = time.perf_counter()
         for s in range(0, n_anchor, chunk_rows):
             Xc = np.array(X[s:min(n_anchor, s + chunk_rows)])
-            F = kd._features_block(Xc, kernel, Lk, pc, "<f8")
-            err += float(kd._trace_parts(Xc, F, kernel)[0, 0])
+            err += float(kd._nystrom_trace_block(Xc, kernel, Lk, pc, "<f8")[0, 0])
         dt = time.perf_counter() - t
+    if numba is not None:
+        numba.set_num_threads(numba_threads)
     return dt, err
 
 
 def run_cluster(path, kernel, idx, chunk_rows, workers, repeat):
     from dask.distributed import Client, LocalCluster
+    # one thread per worker for everything: Dask's nanny pins OpenMP/MKL/OpenBLAS to 1 thread, and
+    # NUMBA_NUM_THREADS=1 pins the numba kernel blocks, so w workers use w cores
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR, memory_limit=0) as cluster, Client(cluster) as client:
+                      silence_logs=logging.ERROR, memory_limit=0,
+                      env={"NUMBA_NUM_THREADS": "1"}) as cluster, Client(cluster) as client:
         # warm-up: import the library and run one tiny feature block in every worker, so that the
         # resident-set growth measured below is the computation's, not the imports'
         client.run(_warm_up)
         base = client.run(_rss_now)
         client.run(_start_probe)
-        best, err = np.inf, None
+        best, setup, err = np.inf, np.inf, None
         for _ in range(repeat):
             gc.collect()
-            t = time.perf_counter()
-            approx = kd.nystrom(kernel, path, idx, chunk_rows=chunk_rows)
-            err = approx.trace_error()
-            best = min(best, time.perf_counter() - t)
+            t0 = time.perf_counter()
+            approx = kd.nystrom(kernel, path, idx, chunk_rows=chunk_rows)   # landmark gather + core
+            t1 = time.perf_counter()
+            err = approx.trace_error()                                      # the pass over all n points
+            t2 = time.perf_counter()
+            setup, best = min(setup, t1 - t0), min(best, t2 - t1)
         peak = client.run(_stop_probe)
         nchunks = len(approx.F.chunks[0])
         rank = approx.rank
     extra = {w: peak[w] - base[w] for w in peak}
-    return best, err, extra, {w: peak[w] for w in peak}, nchunks, rank
+    return best, setup, err, extra, {w: peak[w] for w in peak}, nchunks, rank
 
 
 def main(argv=None):
@@ -184,17 +198,18 @@ def main(argv=None):
 
     thr1 = None
     for w in [int(x) for x in a.workers.split(",")]:
-        secs, err, extra, peak, nchunks, rank = run_cluster(path, kernel, idx, chunk_rows, w, a.repeat)
+        secs, setup, err, extra, peak, nchunks, rank = run_cluster(path, kernel, idx, chunk_rows, w, a.repeat)
         thr = a.n / secs
         thr1 = thr if w == 1 else thr1
         rel = err / a.n  # Gaussian kernel: tr K = n
         ex = " ".join(f"{v / 2**20:.0f}" for v in extra.values())
         pk = " ".join(f"{v / 2**20:.0f}" for v in peak.values())
         ratio = f", vs 1 worker: {thr / thr1:.2f}x" if (thr1 and w != 1) else ""
-        print(f"dask {w} worker(s): {secs:.2f}s  {thr:,.0f} points/s  (vs anchor: {thr / thr_anchor:.2f}x{ratio}); "
+        print(f"dask {w} worker(s): features pass {secs:.2f}s  {thr:,.0f} points/s  (vs anchor: "
+              f"{thr / thr_anchor:.2f}x{ratio}); setup (landmark gather + core) {setup:.2f}s; "
               f"{nchunks} chunks, rank {rank}, relative trace error {rel:.3e}; "
               f"peak anon. RSS per worker [MiB]: {pk} (growth during the run: {ex})")
-        results["runs"][w] = {"seconds": secs, "points_per_s": thr, "rel_trace_error": rel,
+        results["runs"][w] = {"seconds": secs, "setup_seconds": setup, "points_per_s": thr, "rel_trace_error": rel,
                               "peak_rss": peak, "rss_growth": extra, "chunks": nchunks, "rank": rank}
     if a.json:
         with open(a.json, "w") as fh:

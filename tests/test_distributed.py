@@ -51,6 +51,8 @@ def threads_client():
 @pytest.fixture(scope="module")
 def processes_client():
     with _cluster(True) as cluster, distributed.Client(cluster) as client:
+        # worker imports and the numba fast paths' cache load (a 300×300 block), once per worker
+        client.run(kd._kv_block, np.ones((300, 3)), np.ones((300, 3)), np.ones((300, 1)), ka.Gaussian(1.0), "<f8")
         yield client
 
 
@@ -139,9 +141,20 @@ def test_kernel_matvec_float32(threads_client, data):
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("core,kw", [("shifted_cholesky", {}), ("eig", {}), ("pinv", {}),
                                      ("ridge", {"gamma": 1e-3})])
-def test_nystrom_matches_in_memory(client, data, core, kw):
+def test_nystrom_matches_in_memory(threads_client, data, core, kw):
     X, _, _, idx = data
     k = ka.Gaussian(bandwidth=1.5)
+    with dask.config.set(scheduler=threads_client):
+        _check_nystrom_matches(k, X, idx, core, kw)
+
+
+def test_nystrom_matches_in_memory_processes(processes_client, data):
+    X, _, _, idx = data
+    with dask.config.set(scheduler=processes_client):
+        _check_nystrom_matches(ka.Gaussian(bandwidth=1.5), X, idx, "shifted_cholesky", {})
+
+
+def _check_nystrom_matches(k, X, idx, core, kw):
     approx = kd.nystrom(k, da.from_array(X, chunks=(250, 3)), idx, core=core, **kw)
     assert isinstance(approx.F, da.Array) and approx.F.chunks[0] == (250, 250, 250, 250, 200)
     F = approx.compute()
@@ -296,9 +309,19 @@ def test_spectral_error_matches_dense(client, data):
     assert err.method == "lanczos" and err.passes >= 1
     assert err.lower <= exact * (1 + TIGHT) and exact <= err.upper * (1 + TIGHT)
     assert abs(float(err) - exact) <= 1e-8 * exact
-    # in-memory approximation, relative error, the exact (dense-from-products) path
-    rel = kd.spectral_error(k, X, ka.PSDLowRank(F), relative=True, method="exact", rng=1)
-    assert abs(float(rel) - exact / np.linalg.norm(K, 2)) <= 1e-10 * rel
+
+
+def test_spectral_error_relative_exact_path(threads_client, data):
+    """In-memory approximation, relative error, the exact (dense-from-distributed-products) path."""
+    X, _, _, idx = data
+    X = X[:300]
+    k = ka.Gaussian(bandwidth=1.5)
+    F = _ref_factor(k, X, X[idx[idx < 300][:15]])
+    K = k(X)
+    exact = np.linalg.norm(K - F @ F.T, 2) / np.linalg.norm(K, 2)
+    with dask.config.set(scheduler=threads_client):
+        rel = kd.spectral_error(k, X, ka.PSDLowRank(F), relative=True, method="exact", rng=1, chunk_rows=100)
+    assert abs(float(rel) - exact) <= 1e-10 * exact
 
 
 def test_spectral_error_power_iteration_check(threads_client, data):
@@ -443,4 +466,3 @@ def test_worker_killed_mid_computation(processes_client):
     got = fut.result(timeout=120)
     assert killed_mid_run, "the computation finished before the worker could be killed; enlarge it"
     assert _rel(got, ka.kernel_matvec(k, X, X, V)) < TIGHT
-    client.wait_for_workers(2, timeout=60)
