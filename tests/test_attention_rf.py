@@ -152,3 +152,16 @@ def test_bad_input():
         ka.attention.approximate(Q, K, V, method="rff", d=0)
     with pytest.raises(ValueError, match="head dimension"):
         ka.attention.performer(Q, K[:, :4], V, d=4)
+
+
+@pytest.mark.parametrize("method", ["performer", "rff"])
+def test_batched_predrawn_randomness_per_head(method):
+    r = np.random.default_rng(1)
+    Q, K, V = r.normal(size=(3, 2, 3, 16, 4)) * 0.5
+    draws = ka.attention.draw_randomness(Q, K, V, method=method, d=8, rng=5)
+    assert draws["omega"].shape == (2, 3, 8, 4)
+    a = ka.attention.approximate(Q, K, V, method=method, d=8, rng=5)
+    b = ka.attention.approximate(Q, K, V, method=method, d=8, **draws)
+    np.testing.assert_array_equal(a, b)
+    shared = ka.attention.approximate(Q, K, V, method=method, d=8, **{k: v[0, 0] for k, v in draws.items()})
+    np.testing.assert_array_equal(shared[0, 0], a[0, 0])
