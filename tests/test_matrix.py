@@ -191,26 +191,40 @@ def test_numpy_tiled_path_memory_is_a_tile_not_the_matrix(rng):
 
 
 _RSS_SCRIPT = textwrap.dedent("""
-    import resource, sys, numpy as np, kernapprox as ka
+    import re, sys, numpy as np, kernapprox as ka
+    def status(key):
+        return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
     n = int(sys.argv[1])
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, 64)); Y = rng.normal(size=(n, 64)); V = rng.normal(size=(n, 16))
     ka.kernel_matvec(ka.Gaussian(8.0), X[:512], Y[:512], V[:512])          # compile / warm up
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")                                                         # reset VmHWM to VmRSS
+    base = status("VmRSS")
     ka.kernel_matvec(ka.Gaussian(8.0), X, Y, V)
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+    grew = status("VmHWM") - base
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = status("VmRSS")
+    ctrl = np.ones((n // 4, n)); ctrl[:] = 2.0
+    print(grew, status("VmHWM") - base)
 """)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux-specific")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM / clear_refs are Linux-specific")
 def test_fused_matvec_peak_rss_is_tiny():
-    """Numba allocations are invisible to tracemalloc, so measure the process's peak RSS growth in a
-    fresh interpreter (after warm-up): the streamed product must stay below 5% of the dense matrix."""
+    """Numba allocations are invisible to tracemalloc, so measure the process's peak RSS (VmHWM, reset
+    through /proc/self/clear_refs after warm-up) in a fresh interpreter: the streamed product must stay
+    below 5% of the dense n×m float64 matrix, while a control allocation of 25% of it is seen."""
     n = 8000
     res = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(n)], capture_output=True, text=True, timeout=300)
+    if res.returncode != 0 and "clear_refs" in res.stderr:
+        pytest.skip("cannot reset the peak RSS on this system")
     assert res.returncode == 0, res.stderr
-    grew = int(res.stdout.strip().splitlines()[-1])
-    assert grew <= 0.05 * n * n * 8, grew
+    grew, ctrl = map(int, res.stdout.split())
+    dense = n * n * 8
+    assert ctrl >= 0.2 * dense                 # the measurement sees a matrix-sized allocation
+    assert grew <= 0.05 * dense, grew
 
 
 # ---- validation of the matrix API ----------------------------------------------------------------
