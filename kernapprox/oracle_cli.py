@@ -1,0 +1,74 @@
+"""``kernapprox oracle export …`` and ``kernapprox oracle list`` (registered by :mod:`kernapprox.cli`).
+
+Examples::
+
+    kernapprox oracle list
+    kernapprox oracle export --method skyformer --n 4096 --p 64 --d 256 --batch 2 --heads 4 \\
+        --dtype float16 --out cases/                     # the default variant
+    kernapprox oracle export --method skyformer --variant all --n 512 --p 64 --d 64 --out cases/
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _cmd_oracle_list(args) -> int:
+    from .oracle import list_variants
+    for method, variants in list_variants().items():
+        for i, (variant, desc) in enumerate(variants.items()):
+            mark = "*" if i == 0 else " "
+            print(f"{method:<14} {variant:<20}{mark} {desc}")
+    print("\n* default variant of the method")
+    return 0
+
+
+def _cmd_oracle_export(args) -> int:
+    from .oracle import _NO_D, VARIANTS, case, export
+    methods = list(VARIANTS) if args.method == "all" else [args.method]
+    out = Path(args.out)
+    for method in methods:
+        if method not in VARIANTS:
+            raise SystemExit(f"kernapprox oracle export: unknown method {method!r} (see `kernapprox oracle list`)")
+        if args.variant == "all":
+            variants = list(VARIANTS[method])
+        elif args.variant is None:
+            variants = [next(iter(VARIANTS[method]))]
+        else:
+            variants = [args.variant]
+        for variant in variants:
+            if variant not in VARIANTS[method]:
+                raise SystemExit(f"kernapprox oracle export: method {method!r} has no variant {variant!r} "
+                                 f"({', '.join(VARIANTS[method])})")
+            d = None if method in _NO_D else args.d
+            c = case(method, n=args.n, p=args.p, d=d, batch=args.batch, heads=args.heads, variant=variant,
+                     dtype=args.dtype, seed=args.seed)
+            path = export(c, out / c.name)
+            print(f"{path}  tolerance {c.tolerance:.3e}  ({c.tolerance / max(c.tolerance_detail['output_scale'], 1e-300):.1e}"
+                  f" of max|expected|)")
+    return 0
+
+
+def _add_oracle_parser(sub) -> None:
+    """Add ``oracle export`` and ``oracle list`` to the ``kernapprox`` sub-command parser ``sub``."""
+    p = sub.add_parser("oracle", help="golden cases for GPU attention kernels (export / list)")
+    osub = p.add_subparsers(dest="oracle_command")
+    q = osub.add_parser("list", help="list the methods and their named variants")
+    q.set_defaults(func=_cmd_oracle_list)
+    q = osub.add_parser("export", help="write cases (.npz + .json manifest) into a folder")
+    q.add_argument("--method", required=True, help="method name, 'exact', or 'all'")
+    q.add_argument("--variant", default=None, help="variant name or 'all' (default: the method's default)")
+    q.add_argument("--n", type=int, required=True, help="sequence length")
+    q.add_argument("--p", type=int, default=64, help="head dimension (default 64)")
+    q.add_argument("--d", type=int, default=64, help="landmarks / features / columns (default 64)")
+    q.add_argument("--batch", type=int, default=1)
+    q.add_argument("--heads", type=int, default=1)
+    q.add_argument("--dtype", default="float32", choices=("float64", "float32", "float16", "bfloat16"))
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", default="cases", help="output folder (default ./cases)")
+    q.set_defaults(func=_cmd_oracle_export)
+
+    def _help(args, _p=p) -> int:
+        _p.print_help()
+        return 0
+
+    p.set_defaults(func=_help)
