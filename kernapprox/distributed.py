@@ -6,14 +6,14 @@ cluster (``dask.array`` + ``dask.distributed``; any scheduler works, a ``LocalCl
 
 * kernel blocks are evaluated with the kernel's own (unvalidated, fast) ``kernel._block`` inside
   ``map_blocks`` / ``blockwise``, streamed products with :func:`kernapprox.matrix` 's tiled routine;
-* the Nyström core is :func:`kernapprox._cores.psd_core`, computed once on the driver (k×k, float64)
-  and applied per row chunk with ``PSDCore.apply`` — distributed and in-memory factors agree to
-  rounding;
+* the Nyström core is :func:`kernapprox._cores.psd_core`, computed once on the driver (k×k, float64,
+  with the same eps as :func:`kernapprox.nystrom`) and applied per row chunk by the in-memory
+  Nyström's own tiled triangular solve — distributed and in-memory factors agree to rounding;
 * RPCholesky is the single-machine :func:`kernapprox.rpcholesky`, driven by a
   :class:`DaskKernelMatrix` that follows the kernel-matrix protocol and evaluates its columns on the
   cluster;
-* the spectral error uses a :class:`scipy.sparse.linalg.LinearOperator` whose products run as Dask
-  computations.
+* the spectral error is :func:`kernapprox.spectral_error` (block Lanczos) applied to
+  :class:`DaskOperator` s — ``LinearOperator`` s whose products run as Dask computations.
 
 Inputs
 ------
@@ -34,9 +34,12 @@ float32 data stay float32 (kernel blocks and features); cores and error sums are
 data become float64. Non-finite values are detected lazily, chunk by chunk, when the computation
 runs (a ``ValueError`` naming the parameter), so validation never needs an extra pass over the data.
 
-Memory: a task holds one row chunk of X (rows × d), its kernel block against the landmarks
-(rows × k) and its features (rows × r, r <= k); peak memory per worker is therefore bounded by a
-small multiple of ``chunk_rows × k × 8`` bytes per worker thread, whatever n is.
+Memory: a Nyström task holds one row chunk of X (rows × d), its features (rows × r, r <= k) and
+one tile of kernel entries (``kernapprox.nystrom_psd.TILE_BYTES``); peak memory per worker is
+therefore about ``chunk_rows × k × itemsize`` plus a tile per worker thread, whatever n is
+(measured: ``benchmarks/bench_dask.py``). Dask's nanny pins BLAS/OpenMP to one thread per worker
+thread but not numba: start workers with ``NUMBA_NUM_THREADS=1`` (``LocalCluster(...,
+env={"NUMBA_NUM_THREADS": "1"})``) so that w worker threads use w cores.
 
 Dask is an optional dependency: ``pip install "kernapprox[dask]"``. Importing this module works
 without it; calling any function raises an ``ImportError`` that says what to install.
@@ -71,7 +74,8 @@ from .matrix import _as_kernel, _matvec_tiled
 
 __all__ = [
     "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
-    "DaskOperator", "rpcholesky", "as_dask_points", "CHUNK_BYTES", "MIN_CHUNK_ROWS", "LANCZOS_BLOCK",
+    "DaskOperator", "rpcholesky", "as_dask_points", "CHUNK_BYTES", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS",
+    "LANCZOS_BLOCK",
 ]
 
 #: Target bytes of one row chunk of kernel entries (rows × k × 8) when ``chunk_rows`` is not given
@@ -79,6 +83,9 @@ __all__ = [
 CHUNK_BYTES = 32 * 1024 * 1024
 #: Smallest automatic row chunk (tiny chunks only add scheduler overhead).
 MIN_CHUNK_ROWS = 1024
+#: Largest automatic row chunk: keeps enough tasks for the workers when the kernel block is narrow
+#: (a product K(X, Y) V with few columns in V has (n / rows) × (m / rows) tasks).
+MAX_CHUNK_ROWS = 65536
 #: Default Lanczos block of :func:`spectral_error`: a distributed pass costs n² kernel entries (and
 #: a scheduling round trip) whatever the number of vectors, so wide blocks mean fewer passes.
 LANCZOS_BLOCK = 16
@@ -142,7 +149,7 @@ class _NpyRows:
 
 def _auto_rows(n: int, width: int, itemsize: int) -> int:
     rows = CHUNK_BYTES // max(1, width * max(itemsize, 8))
-    return int(max(1, min(n, max(MIN_CHUNK_ROWS, rows))))
+    return int(max(1, min(n, MAX_CHUNK_ROWS, max(MIN_CHUNK_ROWS, rows))))
 
 
 def _finite_block(B, func: str, name: str):
@@ -164,7 +171,8 @@ def as_dask_points(X, func: str = "as_dask_points", name: str = "X", *, chunk_ro
         Function and parameter names used in error messages.
     chunk_rows : int, optional
         Rows per chunk. For a file or an in-memory array the default gives a kernel block of about
-        :data:`CHUNK_BYTES` (``width`` columns); a dask array keeps its row chunks unless this is given.
+        :data:`CHUNK_BYTES` (``width`` columns), clipped to [:data:`MIN_CHUNK_ROWS`,
+        :data:`MAX_CHUNK_ROWS`]; a dask array keeps its row chunks unless this is given.
     width : int, optional
         Number of kernel columns a row chunk will be multiplied into (landmarks k, or the other side's
         chunk): sizes the automatic row chunk.
@@ -191,7 +199,7 @@ def as_dask_points(X, func: str = "as_dask_points", name: str = "X", *, chunk_ro
             raise fail(func, name, "have at least 1 row(s) and one column", f"shape {reader.shape}")
         rows = chunk_rows or _auto_rows(n, max(d, width or d), reader.dtype.itemsize)
         st = os.stat(reader.path)
-        token = dask_tokenize(reader.path, st.st_size, st.st_mtime_ns, rows)
+        token = _tokenize(reader.path, st.st_size, st.st_mtime_ns, rows)
         A = da.from_array(reader, chunks=(rows, d), name=f"npy-{token}", asarray=False, fancy=False,
                           meta=np.empty((0, 0), dtype=reader.dtype))
     elif _is_dask_array(X):
@@ -220,7 +228,7 @@ def as_dask_points(X, func: str = "as_dask_points", name: str = "X", *, chunk_ro
     return A.map_blocks(_finite_block, func, name, dtype=A.dtype)
 
 
-def dask_tokenize(*args) -> str:
+def _tokenize(*args) -> str:
     dask, _ = _dask()
     return dask.base.tokenize(*args)
 
@@ -381,8 +389,7 @@ def _is_persisted(A) -> bool:
 def _trace_parts(Xc, Fc, kernel):
     """[Σ_i (k(x_i, x_i) − ||f_i||²), Σ_i k(x_i, x_i)] of one row chunk, in float64."""
     dg = np.asarray(kernel._diag(np.ascontiguousarray(Xc)), dtype=np.float64)
-    Fc = np.asarray(Fc, dtype=np.float64)
-    fn = np.einsum("ij,ij->i", Fc, Fc)
+    fn = np.einsum("ij,ij->i", Fc, Fc, dtype=np.float64)      # float64 sums, no float64 copy of F
     return np.array([[np.sum(dg - fn), np.sum(dg)]])
 
 
@@ -537,15 +544,17 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
 
     ``C = K(X, L)``, ``W = K(L, L)``; the core ``W^† ≈ R Rᵀ`` is :func:`kernapprox._cores.psd_core`
     (policy ``core``), computed once on the driver in float64; each row chunk of X then gives
-    ``F_c = K(X_c, L) R`` with the same ``PSDCore.apply`` as the single-machine Nyström, so
-    distributed and in-memory factors agree to rounding and do not depend on the chunking.
+    ``F_c = K(X_c, L_kept) R`` with the single-machine Nyström's own tiled triangular solve
+    (:func:`kernapprox.nystrom`: same core, same eps, same kept landmarks), so distributed and
+    in-memory factors agree to rounding and do not depend on the chunking.
 
     Parameters
     ----------
     kernel : Kernel or str
         A PSD kernel.
     X : dask array (row chunks), .npy path or ndarray of shape (n, d)
-    landmarks : ndarray of shape (k, d) (landmark points) or 1-D integer array (k,) (indices into X)
+    landmarks : ndarray of shape (k, d) (landmark points: always 2-D, also for d = 1; may be a dask
+        array or a .npy path) or 1-D integer array (k,) (indices into X, gathered from the cluster)
     core : {"shifted_cholesky", "eig", "pinv", "ridge"}
         Core stabilisation policy (design.md §4.4).
     rcond, gamma : float, optional
