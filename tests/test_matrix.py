@@ -67,7 +67,7 @@ def test_matvec_rmatvec_matmul_and_operator(rng, kernel):
 
 
 def test_operator_drives_scipy_eigsh(rng):
-    X = rng.normal(size=(300, 3))
+    X = rng.normal(size=(200, 3))
     KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
     top = spla.eigsh(KM.as_operator(), k=3, which="LA", return_eigenvectors=False)
     ref = np.linalg.eigvalsh(KM.dense())[-3:]
