@@ -11,11 +11,9 @@ The module is ``nystrom_psd`` (not ``nystrom``) so that it does not shadow the f
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-from scipy.linalg.blas import dtrsm
+from scipy.linalg.blas import dtrmm
+from scipy.linalg.lapack import dtrtri
 
 from ._cores import PSD_CORES, psd_core
 from ._validation import check_choice, check_indices, check_points, fail
@@ -24,14 +22,10 @@ from .matrix import KernelMatrix
 
 __all__ = ["nystrom", "TILE_BYTES"]
 
-#: Target size of one (rows × k) tile of the landmark columns, in bytes (per worker).
-TILE_BYTES = 16 * 1024 * 1024
+#: Target size of one (rows × k) tile of the landmark columns, in bytes (tall tiles keep ?trmm efficient).
+TILE_BYTES = 64 * 1024 * 1024
 #: Bounds on the rows per tile (the triangular solve is a BLAS-3 call per tile).
-MIN_TILE_ROWS, MAX_TILE_ROWS = 256, 8192
-#: Tiles are processed by this many threads, each with single-threaded BLAS (kernel tile + solve run
-#: in parallel; measured faster than one thread driving multi-threaded BLAS on small tiles). Needs
-#: ``threadpoolctl`` (a scikit-learn dependency); without it the tiles run serially.
-N_WORKERS = max(1, min(8, os.cpu_count() or 1))
+MIN_TILE_ROWS, MAX_TILE_ROWS = 512, 8192
 
 
 def _tile_rows(k: int) -> int:
@@ -46,47 +40,34 @@ def _is_psd(KM) -> bool:
 
 
 def _apply_tiled(block, n: int, core, out_dtype) -> np.ndarray:
-    """F = C[:, cols] R for C given tile by tile by ``block(i0, i1) -> C[i0:i1, cols]`` (t, r)."""
+    """F = C[:, cols] R for C given tile by tile by ``block(i0, i1) -> C[i0:i1, cols]`` (t, r).
+
+    Cholesky-type cores: ``R = L⁻ᵀ`` is formed once (``?trtri``, O(r³/3)) and applied per tile with a
+    triangular multiply (``?trmm``, n·r² flops: half a GEMM; measured ≈ 1.7x faster than ``?trsm``
+    with OpenBLAS on tall tiles). The tiles run serially; BLAS and the kernel block use the threads.
+    """
     r = core.rank
     F = np.empty((n, r), dtype=out_dtype)
     step = _tile_rows(r)
-    L = None if core.L is None else np.asarray(core.L, dtype=np.float64, order="F")
+    Linv = None
+    if core.L is not None:
+        Linv, info = dtrtri(np.asarray(core.L, dtype=np.float64, order="F"), lower=1)
+        if info != 0:  # pragma: no cover - pivoted Cholesky factors have a positive diagonal
+            raise np.linalg.LinAlgError(f"nystrom: triangular inverse failed (info={info})")
+        Linv = np.asfortranarray(Linv)
     R = None if core.R is None else np.asarray(core.R, dtype=np.float64)
-
-    def one(i0):
+    for i0 in range(0, n, step):
         i1 = min(n, i0 + step)
         T = block(i0, i1)
-        if L is not None:
-            if out_dtype == np.float64:
-                Fi = F[i0:i1]
-                Fi[...] = T
-                # F_i Lᵀ = C_i  <=>  L F_iᵀ = C_iᵀ ; F_iᵀ is a Fortran view of the rows: solved in place
-                dtrsm(1.0, L, Fi.T, lower=1, overwrite_b=1)
-            else:
-                Ti = np.array(T, dtype=np.float64)
-                F[i0:i1] = dtrsm(1.0, L, Ti.T, lower=1, overwrite_b=1).T
+        if Linv is not None:
+            # F_i = C_i L⁻ᵀ  <=>  F_iᵀ = L⁻¹ C_iᵀ ; F_iᵀ is a Fortran view of the rows: multiplied in place
+            Fi = F[i0:i1] if out_dtype == np.float64 else np.empty((i1 - i0, r))
+            Fi[...] = T
+            dtrmm(1.0, Linv, Fi.T, lower=1, overwrite_b=1)
+            if out_dtype != np.float64:
+                F[i0:i1] = Fi
         else:
             F[i0:i1] = np.asarray(T, dtype=np.float64) @ R
-
-    starts = range(0, n, step)
-    workers = min(N_WORKERS, len(starts))
-    limits = None
-    if workers > 1:
-        try:
-            from threadpoolctl import threadpool_limits
-            limits = threadpool_limits(1, user_api="blas")
-        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-            workers = 1
-    if workers <= 1:
-        for i0 in starts:
-            one(i0)
-        return F
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as ex:
-            for _ in ex.map(one, starts):
-                pass
-    finally:
-        limits.restore_original_limits()
     return F
 
 
