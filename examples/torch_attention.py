@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import torch
 
 # Skyformer presets of kernapprox.attention._skyformer.PRESETS (paper vs authors' code)
@@ -199,7 +201,7 @@ def run_case(case, device="cpu"):
     o = dict(case.options)
 
     def t(x):
-        return torch.as_tensor(x, device=device)
+        return torch.as_tensor(np.array(x), device=device)
 
     if case.method == "skyformer":
         if o.get("target", "gaussian") != "gaussian" or o.get("accumulation", 1) != 1:
