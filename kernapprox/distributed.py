@@ -73,7 +73,7 @@ from ._validation import (as_generator, check_indices, check_int, check_matrix, 
 from .matrix import _as_kernel, _matvec_tiled
 
 __all__ = [
-    "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
+    "kernel_block", "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
     "DaskOperator", "rpcholesky", "as_dask_points", "CHUNK_BYTES", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS",
     "LANCZOS_BLOCK",
 ]
@@ -329,6 +329,52 @@ def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None, chunk_rows:
                          meta=np.empty((0, 0, 0), dtype=acc))
     out = P.sum(axis=1, dtype=acc)
     return out[:, 0] if vec else out
+
+
+def _pair_block(Xc, Yc, kernel, work_dtype):
+    dt = np.dtype(work_dtype)
+    return kernel._block(np.ascontiguousarray(Xc, dtype=dt), np.ascontiguousarray(Yc, dtype=dt))
+
+
+def kernel_block(kernel, X, Y=None, *, chunk_rows: int | None = None):
+    """The kernel block ``K(X, Y)`` as a lazy dask array (e.g. ``C = K(X, landmarks)``).
+
+    Parameters
+    ----------
+    kernel : Kernel or str
+    X : dask array, .npy path or ndarray of shape (n, d), chunked by rows
+    Y : ndarray (one column chunk: landmarks), dask array or .npy path of shape (m, d); None: Y = X
+    chunk_rows : int, optional
+        Row chunk of X (file/ndarray). Default: a block row chunk of about :data:`CHUNK_BYTES`.
+
+    Returns
+    -------
+    dask.array.Array of shape (n, m), chunks (X's row chunks, Y's row chunks), dtype float32 only
+    if both are float32.
+
+    Notes
+    -----
+    Kernel entries evaluated when computed: n·m, one task per (X chunk, Y chunk) pair through
+    ``kernel._block``. Reduce it (``C.T @ C``, sums, …) or store it (``da.to_npy_stack``) rather than
+    computing it whole: it is n×m.
+    """
+    func = "distributed.kernel_block"
+    _, da = _dask()
+    kernel = _as_kernel(kernel, func)
+    if Y is None:
+        Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows)
+        Yd = Xd
+    else:
+        if isinstance(Y, np.ndarray) or not (_is_dask_array(Y) or isinstance(Y, (str, os.PathLike))):
+            Ya = check_points(Y, func, "Y")
+            Yd = da.from_array(Ya, chunks=Ya.shape)
+        else:
+            Yd = as_dask_points(Y, func, "Y")
+        Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows, width=max(c for c in Yd.chunks[0]))
+    check_same_dim(Xd, Yd, func)
+    dt = _common_float(Xd.dtype, Yd.dtype)
+    return da.blockwise(_pair_block, "ij", Xd, "ia", Yd, "ja", kernel=kernel, work_dtype=dt.str,
+                        dtype=dt, concatenate=True, meta=np.empty((0, 0), dtype=dt))
 
 
 def _v_shape(V, func):
@@ -596,7 +642,12 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
     indices = None
     if isinstance(lm, np.ndarray) and lm.ndim == 1:
         indices = check_indices(lm, n, func, "landmarks")
-        L = _gather_rows(Xd, indices)
+        if isinstance(X, (str, os.PathLike)):
+            # k rows straight from the memory map on the driver (no pass over the file)
+            u, inv = np.unique(indices, return_inverse=True)
+            L = check_points(_NpyRows(X, func, "X")[u][inv], func, "X")
+        else:
+            L = _gather_rows(Xd, indices)
     else:
         L = _small_points(lm, func, "landmarks")
         check_same_dim(Xd, L, func, "X", "landmarks")

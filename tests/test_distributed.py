@@ -105,6 +105,18 @@ def test_kernel_matvec_matches_in_memory(client, data):
     assert _rel(got, ka.kernel_matvec(k, X, X, Vx)) < TIGHT
 
 
+def test_kernel_block_matches_in_memory(client, data):
+    X, Y, _, _ = data
+    k = ka.Matern(nu=0.5, bandwidth=1.0)
+    C = kd.kernel_block(k, da.from_array(X, chunks=(300, 3)), Y[:50])          # K(X, landmarks)
+    assert isinstance(C, da.Array) and C.chunks == ((300,) * 4, (50,))
+    assert _rel(C.compute(), k(X, Y[:50])) < TIGHT
+    G = kd.kernel_block(k, X[:400], da.from_array(Y, chunks=(350, 3)), chunk_rows=150)
+    assert G.chunks == ((150, 150, 100), (350, 350))
+    assert _rel(G.compute(), k(X[:400], Y)) < TIGHT
+    assert _rel(kd.kernel_block(k, X[:200]).compute(), k(X[:200])) < TIGHT
+
+
 @pytest.mark.parametrize("kernel", [ka.Laplacian(2.0), ka.Matern(nu=1.5, bandwidth=1.0),
                                     ka.Polynomial(degree=2, gamma=0.5, coef0=1.0)])
 def test_kernel_matvec_other_kernels(threads_client, data, kernel):
