@@ -291,6 +291,30 @@ def _resolved_core(method: str, options: dict):
     return None, 0, False
 
 
+def _explicit_defaults(method: str, opts: dict) -> dict:
+    """Every scalar option of the method spelled out (signature defaults; Skyformer's preset resolved to
+    ``core``, ``gamma``, ``n_iter``), so a GPU author reads the complete configuration from the case."""
+    import inspect
+
+    from . import attention
+    fn = attention.get_method(method)
+    out = dict(opts)
+    for name, prm in inspect.signature(fn).parameters.items():
+        if prm.kind is prm.KEYWORD_ONLY and name not in ("d", "rng", "return_factors") and name not in out \
+                and prm.default is not None and isinstance(prm.default, (bool, int, float, str)):
+            out[name] = prm.default
+    if method == "skyformer":
+        from .attention._skyformer import _resolve
+        _, core, gamma, n_iter, _ = _resolve(out.get("preset", "paper"), out.get("landmarks"), out.get("core"),
+                                             out.get("gamma"), out.get("n_iter"), out.get("signs"),
+                                             out.get("target", "gaussian"))
+        out.setdefault("core", core)
+        out.setdefault("n_iter", n_iter)
+        if gamma is not None:
+            out.setdefault("gamma", gamma)
+    return out
+
+
 def _pinned_rcond(method: str, options: dict, d: int, dtype: str):
     """The pseudo-inverse cutoff for this dtype, pinned in the options so that float64 and low-precision
     runs cut the same spectrum (the library's ``default_rcond`` with the case dtype's eps)."""
@@ -503,6 +527,7 @@ def case(method: str, *, n: int, p: int, d: int | None = None, batch: int = 1, h
     in64 = {k: v.astype(np.float64) for k, v in inputs.items()}
 
     if method != "exact":
+        opts = _explicit_defaults(method, opts)
         rc = _pinned_rcond(method, opts, d, dtype)
         if rc is not None:
             opts["rcond"] = rc
