@@ -221,7 +221,7 @@ def statistical_dimension(KM_or_dense, lam) -> float:
     return float(ridge_leverage_scores(KM_or_dense, lam).sum())
 
 
-def leverage(KM, k, *, lam: float | None = None, replace: bool = False, rng=None) -> np.ndarray:
+def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None, rng=None) -> np.ndarray:
     """k indices with probability ∝ the exact ridge leverage scores ``ℓ_i(λ)``.
 
     Parameters
@@ -232,6 +232,9 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, rng=None
         Ridge λ. Default: ``λ = (1/k) Σ_{i>k} σ_i(K)``, the rank-k choice of Musco & Musco
         (2017, Thm 3), for which ``d_stat(λ) <= 2k``.
     replace : bool, default False
+    eig : tuple (sigma, U), optional
+        A precomputed eigendecomposition of K (``np.linalg.eigh``) for repeated sampling from one
+        matrix; then no kernel entry is read.
     rng : seed or Generator
 
     Notes
@@ -246,7 +249,13 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, rng=None
     func = "sample_landmarks(leverage)"
     KM, n, k = _prep(KM, k, func)
     replace = _check_bool(replace, func, "replace")
-    sig, U = _eigh_psd(KM)
+    if eig is None:
+        sig, U = _eigh_psd(KM)
+    else:
+        sig, U = np.maximum(np.asarray(eig[0], dtype=np.float64), 0.0), np.asarray(eig[1])
+        if sig.shape != (n,) or U.shape != (n, n):
+            raise fail(func, "eig", f"be (sigma, U) of shapes ({n},) and ({n}, {n})",
+                       f"shapes {sig.shape} and {U.shape}")
     if lam is None:
         tail = float(np.sort(sig)[::-1][k:].sum())
         lam = tail / k if tail > 0 else _eps(KM) * float(sig.max()) * n
