@@ -43,8 +43,9 @@ def _cmd_oracle_export(args) -> int:
             c = case(method, n=args.n, p=args.p, d=d, batch=args.batch, heads=args.heads, variant=variant,
                      dtype=args.dtype, seed=args.seed)
             path = export(c, out / c.name)
-            print(f"{path}  tolerance {c.tolerance:.3e}  ({c.tolerance / max(c.tolerance_detail['output_scale'], 1e-300):.1e}"
-                  f" of max|expected|)")
+            scale = c.tolerance_detail["output_scale"]
+            rel = f"{c.tolerance / scale:.1e}" if scale > 0 else "n/a"
+            print(f"{path}  tolerance {c.tolerance:.3e}  ({rel} of max|expected|)")
     return 0
 
 

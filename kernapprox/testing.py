@@ -197,7 +197,7 @@ def dottest(op, rng=None, *, n_trials: int = 3, rtol: float | None = None) -> fl
         lhs, rhs = float(Ax @ y), float(x @ ATy)
         scale = np.linalg.norm(Ax) * np.linalg.norm(y) + np.linalg.norm(x) * np.linalg.norm(ATy)
         r = abs(lhs - rhs) / scale if scale > 0 else abs(lhs - rhs)
-        worst = max(worst, r)
+        worst = max(worst, float(r))
     if not worst <= tol:
         raise AssertionError(f"dottest: <A x, y> and <x, A^T y> differ by {worst:.3e} relative (tolerance "
                              f"{tol:.3e}): the transpose / rmatvec is not the adjoint of the operator")
