@@ -211,3 +211,14 @@ def test_bad_input(rng):
         ka.kmeans_centers(X, 30)
     with pytest.raises(ValueError, match="finite"):
         ka.kmeans_centers(np.array([[np.inf, 1.0]]), 1)
+
+
+def test_leverage_with_precomputed_eig_reads_no_entries(rng):
+    KM, X = _km(rng, n=60)
+    eig = np.linalg.eigh(KM.kernel(X))
+    KM.reset()
+    a = sampling.leverage(KM, 10, eig=eig, rng=4)
+    assert KM.n_evals == 0
+    np.testing.assert_array_equal(a, sampling.leverage(KM, 10, rng=4))
+    with pytest.raises(ValueError, match="`eig` must be"):
+        sampling.leverage(KM, 10, eig=(eig[0][:5], eig[1]))
