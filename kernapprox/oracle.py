@@ -359,8 +359,8 @@ def _core_terms(method: str, Q, K, V, options: dict, u: float, gen) -> tuple[flo
             Winv, L, T = f["A_pinv"], f["F"], f["BV"]
         else:
             ind = np.asarray(f["indices"])
-            if ind.ndim != 1:
-                continue
+            if ind.ndim != 1:                    # accumulated sketches: no single core block to perturb
+                return None, 0.0
             p = Q.shape[-1]
             X = np.concatenate([Q[idx], K[idx]], axis=0) / p ** 0.25
             XL = X[ind]
