@@ -190,7 +190,7 @@ def _cmd_check(args) -> int:
     code = pytest.main(pargs, plugins=[collector])
     rows = collector.rows
     print()
-    print(f"{'STATUS':<15} {'CLAIM':<58} MEASURED / REASON")
+    print(f"{'STATUS':<15} {'CLAIM':<66} MEASURED / REASON")
     counts = {}
     for nodeid, row in rows.items():
         st = row["status"] or "FAIL"
@@ -199,7 +199,7 @@ def _cmd_check(args) -> int:
         detail = row["measured"]
         if row["reason"]:
             detail = f"{detail}  ({row['reason']})" if detail else row["reason"]
-        print(f"{st:<15} {claim[:58]:<58} {detail}")
+        print(f"{st:<15} {claim[:66]:<66} {detail}")
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"\n{summary or 'no checks collected'} in {time.perf_counter() - t0:.1f} s "
           f"({'FULL' if args.full else 'QUICK'} configs)")
