@@ -134,7 +134,7 @@ def run_cluster(path, kernel, idx, chunk_rows, workers, repeat):
     # one thread per worker for everything: Dask's nanny pins OpenMP/MKL/OpenBLAS to 1 thread, and
     # NUMBA_NUM_THREADS=1 pins the numba kernel blocks, so w workers use w cores
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR, memory_limit=0,
+                      silence_logs=logging.CRITICAL, memory_limit=0,
                       env={"NUMBA_NUM_THREADS": "1"}) as cluster, Client(cluster) as client:
         # warm-up: import the library and run one tiny feature block in every worker, so that the
         # resident-set growth measured below is the computation's, not the imports'
@@ -184,20 +184,23 @@ def main(argv=None):
     idx = np.random.default_rng(a.seed + 1).choice(a.n, size=a.k, replace=False)
     print(f"# Nyström features n={a.n} d={a.d} k={a.k}, chunk_rows={chunk_rows}, Gaussian(bandwidth={a.bandwidth}); "
           f"times: min over {a.repeat} run(s); cpus={os.cpu_count()}, load={os.getloadavg()[0]:.1f}")
-    from kernapprox.nystrom_psd import TILE_BYTES
-    task_bytes = chunk_rows * (a.k + a.d) * 8 + TILE_BYTES
-    print(f"# predicted working set per task: chunk_rows×(k+d)×8 + one kernel tile = {task_bytes / 2**20:.1f} MiB "
-          "(independent of n)")
+    from kernapprox.nystrom_psd import _tile_rows
+    tile_rows = min(chunk_rows, _tile_rows(a.k))
+    task_bytes = chunk_rows * (a.k + a.d) * 8 + tile_rows * a.k * 8
+    print(f"# predicted working set per task: chunk_rows×(k+d)×8 (F chunk, X chunk) + one kernel tile "
+          f"({tile_rows}×k×8) = {task_bytes / 2**20:.1f} MiB (independent of n)")
 
     results = {"n": a.n, "d": a.d, "k": a.k, "chunk_rows": chunk_rows, "task_bytes": task_bytes, "runs": {}}
     na = min(a.n, a.anchor_n)
-    ta, erra = anchor(path, kernel, idx, chunk_rows, na)
-    thr_anchor = na / ta
-    print(f"anchor (in-process loop, 1 BLAS thread, n={na}): {ta:.2f}s  {thr_anchor:,.0f} points/s")
-    results["anchor"] = {"n": na, "seconds": ta, "points_per_s": thr_anchor}
-
     thr1 = None
     for w in [int(x) for x in a.workers.split(",")]:
+        # the anchor is re-measured right before each cluster run: the ratio compares like with like
+        # on a machine whose load changes
+        ta, _ = anchor(path, kernel, idx, chunk_rows, na)
+        thr_anchor = na / ta
+        print(f"anchor (in-process loop, 1 BLAS + 1 numba thread, n={na}): {ta:.2f}s  {thr_anchor:,.0f} points/s "
+              f"(load {os.getloadavg()[0]:.1f})")
+        results.setdefault("anchor", {})[w] = {"n": na, "seconds": ta, "points_per_s": thr_anchor}
         secs, setup, err, extra, peak, nchunks, rank = run_cluster(path, kernel, idx, chunk_rows, w, a.repeat)
         thr = a.n / secs
         thr1 = thr if w == 1 else thr1
@@ -206,7 +209,7 @@ def main(argv=None):
         pk = " ".join(f"{v / 2**20:.0f}" for v in peak.values())
         ratio = f", vs 1 worker: {thr / thr1:.2f}x" if (thr1 and w != 1) else ""
         print(f"dask {w} worker(s): features pass {secs:.2f}s  {thr:,.0f} points/s  (vs anchor: "
-              f"{thr / thr_anchor:.2f}x{ratio}); setup (landmark gather + core) {setup:.2f}s; "
+              f"{thr / thr_anchor:.2f}x{ratio}); setup (landmarks + core) {setup:.2f}s; "
               f"{nchunks} chunks, rank {rank}, relative trace error {rel:.3e}; "
               f"peak anon. RSS per worker [MiB]: {pk} (growth during the run: {ex})")
         results["runs"][w] = {"seconds": secs, "setup_seconds": setup, "points_per_s": thr, "rel_trace_error": rel,
