@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 import kernapprox as ka
 from kernapprox import _numba as nb
 from kernapprox._numba import dense
-from kernapprox._numba.reference import exponential_block_numpy, gaussian_block_numpy, sqdist_numpy
+from kernapprox._numba.reference import (exponential_block_numpy, exponential_matvec_numpy, gaussian_block_numpy,
+                                        gaussian_matvec_numpy, sqdist_numpy)
 
 EPS64 = np.finfo(np.float64).eps
 EPS32 = np.finfo(np.float32).eps
@@ -100,6 +101,19 @@ def test_block_kernel_exponential_matches_reference(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype,acc", [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)])
+def test_matvec_kernel_exponential_matches_dense_product(rng, dtype, acc):
+    X = rng.normal(size=(33, 4)).astype(dtype)
+    Y = rng.normal(size=(41, 4)).astype(dtype)
+    V = rng.normal(size=(41, 2)).astype(acc)
+    out = np.empty((33, 2), dtype=acc)
+    got = dense.matvec_kernel(X, Y, np.zeros(33), np.zeros(41), 1 / 3.0, np.inf, V, out, 5, 9)
+    ref = exponential_matvec_numpy(X.astype(np.float64), Y.astype(np.float64), V.astype(np.float64), 3.0)
+    scale = np.abs(ref).max()
+    tol = (100 * EPS64 if dtype == np.float64 else 100 * EPS32) * scale
+    np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("dtype,acc", [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)])
 @pytest.mark.parametrize("r", [1, 3, 16])
 def test_matvec_kernel_matches_dense_product(rng, dtype, acc, r):
     n, m, d = 45, 38, 5
@@ -109,7 +123,7 @@ def test_matvec_kernel_matches_dense_product(rng, dtype, acc, r):
     alpha, bx, by = _gauss_terms(X, Y, 2.0)
     out = np.empty((n, r), dtype=acc)
     got = dense.matvec_kernel(X, Y, bx, by, alpha, 0.0, V, out, 8, 6)
-    ref = gaussian_block_numpy(X.astype(np.float64), Y.astype(np.float64), 2.0) @ V.astype(np.float64)
+    ref = gaussian_matvec_numpy(X.astype(np.float64), Y.astype(np.float64), V.astype(np.float64), 2.0)
     scale = np.abs(V).sum(axis=0).max()
     tol = (100 * EPS64 if acc == np.float64 and dtype == np.float64 else 100 * EPS32) * scale
     assert got.dtype == acc
