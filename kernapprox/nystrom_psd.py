@@ -3,7 +3,7 @@
 ``C = K[:, S]`` (n×k) holds the landmark columns and ``W = K[S, S]`` (k×k) the landmark block. The
 pseudo-inverse is replaced by a named, stabilised core policy (:mod:`kernapprox._cores`):
 ``"shifted_cholesky"`` (default), ``"eig"``, ``"pinv"``, ``"ridge"``. The result is the factor
-``F = C R`` with ``R Rᵀ ≈ W^†``, computed tile by tile (a kernel tile, then a triangular solve into
+``F = C R`` with ``R Rᵀ ≈ W^†``, computed tile by tile (a kernel tile, then a triangular multiply into
 the output rows), so the only n-sized memory is F itself.
 
 The module is ``nystrom_psd`` (not ``nystrom``) so that it does not shadow the function
@@ -114,9 +114,9 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
 
     Notes
     -----
-    Time O(n k d + n k² + k³) for a kernel on d-dimensional points (the n k² is one triangular solve
-    per tile for the Cholesky-type cores, a GEMM for ``"eig"``/``"pinv"``); memory O(n r) for F plus
-    one tile. Kernel entries: ``n·r + k²`` for a :class:`KernelMatrix` (the landmark block, then only
+    Time O(n k d + n k² + k³) for a kernel on d-dimensional points (the n k² is one triangular
+    multiply by ``L⁻ᵀ`` per tile for the Cholesky-type cores — n·k² flops, half a GEMM — and a GEMM
+    for ``"eig"``/``"pinv"``); memory O(n r) for F plus one tile of ``TILE_BYTES``. Kernel entries: ``n·r + k²`` for a :class:`KernelMatrix` (the landmark block, then only
     the kept columns, tile by tile); ``n·k`` for another protocol object (its ``columns(idx)``,
     from which W is read). ``K − K̂`` is PSD for every core except ``"ridge"`` whose ``K̂`` is
     smaller still; the trace error ``tr(K − K̂) = Σ diag(K) − approx.trace()`` is exact.

@@ -230,7 +230,8 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None
     k : int
     lam : float, optional
         Ridge λ. Default: ``λ = (1/k) Σ_{i>k} σ_i(K)``, the rank-k choice of Musco & Musco
-        (2017, Thm 3), for which ``d_stat(λ) <= 2k``.
+        (2017, Thm 3), for which ``d_stat(λ) <= 2k``; floored at ``n·eps·σ_max`` (the accuracy of the
+        computed eigenvalues) for matrices of numerical rank below k.
     replace : bool, default False
     eig : tuple (sigma, U), optional
         A precomputed eigendecomposition of K (``np.linalg.eigh``) for repeated sampling from one
@@ -257,8 +258,10 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None
             raise fail(func, "eig", f"be (sigma, U) of shapes ({n},) and ({n}, {n})",
                        f"shapes {sig.shape} and {U.shape}")
     if lam is None:
+        # Musco & Musco's rank-k choice, floored at the accuracy of the eigenvalues (n·eps·σ_max):
+        # below it the "tail" is rounding noise and every direction would look significant
         tail = float(np.sort(sig)[::-1][k:].sum())
-        lam = tail / k if tail > 0 else _eps(KM) * float(sig.max()) * n
+        lam = max(tail / k, n * _eps(KM) * float(sig.max()))
     lam = check_positive(lam, func, "lam")
     return _choice(_rls_from_eig(sig, U, lam), k, replace, as_generator(rng), func)
 
