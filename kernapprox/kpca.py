@@ -316,7 +316,8 @@ def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff"
     ``v_j ∝ Σ_i s_ij φ(x_i)`` with training scores ``s_j = Z b_j``, i.e. ``v_j = Σ̂ g_j/μ_j`` for the
     feature-space eigenfunction ``g_j = b_jᵀ z(·)``; the ℓ lifted vectors are orthonormalised in H.
     [I] our construction; it tends to exact KPCA as m → ∞.
-    Cost: O(n m d) to transform, O(n m² + m³) for the PCA; the lift costs n² kernel evaluations.
+    Cost: O(n m d) to transform, O(n D·min(n, D) + min(n, D)³) for the PCA (primal D×D or dual n×n
+    eigenproblem, whichever is smaller); the lift costs n² kernel evaluations.
 
     References
     ----------
@@ -338,9 +339,15 @@ def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff"
         raise fail(func, "feature_map", f"map X to an array of shape ({n}, D)", f"shape {Zf.shape}")
     D = Zf.shape[1]
     n_components = check_int(n_components, func, "n_components", low=1, high=min(n, D))
-    Cz = Zf.T @ Zf / n
-    mu, Bz = np.linalg.eigh(0.5 * (Cz + Cz.T))
-    mu, Bz = _top(mu, Bz, n_components, func, "the feature covariance")
+    if D <= n:
+        Cz = Zf.T @ Zf / n                        # primal: D×D feature covariance
+        mu, Bz = np.linalg.eigh(0.5 * (Cz + Cz.T))
+        mu, Bz = _top(mu, Bz, n_components, func, "the feature covariance")
+    else:
+        Gz = Zf @ Zf.T / n                        # dual: same nonzero spectrum, n×n
+        mu, Uz = np.linalg.eigh(0.5 * (Gz + Gz.T))
+        mu, Uz = _top(mu, Uz, n_components, func, "the feature covariance")
+        Bz = Zf.T @ Uz / np.sqrt(n * mu)          # unit eigenvectors of ZᵀZ/n
     info = {"n": n, "n_features": D, "kind": kind, "n_evals": 0}
     S = Zf @ Bz                                   # training scores (n, ℓ)
     A = S / (n * mu)                              # v_j ∝ Σ_i A_ij φ(x_i)
