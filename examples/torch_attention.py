@@ -9,9 +9,10 @@ Each function takes batched ``(batch, heads, n, p)`` tensors and the oracle's PR
     out = run_case(case, device="cuda" if torch.cuda.is_available() else "cpu")
     ka.testing.assert_matches_oracle(out, case)      # torch tensors go in directly (CPU or CUDA)
 
-Precision: every tensor stays in the input dtype except the d×d landmark core, which is inverted in
-float32 for the half types (as GPU implementations do; ``torch.linalg`` has no half eigen-solvers) and
-in the input dtype otherwise.
+Precision: every tensor stays in the input dtype except the d×d landmark core (and Nyströmformer's
+landmarks), which are formed and inverted in float32 for the half types — the oracle's contract
+(``kernapprox.oracle.ACCUMULATION_DTYPE``; ``torch.linalg`` has no half eigen-solvers anyway) — and in
+the input dtype otherwise.
 
 Run ``python examples/torch_attention.py`` for a table of oracle comparisons.
 
@@ -95,7 +96,7 @@ def skyformer(Q, K, V, *, indices, core="pinv", gamma=None, n_iter=6, init="per_
     XL = torch.gather(X, -2, idx.unsqueeze(-1).expand(*idx.shape, p))  # (B, H, d, p)
     CQ, CK = gaussian_block(Qh, XL), gaussian_block(Kh, XL)
     cd = _core_dtype(Q.dtype)
-    W = gaussian_block(XL, XL).to(cd)
+    W = gaussian_block(XL.to(cd), XL.to(cd))                          # the d×d core in float32 for half types
     if core == "pinv":
         Winv = pinv(W, rcond if rcond is not None else W.shape[-1] * torch.finfo(cd).eps)
     elif core == "newton_schulz":
@@ -133,9 +134,10 @@ def nystromformer(Q, K, V, *, d, core="newton_schulz", n_iter=6, init="per_matri
     """Nyströmformer ``softmax(Q̂K̃ᵀ) Ã⁺ softmax(Q̃K̂ᵀ) V`` with segment-mean landmarks."""
     c = Q.shape[-1] ** -0.25
     Qh, Kh = Q * c, K * c
-    Qt, Kt = segment_means(Qh, d, padding), segment_means(Kh, d, padding)
     cd = _core_dtype(Q.dtype)
-    At = torch.softmax((Qt @ Kt.transpose(-1, -2)).to(cd), dim=-1)
+    Qt, Kt = segment_means(Qh.to(cd), d, padding), segment_means(Kh.to(cd), d, padding)   # landmarks in float32
+    At = torch.softmax(Qt @ Kt.transpose(-1, -2), dim=-1)            # the d×d core in float32 for half types
+    Qt, Kt = Qt.to(Q.dtype), Kt.to(Q.dtype)
     if core == "newton_schulz":
         Ainv = newton_schulz(At, n_iter, init=init, scale=ns_scale)
     elif core == "pinv":

@@ -45,15 +45,19 @@ a direct inverse; independent rounding errors add in quadrature, √S), and accu
 longest reduction L = max(n, m, p, d) as √L·(u_acc/u) such perturbations (the probabilistic
 rounding-error bound of Higham & Mary 2019). The final rounding of the output adds u·max|expected|::
 
-    tolerance = TOL_SAFETY · ((√S + √L · u_acc/u) · E_in + E_core + u · max|expected|)
+    tolerance = TOL_SAFETY · ((√S + √L · u_acc/u) · E_in + E_core + E_factors + u · max|expected|)
 
-The landmark core W (Skyformer, Nyströmformer) is a stored intermediate whose own rounding (relative
-u per entry) is not induced by the inputs (Nyströmformer's segment-mean logits are small, so input
+The landmark core W (Skyformer, Nyströmformer) is small (d×d): kernels form and invert it in the
+accumulation dtype (float32 for half inputs — the contract the torch example follows; the pinned
+pseudo-inverse cutoff ``rcond`` is ``d·eps`` of that dtype). Its own rounding (relative u_acc per
+entry) is not induced by the inputs (Nyströmformer's segment-mean logits are small, so input
 perturbations barely move Ã) and is amplified by the conditioning of the core. It is measured the same
-way: E_core = max over N_PROBES random-sign perturbations ΔW = u·W∘Ξ of the first-order output change
+way: E_core = max over N_PROBES random-sign perturbations ΔW = u_acc·W∘Ξ of the first-order output change
 ``L W_inv ΔW W_inv T`` (``L`` = CQ or F, ``T`` = CKᵀV or BV; the row normalisation is differentiated
 for the softmax target) — the first-order perturbation of an inverse (Higham §7.1), which is bounded
-by u·κ·‖L W_inv‖‖T‖ with κ = ‖W‖₂‖W_inv‖₂ (recorded as ``tolerance_detail["core_condition"]``).
+by u_acc·κ·‖L W_inv‖‖T‖ with κ = ‖W‖₂‖W_inv‖₂ (recorded as ``tolerance_detail["core_condition"]``).
+Likewise E_factors: the stored outer factors L and T rounded in ``dtype`` (relative u, random signs),
+``ΔL W_inv T + L W_inv ΔT`` — with a large ‖W_inv‖ these roundings are amplified rather than averaged.
 When u·κ > ILL_POSED_AMPLIFICATION the case is flagged ``tolerance_detail["ill_posed"]``: that core
 cannot be resolved in this dtype.
 
@@ -317,7 +321,9 @@ def _explicit_defaults(method: str, opts: dict) -> dict:
 
 def _pinned_rcond(method: str, options: dict, d: int, dtype: str):
     """The pseudo-inverse cutoff for this dtype, pinned in the options so that float64 and low-precision
-    runs cut the same spectrum (the library's ``default_rcond`` with the case dtype's eps)."""
+    runs cut the same spectrum: the library's ``default_rcond`` with the eps of the core dtype
+    (:data:`ACCUMULATION_DTYPE`: the d×d core of a half-precision kernel is formed and inverted in
+    float32)."""
     from .nystrom_general import default_rcond
     core, _, expo = _resolved_core(method, options)
     if core not in ("pinv", "eig") or "rcond" in options:
@@ -325,7 +331,7 @@ def _pinned_rcond(method: str, options: dict, d: int, dtype: str):
     base = default_rcond(core, d, np.float64, exponential=expo)
     if expo:                                     # the SM core is always built in float64 by the library
         return base
-    return max(base, d * 2.0 * UNIT_ROUNDOFF[dtype])
+    return max(base, d * 2.0 * UNIT_ROUNDOFF[ACCUMULATION_DTYPE[dtype]])
 
 
 def _stages(method: str, options: dict) -> int:
@@ -338,16 +344,19 @@ def _stages(method: str, options: dict) -> int:
     return s
 
 
-def _core_terms(method: str, Q, K, V, options: dict, u: float, gen) -> tuple[float | None, float]:
-    """(κ, E_core): max over items of κ = ‖W‖₂‖W_inv‖₂ of the landmark core actually inverted, and the
-    measured first-order output change when the stored core W is rounded (relative u per entry,
-    random signs, N_PROBES probes): ``ΔW_inv ≈ −W_inv ΔW W_inv`` propagated through the method's outer
-    products (and its row normalisation for the softmax target)."""
+def _core_terms(method: str, Q, K, V, options: dict, u: float, u_store: float,
+                gen) -> tuple[float | None, float, float]:
+    """(κ, E_core, E_factors): max over items of κ = ‖W‖₂‖W_inv‖₂ of the landmark core actually
+    inverted; the measured first-order output change when the core W is rounded (relative ``u`` per
+    entry, random signs, N_PROBES probes): ``ΔW_inv ≈ −W_inv ΔW W_inv`` propagated through the method's
+    outer products (and its row normalisation for the softmax target); and the change when the stored
+    outer factors L (CQ or F, n×d) and T (CKᵀV or BV, d×pv) are rounded (relative ``u_store``):
+    ``ΔL W_inv T + L W_inv ΔT`` — through a large ‖W_inv‖ these roundings do not cancel."""
     from . import attention
     if method not in ("skyformer", "nystromformer"):
-        return None, 0.0
+        return None, 0.0, 0.0
     _, facs = attention.approximate(Q, K, V, method=method, return_factors=True, **options)
-    kappa, e_core = 0.0, 0.0
+    kappa, e_core, e_fac = 0.0, 0.0, 0.0
     for idx in np.ndindex(*facs.shape):
         f = facs[idx]
         V1 = V[idx]
@@ -360,7 +369,7 @@ def _core_terms(method: str, Q, K, V, options: dict, u: float, gen) -> tuple[flo
         else:
             ind = np.asarray(f["indices"])
             if ind.ndim != 1:                    # accumulated sketches: no single core block to perturb
-                return None, 0.0
+                return None, 0.0, 0.0
             p = Q.shape[-1]
             X = np.concatenate([Q[idx], K[idx]], axis=0) / p ** 0.25
             XL = X[ind]
@@ -376,14 +385,22 @@ def _core_terms(method: str, Q, K, V, options: dict, u: float, gen) -> tuple[flo
         kappa = max(kappa, float(np.linalg.norm(W, 2) * np.linalg.norm(Winv, 2)))
         LW, WT = L @ Winv, Winv @ T
         base = LW @ T
+        signs = np.array([-1.0, 1.0])
         for _ in range(N_PROBES):
-            dW = u * W * gen.choice(np.array([-1.0, 1.0]), size=W.shape)
-            d_out = -(LW @ (dW @ WT))
-            if normalise_rows:
-                num, den = base[:, :-1], base[:, -1:]
-                d_out = (d_out[:, :-1] - num / den * d_out[:, -1:]) / den
-            e_core = max(e_core, float(np.max(np.abs(d_out))))
-    return kappa, e_core
+            dW = u * W * gen.choice(signs, size=W.shape)
+            d_core = -(LW @ (dW @ WT))
+            dL = u_store * L * gen.choice(signs, size=L.shape)
+            dT = u_store * T * gen.choice(signs, size=T.shape)
+            d_fac = dL @ WT + LW @ dT
+            for d_out, which in ((d_core, "core"), (d_fac, "fac")):
+                if normalise_rows:
+                    num, den = base[:, :-1], base[:, -1:]
+                    d_out = (d_out[:, :-1] - num / den * d_out[:, -1:]) / den
+                if which == "core":
+                    e_core = max(e_core, float(np.max(np.abs(d_out))))
+                else:
+                    e_fac = max(e_fac, float(np.max(np.abs(d_out))))
+    return kappa, e_core, e_fac
 
 
 def tolerance_model(method: str, inputs64: dict, options: dict, expected: np.ndarray, dtype: str, *,
@@ -423,9 +440,10 @@ def tolerance_model(method: str, inputs64: dict, options: dict, expected: np.nda
     L = int(max(n, m, p, d))
     S = _stages(method, options)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    kappa, e_core = _core_terms(method, inputs64["Q"], inputs64["K"], inputs64["V"], options, u, gen)
-    tol = TOL_SAFETY * ((math.sqrt(S) + math.sqrt(L) * u_acc / u) * e_in + e_core + u * scale)
-    detail = {"E_in": e_in, "E_core": e_core, "stages": S, "reduction_length": L, "u": u, "u_acc": u_acc,
+    kappa, e_core, e_fac = _core_terms(method, inputs64["Q"], inputs64["K"], inputs64["V"], options, u_acc, u,
+                                       gen)
+    tol = TOL_SAFETY * ((math.sqrt(S) + math.sqrt(L) * u_acc / u) * e_in + e_core + e_fac + u * scale)
+    detail = {"E_in": e_in, "E_core": e_core, "E_factors": e_fac, "stages": S, "reduction_length": L, "u": u, "u_acc": u_acc,
               "output_scale": scale, "safety": TOL_SAFETY, "n_probes": N_PROBES, "core_condition": kappa,
               "ill_posed": bool(kappa is not None and u * kappa > ILL_POSED_AMPLIFICATION)}
     if method == "informer":
@@ -631,7 +649,8 @@ def export(case_or_cases, path) -> Path:
     digest = hashlib.sha256(npz_path.read_bytes()).hexdigest()
     manifest = {"schema": _SCHEMA_NAME, "schema_version": SCHEMA_VERSION, "library_version": __version__,
                 "npz": npz_path.name, "npz_sha256": digest, "container": "case" if single else "list",
-                "tolerance_model": "TOL_SAFETY·((√S + √L·u_acc/u)·E_in + E_core + u·max|expected|), kernapprox.oracle",
+                "tolerance_model": "TOL_SAFETY·((√S + √L·u_acc/u)·E_in + E_core + E_factors + u·max|expected|), "
+                                   "kernapprox.oracle",
                 "cases": entries}
     json_path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     return json_path

@@ -128,12 +128,12 @@ def test_tolerance_grows_with_the_unit_roundoff():
 def test_tolerance_detail_records_the_model_terms():
     c = _case("nystromformer", "pinv")
     det = c.tolerance_detail
-    for key in ("E_in", "E_core", "stages", "reduction_length", "u", "u_acc", "core_condition", "ill_posed"):
+    for key in ("E_in", "E_core", "E_factors", "stages", "reduction_length", "u", "u_acc", "core_condition", "ill_posed"):
         assert key in det
     assert det["core_condition"] >= 1.0 and det["E_core"] > 0 and det["stages"] == oracle.BASE_STAGES + 1
     u = det["u"]
     recomputed = oracle.TOL_SAFETY * ((det["stages"] ** 0.5 + det["reduction_length"] ** 0.5 * det["u_acc"] / u)
-                                      * det["E_in"] + det["E_core"] + u * det["output_scale"])
+                                      * det["E_in"] + det["E_core"] + det["E_factors"] + u * det["output_scale"])
     assert c.tolerance == pytest.approx(recomputed, rel=1e-12)
     ns = _case("skyformer", "code").tolerance_detail
     assert ns["stages"] == oracle.BASE_STAGES + oracle.NS_PRODUCTS_PER_STEP * 6
@@ -141,15 +141,15 @@ def test_tolerance_detail_records_the_model_terms():
 
 
 def test_ill_conditioned_core_is_flagged_in_half_precision():
-    # Nyströmformer's exact pinv of a softmax landmark matrix (κ ≈ 1e4) with a float64 cutoff is hopeless
-    # in bfloat16 (u = 2^-8); the default pins the dtype-aware cutoff d·eps(dtype), so κ ≤ 1/(d·eps)
-    c = _case("nystromformer", "pinv", dtype="bfloat16", rcond=1e-15)
+    # Nyströmformer's exact pinv of a softmax landmark matrix (κ ≈ 1e4) cannot be resolved from bfloat16
+    # inputs (u = 2^-8): flagged, and the tolerance is of the order of the output itself
+    c = _case("nystromformer", "pinv", dtype="bfloat16")
     det = c.tolerance_detail
     assert det["ill_posed"] == (det["u"] * det["core_condition"] > oracle.ILL_POSED_AMPLIFICATION)
-    assert det["ill_posed"] and c.options["rcond"] == 1e-15
-    pinned = _case("nystromformer", "pinv", dtype="bfloat16")
-    assert pinned.options["rcond"] == pytest.approx(8 * 2 * oracle.UNIT_ROUNDOFF["bfloat16"])
-    assert not pinned.tolerance_detail["ill_posed"]
+    assert det["ill_posed"] and c.tolerance > 0.1 * det["output_scale"]
+    # the pinned cutoff is d·eps of the core dtype (float32 for half inputs)
+    assert c.options["rcond"] == pytest.approx(8 * 2 * oracle.UNIT_ROUNDOFF["float32"])
+    assert not _case("nystromformer", "pinv", dtype="float32").tolerance_detail["ill_posed"]
     assert not _case("nystromformer", "paper", dtype="float32").tolerance_detail["ill_posed"]
 
 
