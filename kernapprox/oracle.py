@@ -613,6 +613,15 @@ def export(case_or_cases, path) -> Path:
     The manifest records, per case, method, variant, dtype, seed, n, p, d, batch, heads, tolerance and
     its terms, scalar options, and the shape / dtype of every array (inputs, array options, expected),
     plus the library version and the npz's SHA-256. Returns the manifest path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, kernapprox as ka
+    >>> c = ka.oracle.case("performer", n=32, p=8, d=8, dtype="bfloat16")
+    >>> path = ka.oracle.export(c, pathlib.Path(tempfile.mkdtemp()) / "perf")
+    >>> back = ka.oracle.load(path)
+    >>> back.name == c.name and bool((back.expected == c.expected).all())
+    True
     """
     from . import __version__
     single = isinstance(case_or_cases, Case)
@@ -766,6 +775,22 @@ def compare(actual, case: Case) -> OracleReport:
         ``max_abs_error``, ``max_rel_error`` (max abs error / max|expected|), ``worst`` =
         (batch, head, row, column) of the largest error, ``passed`` (finite and max abs error <=
         ``case.tolerance``).
+
+    Notes
+    -----
+    Cost O(batch·heads·n·pv). A torch tensor is moved with ``.detach().cpu()`` (half types via
+    ``.float()``), a CuPy array with ``.get()``; torch / JAX / CuPy are never imported here.
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> c = ka.oracle.case("nystromformer", n=64, p=8, d=8, heads=2, seed=0)
+    >>> r = ka.oracle.compare(c.expected.astype(np.float32), c)
+    >>> r.passed, r.source
+    (True, 'numpy')
+    >>> bad = c.expected.copy(); bad[0, 1, 7, 0] += 1e-3
+    >>> r = ka.oracle.compare(bad, c); r.passed, r.worst
+    (False, (0, 1, 7, 0))
     """
     func = "oracle.compare"
     if not isinstance(case, Case):
