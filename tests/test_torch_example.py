@@ -80,3 +80,15 @@ def test_torch_example_round_trip_through_files(ex, tmp_path):
     c = ka.oracle.case("nystromformer", n=64, p=8, d=8, heads=2, variant="code", dtype="float32")
     back = ka.oracle.load(ka.oracle.export(c, tmp_path / "nys"))
     assert_matches_oracle(ex.run_case(back), back)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_torch_example_at_issue_scale_through_the_cli(ex, tmp_path, dtype):
+    # the issue's command at n = 2048 (4096 takes minutes on 2 shared cores): export, load, torch, compare
+    from kernapprox.cli import main
+    assert main(["oracle", "export", "--method", "skyformer", "--variant", "code", "--n", "2048", "--p", "64",
+                 "--d", "128", "--batch", "2", "--heads", "2", "--dtype", dtype, "--out", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*.json")
+    c = ka.oracle.load(path)
+    assert_matches_oracle(ex.run_case(c), c)
