@@ -17,8 +17,10 @@ A case holds
 
       kernapprox.attention.approximate(**case.inputs, method=case.method, **case.options)
 
-  reproduces ``case.expected`` (exact targets, ``method="exact"``: ``attention.exact(**case.inputs,
-  **case.options)``; :meth:`Case.reference` does the right call);
+  reproduces ``case.expected`` — bit for bit with float64 (or float16) inputs, within ``case.tolerance``
+  with float32 / bfloat16 inputs, on which the library runs its own float32 pipeline (exact targets,
+  ``method="exact"``: ``attention.exact(**case.inputs, **case.options)``; :meth:`Case.reference` does
+  the float64 call);
 * ``expected`` — float64, computed by the library from the dtype-rounded inputs (cast to float64);
 * ``tolerance`` — an absolute bound on ``max |actual − expected|`` for an implementation working in
   ``dtype`` (model below).
