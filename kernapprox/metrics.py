@@ -65,7 +65,8 @@ DEFLATION_EPS_MULTIPLE = 1e3
 NOISE_EPS_MULTIPLE = 10.0
 #: Failure probability of the Kuczyński–Woźniakowski probabilistic upper bound ``.upper_prob``.
 KW_FAIL_PROB = 1e-3
-#: Constant of Kuczyński & Woźniakowski (1992), Thm 4.2: P(failure) <= KW_CONSTANT·sqrt(N)·exp(−(2k−1)√ε).
+#: Constant of Kuczyński & Woźniakowski (1992), Thm 4.2: P(failure) <= KW_CONSTANT·sqrt(N)·exp(−(2k−1)√ε)
+#: (the √N·e^{−(2k−1)√ε} form is in the paper's abstract; the constant 1.648 is quoted from memory [M]).
 KW_CONSTANT = 1.648
 #: Default number of probe vectors of the Hutchinson estimators.
 HUTCHINSON_SAMPLES = 64
@@ -514,7 +515,7 @@ def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
         upper = lower  # the Krylov space is invariant: the Ritz values are eigenvalues
     if not converged:
         warn(f"spectral_error: Lanczos stopped after {it} blocks with the bracket [{lower:.6g}, {upper:.6g}] "
-             f"wider than tol={tol:g}; raise max_iter or block_size")
+             f"wider than tol={tol:g}; raise max_iter or block_size", stacklevel=4)
     # Krylov dimension (in powers of P = M² or MᵀM) reached from the first start vector
     k_power = (it - 1) // 2 if M.symmetric else it - 1
     info = {"converged": converged, "invariant": invariant, "at_noise_floor": at_noise, "blocks": it,
