@@ -8,8 +8,9 @@ plot the relative spectral loss ``‖CV − R‖₂ / ‖CV‖₂`` vs d for
   authors' code setting (stratified landmarks, γ = 0.1, Lemma 3 + 6 Razavi iterations);
 * random features for the Gaussian kernel, ``C ≈ z(Q̂)ᵀ z(K̂)``: RFF, ORF and SORF (method ``"rff"``);
 * the Nyströmformer construction applied to κ (segment-mean landmarks of Q̂ and K̂, 6 Razavi
-  iterations on ``κ(Q̃, K̃)``: the non-PSD Nyström the paper contrasts with), composed from the
-  library's ``segment_means`` and ``core_inverse``.
+  iterations from the paper's start ``Wᵀ/(‖W‖₁‖W‖_∞)``, or the exact pseudo-inverse, of
+  ``W = κ(Q̃, K̃)``: the non-PSD Nyström the paper contrasts with) — the library's
+  ``nystromformer(..., target="gaussian")``.
 
 Inputs as in ``skyformer-fig1`` (MiniLM initialised / pretrained, else the synthetic proxy).
 
@@ -18,7 +19,6 @@ FULL: n ∈ {1024, 4096}, d ∈ {16, …, 256}, 8 trials per panel (≈ 1–2 mi
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -27,25 +27,6 @@ from . import _common as C
 NAME = "kernelized-target"
 TITLE = "Kernelized attention C V: Skyformer (paper / code) vs RFF / ORF / SORF vs Nystromformer-on-kernel"
 PAPER = "Skyformer (Chen et al., NeurIPS 2021) §4.1 Eq. (3), §4.2-4.4; RFF baselines (Rahimi & Recht 2007, Yu et al. 2016)"
-
-
-def nystromformer_kernelized(Q, K, V, *, d, rng=None, core="newton_schulz"):
-    """Nyströmformer's landmark construction on the Gaussian kernel κ (no softmax), one head.
-
-    ``C̃ V = κ(Q̂, K̃) · Razavi₆(κ(Q̃, K̃)) · (κ(Q̃, K̂) V)`` with Q̃, K̃ the d segment means of Q̂, K̂
-    (Xiong et al. 2021 §3 with the softmax replaced by κ); ``core="pinv"`` uses the exact
-    pseudo-inverse instead of the 6 Razavi steps. Deterministic; ``rng`` is unused.
-    Cost O((n + m) d p + d³).
-    """
-    from .._cores import core_inverse
-    from ..attention._nystromformer import segment_means
-    from ..kernels import Gaussian
-    p = Q.shape[1]
-    Qh, Kh = Q / p ** 0.25, K / p ** 0.25
-    Qt, Kt = segment_means(Qh, d), segment_means(Kh, d)
-    kern = Gaussian(1.0)
-    Winv = core_inverse(kern._block(Qt, Kt), core, normalise=False)
-    return kern._block(Qh, Kt) @ (Winv @ (kern._block(Qt, Kh) @ V))
 
 
 def rff_sorf(Q, K, V, *, d, rng=None):
@@ -64,8 +45,8 @@ METHODS = {
     "RFF": ("rff", {}),
     "ORF": ("rff", {"orthogonal": True}),
     "SORF": rff_sorf,
-    "Nystromformer on κ (6 Razavi)": nystromformer_kernelized,
-    "Nystromformer on κ (pinv)": functools.partial(nystromformer_kernelized, core="pinv"),
+    "Nystromformer on κ (6 Razavi)": ("nystromformer", {"target": "gaussian"}),
+    "Nystromformer on κ (pinv)": ("nystromformer", {"target": "gaussian", "core": "pinv"}),
 }
 
 
