@@ -78,7 +78,7 @@ def bench_sklearn(n, d, k, repeat, seed=0):
     return {"t_sklearn": t_sk, "t_kernapprox": t_ka, "speedup": t_sk / t_ka, "rel_diff": rel}
 
 
-def bench_rpcholesky(n, d, k, repeat, seed=0, block_size=100):
+def bench_rpcholesky(n, d, k, repeat, seed=0, block_size=200):
     X = _mixture(n, d, seed)
     KM = ka.KernelMatrix(ka.Gaussian(float(np.sqrt(d))), X)
     rng = np.random.default_rng(seed)
