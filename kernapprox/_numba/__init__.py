@@ -16,6 +16,9 @@ inner-product GEMM and the final ``exp`` run in float32.
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 
 from .reference import exponential_block_numpy, gaussian_block_numpy, sqdist_numpy
@@ -48,10 +51,39 @@ def have_numba() -> bool:
     return _dense is not False
 
 
-def _dynamic():
-    """Hand out row tiles dynamically, PARALLEL_CHUNK tasks at a time (robust when cores are shared)."""
+_LOCK = threading.Lock()
+_CONCURRENT_OK = None   # whether numba's threading layer accepts concurrent launches; None = not known yet
+
+
+@contextmanager
+def _parallel_slot():
+    """Yield True when this thread may launch a numba-parallel kernel now, False when it must not.
+
+    numba's ``workqueue`` threading layer aborts the process if two Python threads launch parallel
+    kernels at once (dask threads, thread pools); ``omp`` / ``tbb`` do not. Until the layer is known,
+    and when it is ``workqueue``, one launch at a time: a second concurrent caller gets False and uses
+    the numpy path instead of waiting. Row tiles are handed out PARALLEL_CHUNK at a time (dynamic
+    scheduling: robust when the cores are shared).
+    """
+    global _CONCURRENT_OK
     import numba
-    return numba.parallel_chunksize(PARALLEL_CHUNK)
+    if _CONCURRENT_OK:
+        with numba.parallel_chunksize(PARALLEL_CHUNK):
+            yield True
+        return
+    if not _LOCK.acquire(blocking=False):
+        yield False
+        return
+    try:
+        with numba.parallel_chunksize(PARALLEL_CHUNK):
+            yield True
+    finally:
+        if _CONCURRENT_OK is None:
+            try:
+                _CONCURRENT_OK = numba.threading_layer() != "workqueue"
+            except ValueError:       # no parallel kernel has run yet
+                pass
+        _LOCK.release()
 
 
 def _pair(X, Y):
@@ -92,6 +124,22 @@ def _exponential_terms(X, Y, temperature):
     return X, Y, 1.0 / float(temperature), np.zeros(X.shape[0]), np.zeros(Y.shape[0]), np.inf
 
 
+def _gaussian_numpy(X, Y, same, bandwidth):
+    """Small or fallback Gaussian block: plain numpy, same float32 strategy, exact symmetry."""
+    n = X.shape[0]
+    if X.dtype == np.float32:
+        Xc, Yc = _centre(X, Y, same)
+        X64 = Xc.astype(np.float64)
+        K = gaussian_block_numpy(X64, X64 if same else Yc.astype(np.float64), bandwidth).astype(np.float32)
+    else:
+        K = gaussian_block_numpy(X, X if same else Y, bandwidth)
+    if same:                      # mirror the upper triangle (exact symmetry), unit diagonal
+        il = np.tril_indices(n, -1)
+        K[il] = K.T[il]
+        np.fill_diagonal(K, 1.0)
+    return K
+
+
 def gaussian_block(X, Y, bandwidth):
     """K[i, j] = exp(-||x_i - y_j||² / (2 bandwidth²)), shape (n, m), float32 iff X and Y are float32.
 
@@ -99,49 +147,41 @@ def gaussian_block(X, Y, bandwidth):
     """
     X, Y, same = _pair(X, Y)
     n, m = X.shape[0], Y.shape[0]
-    dt = X.dtype
-    if n * m < FAST_MIN_ENTRIES or not have_numba():
-        if dt == np.float32:
-            Xc, Yc = _centre(X, Y, same)
-            K = gaussian_block_numpy(Xc.astype(np.float64), Xc.astype(np.float64) if same
-                                     else Yc.astype(np.float64), bandwidth).astype(np.float32)
-        else:
-            K = gaussian_block_numpy(X, X if same else Y, bandwidth)
-        if same:                      # mirror the upper triangle (exact symmetry), unit diagonal
-            il = np.tril_indices(n, -1)
-            K[il] = K.T[il]
-            np.fill_diagonal(K, 1.0)
-        return K
-    Xw, Yw, alpha, bx, by, upper = _gaussian_terms(X, Y, same, bandwidth)
-    out = np.empty((n, m), dtype=dt)
-    tr, tc = _dense.tile_shape(n, m, X.shape[1])
-    if same:
-        tc = tr = min(tr, tc)
-    with _dynamic():
-        return _dense.block_kernel(Xw, Yw, bx, by, alpha, upper, same, same, out, tr, tc)
+    if n * m >= FAST_MIN_ENTRIES and have_numba():
+        with _parallel_slot() as ok:
+            if ok:
+                Xw, Yw, alpha, bx, by, upper = _gaussian_terms(X, Y, same, bandwidth)
+                out = np.empty((n, m), dtype=X.dtype)
+                tr, tc = _dense.tile_shape(n, m, X.shape[1])
+                if same:
+                    tc = tr = min(tr, tc)
+                return _dense.block_kernel(Xw, Yw, bx, by, alpha, upper, same, same, out, tr, tc)
+    return _gaussian_numpy(X, Y, same, bandwidth)
 
 
 def exponential_block(X, Y, temperature):
     """K[i, j] = exp(x_i·y_j / temperature), shape (n, m), float32 iff X and Y are float32 (may be inf)."""
     X, Y, same = _pair(X, Y)
     n, m = X.shape[0], Y.shape[0]
-    if n * m < FAST_MIN_ENTRIES or not have_numba():
-        with np.errstate(over="ignore"):
-            return exponential_block_numpy(X, Y, temperature)
-    Xw, Yw, alpha, bx, by, upper = _exponential_terms(X, Y, temperature)
-    out = np.empty((n, m), dtype=X.dtype)
-    tr, tc = _dense.tile_shape(n, m, X.shape[1])
-    if same:
-        tc = tr = min(tr, tc)
-    with _dynamic():
-        return _dense.block_kernel(Xw, Yw, bx, by, alpha, upper, same, False, out, tr, tc)
+    if n * m >= FAST_MIN_ENTRIES and have_numba():
+        with _parallel_slot() as ok:
+            if ok:
+                Xw, Yw, alpha, bx, by, upper = _exponential_terms(X, Y, temperature)
+                out = np.empty((n, m), dtype=X.dtype)
+                tr, tc = _dense.tile_shape(n, m, X.shape[1])
+                if same:
+                    tc = tr = min(tr, tc)
+                return _dense.block_kernel(Xw, Yw, bx, by, alpha, upper, same, False, out, tr, tc)
+    with np.errstate(over="ignore"):
+        return exponential_block_numpy(X, Y, temperature)
 
 
 def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):
     """Fused, parallel ``K(X, Y) @ V`` (V of shape (m, r)) for the Gaussian and Exponential kernels.
 
     Returns None when there is no fast path (other kernels, small problems, r > MATVEC_MAX_COLS, numba
-    unavailable): the caller then uses numpy tiles. The result has dtype ``acc_dtype``.
+    unavailable, another thread inside a parallel kernel under numba's workqueue layer): the caller then
+    uses numpy tiles. The result has dtype ``acc_dtype``.
     """
     from ..kernels import Exponential, Gaussian  # local: kernels imports this package
     if type(kernel) not in (Gaussian, Exponential):
@@ -163,5 +203,7 @@ def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):
     Va = np.ascontiguousarray(V, dtype=acc)
     out = np.empty((n, r), dtype=acc)
     tr, tc = _dense.tile_shape(n, m, max(X.shape[1], r))
-    with _dynamic():
-        return _dense.matvec_kernel(Xw, Yw, bx, by, alpha, upper, Va, out, tr, tc)
+    with _parallel_slot() as ok:
+        if ok:
+            return _dense.matvec_kernel(Xw, Yw, bx, by, alpha, upper, Va, out, tr, tc)
+    return None
