@@ -5,6 +5,9 @@ extra memory is O(tile · m) whatever n is (design.md §2, §4.5).
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse.linalg as spla
 
@@ -34,9 +37,23 @@ def _as_kernel(kernel, func: str) -> _kernels.Kernel:
     raise fail(func, "kernel", "be a kernapprox Kernel or a kernel name", type(kernel).__name__, TypeError)
 
 
+def _n_workers() -> int:
+    """Worker threads for the numpy tile path: numba's thread count (set_num_threads / NUMBA_NUM_THREADS)."""
+    try:
+        import numba
+        return max(1, int(numba.get_num_threads()))
+    except Exception:  # pragma: no cover - numba unavailable
+        return max(1, os.cpu_count() or 1)
+
+
 def _matvec_tiled(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
                   acc_dtype) -> np.ndarray:
-    """K(X, Y) @ V by row tiles (and column tiles when Y is long); no validation."""
+    """K(X, Y) @ V by row tiles (and column tiles when Y is long); no validation.
+
+    Gaussian / exponential: the fused numba path (:func:`kernapprox._numba.kernel_matvec_fast`). Other
+    kernels (or wide V): numpy tiles; row panels are shared out to a few Python threads (numpy, BLAS and
+    cdist release the GIL), each owning its rows of ``out``, so at most ``workers`` tiles exist at once.
+    """
     from ._numba import kernel_matvec_fast
     out = kernel_matvec_fast(kernel, X, Y, V, acc_dtype)
     if out is not None:
@@ -47,12 +64,22 @@ def _matvec_tiled(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.n
     Va = V.astype(acc_dtype, copy=False)
     col_step = max(1, min(m, 8192))
     row_step = default_tile_rows(col_step, X.dtype.itemsize)
-    for j0 in range(0, m, col_step):
-        Yj = Y[j0:j0 + col_step]
-        Vj = Va[j0:j0 + col_step]
-        for i0 in range(0, n, row_step):
-            T = kernel._block(X[i0:i0 + row_step], Yj)
-            out[i0:i0 + row_step] += T.astype(acc_dtype, copy=False) @ Vj
+
+    def panel(i0: int) -> None:
+        rows = slice(i0, min(n, i0 + row_step))
+        for j0 in range(0, m, col_step):
+            T = kernel._block(X[rows], Y[j0:j0 + col_step])
+            out[rows] += T.astype(acc_dtype, copy=False) @ Va[j0:j0 + col_step]
+
+    starts = range(0, n, row_step)
+    workers = min(_n_workers(), len(starts))
+    # Gaussian/exponential tiles already run numba-parallel inside _block: no extra threads for them
+    if workers <= 1 or isinstance(kernel, (_kernels.Gaussian, _kernels.Exponential)):
+        for i0 in starts:
+            panel(i0)
+    else:
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(panel, starts))
     return out
 
 

@@ -257,3 +257,14 @@ def test_matrix_api_errors(rng):
         ka.kernel_matvec(ka.Gaussian(1.0), X, X, np.ones(10), accumulate="float32")
     with pytest.raises(TypeError, match=r"kernel_matvec: `V` must be real-valued"):
         ka.kernel_matvec(ka.Gaussian(1.0), X, X, np.ones(10, dtype=complex))
+
+
+@pytest.mark.parametrize("kernel", [ka.Laplacian(2.0), ka.Polynomial(3, 0.2, 1.0)], ids=["laplacian", "polynomial"])
+def test_numpy_tile_path_threads_over_row_panels(rng, kernel):
+    """Several row panels shared out to worker threads: each owns its rows, result equals dense."""
+    X = rng.normal(size=(2100, 3))
+    Y = rng.normal(size=(1000, 3))
+    V = rng.normal(size=(1000, 2))
+    assert matrix.default_tile_rows(1000) < 2100 // 2                      # at least 3 panels
+    K = kernel(X, Y)
+    np.testing.assert_allclose(ka.kernel_matvec(kernel, X, Y, V), K @ V, rtol=1e-11, atol=1e-11 * np.abs(K).sum(1).max())
