@@ -28,6 +28,9 @@ Inputs
   carries only the path, so the file must be visible to every worker, e.g. a shared file system)
   and wrapped by ``dask.array.from_array`` with row chunks of ``chunk_rows`` rows (default: a row
   chunk of kernel entries of about :data:`CHUNK_BYTES`).
+* an ``np.memmap`` as returned by ``np.load(path, mmap_mode="r")``: read like the file (reopened by
+  name and offset in the workers, never pickled). A *view* of a memory map is treated as an
+  in-memory array.
 * an in-memory ndarray (converted with ``da.from_array``; handy for small ``Y``/landmarks/tests).
 
 float32 data stay float32 (kernel blocks and features); cores and error sums are float64. Integer
@@ -69,7 +72,7 @@ import scipy.sparse.linalg as spla
 from . import lowrank as _lowrank
 from ._cores import PSD_CORES, PSDCore, psd_core
 from ._validation import (as_generator, check_indices, check_int, check_matrix, check_points,
-                          check_positive, check_same_dim, fail)
+                          check_same_dim, fail)
 from .matrix import _as_kernel, _matvec_tiled
 
 __all__ = [
@@ -147,6 +150,33 @@ class _NpyRows:
             del mm
 
 
+class _MemmapRows(_NpyRows):
+    """Row reader of an ``np.memmap`` (e.g. ``np.load(path, mmap_mode="r")``): reopens the mapping
+    by file name, offset, dtype, shape and order per read, so the array is never pickled."""
+
+    def __init__(self, mm: np.memmap):
+        self.path = os.fspath(mm.filename)
+        self.offset = int(mm.offset)
+        self.shape = tuple(mm.shape)
+        self.dtype = mm.dtype
+        self.ndim = mm.ndim
+        self.order = "F" if (mm.flags.f_contiguous and not mm.flags.c_contiguous) else "C"
+
+    def __getitem__(self, key):
+        mm = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape,
+                       order=self.order)
+        try:
+            return np.array(mm[key])
+        finally:
+            del mm
+
+
+def _whole_memmap(X) -> bool:
+    """A memory map of a whole file region (not a view of one: a view's ``offset`` is its base's)."""
+    import mmap
+    return isinstance(X, np.memmap) and isinstance(X.base, mmap.mmap) and X.filename is not None
+
+
 def _auto_rows(n: int, width: int, itemsize: int) -> int:
     rows = CHUNK_BYTES // max(1, width * max(itemsize, 8))
     return int(max(1, min(n, MAX_CHUNK_ROWS, max(MIN_CHUNK_ROWS, rows))))
@@ -189,8 +219,8 @@ def as_dask_points(X, func: str = "as_dask_points", name: str = "X", *, chunk_ro
     _, da = _dask()
     if chunk_rows is not None:
         chunk_rows = check_int(chunk_rows, func, "chunk_rows", low=1)
-    if isinstance(X, (str, os.PathLike)):
-        reader = _NpyRows(X, func, name)
+    if isinstance(X, (str, os.PathLike)) or _whole_memmap(X):
+        reader = _MemmapRows(X) if _whole_memmap(X) else _NpyRows(X, func, name)
         if reader.ndim != 2:
             raise fail(func, name, "be a 2-D array of shape (n, d)", f"shape {reader.shape} in {reader.path!r}")
         _check_dtype(reader.dtype, func, name)
@@ -245,10 +275,21 @@ def _common_float(*dtypes) -> np.dtype:
     return np.dtype(np.float32) if all(np.dtype(t) == np.float32 for t in dtypes) else np.dtype(np.float64)
 
 
+def _owned(a) -> np.ndarray:
+    """An aligned, writable, C-contiguous array that owns its data.
+
+    Results that ``dask.distributed`` deserialises on the client can be views into the received
+    byte buffer — not owning their data and not even 8-byte aligned — and BLAS wrappers silently
+    copy such arrays (so in-place updates like ``dgemm(..., overwrite_c=1)`` would be lost). The
+    in-memory contract of the kernel-matrix protocol is a normal ndarray: copy when needed.
+    """
+    return np.require(np.asarray(a), requirements=["C", "A", "W", "O"])
+
+
 def _gather_rows(A, idx: np.ndarray) -> np.ndarray:
     """``A[idx]`` of a row-chunked dask array as an ndarray (sorted unique gather, then reorder)."""
     u, inv = np.unique(idx, return_inverse=True)
-    return np.ascontiguousarray(A[u].compute()[inv])
+    return _owned(np.asarray(A[u].compute())[inv])
 
 
 def _small_points(P, func: str, name: str) -> np.ndarray:
@@ -511,7 +552,7 @@ class DaskNystrom:
     # -- results -------------------------------------------------------------------------------
     def compute(self, **kwargs) -> np.ndarray:
         """The factor F as an ndarray (n, r) (``kwargs`` go to ``dask.compute``)."""
-        return self.F.compute(**kwargs)
+        return _owned(self.F.compute(**kwargs))
 
     def persist(self, **kwargs) -> "DaskNystrom":
         """A copy whose F is computed and held in (cluster) memory."""
@@ -642,10 +683,11 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
     indices = None
     if isinstance(lm, np.ndarray) and lm.ndim == 1:
         indices = check_indices(lm, n, func, "landmarks")
-        if isinstance(X, (str, os.PathLike)):
+        if isinstance(X, (str, os.PathLike)) or _whole_memmap(X):
             # k rows straight from the memory map on the driver (no pass over the file)
             u, inv = np.unique(indices, return_inverse=True)
-            L = check_points(_NpyRows(X, func, "X")[u][inv], func, "X")
+            L = check_points(np.asarray(X[u])[inv] if _whole_memmap(X) else _NpyRows(X, func, "X")[u][inv],
+                             func, "X")
         else:
             L = _gather_rows(Xd, indices)
     else:
@@ -747,7 +789,7 @@ class DaskOperator(spla.LinearOperator):
 
     def _matmat(self, V):
         V = np.ascontiguousarray(np.asarray(V, dtype=np.float64).reshape(self.shape[1], -1))
-        out = np.asarray(self._lazy_product(V).compute(), dtype=np.float64)
+        out = _owned(np.asarray(self._lazy_product(V).compute(), dtype=np.float64))
         if self._on_product is not None:
             self._on_product(V.shape[1])
         return out.reshape(self.shape[0], V.shape[1])
@@ -924,7 +966,7 @@ class DaskKernelMatrix:
             out = self.X.map_blocks(_diag_fn, self.kernel, drop_axis=1, dtype=self.dtype,
                                     meta=np.empty((0,), dtype=self.dtype)).compute()
             self._count(self.shape[0])
-            return np.asarray(out)
+            return _owned(out)
         k = min(self.shape)
         idx = np.arange(k)
         Xp, Yp = self.X[:k].compute(), self._Y[:k].compute()
@@ -943,7 +985,7 @@ class DaskKernelMatrix:
         """Columns ``K[:, idx]`` (n, |idx|): gathered points ``Y[idx]``, then one task per row chunk of X."""
         idx = check_indices(idx, self.shape[1], "DaskKernelMatrix.columns", "idx")
         P = _gather_rows(self._Y, idx)
-        out = np.asarray(self._columns_lazy(self.X, P).compute())
+        out = _owned(self._columns_lazy(self.X, P).compute())
         self._count(self.shape[0] * idx.size)
         return out
 
@@ -951,9 +993,9 @@ class DaskKernelMatrix:
         """Rows ``K[idx, :]`` (|idx|, m)."""
         idx = check_indices(idx, self.shape[0], "DaskKernelMatrix.rows", "idx")
         P = _gather_rows(self.X, idx)
-        out = np.asarray(self._columns_lazy(self._Y, P).compute()).T
+        out = _owned(np.asarray(self._columns_lazy(self._Y, P).compute()).T)
         self._count(self.shape[1] * idx.size)
-        return np.ascontiguousarray(out)
+        return out
 
     def block(self, I, J) -> np.ndarray:
         """Sub-matrix ``K[I][:, J]`` (both index sets gathered; evaluated on the driver)."""
@@ -977,7 +1019,7 @@ class DaskKernelMatrix:
 
     def matvec(self, V, *, accumulate: str | None = None) -> np.ndarray:
         """``K @ V`` (ndarray) through :func:`kernel_matvec` on the cluster; counts n·m entries."""
-        out = np.asarray(self._matvec_lazy(V, accumulate).compute())
+        out = _owned(self._matvec_lazy(V, accumulate).compute())
         self._count(self.shape[0] * self.shape[1])
         return out
 
@@ -985,7 +1027,7 @@ class DaskKernelMatrix:
         """``Kᵀ @ U`` (ndarray); counts n·m entries."""
         if self.symmetric:
             return self.matvec(U, accumulate=accumulate)
-        out = np.asarray(kernel_matvec(self.kernel, self._Y, self.X, U, accumulate=accumulate).compute())
+        out = _owned(kernel_matvec(self.kernel, self._Y, self.X, U, accumulate=accumulate).compute())
         self._count(self.shape[0] * self.shape[1])
         return out
 

@@ -259,6 +259,15 @@ def test_nystrom_from_npy_file(client, data, tmp_path):
     assert len(pickle.dumps(reader)) < 1000 < X.nbytes
     assert np.array_equal(pickle.loads(pickle.dumps(reader))[10:20], X[10:20])
     assert np.array_equal(Xd.compute(), X)
+    # an np.memmap (np.load(mmap_mode="r")) is read like the file, reopened by name in the workers
+    mm = np.load(path, mmap_mode="r")
+    Xm = kd.as_dask_points(mm, chunk_rows=100)
+    assert np.array_equal(Xm.compute(), X)
+    assert len(pickle.dumps(kd._MemmapRows(mm))) < 1000
+    assert _rel(kd.nystrom(k, mm, idx, chunk_rows=256).compute(), _ref_factor(k, X, X[idx])) < FACTOR_TOL
+    # Fortran-ordered data with a header offset
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(X[:50]))
+    assert np.array_equal(kd.as_dask_points(np.load(tmp_path / "fortran.npy", mmap_mode="r")).compute(), X[:50])
     # integer files become float64
     np.save(tmp_path / "ints.npy", np.arange(12).reshape(6, 2))
     assert kd.as_dask_points(str(tmp_path / "ints.npy")).dtype == np.float64
@@ -367,7 +376,11 @@ def test_dask_kernel_matrix_protocol(client, data):
     ref = ka.KernelMatrix(k, X)
     assert KM.shape == ref.shape and KM.dtype == ref.dtype and KM.is_psd and KM.symmetric
     idx = np.array([5, 1100, 5, 0])
-    assert _rel(KM.columns(idx), ref.columns(idx)) < TIGHT
+    C = KM.columns(idx)
+    # a normal in-memory array (distributed results can be unaligned views of the received buffer,
+    # which BLAS wrappers copy silently: in-place updates by protocol users would be lost)
+    assert C.flags.aligned and C.flags.writeable and C.flags.c_contiguous and C.flags.owndata
+    assert _rel(C, ref.columns(idx)) < TIGHT
     assert _rel(KM.rows(idx), ref.rows(idx)) < TIGHT
     assert _rel(KM.block([1, 2], idx), ref.block([1, 2], idx)) < TIGHT
     assert _rel(KM.diag(), ref.diag()) < TIGHT
