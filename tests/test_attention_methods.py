@@ -276,3 +276,96 @@ def test_skyformer_psd_sampler_landmarks_on_the_augmented_matrix():
     uni = att.skyformer(Q, K, V, d=40, rng=0)
     # RPCholesky adapts to the kernel: not worse than uniform landmarks by more than a small factor
     assert _rel(out, T) < 2 * _rel(uni, T) + 1e-3
+
+
+# -- follow-up of issue 4/7: Nyströmformer Gaussian target; Skyformer-SM key centring ------------------
+def test_nystromformer_gaussian_target_m_equals_n_pinv_reproduces_CV():
+    """§2.1 + §9.1: with one landmark per token (d = n = m) the segment means are the points, so
+    κ(Q̂, K̂) κ(Q̂, K̂)⁺ κ(Q̂, K̂) V = C V (exact regime); no row normalisation."""
+    Q, K, V = _qkv(n=32, s=0.5)
+    out, f = att.nystromformer(Q, K, V, d=32, core="pinv", target="gaussian", return_factors=True)
+    assert _rel(out, att.exact(Q, K, V, kind="gaussian")) < 1e-8
+    assert f["target"] == "gaussian" and f["n_evals"] == 64 * 32 + 32 * 32
+    # the same through the dispatcher, batched
+    Qb, Kb, Vb = (np.stack([a, 2 * a]) for a in (Q, K, V))
+    ob = att.approximate(Qb, Kb, Vb, method="nystromformer", d=32, core="pinv", target="gaussian")
+    np.testing.assert_allclose(ob[0], out, rtol=1e-12, atol=1e-12)
+
+
+def test_nystromformer_gaussian_target_is_not_row_normalised_and_differs_from_softmax():
+    Q, K, V = _qkv(n=64, s=0.5)
+    g = att.nystromformer(Q, K, np.ones((64, 1)), d=8, core="pinv", target="gaussian")
+    s = att.nystromformer(Q, K, np.ones((64, 1)), d=8, core="pinv")
+    np.testing.assert_allclose(s, 1.0, atol=1e-10)             # softmax rows sum to one
+    assert np.abs(g - 1.0).max() > 0.1                          # C 1 is not 1
+    ex = att.exact(Q, K, np.ones((64, 1)), kind="gaussian")
+    assert _rel(g, ex) < 0.5
+
+
+def test_nystromformer_gaussian_razavi_paper_start_converges_where_colsum_start_diverges():
+    """Module docstring: for W = κ(Q̃, K̃) (row sums ≈ d, not 1) the code's start Wᵀ/‖W‖₁ leaves
+    ‖I − W Z₀‖ > 1 and the iteration diverges; the paper's Wᵀ/(‖W‖₁‖W‖_∞) converges to W⁻¹."""
+    Q, K, V = _qkv(n=64, s=0.15)                                # κ entries ≈ 1: ‖W‖_∞ ≈ d
+    _, _, _, _, W = __import__("kernapprox.attention._nystromformer", fromlist=["x"])._landmark_core(
+        Q, K, 8, "zeros", "gaussian")
+    assert np.abs(W).sum(axis=1).max() > 4
+    with np.errstate(all="ignore"):
+        bad = att.nystromformer(Q, K, V, d=8, target="gaussian", n_iter=30, ns_scale=np.abs(W).sum(axis=0).max())
+    assert not np.all(np.isfinite(bad)) or np.abs(bad).max() > 1e6
+    conv = att.nystromformer(Q, K, V, d=8, target="gaussian", n_iter=60)
+    ref = att.nystromformer(Q, K, V, d=8, target="gaussian", core="pinv", rcond=1e-15)
+    assert np.all(np.isfinite(att.nystromformer(Q, K, V, d=8, target="gaussian")))
+    assert _rel(conv, ref) < 1e-6
+
+
+def test_nystromformer_gaussian_global_init_batch_uses_largest_paper_scale():
+    r = np.random.default_rng(3)
+    Q, K, V = 0.5 * r.normal(size=(3, 2, 64, 8))
+    out = att.approximate(Q, K, V, method="nystromformer", d=8, init="global", target="gaussian")
+    from kernapprox.attention._nystromformer import _landmark_core, _paper_scale
+    scale = max(_paper_scale(_landmark_core(Q[i], K[i], 8, "zeros", "gaussian")[-1]) for i in range(2))
+    np.testing.assert_allclose(out[1], att.nystromformer(Q[1], K[1], V[1], d=8, ns_scale=scale, target="gaussian"))
+
+
+def test_nystromformer_bad_target_raises():
+    Q, K, V = _qkv(n=16)
+    with pytest.raises(ValueError, match="nystromformer: `target` must"):
+        att.nystromformer(Q, K, V, d=4, target="kernel")
+
+
+@given(seed=st.integers(0, 2**32 - 1), shift=st.floats(-3.0, 3.0))
+def test_skyformer_softmax_centred_keys_invariant_to_key_translation(seed, shift):
+    """Softmax attention is invariant under k_j → k_j + b; with ``center_keys`` (default) the
+    Skyformer-SM output is too (same landmark indices), because it only sees k_j − mean(k)."""
+    Q, K, V = _qkv(seed % 1000, n=24, m=20)
+    b = shift * np.random.default_rng(seed).normal(size=K.shape[1])
+    idx = np.random.default_rng(seed).integers(0, 44, 12)
+    o1 = att.skyformer(Q, K, V, indices=idx, target="softmax")
+    o2 = att.skyformer(Q, K + b, V, indices=idx, target="softmax")
+    np.testing.assert_allclose(o2, o1, rtol=1e-7, atol=1e-7 * np.abs(o1).max())
+
+
+def test_skyformer_softmax_center_keys_false_is_the_raw_augmentation():
+    """``center_keys=False`` keeps the earlier behaviour: blocks of exp(X X̂ᵀ) on the raw keys."""
+    Q, K, V = _qkv(n=24, m=20)
+    idx = np.arange(0, 44, 3)
+    o, f = att.skyformer(Q, K, V, indices=idx, target="softmax", center_keys=False, return_factors=True)
+    Qh, Kh = Q / 8 ** 0.25, K / 8 ** 0.25
+    XL = np.concatenate([Qh, Kh])[idx]
+    np.testing.assert_allclose(f["CK"] * np.exp(f["shift"]), np.exp(Kh @ XL.T), rtol=1e-12)
+    assert f["key_shift"] is None
+    A = f["CQ"] @ f["Winv"] @ f["CK"].T
+    np.testing.assert_allclose(o, (A @ V) / A.sum(axis=1, keepdims=True), rtol=1e-9)
+    oc, fc = att.skyformer(Q, K, V, indices=idx, target="softmax", return_factors=True)
+    np.testing.assert_allclose(fc["key_shift"], K.mean(axis=0))
+    Khc = Kh - Kh.mean(axis=0)                                  # the augmentation sees centred keys
+    XLc = np.concatenate([Qh, Khc])[idx]
+    np.testing.assert_allclose(fc["CK"] * np.exp(fc["shift"]), np.exp(Khc @ XLc.T), rtol=1e-12)
+    assert fc["n_evals"] == 44 * 15 + 15 ** 2
+
+
+def test_skyformer_center_keys_ignored_for_gaussian_target():
+    Q, K, V = _qkv(n=24, m=20)
+    idx = np.arange(0, 44, 3)
+    np.testing.assert_array_equal(att.skyformer(Q, K, V, indices=idx),
+                                  att.skyformer(Q, K, V, indices=idx, center_keys=False))

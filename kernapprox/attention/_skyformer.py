@@ -16,6 +16,19 @@ option           ``preset="paper"`` (default)     ``preset="code"``
 ``n_iter``       —                                6 (a partial inverse, §2.4)
 ``signs``        ``"rademacher"`` (accumulation)  ``"ones"``
 ===============  ==============================  =================================================
+
+Softmax target and key centring (``center_keys``, default True since the follow-up of issue 4/7).
+Softmax attention is exactly invariant under translating all keys, ``k_j → k_j − b``: every row of
+``A = exp(Q̂K̂ᵀ)`` is multiplied by ``exp(−q̂_i·b)``, which cancels in ``D⁻¹A``. The augmentation is
+not: it approximates the block ``A`` of ``Ā = SM([Q̂; K̂])``, and ``‖A − Ã‖ ≤ ‖Ā − Ā̃‖ ≤ ‖Ā‖``, where
+``Ā`` carries the key self-similarities ``exp(‖k̂_j‖²)`` (Lemma 1). On pretrained MiniLM heads the
+keys share a large mean: ``max ‖k̂‖² ≈ 40`` against a largest query–key logit ≈ 13, so ``‖Ā‖`` exceeds
+``‖A‖`` by ~e²⁷ and the block read off the augmented Nyström is dominated by error — 0–233 of the
+d·trials row sums ``D̃ = Ã1`` come out ``≤ 0`` at n = 512 and clipped rows explode to ~1e152. Centring
+the keys at their mean (``b = mean_j k_j``, the minimiser of ``Σ_j‖k_j − b‖²``) makes the
+augmentation approximate the same attention with a far smaller ``‖Ā‖`` (measured: no clipped rows,
+loss monotone in d). ``center_keys=False`` is the previous behaviour (the paper's formula applied to
+the raw keys). The Gaussian target is not translation invariant: ``center_keys`` is ignored there.
 """
 from __future__ import annotations
 
@@ -55,8 +68,17 @@ def _resolve(preset, landmarks, core, gamma, n_iter, signs, target):
     return landmarks, core, gamma, n_iter, signs
 
 
+def _keys(K, target, center_keys):
+    """Keys the augmentation sees: centred at their mean for the softmax target (module docstring)."""
+    if target != "softmax" or not center_keys:
+        return K
+    K64 = K.astype(np.float64, copy=False)
+    return K64 - K64.mean(axis=0)
+
+
 def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landmarks=None, indices=None,
-          accumulation=1, signs=None, core=None, gamma=None, n_iter=None, **_ignored) -> dict:
+          accumulation=1, signs=None, core=None, gamma=None, n_iter=None, center_keys=True,
+          **_ignored) -> dict:
     """Randomness of one Skyformer call: ``indices`` (and ``signs`` when accumulated with random signs)."""
     check_choice(target, ("gaussian", "softmax"), _FUNC, "target")
     landmarks, core, gamma, n_iter, signs = _resolve(preset, landmarks, core, gamma, n_iter, signs, target)
@@ -70,7 +92,7 @@ def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landm
             raise fail(_FUNC, "d", f"be <= n + m = {n + m} for landmark rule {landmarks!r}", d)
         kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
         indices = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
-                                      kernel=kern, Q=scaled(Q), K=scaled(K))
+                                      kernel=kern, Q=scaled(Q), K=scaled(_keys(K, target, center_keys)))
     out["indices"] = np.asarray(indices)
     if isinstance(signs, str):
         if signs == "rademacher" and accumulation > 1:
@@ -90,7 +112,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
               preset: str = "paper", landmarks: str | None = None, indices=None, core: str | None = None,
               gamma: float | None = None, n_iter: int | None = None, init: str = "per_matrix",
               ns_scale=None, normalise: bool = True, rcond: float | None = None, accumulation: int = 1,
-              signs=None):
+              signs=None, center_keys: bool = True):
     """Skyformer attention for one head: augmented Nyström of ``C = κ(Q̂, K̂)`` (or of ``A``) times V.
 
     Parameters
@@ -103,8 +125,10 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     rng : None, int, SeedSequence or Generator
         Used only for randomness not given (``indices``, ``signs``).
     return_factors : bool
-        Also return ``{"CQ": (n, d), "Winv": (d, d), "CK": (m, d), "indices", "shift", …}`` with
-        ``C̃ = CQ · Winv · CKᵀ`` (SM target: ``Ã = e^{shift} CQ Winv CKᵀ``).
+        Also return ``{"CQ": (n, d), "Winv": (d, d), "CK": (m, d), "indices", "shift", "n_evals", …}``
+        with ``C̃ = CQ · Winv · CKᵀ`` (SM target: ``Ã = e^{shift} CQ Winv CKᵀ`` on the keys actually
+        used, i.e. centred ones when ``center_keys``; ``factors["key_shift"]`` is the subtracted
+        (unscaled) mean, None otherwise).
     target : {"gaussian", "softmax"}
         ``"gaussian"``: output ``C̃ V`` (no row normalisation, §2.1); ``"softmax"``: ``D̃⁻¹ÃV`` with
         ``D̃ = diag(Ã1)``; non-positive denominators are clipped to ``DEN_FLOOR·max|D̃|`` and counted
@@ -122,6 +146,10 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     accumulation : int
         Chen & Yang accumulated sub-sampling (algorithms.md §1.1).
     signs : {"rademacher", "ones"} or ndarray of shape (accumulation, d)
+    center_keys : bool
+        Softmax target only: subtract the mean key before the augmentation (exact invariance of
+        softmax attention; default True — see the module docstring for the diagnosis).
+        ``False`` reproduces the paper's formula on the raw keys (the earlier default).
 
     Returns
     -------
@@ -158,14 +186,15 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     if indices is not None and d is not None:
         d = check_d(d, _FUNC)
     drawn = _draw(Q, K, V, d=d, rng=rng, target=target, preset=preset, landmarks=landmarks,
-                  indices=indices, accumulation=accumulation, signs=signs, core=core)
+                  indices=indices, accumulation=accumulation, signs=signs, core=core, center_keys=center_keys)
     idx2 = _as_index_array(drawn["indices"], n + m, accumulation, _FUNC)
     if d is not None and idx2.shape[1] != d:
         raise fail(_FUNC, "d", f"equal the number of given indices ({idx2.shape[1]})", d)
     sg = drawn.get("signs")
     sg = np.ones(idx2.shape) if sg is None else _signs(sg, idx2.shape, None, _FUNC)
     w = sg / np.sqrt(accumulation)
-    Qh, Kh = scaled(Q), scaled(K)
+    Ku = _keys(K, target, center_keys)
+    Qh, Kh = scaled(Q), scaled(Ku)
     kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
     CQ, CK, W, shift = _augmented_blocks(kern, Qh, Kh, idx2, w)
     if rcond is None:
@@ -191,7 +220,9 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     if return_factors:
         factors = {"CQ": CQ, "Winv": Winv, "CK": CK, "indices": idx2[0] if accumulation == 1 else idx2,
                    "signs": sg, "shift": shift, "core": core_r, "landmarks": landmarks_r if indices is None
-                   else "given", "target": target}
+                   else "given", "target": target,
+                   "n_evals": (n + m) * idx2.size + idx2.size ** 2,
+                   "key_shift": K.mean(axis=0, dtype=np.float64) if Ku is not K else None}
         if target == "softmax":
             factors["den_clipped"] = nbad
     out = out.astype(dt, copy=False)
@@ -200,7 +231,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
 
 def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=None, gamma=None,
                    init="per_matrix", ns_scale=None, normalise=True, indices=None, signs=None,
-                   accumulation=1, **_) -> dict:
+                   accumulation=1, center_keys=True, **_) -> dict:
     """The authors' code with ``init="global"``: one Razavi scale (max column sum of the normalised
     core) shared by the whole batch. Called by the dispatcher after every item's landmarks are drawn."""
     core_r = core if core is not None else PRESETS[preset]["core"]
@@ -218,7 +249,8 @@ def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=N
         ib = idx_all[b] if idx_all.ndim > (1 if accumulation == 1 else 2) else idx_all
         idx2 = _as_index_array(ib, n + m, accumulation, _FUNC)
         sg = np.ones(idx2.shape) if sg_all is None else (sg_all[b] if sg_all.ndim > 2 else sg_all)
-        W = _augmented_blocks(kern, scaled(Q[b]), scaled(K[b]), idx2, sg / np.sqrt(accumulation))[2]
+        W = _augmented_blocks(kern, scaled(Q[b]), scaled(_keys(K[b], target, center_keys)), idx2,
+                              sg / np.sqrt(accumulation))[2]
         M = lemma3_normalise(W, gamma_r)[0] if normalise else W + gamma_r * np.eye(W.shape[0])
         scale = max(scale, float(np.abs(M).sum(axis=0).max()))
     return {"ns_scale": scale}
