@@ -24,7 +24,7 @@ __all__ = ["nystrom", "TILE_BYTES"]
 
 #: Target size of one (rows × k) tile of the landmark columns, in bytes (tall tiles keep ?trmm efficient).
 TILE_BYTES = 64 * 1024 * 1024
-#: Bounds on the rows per tile (the triangular solve is a BLAS-3 call per tile).
+#: Bounds on the rows per tile (the triangular multiply is one BLAS-3 call per tile).
 MIN_TILE_ROWS, MAX_TILE_ROWS = 512, 8192
 
 

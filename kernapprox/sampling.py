@@ -38,7 +38,7 @@ from .matrix import default_tile_rows
 
 __all__ = [
     "sample_landmarks", "METHODS", "uniform", "diagonal", "column_norm", "leverage", "recursive_rls",
-    "kmeanspp", "greedy", "rpcholesky", "ridge_leverage_scores", "statistical_dimension",
+    "kmeanspp", "greedy", "rpcholesky", "ridge_leverage_scores", "statistical_dimension", "column_norms_squared",
     "kmeans_centers", "segment_means", "KMEANS_MAX_ITER", "KMEANS_RTOL",
 ]
 
