@@ -229,8 +229,11 @@ def _accelerated(st: _State, b: int, rng) -> None:
         need = st.k - st.r
         for j in range(b):
             hjj = H[j, j]
+            if not hjj > ZERO_PIVOT_MULTIPLE * st.eps * st.d0[S[j]]:
+                st.d[S[j]] = 0.0     # numerically in the span (d had drifted): never propose it again
+                continue
             # accept candidate j with probability (current residual) / (proposal) = H_jj / d_j
-            if hjj > ZERO_PIVOT_MULTIPLE * st.eps * st.d0[S[j]] and u[j] * dS[j] < hjj:
+            if u[j] * dS[j] < hjj:
                 h = H[:, j] / np.sqrt(hjj)
                 H -= np.outer(h, h)
                 acc.append(j)
