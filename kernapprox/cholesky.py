@@ -61,8 +61,13 @@ def _check_common(KM, k, tol, func):
 
 
 def _col64(KM, idx) -> np.ndarray:
-    """Columns K[:, idx] as a C-contiguous float64 array (n, len(idx))."""
-    return np.ascontiguousarray(KM.columns(np.asarray(idx, dtype=np.intp)), dtype=np.float64)
+    """Columns K[:, idx] as a C-contiguous, aligned, writeable float64 array (n, len(idx)).
+
+    The residual update and the triangular multiply then work in place through BLAS (f2py would
+    silently copy a read-only or unaligned operand, e.g. a deserialised buffer, and drop the result).
+    """
+    return np.require(KM.columns(np.asarray(idx, dtype=np.intp)), dtype=np.float64,
+                      requirements=["C", "A", "W", "O"])
 
 
 def _sample_prop(d: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -199,3 +199,32 @@ def test_bad_input(rng):
         ka.rpcholesky(ka.KernelMatrix(ka.Gaussian(1.0), X, X[:5]), 3)
     with pytest.raises(TypeError, match="`KM` must be a KernelMatrix"):
         ka.rpcholesky("K", 3)
+
+
+def test_read_only_columns_from_a_protocol_object(rng):
+    """In-place BLAS must not silently drop results when the protocol hands out read-only arrays."""
+    KM, X = _km(rng, n=200)
+
+    class ReadOnly:
+        def __init__(self, km):
+            self.km, self.shape, self.dtype, self.is_psd, self.n_evals = km, km.shape, km.dtype, True, 0
+
+        def _ro(self, a):
+            a = np.array(a)
+            a.setflags(write=False)
+            return a
+
+        def diag(self):
+            return self._ro(self.km.diag())
+
+        def columns(self, idx):
+            return self._ro(self.km.columns(idx))
+
+        def block(self, I, J):
+            return self._ro(self.km.block(I, J))
+
+    K = KM.kernel(X)
+    for kw in VARIANTS:
+        A = ka.rpcholesky(ReadOnly(KM), 20, rng=0, **kw)
+        assert A.info["residual_trace"] == pytest.approx(np.trace(K) - A.trace(), rel=1e-9)
+        assert np.linalg.eigvalsh(K - A.to_dense()).min() >= -1e-9
