@@ -126,8 +126,8 @@ def plot(data: dict):
             for r, key in enumerate(("kernel_error", "output_error")):
                 mean, se = mean_se(data[key][g, b])
                 axes[r, g].errorbar(ms, mean, yerr=se, color=c, marker=mk, ls=ls, capsize=2, label=method)
-        labels = meta.get("input_labels", kinds)
-        axes[0, g].set_title(f"{kind}: {labels[g] if g < len(labels) else ''}", fontsize=8)
+        src = "MiniLM" if "MiniLM" in str(meta.get("input_labels", [""] * (g + 1))[g]) else "synthetic proxy"
+        axes[0, g].set_title(f"{kind} inputs ({src}; details in the footer)", fontsize=8)
         axes[0, g].set_ylabel("held-out kernel error ‖φφᵀ − exp(Q̂K̂ᵀ)‖_F / ‖·‖_F")
         axes[1, g].set_ylabel("held-out output loss ‖BV − R‖₂ / ‖BV‖₂")
         for r in range(2):
