@@ -13,7 +13,9 @@ GEMM fills it, one fused pass turns it into kernel values with a vectorisable ``
 reduction, Taylor polynomial, exponent bits built with an LLVM bitcast) and writes them to the output
 (or multiplies them into ``V`` for :func:`matvec_kernel`). No temporary larger than a tile is created.
 
-BLAS calls made from inside numba threads must stay single-threaded, or BLAS's own thread pool fights the
+The two parallel kernels release the GIL (``nogil=True``), so other Python threads (dask workers, thread
+pools) keep running while a block is computed. BLAS calls made from inside numba threads must stay
+single-threaded, or BLAS's own thread pool fights the
 numba workers. OpenBLAS runs a GEMM single-threaded when ``M·N·K <= 65536·4`` (its
 ``GEMM_MULTITHREAD_THRESHOLD``); :func:`tile_shape` keeps every tile GEMM under :data:`BLAS_SERIAL_MNK`.
 
@@ -171,7 +173,7 @@ def _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, oi0, oj0):
             orow[oj0 + j] = _exp_like(min(t, upper), out)
 
 
-@njit(cache=True, parallel=True, fastmath=_FM)
+@njit(cache=True, parallel=True, nogil=True, fastmath=_FM)
 def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC):
     """Fill ``out`` with ``exp(min(alpha X Yᵀ + bx 1ᵀ + 1 byᵀ, upper))``; returns ``out``.
 
@@ -246,7 +248,7 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC):
     return out
 
 
-@njit(cache=True, parallel=True, fastmath=_FM)
+@njit(cache=True, parallel=True, nogil=True, fastmath=_FM)
 def matvec_kernel(X, Y, bx, by, alpha, upper, V, out, TR, TC):
     """``out = exp(min(alpha X Yᵀ + bx 1ᵀ + 1 byᵀ, upper)) @ V`` streamed, never forming the n×m matrix.
 
