@@ -369,3 +369,19 @@ def test_skyformer_center_keys_ignored_for_gaussian_target():
     idx = np.arange(0, 44, 3)
     np.testing.assert_array_equal(att.skyformer(Q, K, V, indices=idx),
                                   att.skyformer(Q, K, V, indices=idx, center_keys=False))
+
+
+def test_experiment_counted_specs_record_n_evals_and_keep_outputs():
+    """Attention experiments record ``factors["n_evals"]`` ((n + m)d + d² for one Skyformer /
+    Nyströmformer call) without changing the outputs."""
+    from kernapprox.experiments.skyformer_fig1 import counted
+    Q, K, V = _qkv(n=40, m=40)
+    specs, counts = counted({"S": ("skyformer", {"target": "softmax"}), "N": ("nystromformer", {}),
+                             "P": ("performer", {})})
+    assert set(counts) == {"S", "N"} and specs["P"] == ("performer", {})
+    np.testing.assert_array_equal(specs["S"](Q, K, V, d=8, rng=np.random.default_rng(1)),
+                                  att.approximate(Q, K, V, method="skyformer", d=8, rng=np.random.default_rng(1),
+                                                  target="softmax"))
+    specs["N"](Q, K, V, d=8, rng=None)
+    specs["N"](Q, K, V, d=4, rng=None)
+    assert counts == {"S": 80 * 8 + 64, "N": 80 * 8 + 64 + 80 * 4 + 16}
