@@ -4,7 +4,7 @@ import pytest
 
 import kernapprox as ka
 from kernapprox._validation import KernapproxWarning
-from kernapprox.bootstrap import _spectral_gap, _top_sv, approximation_error, extrapolate
+from kernapprox.bootstrap import _weighted_top_sv, approximation_error, bootstrap_error_quantile, extrapolate
 
 
 def test_bootstrap_quantile_covers_true_quantile_at_nominal_rate():
@@ -55,11 +55,11 @@ def test_extrapolate_formula_and_validation():
 
 
 def test_factor_metrics_match_dense_formulas(rng):
-    A, B, C, D = rng.normal(size=(4, 30, 5))
-    dense = A @ B.T - C @ D.T
-    assert _spectral_gap(A, B, C, D) == pytest.approx(np.linalg.norm(dense, 2), rel=1e-10)
-    assert _top_sv(A, A) == pytest.approx(np.linalg.norm(A @ A.T, 2), rel=1e-10)
-    assert _top_sv(A, B) == pytest.approx(np.linalg.norm(A @ B.T, 2), rel=1e-10)
+    A, B = rng.normal(size=(2, 30, 5))
+    w = rng.integers(0, 3, size=5).astype(float) - 1.0
+    Ra, Rb = np.linalg.qr(A, mode="r"), np.linalg.qr(B, mode="r")
+    assert _weighted_top_sv(Ra, Rb, w) == pytest.approx(np.linalg.norm((A * w) @ B.T, 2), rel=1e-10)
+    assert _weighted_top_sv(Ra, Ra, np.ones(5)) == pytest.approx(np.linalg.norm(A @ A.T, 2), rel=1e-10)
     K = rng.normal(size=(30, 30))
     assert approximation_error(A, B, K, "inf") == pytest.approx(np.linalg.norm(A @ B.T - K, np.inf))
     assert approximation_error(A, B, K, "max") == pytest.approx(np.abs(A @ B.T - K).max())
@@ -100,3 +100,18 @@ def test_non_iid_features_warn_and_bad_input(rng):
         ka.bootstrap_error_quantile(Z, X=X)
     with pytest.raises(ValueError, match="`X` must be given"):
         ka.bootstrap_error_quantile(ka.random_features(ka.Gaussian(), 4, 8, rng=0))
+
+
+def test_factor_replicates_equal_the_resampled_dense_errors(rng):
+    """The O(s³)-per-replicate path for "op"/"spectral" equals the dense resample formula (same rng)."""
+    Zq, Zk = rng.normal(size=(2, 40, 12)) / np.sqrt(12)
+    for metric in ("op", "spectral"):
+        _, got = bootstrap_error_quantile((Zq, Zk), metric, B=8, rng=3, return_samples=True)
+        gen = np.random.default_rng(3)
+        base = Zq @ Zk.T
+        for b in range(8):
+            cols = gen.integers(0, 12, size=12)
+            rep = Zq[:, cols] @ Zk[:, cols].T
+            want = (abs(np.linalg.norm(rep, 2) - np.linalg.norm(base, 2)) if metric == "op"
+                    else np.linalg.norm(rep - base, 2))
+            assert got[b] == pytest.approx(want, rel=1e-9, abs=1e-12)

@@ -158,9 +158,10 @@ def git_sha() -> str:
     """The git commit of the source tree kernapprox is imported from (``"+dirty"`` if modified)."""
     root = Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        if not sha:
+        res = subprocess.run(["git", "rev-parse", "--verify", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10)
+        sha = res.stdout.strip()
+        if res.returncode != 0 or not sha:
             return "unknown"
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "kernapprox"],
                                cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
