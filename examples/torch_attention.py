@@ -220,6 +220,8 @@ def run_case(case, device="cpu"):
                          ns_scale=None if ns is None else float(ns), normalise=o.get("normalise", True),
                          rcond=o.get("rcond"))
     if case.method == "nystromformer":
+        if o.get("target", "softmax") != "softmax":
+            raise NotImplementedError("this example implements Nyströmformer's softmax target only")
         ns = o.get("ns_scale")
         return nystromformer(Q, K, V, d=o["d"], core=o.get("core", "newton_schulz"), n_iter=o.get("n_iter", 6),
                              init=o.get("init", "per_matrix"), ns_scale=None if ns is None else float(ns),

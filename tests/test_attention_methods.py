@@ -371,17 +371,16 @@ def test_skyformer_center_keys_ignored_for_gaussian_target():
                                   att.skyformer(Q, K, V, indices=idx, center_keys=False))
 
 
-def test_experiment_counted_specs_record_n_evals_and_keep_outputs():
-    """Attention experiments record ``factors["n_evals"]`` ((n + m)d + d² for one Skyformer /
-    Nyströmformer call) without changing the outputs."""
-    from kernapprox.experiments.skyformer_fig1 import counted
+def test_experiment_sweep_records_n_evals_of_the_methods_that_report_them():
+    """The shared attention sweep sums ``factors["n_evals"]`` ((n + m)d + d² for one Skyformer /
+    Nyströmformer call) per label; methods that report no count are left out."""
+    from kernapprox.experiments._common import _apply, attention_loss_sweep
     Q, K, V = _qkv(n=40, m=40)
-    specs, counts = counted({"S": ("skyformer", {"target": "softmax"}), "N": ("nystromformer", {}),
-                             "P": ("performer", {})})
-    assert set(counts) == {"S", "N"} and specs["P"] == ("performer", {})
-    np.testing.assert_array_equal(specs["S"](Q, K, V, d=8, rng=np.random.default_rng(1)),
-                                  att.approximate(Q, K, V, method="skyformer", d=8, rng=np.random.default_rng(1),
-                                                  target="softmax"))
-    specs["N"](Q, K, V, d=8, rng=None)
-    specs["N"](Q, K, V, d=4, rng=None)
-    assert counts == {"S": 80 * 8 + 64, "N": 80 * 8 + 64 + 80 * 4 + 16}
+    R, evals = _apply(("skyformer", {"target": "softmax"}), Q, K, V, 8, np.random.default_rng(1))
+    np.testing.assert_array_equal(R, att.approximate(Q, K, V, method="skyformer", d=8,
+                                                     rng=np.random.default_rng(1), target="softmax"))
+    assert evals == 80 * 8 + 64
+    assert _apply(("performer", {}), Q, K, V, 8, np.random.default_rng(1))[1] is None
+    data = attention_loss_sweep("t", {"N": ("nystromformer", {}), "P": ("performer", {})}, kinds=("initialized",),
+                                ns=(40,), ds=(4, 8), windows=1, heads_per_window=1, inputs="synthetic", seed=0)
+    assert data["meta"]["n_evals"] == {"N": 80 * 4 + 16 + 80 * 8 + 64}

@@ -517,11 +517,14 @@ def method_available(spec) -> bool:
 
 
 def _apply(spec, Q, K, V, d, rng):
+    """Run one method spec; returns ``(R, n_evals)`` (``n_evals`` None when the method reports none)."""
     if callable(spec):
-        return spec(Q, K, V, d=d, rng=rng)
+        return spec(Q, K, V, d=d, rng=rng), None
     from .. import attention
     name, opts = spec
-    return attention.approximate(Q, K, V, method=name, d=d, rng=rng, **opts)
+    R, factors = attention.approximate(Q, K, V, method=name, d=d, rng=rng, return_factors=True, **opts)
+    n_evals = factors.get("n_evals") if isinstance(factors, dict) else None
+    return R, (None if n_evals is None else int(n_evals))
 
 
 def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: int, heads_per_window: int,
@@ -536,7 +539,9 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
     ``methods`` maps a label to ``(registry name, options)`` or to a callable
     ``f(Q, K, V, *, d, rng) -> R``; labels whose method is not importable are skipped and listed in
     ``meta["missing_methods"]``. A non-finite output (a diverging iteration) leaves NaN in ``err``
-    and is counted in ``meta["nonfinite_outputs"]``.
+    and is counted in ``meta["nonfinite_outputs"]``. Kernel / score entries evaluated by the methods
+    that report them (``factors["n_evals"]``, the Nyström-type methods) are summed per label in
+    ``meta["n_evals"]``.
 
     Returns
     -------
@@ -549,7 +554,7 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
     T = windows * heads_per_window
     err = np.full((len(kinds), len(ns), len(labels), len(ds), T), np.nan)
     ref = np.full((len(kinds), len(ns), T), np.nan)
-    srcs, nonfinite = [], {}
+    srcs, nonfinite, n_evals = [], {}, {}
     for a, kind in enumerate(kinds):
         src = AttentionInputs(kind, source=inputs, rng=trial_rngs(seed, 1, key=(a, 999))[0])
         srcs.append(src.label)
@@ -563,7 +568,9 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
                     for c, lab in enumerate(labels):
                         for e, d in enumerate(ds):
                             with np.errstate(over="ignore", invalid="ignore"):
-                                R = _apply(methods[lab], Q, K, V, int(d), r)
+                                R, evals = _apply(methods[lab], Q, K, V, int(d), r)
+                            if evals is not None:
+                                n_evals[lab] = n_evals.get(lab, 0) + evals
                             if not np.all(np.isfinite(R)):  # a diverging method: recorded, not hidden
                                 nonfinite[lab] = nonfinite.get(lab, 0) + 1
                                 continue
@@ -573,7 +580,7 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
         "kinds": np.array(kinds),
         "meta": {"inputs": " | ".join(f"{k}: {lab}" for k, lab in zip(kinds, srcs)),
                  "missing_methods": [m for m in methods if m not in labels], "trials": T, "target": target,
-                 "nonfinite_outputs": nonfinite,
+                 "nonfinite_outputs": nonfinite, "n_evals": n_evals,
                  "metric": ("relative " if relative else "") + "spectral norm loss ||T - R||_2"},
     }
 

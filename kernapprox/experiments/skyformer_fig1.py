@@ -55,37 +55,10 @@ FULL = Config()
 QUICK = Config(ns=(128, 256), ds=(16, 64), windows=1, heads_per_window=2)
 
 
-#: registry methods whose factors report ``n_evals`` (kernel / score entries evaluated)
-COUNTED = ("skyformer", "nystromformer")
-
-
-def counted(methods: dict) -> tuple[dict, dict]:
-    """Wrap the specs of :data:`COUNTED` methods so that a sweep records the kernel entries they
-    evaluate (``factors["n_evals"]``); returns ``(specs, counts)``, ``counts``: label -> running total
-    (stored as ``meta["n_evals"]``; methods that do not report a count are left out of it)."""
-    from .. import attention
-    specs, counts = {}, {}
-    for lab, spec in methods.items():
-        if callable(spec) or spec[0] not in COUNTED or not C.method_available(spec):
-            specs[lab] = spec
-            continue
-        counts[lab] = 0
-
-        def f(Q, K, V, *, d, rng, _lab=lab, _name=spec[0], _opts=spec[1]):
-            out, fac = attention.approximate(Q, K, V, method=_name, d=d, rng=rng, return_factors=True, **_opts)
-            counts[_lab] += int(fac["n_evals"])
-            return out
-        specs[lab] = f
-    return specs, counts
-
-
 def run(cfg: Config, seed) -> dict:
-    specs, counts = counted({m: METHODS[m] for m in cfg.methods})
-    data = C.attention_loss_sweep(NAME, specs, kinds=cfg.kinds, ns=cfg.ns, ds=cfg.ds, windows=cfg.windows,
-                                  heads_per_window=cfg.heads_per_window, inputs=cfg.inputs, seed=seed,
-                                  target="softmax")
-    data["meta"]["n_evals"] = counts
-    return data
+    return C.attention_loss_sweep(NAME, {m: METHODS[m] for m in cfg.methods}, kinds=cfg.kinds, ns=cfg.ns,
+                                  ds=cfg.ds, windows=cfg.windows, heads_per_window=cfg.heads_per_window,
+                                  inputs=cfg.inputs, seed=seed, target="softmax")
 
 
 def plot(data):
