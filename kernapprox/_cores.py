@@ -55,7 +55,8 @@ CORES = PSD_CORES + ("newton_schulz",)
 class PSDCore:
     """``W_cols^† ≈ R Rᵀ`` on the kept landmark columns ``cols``; ``F = C[:, cols] @ R``.
 
-    ``triangular`` marks R upper-triangular-inverse form (applied with a triangular solve).
+    Exactly one of ``R`` and ``L`` is set: the Cholesky-type cores store the lower factor L with
+    ``R = L⁻ᵀ`` (applied with a triangular solve, never formed here), ``"eig"``/``"pinv"`` a dense R.
     """
 
     cols: np.ndarray
@@ -308,7 +309,7 @@ def core_inverse(W, core: str, *, gamma: float | None = None, n_iter: int = NS_I
             keep = np.abs(lam) > rc * amax
             inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
             return (U * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
-        return np.linalg.pinv(W, rtol=rc)
+        return np.linalg.pinv(W, rcond=rc)     # `rcond` (not numpy>=2's `rtol`): numpy>=1.24 supported
     g = 0.0 if gamma is None else float(gamma)
     if core == "ridge":
         if gamma is None:

@@ -32,12 +32,6 @@ __all__ = [
 ]
 
 
-def _dist_numpy(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    D = sqdist_numpy(X, Y)
-    np.sqrt(D, out=D)
-    return D
-
-
 @dataclass(frozen=True)
 class Kernel:
     """Base class. Subclasses implement ``_block(X, Y)`` on validated, same-dtype 2-D arrays."""
