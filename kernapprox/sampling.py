@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from . import cholesky as _chol
 from ._validation import (as_generator, check_choice, check_int, check_matrix, check_points,
                           check_positive, fail, warn)
+from ._numba.reference import sqdist_numpy
 from .lowrank import as_matrix_protocol
 from .matrix import default_tile_rows
 
@@ -60,10 +61,6 @@ def _prep(KM, k, func, *, need_square=True):
         raise fail(func, "KM", "be a square kernel matrix K(X, X)", f"shape {KM.shape}")
     k = check_int(k, func, "k", low=1, high=n)
     return KM, n, k
-
-
-def _eps(KM) -> float:
-    return _chol._eps(KM)
 
 
 def _choice(p: np.ndarray, k: int, replace: bool, rng: np.random.Generator, func: str) -> np.ndarray:
@@ -261,7 +258,7 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None
         # Musco & Musco's rank-k choice, floored at the accuracy of the eigenvalues (n·eps·σ_max):
         # below it the "tail" is rounding noise and every direction would look significant
         tail = float(np.sort(sig)[::-1][k:].sum())
-        lam = max(tail / k, n * _eps(KM) * float(sig.max()))
+        lam = max(tail / k, n * _chol._eps(KM) * float(sig.max()))
     lam = check_positive(lam, func, "lam")
     return _choice(_rls_from_eig(sig, U, lam), k, replace, as_generator(rng), func)
 
@@ -316,7 +313,7 @@ def recursive_rls(KM, k, *, lam: float | None = None, rng=None) -> np.ndarray:
         sizes.append(math.ceil(sizes[-1] / 2))
     sample = np.arange(sizes[-1])             # positions in perm of the current landmarks
     weights = np.ones(sample.size)
-    lam_floor = ZERO_TRACE_MULTIPLE * _eps(KM) * float(d.max() if d.size else 1.0)
+    lam_floor = ZERO_TRACE_MULTIPLE * _chol._eps(KM) * float(d.max() if d.size else 1.0)
     for level in reversed(range(n_levels + 1)):
         cur = perm[:sizes[level]]
         if level == n_levels:                 # base level: a uniform sample (handled by `sample`)
@@ -378,7 +375,7 @@ def kmeanspp(KM, k, *, rng=None) -> np.ndarray:
     KM, n, k = _prep(KM, k, func)
     rng = as_generator(rng)
     d0 = np.asarray(KM.diag(), dtype=np.float64)
-    zero = ZERO_TRACE_MULTIPLE * _eps(KM) * float(d0.sum())
+    zero = ZERO_TRACE_MULTIPLE * _chol._eps(KM) * float(d0.sum())
     chosen = [int(rng.integers(n))]
     D = np.full(n, np.inf)
     while len(chosen) < k:
@@ -465,22 +462,14 @@ def sample_landmarks(KM, k, *, method: str = "uniform", rng=None, **options) -> 
 # --------------------------------------------------------------------------------------------------
 # landmark points
 # --------------------------------------------------------------------------------------------------
-def _sqdist_to(X, C, xx):
-    D = X @ C.T
-    D *= -2.0
-    D += xx[:, None]
-    D += np.einsum("ij,ij->i", C, C)[None, :]
-    np.maximum(D, 0.0, out=D)
-    return D
-
-
-def _assign(X, C, xx):
+def _assign(X, C):
+    """Nearest centre of every row of X (labels) and its squared distance, tile by tile."""
     n = X.shape[0]
     labels = np.empty(n, dtype=np.intp)
     dmin = np.empty(n)
     step = default_tile_rows(C.shape[0])
     for i0 in range(0, n, step):
-        D = _sqdist_to(X[i0:i0 + step], C, xx[i0:i0 + step])
+        D = sqdist_numpy(X[i0:i0 + step], C)
         labels[i0:i0 + step] = np.argmin(D, axis=1)
         dmin[i0:i0 + step] = D[np.arange(D.shape[0]), labels[i0:i0 + step]]
     return labels, dmin
@@ -537,7 +526,7 @@ def kmeans_centers(X, k, *, n_iter: int = KMEANS_MAX_ITER, rng=None) -> np.ndarr
     prev = np.inf
     labels = None
     for _ in range(n_iter):
-        new_labels, dmin = _assign(X64, C, xx)
+        new_labels, dmin = _assign(X64, C)
         obj = float(dmin.sum())
         if labels is not None and np.array_equal(new_labels, labels):
             break
