@@ -10,8 +10,10 @@
 * relative versions, and :func:`attention_output_loss` for the (n, p) outputs of attention methods.
 
 Operands ``A`` and ``B`` may be any mix of dense arrays, scipy sparse matrices, :class:`KernelMatrix`
-(or any object following the kernel-matrix protocol: ``.kernel``, ``.X``, ``.shape``, ``.matvec``),
-the low-rank results of :mod:`kernapprox.lowrank` and :class:`scipy.sparse.linalg.LinearOperator` s
+(or any object following the kernel-matrix protocol: ``.kernel``, ``.X``, ``.shape``, ``.matvec``;
+one that is not a :class:`KernelMatrix` but has ``.as_operator()``, such as
+:class:`kernapprox.distributed.DaskKernelMatrix`, is used through that operator and its own ``.rows`` /
+``.diag``, so its points stay where they are), the low-rank results of :mod:`kernapprox.lowrank` and :class:`scipy.sparse.linalg.LinearOperator` s
 (e.g. Dask-backed ones). All arithmetic is float64.
 
 Every metric returns an :class:`ErrorEstimate`: a ``float`` that also carries ``.lower``, ``.upper``,
@@ -140,6 +142,11 @@ def _is_kernel_matrix(obj) -> bool:
     return all(hasattr(obj, a) for a in ("kernel", "X", "shape", "matvec")) and not isinstance(obj, np.ndarray)
 
 
+def _is_in_memory_kernel_matrix(obj) -> bool:
+    from .matrix import KernelMatrix
+    return isinstance(obj, KernelMatrix)
+
+
 def _is_lowrank(obj) -> bool:
     from .lowrank import LowRank, PSDLowRank, SymLowRank
     return isinstance(obj, (PSDLowRank, SymLowRank, LowRank))
@@ -151,6 +158,8 @@ def _tile_rows(m: int) -> int:
 
 class _Operand:
     """A uniform float64 view of one operand: products, row tiles, diagonal, dense, symmetry."""
+
+    _source = None   # the kernel-matrix object behind a "linop" operand built from its .as_operator()
 
     def __init__(self, obj, func: str, name: str):
         self.obj = obj
@@ -167,6 +176,15 @@ class _Operand:
                     obj.L is obj.R or np.array_equal(obj.L, obj.R))
             else:
                 self.symmetric = True
+        elif _is_kernel_matrix(obj) and not _is_in_memory_kernel_matrix(obj) and hasattr(obj, "as_operator"):
+            # another backend's kernel matrix (e.g. DaskKernelMatrix): its products, rows and diagonal
+            # run where its points live; pulling .X to the driver would defeat it
+            self.kind = "linop"
+            self._source = obj
+            self.obj = obj.as_operator()
+            self.shape = tuple(self.obj.shape)
+            sym = getattr(self.obj, "symmetric", None)
+            self.symmetric = bool(sym) if sym is not None and self.shape[0] == self.shape[1] else False
         elif _is_kernel_matrix(obj):
             self.kind = "kernel"
             self.shape = tuple(obj.shape)
@@ -258,6 +276,8 @@ class _Operand:
                 return np.asarray(o.L[i0:i1], dtype=np.float64) @ np.asarray(o.R, dtype=np.float64).T
             U = np.asarray(o.U, dtype=np.float64)
             return (U[i0:i1] * o.lam) @ U.T
+        if self._source is not None:
+            return np.asarray(self._source.rows(np.arange(i0, i1)), dtype=np.float64)
         # LinearOperator: rows = (Aᵀ E_I)ᵀ
         E = np.zeros((self.shape[0], i1 - i0))
         E[np.arange(i0, i1), np.arange(i1 - i0)] = 1.0
@@ -271,6 +291,8 @@ class _Operand:
             return o.diagonal()
         if self.kind in ("kernel", "lowrank"):
             return np.asarray(o.diag(), dtype=np.float64)
+        if self._source is not None:
+            return np.asarray(self._source.diag(), dtype=np.float64)
         k = min(self.shape)
         out = np.empty(k)
         step = max(1, min(PROBE_BLOCK * 8, k))
@@ -287,7 +309,7 @@ class _Operand:
             return o
         if self.kind == "sparse":
             return o.toarray()
-        if self.kind == "kernel":
+        if self.kind == "kernel" or self._source is not None:
             return self.rows(0, self.shape[0])
         if self.kind == "lowrank":
             return np.asarray(o.to_dense(force=True), dtype=np.float64)

@@ -395,6 +395,33 @@ def test_dask_kernel_matrix_protocol(client, data):
     assert _rel(KR.diag(), refR.diag()) < TIGHT
 
 
+def test_metrics_use_dask_kernel_matrix_operator(data, monkeypatch):
+    """ka.spectral_error / frobenius_error / trace_error on a DaskKernelMatrix run through its
+    operator, rows and diagonal: X is never converted to one driver-side array."""
+    X, _, _, idx = data
+    X = X[:300]
+    k = ka.Gaussian(bandwidth=1.0)
+    F = _ref_factor(k, X, X[idx[idx < 300][:12]])
+    B = ka.PSDLowRank(F)
+    ref = ka.KernelMatrix(k, X)
+    want = {"spec": ka.spectral_error(ref, B, method="exact"), "frob": ka.frobenius_error(ref, B),
+            "trace": ka.trace_error(ref, B)}
+    KM = kd.DaskKernelMatrix(k, X, chunk_rows=100)
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the whole dask array X was pulled to the driver")
+
+    monkeypatch.setattr(da.Array, "__array__", refuse)
+    with dask.config.set(scheduler="sync"):
+        got = {"spec": ka.spectral_error(KM, B, method="exact"), "frob": ka.frobenius_error(KM, B),
+               "trace": ka.trace_error(KM, B)}
+        lz = ka.spectral_error(KM, B, method="lanczos", rng=0, tol=1e-8)
+    for key in want:
+        assert abs(float(got[key]) - float(want[key])) <= 1e-10 * abs(float(want[key])), key
+    assert lz.lower <= float(want["spec"]) * (1 + 1e-10) and float(want["spec"]) <= lz.upper * (1 + 1e-10)
+    assert KM.n_evals > 0
+
+
 def test_rpcholesky_distributed_columns(client, data):
     cholesky = pytest.importorskip("kernapprox.cholesky")
     X, _, _, _ = data
