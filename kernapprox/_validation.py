@@ -25,6 +25,7 @@ __all__ = [
     "check_choice",
     "check_probability",
     "check_matrix",
+    "check_dense_cap",
     "fail",
     "warn",
     "working_dtype",
@@ -192,3 +193,10 @@ def check_choice(value, choices, func: str, name: str) -> str:
         known = ", ".join(repr(c) for c in choices)
         raise fail(func, name, f"be one of {known}", repr(value))
     return value
+
+
+def check_dense_cap(n: int, m: int, cap: int, func: str, *, force: bool, hint: str = "") -> None:
+    """Refuse to form an n×m dense matrix above ``cap`` entries unless ``force`` (one message for all)."""
+    if n * m > cap and not force:
+        raise ValueError(f"{func}: the matrix has {n}×{m} = {n * m} entries, above the cap of {cap}; "
+                         f"pass force=True to form it anyway{hint}")

@@ -16,12 +16,13 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from ._validation import check_indices, check_matrix, fail
+from . import matrix as _matrix
+from ._validation import check_dense_cap, check_indices, check_matrix, fail
 
 __all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol"]
 
-#: ``to_dense`` refuses results with more entries than this unless ``force=True``.
-DENSE_CAP_ENTRIES = 50_000_000
+# ``to_dense`` / ``MatrixOracle.dense`` share KernelMatrix's cap, read at call time:
+# ``kernapprox.matrix.DENSE_CAP_ENTRIES`` is the one setting.
 
 
 def _frozen(a) -> np.ndarray:
@@ -86,11 +87,9 @@ class _Base:
         return self._rmv(U.T).T
 
     def to_dense(self, *, force: bool = False) -> np.ndarray:
-        """The dense matrix; refuses above ``DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
+        """The dense matrix; refuses above ``matrix.DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
         n, m = self.shape
-        if n * m > DENSE_CAP_ENTRIES and not force:
-            raise ValueError(f"{type(self).__name__}.to_dense: {n}×{m} = {n * m} entries is above the cap "
-                             f"of {DENSE_CAP_ENTRIES}; pass force=True")
+        check_dense_cap(n, m, _matrix.DENSE_CAP_ENTRIES, f"{type(self).__name__}.to_dense", force=force)
         return self._dense()
 
     def as_operator(self) -> spla.LinearOperator:
@@ -328,9 +327,7 @@ class MatrixOracle:
 
     def dense(self, *, force: bool = False) -> np.ndarray:
         n, m = self.shape
-        if n * m > DENSE_CAP_ENTRIES and not force:
-            raise ValueError(f"MatrixOracle.dense: {n}×{m} = {n * m} entries is above the cap of "
-                             f"{DENSE_CAP_ENTRIES}; pass force=True")
+        check_dense_cap(n, m, _matrix.DENSE_CAP_ENTRIES, "MatrixOracle.dense", force=force)
         self.n_evals += n * m
         return np.array(self._full())
 

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import kernels as _kernels
-from ._validation import check_indices, check_matrix, check_points, check_same_dim, fail, working_dtype
+from ._validation import check_dense_cap, check_indices, check_matrix, check_points, check_same_dim, fail, working_dtype
 
 __all__ = ["KernelMatrix", "kernel_matvec", "DENSE_CAP_ENTRIES", "default_tile_rows"]
 
@@ -220,10 +220,8 @@ class KernelMatrix:
     def dense(self, *, force: bool = False) -> np.ndarray:
         """The whole matrix; refuses above ``DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
         n, m = self.shape
-        if n * m > DENSE_CAP_ENTRIES and not force:
-            raise ValueError(
-                f"KernelMatrix.dense: the matrix has {n}×{m} = {n * m} entries, above the cap of "
-                f"{DENSE_CAP_ENTRIES}; pass force=True to form it anyway, or use matvec/columns")
+        check_dense_cap(n, m, DENSE_CAP_ENTRIES, "KernelMatrix.dense", force=force,
+                        hint=", or use matvec/columns")
         self._count(n * m)
         return self.kernel._block(self.X, self._Y)
 

@@ -131,3 +131,17 @@ def test_as_matrix_protocol(rng):
     assert isinstance(as_matrix_protocol(np.eye(3), "f"), MatrixOracle)
     with pytest.raises(TypeError, match="f: `KM` must be a KernelMatrix"):
         as_matrix_protocol("nope", "f")
+
+
+def test_dense_cap_is_the_kernel_matrix_setting(monkeypatch):
+    """to_dense and MatrixOracle.dense obey kernapprox.matrix.DENSE_CAP_ENTRIES (one setting, one message)."""
+    from kernapprox import matrix
+    monkeypatch.setattr(matrix, "DENSE_CAP_ENTRIES", 10)
+    A = PSDLowRank(np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"PSDLowRank.to_dense: the matrix has 4×4 = 16 entries, above the cap of 10"):
+        A.to_dense()
+    assert A.to_dense(force=True).shape == (4, 4)
+    M = MatrixOracle(np.eye(4))
+    with pytest.raises(ValueError, match=r"MatrixOracle.dense: the matrix has 4×4 = 16 entries, above the cap of 10"):
+        M.dense()
+    assert M.n_evals == 0 and np.array_equal(M.dense(force=True), np.eye(4))
