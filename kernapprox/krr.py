@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
+from ._cores import psd_core
 from .kernels import Kernel
 from .matrix import KernelMatrix
 from ._validation import as_generator, check_indices, check_int, check_matrix, check_points, check_positive, fail
@@ -93,10 +94,7 @@ def _solve(C: np.ndarray, W: np.ndarray, y: np.ndarray, nlam: float) -> np.ndarr
     ``β = (ΦᵀΦ + nλ I)⁻¹ Φᵀ y`` — a ridge system with smallest eigenvalue >= nλ. Directions of W
     below the threshold are dropped (they change predictions by O(√(EIG_CLIP·λ_max)) only).
     """
-    W = 0.5 * (W + W.T)
-    lam_w, U = np.linalg.eigh(W)
-    keep = lam_w > EIG_CLIP * max(float(lam_w.max()), 0.0)
-    T = U[:, keep] / np.sqrt(lam_w[keep])
+    T = psd_core(W, "eig", rcond=EIG_CLIP, func="krr").R     # U Λ^{-1/2} over the kept eigenvalues
     Phi = C @ T
     yy = y.reshape(y.shape[0], -1)
     G = Phi.T @ Phi
