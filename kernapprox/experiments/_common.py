@@ -34,7 +34,7 @@ __all__ = [
     "provenance", "git_sha", "versions", "mean_se", "quantile",
     "style", "new_figure", "method_style", "plot_curve", "add_provenance", "inputs_label",
     "QUIET_ENV", "INPUT_KINDS", "MODEL_LAYER", "models_available", "AttentionInputs",
-    "method_available", "attention_loss_sweep", "plot_loss_grid",
+    "method_available", "attention_loss_sweep", "run_attention_config", "plot_loss_grid",
 ]
 
 #: environment variable that silences every progress bar when set to "1"
@@ -584,6 +584,15 @@ def attention_loss_sweep(name: str, methods: dict, *, kinds, ns, ds, windows: in
                  "metric": ("relative " if relative else "") + "spectral norm loss ||T - R||_2"},
     }
 
+
+
+def run_attention_config(name: str, methods: dict, cfg, seed, **options) -> dict:
+    """:func:`attention_loss_sweep` over the labels ``cfg.methods`` of ``methods``, with the sizes of an
+    attention experiment's ``Config`` (fields ``ns``, ``ds``, ``kinds``, ``methods``, ``windows``,
+    ``heads_per_window``, ``inputs``); ``options`` (``target``, ``relative``) are passed on."""
+    return attention_loss_sweep(name, {m: methods[m] for m in cfg.methods}, kinds=cfg.kinds, ns=cfg.ns,
+                                ds=cfg.ds, windows=cfg.windows, heads_per_window=cfg.heads_per_window,
+                                inputs=cfg.inputs, seed=seed, **options)
 
 #: a panel's mean more than this × the panel's largest median is drawn off scale (see plot_loss_grid)
 OFFSCALE_FACTOR = 3.0

@@ -52,9 +52,7 @@ QUICK = Config(ns=(256,), ds=(8, 32), windows=1, heads_per_window=2)
 
 
 def run(cfg: Config, seed) -> dict:
-    return C.attention_loss_sweep(NAME, {m: METHODS[m] for m in cfg.methods}, kinds=cfg.kinds, ns=cfg.ns,
-                                  ds=cfg.ds, windows=cfg.windows, heads_per_window=cfg.heads_per_window,
-                                  inputs=cfg.inputs, seed=seed, target="softmax")
+    return C.run_attention_config(NAME, METHODS, cfg, seed, target="softmax")
 
 
 def plot(data):
