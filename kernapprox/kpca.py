@@ -273,14 +273,11 @@ def nystrom_kpca(kernel, X, n_components: int, landmarks, *, core: str = "eig", 
     Knm = _block(kernel, X, Z)
     pc = psd_core(W, core, rcond=rcond, gamma=gamma, func=func)
     F = pc.apply(Knm)                                   # (n, r)
-    if pc.L is not None:
-        R = sla.solve_triangular(pc.L, np.eye(pc.L.shape[0]), lower=True).T    # L^-T
-    else:
-        R = pc.R
     Cov = F.T @ F / n
     mu, B = np.linalg.eigh(0.5 * (Cov + Cov.T))
     mu, B = _top(mu, B, n_components, func, "the landmark covariance (too few independent landmarks)")
-    coef = R @ B
+    # α = R B with R = L⁻ᵀ (Cholesky cores: a triangular solve, L⁻¹ never formed) or the dense R
+    coef = sla.solve_triangular(pc.L, B, lower=True, trans="T") if pc.L is not None else pc.R @ B
     cols = np.asarray(pc.cols)
     info = {"n": n, "indices": None if idx is None else idx[cols], "n_landmarks": m, "core": core,
             "n_evals": n * m + m * m, "core_meta": dict(pc.meta)}
