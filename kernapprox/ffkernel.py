@@ -272,13 +272,6 @@ class FitResult:
                 f"initial_loss={self.initial_loss:.4g}, n_iter={self.n_iter})")
 
 
-def _softmax_rows(S):
-    S = S - S.max(axis=1, keepdims=True)
-    np.exp(S, out=S)
-    S /= S.sum(axis=1, keepdims=True)
-    return S
-
-
 class _Objective:
     """Relative data loss + orthogonality penalty and its analytic gradient, for a parameter vector."""
 
@@ -289,8 +282,8 @@ class _Objective:
         if target == "kernel":
             self.T = np.exp((Q * s) @ (K * s).T)  # SM(Q̂, K̂) = exp(q·k/√p) for the default scale
         else:
-            p = Q.shape[1]
-            self.T = _softmax_rows(Q @ K.T / np.sqrt(p)) @ V
+            from .attention import exact
+            self.T = exact(Q, K, V)               # softmax(Q Kᵀ/√p) V, streamed
         self.norm2 = float(np.sum(self.T ** 2))
 
     def data_loss(self, fm=None) -> float:

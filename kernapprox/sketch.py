@@ -344,7 +344,7 @@ def make_sketch(kind: str, n: int, s: int, *, rng=None, **options) -> Sketch:
         zeta = 1 if kind == "countsketch" else options.pop("zeta", min(SPARSE_SIGN_ZETA, s))
         done()
         zeta = check_int(zeta, func, "zeta", low=1, high=s)
-        # each row i of S gets zeta distinct columns (argpartition of uniforms: a random zeta-subset)
+        # each row i of S gets zeta distinct columns (a uniformly random zeta-subset of [s])
         cols = _distinct_columns(gen, n, s, zeta)
         vals = gen.choice(np.array([-1.0, 1.0]), size=(n, zeta)) / np.sqrt(zeta)
         S = sp.csr_matrix((vals.ravel(), cols.ravel(), np.arange(0, n * zeta + 1, zeta)), shape=(n, s))
