@@ -114,14 +114,19 @@ def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None) -> np.ndarr
         raise fail(func, "V", "be 1-D or 2-D", f"shape {V.shape}")
     if V.shape[0] != Y.shape[0]:
         raise ValueError(f"{func}: `V` must have one row per point of `Y`; got V.shape={V.shape} and Y.shape={Y.shape}")
+    return _matvec_checked(kernel, X, Y, V, accumulate, func)
+
+
+def _matvec_checked(kernel, A, B, V, accumulate, func: str) -> np.ndarray:
+    """``K(A, B) @ V`` for validated points A, B and V (1-D or 2-D, one row per point of B): checks
+    ``accumulate``, picks the working dtype, streams :func:`_matvec_tiled`, keeps V's shape."""
     if accumulate not in (None, "float64"):
         raise fail(func, "accumulate", "be None or 'float64'", repr(accumulate))
-    dt = working_dtype(X, Y, V)
-    X, Y = X.astype(dt, copy=False), Y.astype(dt, copy=False)
+    dt = working_dtype(A, B, V)
     vec = V.ndim == 1
     V2 = np.ascontiguousarray(V.reshape(V.shape[0], -1).astype(dt, copy=False))
     acc = np.dtype(np.float64) if accumulate == "float64" else dt
-    out = _matvec_tiled(kernel, X, Y, V2, acc)
+    out = _matvec_tiled(kernel, A.astype(dt, copy=False), B.astype(dt, copy=False), V2, acc)
     return out[:, 0] if vec else out
 
 
@@ -232,15 +237,9 @@ class KernelMatrix:
         if V.ndim > 2 or V.shape[0] != B.shape[0]:
             raise ValueError(f"{func}: `V` must have shape ({B.shape[0]},) or ({B.shape[0]}, r); "
                              f"got V.shape={V.shape}")
-        if accumulate not in (None, "float64"):
-            raise fail(func, "accumulate", "be None or 'float64'", repr(accumulate))
-        dt = working_dtype(A, V)
-        vec = V.ndim == 1
-        V2 = np.ascontiguousarray(V.reshape(V.shape[0], -1).astype(dt, copy=False))
-        acc = np.dtype(np.float64) if accumulate == "float64" else dt
-        out = _matvec_tiled(self.kernel, A.astype(dt, copy=False), B.astype(dt, copy=False), V2, acc)
+        out = _matvec_checked(self.kernel, A, B, V, accumulate, func)
         self._count(A.shape[0] * B.shape[0])
-        return out[:, 0] if vec else out
+        return out
 
     def matvec(self, V, *, accumulate: str | None = None) -> np.ndarray:
         """``K @ V`` streamed in tiles (see :func:`kernel_matvec`); counts n·m evaluations."""
