@@ -136,6 +136,31 @@ def test_skeinformer_pilot_rows_are_exact_rows():
     assert np.unique(f["column_indices"]).size == 6
 
 
+def test_skeinformer_computes_pilot_rows_once_and_factors_match_a_fresh_computation(monkeypatch):
+    Q, K, V = _qkv(n=50)
+    from kernapprox.attention import _skeinformer as sk
+    calls = []
+    real = sk._pilot_rows
+    monkeypatch.setattr(sk, "_pilot_rows", lambda *a: calls.append(1) or real(*a))
+    out, f = att.skeinformer(Q, K, V, d=6, rng=0, return_factors=True)
+    assert len(calls) == 1                                           # the draw's B_J is reused
+    np.testing.assert_array_equal(f["probabilities"],
+                                  sk.column_probabilities(real(Q, K, f["pilot_indices"]), V))
+    r = att.draw_randomness(Q, K, V, method="skeinformer", d=6, rng=0)
+    assert sorted(r) == ["column_indices", "pilot_indices"]
+    np.testing.assert_array_equal(att.skeinformer(Q, K, V, d=6, **r), out)
+
+
+@pytest.mark.parametrize("method, name, shape", [("linformer", "projection", (5, 48)),
+                                                 ("performer", "omega", (5, 8)), ("rff", "omega", (5, 8))])
+def test_explicit_d_must_match_predrawn_randomness(method, name, shape):
+    Q, K, V = _qkv()
+    given = np.random.default_rng(0).normal(size=shape) / 3
+    att.get_method(method)(Q, K, V, d=5, **{name: given})
+    with pytest.raises(ValueError, match=rf"`d` must equal the number of rows of `{name}` \(5\)"):
+        att.get_method(method)(Q, K, V, d=6, **{name: given})
+
+
 def test_skeinformer_column_probabilities_eq5():
     Q, K, V = _qkv(n=20)
     J = np.array([0, 3, 3, 7])

@@ -78,8 +78,6 @@ _METHODS = {
 
 KINDS = _exact.KINDS
 
-_PUBLIC_FUNCS = {"skyformer", "nystromformer", "skeinformer", "informer", "linformer", "vmean", "s3"}
-
 
 def __getattr__(name: str):
     # the single-head method functions are reachable as kernapprox.attention.<name>
@@ -388,22 +386,12 @@ def exact(Q, K, V, *, kind: str = "softmax", bias=None, key_padding_mask=None):
             raise fail(func, "bias", f"have at most {len(batch) + 2} dimensions", f"shape {b.shape}")
         if b.ndim > 2:
             b = np.broadcast_to(b, batch + b.shape[-2:])
-    if key_padding_mask is not None:
-        km = np.asarray(key_padding_mask)
-        if km.dtype != bool:
-            raise fail(func, "key_padding_mask", "be a boolean array (True = padded key)", f"dtype {km.dtype}", TypeError)
-        try:
-            km = np.broadcast_to(km, batch + (m,))
-        except ValueError:
-            raise fail(func, "key_padding_mask", f"broadcast to {batch + (m,)}", f"shape {km.shape}") from None
-        if np.any(km.all(axis=-1)):
-            raise fail(func, "key_padding_mask", "leave at least one unpadded key in every sequence",
-                       "a sequence with all keys padded")
+    km = _check_mask(key_padding_mask, batch, m, func)
     out = np.empty(batch + (n, V.shape[-1]), dtype=Q.dtype)
     for idx in np.ndindex(*batch):
         bi = None
         if bias is not None:
             bi = b[idx] if (b.ndim > 2) else b
-        keep = None if key_padding_mask is None else ~km[idx]
+        keep = None if km is None else ~km[idx]
         out[idx] = _exact.exact_2d(Q[idx], K[idx], V[idx], kind, bias=bi, keep=keep)
     return out

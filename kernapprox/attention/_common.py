@@ -8,7 +8,8 @@ import numpy as np
 
 from .._validation import check_int, check_points, fail, working_dtype
 
-__all__ = ["check_qkv", "check_d", "tile_rows", "TILE_BYTES", "softmax_tiled", "scaled"]
+__all__ = ["check_qkv", "check_d", "check_d_matches", "tile_rows", "TILE_BYTES", "softmax_rows", "softmax_tiled",
+           "scaled", "public_draw"]
 
 #: Target bytes of one (rows × m) tile of scores in the streamed exact parts (16 MiB).
 TILE_BYTES = 16 * 1024 * 1024
@@ -44,9 +45,33 @@ def check_d(d, func: str, *, high: int | None = None, what: str = "", name: str 
     return d
 
 
+def check_d_matches(d, given: int, func: str, name: str, what: str) -> None:
+    """With pre-drawn randomness of ``given`` rows/items, an explicit ``d`` must agree with it."""
+    if d is not None and check_d(d, func) != given:
+        raise fail(func, "d", f"equal the number of {what} of `{name}` ({given})", d)
+
+
+def public_draw(_draw, func: str, doc: str):
+    """The public ``fn.draw(Q, K, V, *, d, rng, **options)`` of a method: validate one head, then ``_draw``."""
+    def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
+        Q, K, V = check_qkv(Q, K, V, func)
+        return _draw(Q, K, V, d=d, rng=rng, **options)
+    draw.__doc__ = doc
+    draw.__qualname__ = f"{func}.draw"
+    return draw
+
+
 def scaled(X: np.ndarray) -> np.ndarray:
     """``X / p^{1/4}`` (the data normaliser Q̂, K̂ of algorithms.md, Notation)."""
     return X * (1.0 / X.shape[1] ** 0.25)
+
+
+def softmax_rows(S: np.ndarray) -> np.ndarray:
+    """Row softmax of a small score block, IN PLACE (row max subtracted); returns ``S``."""
+    S -= S.max(axis=1, keepdims=True)
+    np.exp(S, out=S)
+    S /= S.sum(axis=1, keepdims=True)
+    return S
 
 
 def softmax_tiled(Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, scale: float | None = None,

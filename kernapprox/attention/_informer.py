@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_int, fail
-from ._common import TILE_BYTES, check_d, check_qkv, softmax_tiled, tile_rows
+from ._common import TILE_BYTES, check_d, check_qkv, public_draw, softmax_tiled, tile_rows
 
 __all__ = ["informer", "informer_sizes"]
 
@@ -72,10 +72,7 @@ def _draw(Q, K, V, *, d=None, rng=None, n_top=None, n_sample=None, measure="samp
     return {"key_indices": ki.astype(np.intp, copy=False)}
 
 
-def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
-    """Draw Informer's randomness for one head (the sampled keys of every query)."""
-    Q, K, V = check_qkv(Q, K, V, _FUNC)
-    return _draw(Q, K, V, d=d, rng=rng, **options)
+draw = public_draw(_draw, _FUNC, "Draw Informer's randomness for one head (the sampled keys of every query).")
 
 
 def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=None, n_sample=None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
-from ._common import check_d, check_qkv, softmax_tiled
+from ._common import check_d, check_d_matches, check_qkv, public_draw, softmax_tiled
 
 __all__ = ["linformer"]
 
@@ -30,10 +30,7 @@ def _draw(Q, K, V, *, d=None, rng=None, projection=None, **_):
     return {"projection": E}
 
 
-def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
-    """Draw Linformer's JL projection for one head."""
-    Q, K, V = check_qkv(Q, K, V, _FUNC)
-    return _draw(Q, K, V, d=d, rng=rng, **options)
+draw = public_draw(_draw, _FUNC, "Draw Linformer's JL projection for one head.")
 
 
 def linformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, variant: str = "linformer",
@@ -79,8 +76,8 @@ def linformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, varian
     Q, K, V = check_qkv(Q, K, V, _FUNC)
     check_choice(variant, ("linformer", "unreduced_jlt"), _FUNC, "variant")
     E = _draw(Q, K, V, d=d, rng=rng, projection=projection)["projection"]
-    if d is not None and projection is not None and E.shape[0] != check_d(d, _FUNC):
-        raise fail(_FUNC, "d", f"equal the projection's row count {E.shape[0]}", d)
+    if projection is not None:
+        check_d_matches(d, E.shape[0], _FUNC, "projection", "rows")
     dt = Q.dtype
     Ec = E.astype(dt, copy=False)
     EV = Ec @ V

@@ -28,7 +28,7 @@ from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse
 from .._validation import check_choice, fail
 from ..nystrom_general import default_rcond
-from ._common import check_d, check_qkv, scaled
+from ._common import check_d, check_qkv, scaled, softmax_rows
 
 __all__ = ["nystromformer", "segment_means"]
 
@@ -49,13 +49,6 @@ def segment_means(X: np.ndarray, d: int, padding: str = "zeros") -> np.ndarray:
     return np.add.reduceat(X, bounds[:-1], axis=0) / np.diff(bounds)[:, None].astype(X.dtype)
 
 
-def _softmax_rows(S: np.ndarray) -> np.ndarray:
-    S = S - S.max(axis=1, keepdims=True)
-    np.exp(S, out=S)
-    S /= S.sum(axis=1, keepdims=True)
-    return S
-
-
 _TARGETS = ("softmax", "gaussian")
 
 
@@ -64,7 +57,7 @@ def _landmark_core(Q, K, d, padding, target="softmax"):
     Qt, Kt = segment_means(Qh, d, padding), segment_means(Kh, d, padding)
     if target == "gaussian":
         return Qh, Kh, Qt, Kt, _GAUSS._block(Qt, Kt)
-    return Qh, Kh, Qt, Kt, _softmax_rows(Qt @ Kt.T)
+    return Qh, Kh, Qt, Kt, softmax_rows(Qt @ Kt.T)
 
 
 #: κ of algorithms.md §2.1 on the scaled points (bandwidth 1 after the p^{-1/4} scaling)
@@ -161,8 +154,8 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
         F = _GAUSS._block(Qh, Kt)                                    # (n, d)
         BV = _GAUSS._block(Qt, Kh) @ V                               # (d, pv)
     else:
-        F = _softmax_rows(Qh @ Kt.T)                                 # (n, d)
-        BV = _softmax_rows(Qt @ Kh.T) @ V                            # (d, pv); (d, m) block is O(dm)
+        F = softmax_rows(Qh @ Kt.T)                                 # (n, d)
+        BV = softmax_rows(Qt @ Kh.T) @ V                            # (d, pv); (d, m) block is O(dm)
     out = (F @ (Ainv.astype(dt, copy=False) @ BV)).astype(dt, copy=False)
     if return_factors:
         return out, {"F": F, "A_pinv": Ainv, "BV": BV, "Q_landmarks": Qt, "K_landmarks": Kt, "core": core,

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
 from ..features import draw_orthogonal
-from ._common import check_d, check_qkv
+from ._common import check_d, check_d_matches, check_qkv, public_draw
 
 __all__ = ["performer", "draw", "draw_omega", "REFERENCE_EPS", "default_features"]
 
@@ -65,10 +65,8 @@ def _draw(Q, K, V, *, d=None, rng=None, omega=None, orthogonal=True, scaling=0, 
     return {"omega": omega}
 
 
-def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
-    """Draw Performer's projection ``omega`` (d, p) for one head (``d=None``: ``int(p ln p)``)."""
-    Q, K, V = check_qkv(Q, K, V, _FUNC)
-    return _draw(Q, K, V, d=d, rng=rng, **options)
+draw = public_draw(_draw, _FUNC, "Draw Performer's projection ``omega`` (d, p) for one head (``d=None``: "
+                   "``int(p ln p)``).")
 
 
 def _features(X, omega, kind, *, query: bool, stabilize: bool, eps: float):
@@ -149,8 +147,8 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     if not np.isfinite(feature_eps) or feature_eps < 0:
         raise fail(_FUNC, "feature_eps", "be a finite number >= 0", feature_eps)
     om = _draw(Q, K, V, d=d, rng=rng, omega=omega, orthogonal=orthogonal, scaling=scaling)["omega"]
-    if d is not None and omega is not None and om.shape[0] != check_d(d, _FUNC):
-        raise fail(_FUNC, "d", f"equal the number of rows of `omega` ({om.shape[0]})", d)
+    if omega is not None:
+        check_d_matches(d, om.shape[0], _FUNC, "omega", "rows")
     p = Q.shape[1]
     dt = Q.dtype
     c = dt.type(p ** (-0.5 if double_scaling else -0.25))

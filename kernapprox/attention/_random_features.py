@@ -13,7 +13,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
 from ..features import draw_orthogonal
-from ._common import check_d, check_qkv, scaled
+from ._common import check_d, check_d_matches, check_qkv, public_draw, scaled
 
 __all__ = ["rff", "linear", "elu_plus_one"]
 
@@ -46,10 +46,8 @@ def _draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False
     return out
 
 
-def _draw_rff_public(Q, K, V, *, d=None, rng=None, **options) -> dict:
-    """Draw the RFF attention's randomness: ``omega`` (d, p) N(0, I) rows and ``phase`` (d,) U[0, 2π)."""
-    Q, K, V = check_qkv(Q, K, V, "rff")
-    return _draw_rff(Q, K, V, d=d, rng=rng, **options)
+_draw_rff_public = public_draw(_draw_rff, "rff", "Draw the RFF attention's randomness: ``omega`` (d, p) N(0, I) "
+                               "rows and ``phase`` (d,) U[0, 2π).")
 
 
 def _z(X, omega, phase):
@@ -106,8 +104,8 @@ def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool
     Q, K, V = check_qkv(Q, K, V, func)
     r = _draw_rff(Q, K, V, d=d, rng=rng, omega=omega, phase=phase, paired=paired, orthogonal=orthogonal)
     om, ph = r["omega"], r.get("phase")
-    if d is not None and omega is not None and om.shape[0] != check_d(d, func):
-        raise fail(func, "d", f"equal the number of rows of `omega` ({om.shape[0]})", d)
+    if omega is not None:
+        check_d_matches(d, om.shape[0], func, "omega", "rows")
     zq = _z(scaled(Q), om, ph)
     zk = _z(scaled(K), om, ph)
     out = (zq @ (zk.T @ V)).astype(Q.dtype, copy=False)

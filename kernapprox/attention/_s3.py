@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
-from ._common import check_d, check_qkv, softmax_tiled
+from ._common import check_d, check_qkv, public_draw, softmax_rows, softmax_tiled
 
 __all__ = ["s3"]
 
@@ -47,10 +47,7 @@ def _draw(Q, K, V, *, d=None, rng=None, part="column", n_features=None, column_i
     return out
 
 
-def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
-    """Draw S3's randomness for one head (key rows and feature channels)."""
-    Q, K, V = check_qkv(Q, K, V, _FUNC)
-    return _draw(Q, K, V, d=d, rng=rng, **options)
+draw = public_draw(_draw, _FUNC, "Draw S3's randomness for one head (key rows and feature channels).")
 
 
 def s3(Q, K, V, *, d=None, rng=None, return_factors: bool = False, part: str = "column", n_features=None,
@@ -112,10 +109,7 @@ def s3(Q, K, V, *, d=None, rng=None, return_factors: bool = False, part: str = "
         V1 = softmax_tiled(Q, K[J], V[J])
     if "feature_indices" in r:
         P = r["feature_indices"]
-        S = K[:, P].T @ Q / np.sqrt(n)                               # P₂ᵀ Kᵀ Q, (s₂, p)
-        S -= S.max(axis=1, keepdims=True)
-        np.exp(S, out=S)
-        S /= S.sum(axis=1, keepdims=True)
+        S = softmax_rows(K[:, P].T @ Q / np.sqrt(n))                 # softmax(P₂ᵀ Kᵀ Q/√n), (s₂, p)
         V2 = V[:, P] @ S                                             # (n, p)
     if part == "column":
         out = V1

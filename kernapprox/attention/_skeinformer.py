@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_indices, fail
-from ._common import check_d, check_qkv, gumbel_topk, logsumexp_rows
+from ._common import check_d, check_qkv, gumbel_topk, logsumexp_rows, public_draw, softmax_rows
 
 __all__ = ["skeinformer", "vmean", "column_probabilities"]
 
@@ -37,10 +37,7 @@ def _pilot_rows(Q, K, J):
     """Exact rows ``B_J = softmax(Q_J Kᵀ/√p)`` (d, m)."""
     S = Q[J] @ K.T
     S *= 1.0 / np.sqrt(Q.shape[1])
-    S -= S.max(axis=1, keepdims=True)
-    np.exp(S, out=S)
-    S /= S.sum(axis=1, keepdims=True)
-    return S
+    return softmax_rows(S)
 
 
 def column_probabilities(BJ: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -62,9 +59,15 @@ def _check_flags(column_sampling, row_normalization, importance_weights):
                    "unweighted; use 'exact' or 'simple' for Prop. 1's weighted estimator)", True)
 
 
-def _draw(Q, K, V, *, d=None, rng=None, column_sampling="importance", row_normalization="adaptive",
-          pilot_reuse=True, importance_weights=False, pilot_indices=None, column_indices=None, **_):
+def _draw(Q, K, V, **options):
     """Randomness of one Skeinformer call: ``pilot_indices`` (d,) and ``column_indices`` (d,)."""
+    return _draw_with_pilot(Q, K, V, **options)[0]
+
+
+def _draw_with_pilot(Q, K, V, *, d=None, rng=None, column_sampling="importance", row_normalization="adaptive",
+                     pilot_reuse=True, importance_weights=False, pilot_indices=None, column_indices=None, **_):
+    """:func:`_draw` plus the pilot rows ``B_J`` and probabilities ``p̂`` when it computed them (else None),
+    so that :func:`skeinformer` does not compute them twice."""
     _check_flags(column_sampling, row_normalization, importance_weights)
     n, m = Q.shape[0], K.shape[0]
     replace = bool(importance_weights)
@@ -74,7 +77,7 @@ def _draw(Q, K, V, *, d=None, rng=None, column_sampling="importance", row_normal
     d = check_d(d, _FUNC, high=None if replace else m,
                 what="columns are sampled without replacement from the m keys")
     out = {}
-    BJ = None
+    BJ = ph = None
     if _needs_pilot(column_sampling, pilot_reuse):
         if pilot_indices is None:
             pilot_indices = gen.integers(0, n, size=d)
@@ -91,13 +94,11 @@ def _draw(Q, K, V, *, d=None, rng=None, column_sampling="importance", row_normal
                 with np.errstate(divide="ignore"):
                     column_indices = gumbel_topk(np.log(ph), d, gen)
     out["column_indices"] = check_indices(column_indices, m, _FUNC, "column_indices")
-    return out
+    return out, BJ, ph
 
 
-def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
-    """Draw Skeinformer's randomness for one head (pilot rows, then data-dependent columns)."""
-    Q, K, V = check_qkv(Q, K, V, _FUNC)
-    return _draw(Q, K, V, d=d, rng=rng, **options)
+draw = public_draw(_draw, _FUNC, "Draw Skeinformer's randomness for one head (pilot rows, then data-dependent "
+                   "columns).")
 
 
 def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, column_sampling: str = "importance",
@@ -152,9 +153,10 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
     Q, K, V = check_qkv(Q, K, V, _FUNC)
     n, m = Q.shape[0], K.shape[0]
     dt = Q.dtype
-    r = _draw(Q, K, V, d=d, rng=rng, column_sampling=column_sampling, row_normalization=row_normalization,
-              pilot_reuse=pilot_reuse, importance_weights=importance_weights, pilot_indices=pilot_indices,
-              column_indices=column_indices)
+    r, BJ, ph = _draw_with_pilot(Q, K, V, d=d, rng=rng, column_sampling=column_sampling,
+                                 row_normalization=row_normalization, pilot_reuse=pilot_reuse,
+                                 importance_weights=importance_weights, pilot_indices=pilot_indices,
+                                 column_indices=column_indices)
     Jc = r["column_indices"]
     dcols = Jc.size
     if pilot_indices is not None and d is not None and np.asarray(pilot_indices).size != d:
@@ -164,11 +166,14 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
     if not importance_weights and np.unique(Jc).size != dcols:
         raise fail(_FUNC, "column_indices", "be distinct (sampled without replacement)", "duplicates")
     J = r.get("pilot_indices")
-    BJ = _pilot_rows(Q, K, J) if J is not None else None
-    ph = None
+    if BJ is None and J is not None:
+        BJ = _pilot_rows(Q, K, J)
+    if importance_weights and column_sampling != "importance":
+        ph = np.full(m, 1.0 / m)
+    elif ph is None and BJ is not None and (importance_weights or return_factors):
+        ph = column_probabilities(BJ, V)
     w = None
     if importance_weights:
-        ph = column_probabilities(BJ, V) if column_sampling == "importance" else np.full(m, 1.0 / m)
         w = 1.0 / (dcols * ph[Jc])                                   # Def. 3.1 weights 1/(d p̂_i)
     S = Q @ K[Jc].T                                                  # (n, d) selected scores
     S *= 1.0 / np.sqrt(Q.shape[1])
@@ -202,8 +207,6 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
         out[J] = BJ @ V
     out = out.astype(dt, copy=False)
     if return_factors:
-        if ph is None and BJ is not None:
-            ph = column_probabilities(BJ, V)
         return out, {"pilot_indices": J, "column_indices": Jc, "probabilities": ph, "row_sums": rows,
                      "weights": w}
     return out

@@ -45,7 +45,7 @@ from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, fail, warn
 from ..nystrom_general import (AUGMENTED_RULES, _as_index_array, _augmented_blocks, _signs, augmented_landmarks,
                                default_rcond)
-from ._common import DEN_FLOOR, check_d, check_qkv, scaled
+from ._common import DEN_FLOOR, check_d, check_qkv, public_draw, scaled
 
 __all__ = ["skyformer", "PRESETS"]
 
@@ -108,10 +108,8 @@ def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landm
     return out
 
 
-def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
-    """Draw Skyformer's randomness for one head (see :func:`kernapprox.attention.draw_randomness`)."""
-    Q, K, V = check_qkv(Q, K, V, _FUNC)
-    return _draw(Q, K, V, d=d, rng=rng, **options)
+draw = public_draw(_draw, _FUNC, "Draw Skyformer's randomness for one head (see "
+                   ":func:`kernapprox.attention.draw_randomness`).")
 
 
 def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target: str = "gaussian",
