@@ -122,6 +122,13 @@ def test_mean_se_and_quantile():
     assert C.quantile(np.arange(10.0), 0.9) == 9.0  # "higher" order statistic: conservative
 
 
+def test_median_distance_matches_pdist_and_subsamples():
+    from scipy.spatial.distance import pdist
+    X = np.random.default_rng(3).normal(size=(60, 4))
+    assert C.median_distance(X) == pytest.approx(np.median(pdist(X)), rel=1e-6)
+    assert C.median_distance(X, 25) == pytest.approx(np.median(pdist(X[:25])), rel=1e-6)
+    assert C.median_distance(X, 1000) == C.median_distance(X)
+
 def test_synthetic_inputs_fallback():
     src = C.AttentionInputs("pretrained", source="synthetic")
     assert src.source == "synthetic" and "synthetic proxy" in src.label

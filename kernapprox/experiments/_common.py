@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = [
     "progress", "root_seed", "trial_rngs", "save_outputs", "load_data", "run_experiment", "replot",
-    "provenance", "git_sha", "versions", "mean_se", "quantile",
+    "provenance", "git_sha", "versions", "mean_se", "quantile", "median_distance",
     "style", "new_figure", "method_style", "plot_curve", "add_provenance", "inputs_label",
     "QUIET_ENV", "INPUT_KINDS", "MODEL_LAYER", "models_available", "AttentionInputs",
     "method_available", "attention_loss_sweep", "run_attention_config", "plot_loss_grid",
@@ -150,6 +150,17 @@ def quantile(values, q, axis=-1):
     """Empirical ``q``-quantile along ``axis`` (the "higher" order statistic: conservative)."""
     return np.quantile(np.asarray(values, dtype=np.float64), q, axis=axis, method="higher")
 
+
+
+def median_distance(X, max_points: int | None = None) -> float:
+    """Median pairwise Euclidean distance of the rows of ``X`` (the bandwidth heuristic of the PSD
+    experiments), over the first ``max_points`` rows when given (O(m²) memory for m rows)."""
+    Z = np.asarray(X, dtype=np.float64)
+    if max_points is not None:
+        Z = Z[:max_points]
+    sq = np.sum(Z * Z, axis=1)
+    D2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * Z @ Z.T, 0.0)
+    return float(np.sqrt(np.median(D2[np.triu_indices(Z.shape[0], 1)])))
 
 # --------------------------------------------------------------------------------------------------
 # provenance

@@ -65,13 +65,6 @@ def _load(name: str, n: int, rng) -> np.ndarray:
     return getattr(clouds, name)(n, rng=rng)[rng.permutation(n)]
 
 
-def _median_distance(X: np.ndarray) -> float:
-    Z = X[:MEDIAN_POINTS]
-    sq = np.sum(Z * Z, axis=1)
-    D2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * Z @ Z.T, 0.0)
-    return float(np.sqrt(np.median(D2[np.triu_indices(Z.shape[0], 1)])))
-
-
 def _fit(method: str, kern, X, ell: int, m: int, rng):
     import kernapprox as ka
     from kernapprox import kpca
@@ -87,7 +80,7 @@ def run(cfg: Config, seed: int = 0) -> dict:
     """Run the comparison; ``error`` has shape (datasets, methods, ms, trials)."""
     import kernapprox as ka
     from kernapprox import kpca
-    from ._common import progress, trial_rngs
+    from ._common import median_distance, progress, trial_rngs
 
     D, M, J, T = len(cfg.datasets), len(METHODS), len(cfg.ms), cfg.trials
     err = np.full((D, M, J, T), np.nan)
@@ -99,7 +92,7 @@ def run(cfg: Config, seed: int = 0) -> dict:
         X = _load(name, cfg.n_train + cfg.n_test, data_rngs[a])
         n_test = min(cfg.n_test, X.shape[0] - cfg.n_train)
         Xtr, Xte = X[:cfg.n_train], X[cfg.n_train:cfg.n_train + n_test]
-        bw = cfg.bandwidth_factor * _median_distance(Xtr)
+        bw = cfg.bandwidth_factor * median_distance(Xtr, MEDIAN_POINTS)
         kern = ka.Gaussian(bandwidth=bw)
         sizes.append((cfg.n_train, n_test))
         bandwidths.append(bw)

@@ -90,12 +90,6 @@ def lorenz(n: int) -> np.ndarray:
     return out[LORENZ_BURN_IN:]
 
 
-def _median_distance(X: np.ndarray) -> float:
-    sq = np.sum(X * X, axis=1)
-    D2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * X @ X.T, 0.0)
-    return float(np.sqrt(np.median(D2[np.triu_indices(X.shape[0], 1)])))
-
-
 def _true_error(Z, K, top_K, metric, approximation_error) -> float:
     """ε_s = ρ(Z Zᵀ, K); "op" as |σ₁(Z)² − λ₁(K)| (= the library's |‖ZZᵀ‖₂ − ‖K‖₂| without an n×n SVD)."""
     if metric == "op":
@@ -109,7 +103,7 @@ def run(cfg: Config, seed: int = 0) -> dict:
     """Run the study; arrays indexed (dataset, metric, s[, draw])."""
     import kernapprox as ka
     from kernapprox.bootstrap import approximation_error, bootstrap_error_quantile, extrapolate
-    from ._common import progress, quantile, trial_rngs
+    from ._common import median_distance, progress, quantile, trial_rngs
 
     D, M, S = len(cfg.datasets), len(cfg.metrics), len(cfg.s_values)
     true_err = np.full((D, M, S, cfg.draws), np.nan)
@@ -119,7 +113,7 @@ def run(cfg: Config, seed: int = 0) -> dict:
     data_rng = trial_rngs(seed, 1, key=(99,))[0]
     for a, name in enumerate(cfg.datasets):
         X = s_curve(cfg.n, data_rng) if name == "s_curve" else lorenz(cfg.n)
-        bw = cfg.bandwidth_factor * _median_distance(X)
+        bw = cfg.bandwidth_factor * median_distance(X)
         bandwidths.append(bw)
         kern = ka.Gaussian(bandwidth=bw)
         K = kern(X)

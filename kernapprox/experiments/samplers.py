@@ -75,13 +75,6 @@ def _load(name: str, cfg: Config, rng):
     return getattr(clouds, name)(cfg.n, rng=rng)
 
 
-def _median_distance(X: np.ndarray) -> float:
-    Z = X[:MEDIAN_POINTS]
-    sq = np.sum(Z * Z, axis=1)
-    D2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * Z @ Z.T, 0.0)
-    return float(np.sqrt(np.median(D2[np.triu_indices(Z.shape[0], 1)])))
-
-
 def _approximate(KM, method: str, k: int, rng):
     """One approximation by ``method`` with k landmarks; returns the PSDLowRank result."""
     import kernapprox as ka
@@ -106,7 +99,7 @@ def _trace_bound(K: np.ndarray, k: int) -> float:
 def run(cfg: Config, seed: int = 0) -> dict:
     """Run the comparison; arrays of shape (datasets, methods, ks, trials)."""
     import kernapprox as ka
-    from ._common import progress, trial_rngs
+    from ._common import median_distance, progress, trial_rngs
 
     D, M, J, T = len(cfg.datasets), len(cfg.methods), len(cfg.ks), cfg.trials
     trace_err = np.full((D, M, J, T), np.nan)
@@ -120,7 +113,7 @@ def run(cfg: Config, seed: int = 0) -> dict:
     data_rngs, trials = rngs[:D], rngs[D:]
     for a, name in enumerate(cfg.datasets):
         X = _load(name, cfg, data_rngs[a])
-        bw = dict(cfg.bandwidth_factors).get(name, DEFAULT_BANDWIDTH_FACTOR) * _median_distance(X)
+        bw = dict(cfg.bandwidth_factors).get(name, DEFAULT_BANDWIDTH_FACTOR) * median_distance(X, MEDIAN_POINTS)
         kern = ka.Gaussian(bandwidth=bw)
         K = kern(X)
         trK, normK = float(np.trace(K)), float(np.linalg.eigvalsh(K)[-1])
