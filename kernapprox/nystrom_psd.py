@@ -15,6 +15,7 @@ import numpy as np
 from scipy.linalg.blas import dtrmm
 from scipy.linalg.lapack import dtrtri
 
+from . import cholesky as _chol
 from ._cores import PSD_CORES, psd_core
 from ._validation import check_choice, check_indices, check_points, fail
 from .lowrank import PSDLowRank, as_matrix_protocol
@@ -88,7 +89,7 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
     core : {"shifted_cholesky", "eig", "pinv", "ridge"}, default "shifted_cholesky"
         Core policy (:mod:`kernapprox._cores`): ``"shifted_cholesky"`` — pivoted Cholesky of
         ``W + νI``, ν = 10·eps·tr W, landmarks that rely on the shift (duplicates, numerically
-        dependent points) dropped, solved with a triangular solve; ``"eig"`` — keep eigenvalues above
+        dependent points) dropped, applied as a triangular multiply by ``L⁻ᵀ``; ``"eig"`` — keep eigenvalues above
         ``rcond·λ_max`` (default 1e6·eps); ``"pinv"`` — Moore–Penrose (``rcond = k·eps``);
         ``"ridge"`` — ``(W + γI)⁻¹``.
     rcond : float, optional
@@ -155,9 +156,7 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
     if (idx is None) == (landmarks is None):
         raise fail(func, "idx", "be given, or else `landmarks` (exactly one of the two)",
                    "both" if idx is not None else "neither")
-    dt = np.dtype(getattr(KM, "dtype", np.float64))
-    out_dtype = np.dtype(np.float32) if dt == np.float32 else np.dtype(np.float64)
-    eps = float(np.finfo(out_dtype).eps)
+    out_dtype, eps = _chol._out_dtype(KM), _chol._eps(KM)
     ev0 = int(getattr(KM, "n_evals", 0))
     kernel, X = getattr(KM, "kernel", None), getattr(KM, "X", None)
 
