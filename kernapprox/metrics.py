@@ -347,25 +347,19 @@ class _Difference:
         self.matvecs += int(b)
         self.passes += 1
 
-    def mm(self, V):
+    def _product(self, method: str, V):
+        """``A.method(V) − B.method(V)``, counted and tracked (method: "mm" or "rmm")."""
         self._count(V.shape[1])
-        out = self.A.mm(V)
-        if self.B is None:
-            self._track(out, None)
-            return out
-        other = self.B.mm(V)
+        out = getattr(self.A, method)(V)
+        other = None if self.B is None else getattr(self.B, method)(V)
         self._track(out, other)
-        return out - other
+        return out if other is None else out - other
+
+    def mm(self, V):
+        return self._product("mm", V)
 
     def rmm(self, U):
-        self._count(U.shape[1])
-        out = self.A.rmm(U)
-        if self.B is None:
-            self._track(out, None)
-            return out
-        other = self.B.rmm(U)
-        self._track(out, other)
-        return out - other
+        return self._product("rmm", U)
 
     def rows(self, i0, i1):
         out = self.A.rows(i0, i1)
