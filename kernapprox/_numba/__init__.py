@@ -140,38 +140,38 @@ def _gaussian_numpy(X, Y, same, bandwidth):
     return K
 
 
+def _block_fast(X, Y, same, terms, unit_diag):
+    """The tiled numba block for the fused formula ``terms()`` gives, or None when numpy must do it
+    (small block, numba unavailable, or no parallel slot free)."""
+    n, m = X.shape[0], Y.shape[0]
+    if n * m >= FAST_MIN_ENTRIES and have_numba():
+        with _parallel_slot() as ok:
+            if ok:
+                Xw, Yw, alpha, bx, by, upper = terms()
+                out = np.empty((n, m), dtype=X.dtype)
+                tr, tc = _dense.tile_shape(n, m, X.shape[1])
+                if same:
+                    tc = tr = min(tr, tc)
+                return _dense.block_kernel(Xw, Yw, bx, by, alpha, upper, same, unit_diag, out, tr, tc)
+    return None
+
+
 def gaussian_block(X, Y, bandwidth):
     """K[i, j] = exp(-||x_i - y_j||² / (2 bandwidth²)), shape (n, m), float32 iff X and Y are float32.
 
     ``Y is X`` gives the symmetric matrix (upper triangle computed and mirrored, unit diagonal exact).
     """
     X, Y, same = _pair(X, Y)
-    n, m = X.shape[0], Y.shape[0]
-    if n * m >= FAST_MIN_ENTRIES and have_numba():
-        with _parallel_slot() as ok:
-            if ok:
-                Xw, Yw, alpha, bx, by, upper = _gaussian_terms(X, Y, same, bandwidth)
-                out = np.empty((n, m), dtype=X.dtype)
-                tr, tc = _dense.tile_shape(n, m, X.shape[1])
-                if same:
-                    tc = tr = min(tr, tc)
-                return _dense.block_kernel(Xw, Yw, bx, by, alpha, upper, same, same, out, tr, tc)
-    return _gaussian_numpy(X, Y, same, bandwidth)
+    K = _block_fast(X, Y, same, lambda: _gaussian_terms(X, Y, same, bandwidth), same)
+    return K if K is not None else _gaussian_numpy(X, Y, same, bandwidth)
 
 
 def exponential_block(X, Y, temperature):
     """K[i, j] = exp(x_i·y_j / temperature), shape (n, m), float32 iff X and Y are float32 (may be inf)."""
     X, Y, same = _pair(X, Y)
-    n, m = X.shape[0], Y.shape[0]
-    if n * m >= FAST_MIN_ENTRIES and have_numba():
-        with _parallel_slot() as ok:
-            if ok:
-                Xw, Yw, alpha, bx, by, upper = _exponential_terms(X, Y, temperature)
-                out = np.empty((n, m), dtype=X.dtype)
-                tr, tc = _dense.tile_shape(n, m, X.shape[1])
-                if same:
-                    tc = tr = min(tr, tc)
-                return _dense.block_kernel(Xw, Yw, bx, by, alpha, upper, same, False, out, tr, tc)
+    K = _block_fast(X, Y, same, lambda: _exponential_terms(X, Y, temperature), False)
+    if K is not None:
+        return K
     with np.errstate(over="ignore"):
         return exponential_block_numpy(X, Y, temperature)
 
