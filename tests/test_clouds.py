@@ -71,5 +71,8 @@ def test_bad_input():
         clouds.spiral(10, noise=-1.0)
     with pytest.raises(ValueError, match="outliers: `frac` must lie in the open interval"):
         clouds.outliers(10, frac=1.5)
+    with pytest.raises(TypeError, match="outliers: `frac` must be a real number"):
+        clouds.outliers(10, frac="0.1")
+    assert clouds.outliers(10, frac=np.float32(0.2), rng=0).shape == (10, 2)   # numpy scalars accepted
     with pytest.raises(ValueError, match=r"digits: `n` must lie in \[1, 1797\]"):
         clouds.digits(5000)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_generator, check_int, check_positive, fail
+from .._validation import as_generator, check_int, check_positive, check_probability
 
 __all__ = ["smile", "spiral", "outliers", "digits", "SUGGESTED_BANDWIDTH", "CLOUDS"]
 
@@ -102,8 +102,7 @@ def outliers(n: int = 2000, *, frac: float = 0.025, d: int = 2, spread: float = 
     """
     func = "outliers"
     n = check_int(n, func, "n", low=2)
-    if not (isinstance(frac, (int, float)) and 0 < frac < 1):
-        raise fail(func, "frac", "lie in the open interval (0, 1)", frac)
+    frac = check_probability(frac, func, "frac")
     d = check_int(d, func, "d", low=1)
     spread = check_positive(spread, func, "spread")
     g = as_generator(rng)
