@@ -526,9 +526,11 @@ def _norm_trace(K, func):
     return A.shape[0], max(float(sig[-1]), 0.0), float(np.trace(A))
 
 
-def _rff_log(n, normK, trK, delta, dimension):
+def _rff_log(n, normK, trK, delta, dimension, func):
     if dimension == "ambient":
         return math.log(2 * n / delta)
+    if normK <= 0:
+        raise fail(func, "K", "be nonzero for dimension='intrinsic' (intdim = tr K/‖K‖)", "the zero matrix")
     intdim = trK / normK
     return math.log(4 * intdim / delta)
 
@@ -565,7 +567,7 @@ def rff_spectral_bound(K, n_features: int, delta: float, *, feature_sq_norm: flo
     c = check_positive(feature_sq_norm, func, "feature_sq_norm")
     check_choice(dimension, ("ambient", "intrinsic"), func, "dimension")
     n, normK, trK = _norm_trace(K, func)
-    L = _rff_log(n, normK, trK, delta, dimension)
+    L = _rff_log(n, normK, trK, delta, dimension, func)
     R = (c * n + normK) / D
     sigma2 = c * n * normK / D
     return R / 3 * L + math.sqrt((R / 3 * L) ** 2 + 2 * sigma2 * L)
@@ -589,7 +591,7 @@ def rff_required_features(K, eps: float, delta: float, *, feature_sq_norm: float
     n, normK, trK = _norm_trace(K, func)
     if normK <= 0:
         raise fail(func, "K", "be nonzero", "the zero matrix")
-    L = _rff_log(n, normK, trK, delta, dimension)
+    L = _rff_log(n, normK, trK, delta, dimension, func)
     t = eps * normK
     return int(math.ceil(2 * L * (c * n * normK + (c * n + normK) * t / 3) / t ** 2))
 
@@ -774,8 +776,8 @@ def rpcholesky_trace_bound(K, k: int) -> float:
     tails = np.concatenate([np.cumsum(sig[::-1])[::-1], [0.0]])   # tails[r] = Σ_{i>=r} σ_i
     for r in range(1, min(k, sig.size) + 1):
         tail = float(tails[r])
-        if tail <= 0:
-            return 0.0 if k >= r else best
+        if tail <= 0:          # rank <= r <= k: r steps are exact
+            return 0.0
         eta = tail / tr
 
         def f(e, r=r, eta=eta):

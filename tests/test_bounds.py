@@ -380,3 +380,10 @@ def test_bad_inputs(rng):
         b.amm_beta(np.array([0.5, 0.6]), np.eye(2), np.eye(2))
     with pytest.raises(ValueError, match="`eta` must lie in \\[0, 1\\]"):
         b.rpcholesky_required_k(2, 0.5, 1.5)
+
+
+def test_rff_bound_intrinsic_rejects_zero_matrix():
+    """intdim = tr K/‖K‖ is undefined for K = 0: a ValueError naming K, not a ZeroDivisionError."""
+    with pytest.raises(ValueError, match="intrinsic"):
+        b.rff_spectral_bound(np.zeros((4, 4)), 10, 0.1, dimension="intrinsic")
+    assert b.rff_spectral_bound(np.zeros((4, 4)), 10, 0.1) > 0      # ambient: still the (trivial) bound
