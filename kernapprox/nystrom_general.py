@@ -113,23 +113,39 @@ def _augmented_blocks(kernel, Q, K, idx2, w):
     XL = X[idx2.reshape(-1)]
     t = 1.0 / kernel.temperature if expo else 1.0
 
-    def block(A, B, shift):
-        if not expo:
-            return kernel._block(A, B)
+    def logits(A, B):
         G = A @ B.T
         G *= t
+        return G
+
+    def block(A, B, shift, G=None):
+        if not expo:
+            return kernel._block(A, B)
+        G = logits(A, B) if G is None else G
         G -= shift
         return np.exp(G, out=G)
 
     shift = 0.0
+    GQ = GK = GW = None
     if expo:
-        shift = float((XL @ XL.T).max() * t)
-        for i in range(a):
-            Xi = XL[i * d:(i + 1) * d]
-            shift = max(shift, float((Q @ Xi.T).max() * t), float((K @ Xi.T).max() * t))
-    Wf = np.asarray(block(XL, XL, shift), dtype=np.float64)
-    if a == 1 and np.all(w == 1):
-        return block(Q, XL, shift), block(K, XL, shift), Wf, shift
+        # the common shift is the max logit; with one draw (a = 1) the logit blocks are kept and
+        # exponentiated in place instead of being formed a second time
+        GW = logits(XL, XL)
+        shift = float(GW.max())
+        if a == 1:
+            GQ, GK = logits(Q, XL), logits(K, XL)
+            shift = max(shift, float(GQ.max()), float(GK.max()))
+        else:
+            for i in range(a):
+                Xi = XL[i * d:(i + 1) * d]
+                shift = max(shift, float(logits(Q, Xi).max()), float(logits(K, Xi).max()))
+    Wf = np.asarray(block(XL, XL, shift, GW), dtype=np.float64)
+    if a == 1:
+        CQ, CK = block(Q, XL, shift, GQ), block(K, XL, shift, GK)
+        if np.all(w == 1):
+            return CQ, CK, Wf, shift
+        w0 = w[0]
+        return CQ * w0.astype(Q.dtype), CK * w0.astype(K.dtype), Wf * np.outer(w0, w0), shift
     CQ = np.zeros((Q.shape[0], d), dtype=Q.dtype)
     CK = np.zeros((K.shape[0], d), dtype=K.dtype)
     for i in range(a):
@@ -335,10 +351,9 @@ def _choose(count_or_idx, N: int, gen, func: str, name: str) -> np.ndarray:
     return check_indices(count_or_idx, N, func, name)
 
 
-def _pinv(M: np.ndarray, rcond: float | None) -> np.ndarray:
-    M = np.asarray(M, dtype=np.float64)
-    rc = max(M.shape) * EPS if rcond is None else rcond
-    return np.linalg.pinv(M, rtol=rc)
+def _pinv(M: np.ndarray, rcond: float) -> np.ndarray:
+    """Float64 pseudo-inverse with relative cutoff ``rcond`` (callers pass :func:`default_rcond`'s)."""
+    return np.linalg.pinv(np.asarray(M, dtype=np.float64), rtol=rcond)
 
 
 def indefinite_nystrom(A, d=None, *, indices=None, core: str = "eig", rcond: float | None = None,
@@ -424,7 +439,8 @@ def generalized_nystrom(A, d=None, *, oversample: int | None = None, sketch: str
         Pre-drawn sketches: for ``"gaussian"`` matrices of shape (m, d) and (n, d+ℓ); for
         ``"subsample"`` index arrays of columns and rows.
     rcond : float, optional
-        Relative cutoff of the pseudo-inverse of the (d+ℓ)×d core (default ``(d+ℓ)·eps``).
+        Relative cutoff of the pseudo-inverse of the (d+ℓ)×d core (default ``(d+ℓ)·eps``, eps of the
+        matrix's dtype: float32 data gets ``(d+ℓ)·eps32``, :func:`default_rcond`).
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -505,7 +521,7 @@ def skeleton_cur(A, rows, cols, *, rcond: float | None = None, rng=None) -> LowR
         Column indices J, or their number.
     rcond : float, optional
         Relative cutoff of the pseudo-inverse of the intersection ``A[I, J]`` (default
-        ``max(|I|, |J|)·eps``; S3 Prop. 1 uses the exact pseudo-inverse).
+        ``max(|I|, |J|)·eps``, eps of the matrix's dtype; S3 Prop. 1 uses the exact pseudo-inverse).
     rng : None, int, SeedSequence or Generator
 
     Returns

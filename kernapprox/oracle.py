@@ -355,6 +355,9 @@ def _core_terms(method: str, Q, K, V, options: dict, u: float, u_store: float,
     outer factors L (CQ or F, n×d) and T (CKᵀV or BV, d×pv) are rounded (relative ``u_store``):
     ``ΔL W_inv T + L W_inv ΔT`` — through a large ‖W_inv‖ these roundings do not cancel."""
     from . import attention
+    from .attention import _nystromformer, _skyformer
+    from .attention._common import scaled, softmax_rows
+    from .nystrom_general import _augmented_blocks
     if method not in ("skyformer", "nystromformer"):
         return None, 0.0, 0.0
     _, facs = attention.approximate(Q, K, V, method=method, return_factors=True, **options)
@@ -364,23 +367,20 @@ def _core_terms(method: str, Q, K, V, options: dict, u: float, u_store: float,
         V1 = V[idx]
         normalise_rows = False
         if method == "nystromformer":
-            S = f["Q_landmarks"] @ f["K_landmarks"].T
-            S = np.exp(S - S.max(axis=1, keepdims=True))
-            W = S / S.sum(axis=1, keepdims=True)
+            # the landmark block the method inverted, for its target (softmax Ã or Gaussian W)
+            Qt, Kt = f["Q_landmarks"], f["K_landmarks"]
+            W = _nystromformer._GAUSS._block(Qt, Kt) if f["target"] == "gaussian" else softmax_rows(Qt @ Kt.T)
             Winv, L, T = f["A_pinv"], f["F"], f["BV"]
         else:
             ind = np.asarray(f["indices"])
             if ind.ndim != 1:                    # accumulated sketches: no single core block to perturb
                 return None, 0.0, 0.0
-            p = Q.shape[-1]
-            X = np.concatenate([Q[idx], K[idx]], axis=0) / p ** 0.25
-            XL = X[ind]
-            if f["target"] == "softmax":
-                W = np.exp(XL @ XL.T - f["shift"])
-                normalise_rows = True
-            else:
-                sq = np.einsum("ij,ij->i", XL, XL)
-                W = np.exp(-0.5 * np.maximum(sq[:, None] + sq[None, :] - 2 * XL @ XL.T, 0.0))
+            # the core block the method inverted: the library's own blocks on the keys it used (centred
+            # for the softmax target with center_keys), with the same common shift as f["shift"]
+            Ku = _skyformer._keys(K[idx], f["target"], f["key_shift"] is not None)
+            W = _augmented_blocks(_skyformer._kernel(f["target"]), scaled(Q[idx]), scaled(Ku), ind[None, :],
+                                  np.asarray(f["signs"], dtype=np.float64).reshape(1, -1))[2]
+            normalise_rows = f["target"] == "softmax"
             Winv, L = f["Winv"], f["CQ"]
             CK = f["CK"]
             T = CK.T @ (np.concatenate([V1, np.ones((V1.shape[0], 1))], axis=1) if normalise_rows else V1)

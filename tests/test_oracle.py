@@ -140,6 +140,20 @@ def test_tolerance_detail_records_the_model_terms():
     assert "informer_margin" in _case("informer").tolerance_detail
 
 
+@pytest.mark.parametrize("variant", ["softmax", "paper"])
+def test_core_condition_is_that_of_the_block_the_method_inverted(variant):
+    # the landmark rows of the augmented blocks [CQ; CK] ARE the core W the method inverted (unit signs);
+    # the softmax target centres the keys first, so a W rebuilt from the raw keys would be another matrix
+    c = _case("skyformer", variant)
+    Q, K, V = (np.asarray(c.inputs[k], dtype=np.float64) for k in "QKV")
+    _, facs = ka.attention.approximate(Q, K, V, method="skyformer", return_factors=True, **c.options)
+    kappa = 0.0
+    for f in facs.ravel():
+        W = np.concatenate([f["CQ"], f["CK"]])[np.asarray(f["indices"])]
+        kappa = max(kappa, np.linalg.norm(W, 2) * np.linalg.norm(f["Winv"], 2))
+    assert c.tolerance_detail["core_condition"] == pytest.approx(kappa, rel=1e-8)
+
+
 def test_ill_conditioned_core_is_flagged_in_half_precision():
     # Nyströmformer's exact pinv of a softmax landmark matrix (κ ≈ 1e4) cannot be resolved from bfloat16
     # inputs (u = 2^-8): flagged, and the tolerance is of the order of the output itself

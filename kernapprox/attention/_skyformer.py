@@ -74,6 +74,11 @@ def _resolve(preset, landmarks, core, gamma, n_iter, signs, target):
     return landmarks, core, gamma, n_iter, signs
 
 
+def _kernel(target):
+    """κ of the target on the scaled points: unit Gaussian (``C``) or exponential (``A = SM``, Lemma 1)."""
+    return _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
+
+
 def _keys(K, target, center_keys):
     """Keys the augmentation sees: centred at their mean for the softmax target (module docstring)."""
     if target != "softmax" or not center_keys:
@@ -96,7 +101,7 @@ def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landm
         d = check_d(d, _FUNC)
         if landmarks not in AUGMENTED_RULES and d > n + m:
             raise fail(_FUNC, "d", f"be <= n + m = {n + m} for landmark rule {landmarks!r}", d)
-        kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
+        kern = _kernel(target)
         indices = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
                                       kernel=kern, Q=scaled(Q), K=scaled(_keys(K, target, center_keys)))
     out["indices"] = np.asarray(indices)
@@ -199,7 +204,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     w = sg / np.sqrt(accumulation)
     Ku = _keys(K, target, center_keys)
     Qh, Kh = scaled(Q), scaled(Ku)
-    kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
+    kern = _kernel(target)
     CQ, CK, W, shift = _augmented_blocks(kern, Qh, Kh, idx2, w)
     if rcond is None:
         rcond = default_rcond(core_r, idx2.shape[1], np.float64 if target == "softmax" else Q.dtype,
@@ -244,7 +249,7 @@ def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=N
     gamma_r = PRESETS[preset]["gamma"] if gamma is None else gamma
     gamma_r = 0.1 if gamma_r is None else gamma_r
     batch = Q.shape[:-2]
-    kern = _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
+    kern = _kernel(target)
     idx_all = np.asarray(indices)
     sg_all = None if signs is None or isinstance(signs, str) else np.asarray(signs)
     scale = 0.0
