@@ -23,6 +23,7 @@ __all__ = [
     "check_int",
     "check_indices",
     "check_choice",
+    "check_bool",
     "check_probability",
     "check_matrix",
     "check_dense_cap",
@@ -185,6 +186,13 @@ def check_indices(idx, n: int, func: str, name: str = "idx", *, allow_empty: boo
     if hi >= n:
         raise fail(func, name, f"hold indices in [0, {n})", f"max {hi}")
     return a.astype(np.intp, copy=False)
+
+
+def check_bool(value, func: str, name: str) -> bool:
+    """A Python or numpy bool (no truthy ints, strings or None)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise fail(func, name, "be a bool", repr(value), TypeError)
+    return bool(value)
 
 
 def check_choice(value, choices, func: str, name: str) -> str:

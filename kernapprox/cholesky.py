@@ -23,7 +23,7 @@ import numpy as np
 from scipy.linalg import lapack
 from scipy.linalg.blas import dgemm, dtrmm, dtrsm
 
-from ._validation import as_generator, check_int, check_positive, fail, warn
+from ._validation import as_generator, check_bool, check_int, check_positive, fail, warn
 from .lowrank import PSDLowRank, as_matrix_protocol
 
 __all__ = ["rpcholesky", "greedy_cholesky", "ZERO_TRACE_MULTIPLE", "ZERO_PIVOT_MULTIPLE"]
@@ -325,8 +325,7 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
     func = "rpcholesky"
     KM, n, k, tol = _check_common(KM, k, tol, func)
     b = check_int(block_size, func, "block_size", low=1)
-    if not isinstance(accelerated, (bool, np.bool_)):
-        raise fail(func, "accelerated", "be a bool", repr(accelerated), TypeError)
+    accelerated = check_bool(accelerated, func, "accelerated")
     rng = as_generator(rng)
     st = _State(KM, k, tol, func)
     if accelerated:

@@ -31,7 +31,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from . import cholesky as _chol
-from ._validation import (as_generator, check_choice, check_int, check_matrix, check_points,
+from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_points,
                           check_positive, fail, warn)
 from ._numba.reference import sqdist_numpy
 from .lowrank import as_matrix_protocol
@@ -94,12 +94,6 @@ def _dense(KM) -> np.ndarray:
     return np.asarray(KM.block(np.arange(n), np.arange(m)))
 
 
-def _check_bool(v, func, name):
-    if not isinstance(v, (bool, np.bool_)):
-        raise fail(func, name, "be a bool", repr(v), TypeError)
-    return bool(v)
-
-
 # --------------------------------------------------------------------------------------------------
 # samplers
 # --------------------------------------------------------------------------------------------------
@@ -123,7 +117,7 @@ def uniform(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     """
     func = "sample_landmarks(uniform)"
     KM, n, k = _prep(KM, k, func, need_square=False)
-    replace = _check_bool(replace, func, "replace")
+    replace = check_bool(replace, func, "replace")
     return as_generator(rng).choice(n, size=k, replace=replace).astype(np.intp)
 
 
@@ -136,7 +130,7 @@ def diagonal(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     """
     func = "sample_landmarks(diagonal)"
     KM, n, k = _prep(KM, k, func)
-    replace = _check_bool(replace, func, "replace")
+    replace = check_bool(replace, func, "replace")
     return _choice(np.asarray(KM.diag(), dtype=np.float64), k, replace, as_generator(rng), func)
 
 
@@ -166,7 +160,7 @@ def column_norm(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     """
     func = "sample_landmarks(column_norm)"
     KM, n, k = _prep(KM, k, func)
-    replace = _check_bool(replace, func, "replace")
+    replace = check_bool(replace, func, "replace")
     return _choice(column_norms_squared(KM), k, replace, as_generator(rng), func)
 
 
@@ -246,7 +240,7 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None
     """
     func = "sample_landmarks(leverage)"
     KM, n, k = _prep(KM, k, func)
-    replace = _check_bool(replace, func, "replace")
+    replace = check_bool(replace, func, "replace")
     if eig is None:
         sig, U = _eigh_psd(KM)
     else:

@@ -165,6 +165,10 @@ def test_check_scalars():
         v.check_int(2.5, "f", "k")
     with pytest.raises(TypeError, match=r"f: `k` must be an integer; got True"):
         v.check_int(True, "f", "k")
+    assert v.check_bool(np.bool_(True), "f", "b") is True and v.check_bool(False, "f", "b") is False
+    for bad in (1, 0, "yes", None):
+        with pytest.raises(TypeError, match=r"f: `b` must be a bool; got"):
+            v.check_bool(bad, "f", "b")
 
 
 def test_check_indices_and_choice():
