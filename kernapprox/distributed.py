@@ -968,12 +968,10 @@ class DaskKernelMatrix:
             self._count(self.shape[0])
             return _owned(out)
         k = min(self.shape)
-        idx = np.arange(k)
-        Xp, Yp = self.X[:k].compute(), self._Y[:k].compute()
-        out = np.concatenate([np.einsum("ii->i", self.kernel._block(Xp[s:s + 512], Yp[s:s + 512]))
-                              for s in range(0, k, 512)]) if k else np.empty(0, self.dtype)
-        self._count(idx.size)
-        return out
+        # k(x_i, y_i) row-wise (as KernelMatrix.diag), not the diagonals of 512×512 blocks
+        out = self.kernel._pairs(self.X[:k].compute(), self._Y[:k].compute())
+        self._count(k)
+        return _owned(out)
 
     def _columns_lazy(self, A, P):
         dask, _ = _dask()
