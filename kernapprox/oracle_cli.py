@@ -51,6 +51,7 @@ def _cmd_oracle_export(args) -> int:
 
 def _add_oracle_parser(sub) -> None:
     """Add ``oracle export`` and ``oracle list`` to the ``kernapprox`` sub-command parser ``sub``."""
+    from .oracle import DTYPES
     p = sub.add_parser("oracle", help="golden cases for GPU attention kernels (export / list)")
     osub = p.add_subparsers(dest="oracle_command")
     q = osub.add_parser("list", help="list the methods and their named variants")
@@ -63,7 +64,7 @@ def _add_oracle_parser(sub) -> None:
     q.add_argument("--d", type=int, default=64, help="landmarks / features / columns (default 64)")
     q.add_argument("--batch", type=int, default=1)
     q.add_argument("--heads", type=int, default=1)
-    q.add_argument("--dtype", default="float32", choices=("float64", "float32", "float16", "bfloat16"))
+    q.add_argument("--dtype", default="float32", choices=DTYPES)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", default="cases", help="output folder (default ./cases)")
     q.set_defaults(func=_cmd_oracle_export)

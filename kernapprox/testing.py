@@ -16,12 +16,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ._validation import as_generator, check_int, fail
+from .oracle import UNIT_ROUNDOFF  # unit roundoff u = eps/2 per dtype name (one table, re-exported)
 
 __all__ = ["assert_matches_oracle", "dottest", "tol_for", "Tolerance", "UNIT_ROUNDOFF", "RTOL_MULTIPLE",
            "ATOL_MULTIPLE", "DOTTEST_MULTIPLE"]
 
-#: unit roundoff u = eps/2 per dtype name (bfloat16 has 8 significand bits)
-UNIT_ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24, "float16": 2.0 ** -11, "bfloat16": 2.0 ** -8}
 #: rtol = RTOL_MULTIPLE · u · √L: a handful of roundings, each ≤ u, accumulated over a length-L reduction
 RTOL_MULTIPLE = 16.0
 #: atol = ATOL_MULTIPLE · u · √L (in units of the data scale, i.e. for O(1) data)
