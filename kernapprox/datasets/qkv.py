@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_generator, check_choice, check_int, check_positive
+from .._validation import as_generator, check_choice, check_int, check_positive, fail
 
 __all__ = ["bert_init_qkv", "structured_qkv", "scaled_qkv", "synthetic_qkv", "QKV_KINDS"]
 
@@ -27,7 +27,7 @@ __all__ = ["bert_init_qkv", "structured_qkv", "scaled_qkv", "synthetic_qkv", "QK
 QKV_KINDS = ("initialized", "pretrained", "structured", "bert_init", "scaled")
 #: BERT's initializer standard deviation.
 BERT_INIT_STD = 0.02
-#: Variance floor of the parameter-free LayerNorm (torch default).
+#: Variance floor of the parameter-free LayerNorm (BERT's ``layer_norm_eps``; torch's own default is 1e-5).
 LN_EPS = 1e-12
 
 
@@ -48,7 +48,7 @@ def _heads(fn, heads, rng):
 def _cast(dtype, *arrs):
     dt = np.dtype(dtype)
     if dt not in (np.float32, np.float64):
-        raise ValueError(f"synthetic_qkv: `dtype` must be float32 or float64; got {dt}")
+        raise fail("synthetic_qkv", "dtype", "be float32 or float64", dt)
     return tuple(a.astype(dt, copy=False) for a in arrs)
 
 
@@ -111,7 +111,7 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, ra
     """"Structured / pretrained-like" Q, K, V with peaky attention (synthetic proxy, algorithms.md §2.9).
 
     Tokens ``t_i`` are drawn from ``vocab`` types with Zipf(``zipf``) frequencies; type embeddings are
-    low-rank, ``E = G U`` (G vocab×rank, U rank×width, N(0,1)); token states
+    low-rank, ``E = G U/√rank`` (G vocab×rank, U rank×width, N(0,1)); token states
     ``X = LayerNorm(E[t] + noise·N(0,1))``. Projections ``W_Q ~ N(0, scale²)``,
     ``W_K = coupling·W_Q + sqrt(1 − coupling²)·N(0, scale²)`` (correlated, so ``q_i·k_j`` is large
     when tokens i and j are alike) and ``W_V ~ N(0, scale²)``.
@@ -165,7 +165,7 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, ra
     scale = check_positive(scale, func, "scale")
     coupling = check_positive(coupling, func, "coupling", allow_zero=True)
     if coupling > 1:
-        raise ValueError(f"{func}: `coupling` must lie in [0, 1]; got {coupling}")
+        raise fail(func, "coupling", "lie in [0, 1]", coupling)
     freq = 1.0 / np.arange(1, vocab + 1) ** zipf
     freq /= freq.sum()
 
