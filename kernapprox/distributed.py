@@ -71,8 +71,8 @@ import scipy.sparse.linalg as spla
 
 from . import lowrank as _lowrank
 from ._cores import PSD_CORES, PSDCore, psd_core
-from ._validation import (as_generator, check_indices, check_int, check_matrix, check_points,
-                          check_same_dim, fail)
+from ._validation import (as_generator, check_dense_cap, check_indices, check_int, check_matrix,
+                          check_points, check_same_dim, fail)
 from .matrix import _as_kernel, _matvec_tiled
 
 __all__ = [
@@ -1007,9 +1007,8 @@ class DaskKernelMatrix:
         """The whole matrix on the driver; refuses above the library's dense cap unless ``force=True``."""
         from .matrix import DENSE_CAP_ENTRIES
         n, m = self.shape
-        if n * m > DENSE_CAP_ENTRIES and not force:
-            raise ValueError(f"DaskKernelMatrix.dense: {n}×{m} = {n * m} entries is above the cap of "
-                             f"{DENSE_CAP_ENTRIES}; pass force=True, or use matvec/columns")
+        check_dense_cap(n, m, DENSE_CAP_ENTRIES, "DaskKernelMatrix.dense", force=force,
+                        hint=", or use matvec/columns")
         return self.columns(np.arange(m))
 
     def _matvec_lazy(self, V, accumulate=None):

@@ -522,3 +522,15 @@ def test_worker_killed_mid_computation(processes_client):
         if killed:
             break
     assert killed, "every computation finished before a worker could be killed"
+
+
+def test_dask_kernel_matrix_dense_cap(monkeypatch):
+    """DaskKernelMatrix.dense refuses above the library's dense cap with the shared message."""
+    import kernapprox.matrix as kmatrix
+    monkeypatch.setattr(kmatrix, "DENSE_CAP_ENTRIES", 100)
+    KM = kd.DaskKernelMatrix(ka.Gaussian(1.0), np.zeros((20, 2)), chunk_rows=10)
+    with dask.config.set(scheduler="sync"):
+        with pytest.raises(ValueError, match=r"DaskKernelMatrix.dense: the matrix has 20×20 = 400 entries, "
+                                             r"above the cap of 100"):
+            KM.dense()
+        assert KM.dense(force=True).shape == (20, 20)
