@@ -81,7 +81,14 @@ class PSDCore:
 
 def _sym(W: np.ndarray) -> np.ndarray:
     W = np.asarray(W, dtype=np.float64)
-    return 0.5 * (W + W.T)
+    return 0.5 * (W + np.swapaxes(W, -1, -2))
+
+
+def _eigh(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``eigh`` of the symmetrised W (batched over leading axes) and ``max|λ|`` per matrix (shape
+    (..., 1), 0 for an empty W): the one eigenvalue cutoff every ``eig``/``pinv`` core measures against."""
+    lam, U = np.linalg.eigh(_sym(W))
+    return lam, U, np.abs(lam).max(axis=-1, keepdims=True, initial=0.0)
 
 
 def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
@@ -143,8 +150,7 @@ def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
         L = sla.cholesky(W + gamma * np.eye(k), lower=True, check_finite=False)
         return PSDCore(cols=np.arange(k), R=None, L=L, policy=core, meta={"gamma": gamma, "dropped": 0})
     # eig / pinv
-    lam, U = np.linalg.eigh(W)
-    lam_max = float(np.max(np.abs(lam))) if k else 0.0
+    lam, U, lam_max = _eigh(W)
     if rcond is None:
         rcond = EIG_RCOND if core == "eig" else k * EPS
     keep = lam > rcond * lam_max
@@ -156,9 +162,7 @@ def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
 
 def sym_core(W, *, rcond: float | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Indefinite ``eig`` core: ``W^† ≈ U diag(1/λ) Uᵀ`` keeping ``|λ| > rcond·max|λ|`` (λ may be < 0)."""
-    W = _sym(W)
-    lam, U = np.linalg.eigh(W)
-    lam_max = float(np.max(np.abs(lam))) if lam.size else 0.0
+    lam, U, lam_max = _eigh(W)
     rcond = EIG_RCOND if rcond is None else rcond
     keep = np.abs(lam) > rcond * lam_max
     return U[:, keep], 1.0 / lam[keep], {"rcond": rcond, "dropped": int(lam.size - keep.sum()),
@@ -304,8 +308,7 @@ def core_inverse(W, core: str, *, gamma: float | None = None, n_iter: int = NS_I
         Wt = np.swapaxes(W, -1, -2)
         wmax = float(np.abs(W).max()) if W.size else 0.0
         if np.abs(W - Wt).max(initial=0.0) <= SYM_RTOL * wmax:
-            lam, U = np.linalg.eigh(0.5 * (W + Wt))
-            amax = np.abs(lam).max(axis=-1, keepdims=True)
+            lam, U, amax = _eigh(W)
             keep = np.abs(lam) > rc * amax
             inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
             return (U * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
