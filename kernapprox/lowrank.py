@@ -145,7 +145,8 @@ class PSDLowRank(_Base):
         return self.F @ self.F.T
 
     def eigh(self) -> tuple[np.ndarray, np.ndarray]:
-        """Nonzero eigenpairs ``(λ, U)`` of F Fᵀ, λ decreasing, via a thin SVD of F (float64)."""
+        """The r leading eigenpairs ``(λ, U)`` of F Fᵀ (λ decreasing; the other n − r eigenvalues are 0,
+        and some of the r are 0 too when F is rank-deficient), via a thin SVD of F (float64)."""
         U, s, _ = np.linalg.svd(np.asarray(self.F, dtype=np.float64), full_matrices=False)
         return s ** 2, U
 
