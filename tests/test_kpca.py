@@ -57,6 +57,15 @@ def test_components_orthonormal_in_rkhs(data, method):
     np.testing.assert_allclose(res.coef.T @ Kbb @ res.coef, np.eye(5), atol=1e-7)
 
 
+def test_nystrom_cholesky_core_components_orthonormal_in_rkhs(data):
+    """α = L⁻ᵀB (triangular solve) for the shifted-Cholesky core: orthonormal in H up to the shift."""
+    X, _ = data
+    k = ka.Gaussian(1.0)
+    res = kpca.nystrom_kpca(k, X, 5, 40, core="shifted_cholesky", rng=3)
+    Kbb = k(res.basis_points)
+    np.testing.assert_allclose(res.coef.T @ Kbb @ res.coef, np.eye(5), atol=1e-7)
+
+
 # --------------------------------------------------------------------------------------------------
 # invariants (deterministic): Cauchy interlacing and optimality of exact KPCA on training data
 # --------------------------------------------------------------------------------------------------
