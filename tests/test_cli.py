@@ -102,4 +102,6 @@ def test_check_collector_statuses():
 @pytest.mark.slow
 def test_demo(capsys):
     assert cli.main(["demo"]) == 0
-    assert "relative spectral error" in capsys.readouterr().out
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "relative spectral error" in ln]
+    errs = [float(ln.split()[-1]) for ln in lines]
+    assert len(errs) == 3 and all(0 < e < 1 for e in errs) and errs == sorted(errs, reverse=True)
