@@ -57,6 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_int, fail
+from ..attention._common import softmax_rows
 
 __all__ = [
     "MODEL_NAME", "STDLIB_MODULES", "TEXT_SOURCES", "models_available", "model_dir", "text_corpus",
@@ -255,10 +256,7 @@ class MiniLM:
         for h in range(self.n_heads):
             np.matmul(q[h], k[h].T, out=buf)
             buf *= 1.0 / np.sqrt(self.head_dim)
-            buf -= buf.max(axis=1, keepdims=True)
-            np.exp(buf, out=buf)
-            buf /= buf.sum(axis=1, keepdims=True)
-            ctx[:, h, :] = buf @ v[h]
+            ctx[:, h, :] = softmax_rows(buf) @ v[h]
         ctx = ctx.reshape(m, self.hidden)
         pre = f"encoder.layer.{layer}."
         h = ctx @ self._w(pre + "attention.output.dense.weight").T + self._w(pre + "attention.output.dense.bias")
@@ -276,7 +274,7 @@ class MiniLM:
             x = self.layer_forward(x, i)
         return x
 
-    def layout(self, n: int, special_tokens: bool = True) -> list:
+    def layout(self, n: int) -> list:
         """Chunk sizes (rows) for a sequence of ``n`` rows: ⌈n/512⌉ chunks of 512 rows, the last shorter."""
         return [min(self.max_positions, n - s) for s in range(0, n, self.max_positions)]
 
