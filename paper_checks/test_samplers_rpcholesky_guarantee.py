@@ -15,6 +15,8 @@ the accelerated one samples the same distribution).
 """
 import numpy as np
 
+from kernapprox.experiments._common import mean_se
+
 
 def test_rpcholesky_expected_trace_error_below_guarantee(experiment, claim):
     c = claim("RPCholesky's expected trace error is below (1+ε) tr(K − [[K]]_r) for k >= r/ε + r log(1/(εη))",
@@ -29,8 +31,8 @@ def test_rpcholesky_expected_trace_error_below_guarantee(experiment, claim):
         if variant not in meta["methods"]:
             continue
         e = data["trace_error"][:, meta["methods"].index(variant)]   # (dataset, k, trial)
-        mean = e.mean(axis=-1)
-        se = e.std(axis=-1, ddof=1) / np.sqrt(e.shape[-1]) if e.shape[-1] > 1 else np.zeros_like(mean)
+        assert np.all(np.isfinite(e)), f"broken check: non-finite trace errors of {variant}"
+        mean, se = mean_se(e, axis=-1)
         worst[variant] = float(np.max(mean / bound))
         if variant == "rpcholesky":
             ok = bool(np.all(mean <= bound + 3 * se))

@@ -14,6 +14,7 @@ the bound :func:`kernapprox.bounds.skeinformer_prop1_bound`. Inputs: the experim
 import numpy as np
 
 from kernapprox import attention
+from kernapprox.attention._common import softmax_rows
 from kernapprox.bounds import amm_beta, skeinformer_prop1_bound
 from kernapprox.experiments._common import AttentionInputs, trial_rngs
 
@@ -22,10 +23,7 @@ DELTA = 0.1
 
 
 def _softmax_matrix(Q, K):
-    S = Q @ K.T / np.sqrt(Q.shape[1])
-    S -= S.max(axis=1, keepdims=True)
-    A = np.exp(S)
-    return A / A.sum(axis=1, keepdims=True)
+    return softmax_rows(Q @ K.T / np.sqrt(Q.shape[1]))
 
 
 def test_prop1_bound_holds(full_mode, check_seed, claim):
