@@ -126,7 +126,7 @@ def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=N
     if d is None and n_top is not None:
         d = n_top
     d = check_d(d, _FUNC)
-    u, _ = informer_sizes(n, m, d if d is not None else 1, n_top=n_top, n_sample=n_sample)
+    u, _ = informer_sizes(n, m, d, n_top=n_top, n_sample=n_sample)
     r = _draw(Q, K, V, d=d, rng=rng, n_top=n_top, n_sample=n_sample, measure=measure, key_indices=key_indices)
     if measure == "exact":
         M = _measure_exact(Q, K)

@@ -243,11 +243,9 @@ def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=N
                    accumulation=1, center_keys=True, **_) -> dict:
     """The authors' code with ``init="global"``: one Razavi scale (max column sum of the normalised
     core) shared by the whole batch. Called by the dispatcher after every item's landmarks are drawn."""
-    core_r = core if core is not None else PRESETS[preset]["core"]
+    _, core_r, gamma_r, _, _ = _resolve(preset, None, core, gamma, None, None, target)
     if init != "global" or ns_scale is not None or core_r != "newton_schulz":
         return {}
-    gamma_r = PRESETS[preset]["gamma"] if gamma is None else gamma
-    gamma_r = 0.1 if gamma_r is None else gamma_r
     batch = Q.shape[:-2]
     kern = _kernel(target)
     idx_all = np.asarray(indices)
