@@ -129,6 +129,7 @@ def test_median_distance_matches_pdist_and_subsamples():
     assert C.median_distance(X, 25) == pytest.approx(np.median(pdist(X[:25])), rel=1e-6)
     assert C.median_distance(X, 1000) == C.median_distance(X)
 
+
 def test_synthetic_inputs_fallback():
     src = C.AttentionInputs("pretrained", source="synthetic")
     assert src.source == "synthetic" and "synthetic proxy" in src.label
