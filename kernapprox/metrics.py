@@ -722,6 +722,14 @@ def _clt_bracket(samples: np.ndarray, fail_prob: float):
     return mean, stderr, mean - z * stderr, mean + z * stderr
 
 
+def _check_estimator_options(func, method, distribution, n_samples, fail_prob):
+    """Shared checks of the exact / Hutchinson options of ``frobenius_error`` and ``trace_error``."""
+    check_choice(method, ("exact", "hutchinson"), func, "method")
+    check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
+    return (check_int(n_samples, func, "n_samples", low=2),
+            check_probability(fail_prob, func, "fail_prob"))
+
+
 def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
                     distribution: str = "rademacher", rng=None, fail_prob: float = 0.05) -> ErrorEstimate:
     """Frobenius-norm error ``‖A − B‖_F``, streamed (exact) or estimated (Hutchinson).
@@ -761,10 +769,7 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     smoothing splines", Comm. Stat. Simul. Comput. 18(3), 1989 (applied to tr(MᵀM) = ‖M‖_F²).
     """
     func = "frobenius_error"
-    check_choice(method, ("exact", "hutchinson"), func, "method")
-    check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
-    n_samples = check_int(n_samples, func, "n_samples", low=2)
-    fail_prob = check_probability(fail_prob, func, "fail_prob")
+    n_samples, fail_prob = _check_estimator_options(func, method, distribution, n_samples, fail_prob)
     M = _Difference(A, B, func)
     n, m = M.shape
     if method == "exact":
@@ -821,10 +826,7 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
     (arXiv 2207.06503) — trace error as the natural RPCholesky metric.
     """
     func = "trace_error"
-    check_choice(method, ("exact", "hutchinson"), func, "method")
-    check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
-    n_samples = check_int(n_samples, func, "n_samples", low=2)
-    fail_prob = check_probability(fail_prob, func, "fail_prob")
+    n_samples, fail_prob = _check_estimator_options(func, method, distribution, n_samples, fail_prob)
     M = _Difference(A, B, func)
     n, m = M.shape
     if n != m:
