@@ -195,3 +195,16 @@ def test_random_state_conventions(cloud):
     np.testing.assert_array_equal(c.component_indices_,
                                   np.unique(ka.sample_landmarks(ka.KernelMatrix(ka.Gaussian(1.0), cloud), 20,
                                                                 rng=np.random.default_rng(4))))
+
+
+def test_example_pipeline_runs(monkeypatch, capsys):
+    """examples/sklearn_pipeline.py at smoke size: every method is tuned and scored on held-out digits."""
+    from pathlib import Path
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    from examples.sklearn_pipeline import main
+    results = main(["--k", "30", "--seeds", "1", "--bandwidths", "2.0"])
+    assert len(results) == 3
+    for rows in results.values():
+        acc, wall, best = rows[0]
+        assert 0.85 < acc <= 1.0 and wall > 0 and best   # 10 classes: chance is 0.1
+    assert "RPCholeskyTransformer" in capsys.readouterr().out
