@@ -208,3 +208,11 @@ def test_example_pipeline_runs(monkeypatch, capsys):
         acc, wall, best = rows[0]
         assert 0.85 < acc <= 1.0 and wall > 0 and best   # 10 classes: chance is 0.1
     assert "RPCholeskyTransformer" in capsys.readouterr().out
+
+
+def test_docstring_examples():
+    import doctest
+
+    import kernapprox.sklearn as mod
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 4 and result.failed == 0
