@@ -108,7 +108,7 @@ def _kernel(est, func, *, psd=True):
 def _n_components(value, n, func, name="n_components"):
     k = check_int(value, func, name, low=1)
     if k > n:
-        warn(f"{func}: `{name}` = {k} > n_samples = {n}; using {n} (all training points: the exact kernel)",
+        warn(f"{func}: `{name}` = {k} > n_samples = {n}; using all {n} training points",
              stacklevel=4)
         k = n
     return k
@@ -117,7 +117,7 @@ def _n_components(value, n, func, name="n_components"):
 class _NystromFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared ``transform`` of the Nyström transformers: ``φ(X) = κ(X, Z) R`` (module docstring)."""
 
-    def _finish_fit(self, kernel, Z, core, rcond, gamma, func):
+    def _finish_fit(self, kernel, Z, core, rcond, gamma):
         """Store the landmarks and the width of φ (the rank the core keeps)."""
         F = nystrom(KernelMatrix(kernel, Z), landmarks=Z, core=core, rcond=rcond, gamma=gamma)
         self.kernel_ = kernel
@@ -252,7 +252,7 @@ class NystromTransformer(_NystromFeatures):
             idx = np.unique(idx)  # with-replacement samplers may repeat a landmark; the core drops repeats anyway
             Z = X[idx]
             self.component_indices_ = idx
-        return self._finish_fit(kernel, Z, self.core, rcond, gamma, func)
+        return self._finish_fit(kernel, Z, self.core, rcond, gamma)
 
 
 class RPCholeskyTransformer(_NystromFeatures):
@@ -330,7 +330,7 @@ class RPCholeskyTransformer(_NystromFeatures):
         total = float(approx.info["trace"])
         self.trace_error_ = float(approx.info["residual_trace"]) / total if total > 0 else 0.0
         self.component_indices_ = idx
-        return self._finish_fit(kernel, X[idx], "shifted_cholesky", None, None, func)
+        return self._finish_fit(kernel, X[idx], "shifted_cholesky", None, None)
 
 
 class RandomFeaturesTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

@@ -94,7 +94,7 @@ def test_all_points_as_landmarks_is_the_exact_kernel(cloud):
 
 
 def test_n_components_above_n_samples_warns_and_uses_all(cloud):
-    with pytest.warns(KernapproxWarning, match="`n_components` = 50 > n_samples = 20"):
+    with pytest.warns(KernapproxWarning, match="`n_components` = 50 > n_samples = 20; using all 20"):
         nys = NystromTransformer(n_components=50, random_state=0).fit(cloud[:20])
     assert nys.n_components_ == 20
 
