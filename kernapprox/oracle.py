@@ -149,12 +149,16 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
         "uneven-padding": ({"padding": "uneven"}, "nearly equal segments instead of front zero-padding"),
     },
     "performer": {
-        "paper": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilize": True, "feature_eps": 0.0},
+        "paper": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilizer": "exact", "feature_eps": 0.0},
                   "FAVOR+ positive features, orthogonal χ_p-norm projections, exact stabiliser"),
-        "code": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilize": True,
-                  "feature_eps": 1e-4}, "reference code: ε = 1e-4 added to every stabilised feature"),
-        "lra-double-scaling": ({"kind": "positive", "stabilize": True, "feature_eps": 1e-4, "double_scaling": True},
-                               "Skyformer LRA code: Q, K divided by p^¼ twice (exp(q·k/p))"),
+        "code": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilizer": "performer_pytorch"},
+                 "performer-pytorch FastAttention: shift by max ωᵀx̂ (per query row / per head of keys), "
+                 "then ε = 1e-4 added to every feature"),
+        "google-research": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilizer": "google_research"},
+                            "google-research fast_attention: as 'code' with ε = 1e-6"),
+        "lra-double-scaling": ({"kind": "positive", "stabilizer": "skyformer", "double_scaling": True},
+                               "Skyformer LRA code: Q, K divided by p^¼ twice (exp(q·k/p)), key max over the "
+                               "whole batch, ε = 1e-4"),
         "sqrt-p-norms": ({"kind": "positive", "orthogonal": True, "scaling": 1},
                          "orthogonal projections with √p row norms"),
         "iid": ({"kind": "positive", "orthogonal": False}, "i.i.d. Gaussian projections"),
@@ -197,7 +201,7 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
 #: methods that need no ``d``
 _NO_D = {"exact", "vmean", "linear"}
 #: options computed from the inputs over the whole batch (recomputed in the sensitivity probes)
-_DERIVED = ("ns_scale",)
+_DERIVED = ("ns_scale", "key_max")
 
 
 def list_variants(method: str | None = None) -> dict:
@@ -318,6 +322,12 @@ def _explicit_defaults(method: str, opts: dict) -> dict:
         out.setdefault("n_iter", n_iter)
         if gamma is not None:
             out.setdefault("gamma", gamma)
+    if method == "performer":
+        from .attention._performer import _resolve_stabilizer
+        stab, eps = _resolve_stabilizer(out.get("stabilize", True), out.get("stabilizer"), out.get("feature_eps"),
+                                        out.get("kind", "positive"))
+        out.setdefault("stabilizer", stab)
+        out.setdefault("feature_eps", eps)
     return out
 
 
