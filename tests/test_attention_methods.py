@@ -273,7 +273,9 @@ def test_skyformer_code_global_init_shares_one_razavi_scale_over_the_batch():
         scale = max(scale, np.abs(N).sum(0).max())
     np.testing.assert_allclose(out[1, 2], att.skyformer(Q[1, 2], K[1, 2], V[1, 2], indices=idx[1, 2],
                                                         preset="code", ns_scale=scale), atol=1e-12)
-    per = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code")
+    # preset="code" implies init="global" (the code's iterative_inv); an explicit init wins
+    np.testing.assert_array_equal(att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code"), out)
+    per = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code", init="per_matrix")
     assert not np.allclose(out, per)
 
 
