@@ -5,7 +5,7 @@ small candidate blocks), and returns ``K̂ = F Fᵀ`` as a :class:`~kernapprox.l
 ``info`` holds the pivots (``"indices"``), the kernel entries evaluated (``"n_evals"``) and the exact
 residual trace ``tr(K − K̂)`` (``"residual_trace"``), which these algorithms get for free.
 
-Variants (Chen, Epperly, Tropp, Webber 2024; Epperly, Tropp, Webber 2024):
+Variants (Chen, Epperly, Tropp, Webber, CPAM 2025; Epperly, Tropp, Webber 2024):
 
 * simple RPCholesky (``block_size=1``): pivot i with probability ∝ the residual diagonal;
 * block RPCholesky (``block_size=b``): b pivots drawn i.i.d. ∝ the residual diagonal per round,
@@ -337,13 +337,13 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
 
     ``K − K̂`` is PSD and ``E tr(K − K̂) <= (1 + ε) tr(K − ⟦K⟧_r)`` once
     ``k >= r/ε + r log(1/(ε η))`` with η the relative tail ``tr(K − ⟦K⟧_r)/tr K``
-    (Chen et al. 2024, Thm 3.1).
+    (Chen, Epperly, Tropp & Webber, CPAM 2025, Thm 2.3).
 
     References
     ----------
     Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: Practical
-    approximation of a kernel matrix with few entry evaluations", CPAM 2024 (arXiv 2207.06503),
-    Alg. 1 (simple), Alg. 2 (block), Thm 3.1. E. N. Epperly, J. A. Tropp, R. J. Webber, "Embrace
+    approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503),
+    Alg. 1 (simple), Alg. 2 (block), Thm 2.3. E. N. Epperly, J. A. Tropp, R. J. Webber, "Embrace
     rejection: Kernel matrix approximation by accelerated randomly pivoted Cholesky", 2024
     (arXiv 2410.03969), Alg. 2–3.
 
@@ -401,7 +401,7 @@ def greedy_cholesky(KM, k, *, tol: float | None = None) -> PSDLowRank:
 
     References
     ----------
-    Chen, Epperly, Tropp, Webber, CPAM 2024, §2.2 ("greedy pivoting"); Harbrecht, Peters, Schneider,
+    Chen, Epperly, Tropp, Webber, CPAM 2025, §2.2 ("greedy pivoting"); Harbrecht, Peters, Schneider,
     "On the low-rank approximation by the pivoted Cholesky decomposition", APNUM 2012.
     """
     func = "greedy_cholesky"
