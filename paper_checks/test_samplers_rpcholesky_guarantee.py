@@ -3,7 +3,7 @@ columns, E tr(K − K̂) <= (1 + ε)·tr(K − [[K]]_r), with η = tr(K − [[K]
 of the best rank-r approximation.
 
 Source: Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: practical
-approximation of a kernel matrix with few entry evaluations", CPAM 2024 (arXiv 2207.06503), main theorem
+approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503), Thm 2.3
 (Thm 2.3 in the numbering used by :func:`kernapprox.bounds.rpcholesky_trace_bound`, which minimises the
 guarantee over r). Measured with the ``samplers`` experiment on all four data sets.
 
@@ -20,7 +20,7 @@ from kernapprox.experiments._common import mean_se
 
 def test_rpcholesky_expected_trace_error_below_guarantee(experiment, claim):
     c = claim("RPCholesky's expected trace error is below (1+ε) tr(K − [[K]]_r) for k >= r/ε + r log(1/(εη))",
-              "Chen, Epperly, Tropp & Webber, CPAM 2024 (arXiv 2207.06503), main theorem")
+              "Chen, Epperly, Tropp & Webber, CPAM 2025 (arXiv 2207.06503), Thm 2.3")
     data = experiment("samplers")
     meta = data["meta"]
     bound = np.asarray(data["rpcholesky_bound"])                     # (dataset, k), relative
