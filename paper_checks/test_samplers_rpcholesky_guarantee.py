@@ -37,6 +37,6 @@ def test_rpcholesky_expected_trace_error_below_guarantee(experiment, claim):
         if variant == "rpcholesky":
             ok = bool(np.all(mean <= bound + 3 * se))
     c.measured(**{f"max_mean_over_bound_{k}": v for k, v in worst.items()})
-    if not ok:
-        c.not_reproduced(f"mean trace error / guarantee up to {worst['rpcholesky']:.3f}")
-    assert worst["rpcholesky"] >= 0
+    # the claim (up to 3 standard errors of the trial mean) and its key number's band
+    assert ok, f"mean trace error above the guarantee + 3 se (max mean/bound {worst['rpcholesky']:.3f})"
+    c.band("max_mean_over_bound_rpcholesky", worst["rpcholesky"], 0.0, 1.0)

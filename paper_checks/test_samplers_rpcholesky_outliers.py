@@ -29,5 +29,4 @@ def test_rpcholesky_beats_uniform_on_outliers(experiment, claim):
     ratio = med[rp] / med[un]
     c.measured(k=f"{np.asarray(data['ks']).tolist()}", rpcholesky=f"{np.round(med[rp], 4).tolist()}",
                uniform=f"{np.round(med[un], 4).tolist()}", max_ratio=ratio.max())
-    if not np.all(med[rp] <= med[un]):
-        c.not_reproduced(f"median trace error ratio RPCholesky/uniform = {np.round(ratio, 3).tolist()}")
+    c.band("max_ratio_rpcholesky_over_uniform", ratio.max(), 0.0, 1.0)
