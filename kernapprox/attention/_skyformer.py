@@ -15,7 +15,7 @@ option           ``preset="paper"`` (default)     ``preset="code"``
 ``gamma``        —                                0.1
 ``n_iter``       —                                6 (a partial inverse, §2.4)
 ``signs``        ``"rademacher"`` (accumulation)  ``"ones"``
-``init``         ``"per_matrix"``                  ``"global"`` (one Razavi scale for the whole batch,
+``init``         ``"per_matrix"``                 ``"global"`` (one Razavi scale for the whole batch,
                                                   as ``iterative_inv`` of the code)
 ===============  ==============================  =================================================
 
