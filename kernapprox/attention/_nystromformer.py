@@ -16,7 +16,8 @@ Paper vs code: the paper writes the Razavi initialisation ``Z₀ = Ãᵀ/(‖Ã�
 (mlpen/Nystromformer LRA ``attention_nystrom.py``, copied in the Skyformer repo) divides by the max
 column sum taken over the WHOLE batch tensor (``init="global"``, one scalar for all heads) — for a
 row-stochastic Ã both agree per matrix (``init="per_matrix"``). ``preset="code"`` selects
-``init="global"``, ``preset="paper"`` (default) ``"per_matrix"``; an explicit ``init`` wins.
+``init="global"``, ``preset="paper"`` (default) ``"per_matrix"``; an explicit ``init`` wins (with a
+``key_padding_mask`` the items run separately and the preset's "global" scale is one per item).
 lucidrains' nystrom-attention also uses one batch scale, ``max row sum · max column sum`` (the row
 sums are 1 to rounding). ``core="pinv"`` is the exact pseudo-inverse (the m = n exact regime; often
 worse in practice, §9.1).

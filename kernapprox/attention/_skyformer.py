@@ -164,7 +164,9 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
         Core parameters (:func:`kernapprox._cores.core_inverse`); ``init="global"`` with batched
         inputs (through :func:`kernapprox.attention.approximate`) uses one Razavi scale for the whole
         batch, as the authors' code (computed by ``batch_prepare`` from every head's landmark core).
-        ``init=None``: the preset's (``"per_matrix"`` for "paper", ``"global"`` for "code").
+        ``init=None``: the preset's (``"per_matrix"`` for "paper", ``"global"`` for "code"). With a
+        ``key_padding_mask`` the dispatcher runs the items separately, so the preset's "global"
+        scale is then one per item (an explicit ``init="global"`` with a mask is refused).
     accumulation : int
         Chen & Yang accumulated sub-sampling (algorithms.md §1.1).
     signs : {"rademacher", "ones"} or ndarray of shape (accumulation, d)
