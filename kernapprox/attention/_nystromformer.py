@@ -22,6 +22,11 @@ lucidrains' nystrom-attention also uses one batch scale, ``max row sum · max co
 sums are 1 to rounding). ``core="pinv"`` is the exact pseudo-inverse (the m = n exact regime; often
 worse in practice, §9.1).
 
+Padded batches: ``preset="code"`` reproduces the LRA code for unpadded sequences (mask of ones). Its
+padded path (rows zeroed before the segment means, padded keys masked with −1e9 in
+``softmax(Q̃K̂ᵀ)`` only) is not reproduced by ``approximate(..., key_padding_mask=...)``, which drops
+the padded keys everywhere; "lucidrains_masked" reproduces lucidrains' masked path for front padding.
+
 Landmark segments when d ∤ n (``padding``; with d | n every layout is the plain segment mean,
 except "lucidrains_masked", whose divisor carries the code's ``+ 1e-8``):
 

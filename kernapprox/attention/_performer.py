@@ -50,6 +50,10 @@ Options that separate the paper from the authors' / the Skyformer LRA code (all 
   ε > 0 are finite too, every feature being ≥ ε d^{-1/2}; a single global key shift without ε
   is not: once Q, K are scaled by ~300 every key feature a query weights underflows and the row
   becomes 0/0.)
+* Padding: the reference codes zero the padded keys (Skyformer: ``K·mask``, ``V·mask``; performer-pytorch:
+  ``k.masked_fill``) and keep them in the sums, where each adds ``d^{-1/2}(exp(−M) + ε)`` to every key
+  feature; ``approximate(..., key_padding_mask=...)`` drops padded keys instead. To reproduce the
+  codes on padded batches pass the zero-padded K, V without ``key_padding_mask``.
 * ``double_scaling`` (default False): the Skyformer/Skeinformer LRA code divides Q, K by p^¼ twice,
   so it approximates ``exp(q·k/p)`` instead of ``exp(q·k/√p)`` (algorithms.md §2.10, §12).
 

@@ -19,6 +19,10 @@ option           ``preset="paper"`` (default)     ``preset="code"``
                                                   as ``iterative_inv`` of the code)
 ===============  ==============================  =================================================
 
+``preset="code"`` reproduces the authors' ``Skyformer.forward`` for unpadded sequences (mask of ones;
+the code hard-codes the normaliser ``32^{-1/4}``, i.e. p = 32, where kernapprox uses ``p^{-1/4}``);
+its padded path (zeroed rows kept in the stacked ``[Q; K]``) is not what ``key_padding_mask`` does.
+
 Softmax target and key centring (``center_keys``, default True since the follow-up of issue 4/7).
 Softmax attention is exactly invariant under translating all keys, ``k_j → k_j − b``: every row of
 ``A = exp(Q̂K̂ᵀ)`` is multiplied by ``exp(−q̂_i·b)``, which cancels in ``D⁻¹A``. The augmentation is
