@@ -240,9 +240,10 @@ def test_nystromformer_t2t_vit_uneven_segments(dt, n):
 # ------------------------------------------------------------------------------------------------
 def _ref_skyformer(Q, K, V, S):
     """Skyformer ``Skyformer.forward`` (mask of ones, accumulation 1, random_sign ones, kernel_RS_RBF)
-    with pre-drawn landmark rows S (..., d) of the stacked [q; k]; iterative_inv "original" (global)."""
-    p = Q.shape[-1]
-    c = p ** -0.25
+    with pre-drawn landmark rows S (..., d) of the stacked [q; k]; iterative_inv "original" (global).
+    The code hard-codes ``data_normalizer = 32 ** -0.25`` (its LRA head dimension): p = 32 here."""
+    assert Q.shape[-1] == 32
+    c = 32 ** -0.25
     q, k = Q * c, K * c
     n = q.shape[-2]
     X = np.concatenate([q, k], axis=-2)
@@ -264,7 +265,7 @@ def _ref_skyformer(Q, K, V, S):
 
 @pytest.mark.parametrize("dt", DTYPES)
 def test_skyformer_code_preset_per_head_and_batched(dt):
-    Q, K, V = _qkv((2, 3, 40, 8), scale=0.6, seed=7, dt=dt)
+    Q, K, V = _qkv((2, 3, 40, 32), scale=0.6, seed=7, dt=dt)
     S = att.draw_randomness(Q, K, V, method="skyformer", d=12, rng=3, preset="code")["indices"]
     out = att.approximate(Q, K, V, method="skyformer", preset="code", indices=S)
     assert _rel(out, _ref_skyformer(Q.astype(np.float64), K.astype(np.float64), V.astype(np.float64), S)) \
