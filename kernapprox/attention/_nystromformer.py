@@ -147,7 +147,7 @@ def _key_side(Qt, Kh, V, d, padding, n):
         L, pad = _pad_rows(m, d)
         real = _real_landmarks(n, d)
         B = softmax_rows(Qt @ Kh.T)
-        if not real.all():          # a key landmark row of padding only: uniform over all dL keys
+        if not real.all():          # a query landmark of padding only: its row is uniform over all dL keys
             B[~real] = 1.0 / (L * d)
         return B @ V
     return softmax_rows(Qt @ Kh.T) @ V
