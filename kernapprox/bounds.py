@@ -5,6 +5,29 @@ Every function cites the theorem it evaluates. Tags follow algorithms.md: **[P]*
 standard result stated from memory of the cited paper, **[S]** only the abstract is known — such
 functions state what can be stated and no more.
 
+Verification status of the constants the bounds rely on (a bound whose constant is not verified
+against its source is an indicative curve, not a rigorous guarantee, and is documented as such):
+
+=================================  ==========================================  ===========================
+bound                              constant / form                             status
+=================================  ==========================================  ===========================
+Skyformer Thm 2, Lemma C.2         28/3, β, log(2N/δ)                          [P] Skyformer appendix C
+``rls_nystrom_*``                  28/3 via Tropp 2015 Thm 7.3.1 (4·intdim)    [I] derived here; the O(·)
+                                                                               form is Musco & Musco's
+``skeinformer_prop1_bound``        η = 1 + sqrt((8/β) log(1/δ))                [P] Skeinformer Eq. (4)
+``skeinformer_prop1_expected``     E‖·‖_F² ≤ ‖B‖_F²‖V‖_F²/(βd)                 [I] derived in its docstring
+``skeinformer_lemma1_required_d``  (2/C²) log(2n/δ), β = sqrt(1/3)             [P] Skeinformer App. B
+``rff_*``                          matrix Bernstein (Tropp 2015)               [I] derived (algorithms.md §9.3)
+``drineas_mahoney_*``              64k/ε⁴ (Frobenius), 4/ε² (spectral), η      [M] NOT verified: the JMLR
+                                                                               abstract confirms the form
+                                                                               O(k/ε⁴) only — indicative
+``rpcholesky_*``                   k ≥ r/ε + r log(1/(εη))                     [M] NOT verified against the
+                                                                               theorem's text (CPAM 2025,
+                                                                               Thm 2.3) — indicative
+``krr_critical_radius``,           absolute constants not tracked              rates only, never a bound
+``sketched_krr_rate``
+=================================  ==========================================  ===========================
+
 Spectral quantities of a PSD matrix K (N×N) are computed once by ``eigh`` in float64 (O(N³); these
 are evaluation tools for N up to a few thousand, not production code paths):
 
@@ -475,7 +498,9 @@ def drineas_mahoney_required_c(k: int, eps: float, delta: float | None = None, *
     References
     ----------
     P. Drineas & M. W. Mahoney, "On the Nyström method for approximating a Gram matrix for improved
-    kernel-based learning", JMLR 6, 2005, Theorem 3 [M: constants from memory; verify before quoting].
+    kernel-based learning", JMLR 6, 2005, Theorem 3 [M]. The form (``O(k/ε⁴)`` columns, both norms,
+    in expectation and with high probability) is verified against the paper's abstract; the constants
+    64 and 4 are not: an indicative requirement, not a rigorous one.
     algorithms.md §6.
     """
     func = "drineas_mahoney_required_c"
@@ -497,7 +522,8 @@ def drineas_mahoney_bound(K, k: int, c: int, delta: float | None = None, *, norm
 
     References
     ----------
-    Drineas & Mahoney, JMLR 2005, Theorem 3 [M]. algorithms.md §6.
+    Drineas & Mahoney, JMLR 2005, Theorem 3 [M]; constants not verified (see
+    :func:`drineas_mahoney_required_c`): an indicative curve, not a rigorous bound. algorithms.md §6.
     """
     func = "drineas_mahoney_bound"
     A = _dense_square(K, func)
@@ -668,9 +694,16 @@ def skeinformer_prop1_bound(B, V, d: int, delta: float, *, beta: float = 1.0, sq
 def skeinformer_prop1_expected(B, V, d: int, *, beta: float = 1.0, squared: bool = True) -> float:
     """In-expectation form: ``E‖BV − BSSᵀV‖_F² <= ‖B‖_F²‖V‖_F²/(βd)``.
 
+    Derivation [I]: with d i.i.d. columns i_t drawn with probabilities p and ``BSSᵀV =
+    (1/d) Σ_t B^{(i_t)} V_{(i_t)}/p_{i_t}``, each term is unbiased, so
+    ``E‖BV − BSSᵀV‖_F² = (1/d)(Σ_i ‖B^{(i)}‖²‖V_{(i)}‖²/p_i − ‖BV‖_F²)``; with
+    ``p_i >= β‖B^{(i)}‖‖V_{(i)}‖/Σ_j‖B^{(j)}‖‖V_{(j)}‖`` the sum is at most
+    ``(Σ_i‖B^{(i)}‖‖V_{(i)}‖)²/β <= ‖B‖_F²‖V‖_F²/β`` (Cauchy–Schwarz).
+
     References
     ----------
-    Drineas, Kannan & Mahoney, SIAM J. Comput. 2006, Thm 1 (as quoted in Skeinformer §4.1) [M].
+    Drineas, Kannan & Mahoney, SIAM J. Comput. 2006, Thm 1 (as quoted in Skeinformer §4.1); the
+    constant is derived above.
     """
     func = "skeinformer_prop1_expected"
     B, V = _check_BV(B, V, func)
@@ -725,7 +758,8 @@ def rpcholesky_required_k(r: int, eps: float, eta: float) -> int:
     ----------
     Y. Chen, E. N. Epperly, J. A. Tropp & R. J. Webber, "Randomly pivoted Cholesky: practical
     approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503),
-    Theorem 2.3 (main error bound) [M: statement as in the issue brief].
+    Theorem 2.3 (main error bound) [M]: the statement is not verified against the theorem's text, so
+    the requirement is indicative, not a rigorous guarantee (module docstring table).
     """
     func = "rpcholesky_required_k"
     r = check_int(r, func, "r", low=0)

@@ -5,7 +5,7 @@ small candidate blocks), and returns ``K̂ = F Fᵀ`` as a :class:`~kernapprox.l
 ``info`` holds the pivots (``"indices"``), the kernel entries evaluated (``"n_evals"``) and the exact
 residual trace ``tr(K − K̂)`` (``"residual_trace"``), which these algorithms get for free.
 
-Variants (Chen, Epperly, Tropp, Webber 2024; Epperly, Tropp, Webber 2024):
+Variants (Chen, Epperly, Tropp, Webber, CPAM 2025; Epperly, Tropp, Webber 2024):
 
 * simple RPCholesky (``block_size=1``): pivot i with probability ∝ the residual diagonal;
 * block RPCholesky (``block_size=b``): b pivots drawn i.i.d. ∝ the residual diagonal per round,
@@ -26,7 +26,7 @@ from scipy.linalg.blas import dgemm, dtrmm, dtrsm
 from ._validation import as_generator, check_bool, check_int, check_positive, fail, warn
 from .lowrank import PSDLowRank, as_matrix_protocol
 
-__all__ = ["rpcholesky", "greedy_cholesky", "ZERO_TRACE_MULTIPLE", "ZERO_PIVOT_MULTIPLE"]
+__all__ = ["rpcholesky", "greedy_cholesky", "ZERO_TRACE_MULTIPLE", "ZERO_PIVOT_MULTIPLE", "REFERENCE_BLOCK_SHIFT"]
 
 #: The residual is "numerically zero" (the matrix is exhausted: stop, warn) once
 #: ``tr(K − K̂) <= ZERO_TRACE_MULTIPLE · eps · tr(K)`` (eps of the matrix dtype).
@@ -218,6 +218,29 @@ def _block(st: _State, b: int, rng) -> None:
         st.append(Xt[:t], S[cols[:t]])
 
 
+#: diagonal shift of the reference block step, ``chol(C + REFERENCE_BLOCK_SHIFT·eps·I)``
+#: (eepperly/Randomly-Pivoted-Cholesky ``block_cholesky_helper``), here relative to the largest pivot
+#: diagonal so that it is scale-free (the same number for unit-diagonal kernels)
+REFERENCE_BLOCK_SHIFT = 100.0
+
+
+def _block_keep(st: _State, b: int, rng) -> None:
+    """Block RPCholesky as the reference code: every distinct drawn pivot is kept and counted toward k,
+    numerically dependent ones included; the residual block is factored by a shifted Cholesky."""
+    while not st.should_stop():
+        want = min(b, st.k - st.r)
+        S = np.unique(_sample_prop(st.d, want, rng))
+        S = S[st.d[S] > 0]
+        G = st.residual_columns(S)                       # (n, |S|)
+        H = 0.5 * (G[S] + G[S].T)
+        shift = REFERENCE_BLOCK_SHIFT * st.eps * float(st.d0[S].max())
+        L = np.linalg.cholesky(H + shift * np.eye(S.size))
+        Xt = _solve_lower(L, np.ascontiguousarray(G))
+        gains = np.einsum("ij,ij->i", Xt, Xt)
+        t = _prefix_for_tol(st.res, gains, st.tol)
+        st.append(Xt[:t], S[:t])
+
+
 def _accelerated(st: _State, b: int, rng) -> None:
     """Accelerated RPCholesky (Epperly, Tropp, Webber 2024, Alg. 2): rejection sampling on b×b blocks."""
     KM = st.KM
@@ -258,7 +281,7 @@ def _accelerated(st: _State, b: int, rng) -> None:
 
 
 def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: float | None = None,
-               rng=None) -> PSDLowRank:
+               dependent_pivots: str = "drop", rng=None) -> PSDLowRank:
     """Randomly pivoted Cholesky: a rank-k Nyström approximation ``K̂ = F Fᵀ`` with adaptive pivots.
 
     Each pivot s is drawn with probability ``d_s / Σ d`` where ``d = diag(K − K̂)`` is the current
@@ -282,6 +305,17 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
         Stop as soon as the residual trace ``tr(K − K̂) < tol`` (a :class:`KernapproxWarning` and a
         rank below k). The run also stops, with a warning, when the residual trace is numerically
         zero (``<= ZERO_TRACE_MULTIPLE · eps · tr K``): the matrix has numerical rank < k.
+    dependent_pivots : {"drop", "keep"}, default "drop"
+        Block RPCholesky only (``block_size > 1``, not accelerated). ``"drop"``: a rank-revealing
+        pivoted Cholesky of each round's residual block drops the pivots that are numerically in
+        the span of the others (residual ≤ ZERO_PIVOT_MULTIPLE·eps·K_ii); they are NOT counted
+        toward k, so more rounds run and the rank k is reached with independent pivots.
+        ``"keep"``: the reference code's behaviour (Chen et al., eepperly/Randomly-Pivoted-Cholesky
+        ``block_cholesky_helper``): every distinct drawn pivot is kept and counted toward k, and
+        the block is factored as ``chol(C + 100·eps·max K_SS·I)``. The two differ in law only on
+        (numerically) rank-deficient matrices: with "keep" a dependent pivot adds a column of
+        rounding size and uses up one of the k slots; with "drop" the returned rank is the number
+        of independent pivots (and ``info["skipped"]`` counts the dropped ones).
     rng : None, int, Generator, …
         Randomness (normalised by :func:`numpy.random.default_rng`).
 
@@ -303,13 +337,13 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
 
     ``K − K̂`` is PSD and ``E tr(K − K̂) <= (1 + ε) tr(K − ⟦K⟧_r)`` once
     ``k >= r/ε + r log(1/(ε η))`` with η the relative tail ``tr(K − ⟦K⟧_r)/tr K``
-    (Chen et al. 2024, Thm 3.1).
+    (Chen, Epperly, Tropp & Webber, CPAM 2025, Thm 2.3).
 
     References
     ----------
     Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: Practical
-    approximation of a kernel matrix with few entry evaluations", CPAM 2024 (arXiv 2207.06503),
-    Alg. 1 (simple), Alg. 2 (block), Thm 3.1. E. N. Epperly, J. A. Tropp, R. J. Webber, "Embrace
+    approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503),
+    Alg. 1 (simple), Alg. 2 (block), Thm 2.3. E. N. Epperly, J. A. Tropp, R. J. Webber, "Embrace
     rejection: Kernel matrix approximation by accelerated randomly pivoted Cholesky", 2024
     (arXiv 2410.03969), Alg. 2–3.
 
@@ -326,18 +360,20 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
     KM, n, k, tol = _check_common(KM, k, tol, func)
     b = check_int(block_size, func, "block_size", low=1)
     accelerated = check_bool(accelerated, func, "accelerated")
+    if dependent_pivots not in ("drop", "keep"):
+        raise fail(func, "dependent_pivots", "be 'drop' or 'keep'", repr(dependent_pivots))
     rng = as_generator(rng)
     st = _State(KM, k, tol, func)
     if accelerated:
         _accelerated(st, b, rng)
         method = "accelerated_rpcholesky"
     elif b > 1:
-        _block(st, b, rng)
+        (_block_keep if dependent_pivots == "keep" else _block)(st, b, rng)
         method = "block_rpcholesky"
     else:
         _sequential(st, lambda d: _sample_prop(d, 1, rng)[0])
         method = "rpcholesky"
-    return st.result(method, {"block_size": b}, stacklevel=3)
+    return st.result(method, {"block_size": b, "dependent_pivots": dependent_pivots}, stacklevel=3)
 
 
 def greedy_cholesky(KM, k, *, tol: float | None = None) -> PSDLowRank:
@@ -365,7 +401,7 @@ def greedy_cholesky(KM, k, *, tol: float | None = None) -> PSDLowRank:
 
     References
     ----------
-    Chen, Epperly, Tropp, Webber, CPAM 2024, §2.2 ("greedy pivoting"); Harbrecht, Peters, Schneider,
+    Chen, Epperly, Tropp, Webber, CPAM 2025, §2.2 ("greedy pivoting"); Harbrecht, Peters, Schneider,
     "On the low-rank approximation by the pivoted Cholesky decomposition", APNUM 2012.
     """
     func = "greedy_cholesky"

@@ -67,8 +67,11 @@ DEFLATION_EPS_MULTIPLE = 1e3
 NOISE_EPS_MULTIPLE = 10.0
 #: Failure probability of the Kuczyński–Woźniakowski probabilistic upper bound ``.upper_prob``.
 KW_FAIL_PROB = 1e-3
-#: Constant of Kuczyński & Woźniakowski (1992), Thm 4.2: P(failure) <= KW_CONSTANT·sqrt(N)·exp(−(2k−1)√ε)
-#: (the √N·e^{−(2k−1)√ε} form is in the paper's abstract; the constant 1.648 is quoted from memory [M]).
+#: Constant of Kuczyński & Woźniakowski, SIAM J. Matrix Anal. Appl. 13(4), 1992, Thm 4.2 (Lanczos):
+#: P(failure) <= KW_CONSTANT·sqrt(N)·exp(−(2k−1)√ε). Verified: the √N·e^{−(2k−1)√ε} form (the paper's
+#: abstract and its report version CUCS-465-89). NOT verified against the theorem's text: the value
+#: 1.648 (≈ √e; the value also quoted by later work, e.g. Urschel 2021); hence ``upper_prob`` is
+#: documented as a probabilistic bound that rests on this unverified constant, not as a rigorous one.
 KW_CONSTANT = 1.648
 #: Default number of probe vectors of the Hutchinson estimators.
 HUTCHINSON_SAMPLES = 64
@@ -643,9 +646,11 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
       the Ritz values are exact and ``upper = lower``. When the whole bracket lies below the rounding
       floor ``10·sqrt(max(n, m))·eps·(‖A‖ + ‖B‖)`` the iteration stops (``info["at_noise_floor"]``):
       A and B agree to working precision.
-    * ``info["upper_prob"]``: a rigorous *probabilistic* upper bound, ``‖M‖ <= upper_prob`` with
-      probability ≥ 1 − fail_prob over the start block (Kuczyński & Woźniakowski 1992, Thm 4.2,
-      applied to the first start vector); looser than *upper*.
+    * ``info["upper_prob"]``: a *probabilistic* upper bound, ``‖M‖ <= upper_prob`` with
+      probability ≥ 1 − fail_prob over the start block, in exact arithmetic (Kuczyński & Woźniakowski
+      1992, Thm 4.2, applied to the first start vector); looser than *upper*. Not certified: the
+      form of the bound is checked against the source, its constant :data:`KW_CONSTANT` is not (see
+      there), and rounding in the Krylov recurrence is not accounted for.
 
     The exact path reports ``lower = v(1 − ρ)``, ``upper = v(1 + ρ)`` with
     ``ρ = 10·max(n, m)·eps`` (backward error of the dense eigen/singular value solver).

@@ -126,7 +126,7 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
     ----------
     C. Williams, M. Seeger, "Using the Nyström method to speed up kernel machines", NeurIPS 2000;
     Skyformer (Chen et al., NeurIPS 2021) §3.2 (algorithms.md §1.2); Chen, Epperly, Tropp, Webber,
-    "Randomly pivoted Cholesky", CPAM 2024, §2.1 (stabilised Nyström via a shifted Cholesky core).
+    "Randomly pivoted Cholesky", CPAM 2025, §2.1 (stabilised Nyström via a shifted Cholesky core).
 
     Examples
     --------

@@ -273,7 +273,9 @@ def test_skyformer_code_global_init_shares_one_razavi_scale_over_the_batch():
         scale = max(scale, np.abs(N).sum(0).max())
     np.testing.assert_allclose(out[1, 2], att.skyformer(Q[1, 2], K[1, 2], V[1, 2], indices=idx[1, 2],
                                                         preset="code", ns_scale=scale), atol=1e-12)
-    per = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code")
+    # preset="code" implies init="global" (the code's iterative_inv); an explicit init wins
+    np.testing.assert_array_equal(att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code"), out)
+    per = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code", init="per_matrix")
     assert not np.allclose(out, per)
 
 
@@ -409,3 +411,38 @@ def test_experiment_sweep_records_n_evals_of_the_methods_that_report_them():
     data = attention_loss_sweep("t", {"N": ("nystromformer", {}), "P": ("performer", {})}, kinds=("initialized",),
                                 ns=(40,), ds=(4, 8), windows=1, heads_per_window=1, inputs="synthetic", seed=0)
     assert data["meta"]["n_evals"] == {"N": 80 * 4 + 16 + 80 * 8 + 64}
+
+
+def test_nystromformer_padding_and_preset_options():
+    Q, K, V = _qkv(n=45)
+    for padding in ("zeros", "uneven", "lucidrains", "lucidrains_masked", "t2t_vit"):
+        assert np.all(np.isfinite(att.nystromformer(Q, K, V, d=8, padding=padding)))
+    with pytest.raises(ValueError, match="`padding` must be one of"):
+        att.nystromformer(Q, K, V, d=8, padding="front")
+    with pytest.raises(ValueError, match="`padding` must be 'zeros', 'uneven' or 't2t_vit' with target='gaussian'"):
+        att.nystromformer(Q, K, V, d=8, padding="lucidrains", target="gaussian")
+    with pytest.raises(ValueError, match="`preset` must be one of"):
+        att.nystromformer(Q, K, V, d=8, preset="fast")
+    from kernapprox.attention._nystromformer import segment_means
+    X = np.arange(10.0)[:, None]
+    # T2T-ViT layout: ⌊10/3⌋ = 3; the first (3+1)·3 − 10 = 2 segments have 3 rows, the last one 4
+    np.testing.assert_allclose(segment_means(X, 3, "t2t_vit"), [[1.0], [4.0], [7.5]])
+    # lucidrains masked: front padding [0, 0 | 0, 1, 2, 3 ...] with L = 4: real counts 2, 4, 4
+    np.testing.assert_allclose(segment_means(X, 3, "lucidrains_masked"), [[1 / (2 + 1e-8)], [14 / (4 + 1e-8)],
+                                                                          [30 / (4 + 1e-8)]])
+
+
+def test_skeinformer_ablation_flags_resolve_pilot_reuse_and_infer_d():
+    from kernapprox.attention._skeinformer import resolve_pilot_reuse
+    assert resolve_pilot_reuse(None, "importance", "adaptive") is True
+    for cs, rn in (("uniform", "adaptive"), ("importance", "simple"), ("importance", "exact")):
+        assert resolve_pilot_reuse(None, cs, rn) is False
+    assert resolve_pilot_reuse(True, "importance", "simple") is True
+    Q, K, V = _qkv(n=40)
+    r = att.draw_randomness(Q, K, V, method="skeinformer", d=8, rng=0)
+    out = att.skeinformer(Q, K, V, **r)                      # d inferred from both index arrays
+    np.testing.assert_array_equal(out, att.skeinformer(Q, K, V, d=8, rng=0))
+    with pytest.raises(ValueError, match="`pilot_indices` must hold d = 8 indices"):
+        att.skeinformer(Q, K, V, pilot_indices=r["pilot_indices"][:5], column_indices=r["column_indices"])
+    with pytest.raises(ValueError, match="`pilot_reuse` must be one of"):
+        att.skeinformer(Q, K, V, d=4, rng=0, pilot_reuse="yes")

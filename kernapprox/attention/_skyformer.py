@@ -15,7 +15,13 @@ option           ``preset="paper"`` (default)     ``preset="code"``
 ``gamma``        —                                0.1
 ``n_iter``       —                                6 (a partial inverse, §2.4)
 ``signs``        ``"rademacher"`` (accumulation)  ``"ones"``
+``init``         ``"per_matrix"``                 ``"global"`` (one Razavi scale for the whole batch,
+                                                  as ``iterative_inv`` of the code)
 ===============  ==============================  =================================================
+
+``preset="code"`` reproduces the authors' ``Skyformer.forward`` for unpadded sequences (mask of ones;
+the code hard-codes the normaliser ``32^{-1/4}``, i.e. p = 32, where kernapprox uses ``p^{-1/4}``);
+its padded path (zeroed rows kept in the stacked ``[Q; K]``) is not what ``key_padding_mask`` does.
 
 Softmax target and key centring (``center_keys``, default True since the follow-up of issue 4/7).
 Softmax attention is exactly invariant under translating all keys, ``k_j → k_j − b``: every row of
@@ -74,6 +80,16 @@ def _resolve(preset, landmarks, core, gamma, n_iter, signs, target):
     return landmarks, core, gamma, n_iter, signs
 
 
+#: preset -> Newton–Schulz initial scale (module table); an explicit ``init=`` wins
+PRESET_INIT = {"paper": "per_matrix", "code": "global"}
+
+
+def _resolve_init(preset, init):
+    """``init`` of the preset unless given (validated by :func:`kernapprox._cores.core_inverse`)."""
+    check_choice(preset, tuple(PRESETS), _FUNC, "preset")
+    return PRESET_INIT[preset] if init is None else init
+
+
 def _kernel(target):
     """κ of the target on the scaled points: unit Gaussian (``C``) or exponential (``A = SM``, Lemma 1)."""
     return _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
@@ -119,7 +135,7 @@ draw = public_draw(_draw, _FUNC, "Draw Skyformer's randomness for one head (see 
 
 def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target: str = "gaussian",
               preset: str = "paper", landmarks: str | None = None, indices=None, core: str | None = None,
-              gamma: float | None = None, n_iter: int | None = None, init: str = "per_matrix",
+              gamma: float | None = None, n_iter: int | None = None, init: str | None = None,
               ns_scale=None, normalise: bool = True, rcond: float | None = None, accumulation: int = 1,
               signs=None, center_keys: bool = True):
     """Skyformer attention for one head: augmented Nyström of ``C = κ(Q̂, K̂)`` (or of ``A``) times V.
@@ -152,6 +168,9 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
         Core parameters (:func:`kernapprox._cores.core_inverse`); ``init="global"`` with batched
         inputs (through :func:`kernapprox.attention.approximate`) uses one Razavi scale for the whole
         batch, as the authors' code (computed by ``batch_prepare`` from every head's landmark core).
+        ``init=None``: the preset's (``"per_matrix"`` for "paper", ``"global"`` for "code"). With a
+        ``key_padding_mask`` the dispatcher runs the items separately, so the preset's "global"
+        scale is then one per item (an explicit ``init="global"`` with a mask is refused).
     accumulation : int
         Chen & Yang accumulated sub-sampling (algorithms.md §1.1).
     signs : {"rademacher", "ones"} or ndarray of shape (accumulation, d)
@@ -209,7 +228,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     if rcond is None:
         rcond = default_rcond(core_r, idx2.shape[1], np.float64 if target == "softmax" else Q.dtype,
                               exponential=target == "softmax")
-    Winv = core_inverse(W, core_r, gamma=gamma_r, n_iter=n_iter_r, rcond=rcond, init=init,
+    Winv = core_inverse(W, core_r, gamma=gamma_r, n_iter=n_iter_r, rcond=rcond, init=_resolve_init(preset, init),
                         normalise=normalise, ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
     Wc = Winv.astype(dt, copy=False)
@@ -239,12 +258,12 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
 
 
 def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=None, gamma=None,
-                   init="per_matrix", ns_scale=None, normalise=True, indices=None, signs=None,
+                   init=None, ns_scale=None, normalise=True, indices=None, signs=None,
                    accumulation=1, center_keys=True, **_) -> dict:
     """The authors' code with ``init="global"``: one Razavi scale (max column sum of the normalised
     core) shared by the whole batch. Called by the dispatcher after every item's landmarks are drawn."""
     _, core_r, gamma_r, _, _ = _resolve(preset, None, core, gamma, None, None, target)
-    if init != "global" or ns_scale is not None or core_r != "newton_schulz":
+    if _resolve_init(preset, init) != "global" or ns_scale is not None or core_r != "newton_schulz":
         return {}
     batch = Q.shape[:-2]
     kern = _kernel(target)

@@ -20,7 +20,7 @@ O(n³) eigendecomposition per call, which is what limits n.
 References
 ----------
 Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: practical approximation
-of a kernel matrix with few entry evaluations", CPAM 2024 (arXiv 2207.06503), Alg. 1–2, Thm 3.1 and the
+of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503), Alg. 1–2, Thm 2.3 and the
 smile/spiral/outlier experiments of §4; E. N. Epperly, J. A. Tropp, R. J. Webber, "Embrace rejection:
 kernel matrix approximation by accelerated randomly pivoted Cholesky" (2024); C. Musco, C. Musco,
 "Recursive sampling for the Nyström method", NeurIPS 2017; design.md §5.
@@ -35,7 +35,7 @@ import numpy as np
 
 NAME = "samplers"
 TITLE = "PSD landmark samplers: relative trace / spectral error vs k and vs kernel entries evaluated"
-PAPER = ("Chen, Epperly, Tropp & Webber (RPCholesky) §4 figures (smile, spiral, outliers) and Thm 3.1 "
+PAPER = ("Chen, Epperly, Tropp & Webber (RPCholesky) §4 figures (smile, spiral, outliers) and Thm 2.3 "
          "expected trace-error guarantee; design.md §5 sampler comparison")
 
 #: every sampler of the comparison, in plotting order
