@@ -248,7 +248,7 @@ CLAIM_WIDTH = 66
 def _wrap_claim(text: str) -> list:
     """``text`` in lines of at most :data:`CLAIM_WIDTH` characters, broken between words only."""
     import textwrap
-    return textwrap.wrap(" ".join(text.split()), CLAIM_WIDTH, break_long_words=False) or [""]
+    return textwrap.wrap(" ".join(text.split()), CLAIM_WIDTH, break_long_words=False, break_on_hyphens=False) or [""]
 
 
 def _cmd_check(args) -> int:

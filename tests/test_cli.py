@@ -192,8 +192,8 @@ def test_check_table_wraps_long_claims_between_words(monkeypatch, capsys):
     """The table from fed reports (no pytest run): whole words only, status and detail on the first line,
     exit 1 when a claim FAILS."""
     import pytest as real_pytest
-    long_claim = ("Accumulated sub-sampling (m > 1) beats plain sub-sampling (m = 1) for sketched KRR on a "
-                  "high-coherence design at every sketch size of the sweep")
+    long_claim = ("Accumulated sub-sampling (m > 1) beats plain sub-sampling (m = 1) for sketched KRR on "
+                  "high-coherence, cluster-plus-outliers designs at every sketch size of the sweep")
 
     def fake_main(args, plugins):
         (col,) = plugins
