@@ -147,6 +147,15 @@ def test_progress_silent_without_tty_and_when_quiet(monkeypatch):
     assert tty2.getvalue() == ""
 
 
+def test_footer_names_the_commit_and_a_modified_tree():
+    for sha, shown in (("0123456789abcdef" * 2 + "01234567", "kernapprox 01234567)"),
+                       ("0123456789abcdef" * 2 + "01234567+dirty", "kernapprox 01234567+dirty)")):
+        fig, _ = C.new_figure(1, 1)
+        C.add_provenance(fig, {"meta": {"inputs": "x"}, "provenance": {"name": "toy", "mode": "full", "seed": 0,
+                                                                      "git_sha": sha}})
+        assert shown in fig._supxlabel.get_text().replace("\n", " ")
+
+
 def test_progress_duration_format():
     assert [C._fmt_duration(x) for x in (0.04, 59.94, 60.4, 125, 3599.4, 3600, 7384)] == \
         ["0.0s", "59.9s", "1m00s", "2m05s", "59m59s", "1h00m", "2h03m"]

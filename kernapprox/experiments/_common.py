@@ -449,14 +449,17 @@ def inputs_label(meta_or_str) -> str:
 
 
 def add_provenance(fig, data_or_text, extra: str = "") -> None:
-    """Write the provenance line (inputs, seed, mode, sha) at the bottom of the figure."""
+    """Write the provenance line (inputs, seed, mode, commit — ``+dirty`` when the source tree was
+    modified) at the bottom of the figure."""
     if isinstance(data_or_text, dict):
         meta = data_or_text.get("meta", {})
         prov = data_or_text.get("provenance", {})
         parts = [inputs_label(meta)]
         if prov:
+            sha = str(prov.get("git_sha", ""))
+            sha = sha[:8] + ("+dirty" if sha.endswith("+dirty") else "")  # data from a modified tree say so
             parts.append(f"{prov.get('name', '')} ({prov.get('mode', '')}, seed {prov.get('seed', '')}, "
-                         f"kernapprox {str(prov.get('git_sha', ''))[:8]})")
+                         f"kernapprox {sha})")
         text = "; ".join(parts)
     else:
         text = str(data_or_text)
