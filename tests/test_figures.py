@@ -81,7 +81,7 @@ def q_skyformer_fig1(d):
         mb = np.where(np.isfinite(mb), mb, np.inf)
         dfrom = _first_d_best_from(mb, ds, sky)
         best.append(f"n = {int(n)}: " + ("never" if dfrom is None else f"d ≥ {dfrom}"))
-    out["best_from"] = "lowest mean from " + ", ".join(best)
+    out["best_from"] = "lowest of all methods at " + "; ".join(best)
     return out
 
 
@@ -255,7 +255,7 @@ def q_ff_kernel(d):
         out[f"{k}_best"] = f"a fitted map is lowest at {int(fitted_best.sum())} of {mo.shape[1]} m ({k})"
     pre = kinds.index("pretrained")
     mk = _mean(ke[pre])
-    out["kernel_pre"] = (f"held-out kernel error on pretrained inputs {mk[fk].min():.1f}–{mk[fk].max():.1f} "
+    out["kernel_pre"] = (f"held-out kernel error on pretrained inputs: {mk[fk].min():.1f}–{mk[fk].max():.1f} "
                          f"(fit to kernel), {mk[fit].min():.1f}–{mk[fit].max():.1f} (fit to attention)")
     return out
 

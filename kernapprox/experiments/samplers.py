@@ -190,7 +190,7 @@ def plot(data: dict):
     axes[2, 0].set_ylabel("relative trace error")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", ncol=1, fontsize=8, frameon=False)
-    fig.suptitle(f"{TITLE} (median over {data['trace_error'].shape[-1]} trials; Gaussian kernel, "
-                 "bandwidths of datasets.clouds.SUGGESTED_BANDWIDTH)", fontsize=10)
+    fig.suptitle(f"{TITLE}\n(median over {data['trace_error'].shape[-1]} trials; Gaussian kernel, bandwidth in "
+                 "each panel title: datasets.clouds.SUGGESTED_BANDWIDTH)", fontsize=10)
     add_provenance(fig, data)
     return fig
