@@ -872,10 +872,11 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
 
     def root(v):
         return math.ldexp(math.sqrt(max(v, 0.0)), e_max)
+    with np.errstate(over="ignore"):         # ‖M‖_F² itself may exceed the float64 range: inf
+        sq_stderr, sq_mean = float(np.ldexp(stderr, 2 * e_max)), float(np.ldexp(mean, 2 * e_max))
     return ErrorEstimate(root(mean), root(lo), root(up),
                          matvecs=M.matvecs, passes=M.passes, method="hutchinson",
-                         info={"stderr": float(np.ldexp(stderr, 2 * e_max)),    # inf if ‖M‖_F² overflows
-                               "squared_estimate": float(np.ldexp(mean, 2 * e_max)), "n_samples": n_samples,
+                         info={"stderr": sq_stderr, "squared_estimate": sq_mean, "n_samples": n_samples,
                                "distribution": distribution, "fail_prob": fail_prob})
 
 
