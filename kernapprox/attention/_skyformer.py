@@ -43,7 +43,7 @@ import numpy as np
 from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, fail, warn
-from ..nystrom_general import (AUGMENTED_RULES, _as_index_array, _augmented_blocks, _signs, augmented_landmarks,
+from ..nystrom_general import (_as_index_array, _augmented_blocks, _signs, augmented_landmarks,
                                default_rcond)
 from ._common import DEN_FLOOR, check_d, check_qkv, public_draw, scaled
 
@@ -88,8 +88,7 @@ def _keys(K, target, center_keys):
 
 
 def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landmarks=None, indices=None,
-          accumulation=1, signs=None, core=None, gamma=None, n_iter=None, center_keys=True,
-          **_ignored) -> dict:
+          accumulation=1, signs=None, core=None, gamma=None, n_iter=None, center_keys=True) -> dict:
     """Randomness of one Skyformer call: ``indices`` (and ``signs`` when accumulated with random signs)."""
     check_choice(target, ("gaussian", "softmax"), _FUNC, "target")
     landmarks, core, gamma, n_iter, signs = _resolve(preset, landmarks, core, gamma, n_iter, signs, target)
@@ -98,9 +97,8 @@ def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landm
     n, m = Q.shape[0], K.shape[0]
     out = {}
     if indices is None:
-        d = check_d(d, _FUNC)
-        if landmarks not in AUGMENTED_RULES and d > n + m:
-            raise fail(_FUNC, "d", f"be <= n + m = {n + m} for landmark rule {landmarks!r}", d)
+        # d landmarks among the n + m rows of the completion: more cannot add rank (Eqs. (4)-(5))
+        d = check_d(d, _FUNC, high=n + m, what="landmarks are rows of the n + m stacked [Q̂; K̂]")
         kern = _kernel(target)
         indices = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
                                       kernel=kern, Q=scaled(Q), K=scaled(_keys(K, target, center_keys)))
