@@ -7,8 +7,9 @@ pretrained model and its randomly initialised twin, each of the 6 layers × 12 h
 ``target="softmax"``). Reported per method: the worst head's relative spectral-norm loss
 ``‖R − R̃‖₂ / ‖R‖₂`` against the float64 exact target of the method (softmax ``D⁻¹AV``, or the
 Gaussian ``CV`` for Skyformer's default target and RFF), the number of calls with a non-finite output,
-and the number of output rows outside the natural range of the target (for softmax: the per-column
-box ``[min_j V_jk, max_j V_jk]`` widened by rounding).
+the number of output rows outside the natural range of the target (for softmax: the per-column
+box ``[min_j V_jk, max_j V_jk]`` widened by rounding), and how many rows the range safeguard of
+``approximate`` recomputed exactly or clipped (its cost: m score evaluations per exact row).
 
 Usage (about 10-20 minutes on one core for the full grid)::
 
@@ -92,6 +93,8 @@ def main(argv=None):
     nonfinite = {c[0]: 0 for c in cases}
     outside = {c[0]: 0 for c in cases}
     calls = {c[0]: 0 for c in cases}
+    exact_rows = {c[0]: 0 for c in cases}       # rows the safeguard recomputed exactly
+    clipped = {c[0]: 0 for c in cases}          # rows the safeguard projected onto the range
     errors = {}
     twin = P.load_minilm("initialized", rng=a.seed)
     for weights in a.weights:
@@ -111,13 +114,17 @@ def main(argv=None):
                                 for d in (a.d[:1] if label in NO_D else a.d):
                                     where = f"{weights}/{text}@{start}/L{layer}H{h}/{np.dtype(dt).name}/d={d}"
                                     try:
-                                        out = ka.attention.approximate(Qd, Kd, Vd, method=method,
-                                                                       d=None if label in NO_D else d,
-                                                                       rng=a.seed, **opts)
+                                        out, fac = ka.attention.approximate(Qd, Kd, Vd, method=method,
+                                                                            d=None if label in NO_D else d,
+                                                                            rng=a.seed, return_factors=True,
+                                                                            **opts)
                                     except Exception as exc:  # recorded, not hidden
                                         errors.setdefault(label, []).append(f"{where}: {exc!r}"[:300])
                                         continue
                                     calls[label] += 1
+                                    sg = fac.get("safeguard") or {}
+                                    exact_rows[label] += len(sg.get("exact_rows", ()))
+                                    clipped[label] += sg.get("clipped_rows", 0)
                                     loss = _rel(out, ref[target])
                                     nonfinite[label] += int(not np.all(np.isfinite(out)))
                                     outside[label] += _outside_rows(out, Vd, target, dt)
@@ -135,13 +142,17 @@ def main(argv=None):
            "methods": {lab: {"worst_rel_spectral_loss": worst.get(lab, [None, None])[0],
                              "worst_head": worst.get(lab, [None, None])[1], "calls": calls[lab],
                              "nonfinite_outputs": nonfinite[lab], "rows_outside_range": outside[lab],
+                             "safeguard_exact_rows": exact_rows[lab], "safeguard_clipped_rows": clipped[lab],
+                             "rows_total": calls[lab] * a.n,
                              "errors": len(errors.get(lab, []))} for lab, *_ in cases},
            "error_examples": {k: v[:3] for k, v in errors.items()}}
-    print(f"{'method':18s} {'worst loss':>11s} {'non-finite':>10s} {'rows out':>9s} {'calls':>6s}  worst head")
+    print(f"{'method':18s} {'worst loss':>11s} {'non-finite':>10s} {'rows out':>9s} {'calls':>6s} "
+          f"{'exact rows':>10s} {'clipped':>8s}  worst head")
     for lab, r in res["methods"].items():
         wl = r["worst_rel_spectral_loss"]
-        print(f"{lab:18s} {wl if wl is None else format(wl, '11.3g'):>11} {r['nonfinite_outputs']:10d} "
-              f"{r['rows_outside_range']:9d} {r['calls']:6d}  {r['worst_head']}")
+        print(f"{lab:18s} {'-' if wl is None else format(wl, '11.3g'):>11} {r['nonfinite_outputs']:10d} "
+              f"{r['rows_outside_range']:9d} {r['calls']:6d} {r['safeguard_exact_rows']:10d} "
+              f"{r['safeguard_clipped_rows']:8d}  {r['worst_head']}")
     if a.out:
         os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
         with open(a.out, "w") as fh:

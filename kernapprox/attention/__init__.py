@@ -247,6 +247,10 @@ OPTION_SCHEMA = {
     "double_scaling": _v_bool,
 }
 
+#: per-method entries that differ from :data:`OPTION_SCHEMA` (Nyströmformer has no preset to resolve
+#: ``core=None`` from)
+METHOD_OPTION_SCHEMA = {"nystromformer": {"core": _v_choice(*ATTENTION_CORES)}}
+
 #: keywords of the common signature, checked by :func:`_check_call` itself
 _COMMON_KW = ("d", "rng", "return_factors")
 
@@ -257,7 +261,8 @@ def option_schema(method: str) -> dict:
     fn = _raw(get_method(method))
     names = [k for k, p in inspect.signature(fn).parameters.items()
              if p.kind is p.KEYWORD_ONLY and k not in _COMMON_KW]
-    return {k: OPTION_SCHEMA.get(k) for k in names}
+    own = METHOD_OPTION_SCHEMA.get(method, {})
+    return {k: own.get(k, OPTION_SCHEMA.get(k)) for k in names}
 
 
 def _check_options(fn, method: str, options: dict, func: str = "attention.approximate") -> None:
