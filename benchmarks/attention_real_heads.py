@@ -128,8 +128,9 @@ def main(argv=None):
                                     loss = _rel(out, ref[target])
                                     nonfinite[label] += int(not np.all(np.isfinite(out)))
                                     outside[label] += _outside_rows(out, Vd, target, dt)
-                                    if label not in worst or not loss <= worst[label][0]:
-                                        worst[label] = [loss, where]
+                                    for key in (label, (label, np.dtype(dt).name)):
+                                        if key not in worst or not loss <= worst[key][0]:
+                                            worst[key] = [loss, where]
                     print(f"  {weights} {text}@{start} layer {layer} done ({time.time() - t0:.0f} s)",
                           file=sys.stderr, flush=True)
     try:
@@ -141,16 +142,21 @@ def main(argv=None):
            "windows_per_text": a.windows, "weights": a.weights, "seconds": round(time.time() - t0, 1),
            "methods": {lab: {"worst_rel_spectral_loss": worst.get(lab, [None, None])[0],
                              "worst_head": worst.get(lab, [None, None])[1], "calls": calls[lab],
+                             **{f"worst_rel_spectral_loss_{t}": worst.get((lab, t), [None])[0]
+                                for t in ("float32", "float64")},
                              "nonfinite_outputs": nonfinite[lab], "rows_outside_range": outside[lab],
                              "safeguard_exact_rows": exact_rows[lab], "safeguard_clipped_rows": clipped[lab],
                              "rows_total": calls[lab] * a.n,
                              "errors": len(errors.get(lab, []))} for lab, *_ in cases},
            "error_examples": {k: v[:3] for k, v in errors.items()}}
-    print(f"{'method':18s} {'worst loss':>11s} {'non-finite':>10s} {'rows out':>9s} {'calls':>6s} "
+    print(f"{'method':18s} {'worst f32':>10s} {'worst f64':>10s} {'non-finite':>10s} {'rows out':>9s} {'calls':>6s} "
           f"{'exact rows':>10s} {'clipped':>8s}  worst head")
     for lab, r in res["methods"].items():
-        wl = r["worst_rel_spectral_loss"]
-        print(f"{lab:18s} {'-' if wl is None else format(wl, '11.3g'):>11} {r['nonfinite_outputs']:10d} "
+        w32, w64 = r["worst_rel_spectral_loss_float32"], r["worst_rel_spectral_loss_float64"]
+        fw32 = "-" if w32 is None else format(w32, "10.3g")
+        fw64 = "-" if w64 is None else format(w64, "10.3g")
+        print(f"{lab:18s} {fw32:>10} {fw64:>10} "
+              f"{r['nonfinite_outputs']:10d} "
               f"{r['rows_outside_range']:9d} {r['calls']:6d} {r['safeguard_exact_rows']:10d} "
               f"{r['safeguard_clipped_rows']:8d}  {r['worst_head']}")
     if a.out:

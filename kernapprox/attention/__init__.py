@@ -46,6 +46,29 @@ Batched calls give item ``b`` (flat C order over the batch axes) the generator
 ``as_generator(rng).spawn(B)[b]``: independent, reproducible substreams per (batch, head). A 2-D call
 uses ``as_generator(rng)`` itself, so ``approximate(Q, K, V, method=m, rng=r) == fn(Q, K, V, rng=r)``.
 
+Options contract
+----------------
+``approximate``, ``draw_randomness``, the public single-head functions ``kernapprox.attention.<name>``
+and their ``.draw`` check every keyword they accept on every call, whether or not the configuration
+uses it: the method's schema (:func:`option_schema`, entries of :data:`OPTION_SCHEMA`) validates each
+value (booleans must be bool, tolerances finite and in range, names from their list, pre-drawn
+randomness finite numbers); unknown keywords raise ``TypeError`` naming them; ``rng`` is normalised
+with the same check for every method, deterministic ones included; ``d`` must be an int >= 1 for every
+method (also where it is ignored: V-Mean, linear), at most the method's bound (Skyformer n + m,
+Nyströmformer min(n, m), column samplers and Linformer m, Informer the largest d with
+``c⌈ln n⌉ <= n``) and within the available memory (a per-method estimate; the message names ``d`` and
+the bytes). The bare formulas are ``get_method(name).__wrapped__``.
+
+Range safeguard
+---------------
+An exact softmax-attention output row is a convex combination of the rows of V. Estimators with a
+pseudo-inverse (Skyformer's softmax variant, Nyströmformer) can produce an estimated row mass
+``Ã1 ≤ 0`` on sharp heads, and the quotient then leaves that hull by orders of magnitude (measured on
+MiniLM: inf in float32, 1e139 in float64). ``approximate(..., safeguard=)`` (default ``"exact"``;
+``"clip"`` for Linformer, whose output lies outside the hull by design) keeps every row inside the
+natural range of the method's target (:func:`_exact.safeguard_rows`); ``safeguard="none"`` returns
+the bare formula of the paper / the authors' code.
+
 Common option names across methods: ``core=`` ("pinv", "eig", "ridge", "newton_schulz"),
 ``landmarks=`` (rule name), ``indices=`` (pre-drawn landmark indices; Skyformer: rows of the stacked
 ``[Q̂; K̂]``), ``gamma=``, ``n_iter=``, ``init=`` ("per_matrix" | "global").
@@ -64,7 +87,8 @@ from ..nystrom_general import ATTENTION_CORES, NS_MAX_ITER
 from . import _exact
 from ._common import check_qkv
 
-__all__ = ["exact", "approximate", "draw_randomness", "methods", "get_method", "KINDS"]
+__all__ = ["exact", "approximate", "draw_randomness", "methods", "get_method", "option_schema", "KINDS",
+           "OPTION_SCHEMA", "SAFEGUARDS"]
 
 #: name -> (module, function); modules are imported on first use.
 _METHODS = {
@@ -81,6 +105,7 @@ _METHODS = {
 }
 
 KINDS = _exact.KINDS
+SAFEGUARDS = _exact.SAFEGUARDS
 
 
 def __getattr__(name: str):

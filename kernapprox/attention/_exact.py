@@ -102,7 +102,8 @@ def safeguard_rows(out: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
     if mode == "none":
         return out, info
     lo, hi = output_range(V, kind)
-    tol = RANGE_EPS_MULTIPLE * float(np.finfo(out.dtype).eps) * max(float(np.abs(V).max()), float(np.finfo(np.float64).tiny))
+    vmax = max(float(np.abs(V).max()), float(np.finfo(np.float64).tiny))
+    tol = RANGE_EPS_MULTIPLE * float(np.finfo(out.dtype).eps) * vmax
     with np.errstate(invalid="ignore", over="ignore"):
         o = out.astype(np.float64, copy=False)
         excess = np.maximum(lo - o, o - hi)                          # > 0 outside the box

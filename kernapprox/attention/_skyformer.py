@@ -17,7 +17,7 @@ option           ``preset="paper"`` (default)     ``preset="code"``
 ``signs``        ``"rademacher"`` (accumulation)  ``"ones"``
 ===============  ==============================  =================================================
 
-Softmax target and key centring (``center_keys``, default True since the follow-up of issue 4/7).
+Softmax target and key centring (``center_keys``, default True).
 Softmax attention is exactly invariant under translating all keys, ``k_j → k_j − b``: every row of
 ``A = exp(Q̂K̂ᵀ)`` is multiplied by ``exp(−q̂_i·b)``, which cancels in ``D⁻¹A``. The augmentation is
 not: it approximates the block ``A`` of ``Ā = SM([Q̂; K̂])``, and ``‖A − Ã‖ ≤ ‖Ā − Ā̃‖ ≤ ‖Ā‖``, where
@@ -33,8 +33,16 @@ non-positive row sums), because the error is in the augmentation, not in the cor
 Centring the keys at their mean (``b = mean_j k_j``, the minimiser of ``Σ_j‖k_j − b‖²``) makes the
 augmentation approximate the same attention with a far smaller ``‖Ā‖`` (same heads: ``max ‖x_L‖²``
 41 → 24, no landmark below the cutoff, no non-positive row sum, loss decreasing in d).
-``center_keys=False`` is the previous behaviour (the paper's formula applied to the raw keys). The
-Gaussian target is not translation invariant: ``center_keys`` is ignored there.
+``center_keys=False`` is the paper's formula applied to the raw keys. The Gaussian target is not
+translation invariant: ``center_keys`` is ignored there.
+
+Even with centred keys, sharp real heads (row entropy ≈ 0.2 nats, MiniLM layer 0) still give a few
+rows with ``D̃_ii ≤ 0`` whose clipped quotient leaves the hull of V's rows by up to ~1e139; this
+function returns that bare formula (and counts the clipped rows), and
+:func:`kernapprox.attention.approximate` (also ``kernapprox.attention.skyformer``) applies the range
+safeguard of :func:`kernapprox.attention._exact.safeguard_rows` by default: those rows are recomputed
+exactly, rows slightly outside the hull are projected onto its box (``safeguard="none"``: the bare
+formula).
 """
 from __future__ import annotations
 
