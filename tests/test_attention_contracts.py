@@ -126,6 +126,21 @@ def test_d_bounds_and_memory_estimate(method):
             att.approximate(Q, K, V, method=method, d=bound[method] + 1, rng=0)
 
 
+@pytest.mark.parametrize("method,name,high", [("informer", "n_top", N), ("informer", "n_sample", M),
+                                              ("s3", "n_features", P)])
+def test_size_options_are_bounded_by_the_inputs_even_when_unused(method, name, high):
+    Q, K, V = _qkv()
+    att.approximate(Q, K, V, method=method, d=D, rng=0, **{name: high})
+    with pytest.raises(ValueError, match=f"`{name}` must lie in \\[1, {high}\\]"):
+        att.approximate(Q, K, V, method=method, d=D, rng=0, **{name: high + 1})
+
+
+def test_accumulation_memory_is_estimated_before_anything_is_allocated():
+    Q, K, V = _qkv()
+    with pytest.raises(ValueError, match="`accumulation` must fit in the available memory"):
+        att.approximate(Q, K, V, method="skyformer", d=D, rng=0, accumulation=10 ** 9)
+
+
 def test_informer_raises_instead_of_clipping_d():
     from kernapprox.attention._informer import informer_max_d
     Q, K, V = _qkv(n=64, m=64)

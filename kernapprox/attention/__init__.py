@@ -334,6 +334,12 @@ def _d_bytes(method: str, n: int, m: int, p: int, pv: int, d: int, options: dict
     return 8 * ((n + m) * d * 2 + d * (p + pv))
 
 
+#: size options bounded by the inputs: name -> (bound from (n, m, p, pv), what it counts)
+_SIZE_OPTIONS = {"n_top": (lambda n, m, p, pv: n, "active queries among the n queries"),
+                 "n_sample": (lambda n, m, p, pv: m, "sampled keys per query among the m keys"),
+                 "n_features": (lambda n, m, p, pv: pv, "feature channels among the pv columns of V")}
+
+
 def _check_call(method, n, m, p, pv, d, rng, return_factors, safeguard, options, func):
     """The whole options contract of one call (every path, every keyword): names and values of the
     options, ``d`` (an int >= 1 below the method's bound and within the available memory, also where
@@ -343,6 +349,13 @@ def _check_call(method, n, m, p, pv, d, rng, return_factors, safeguard, options,
     check_bool(return_factors, func, "return_factors")
     if safeguard is not None:
         check_choice(safeguard, _exact.SAFEGUARDS, func, "safeguard")
+    for name, (bound, what) in _SIZE_OPTIONS.items():
+        if options.get(name) is not None:
+            check_int(options[name], func, name, low=1, high=bound(n, m, p, pv))
+    if options.get("accumulation", 1) != 1:
+        a = options["accumulation"]
+        dd = 1 if d is None else check_int(d, func, "d", low=1)
+        check_memory(8 * ((n + m) * a * dd + 4 * (a * dd) ** 2), func, "accumulation", a)
     if d is not None:
         d = check_int(d, func, "d", low=1)
         high, why = _d_bound(method, n, m, options)
