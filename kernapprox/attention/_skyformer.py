@@ -17,7 +17,7 @@ option           ``preset="paper"`` (default)     ``preset="code"``
 ``signs``        ``"rademacher"`` (accumulation)  ``"ones"``
 ===============  ==============================  =================================================
 
-Softmax target and key centring (``center_keys``, default True).
+Softmax target and key centring (``center_keys``, default True since the follow-up of issue 4/7).
 Softmax attention is exactly invariant under translating all keys, ``k_j → k_j − b``: every row of
 ``A = exp(Q̂K̂ᵀ)`` is multiplied by ``exp(−q̂_i·b)``, which cancels in ``D⁻¹A``. The augmentation is
 not: it approximates the block ``A`` of ``Ā = SM([Q̂; K̂])``, and ``‖A − Ã‖ ≤ ‖Ā − Ā̃‖ ≤ ‖Ā‖``, where
