@@ -229,7 +229,8 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
         bad = den <= floor
         nbad = int(bad.sum())
         if nbad:
-            warn(f"skyformer: {nbad} of {n} row sums of Ã were <= 0 (or tiny) and were clipped")
+            warn(f"skyformer: {nbad} of {n} row sums of Ã were <= 0 (or tiny) and were clipped (outside "
+                 "the hull of V's rows; the default range safeguard of attention.approximate recomputes them)")
             den = np.where(bad, floor, den)
         out = out / den[:, None].astype(dt, copy=False)
     if return_factors:
