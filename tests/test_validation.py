@@ -197,8 +197,9 @@ def test_as_generator_and_working_dtype():
     assert isinstance(v.as_generator(np.random.SeedSequence(3)), np.random.Generator)
     with pytest.raises(TypeError, match="RandomState"):
         v.as_generator(np.random.RandomState(0))
-    with pytest.raises(TypeError, match=r"rng: must be None, an int seed"):
-        v.as_generator("seed")
+    for bad in ("seed", 1.5, True, -3, object()):
+        with pytest.raises(TypeError, match=r"^f: `rng` must be None, an int seed"):
+            v.as_generator(bad, "f")
     f32, f64 = np.ones(2, np.float32), np.ones(2)
     assert v.working_dtype(f32, f32) == np.float32
     assert v.working_dtype(f32, f64) == np.float64

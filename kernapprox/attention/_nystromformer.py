@@ -267,7 +267,7 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     return out
 
 
-def _draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
+def _draw(Q, K, V, *, d=None, rng=None) -> dict:
     """Nyströmformer is deterministic: no randomness to draw."""
     return {}
 

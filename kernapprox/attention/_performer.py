@@ -96,7 +96,7 @@ def draw_omega(p: int, d: int, *, orthogonal: bool = True, scaling: int = 0, rng
     return gen.standard_normal((d, p))
 
 
-def _draw(Q, K, V, *, d=None, rng=None, omega=None, orthogonal=True, scaling=0, **_):
+def _draw(Q, K, V, *, d=None, rng=None, omega=None, orthogonal=True, scaling=0):
     p = Q.shape[1]
     if omega is None:
         d = default_features(p) if d is None else check_d(d, _FUNC)
