@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._numba import distance_frame, scaled
+from ._numba import distance_frame, frame_points
 from ._numba.reference import direct_scaled_distance_numpy, sqdist_numpy
 from ._validation import check_choice, check_points, check_positive, check_same_dim, fail, working_dtype
 
@@ -252,9 +252,11 @@ class Matern(Kernel):
         # recomputed by the direct row-wise distance.
         from scipy.spatial.distance import cdist
         same = X is Y
-        X64, Y64, e = distance_frame(X, Y, same, centre=False)
-        Z = scaled(X64, e, np.float64)
-        r = cdist(Z, Z if same else scaled(Y64, e, np.float64), "euclidean")
+        X64 = X.astype(np.float64, copy=False)
+        Y64 = X64 if same else Y.astype(np.float64, copy=False)
+        _, e = distance_frame(X64, Y64, same, centre=False)
+        Z = frame_points(X64, None, e, np.dtype(np.float64))
+        r = cdist(Z, Z if same else frame_points(Y64, None, e, np.dtype(np.float64)), "euclidean")
         I, J = np.nonzero(r < 2.0 ** -400)
         hm, eh = np.frexp(self.bandwidth)
         r *= 1.0 / hm
@@ -392,11 +394,15 @@ class Exponential(Kernel):
 
     def _log_bound(self, X, Y) -> float:
         """Upper bound of ``x·y / T`` over all pairs (Cauchy–Schwarz on power-of-two scaled points)."""
-        X = np.asarray(X, dtype=np.float64)
-        Y = X if Y is None else np.asarray(Y, dtype=np.float64)
-        _, _, e = distance_frame(X, Y, X is Y, centre=False)
-        nx = np.sqrt(np.einsum("ij,ij->i", *(2 * (scaled(X, e, np.float64),))).max())
-        ny = nx if Y is X else np.sqrt(np.einsum("ij,ij->i", *(2 * (scaled(Y, e, np.float64),))).max())
+        f64 = np.dtype(np.float64)
+        X = np.asarray(X, dtype=f64)
+        Y = X if Y is None else np.asarray(Y, dtype=f64)
+        _, e = distance_frame(X, Y, X is Y, centre=False)
+        Z = frame_points(X, None, e, f64)
+        nx = np.sqrt(np.einsum("ij,ij->i", Z, Z).max())
+        if Y is not X:
+            Z = frame_points(Y, None, e, f64)
+        ny = nx if Y is X else np.sqrt(np.einsum("ij,ij->i", Z, Z).max())
         with np.errstate(over="ignore"):
             return float(nx * ny * np.ldexp(1.0 / self.temperature, 2 * e)) * (1 + 1e-6)
 
@@ -415,9 +421,12 @@ class Exponential(Kernel):
 
     def _pairs(self, X, Y):
         # x·x / T by scaled inner products: 2^-e x (exact) keeps the row sums finite at every scale
-        _, _, e = distance_frame(X, Y, X is Y, centre=False)
-        Z = scaled(X, e, np.float64)
-        G = np.einsum("ij,ij->i", Z, Z if X is Y else scaled(Y, e, np.float64))
+        f64 = np.dtype(np.float64)
+        X64 = X.astype(f64, copy=False)
+        Y64 = X64 if X is Y else Y.astype(f64, copy=False)
+        _, e = distance_frame(X64, Y64, X is Y, centre=False)
+        Z = frame_points(X64, None, e, f64)
+        G = np.einsum("ij,ij->i", Z, Z if X is Y else frame_points(Y64, None, e, f64))
         with np.errstate(over="ignore"):
             G *= np.ldexp(1.0 / self.temperature, 2 * e)
             return np.exp(G, out=G).astype(working_dtype(X, Y), copy=False)

@@ -27,7 +27,7 @@ import numpy as np
 
 from .reference import direct_exponent_numpy, exponential_block_numpy, gaussian_block_numpy, sqdist_numpy
 
-__all__ = ["gaussian_block", "exponential_block", "kernel_matvec_fast", "distance_frame", "scaled", "TAU",
+__all__ = ["gaussian_block", "exponential_block", "kernel_matvec_fast", "distance_frame", "frame_points", "TAU",
            "gaussian_terms", "exponential_terms", "block_numpy",
            "direct_exponent_numpy", "gaussian_block_numpy",
            "exponential_block_numpy", "sqdist_numpy", "FAST_MIN_ENTRIES", "MATVEC_MAX_COLS", "PARALLEL_CHUNK",
@@ -115,33 +115,39 @@ _NO_NORMS = np.empty(0)
 
 
 def distance_frame(X, Y, same, centre=True):
-    """One common shift and one power-of-two scale for a pair of point clouds.
+    """One common shift and one power-of-two scale for a pair of point clouds: ``(mu, e)``.
 
-    Returns ``(Xc, Yc, e)``: float64 ``Xc = X - mu``, ``Yc = Y - mu`` with ``mu`` the centre of the joint
-    bounding box (``centre=False``: ``mu = 0``), and the exponent e with ``max |Xc|, |Yc| < 2^e`` (0 for
-    all-zero data). Differences are translation invariant, so ``x - y = xc - yc`` up to the rounding
-    of the subtraction (exact when x is within a factor 2 of mu, Sterbenz); ``ldexp(Xc, -e)`` lies in
-    (-1, 1), so squared norms, inner products and distances of the scaled points neither overflow nor
-    lose the data's resolution, at any input scale. Cost O((n + m) d).
+    ``mu`` (per coordinate, in the dtype of X and Y; 0 with ``centre=False``) is the centre of the joint
+    bounding box and e the exponent with ``max |x - mu|, |y - mu| < 2^e`` (0 for all-zero data), both
+    from the column minima and maxima: O((n + m) d), no temporary. Differences are translation
+    invariant, so ``x - y = (x - mu) - (y - mu)`` up to the rounding of the subtraction (exact when x is
+    within a factor 2 of mu, Sterbenz); :func:`frame_points` then gives points in (-1, 1) whose squared
+    norms, inner products and distances neither overflow nor lose the data's resolution at any scale.
     """
-    X64 = np.ascontiguousarray(X, dtype=np.float64)
-    Y64 = X64 if same else np.ascontiguousarray(Y, dtype=np.float64)
+    lo = X.min(axis=0) if same else np.minimum(X.min(axis=0), Y.min(axis=0))
+    hi = X.max(axis=0) if same else np.maximum(X.max(axis=0), Y.max(axis=0))
     if centre:
-        lo = X64.min(axis=0) if same else np.minimum(X64.min(axis=0), Y64.min(axis=0))
-        hi = X64.max(axis=0) if same else np.maximum(X64.max(axis=0), Y64.max(axis=0))
-        mu = 0.5 * lo + 0.5 * hi                # no overflow at any finite scale
-        X64 = X64 - mu
-        Y64 = X64 if same else Y64 - mu
-    amax = max(float(np.abs(X64).max()), 0.0 if same else float(np.abs(Y64).max()))
+        half = X.dtype.type(0.5)
+        mu = half * lo + half * hi                 # no overflow at any finite scale
+        with np.errstate(over="ignore"):
+            amax = float(np.maximum(hi - mu, mu - lo).max()) * (1.0 + 2.0 ** -20)
+    else:
+        mu = None
+        amax = float(np.maximum(hi, -lo).max())
     e = math.frexp(amax)[1] if amax > 0 else 0
-    return X64, Y64, int(e)
+    return mu, int(e)
 
 
-def scaled(A, e, dtype):
-    """``A · 2^-e`` (exact: power of two) as a C-contiguous array of ``dtype``."""
-    if e == 0:
-        return np.ascontiguousarray(A, dtype=dtype)
-    return np.ascontiguousarray(np.ldexp(A, -e), dtype=dtype)
+def frame_points(A, mu, e, dtype):
+    """``(A - mu) · 2^-e`` (scaling exact: a power of two) as a new C-contiguous array of ``dtype``."""
+    Z = (A - mu) if mu is not None else A.copy()
+    Z = np.ascontiguousarray(Z, dtype=dtype)
+    info = np.finfo(dtype)
+    if info.minexp + 1 < -e < info.maxexp - 1:     # 2^-e a normal number of the dtype: one multiply
+        Z *= dtype.type(2.0 ** -e)
+    elif e != 0:
+        np.ldexp(Z, -e, out=Z)
+    return Z
 
 
 def _ldexp(x: float, k: int) -> float:
@@ -160,9 +166,9 @@ def gaussian_terms(X, Y, same, bandwidth, kt=None):
     """
     wt = X.dtype
     kt = wt if kt is None else np.dtype(kt)
-    Xc, Yc, e = distance_frame(X, Y, same)
-    Z = scaled(Xc, e, wt)
-    W = Z if same else scaled(Yc, e, wt)
+    mu, e = distance_frame(X, Y, same)
+    Z = frame_points(X, mu, e, wt)
+    W = Z if same else frame_points(Y, mu, e, wt)
     zx = np.einsum("ij,ij->i", Z, Z, dtype=np.float64)
     zy = zx if same else np.einsum("ij,ij->i", W, W, dtype=np.float64)
     hm, eh = math.frexp(float(bandwidth))
@@ -174,18 +180,19 @@ def gaussian_terms(X, Y, same, bandwidth, kt=None):
     by = bx if same else (zy * -cmag).astype(kt)
     gam = (X.shape[1] + 8) * _UNIT[wt]
     refine = (gam, TAU[wt], inv_c, _TMIN[wt] * inv_c)
-    C = np.ascontiguousarray(X, dtype=np.float64)      # direct differences of the raw points: no shift
-    D = C if same else np.ascontiguousarray(Y, dtype=np.float64)
-    return Z, W, f(2.0 * cmag), bx, by, f(0.0), zx, zy, refine, C, D, hm, eh
+    # direct differences use the raw points (no shift rounding), promoted to float64 entry by entry
+    return Z, W, f(2.0 * cmag), bx, by, f(0.0), zx, zy, refine, X, Y, hm, eh
 
 
 def exponential_terms(X, Y, same, temperature, kt=None):
     """Scaled operands and coefficients of the fused exponential formula: ``t = (4^e/T) z·w``."""
     wt = X.dtype
     kt = wt if kt is None else np.dtype(kt)
-    _, _, e = distance_frame(X, Y, same, centre=False)
-    Z = scaled(X, e, wt)
-    W = Z if same else scaled(Y, e, wt)
+    _, e = distance_frame(X, Y, same, centre=False)
+    if e < 400 and 4.0 ** max(e, 0) * X.shape[1] < 1e-3 * float(np.finfo(wt).max):
+        e = 0                                       # no inner product can overflow: unscaled operands
+    Z = X if e == 0 else frame_points(X, None, e, wt)
+    W = Y if e == 0 else (Z if same else frame_points(Y, None, e, wt))
     alpha = min(_ldexp(1.0 / float(temperature), 2 * e), _CMAX[kt])
     f = kt.type
     zeros_x = np.zeros(X.shape[0], dtype=kt)

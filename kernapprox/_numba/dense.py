@@ -165,7 +165,8 @@ def exp_inplace(a):
 
 @njit(cache=True, inline="always")
 def direct_exponent(u, v, hm, eh):
-    """``-||u - v||² / (2 h²)`` by direct differences, for float64 rows u, v and ``h = hm·2^eh``.
+    """``-||u - v||² / (2 h²)`` by direct differences in float64, for rows u, v (float32 or float64) and
+    ``h = hm·2^eh``.
 
     Overflow- and underflow-free at every scale: with ``a = max_k |u_k - v_k| = am·2^ea`` (frexp), the
     sum ``s = Σ_k ((u_k - v_k)·2^-ea)²`` lies in [1/4, d] and ``||u - v||/h = sqrt(s)·R`` with
@@ -176,7 +177,7 @@ def direct_exponent(u, v, hm, eh):
     """
     a = 0.0
     for k in range(u.shape[0]):
-        a = max(a, abs(u[k] - v[k]))
+        a = max(a, abs(np.float64(u[k]) - np.float64(v[k])))
     if not a < np.inf:
         return -np.inf
     am, ea = math.frexp(a)
@@ -187,7 +188,7 @@ def direct_exponent(u, v, hm, eh):
     sc = math.ldexp(1.0, -ea)
     s = 0.0
     for k in range(u.shape[0]):
-        q = (u[k] - v[k]) * sc
+        q = (np.float64(u[k]) - np.float64(v[k])) * sc
         s += q * q
     R = math.ldexp(1.0 / hm, ea - eh)
     return -0.5 * s * (R * R)
@@ -218,6 +219,14 @@ def _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, oi0, oj0):
 
 
 @njit(cache=True, inline="always")
+def _needs_direct(dd, b, gam, tau, inv_c, tmin_d):
+    """True when the expansion ``dd = zx + zy - 2 z·w`` (with ``b = zx + zy``) is not accurate enough:
+    its error bound ``gam·b`` exceeds ``tau·max(inv_c, dd)`` and the exponent may be above -TMIN."""
+    err = gam * b
+    return err > tau * max(inv_c, dd) and dd - err < tmin_d
+
+
+@njit(cache=True, inline="always")
 def _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, oi0, oj0):
     """Recompute by direct differences the entries whose expansion error bound is not small.
 
@@ -244,8 +253,7 @@ def _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, oi0, oj0):
         for j in range(w):
             b = a + zy[j0 + j]
             dd = b - 2.0 * np.float64(S[i, j])
-            err = gam * b
-            if err > tau * max(inv_c, dd) and dd - err < tmin_d:
+            if _needs_direct(dd, b, gam, tau, inv_c, tmin_d):
                 out[oi0 + i, oj0 + j] = _exp_like(direct_exponent(C[i0 + i], D[j0 + j], hm, eh), out)
 
 
