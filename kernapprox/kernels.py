@@ -379,13 +379,20 @@ class Exponential(Kernel):
         """Dense block ``K[i, j] = exp(x_i·y_j / temperature)`` (see :meth:`Kernel.__call__`).
 
         Raises ValueError naming X when an entry exceeds the dtype's range (exp overflows): the block is
-        then not representable (attention code works with shifted exponents instead). The check is a
-        Cauchy–Schwarz bound ``max‖x‖ max‖y‖ / T`` (O((n + m) d)) and, only when that bound exceeds the
-        range, one pass over the result.
+        then not representable (attention code works with shifted exponents instead), and when
+        ``max‖x‖ max‖y‖ / T`` is so large that the rounding of the inner products alone (``(d + 2) u ‖x‖‖y‖``)
+        can move an exponent by more than 0.5. The checks are a Cauchy–Schwarz bound (O((n + m) d)) and,
+        only when that bound exceeds the range, one pass over the result.
         """
         K = super().__call__(X, Y)
-        if self._log_bound(X, Y) < np.log(np.finfo(K.dtype).max):
+        bound = self._log_bound(X, Y)
+        if bound < np.log(np.finfo(K.dtype).max):
             return K
+        gam = (np.shape(X)[1] + 2) * np.finfo(K.dtype).eps / 2
+        if bound * gam > 0.5:
+            raise fail("Exponential", "X", f"keep max‖x‖·max‖y‖ / temperature <= {0.5 / gam:.3g} (beyond it the "
+                       f"rounding of x·y in {K.dtype} alone can change exp(x·y / temperature) by a factor > e^0.5)",
+                       f"{bound:.3g}" if np.isfinite(bound) else "a bound above 1.8e308")
         return self._finite(K, "Exponential")
 
     def diag(self, X) -> np.ndarray:
