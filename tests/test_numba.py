@@ -54,6 +54,79 @@ def test_exp32_within_2ulp_of_numpy_float32(rng):
     assert got[x == 0][0] == 1.0
 
 
+def _ulps_incl_subnormal(got, ref):
+    """|got - ref| in units of the spacing of ref in its own dtype (2^-1074 / 2^-149 for subnormals)."""
+    ok = np.isfinite(ref)
+    return np.abs(got[ok].astype(np.float64) - ref[ok].astype(np.float64)) / np.spacing(np.abs(ref[ok])).astype(np.float64)
+
+
+def test_exp64_subnormal_range_and_special_values(rng):
+    """Outputs in the subnormal range (x in [-745.13, -708.4]) within 1 unit of 2^-1074; NaN -> NaN,
+    +inf -> inf, -inf -> 0, huge arguments saturate like np.exp. Measured max: 1 ulp (normal and
+    subnormal outputs)."""
+    x = np.concatenate([rng.uniform(-745.2, -708.0, 200_000), [-745.1332191019411, -745.1332191019412, -744.44,
+                                                               -708.3964185322641, -708.39641853226408]])
+    got = x.copy()
+    dense.exp_inplace(got)
+    ref = np.exp(x)
+    assert _ulps_incl_subnormal(got, ref).max() <= 1
+    sp = np.array([np.nan, np.inf, -np.inf, 1e308, -1e308, 5e-324, -5e-324])
+    got = sp.copy()
+    dense.exp_inplace(got)
+    assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0 and got[3] == np.inf and got[4] == 0
+    assert got[5] == 1.0 and got[6] == 1.0
+
+
+def test_exp32_subnormal_range_and_special_values(rng):
+    """float32: subnormal outputs (x in [-103.98, -87.3]) within 2 units of 2^-149; specials as numpy."""
+    x = rng.uniform(-104.0, -87.0, 200_000).astype(np.float32)
+    got = x.copy()
+    dense.exp_inplace(got)
+    ref = np.exp(x)
+    assert _ulps_incl_subnormal(got, ref).max() <= EXP_MAX_ULP
+    sp = np.array([np.nan, np.inf, -np.inf, 3e38, -3e38], dtype=np.float32)
+    got = sp.copy()
+    dense.exp_inplace(got)
+    assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0 and got[3] == np.inf and got[4] == 0
+
+
+def test_exp32_dense_sample_of_every_binade(rng):
+    """float32 exp on 4M arguments spread uniformly over the bit patterns of [-104, 89] (every binade,
+    including the tiny ones near 0): <= 2 ulp everywhere (measured max 2)."""
+    b104 = int(np.float32(104.0).view(np.uint32))
+    b89 = int(np.float32(89.0).view(np.uint32))
+    neg = (rng.integers(0, b104 + 1, 2_000_000).astype(np.uint32) | np.uint32(0x80000000)).view(np.float32)
+    pos = rng.integers(0, b89 + 1, 2_000_000).astype(np.uint32).view(np.float32)
+    x = np.concatenate([neg, pos])
+    x = x[(x >= -104) & (x <= 89)]
+    got = x.copy()
+    dense.exp_inplace(got)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+    assert _ulps_incl_subnormal(got, ref).max() <= EXP_MAX_ULP
+    assert np.array_equal(np.isinf(got), np.isinf(ref))
+
+
+def test_polynomial_cosine_accuracy_over_its_whole_range(rng):
+    """The vectorised fdlibm cosine of ``_numba.fwht`` against np.cos over |x| < COS_ARG_MAX: absolute
+    error <= 1 ulp of 1 (measured max 1.0), i.e. <= 2 ulp relative where |cos x| > 1e-3; arguments
+    beyond COS_ARG_MAX fall back to numpy exactly."""
+    from kernapprox._numba.fwht import COS_ARG_MAX, cos_phase_inplace
+    A = np.concatenate([np.linspace(-0.999 * COS_ARG_MAX, 0.999 * COS_ARG_MAX, 1_000_001),
+                        rng.normal(size=100_000) * 10, np.arange(-50, 51) * (np.pi / 2)])[None, :]
+    B = A.copy()
+    cos_phase_inplace(B, np.zeros(A.shape[1]), 1.0)
+    ref = np.cos(A[0])
+    err = np.abs(B[0] - ref)
+    assert err.max() <= np.spacing(1.0)
+    big = np.abs(ref) > 1e-3
+    assert (err[big] / np.spacing(np.abs(ref[big]))).max() <= 2
+    C = np.array([[2 * COS_ARG_MAX, -3 * COS_ARG_MAX]])
+    D = C.copy()
+    cos_phase_inplace(D, np.zeros(2), 1.0)
+    np.testing.assert_array_equal(D, np.cos(C))
+
+
 # ---- block kernel --------------------------------------------------------------------------------
 def _block_jit(terms, sym, unit_diag, tr, tc):
     """dense.block_kernel on the fused-formula terms of :func:`nb.gaussian_terms` / ``exponential_terms``."""
