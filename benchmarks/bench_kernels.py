@@ -19,7 +19,7 @@ anchor/kernapprox, for the wall time (min) and for the process CPU time (min; al
 figure when the machine is shared). Accuracy: max abs deviation of the first 1000 rows from a float64
 direct-difference reference (``scipy.spatial.distance.cdist``) on the same input values.
 
-Products (``kernel_matvec``, n = m = 2.5 n_block, V with 16 columns): the floor is the same dense work
+Products (``kernel_matvec``, n = m = 1.5 n_block, V with 16 columns): the floor is the same dense work
 into a pre-touched buffer; memory is measured in a fresh interpreter per method (numba's allocations are
 invisible to ``tracemalloc``): peak RSS rise (Linux VmHWM after a reset through ``/proc/self/clear_refs``,
 else VmRSS sampled every ms) and the traced numpy peak beside it.
@@ -232,12 +232,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--n", type=int, default=8000, help="block size n = m (products: 2.5 n)")
+    p.add_argument("--n", type=int, default=8000, help="block size n = m (products: 1.5 n)")
     p.add_argument("--d", type=int, default=64)
     p.add_argument("--only", choices=("block", "matvec"), default=None)
     a = p.parse_args(argv)
     nb = 1500 if a.quick else a.n
-    nm = int(2.5 * nb)
+    nm = int(1.5 * nb)
     print("command: python benchmarks/bench_kernels.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print("machine:", _machine())
     if a.only in (None, "block"):
