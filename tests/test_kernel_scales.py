@@ -242,3 +242,17 @@ def test_scale_parameters_at_the_limits_work(rng, make, value):
     X = rng.normal(size=(12, 2)) * (np.sqrt(value) if make is ka.Exponential else value)
     K = make(value)(X)
     assert np.all(np.isfinite(K)) and K.shape == (12, 12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_data_at_the_largest_finite_values(dtype):
+    """Coordinates at ±0.95 of the dtype's largest value: differences overflow, distances do not; pairs
+    that differ only in a small coordinate keep their exact value (exp(-1/2), exp(-1) for Matérn 1/2)."""
+    big = 0.95 * float(np.finfo(dtype).max)
+    X = np.array([[big, 0.0], [-big, 1.0], [big, 1.0]], dtype=dtype)
+    K = ka.Gaussian(1.0)(X)
+    expect = np.array([[1, 0, np.exp(-0.5)], [0, 1, 0], [np.exp(-0.5), 0, 1]])
+    np.testing.assert_allclose(K, expect, rtol=4 * np.finfo(dtype).eps, atol=0)
+    np.testing.assert_allclose(ka.Gaussian(1.0)(X, X[::-1]), expect[:, ::-1], rtol=4 * np.finfo(dtype).eps, atol=0)
+    M = ka.Matern(0.5, 1.0)(X)
+    np.testing.assert_allclose(M, np.where(expect == np.exp(-0.5), np.exp(-1.0), expect), rtol=4 * np.finfo(dtype).eps)

@@ -130,11 +130,15 @@ def distance_frame(X, Y, same, centre=True):
         half = X.dtype.type(0.5)
         mu = half * lo + half * hi                 # no overflow at any finite scale
         with np.errstate(over="ignore"):
-            amax = float(np.maximum(hi - mu, mu - lo).max()) * (1.0 + 2.0 ** -20)
+            amax = float(np.maximum(hi - mu, mu - lo).max())
     else:
         mu = None
         amax = float(np.maximum(hi, -lo).max())
-    e = math.frexp(amax)[1] if amax > 0 else 0
+    if not amax > 0:
+        return mu, 0
+    m, e = math.frexp(amax)
+    if centre and m > 1.0 - 2.0 ** -20:   # the rounding of x - mu may reach the next power of two
+        e += 1
     return mu, int(e)
 
 
