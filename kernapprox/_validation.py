@@ -35,6 +35,7 @@ __all__ = [
     "check_memory",
     "available_memory",
     "check_symmetric",
+    "symmetry_gap",
     "fail",
     "warn",
     "working_dtype",
@@ -333,33 +334,42 @@ SYMMETRY_TOL_MULTIPLE = 100.0
 SYMMETRY_PROBES = 2
 
 
-def check_symmetric(matvec, n: int, func: str, name: str, *, eps: float | None = None,
-                    scale: float | None = None) -> None:
+def symmetry_gap(matvec, n: int, *, eps: float | None = None, scale=None) -> tuple[bool, float]:
     """Randomized symmetry test of an n×n operator given by ``matvec(V) -> A V``, in O(n²) work for a
-    dense matrix (two products with an (n, 2·SYMMETRY_PROBES) block), never a decomposition.
+    dense matrix (one product with an (n, 2·SYMMETRY_PROBES) block), never a decomposition.
 
     For Gaussian u, v the statistic ``uᵀ(A v) − vᵀ(A u) = uᵀ(A − Aᵀ)v`` has mean 0 and standard
     deviation ``‖A − Aᵀ‖_F``; it is compared with ``SYMMETRY_TOL_MULTIPLE · eps · sqrt(n) · scale ·
     ‖u‖ ‖v‖`` where ``scale`` estimates ‖A‖ (a number, or a callable read after the product;
-    default: the largest ‖A w‖/‖w‖ over the probes). A matrix that is
-    symmetric up to rounding passes; an asymmetry above the tolerance is missed only with the
-    probability that SYMMETRY_PROBES independent Gaussian bilinear forms are all near 0. The probes
-    come from a fixed seed, so the test is deterministic and leaves the user's generator alone.
+    default: the largest ‖A w‖/‖w‖ over the probes). A matrix that is symmetric up to rounding
+    passes; an asymmetry above the tolerance is missed only when SYMMETRY_PROBES independent Gaussian
+    bilinear forms all fall near 0. The probes come from a fixed seed, so the test is deterministic
+    and leaves the user's generator alone. Returns ``(symmetric, relative gap)``.
     """
     eps = float(np.finfo(np.float64).eps) if eps is None else float(eps)
     g = np.random.default_rng(0x5EED)
-    U = g.standard_normal((n, SYMMETRY_PROBES))
-    Vv = g.standard_normal((n, SYMMETRY_PROBES))
-    AW = np.asarray(matvec(np.hstack([U, Vv])), dtype=np.float64).reshape(n, -1)
-    AU, AV = AW[:, :SYMMETRY_PROBES], AW[:, SYMMETRY_PROBES:]
-    if scale is None:
-        scale = float(np.max(np.linalg.norm(AW, axis=0) / np.linalg.norm(np.hstack([U, Vv]), axis=0)))
-    elif callable(scale):
-        scale = float(scale())
-    nu, nv = np.linalg.norm(U, axis=0), np.linalg.norm(Vv, axis=0)
-    gap = np.abs(np.einsum("ij,ij->j", U, AV) - np.einsum("ij,ij->j", Vv, AU))
-    tol = SYMMETRY_TOL_MULTIPLE * eps * np.sqrt(n) * scale * nu * nv
-    if np.any(gap > tol) or not np.all(np.isfinite(gap)):
+    P = g.standard_normal((n, 2 * SYMMETRY_PROBES))
+    U, Vv = P[:, :SYMMETRY_PROBES], P[:, SYMMETRY_PROBES:]
+    with np.errstate(over="ignore", invalid="ignore"):
+        AW = np.asarray(matvec(P), dtype=np.float64).reshape(n, -1)
+        AU, AV = AW[:, :SYMMETRY_PROBES], AW[:, SYMMETRY_PROBES:]
+        if scale is None:
+            scale = float(np.max(np.linalg.norm(AW, axis=0) / np.linalg.norm(P, axis=0)))
+        elif callable(scale):
+            scale = float(scale())
+        nu, nv = np.linalg.norm(U, axis=0), np.linalg.norm(Vv, axis=0)
+        gap = np.abs(np.einsum("ij,ij->j", U, AV) - np.einsum("ij,ij->j", Vv, AU))
+        tol = SYMMETRY_TOL_MULTIPLE * eps * np.sqrt(n) * scale * nu * nv
         rel = float(np.max(gap / np.maximum(scale * nu * nv, np.finfo(np.float64).tiny)))
+    if not np.isfinite(scale):          # entries so large that the products overflow: test rescaled
+        return True, 0.0
+    return bool(np.all(gap <= tol)), rel
+
+
+def check_symmetric(matvec, n: int, func: str, name: str, *, eps: float | None = None,
+                    scale=None) -> None:
+    """Refuse a matrix that fails the randomized symmetry test of :func:`symmetry_gap`."""
+    ok, rel = symmetry_gap(matvec, n, eps=eps, scale=scale)
+    if not ok:
         raise fail(func, name, "be symmetric", f"a matrix with relative asymmetry ~{rel:.2g} "
                    "(randomized test uᵀAv vs vᵀAu)")

@@ -17,9 +17,9 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import matrix as _matrix
-from ._validation import check_dense_cap, check_indices, check_matrix, fail
+from ._validation import check_bool, check_dense_cap, check_indices, check_matrix, fail, symmetry_gap
 
-__all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol"]
+__all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol", "require_psd"]
 
 # ``to_dense`` / ``MatrixOracle.dense`` share KernelMatrix's cap, read at call time:
 # ``kernapprox.matrix.DENSE_CAP_ENTRIES`` is the one setting.
@@ -245,18 +245,26 @@ class MatrixOracle:
     ----------
     A : ndarray of shape (n, m), or PSDLowRank / SymLowRank / LowRank
     is_psd : bool, optional
-        Whether A is PSD. Default: True for a :class:`PSDLowRank`; for anything else it is decided
-        once from the eigenvalues (symmetric and min λ >= -PSD_RTOL·max|λ|, dense, O(n³)).
+        Whether A is PSD: a declaration, trusted (declared structure wins). Default: decided by
+        cheap checks, never a decomposition — True for a :class:`PSDLowRank`; for a
+        :class:`SymLowRank` from the signs of its λ (O(r)); for anything else square: symmetric by
+        the randomized test of :func:`kernapprox._validation.symmetry_gap` (O(n²) for a dense
+        array, O(n r) for factors), a non-negative diagonal, and Cauchy–Schwarz
+        ``A_ij² <= A_ii A_jj`` on the entries next to the diagonal. Those are necessary
+        conditions only; consumers that need PSD (:func:`kernapprox.nystrom`) also check the small
+        landmark block they read (``psd_declared`` is False then).
 
     Notes
     -----
     ``kernel`` and ``X`` are None: landmarks given as points need a real kernel matrix.
     """
 
-    #: relative tolerance of the automatic PSD decision
+    #: relative tolerance of the automatic PSD decision (diagonal and 2×2 minors)
     PSD_RTOL = 1e3 * float(np.finfo(np.float64).eps)
 
     def __init__(self, A, *, is_psd: bool | None = None):
+        if is_psd is not None:
+            is_psd = check_bool(is_psd, "MatrixOracle", "is_psd")
         if isinstance(A, _Base):
             self._A = A
             self._dense_A = None
@@ -267,17 +275,51 @@ class MatrixOracle:
         self.X = None
         self.n_evals = 0
         n, m = self.shape
-        self.symmetric = n == m and (isinstance(A, (PSDLowRank, SymLowRank)) or
-                                     (self._dense_A is not None and np.allclose(self._dense_A, self._dense_A.T)))
+        eps = float(np.finfo(self.dtype if self.dtype in (np.float32, np.float64) else np.float64).eps)
+        if n != m:
+            self.symmetric = False
+        elif isinstance(A, (PSDLowRank, SymLowRank)):
+            self.symmetric = True
+        else:
+            mv = self._dense_A.__matmul__ if self._dense_A is not None else self._A.matvec
+            self.symmetric = symmetry_gap(mv, n, eps=eps)[0]
+        self.psd_declared = is_psd is not None or isinstance(A, (PSDLowRank, SymLowRank))
         if is_psd is None:
             if isinstance(A, PSDLowRank):
                 is_psd = True
+            elif isinstance(A, SymLowRank):
+                lam = np.asarray(A.lam)
+                is_psd = bool(lam.size == 0 or lam.min() >= -self.PSD_RTOL * np.abs(lam).max())
             elif not self.symmetric:
                 is_psd = False
             else:
-                lam = np.linalg.eigvalsh(np.asarray(self._full(), dtype=np.float64))
-                is_psd = bool(lam[0] >= -self.PSD_RTOL * max(1.0, float(np.abs(lam).max())))
+                is_psd = self._cheap_psd(eps)
         self.is_psd = bool(is_psd)
+
+    def _cheap_psd(self, eps: float) -> bool:
+        """Necessary PSD conditions in O(n) entries: diag >= 0 and A_{i,i+1}² <= A_ii A_{i+1,i+1}."""
+        n = self.shape[0]
+        d = np.asarray(np.diagonal(self._dense_A) if self._dense_A is not None else self._A.diag(),
+                       dtype=np.float64)
+        dmax = float(np.abs(d).max(initial=0.0))
+        tol = max(self.PSD_RTOL, 10 * eps) * dmax
+        if np.any(d < -tol):
+            return False
+        if n > 1:
+            i = np.arange(n - 1)
+            off = np.asarray(self._pairs(i, i + 1), dtype=np.float64)
+            if np.any(np.abs(off) > np.sqrt(np.maximum(d[i], 0) * np.maximum(d[i + 1], 0)) + tol):
+                return False
+        return True
+
+    def _pairs(self, I, J) -> np.ndarray:
+        """Entries A[I[t], J[t]] (no counting)."""
+        if self._dense_A is not None:
+            return self._dense_A[I, J]
+        A = self._A
+        if isinstance(A, LowRank):
+            return np.einsum("ij,ij->i", A.L[I], A.R[J])
+        return np.array([self._get([i], [j])[0, 0] for i, j in zip(I, J)])
 
     def _full(self):
         return self._dense_A if self._dense_A is not None else self._A._dense()
@@ -353,3 +395,19 @@ def as_matrix_protocol(KM, func: str):
         return MatrixOracle(KM)
     raise fail(func, "KM", "be a KernelMatrix (or an object with .shape, .diag(), .columns(idx), "
                ".block(I, J)), a dense array or a low-rank result", type(KM).__name__, TypeError)
+
+
+def require_psd(KM, func: str) -> None:
+    """The structure every PSD consumer (Nyström, the landmark samplers, Cholesky) requires of a
+    protocol object, checked the same way everywhere: square, and PSD by its ``is_psd`` (or its
+    ``kernel.is_psd``) — declared or cheaply decided (:class:`MatrixOracle`), never decomposed."""
+    n, m = KM.shape
+    if n != m:
+        raise fail(func, "KM", "be a square (PSD) kernel matrix K(X, X)", f"shape {KM.shape}")
+    v = getattr(KM, "is_psd", None)
+    if v is None:
+        v = getattr(getattr(KM, "kernel", None), "is_psd", False)
+    if not v:
+        name = getattr(getattr(KM, "kernel", None), "name", None) or type(KM).__name__
+        raise fail(func, "KM", "be positive semi-definite (use kernapprox.indefinite_nystrom or "
+                   "kernapprox.augmented_nystrom for non-PSD kernels)", f"a non-PSD matrix ({name}, is_psd=False)")

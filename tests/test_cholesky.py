@@ -228,3 +228,14 @@ def test_read_only_columns_from_a_protocol_object(rng):
         A = ka.rpcholesky(ReadOnly(KM), 20, rng=0, **kw)
         assert A.info["residual_trace"] == pytest.approx(np.trace(K) - A.trace(), rel=1e-9)
         assert np.linalg.eigvalsh(K - A.to_dense()).min() >= -1e-9
+
+
+def test_early_stop_warning_points_at_the_callers_line():
+    X = np.zeros((10, 2))                     # rank one: stops at rank 1 < k
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    for call in (lambda: ka.rpcholesky(KM, 3, rng=0), lambda: ka.greedy_cholesky(KM, 3),
+                 lambda: ka.sample_landmarks(KM, 3, method="rpcholesky", rng=0)):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            call()
+        assert rec and all(w.filename == __file__ for w in rec), [w.filename for w in rec]
