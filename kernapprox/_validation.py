@@ -239,7 +239,12 @@ def check_bool(value, func: str, name: str) -> bool:
 def check_choice(value, choices, func: str, name: str) -> str:
     """One of a fixed set of names; the message lists the known ones."""
     try:
-        ok = not isinstance(value, (bool, np.bool_, np.ndarray)) and value in choices
+        bool_choices = any(isinstance(c_, (bool, np.bool_)) for c_ in choices)
+        ok = (not isinstance(value, np.ndarray) and
+              (bool_choices or not isinstance(value, (bool, np.bool_))) and value in choices)
+        if ok and bool_choices:                 # 1 == True: a bool choice takes only a bool
+            ok = isinstance(value, (bool, np.bool_)) == any(
+                isinstance(c_, (bool, np.bool_)) and c_ == value for c_ in choices)
     except TypeError:               # unhashable against a set / dict of choices
         ok = False
     if not ok:

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ._validation import (check_choice, check_int, check_matrix, check_points, check_positive,
-                          check_probability, check_same_dim, fail)
+                          check_probability, check_same_dim, check_symmetric, fail)
 
 __all__ = [
     "ridge_leverage_scores", "statistical_dimension", "leverage_beta", "stable_rank",
@@ -43,6 +43,8 @@ SKYFORMER_CONSTANT = 56.0 / 3.0
 SKEINFORMER_LEMMA1_BETA = math.sqrt(1.0 / 3.0)
 #: Relative precision of the bisections (on log λ).
 BISECTION_RTOL = 1e-10
+#: A matrix counts as PSD when λ_min >= −PSD_NEG_EPS_MULTIPLE · n · eps · max|λ| (else it is refused).
+PSD_NEG_EPS_MULTIPLE = 100.0
 #: Eigenvalues below this multiple of eps·max eigenvalue are treated as zero (PSD clipping).
 PSD_CLIP_EPS_MULTIPLE = 10.0
 
@@ -60,14 +62,29 @@ def _dense_square(K, func: str, name: str = "K") -> np.ndarray:
         A = check_matrix(K, func, name, ndim=2, dtype=np.float64)
     if A.shape[0] != A.shape[1]:
         raise fail(func, name, "be a square (PSD) matrix", f"shape {A.shape}")
+    # the theorems are about symmetric PSD matrices: symmetry by the randomized test, the sign of the
+    # spectrum where the bound decomposes it anyway (_Spectrum, _eig_desc)
+    check_symmetric(A.__matmul__, A.shape[0], func, name)
+    d = np.diagonal(A)
+    if np.any(d < -PSD_NEG_EPS_MULTIPLE * A.shape[0] * EPS * float(np.abs(d).max(initial=0.0))):
+        raise fail(func, name, "be positive semi-definite", f"a negative diagonal entry {float(d.min()):.3g}")
     return A
+
+
+def _check_psd_spectrum(lam: np.ndarray, n: int, func: str, name: str = "K") -> None:
+    top = float(np.abs(lam).max(initial=0.0))
+    low = float(lam.min(initial=0.0))
+    if low < -PSD_NEG_EPS_MULTIPLE * n * EPS * top:
+        raise fail(func, name, "be positive semi-definite", f"a matrix with eigenvalue {low:.3g} (max |λ| {top:.3g})")
 
 
 class _Spectrum:
     """eigh of a PSD matrix, clipped at 0, with the squared eigenvectors kept for leverage scores."""
 
-    def __init__(self, K: np.ndarray):
+    def __init__(self, K: np.ndarray, func: str | None = None):
         lam, U = np.linalg.eigh(0.5 * (K + K.T))
+        if func is not None:
+            _check_psd_spectrum(lam, K.shape[0], func)
         lam = lam[::-1]
         U = U[:, ::-1]
         top = max(float(lam[0]), 0.0)
@@ -132,7 +149,7 @@ def ridge_leverage_scores(K, lam: float) -> np.ndarray:
     """
     func = "ridge_leverage_scores"
     A = _dense_square(K, func)
-    return np.clip(_Spectrum(A).scores(_check_lambda(lam, func)), 0.0, 1.0)
+    return np.clip(_Spectrum(A, func).scores(_check_lambda(lam, func)), 0.0, 1.0)
 
 
 def statistical_dimension(K, lam: float) -> float:
@@ -143,7 +160,7 @@ def statistical_dimension(K, lam: float) -> float:
     Skyformer Thm 2 [P]; Musco & Musco 2017, Def. 1 ("effective dimension" d_eff^λ). algorithms.md §1.4.
     """
     func = "statistical_dimension"
-    return _Spectrum(_dense_square(K, func)).d_stat(_check_lambda(lam, func))
+    return _Spectrum(_dense_square(K, func), func).d_stat(_check_lambda(lam, func))
 
 
 def leverage_beta(K, lam: float) -> float:
@@ -156,7 +173,7 @@ def leverage_beta(K, lam: float) -> float:
     Skyformer (Chen et al., NeurIPS 2021) Thm 2 [P]; algorithms.md §2.6.
     """
     func = "leverage_beta"
-    S = _Spectrum(_dense_square(K, func))
+    S = _Spectrum(_dense_square(K, func), func)
     lam = _check_lambda(lam, func)
     return S.d_stat(lam) / (S.N * S.max_score(lam))
 
@@ -416,7 +433,7 @@ def rls_nystrom_required_d(K, lam: float, delta: float, *, beta: float = 1.0,
     delta = check_probability(delta, func, "delta")
     beta = _check_beta(beta, func)
     check_choice(dimension, ("intrinsic", "ambient"), func, "dimension")
-    S = _Spectrum(A)
+    S = _Spectrum(A, func)
     if S.norm <= 0:
         raise fail(func, "K", "be nonzero", "the zero matrix")
     d = int(math.ceil(_rls_condition(S, lam, beta, delta, dimension)))
@@ -442,7 +459,7 @@ def rls_nystrom_guaranteed_error(K, d: int, delta: float, *, beta: float = 1.0,
     delta = check_probability(delta, func, "delta")
     beta = _check_beta(beta, func)
     check_choice(dimension, ("intrinsic", "ambient"), func, "dimension")
-    S = _Spectrum(A)
+    S = _Spectrum(A, func)
     if S.norm <= 0:
         return 0.0
 
@@ -711,7 +728,9 @@ def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
 # ---------------------------------------------------------------------------------------------------
 def _eig_desc(K, func):
     A = _dense_square(K, func)
-    return np.clip(np.linalg.eigvalsh(0.5 * (A + A.T))[::-1], 0.0, None)
+    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+    _check_psd_spectrum(lam, A.shape[0], func)
+    return np.clip(lam[::-1], 0.0, None)
 
 
 def rpcholesky_required_k(r: int, eps: float, eta: float) -> int:
@@ -770,7 +789,7 @@ def rpcholesky_trace_bound(K, k: int) -> float:
     """
     func = "rpcholesky_trace_bound"
     sig = _eig_desc(K, func)
-    k = check_int(k, func, "k", low=0)
+    k = check_int(k, func, "k", low=0, high=sig.size)
     tr = float(np.sum(sig))
     best = tr
     tails = np.concatenate([np.cumsum(sig[::-1])[::-1], [0.0]])   # tails[r] = Σ_{i>=r} σ_i

@@ -32,6 +32,20 @@ def _frozen(a) -> np.ndarray:
     return v
 
 
+def _factor(A, func: str, name: str) -> np.ndarray:
+    """A factor: real, finite, 2-D, non-empty rows (zero columns allowed: a rank-0 result); float32
+    and float64 kept, other real dtypes become float64."""
+    if isinstance(A, np.ndarray) and A.dtype in (np.float32, np.float64) and A.ndim == 2 and A.shape[0] > 0:
+        if not np.all(np.isfinite(A)):
+            raise fail(func, name, "hold only finite values (no NaN or inf)",
+                       f"{int(A.size - np.count_nonzero(np.isfinite(A)))} non-finite entries")
+        return A
+    if isinstance(A, np.ndarray) and A.ndim == 2 and A.shape[1] == 0 and A.shape[0] > 0:
+        return A.astype(np.float64) if A.dtype not in (np.float32, np.float64) else A
+    return check_matrix(A, func, name, ndim=2, dtype=None if getattr(A, "dtype", None) in (np.float32,)
+                        else np.float64)
+
+
 def _info(info) -> MappingProxyType:
     d = {} if info is None else dict(info)
     for k, v in d.items():
@@ -87,10 +101,16 @@ class _Base:
         return self._rmv(U.T).T
 
     def to_dense(self, *, force: bool = False) -> np.ndarray:
-        """The dense matrix; refuses above ``matrix.DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
+        """The dense matrix; refuses above ``matrix.DENSE_CAP_ENTRIES`` entries unless ``force=True``,
+        and refuses (naming the factors) when its entries overflow the float range."""
         n, m = self.shape
         check_dense_cap(n, m, _matrix.DENSE_CAP_ENTRIES, f"{type(self).__name__}.to_dense", force=force)
-        return self._dense()
+        with np.errstate(over="ignore", invalid="ignore"):
+            D = self._dense()
+        if not np.all(np.isfinite(D)):
+            raise fail(f"{type(self).__name__}.to_dense", self._FACTORS,
+                       f"have products representable in {np.dtype(self.dtype).name}", "entries that overflow")
+        return D
 
     def as_operator(self) -> spla.LinearOperator:
         """A :class:`scipy.sparse.linalg.LinearOperator` applying the factors (never dense)."""
@@ -117,10 +137,10 @@ class PSDLowRank(_Base):
         Provenance: ``indices`` (landmarks/pivots), ``n_evals``, ``method``, ``core``, …
     """
 
+    _FACTORS = "F"
+
     def __init__(self, F, info=None):
-        F = np.asarray(F)
-        if F.ndim != 2:
-            raise fail("PSDLowRank", "F", "be a 2-D array of shape (n, r)", f"shape {F.shape}")
+        F = _factor(F, "PSDLowRank", "F")
         self.F = _frozen(F)
         self.info = _info(info)
         self._seal()
@@ -154,9 +174,11 @@ class PSDLowRank(_Base):
 class SymLowRank(_Base):
     """``K̂ = U diag(λ) Uᵀ`` with U (n, r) and real λ (r,) that may be negative (indefinite Nyström)."""
 
+    _FACTORS = "U"
+
     def __init__(self, U, lam, info=None):
-        U = np.asarray(U)
-        lam = np.asarray(lam, dtype=np.float64)
+        U = _factor(U, "SymLowRank", "U")
+        lam = check_matrix(lam, "SymLowRank", "lam", ndim=1, dtype=np.float64)
         if U.ndim != 2 or lam.ndim != 1 or lam.shape[0] != U.shape[1]:
             raise ValueError(f"SymLowRank: need U of shape (n, r) and lam of shape (r,); got {U.shape} and {lam.shape}")
         self.U = _frozen(U)
@@ -196,8 +218,10 @@ class SymLowRank(_Base):
 class LowRank(_Base):
     """``K̂ = L Rᵀ`` with L (n, r) and R (m, r): a rectangular or asymmetric low-rank matrix."""
 
+    _FACTORS = "L"
+
     def __init__(self, L, R, info=None):
-        L, R = np.asarray(L), np.asarray(R)
+        L, R = _factor(L, "LowRank", "L"), _factor(R, "LowRank", "R")
         if L.ndim != 2 or R.ndim != 2 or L.shape[1] != R.shape[1]:
             raise ValueError(f"LowRank: need L (n, r) and R (m, r) with the same r; got {L.shape} and {R.shape}")
         self.L = _frozen(L)
@@ -391,8 +415,10 @@ def as_matrix_protocol(KM, func: str):
     low-rank result; TypeError otherwise."""
     if all(hasattr(KM, a) for a in _PROTOCOL):
         return KM
-    if isinstance(KM, (_Base, np.ndarray)):
+    if isinstance(KM, _Base):
         return MatrixOracle(KM)
+    if isinstance(KM, (np.ndarray, list, tuple)) or hasattr(KM, "__array__"):
+        return MatrixOracle(check_matrix(KM, func, "KM", ndim=2))
     raise fail(func, "KM", "be a KernelMatrix (or an object with .shape, .diag(), .columns(idx), "
                ".block(I, J)), a dense array or a low-rank result", type(KM).__name__, TypeError)
 

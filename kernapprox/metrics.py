@@ -23,6 +23,7 @@ passes over the operands) and ``.method``.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import scipy.linalg as sla
@@ -106,6 +107,14 @@ class ErrorEstimate(float):
     """
 
     def __new__(cls, value, lower=None, upper=None, matvecs=0, passes=0, method="exact", info=None):
+        value = check_real(value, "ErrorEstimate", "value")
+        for name, b in (("lower", lower), ("upper", upper)):
+            # a bracket end may be infinite (an unbounded side), never NaN or a non-number
+            if b is not None and (isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real)
+                                  or math.isnan(b)):
+                raise fail("ErrorEstimate", name, "be None or a real number (±inf allowed)", repr(b),
+                           TypeError if not isinstance(b, numbers.Real) or isinstance(b, (bool, np.bool_))
+                           else ValueError)
         obj = float.__new__(cls, value)
         obj.lower = float(value) if lower is None else float(lower)
         obj.upper = float(value) if upper is None else float(upper)
@@ -1011,6 +1020,7 @@ def attention_output_loss(exact, approx, *, norm: str = "spectral", relative: bo
     """
     func = "attention_output_loss"
     check_choice(norm, _LOSS_NORMS, func, "norm")
+    relative = check_bool(relative, func, "relative")
     E = check_matrix(exact, func, "exact", ndim=None, dtype=np.float64)
     R = check_matrix(approx, func, "approx", ndim=None, dtype=np.float64)
     if E.ndim < 2:

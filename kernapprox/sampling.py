@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from . import cholesky as _chol
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_options,
-                          check_points, check_positive, fail, warn)
+                          check_points, check_positive, check_symmetric, fail, warn)
 from ._numba.reference import sqdist_numpy
 from .lowrank import as_matrix_protocol, require_psd
 from .matrix import default_tile_rows
@@ -46,6 +46,9 @@ __all__ = [
 
 #: Lloyd iterations of :func:`kmeans_centers` at most.
 KMEANS_MAX_ITER = 100
+#: A matrix handed to the exact (eigendecomposition) routines counts as PSD when
+#: λ_min >= −PSD_EIG_RTOL_MULTIPLE · n · eps · max|λ| (the eigendecomposition is their own cost).
+PSD_EIG_RTOL_MULTIPLE = 100.0
 #: Upper bound on ``n_iter`` (Lloyd's objective decreases monotonically and converges in far fewer).
 KMEANS_ITER_CAP = 10_000
 #: Lloyd stops when the k-means objective decreases by less than this fraction.
@@ -144,9 +147,13 @@ def column_norms_squared(KM) -> np.ndarray:
     n, m = KM.shape
     out = np.zeros(m, dtype=np.float64)
     step = default_tile_rows(m)
-    for i0 in range(0, n, step):
-        T = np.asarray(KM.rows(np.arange(i0, min(n, i0 + step))), dtype=np.float64)
-        out += np.einsum("ij,ij->j", T, T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i0 in range(0, n, step):
+            T = np.asarray(KM.rows(np.arange(i0, min(n, i0 + step))), dtype=np.float64)
+            out += np.einsum("ij,ij->j", T, T)
+    if not np.all(np.isfinite(out)):
+        raise fail("column_norms_squared", "KM", "have squared column norms representable in float64 "
+                   "(entries below ~1e154)", "entries whose squares overflow")
     return out
 
 
@@ -168,9 +175,13 @@ def column_norm(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     return _choice(column_norms_squared(KM), k, replace, as_generator(rng, func), func)
 
 
-def _eigh_psd(KM_or_dense):
+def _eigh_psd(KM_or_dense, func):
+    """eigh of a PSD matrix (clipped at 0); refuses an eigenvalue below the rounding level."""
     A = np.asarray(_dense(KM_or_dense), dtype=np.float64)
     sig, U = np.linalg.eigh(0.5 * (A + A.T))
+    top = float(np.abs(sig).max(initial=0.0))
+    if sig.size and sig[0] < -PSD_EIG_RTOL_MULTIPLE * A.shape[0] * np.finfo(np.float64).eps * top:
+        raise fail(func, "KM", "be positive semi-definite", f"a matrix with eigenvalue {sig[0]:.3g} (max |λ| {top:.3g})")
     return np.maximum(sig, 0.0), U
 
 
@@ -201,19 +212,31 @@ def ridge_leverage_scores(KM_or_dense, lam) -> np.ndarray:
     ----------
     Alaoui & Mahoney, NeurIPS 2015; Skyformer Thm 2 (algorithms.md §1.4): ``ℓ_i = Σ_k U_ik² σ_k/(σ_k+λ)``.
     """
-    lam = check_positive(lam, "ridge_leverage_scores", "lam")
-    KMp = KM_or_dense if isinstance(KM_or_dense, np.ndarray) else as_matrix_protocol(KM_or_dense, "ridge_leverage_scores")
-    if isinstance(KMp, np.ndarray):
-        KMp = check_matrix(KMp, "ridge_leverage_scores", "KM_or_dense")
-        if KMp.shape[0] != KMp.shape[1]:
-            raise fail("ridge_leverage_scores", "KM_or_dense", "be square", f"shape {KMp.shape}")
-    sig, U = _eigh_psd(KMp)
+    return _ridge_leverage_scores(KM_or_dense, lam, "ridge_leverage_scores")
+
+
+def _ridge_leverage_scores(KM_or_dense, lam, func):
+    lam = check_positive(lam, func, "lam")
+    name = "KM_or_dense"
+    if isinstance(KM_or_dense, (np.ndarray, list, tuple)):
+        A = check_matrix(KM_or_dense, func, name, dtype=np.float64)
+    else:
+        A = np.asarray(_dense(as_matrix_protocol(KM_or_dense, func)), dtype=np.float64)
+    if A.shape[0] != A.shape[1]:
+        raise fail(func, name, "be square", f"shape {A.shape}")
+    check_symmetric(A.__matmul__, A.shape[0], func, name)
+    sig, U = np.linalg.eigh(0.5 * (A + A.T))
+    top = float(np.abs(sig).max(initial=0.0))
+    if sig.size and sig[0] < -PSD_EIG_RTOL_MULTIPLE * A.shape[0] * np.finfo(np.float64).eps * top:
+        raise fail(func, name, "be positive semi-definite", f"a matrix with eigenvalue {sig[0]:.3g} "
+                   f"(max |λ| {top:.3g})")
+    sig = np.maximum(sig, 0.0)
     return np.clip(_rls_from_eig(sig, U, lam), 0.0, 1.0)
 
 
 def statistical_dimension(KM_or_dense, lam) -> float:
     """``d_stat(λ) = tr(K (K + λI)⁻¹) = Σ_i ℓ_i(λ)`` (exact, dense; algorithms.md §1.4)."""
-    return float(ridge_leverage_scores(KM_or_dense, lam).sum())
+    return float(_ridge_leverage_scores(KM_or_dense, lam, "statistical_dimension").sum())
 
 
 def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None, rng=None) -> np.ndarray:
@@ -249,7 +272,7 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None
     if lam is not None:
         lam = check_positive(lam, func, "lam")
     if eig is None:
-        sig, U = _eigh_psd(KM)
+        sig, U = _eigh_psd(KM, func)
     else:
         if not isinstance(eig, (tuple, list)) or len(eig) != 2:
             raise fail(func, "eig", "be a pair (sigma, U) from np.linalg.eigh", type(eig).__name__, TypeError)
