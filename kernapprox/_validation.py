@@ -36,6 +36,8 @@ __all__ = [
     "available_memory",
     "check_symmetric",
     "symmetry_gap",
+    "check_kernel",
+    "check_size_product",
     "fail",
     "warn",
     "working_dtype",
@@ -378,3 +380,28 @@ def check_symmetric(matvec, n: int, func: str, name: str, *, eps: float | None =
     if not ok:
         raise fail(func, name, "be symmetric", f"a matrix with relative asymmetry ~{rel:.2g} "
                    "(randomized test uᵀAv vs vᵀAu)")
+
+
+def check_kernel(kernel, func: str, name: str = "kernel"):
+    """A :class:`kernapprox.kernels.Kernel`, or a kernel name resolved by :func:`kernapprox.kernels.get`;
+    an unknown name or another type is refused naming ``name`` (not ``kernels.get``'s own argument)."""
+    from . import kernels as _kernels          # kernels imports this module: resolve at call time
+    if isinstance(kernel, _kernels.Kernel):
+        return kernel
+    if isinstance(kernel, str):
+        try:
+            return _kernels.get(kernel)
+        except ValueError:
+            known = ", ".join(repr(k) for k in _kernels.available())
+            raise fail(func, name, f"be a kernapprox Kernel or a kernel name ({known})", repr(kernel)) from None
+    raise fail(func, name, "be a kernapprox Kernel or a kernel name", type(kernel).__name__, TypeError)
+
+
+def check_size_product(func: str, sizes: dict, *, itemsize: int = 8, copies: int = 1) -> None:
+    """Memory check of an array whose size is the product of named sizes (e.g. ``{"m": m, "d_in": d}``):
+    refused naming the largest factor when ``copies · itemsize · Π sizes`` exceeds the available memory."""
+    total = copies * itemsize
+    for v in sizes.values():
+        total *= int(v)
+    name = max(sizes, key=lambda k: int(sizes[k]))
+    check_memory(total, func, name, sizes[name])

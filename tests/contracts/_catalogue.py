@@ -204,14 +204,14 @@ add("kernapprox.sampling.sample_landmarks",
     params=[P("KM", "matrix", meta={"square": True, "symmetric": True, "psd": True}),
             P("k", "int", meta={"high": 12}), P("method", "choice"), P("rng", "rng")],
     out=lambda res, v: ref_nystrom_dense(F(v["KM"]), np.unique(res)), random=True)
-add("kernapprox.sampling.ridge_leverage_scores", values=lambda: {"KM": c(K0), "lam": 0.1},
-    call=lambda v: ka.sampling.ridge_leverage_scores(v["KM"], v["lam"], **XK(v)),
-    params=[P("KM", "matrix", meta={"square": True, "symmetric": True, "psd": True}), P("lam", "real")],
-    ref=lambda v: np.diag(F(v["KM"]) @ np.linalg.inv(F(v["KM"]) + v["lam"] * np.eye(len(v["KM"])))))
-add("kernapprox.sampling.statistical_dimension", values=lambda: {"KM": c(K0), "lam": 0.1},
-    call=lambda v: ka.sampling.statistical_dimension(v["KM"], v["lam"], **XK(v)),
-    params=[P("KM", "matrix", meta={"square": True, "symmetric": True, "psd": True}), P("lam", "real")],
-    ref=lambda v: np.trace(F(v["KM"]) @ np.linalg.inv(F(v["KM"]) + v["lam"] * np.eye(len(v["KM"])))))
+add("kernapprox.sampling.ridge_leverage_scores", values=lambda: {"KM_or_dense": c(K0), "lam": 0.1},
+    call=lambda v: ka.sampling.ridge_leverage_scores(v["KM_or_dense"], v["lam"], **XK(v)),
+    params=[P("KM_or_dense", "matrix", meta={"square": True, "symmetric": True, "psd": True}), P("lam", "real")],
+    ref=lambda v: _rls(v["KM_or_dense"], v["lam"]))
+add("kernapprox.sampling.statistical_dimension", values=lambda: {"KM_or_dense": c(K0), "lam": 0.1},
+    call=lambda v: ka.sampling.statistical_dimension(v["KM_or_dense"], v["lam"], **XK(v)),
+    params=[P("KM_or_dense", "matrix", meta={"square": True, "symmetric": True, "psd": True}), P("lam", "real")],
+    ref=lambda v: _rls(v["KM_or_dense"], v["lam"]).sum())
 add("kernapprox.sampling.column_norms_squared", values=lambda: {"KM": c(K0)},
     call=lambda v: ka.sampling.column_norms_squared(v["KM"], **XK(v)),
     params=[P("KM", "matrix", meta={})], ref=lambda v: (F(v["KM"]) ** 2).sum(axis=0))
@@ -221,8 +221,8 @@ add("kernapprox.sampling.kmeans_centers", values=lambda: {"X": c(X0), "k": 3, "n
             P("rng", "rng")], random=True)
 add("kernapprox.sampling.segment_means", values=lambda: {"X": c(X0), "k": 4},
     call=lambda v: ka.sampling.segment_means(v["X"], v["k"], **XK(v)),
-    params=[P("X", "array"), P("k", "int", meta={"high": 12})],
-    ref=lambda v: F(v["X"]).reshape(4, 3, 3).mean(axis=1) if v["k"] == 4 else None)
+    params=[P("X", "batched"), P("k", "int", meta={"high": 12})],
+    ref=lambda v: F(v["X"]).reshape(4, 3, 3).mean(axis=1) if v["k"] == 4 and np.ndim(v["X"]) == 2 else None)
 
 # cholesky / nystrom --------------------------------------------------------------------------------
 _PSDKM = P("KM", "matrix", meta={"square": True, "symmetric": True, "psd": True})
@@ -261,7 +261,8 @@ add("kernapprox.nystrom_general.generalized_nystrom",
 add("kernapprox.nystrom_general.skeleton_cur",
     values=lambda: {"A": c(LR0), "rows": 5, "cols": 5, "rcond": None, "rng": 0},
     call=lambda v: ka.skeleton_cur(v["A"], v["rows"], v["cols"], rcond=v["rcond"], rng=v["rng"], **XK(v)),
-    params=[P("A", "array"), P("rows", "int", meta={"high": 14}), P("cols", "int", meta={"high": 10}),
+    params=[P("A", "array"), P("rows", "int", meta={"high": 14, "indices_ok": True}),
+            P("cols", "int", meta={"high": 10, "indices_ok": True}),
             P("rcond", "real", optional=True), P("rng", "rng")],
     ref=lambda v: F(v["A"]) if np.linalg.matrix_rank(F(v["A"])) <= 3 else None, rtol=1e-6, random=True)
 
@@ -291,8 +292,8 @@ add("kernapprox.nystrom_general.augmented_landmarks",
     values=lambda: {"n": 10, "m": 8, "d": 6, "rule": "uniform2n", "accumulation": 1, "rng": 0},
     call=lambda v: ka.nystrom_general.augmented_landmarks(v["n"], v["m"], v["d"], rule=v["rule"],
                                                           accumulation=v["accumulation"], rng=v["rng"], **XK(v)),
-    params=[P("n", "int"), P("m", "int"), P("d", "int"), P("rule", "choice"), P("accumulation", "int"),
-            P("rng", "rng")], random=True)
+    params=[P("n", "int", meta={"huge_ok": True}), P("m", "int", meta={"huge_ok": True}),
+            P("d", "int"), P("rule", "choice"), P("accumulation", "int"), P("rng", "rng")], random=True)
 
 
 def as_dense(res):
@@ -353,8 +354,9 @@ add("kernapprox.metrics.attention_output_loss",
     and np.ndim(v["exact"]) == 2 else None, rtol=1e-9)
 add("kernapprox.metrics.ErrorEstimate", values=lambda: {"value": 1.5, "lower": 1.0, "upper": 2.0},
     call=lambda v: ka.metrics.ErrorEstimate(v["value"], v["lower"], v["upper"], **XK(v)),
-    params=[P("value", "real", meta={"signed": True}), P("lower", "real", optional=True, meta={"signed": True}),
-            P("upper", "real", optional=True, meta={"signed": True})], ref=lambda v: float(v["value"]))
+    params=[P("value", "real", meta={"signed": True}),
+            P("lower", "real", optional=True, meta={"signed": True, "inf_ok": True}),
+            P("upper", "real", optional=True, meta={"signed": True, "inf_ok": True})], ref=lambda v: float(v["value"]))
 
 # features / sketch ------------------------------------------------------------------------------------
 add("kernapprox.features.random_features",
@@ -464,23 +466,24 @@ _BOUNDS = {
     "skyformer_required_d": (lambda: {"Q": c(Qa), "K": c(Ka_), "eps": 0.5, "delta": 0.1}, ["Q", "K", "eps", "delta"],
                              [P("Q", "points"), P("K", "points"), P("eps", "real"), P("delta", "prob")], None),
     "skyformer_guaranteed_error": (lambda: {"Q": c(Qa), "K": c(Ka_), "d": 8, "delta": 0.1}, ["Q", "K", "d", "delta"],
-                                   [P("Q", "points"), P("K", "points"), P("d", "int"), P("delta", "prob")], None),
+                                   [P("Q", "points"), P("K", "points"), P("d", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
     "skyformer_lemma_c2_required_d": (lambda: {"stable_rank_s": 3.0, "beta": 1.0, "N": 32, "delta": 0.1},
                                       ["stable_rank_s", "beta", "N", "delta"],
-                                      [P("stable_rank_s", "real"), P("beta", "real"), P("N", "int"),
+                                      [P("stable_rank_s", "real"), P("beta", "real"), P("N", "int", meta={"huge_ok": True}),
                                        P("delta", "prob")], None),
     "psd_sandwich": (lambda: {"K": c(K0), "K_tilde": c(K0) * 0.9, "lam": 0.1}, ["K", "K_tilde", "lam"],
                      [_PSD, P("K_tilde", "matrix", meta={"square": True, "symmetric": True}), P("lam", "real")], None),
     "rls_nystrom_required_d": (lambda: {"K": c(K0), "lam": 0.1, "delta": 0.1}, ["K", "lam", "delta"],
                                [_PSD, P("lam", "real"), P("delta", "prob")], None),
     "rls_nystrom_guaranteed_error": (lambda: {"K": c(K0), "d": 8, "delta": 0.1}, ["K", "d", "delta"],
-                                     [_PSD, P("d", "int"), P("delta", "prob")], None),
+                                     [_PSD, P("d", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
     "drineas_mahoney_required_c": (lambda: {"k": 3, "eps": 0.5, "delta": 0.1}, ["k", "eps", "delta"],
-                                   [P("k", "int"), P("eps", "real"), P("delta", "prob", optional=True)], None),
+                                   [P("k", "int", meta={"huge_ok": True}), P("eps", "real"),
+                                    P("delta", "prob", optional=True)], None),
     "drineas_mahoney_bound": (lambda: {"K": c(K0), "k": 3, "c": 6, "delta": 0.1}, ["K", "k", "c", "delta"],
-                              [_PSD, P("k", "int", meta={"high": 12}), P("c", "int"), P("delta", "prob", optional=True)], None),
+                              [_PSD, P("k", "int", meta={"high": 12}), P("c", "int", meta={"huge_ok": True}), P("delta", "prob", optional=True)], None),
     "rff_spectral_bound": (lambda: {"K": c(K0), "n_features": 100, "delta": 0.1}, ["K", "n_features", "delta"],
-                           [_PSD, P("n_features", "int"), P("delta", "prob")], None),
+                           [_PSD, P("n_features", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
     "rff_required_features": (lambda: {"K": c(K0), "eps": 0.5, "delta": 0.1}, ["K", "eps", "delta"],
                               [_PSD, P("eps", "real"), P("delta", "prob")], None),
     "skeinformer_column_probabilities": (lambda: {"B": c(A0), "V": R.normal(size=(12, 2))}, ["B", "V"],
@@ -488,18 +491,20 @@ _BOUNDS = {
     "amm_beta": (lambda: {"p": np.full(12, 1 / 12), "B": c(A0), "V": R.normal(size=(12, 2))}, ["p", "B", "V"],
                  [P("p", "vector"), P("B", "array"), P("V", "array")], None),
     "skeinformer_prop1_bound": (lambda: {"B": c(A0), "V": R.normal(size=(12, 2)), "d": 4, "delta": 0.1},
-                                ["B", "V", "d", "delta"], [P("B", "array"), P("V", "array"), P("d", "int"),
+                                ["B", "V", "d", "delta"], [P("B", "array"), P("V", "array"), P("d", "int", meta={"huge_ok": True}),
                                                            P("delta", "prob")], None),
     "skeinformer_prop1_expected": (lambda: {"B": c(A0), "V": R.normal(size=(12, 2)), "d": 4}, ["B", "V", "d"],
-                                   [P("B", "array"), P("V", "array"), P("d", "int")], None),
+                                   [P("B", "array"), P("V", "array"), P("d", "int", meta={"huge_ok": True})], None),
     "skeinformer_lemma1_constant": (lambda: {"B": np.abs(c(A0))}, ["B"], [P("B", "array")], None),
     "skeinformer_lemma1_required_d": (lambda: {"c": 2.0, "n": 64, "delta": 0.1}, ["c", "n", "delta"],
-                                      [P("c", "real"), P("n", "int"), P("delta", "prob")], None),
+                                      [P("c", "real"), P("n", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
     "rpcholesky_required_k": (lambda: {"r": 3, "eps": 0.5, "eta": 0.1}, ["r", "eps", "eta"],
-                              [P("r", "int"), P("eps", "real"), P("eta", "real")], None),
+                              [P("r", "int", meta={"low": 0, "huge_ok": True}), P("eps", "real"),
+                               P("eta", "real")], None),
     "rpcholesky_expected_trace_bound": (lambda: {"K": c(K0), "r": 3, "eps": 0.5}, ["K", "r", "eps"],
-                                        [_PSD, P("r", "int", meta={"high": 12}), P("eps", "real")], None),
-    "rpcholesky_trace_bound": (lambda: {"K": c(K0), "k": 4}, ["K", "k"], [_PSD, P("k", "int", meta={"high": 12})], None),
+                                        [_PSD, P("r", "int", meta={"high": 12, "low": 0}), P("eps", "real")], None),
+    "rpcholesky_trace_bound": (lambda: {"K": c(K0), "k": 4}, ["K", "k"],
+                               [_PSD, P("k", "int", meta={"high": 12, "low": 0})], None),
     "krr_critical_radius": (lambda: {"K": c(K0), "noise_std": 0.1}, ["K", "noise_std"],
                             [_PSD, P("noise_std", "real")], None),
     "sketched_krr_rate": (lambda: {"K": c(K0), "noise_std": 0.1, "s": 6}, ["K", "noise_std", "s"],
