@@ -75,6 +75,9 @@ def fail(func: str, param: str, constraint: str, value, exc=ValueError):
     return exc(f"{func}: `{param}` must {constraint}; got {value}")
 
 
+#: Largest integer any size, count or iteration number may take (numpy's index type).
+INT64_MAX = int(np.iinfo(np.int64).max)
+
 _RNG_KINDS = "None, an int seed >= 0, a SeedSequence, a BitGenerator or a np.random.Generator"
 
 
@@ -200,6 +203,8 @@ def check_int(value, func: str, name: str, *, low: int | None = None, high: int 
         else:
             raise fail(func, name, "be an integer", _short(value), TypeError)
     v = int(value)
+    if high is None and v > INT64_MAX:          # no size, count or seed of the library exceeds int64
+        high = INT64_MAX
     if low is not None and v < low:
         raise fail(func, name, f"be >= {low}" if high is None else f"lie in [{low}, {high}]", v)
     if high is not None and v > high:

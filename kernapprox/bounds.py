@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from ._validation import (check_choice, check_int, check_matrix, check_points, check_positive,
-                          check_probability, check_same_dim, check_symmetric, fail)
+from ._validation import (check_bool, check_choice, check_int, check_matrix, check_points, check_positive,
+                          check_probability, check_real, check_same_dim, check_symmetric, fail)
 
 __all__ = [
     "ridge_leverage_scores", "statistical_dimension", "leverage_beta", "stable_rank",
@@ -43,6 +43,10 @@ SKYFORMER_CONSTANT = 56.0 / 3.0
 SKEINFORMER_LEMMA1_BETA = math.sqrt(1.0 / 3.0)
 #: Relative precision of the bisections (on log λ).
 BISECTION_RTOL = 1e-10
+#: Largest noise level of the KRR rates (the critical radius, about σ, is squared).
+NOISE_STD_MAX = 1e150
+#: Sizes and counts are Python ints below this (numpy's index type).
+INT64_MAX = int(np.iinfo(np.int64).max)
 #: A matrix counts as PSD when λ_min >= −PSD_NEG_EPS_MULTIPLE · n · eps · max|λ| (else it is refused).
 PSD_NEG_EPS_MULTIPLE = 100.0
 #: Eigenvalues below this multiple of eps·max eigenvalue are treated as zero (PSD clipping).
@@ -102,6 +106,26 @@ class _Spectrum:
 
     def max_score(self, lam: float) -> float:
         return float(np.max(self.scores(lam)))
+
+
+def _ceil_count(compute, func: str, name: str, value) -> int:
+    """``ceil(compute())`` as a Python int, or ValueError naming ``name`` when the required count
+    overflows (or is not finite) at this parameter value."""
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            x = float(compute())
+    except (OverflowError, ZeroDivisionError, FloatingPointError):
+        x = math.inf
+    if not (math.isfinite(x) and x <= INT64_MAX):
+        raise fail(func, name, "give a required count below 2^63 (the bound overflows at this value)", value)
+    return int(math.ceil(x))
+
+
+def _finite(x: float, func: str, name: str) -> float:
+    """A computed bound that must be representable; ValueError naming the input that overflows it."""
+    if not math.isfinite(x):
+        raise fail(func, name, "give a bound representable in float64 (its value overflows)", f"{x}")
+    return x
 
 
 def _check_lambda(lam, func):
@@ -175,15 +199,19 @@ def leverage_beta(K, lam: float) -> float:
     func = "leverage_beta"
     S = _Spectrum(_dense_square(K, func), func)
     lam = _check_lambda(lam, func)
-    return S.d_stat(lam) / (S.N * S.max_score(lam))
+    top = S.max_score(lam)
+    if not top > 0:
+        raise fail(func, "K", "be nonzero (β divides by the largest leverage score)", "the zero matrix")
+    return S.d_stat(lam) / (S.N * top)
 
 
 def stable_rank(H) -> float:
     """Stable rank ``‖H‖_F² / ‖H‖₂²`` (Skyformer App. C, Lemma C.2)."""
     A = check_matrix(H, "stable_rank", "H", ndim=2, dtype=np.float64)
-    s = np.linalg.svd(A, compute_uv=False)
-    if s[0] == 0:
+    mx = float(np.abs(A).max())
+    if mx == 0:
         raise fail("stable_rank", "H", "be nonzero", "the zero matrix")
+    s = np.linalg.svd(np.ldexp(A, -math.frexp(mx)[1]), compute_uv=False)   # exact power-of-two rescaling
     return float(np.sum(s ** 2) / s[0] ** 2)
 
 
@@ -242,7 +270,7 @@ def skyformer_lemma_c2_required_d(stable_rank_s: float, beta: float, N: int, del
     beta = _check_beta(beta, func)
     N = check_int(N, func, "N", low=1)
     delta = check_probability(delta, func, "delta")
-    return int(math.ceil(LEMMA_C2_CONSTANT * (s / beta) * math.log(2 * N / delta)))
+    return _ceil_count(lambda: LEMMA_C2_CONSTANT * (s / beta) * math.log(2 * N / delta), func, "beta", beta)
 
 
 def _check_beta(beta, func):
@@ -310,8 +338,8 @@ def skyformer_required_d(Q, K, eps: float, delta: float, *, beta: float | None =
         beta = _check_beta(beta, func)
         if beta > beta_best * (1 + 1e3 * EPS):
             raise fail(func, "beta", f"be <= the best admissible d_stat/(N max ℓ_i) = {beta_best:.6g}", beta)
-    d = int(math.ceil(SKYFORMER_CONSTANT * (d_stat / beta) * math.log(2 * S.N / delta)))
-    if not return_details:
+    d = _ceil_count(lambda: SKYFORMER_CONSTANT * (d_stat / beta) * math.log(2 * S.N / delta), func, "beta", beta)
+    if not check_bool(return_details, func, "return_details"):
         return d
     return d, {"lam": lam, "norm_C": normC, "norm_Cbar": S.norm, "d_stat": d_stat, "max_leverage": lmax,
                "beta": beta, "beta_best": beta_best, "N": S.N}
@@ -363,8 +391,8 @@ def skyformer_guaranteed_error(Q, K, d: int, delta: float, *, relative: bool = F
     lo = S.norm * 1e-16
     lam = _bisect_lambda(ok, lo, hi) if ok(hi) else hi
     lam = min(lam, hi)
-    val = lam / normC if relative else lam
-    if not return_details:
+    val = lam / normC if check_bool(relative, func, "relative") else lam
+    if not check_bool(return_details, func, "return_details"):
         return val
     return val, {"lam": lam, "norm_C": normC, "norm_Cbar": S.norm, "d_stat": S.d_stat(lam),
                  "max_leverage": S.max_score(lam), "beta": S.d_stat(lam) / (S.N * S.max_score(lam)),
@@ -436,8 +464,8 @@ def rls_nystrom_required_d(K, lam: float, delta: float, *, beta: float = 1.0,
     S = _Spectrum(A, func)
     if S.norm <= 0:
         raise fail(func, "K", "be nonzero", "the zero matrix")
-    d = int(math.ceil(_rls_condition(S, lam, beta, delta, dimension)))
-    if not return_details:
+    d = _ceil_count(lambda: _rls_condition(S, lam, beta, delta, dimension), func, "lam", lam)
+    if not check_bool(return_details, func, "return_details"):
         return d
     return d, {"d_stat": S.d_stat(lam), "norm_K": S.norm, "beta": beta}
 
@@ -502,8 +530,8 @@ def drineas_mahoney_required_c(k: int, eps: float, delta: float | None = None, *
         delta = check_probability(delta, func, "delta")
     check_choice(norm, ("frobenius", "spectral"), func, "norm")
     eta2 = _dm_eta(delta) ** 2
-    c = 64.0 * max(k, 1) * eta2 / eps ** 4 if norm == "frobenius" else 4.0 * eta2 / eps ** 2
-    return int(math.ceil(c))
+    return _ceil_count(lambda: 64.0 * max(k, 1) * eta2 / eps ** 4 if norm == "frobenius" else 4.0 * eta2 / eps ** 2,
+                       func, "eps", eps)
 
 
 def drineas_mahoney_bound(K, k: int, c: int, delta: float | None = None, *, norm: str = "frobenius") -> float:
@@ -609,8 +637,9 @@ def rff_required_features(K, eps: float, delta: float, *, feature_sq_norm: float
     if normK <= 0:
         raise fail(func, "K", "be nonzero", "the zero matrix")
     L = _rff_log(n, normK, trK, delta, dimension, func)
-    t = eps * normK
-    return int(math.ceil(2 * L * (c * n * normK + (c * n + normK) * t / 3) / t ** 2))
+    # 2L(c n ‖K‖ + (c n + ‖K‖) t/3)/t² with t = ε‖K‖, divided through by ‖K‖² (scale-free)
+    return _ceil_count(lambda: 2 * L * (c * n / normK + (c * n / normK + 1.0) * eps / 3) / eps ** 2,
+                       func, "eps", eps)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -678,8 +707,9 @@ def skeinformer_prop1_bound(B, V, d: int, delta: float, *, beta: float = 1.0, sq
     delta = check_probability(delta, func, "delta")
     beta = _check_beta(beta, func)
     eta = 1.0 + math.sqrt(8.0 / beta * math.log(1.0 / delta))
-    sq = eta ** 2 / (beta * d) * float(np.sum(B * B)) * float(np.sum(V * V))
-    return sq if squared else math.sqrt(sq)
+    with np.errstate(over="ignore"):
+        sq = eta ** 2 / (beta * d) * float(np.sum(B * B)) * float(np.sum(V * V))
+    return _finite(sq if check_bool(squared, func, "squared") else math.sqrt(sq), func, "B")
 
 
 def skeinformer_prop1_expected(B, V, d: int, *, beta: float = 1.0, squared: bool = True) -> float:
@@ -693,14 +723,16 @@ def skeinformer_prop1_expected(B, V, d: int, *, beta: float = 1.0, squared: bool
     B, V = _check_BV(B, V, func)
     d = check_int(d, func, "d", low=1)
     beta = _check_beta(beta, func)
-    sq = float(np.sum(B * B)) * float(np.sum(V * V)) / (beta * d)
-    return sq if squared else math.sqrt(sq)
+    with np.errstate(over="ignore"):
+        sq = float(np.sum(B * B)) * float(np.sum(V * V)) / (beta * d)
+    return _finite(sq if check_bool(squared, func, "squared") else math.sqrt(sq), func, "B")
 
 
 def skeinformer_lemma1_constant(B) -> float:
     """``C = min_i ‖B^{(i)}‖²/n``, the column-norm floor assumed by Skeinformer Lemma 1 (B is n×n)."""
     B = check_matrix(B, "skeinformer_lemma1_constant", "B", ndim=2, dtype=np.float64)
-    return float(np.min(np.sum(B * B, axis=0)) / B.shape[0])
+    with np.errstate(over="ignore"):
+        return _finite(float(np.min(np.sum(B * B, axis=0)) / B.shape[0]), "skeinformer_lemma1_constant", "B")
 
 
 def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
@@ -720,7 +752,7 @@ def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
     delta = check_probability(delta, func, "delta")
     if not delta < 0.5:
         raise fail(func, "delta", "lie in (0, 1/2) (Skeinformer Lemma 1 assumes δ < 1/2)", delta)
-    return int(math.ceil(2.0 / c ** 2 * math.log(2 * n / delta)))
+    return _ceil_count(lambda: 2.0 / c ** 2 * math.log(2 * n / delta), func, "c", c)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -756,7 +788,7 @@ def rpcholesky_required_k(r: int, eps: float, eta: float) -> int:
         return 0
     if eta == 0:
         return r
-    return int(math.ceil(r / eps + r * max(math.log(1.0 / (eps * eta)), 0.0)))
+    return _ceil_count(lambda: r / eps + r * max(math.log(1.0 / (eps * eta)), 0.0), func, "eps", eps)
 
 
 def rpcholesky_expected_trace_bound(K, r: int, eps: float) -> tuple[float, int]:
@@ -842,7 +874,8 @@ def krr_critical_radius(K, noise_std: float) -> tuple[float, int]:
     nonparametric regression", Ann. Statist. 45(3), 2017, Eq. (9)–(10) and §2 [M]. algorithms.md §5.2.
     """
     func = "krr_critical_radius"
-    sigma = check_positive(noise_std, func, "noise_std")
+    # δ_n is about σ and is squared: σ up to 1e150 keeps every quantity representable
+    sigma = check_real(noise_std, func, "noise_std", low=0.0, low_open=True, high=NOISE_STD_MAX)
     sig = _eig_desc(K, func)
     n = sig.size
     mu = sig / n
