@@ -559,7 +559,8 @@ def drineas_mahoney_bound(K, k: int, c: int, delta: float | None = None, *, norm
     else:
         tail = float(sig[k]) if k < sig.size else 0.0
         eps = math.sqrt(4.0 * eta2 / c)
-    return tail + eps * float(np.sum(np.diag(A) ** 2))
+    with np.errstate(over="ignore"):
+        return _finite(tail + eps * float(np.sum(np.diag(A) ** 2)), func, "K")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -615,7 +616,9 @@ def rff_spectral_bound(K, n_features: int, delta: float, *, feature_sq_norm: flo
     L = _rff_log(n, normK, trK, delta, dimension, func)
     R = (c * n + normK) / D
     sigma2 = c * n * normK / D
-    return R / 3 * L + math.sqrt((R / 3 * L) ** 2 + 2 * sigma2 * L)
+    with np.errstate(over="ignore"):
+        a = np.float64(R / 3 * L)
+        return _finite(float(a + np.sqrt(a * a + 2 * sigma2 * L)), func, "K")
 
 
 def rff_required_features(K, eps: float, delta: float, *, feature_sq_norm: float = 2.0,
@@ -662,6 +665,9 @@ def skeinformer_column_probabilities(B, V) -> np.ndarray:
     2006, Lemma 4. algorithms.md §3.2.
     """
     B, V = _check_BV(B, V, "skeinformer_column_probabilities")
+    # p is scale-free: B and V are rescaled by powers of two first (exact), so no norm overflows
+    B = np.ldexp(B, -math.frexp(float(np.abs(B).max()) or 1.0)[1])
+    V = np.ldexp(V, -math.frexp(float(np.abs(V).max()) or 1.0)[1])
     w = np.linalg.norm(B, axis=0) * np.linalg.norm(V, axis=1)
     tot = float(np.sum(w))
     if tot == 0:
@@ -917,7 +923,7 @@ def sketched_krr_rate(K, noise_std: float, s: int) -> dict:
     (arXiv 2103.04031) [S]. algorithms.md §5.2.
     """
     func = "sketched_krr_rate"
-    s = check_int(s, func, "s", low=1)
+    s = check_int(s, func, "s", low=1, high=_dense_square(K, func).shape[0])
     delta_n, d_n = krr_critical_radius(K, noise_std)
     return {"critical_radius": delta_n, "rate": delta_n ** 2, "statistical_dimension": d_n,
             "sufficient": bool(s >= d_n), "tags": {"gaussian_sketch": "M", "accumulation": "S"}}

@@ -30,7 +30,7 @@ import scipy.linalg as sla
 from . import kernels as _kernels
 from ._cores import EIG_RCOND, PSD_CORES, psd_core
 from ._validation import (as_generator, check_choice, check_indices, check_int, check_kernel, check_options,
-                          check_points, check_positive, check_rcond, check_same_dim,
+                          check_points, check_positive, check_rcond, check_same_dim, check_size_product,
                           fail)
 
 __all__ = ["KPCAResult", "exact_kpca", "nystrom_kpca", "rff_kpca", "kpca", "reconstruction_error"]
@@ -332,7 +332,9 @@ def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff"
     n = X.shape[0]
     if feature_map is None:
         from .features import random_features
-        feature_map = random_features(kernel, X.shape[1], check_int(n_features, func, "n_features", low=1),
+        n_features = check_int(n_features, func, "n_features", low=1)
+        check_size_product(func, {"n_features": n_features, "n": n}, copies=2)   # the (n, n_features) features
+        feature_map = random_features(kernel, X.shape[1], n_features,
                                       kind=kind, rng=rng, **options)
     elif not hasattr(feature_map, "transform"):
         raise fail(func, "feature_map", "have a transform(X) method", type(feature_map).__name__, TypeError)

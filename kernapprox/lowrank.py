@@ -178,7 +178,8 @@ class SymLowRank(_Base):
 
     def __init__(self, U, lam, info=None):
         U = _factor(U, "SymLowRank", "U")
-        lam = check_matrix(lam, "SymLowRank", "lam", ndim=1, dtype=np.float64)
+        lam = (check_matrix(lam, "SymLowRank", "lam", ndim=1, dtype=np.float64) if np.size(lam)
+               else np.zeros(0))                                   # rank 0: the zero approximation
         if U.ndim != 2 or lam.ndim != 1 or lam.shape[0] != U.shape[1]:
             raise ValueError(f"SymLowRank: need U of shape (n, r) and lam of shape (r,); got {U.shape} and {lam.shape}")
         self.U = _frozen(U)
@@ -409,7 +410,7 @@ class MatrixOracle:
 _PROTOCOL = ("shape", "diag", "columns", "block")
 
 
-def as_matrix_protocol(KM, func: str):
+def as_matrix_protocol(KM, func: str, name: str = "KM"):
     """``KM`` itself when it follows the kernel-matrix protocol (``.shape``, ``.diag()``,
     ``.columns(idx)``, ``.block(I, J)``, …); a :class:`MatrixOracle` around a dense array or a
     low-rank result; TypeError otherwise."""
@@ -418,8 +419,8 @@ def as_matrix_protocol(KM, func: str):
     if isinstance(KM, _Base):
         return MatrixOracle(KM)
     if isinstance(KM, (np.ndarray, list, tuple)) or hasattr(KM, "__array__"):
-        return MatrixOracle(check_matrix(KM, func, "KM", ndim=2))
-    raise fail(func, "KM", "be a KernelMatrix (or an object with .shape, .diag(), .columns(idx), "
+        return MatrixOracle(check_matrix(KM, func, name, ndim=2))
+    raise fail(func, name, "be a KernelMatrix (or an object with .shape, .diag(), .columns(idx), "
                ".block(I, J)), a dense array or a low-rank result", type(KM).__name__, TypeError)
 
 

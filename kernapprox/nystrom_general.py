@@ -315,6 +315,9 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     sg = _signs(signs, idx2.shape, gen, func)
     w = sg / np.sqrt(accumulation)
     CQ, CK, W, shift = _augmented_blocks(kernel, Q, K, idx2, w)
+    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(CQ)) and np.all(np.isfinite(CK))):
+        raise fail(func, "Q", "give finite kernel values together with `K` (coordinates at a scale where "
+                   "the kernel is representable)", "non-finite kernel entries")
     if core == "newton_schulz" and gamma is None:
         gamma = 0.1
     if rcond is None:

@@ -221,7 +221,7 @@ def _ridge_leverage_scores(KM_or_dense, lam, func):
     if isinstance(KM_or_dense, (np.ndarray, list, tuple)):
         A = check_matrix(KM_or_dense, func, name, dtype=np.float64)
     else:
-        A = np.asarray(_dense(as_matrix_protocol(KM_or_dense, func)), dtype=np.float64)
+        A = np.asarray(_dense(as_matrix_protocol(KM_or_dense, func, name)), dtype=np.float64)
     if A.shape[0] != A.shape[1]:
         raise fail(func, name, "be square", f"shape {A.shape}")
     check_symmetric(A.__matmul__, A.shape[0], func, name)

@@ -114,7 +114,7 @@ def _with(X, value):
     return Y
 
 
-def array_mutations(X, kind: str):
+def array_mutations(X, kind: str, meta=None):
     """(label, value, expectation) for an array argument. expectation: refuse | valid | edge."""
     X = np.asarray(X, dtype=np.float64)
     out = [
@@ -141,7 +141,7 @@ def array_mutations(X, kind: str):
                  if kind != "vector" else "valid"),
                 ("3-D", X[None], "edge" if kind == "batched" else "refuse"), ("scalar", np.float64(1.0), "refuse")]
         if X.shape[1] > 1:
-            out += [("empty_cols", X[:, :0], "refuse")]
+            out += [("empty_cols", X[:, :0], "edge" if (meta or {}).get("empty_cols_ok") else "refuse")]
     else:
         out += [("empty", X[:0], "refuse"), ("2-D", np.stack([X, X]), "refuse"),
                 ("scalar", np.float64(1.0), "refuse")]
@@ -225,7 +225,7 @@ def kernel_mutations(v, meta):
             ("object", object(), "refuse")]
 
 
-MUTATORS = {"points": lambda v, m: array_mutations(v, "points"), "array": lambda v, m: array_mutations(v, "array"),
+MUTATORS = {"points": lambda v, m: array_mutations(v, "points"), "array": lambda v, m: array_mutations(v, "array", m),
             "batched": lambda v, m: array_mutations(v, "batched"),
             "vector": lambda v, m: array_mutations(v, "vector"), "matrix": lambda v, m: matrix_mutations(v, m),
             "int": int_mutations, "real": real_mutations, "prob": prob_mutations, "bool": bool_mutations,
@@ -352,6 +352,12 @@ def classify(entry: Entry, param: str, label: str, expectation: str, values: dic
         return "silent_wrong", "accepted an input that must be refused"
     try:
         got = entry.out(res, values) if entry.out is not None else as_array(res)
+    except (ValueError, TypeError) as exc:
+        # a result object that refuses an unrepresentable dense form (e.g. F Fᵀ overflowing), naming
+        # the argument, is a refusal
+        if expectation != "valid" and _raised_inside_third_party(exc) is None and _names_param(str(exc), param):
+            return "refused", ""
+        return "crash", f"result unusable: {type(exc).__name__}: {exc}"[:200]
     except Exception as exc:  # noqa: BLE001
         return "crash", f"result unusable: {type(exc).__name__}: {exc}"[:200]
     got = np.asarray(got, dtype=np.float64) if not np.iscomplexobj(got) else np.array([np.nan])
