@@ -690,8 +690,7 @@ def amm_beta(p, B, V) -> float:
     p = check_matrix(p, func, "p", ndim=1, dtype=np.float64)
     if p.shape[0] != B.shape[1] or np.any(p < 0) or not math.isclose(float(p.sum()), 1.0, rel_tol=1e-9):
         raise fail(func, "p", f"be a probability vector of length {B.shape[1]}", f"shape {p.shape}, sum {p.sum():.6g}")
-    w = np.linalg.norm(B, axis=0) * np.linalg.norm(V, axis=1)
-    opt = w / w.sum()
+    opt = skeinformer_column_probabilities(B, V)
     nz = opt > 0
     return float(min(1.0, np.min(p[nz] / opt[nz])))
 

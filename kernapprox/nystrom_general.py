@@ -95,8 +95,8 @@ def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accu
     N = n + m
     d = check_int(d, func, "d", low=1)           # i.i.d. draws: d > n + m is a valid (if wasteful) sample
     accumulation = check_int(accumulation, func, "accumulation", low=1)
-    if not isinstance(rule, str):
-        raise fail(func, "rule", "be a landmark rule name", repr(rule), TypeError)
+    from .sampling import METHODS as _SAMPLERS
+    check_choice(rule, AUGMENTED_RULES + tuple(_SAMPLERS), func, "rule")
     check_memory(8 * accumulation * d, func, "d", d)
     if rule not in AUGMENTED_RULES and (Q is None or K is None):
         raise fail(func, "Q", f"be given (with `K` and `kernel`) for the data-dependent rule {rule!r}", None)
@@ -292,8 +292,8 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
                                                           n_iter=n_iter, init=init, normalise=normalise,
                                                           rcond=rcond)
     accumulation = check_int(accumulation, func, "accumulation", low=1)
-    if not isinstance(landmarks, str):
-        raise fail(func, "landmarks", "be a landmark rule name", repr(landmarks), TypeError)
+    from .sampling import METHODS as _SAMPLERS
+    check_choice(landmarks, AUGMENTED_RULES + tuple(_SAMPLERS), func, "landmarks")
     n, m = Q.shape[0], K.shape[0]
     N = n + m
     gen = as_generator(rng, func)

@@ -121,8 +121,9 @@ for _name, (_params, _pp) in _KPARAMS.items():
         add(f"kernapprox.kernels.{name}",
             values=lambda: {**params, "X": c(X0), "Y": c(Y0)},
             call=lambda v: cls(**{k: v[k] for k in params}, **XK(v))(v["X"], v["Y"]),
-            params=pp + [P("X", "points"), P("Y", "points")],
-            ref=lambda v: ref_kernel(name, v, v["X"], v["Y"]), rtol=1e-9, group="kernels")
+            params=pp + [P("X", "points"), P("Y", "points", optional=True)],
+            ref=lambda v: ref_kernel(name, v, v["X"], v["X"] if v["Y"] is None else v["Y"]), rtol=1e-9,
+            group="kernels")
     _mk()
 add("kernapprox.kernels.Kernel", values=None, call=None, note="abstract base class: the concrete kernels are entries",
     group="kernels")
@@ -139,8 +140,8 @@ add("kernapprox._numba.reference.sqdist_numpy", values=lambda: {"X": c(X0), "Y":
 # matrix --------------------------------------------------------------------------------------------
 add("kernapprox.matrix.KernelMatrix", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "Y": c(Y0)},
     call=lambda v: ka.KernelMatrix(v["kernel"], v["X"], v["Y"], **XK(v)).dense(),
-    params=[P("kernel", "kernel"), P("X", "points"), P("Y", "points")],
-    ref=lambda v: ref_gauss(v["X"], v["Y"]), group="kernels")
+    params=[P("kernel", "kernel"), P("X", "points"), P("Y", "points", optional=True)],
+    ref=lambda v: ref_gauss(v["X"], v["X"] if v["Y"] is None else v["Y"]), group="kernels")
 add("kernapprox.matrix.kernel_matvec",
     values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "Y": c(Y0), "V": c(V0), "accumulate": None},
     call=lambda v: ka.kernel_matvec(v["kernel"], v["X"], v["Y"], v["V"], accumulate=v["accumulate"], **XK(v)),
@@ -245,7 +246,8 @@ add("kernapprox.nystrom_psd.nystrom",
     call=lambda v: ka.nystrom(v["KM"], v["idx"], core=v["core"], rcond=v["rcond"], gamma=v["gamma"], **XK(v)),
     params=[_PSDKM, P("idx", "vector"), P("core", "choice"), P("rcond", "real", optional=True),
             P("gamma", "real", optional=True)],
-    ref=lambda v: ref_nystrom_dense(v["KM"], np.asarray(v["idx"], dtype=int)), rtol=1e-6)
+    ref=lambda v: ref_nystrom_dense(v["KM"], np.asarray(v["idx"], dtype=int))
+    if v["rcond"] is None and v["gamma"] is None else None, rtol=1e-6)
 add("kernapprox.nystrom_general.indefinite_nystrom",
     values=lambda: {"A": c(A0 + A0.T), "d": 5, "rng": 2, "rcond": None, "core": "eig"},
     call=lambda v: ka.indefinite_nystrom(v["A"], v["d"], rng=v["rng"], rcond=v["rcond"], core=v["core"], **XK(v)),
@@ -259,7 +261,7 @@ add("kernapprox.nystrom_general.generalized_nystrom",
                                           rcond=v["rcond"], rng=v["rng"], **XK(v)),
     params=[P("A", "array"), P("d", "int", meta={"high": 10}), P("oversample", "int", optional=True, meta={"low": 0}),
             P("sketch", "choice"), P("rcond", "real", optional=True), P("rng", "rng")],
-    ref=lambda v: F(v["A"]) if v["d"] >= 3 and np.linalg.matrix_rank(F(v["A"])) <= 3 else None,
+    ref=lambda v: F(v["A"]) if v["rcond"] is None and v["d"] >= 3 and np.linalg.matrix_rank(F(v["A"])) <= 3 else None,
     rtol=1e-6, random=True)
 add("kernapprox.nystrom_general.skeleton_cur",
     values=lambda: {"A": c(LR0), "rows": 5, "cols": 5, "rcond": None, "rng": 0},
@@ -267,7 +269,7 @@ add("kernapprox.nystrom_general.skeleton_cur",
     params=[P("A", "array"), P("rows", "int", meta={"high": 14, "indices_ok": True}),
             P("cols", "int", meta={"high": 10, "indices_ok": True}),
             P("rcond", "real", optional=True), P("rng", "rng")],
-    ref=lambda v: F(v["A"]) if np.ndim(v["rows"]) == 0 and np.ndim(v["cols"]) == 0 and min(v["rows"], v["cols"]) >= 3
+    ref=lambda v: F(v["A"]) if v["rcond"] is None and np.ndim(v["rows"]) == 0 and np.ndim(v["cols"]) == 0 and min(v["rows"], v["cols"]) >= 3
     and np.linalg.matrix_rank(F(v["A"])) <= 3 else None, rtol=1e-6, random=True)
 
 
@@ -320,7 +322,7 @@ add("kernapprox.metrics.spectral_error",
                                      block_size=v["block_size"], max_iter=v["max_iter"], symmetric=v["symmetric"],
                                      fail_prob=v["fail_prob"], **XK(v)),
     params=[P("A", "matrix", meta={}), P("method", "choice"), P("rng", "rng"), P("tol", "real"),
-            P("block_size", "int", optional=True, meta={"high": 12}), P("max_iter", "int"),
+            P("block_size", "int", optional=True, meta={"high": 12}), P("max_iter", "int", meta={"huge_ok": True}),
             P("symmetric", "bool", optional=True), P("fail_prob", "prob")],
     ref=lambda v: np.linalg.norm(_diff_pair(v), 2), rtol=1e-6)
 add("kernapprox.metrics.spectral_norm", values=lambda: {"A": c(A0)},
@@ -440,7 +442,7 @@ add("kernapprox.bootstrap.bootstrap_error_quantile",
             P("return_samples", "bool")], random=True)
 add("kernapprox.bootstrap.extrapolate", values=lambda: {"q": 0.5, "s0": 10, "s": 40},
     call=lambda v: ka.bootstrap.extrapolate(v["q"], v["s0"], v["s"], **XK(v)),
-    params=[P("q", "real"), P("s0", "int", meta={"huge_ok": True}), P("s", "int", meta={"huge_ok": True})], ref=lambda v: v["q"] * np.sqrt(v["s0"] / v["s"])
+    params=[P("q", "real"), P("s0", "int", meta={"huge_ok": True}), P("s", "int", meta={"huge_ok": True, "indices_ok": True})], ref=lambda v: v["q"] * np.sqrt(v["s0"] / v["s"])
     if all(isinstance(v[k], (int, float)) for k in ("q", "s0", "s")) else None)
 add("kernapprox.bootstrap.approximation_error",
     values=lambda: {"Zq": c(_Z0), "Zk": c(_Z0), "K": c(K0), "metric": "max"},
@@ -492,7 +494,7 @@ _BOUNDS = {
     "skeinformer_column_probabilities": (lambda: {"B": c(A0), "V": V12}, ["B", "V"],
                                          [P("B", "array"), P("V", "array")], None),
     "amm_beta": (lambda: {"p": np.full(12, 1 / 12), "B": c(A0), "V": V12}, ["p", "B", "V"],
-                 [P("p", "vector"), P("B", "array"), P("V", "array")], None),
+                 [P("p", "vector", meta={"exact_sum": True}), P("B", "array"), P("V", "array")], None),
     "skeinformer_prop1_bound": (lambda: {"B": c(A0), "V": V12, "d": 4, "delta": 0.1},
                                 ["B", "V", "d", "delta"], [P("B", "array"), P("V", "array"), P("d", "int", meta={"huge_ok": True}),
                                                            P("delta", "prob")], None),
@@ -587,11 +589,13 @@ _D = "kernapprox.distributed."
 add(_D + "kernel_block", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "Y": c(Y0), "chunk_rows": 5},
     call=lambda v: np.asarray(ka.distributed.kernel_block(v["kernel"], v["X"], v["Y"], chunk_rows=v["chunk_rows"],
                                                           **XK(v)).compute()),
-    params=[P("X", "points"), P("chunk_rows", "int", optional=True)], ref=lambda v: ref_gauss(v["X"], v["Y"]),
+    params=[P("X", "points"), P("chunk_rows", "int", optional=True, meta={"huge_ok": True})],
+    ref=lambda v: ref_gauss(v["X"], v["Y"]),
     group="distributed")
 add(_D + "kernel_matvec", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "Y": c(Y0), "V": c(V0)},
     call=lambda v: np.asarray(ka.distributed.kernel_matvec(v["kernel"], v["X"], v["Y"], v["V"], **XK(v))),
-    params=[P("V", "array")], ref=lambda v: ref_gauss(v["X"], v["Y"]) @ F(v["V"]), group="distributed")
+    params=[P("V", "array", meta={"1d_ok": True})], ref=lambda v: ref_gauss(v["X"], v["Y"]) @ F(v["V"]),
+    group="distributed")
 add(_D + "nystrom", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "landmarks": c(X0[:4]), "core": "eig",
                                     "rcond": None},
     call=lambda v: ka.distributed.nystrom(v["kernel"], v["X"], v["landmarks"], core=v["core"], rcond=v["rcond"],
@@ -599,7 +603,7 @@ add(_D + "nystrom", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "lan
     out=lambda res, v: np.asarray(res.F.compute() if hasattr(res.F, "compute") else res.F) @
     np.asarray(res.F.compute() if hasattr(res.F, "compute") else res.F).T,
     params=[P("landmarks", "points"), P("rcond", "real", optional=True)],
-    ref=lambda v: ref_gauss(X0, F(v["landmarks"])) @ np.linalg.pinv(ref_gauss(F(v["landmarks"]), F(v["landmarks"])),
+    ref=lambda v: None if v["rcond"] is not None else ref_gauss(X0, F(v["landmarks"])) @ np.linalg.pinv(ref_gauss(F(v["landmarks"]), F(v["landmarks"])),
                                                                     rcond=1e-10) @ ref_gauss(F(v["landmarks"]), X0),
     rtol=1e-6, group="distributed")
 add(_D + "trace_error", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "approx": _B0, "relative": False},

@@ -97,9 +97,10 @@ class Entry:
 # the bad-input catalogue, by kind
 # ------------------------------------------------------------------------------------------------
 def _strided(X):
-    W = np.zeros((X.shape[0] * 2, X.shape[1] * 2), dtype=X.dtype)
-    W[::2, ::2] = X
-    return W[::2, ::2]
+    W = np.zeros(tuple(2 * d for d in X.shape), dtype=X.dtype)
+    sl = tuple(slice(None, None, 2) for _ in X.shape)
+    W[sl] = X
+    return W[sl]
 
 
 def _readonly(X):
@@ -123,8 +124,8 @@ def array_mutations(X, kind: str, meta=None):
         ("complex", X.astype(complex) + 1j, "refuse"),
         ("strings", np.full(X.shape, "a"), "refuse"),
         ("object", np.array(X, dtype=object), "edge"),
-        ("dict", {"a": 1}, "refuse"), ("None", None, "refuse"),
-        ("float32", X.astype(np.float32), "valid"), ("float16", X.astype(np.float16), "valid"),
+        ("dict", {"a": 1}, "refuse"), ("None", None, "edge" if (meta or {}).get("optional") else "refuse"),
+        ("float32", X.astype(np.float32), "valid"), ("float16", X.astype(np.float16), "edge" if (meta or {}).get("exact_sum") else "valid"),
         ("list", X.tolist(), "valid"), ("fortran", np.asfortranarray(X), "valid"),
         ("strided", _strided(X), "valid"), ("readonly", _readonly(X), "valid"),
         ("int", np.round(X * 3).astype(np.int64), "valid"),
@@ -137,8 +138,9 @@ def array_mutations(X, kind: str, meta=None):
         D = X.copy()
         D[1] = D[0]
         out += [("duplicate_rows", D, "edge"),
-                ("empty_rows", X[:0], "refuse"), ("1-D", X[:, 0] if kind != "vector" else X, "refuse"
-                 if kind != "vector" else "valid"),
+                ("empty_rows", X[:0], "refuse"), ("1-D", X[:, 0] if kind != "vector" else X,
+                                                   "edge" if (meta or {}).get("1d_ok") else "refuse"
+                                                   if kind != "vector" else "valid"),
                 ("3-D", X[None], "edge" if kind == "batched" else "refuse"), ("scalar", np.float64(1.0), "refuse")]
         if X.shape[1] > 1:
             out += [("empty_cols", X[:, :0], "edge" if (meta or {}).get("empty_cols_ok") else "refuse")]
@@ -169,13 +171,16 @@ def int_mutations(v, meta):
     """``meta``: low (default 1), high (an upper bound derived from the inputs), huge_ok (a pure
     formula in which a huge value is legitimate), indices_ok (a list is a list of indices)."""
     hi = meta.get("high")
+    was_none = v is None
+    v = 2 if v is None else v
     huge = "edge" if meta.get("huge_ok") else "refuse"
     out = [("zero", 0, "refuse" if meta.get("low", 1) >= 1 else "edge"),
            ("negative", -1, "refuse" if meta.get("low", 1) >= 0 else "edge"),
            ("float_2.5", 2.5, "refuse"), ("string", "3", "refuse"), ("bool", True, "refuse"),
            ("nan", float("nan"), "refuse"), ("inf", float("inf"), "refuse"), ("complex", 1j, "refuse"),
            ("huge", 10 ** 12, huge), ("huger", 2 ** 70, "refuse"),
-           ("np_int", np.int64(v), "valid"), ("list", [v], "edge" if meta.get("indices_ok") else "refuse")]
+           ("np_int", np.int64(v), "edge" if was_none else "valid"),
+           ("list", [v], "edge" if meta.get("indices_ok") else "refuse")]
     if meta.get("optional"):
         out.append(("None", None, "edge"))
     if hi is not None:
@@ -185,10 +190,12 @@ def int_mutations(v, meta):
 
 
 def real_mutations(v, meta):
+    was_none = v is None
+    v = 0.5 if v is None else v             # an optional argument left at None: mutate around 0.5
     inf = "edge" if meta.get("inf_ok") else "refuse"
     out = [("nan", float("nan"), "refuse"), ("inf", float("inf"), inf), ("-inf", -float("inf"), inf),
            ("string", "abc", "refuse"), ("bool", True, "refuse"), ("complex", 1j, "refuse"),
-           ("list", [v], "refuse"), ("np_float", np.float64(v), "valid"),
+           ("list", [v], "refuse"), ("np_float", np.float64(v), "edge" if was_none else "valid"),
            ("negative", -abs(v) - 1.0, "refuse" if not meta.get("signed") else "edge"),
            ("zero", 0.0, "edge"), ("tiny", 1e-300, "edge"), ("huge", 1e300, "edge")]
     if not meta.get("optional"):
@@ -225,8 +232,9 @@ def kernel_mutations(v, meta):
             ("object", object(), "refuse")]
 
 
-MUTATORS = {"points": lambda v, m: array_mutations(v, "points"), "array": lambda v, m: array_mutations(v, "array", m),
-            "batched": lambda v, m: array_mutations(v, "batched"),
+MUTATORS = {"points": lambda v, m: array_mutations(v, "points", m),
+            "array": lambda v, m: array_mutations(v, "array", m),
+            "batched": lambda v, m: array_mutations(v, "batched", m),
             "vector": lambda v, m: array_mutations(v, "vector"), "matrix": lambda v, m: matrix_mutations(v, m),
             "int": int_mutations, "real": real_mutations, "prob": prob_mutations, "bool": bool_mutations,
             "rng": rng_mutations, "choice": choice_mutations, "kernel": kernel_mutations}
@@ -391,8 +399,11 @@ def record(entry: Entry, param: str, label: str, outcome: str, detail: str):
         FAILURES.append((entry.group, entry.key, param, label, outcome, detail))
 
 
-def walk(entry: Entry, *, max_calls: int | None = None) -> list:
-    """Every (argument, bad input) of the entry, plus an unknown keyword; returns the failures."""
+def walk(entry: Entry, *, max_calls: int | None = None, stride: int = 1, offset: int = 0) -> list:
+    """Every (argument, bad input) of the entry, plus an unknown keyword; returns the failures.
+
+    ``stride``/``offset``: take only the bad inputs whose running index is ``offset`` mod ``stride``
+    (the default run takes a rotating quarter of the catalogue; the slow run takes all of it)."""
     fails = []
     base_vals = entry.values()
     outcome, detail = classify(entry, "<valid call>", "valid", "valid", base_vals)
@@ -407,9 +418,11 @@ def walk(entry: Entry, *, max_calls: int | None = None) -> list:
     for p in entry.params:
         v0 = base_vals[p.name]
         muts = MUTATORS[p.kind](v0, {**p.meta, "optional": p.optional})
-        for label, bad, expectation in muts:
+        for j, (label, bad, expectation) in enumerate(muts):
             if max_calls is not None and calls >= max_calls:
                 break
+            if (j + offset) % stride:
+                continue
             vals = entry.values()
             vals[p.name] = bad
             base = None
