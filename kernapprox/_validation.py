@@ -9,6 +9,7 @@ silent clipping.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import sys
@@ -364,11 +365,18 @@ def symmetry_gap(matvec, n: int, *, eps: float | None = None, scale=None) -> tup
     U, Vv = P[:, :SYMMETRY_PROBES], P[:, SYMMETRY_PROBES:]
     with np.errstate(over="ignore", invalid="ignore"):
         AW = np.asarray(matvec(P), dtype=np.float64).reshape(n, -1)
+        if callable(scale):
+            scale = float(scale())
+        # the test is linear in A: work at unit scale (exact power-of-two rescaling), so that neither
+        # the products' norms nor the bilinear forms overflow or underflow
+        mx = float(np.max(np.abs(AW))) if AW.size else 0.0
+        e = math.frexp(mx)[1] if 0.0 < mx < np.inf else 0
+        AW = np.ldexp(AW, -e)
         AU, AV = AW[:, :SYMMETRY_PROBES], AW[:, SYMMETRY_PROBES:]
         if scale is None:
             scale = float(np.max(np.linalg.norm(AW, axis=0) / np.linalg.norm(P, axis=0)))
-        elif callable(scale):
-            scale = float(scale())
+        else:
+            scale = math.ldexp(scale, -e) if math.isfinite(scale) else scale
         nu, nv = np.linalg.norm(U, axis=0), np.linalg.norm(Vv, axis=0)
         gap = np.abs(np.einsum("ij,ij->j", U, AV) - np.einsum("ij,ij->j", Vv, AU))
         tol = SYMMETRY_TOL_MULTIPLE * eps * np.sqrt(n) * scale * nu * nv
