@@ -700,6 +700,9 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
     L = np.ascontiguousarray(L, dtype=dt)
     W = kernel._block(L, L)
     # the same core as the in-memory kernapprox.nystrom (float64, eps of the working dtype)
+    if not np.all(np.isfinite(W)):
+        raise fail(func, "landmarks", "give finite kernel values (coordinates at a scale where the kernel "
+                   "is representable)", "non-finite kernel entries")
     pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=float(np.finfo(dt).eps), func=func)
     Lk = np.ascontiguousarray(L[pc.cols])        # only the kept landmark columns are evaluated
     F = _nystrom_features(Xd, kernel, Lk, pc, dt)

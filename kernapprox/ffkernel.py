@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-from ._validation import (as_generator, check_choice, check_int, check_points, check_positive, check_size_product,
+from ._validation import (as_generator, check_bool, check_choice, check_int, check_points, check_positive, check_size_product,
                           fail)
 
 __all__ = ["FFKernelFeatureMap", "ff_attention", "fit_ffkernel", "init_heads", "error_vs_features", "FFKINDS",
@@ -243,6 +243,7 @@ def ff_attention(Q, K, V, fm, *, return_factors: bool = False):
     ----------
     Katharopoulos et al. 2020, Eq. (6); Yorsh & Kovalenko 2022 (``LKAAttention``); algorithms.md §4.
     """
+    return_factors = check_bool(return_factors, "ff_attention", "return_factors")
     if isinstance(fm, (list, tuple)):
         Q, K, V = np.asarray(Q), np.asarray(K), np.asarray(V)
         if Q.ndim != 3 or len(fm) != Q.shape[0]:

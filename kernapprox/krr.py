@@ -32,7 +32,8 @@ import scipy.linalg as sla
 from ._cores import psd_core
 from .kernels import Kernel
 from .matrix import KernelMatrix
-from ._validation import as_generator, check_indices, check_int, check_matrix, check_points, check_positive, fail
+from ._validation import as_generator, check_choice, check_indices, check_int, check_matrix, check_points, check_positive, fail
+from .sketch import KINDS as SKETCH_KINDS
 from .sketch import Sketch, DenseSketch, make_sketch
 
 __all__ = ["sketched_krr", "nystrom_krr", "KRRModel", "EIG_CLIP"]
@@ -149,8 +150,9 @@ def sketched_krr(KM, y, lam: float, sketch, *, s: int | None = None, rng=None, *
     lam = check_positive(lam, func, "lam")
     gen = as_generator(rng, func)                     # validated whether or not a sketch is drawn
     if s is not None:
-        s = check_int(s, func, "s", low=1)
+        s = check_int(s, func, "s", low=1, high=n)   # s >= n sketches nothing: solve the full problem
     if isinstance(sketch, str):
+        check_choice(sketch, SKETCH_KINDS, func, "sketch")
         if s is None:
             raise fail(func, "s", "be given when `sketch` is a kind name", None)
         sketch = make_sketch(sketch, n, s, rng=gen, **options)

@@ -244,7 +244,7 @@ add("kernapprox.cholesky.greedy_cholesky", values=lambda: {"KM": c(K0), "k": 5, 
 add("kernapprox.nystrom_psd.nystrom",
     values=lambda: {"KM": c(K0), "idx": np.array([0, 3, 5, 7]), "core": "eig", "rcond": None, "gamma": None},
     call=lambda v: ka.nystrom(v["KM"], v["idx"], core=v["core"], rcond=v["rcond"], gamma=v["gamma"], **XK(v)),
-    params=[_PSDKM, P("idx", "vector"), P("core", "choice"), P("rcond", "real", optional=True),
+    params=[_PSDKM, P("idx", "indices", meta={"n": 12}), P("core", "choice"), P("rcond", "real", optional=True),
             P("gamma", "real", optional=True)],
     ref=lambda v: ref_nystrom_dense(v["KM"], np.asarray(v["idx"], dtype=int))
     if v["rcond"] is None and v["gamma"] is None else None, rtol=1e-6)
@@ -399,7 +399,9 @@ def _krr_ref(v):
 
 add("kernapprox.krr.nystrom_krr", values=lambda: {"KM": _KMX(), "y": c(y0), "lam": 0.1, "idx": np.arange(12), "rng": 0},
     call=lambda v: ka.nystrom_krr(v["KM"], v["y"], v["lam"], v["idx"], rng=v["rng"], **XK(v)).predict(X0),
-    params=[P("y", "vector"), P("lam", "real"), P("idx", "vector"), P("rng", "rng")], rtol=1e-5)
+    params=[P("y", "vector"), P("lam", "real"), P("idx", "indices", meta={"n": 12}), P("rng", "rng")],
+    ref=lambda v: _krr_ref(v) if np.ndim(v["idx"]) == 1 and np.unique(np.asarray(v["idx"]).astype(int)).size == 12
+    else None, rtol=1e-5)
 add("kernapprox.krr.sketched_krr",
     values=lambda: {"KM": _KMX(), "y": c(y0), "lam": 0.1, "sketch": "gaussian", "s": 6, "rng": 0},
     call=lambda v: ka.sketched_krr(v["KM"], v["y"], v["lam"], v["sketch"], s=v["s"], rng=v["rng"], **XK(v)).predict(X0),

@@ -125,11 +125,11 @@ def array_mutations(X, kind: str, meta=None):
         ("strings", np.full(X.shape, "a"), "refuse"),
         ("object", np.array(X, dtype=object), "edge"),
         ("dict", {"a": 1}, "refuse"), ("None", None, "edge" if (meta or {}).get("optional") else "refuse"),
-        ("float32", X.astype(np.float32), "valid"), ("float16", X.astype(np.float16), "edge" if (meta or {}).get("exact_sum") else "valid"),
+        ("float32", X.astype(np.float32), "edge" if (meta or {}).get("exact_sum") else "valid"), ("float16", X.astype(np.float16), "edge" if (meta or {}).get("exact_sum") else "valid"),
         ("list", X.tolist(), "valid"), ("fortran", np.asfortranarray(X), "valid"),
         ("strided", _strided(X), "valid"), ("readonly", _readonly(X), "valid"),
-        ("int", np.round(X * 3).astype(np.int64), "valid"),
-        ("bool", X > 0, "valid"),
+        ("int", np.round(X * 3).astype(np.int64), "edge" if (meta or {}).get("exact_sum") else "valid"),
+        ("bool", X > 0, "edge" if (meta or {}).get("exact_sum") else "valid"),
         ("zeros", np.zeros_like(X), "edge"),
         ("x1e160", X * 1e160, "edge"), ("x1e-300", X * 1e-300, "edge"),
         ("+1e8", X + 1e8, "edge"), ("-1e8", X - 1e8, "edge"),
@@ -150,10 +150,25 @@ def array_mutations(X, kind: str, meta=None):
     return out
 
 
+def index_mutations(idx, meta):
+    """Index arrays: integral floats and lists are valid; out of range, negative, non-integral, bool,
+    NaN, 2-D and empty are refused; duplicates and a single scalar index are edge inputs."""
+    idx = np.asarray(idx)
+    n = meta.get("n", int(idx.max()) + 1)
+    return [("float_integral", idx.astype(np.float64), "valid"), ("list", idx.tolist(), "valid"),
+            ("int32", idx.astype(np.int32), "valid"), ("readonly", _readonly(idx), "valid"),
+            ("out_of_range", np.append(idx[:-1], n), "refuse"), ("negative", np.append(idx[:-1], -1), "refuse"),
+            ("non_integral", idx + 0.5, "refuse"), ("bool", np.ones(idx.size, bool), "refuse"),
+            ("nan", np.append(idx[:-1].astype(float), np.nan), "refuse"), ("2-D", idx[None, :], "refuse"),
+            ("empty", idx[:0], "refuse"), ("strings", idx.astype(str), "refuse"), ("None", None, "refuse"),
+            ("duplicates", np.append(idx, idx[:1]), "edge"), ("scalar", int(idx[0]), "edge"),
+            ("huge_index", np.append(idx[:-1], 2 ** 70), "refuse")]
+
+
 def matrix_mutations(A, meta):
     """Operands that carry structure: rectangular / non-symmetric / non-PSD where that is claimed."""
     A = np.asarray(A, dtype=np.float64)
-    out = array_mutations(A, "matrix")
+    out = array_mutations(A, "matrix", meta)
     r = np.random.default_rng(7)
     n = A.shape[0]
     if meta.get("square"):
@@ -235,8 +250,8 @@ def kernel_mutations(v, meta):
 MUTATORS = {"points": lambda v, m: array_mutations(v, "points", m),
             "array": lambda v, m: array_mutations(v, "array", m),
             "batched": lambda v, m: array_mutations(v, "batched", m),
-            "vector": lambda v, m: array_mutations(v, "vector"), "matrix": lambda v, m: matrix_mutations(v, m),
-            "int": int_mutations, "real": real_mutations, "prob": prob_mutations, "bool": bool_mutations,
+            "vector": lambda v, m: array_mutations(v, "vector", m), "matrix": lambda v, m: matrix_mutations(v, m),
+            "indices": index_mutations, "int": int_mutations, "real": real_mutations, "prob": prob_mutations, "bool": bool_mutations,
             "rng": rng_mutations, "choice": choice_mutations, "kernel": kernel_mutations}
 
 
