@@ -91,6 +91,8 @@ class Entry:
     note: str = ""                                      # why an entry has no call (container types)
     group: str = "core"                                 # owner group, for the report
     extra_kwarg: bool = True                            # try an unknown keyword
+    verdicts: tuple = ()                                # exception types that are the entry's own verdict
+    #                                                     (an assertion helper's AssertionError)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -118,9 +120,11 @@ def _with(X, value):
 def array_mutations(X, kind: str, meta=None):
     """(label, value, expectation) for an array argument. expectation: refuse | valid | edge."""
     X = np.asarray(X, dtype=np.float64)
+    # a comparison/report function may take non-finite values and report them (its verdict)
+    nonfinite = "edge" if (meta or {}).get("nonfinite_ok") else "refuse"
     out = [
-        ("nan", _with(X, np.nan), "refuse"), ("inf", _with(X, np.inf), "refuse"),
-        ("-inf", _with(X, -np.inf), "refuse"),
+        ("nan", _with(X, np.nan), nonfinite), ("inf", _with(X, np.inf), nonfinite),
+        ("-inf", _with(X, -np.inf), nonfinite),
         ("complex", X.astype(complex) + 1j, "refuse"),
         ("strings", np.full(X.shape, "a"), "refuse"),
         ("object", np.array(X, dtype=object), "edge"),
@@ -349,6 +353,8 @@ def classify(entry: Entry, param: str, label: str, expectation: str, values: dic
         return "hang", f"> {CALL_TIMEOUT:g} s"
     except MemoryError as exc:
         return "oom", f"MemoryError: {exc}"
+    except entry.verdicts:
+        return "refused", ""
     except (ValueError, TypeError) as exc:
         where = _raised_inside_third_party(exc)
         msg = str(exc)
