@@ -11,7 +11,6 @@ All results are factor containers (:mod:`kernapprox.lowrank`); nothing of size n
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
@@ -300,8 +299,11 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     if indices is None:
         if d is None:
             raise fail(func, "d", "be given when `indices` is not", None)
-        # d landmarks of the (n+m)-row completion: more than n + m columns cannot add rank
-        d = check_int(d, func, "d", low=1, high=N)
+        # Landmarks drawn without replacement (a sampler name) are at most the n + m rows. The i.i.d.
+        # rules (Def. 1 "uniform2n", "stratified") draw with replacement: d > n + m is Theorem 2's
+        # sample-size regime (the skyformer_bound experiment uses it); duplicates add no rank and the
+        # pseudo-inverse core drops them, so d is bounded there by memory only (checked below).
+        d = check_int(d, func, "d", low=1, high=None if landmarks in AUGMENTED_RULES else N)
         ad = accumulation * d
         check_memory(8 * (2 * ad * (N + ad)), func, "accumulation" if accumulation > 1 else "d",
                      accumulation if accumulation > 1 else d)
