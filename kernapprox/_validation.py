@@ -39,6 +39,7 @@ __all__ = [
     "symmetry_gap",
     "check_kernel",
     "check_size_product",
+    "check_psd_spectrum",
     "fail",
     "warn",
     "working_dtype",
@@ -418,3 +419,21 @@ def check_size_product(func: str, sizes: dict, *, itemsize: int = 8, copies: int
         total *= int(v)
     name = max(sizes, key=lambda k: int(sizes[k]))
     check_memory(total, func, name, sizes[name])
+
+
+#: A symmetric matrix counts as PSD when λ_min >= −PSD_EIG_RTOL_MULTIPLE · n · eps · max|λ|.
+PSD_EIG_RTOL_MULTIPLE = 100.0
+
+
+def check_psd_spectrum(lam, func: str, name: str, *, eps: float | None = None) -> None:
+    """Refuse a matrix whose computed eigenvalues ``lam`` (of an n×n symmetric matrix) show it is not
+    PSD beyond rounding: for routines that decompose the matrix anyway (exact leverage scores, the
+    bounds, the landmark block of an undeclared matrix) — never a decomposition made only to check."""
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.size == 0:
+        return
+    eps = float(np.finfo(np.float64).eps) if eps is None else float(eps)
+    top = float(np.abs(lam).max())
+    low = float(lam.min())
+    if low < -PSD_EIG_RTOL_MULTIPLE * lam.size * eps * top:
+        raise fail(func, name, "be positive semi-definite", f"a matrix with eigenvalue {low:.3g} (max |λ| {top:.3g})")

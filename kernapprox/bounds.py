@@ -19,7 +19,9 @@ import math
 import numpy as np
 
 from ._validation import (check_bool, check_choice, check_int, check_matrix, check_points, check_positive,
-                          check_probability, check_real, check_same_dim, check_symmetric, fail)
+                          check_probability, check_psd_spectrum, check_real, check_same_dim, check_symmetric,
+                          fail)
+from ._validation import PSD_EIG_RTOL_MULTIPLE
 
 __all__ = [
     "ridge_leverage_scores", "statistical_dimension", "leverage_beta", "stable_rank",
@@ -47,8 +49,6 @@ BISECTION_RTOL = 1e-10
 NOISE_STD_MAX = 1e150
 #: Sizes and counts are Python ints below this (numpy's index type).
 INT64_MAX = int(np.iinfo(np.int64).max)
-#: A matrix counts as PSD when λ_min >= −PSD_NEG_EPS_MULTIPLE · n · eps · max|λ| (else it is refused).
-PSD_NEG_EPS_MULTIPLE = 100.0
 #: Eigenvalues below this multiple of eps·max eigenvalue are treated as zero (PSD clipping).
 PSD_CLIP_EPS_MULTIPLE = 10.0
 
@@ -70,16 +70,9 @@ def _dense_square(K, func: str, name: str = "K") -> np.ndarray:
     # spectrum where the bound decomposes it anyway (_Spectrum, _eig_desc)
     check_symmetric(A.__matmul__, A.shape[0], func, name)
     d = np.diagonal(A)
-    if np.any(d < -PSD_NEG_EPS_MULTIPLE * A.shape[0] * EPS * float(np.abs(d).max(initial=0.0))):
+    if np.any(d < -PSD_EIG_RTOL_MULTIPLE * A.shape[0] * EPS * float(np.abs(d).max(initial=0.0))):
         raise fail(func, name, "be positive semi-definite", f"a negative diagonal entry {float(d.min()):.3g}")
     return A
-
-
-def _check_psd_spectrum(lam: np.ndarray, n: int, func: str, name: str = "K") -> None:
-    top = float(np.abs(lam).max(initial=0.0))
-    low = float(lam.min(initial=0.0))
-    if low < -PSD_NEG_EPS_MULTIPLE * n * EPS * top:
-        raise fail(func, name, "be positive semi-definite", f"a matrix with eigenvalue {low:.3g} (max |λ| {top:.3g})")
 
 
 class _Spectrum:
@@ -88,7 +81,7 @@ class _Spectrum:
     def __init__(self, K: np.ndarray, func: str | None = None):
         lam, U = np.linalg.eigh(0.5 * (K + K.T))
         if func is not None:
-            _check_psd_spectrum(lam, K.shape[0], func)
+            check_psd_spectrum(lam, func, "K")
         lam = lam[::-1]
         U = U[:, ::-1]
         top = max(float(lam[0]), 0.0)
@@ -769,7 +762,7 @@ def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
 def _eig_desc(K, func):
     A = _dense_square(K, func)
     lam = np.linalg.eigvalsh(0.5 * (A + A.T))
-    _check_psd_spectrum(lam, A.shape[0], func)
+    check_psd_spectrum(lam, func, "K")
     return np.clip(lam[::-1], 0.0, None)
 
 

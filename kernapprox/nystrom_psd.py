@@ -17,7 +17,8 @@ from scipy.linalg.lapack import dtrtri
 
 from . import cholesky as _chol
 from ._cores import PSD_CORES, psd_core
-from ._validation import check_choice, check_indices, check_points, check_positive, check_rcond, fail
+from ._validation import (check_choice, check_indices, check_points, check_positive, check_psd_spectrum,
+                          check_rcond, fail)
 from .lowrank import PSDLowRank, as_matrix_protocol, require_psd
 from .matrix import KernelMatrix
 
@@ -33,20 +34,11 @@ def _tile_rows(k: int) -> int:
     return int(max(MIN_TILE_ROWS, min(MAX_TILE_ROWS, TILE_BYTES // max(1, 8 * k))))
 
 
-#: A landmark block counts as PSD when λ_min >= −PSD_BLOCK_RTOL_MULTIPLE · k · eps · max|λ|.
-PSD_BLOCK_RTOL_MULTIPLE = 100.0
-
-
 def _check_psd_block(W, eps: float, func: str) -> None:
     """The PSD claim of an undeclared matrix, checked where it is cheap: on the k×k landmark block
     (O(k³), the core's own cost); a principal submatrix of a PSD matrix is PSD."""
     W = np.asarray(W, dtype=np.float64)
-    lam = np.linalg.eigvalsh(0.5 * (W + W.T))
-    lmax = float(np.abs(lam).max(initial=0.0))
-    if lam.size and lam[0] < -PSD_BLOCK_RTOL_MULTIPLE * W.shape[0] * eps * lmax:
-        raise fail(func, "KM", "be positive semi-definite (use kernapprox.indefinite_nystrom for "
-                   "indefinite matrices, or pass MatrixOracle(A, is_psd=True) to declare it)",
-                   f"a landmark block with eigenvalue {lam[0]:.3g} (max |λ| {lmax:.3g})")
+    check_psd_spectrum(np.linalg.eigvalsh(0.5 * (W + W.T)), func, "KM", eps=eps)
 
 
 def _apply_tiled(block, n: int, core, out_dtype) -> np.ndarray:

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from . import cholesky as _chol
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_options,
-                          check_points, check_positive, check_symmetric, fail, warn)
+                          check_points, check_positive, check_psd_spectrum, check_symmetric, fail, warn)
 from ._numba.reference import sqdist_numpy
 from .lowrank import as_matrix_protocol, require_psd
 from .matrix import default_tile_rows
@@ -46,9 +46,6 @@ __all__ = [
 
 #: Lloyd iterations of :func:`kmeans_centers` at most.
 KMEANS_MAX_ITER = 100
-#: A matrix handed to the exact (eigendecomposition) routines counts as PSD when
-#: λ_min >= −PSD_EIG_RTOL_MULTIPLE · n · eps · max|λ| (the eigendecomposition is their own cost).
-PSD_EIG_RTOL_MULTIPLE = 100.0
 #: Upper bound on ``n_iter`` (Lloyd's objective decreases monotonically and converges in far fewer).
 KMEANS_ITER_CAP = 10_000
 #: Lloyd stops when the k-means objective decreases by less than this fraction.
@@ -179,9 +176,7 @@ def _eigh_psd(KM_or_dense, func):
     """eigh of a PSD matrix (clipped at 0); refuses an eigenvalue below the rounding level."""
     A = np.asarray(_dense(KM_or_dense), dtype=np.float64)
     sig, U = np.linalg.eigh(0.5 * (A + A.T))
-    top = float(np.abs(sig).max(initial=0.0))
-    if sig.size and sig[0] < -PSD_EIG_RTOL_MULTIPLE * A.shape[0] * np.finfo(np.float64).eps * top:
-        raise fail(func, "KM", "be positive semi-definite", f"a matrix with eigenvalue {sig[0]:.3g} (max |λ| {top:.3g})")
+    check_psd_spectrum(sig, func, "KM")
     return np.maximum(sig, 0.0), U
 
 
@@ -226,10 +221,7 @@ def _ridge_leverage_scores(KM_or_dense, lam, func):
         raise fail(func, name, "be square", f"shape {A.shape}")
     check_symmetric(A.__matmul__, A.shape[0], func, name)
     sig, U = np.linalg.eigh(0.5 * (A + A.T))
-    top = float(np.abs(sig).max(initial=0.0))
-    if sig.size and sig[0] < -PSD_EIG_RTOL_MULTIPLE * A.shape[0] * np.finfo(np.float64).eps * top:
-        raise fail(func, name, "be positive semi-definite", f"a matrix with eigenvalue {sig[0]:.3g} "
-                   f"(max |λ| {top:.3g})")
+    check_psd_spectrum(sig, func, name)
     sig = np.maximum(sig, 0.0)
     return np.clip(_rls_from_eig(sig, U, lam), 0.0, 1.0)
 

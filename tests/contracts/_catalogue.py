@@ -145,7 +145,7 @@ add("kernapprox.matrix.KernelMatrix", values=lambda: {"kernel": ka.Gaussian(1.0)
 add("kernapprox.matrix.kernel_matvec",
     values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "Y": c(Y0), "V": c(V0), "accumulate": None},
     call=lambda v: ka.kernel_matvec(v["kernel"], v["X"], v["Y"], v["V"], accumulate=v["accumulate"], **XK(v)),
-    params=[P("kernel", "kernel"), P("X", "points"), P("Y", "points"), P("V", "array")],
+    params=[P("kernel", "kernel"), P("X", "points"), P("Y", "points"), P("V", "array", meta={"1d_ok": True})],
     ref=lambda v: ref_gauss(v["X"], v["Y"]) @ F(v["V"]), group="kernels")
 add("kernapprox.matrix.default_tile_rows", values=lambda: {"m": 100, "itemsize": 8},
     call=lambda v: ka.matrix.default_tile_rows(v["m"], v["itemsize"], **XK(v)),

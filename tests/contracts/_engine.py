@@ -243,7 +243,8 @@ def rng_mutations(v, meta):
 
 def choice_mutations(v, meta):
     return [("unknown", "no-such-option", "refuse"), ("int", 3, "refuse"), ("list", [v], "refuse"),
-            ("upper", str(v).upper() if str(v).upper() != v else v + "x", "refuse")]
+            # a different-case spelling: refused, or accepted as the same option (case-insensitive names)
+            ("upper", str(v).upper() if str(v).upper() != v else v + "x", "edge")]
 
 
 def kernel_mutations(v, meta):
