@@ -204,15 +204,12 @@ def extrapolate(q, s0, s):
     """
     func = "extrapolate"
     q = check_real(q, func, "q", low=0.0)
-    s0 = check_int(s0, func, "s0", low=1)
+    s0 = check_real(s0, func, "s0", low=0.0, low_open=True)
     if np.ndim(s) == 0:
-        s_arr = np.float64(check_int(s, func, "s", low=1))
+        s_arr = np.float64(check_real(s, func, "s", low=0.0, low_open=True))
     else:
-        s_arr = np.asarray(s)
-        if s_arr.dtype.kind not in "iu" or s_arr.size == 0:
-            raise fail(func, "s", "be an int or a non-empty array of ints", f"dtype {s_arr.dtype}", TypeError)
-        if np.any(s_arr < 1):
-            raise fail(func, "s", "hold ints >= 1", f"min {int(s_arr.min())}")
-        s_arr = s_arr.astype(np.float64)
+        s_arr = check_matrix(s, func, "s", ndim=None, dtype=np.float64)
+        if np.any(s_arr <= 0):
+            raise fail(func, "s", "hold numbers > 0", f"min {float(s_arr.min()):g}")
     out = q * np.sqrt(float(s0) / s_arr)
     return float(out) if out.ndim == 0 else out

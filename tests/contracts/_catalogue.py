@@ -444,7 +444,7 @@ add("kernapprox.bootstrap.bootstrap_error_quantile",
             P("return_samples", "bool")], random=True)
 add("kernapprox.bootstrap.extrapolate", values=lambda: {"q": 0.5, "s0": 10, "s": 40},
     call=lambda v: ka.bootstrap.extrapolate(v["q"], v["s0"], v["s"], **XK(v)),
-    params=[P("q", "real"), P("s0", "int", meta={"huge_ok": True}), P("s", "int", meta={"huge_ok": True, "indices_ok": True})], ref=lambda v: v["q"] * np.sqrt(v["s0"] / v["s"])
+    params=[P("q", "real"), P("s0", "real"), P("s", "real", meta={"array_ok": True})], ref=lambda v: v["q"] * np.sqrt(v["s0"] / v["s"])
     if all(isinstance(v[k], (int, float)) for k in ("q", "s0", "s")) else None)
 add("kernapprox.bootstrap.approximation_error",
     values=lambda: {"Zq": c(_Z0), "Zk": c(_Z0), "K": c(K0), "metric": "max"},

@@ -214,7 +214,8 @@ def real_mutations(v, meta):
     inf = "edge" if meta.get("inf_ok") else "refuse"
     out = [("nan", float("nan"), "refuse"), ("inf", float("inf"), inf), ("-inf", -float("inf"), inf),
            ("string", "abc", "refuse"), ("bool", True, "refuse"), ("complex", 1j, "refuse"),
-           ("list", [v], "refuse"), ("np_float", np.float64(v), "edge" if was_none else "valid"),
+           ("list", [v], "edge" if meta.get("array_ok") else "refuse"),
+           ("np_float", np.float64(v), "edge" if was_none else "valid"),
            ("negative", -abs(v) - 1.0, "refuse" if not meta.get("signed") else "edge"),
            ("zero", 0.0, "edge"), ("tiny", 1e-300, "edge"), ("huge", 1e300, "edge")]
     if not meta.get("optional"):
