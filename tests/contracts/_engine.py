@@ -426,7 +426,7 @@ def walk(entry: Entry, *, max_calls: int | None = None, stride: int = 1, offset:
     """Every (argument, bad input) of the entry, plus an unknown keyword; returns the failures.
 
     ``stride``/``offset``: take only the bad inputs whose running index is ``offset`` mod ``stride``
-    (the default run takes a rotating quarter of the catalogue; the slow run takes all of it)."""
+    (the default run takes every other bad input; the slow run takes all of them)."""
     fails = []
     base_vals = entry.values()
     outcome, detail = classify(entry, "<valid call>", "valid", "valid", base_vals)
