@@ -9,6 +9,7 @@ silent clipping.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import sys
@@ -35,6 +36,10 @@ __all__ = [
     "check_memory",
     "available_memory",
     "check_symmetric",
+    "symmetry_gap",
+    "check_kernel",
+    "check_size_product",
+    "check_psd_spectrum",
     "fail",
     "warn",
     "working_dtype",
@@ -71,6 +76,9 @@ def fail(func: str, param: str, constraint: str, value, exc=ValueError):
     """Build the library's one error message: ``func: `param` must constraint; got value``."""
     return exc(f"{func}: `{param}` must {constraint}; got {value}")
 
+
+#: Largest integer any size, count or iteration number may take (numpy's index type).
+INT64_MAX = int(np.iinfo(np.int64).max)
 
 _RNG_KINDS = "None, an int seed >= 0, a SeedSequence, a BitGenerator or a np.random.Generator"
 
@@ -197,6 +205,8 @@ def check_int(value, func: str, name: str, *, low: int | None = None, high: int 
         else:
             raise fail(func, name, "be an integer", _short(value), TypeError)
     v = int(value)
+    if high is None and v > INT64_MAX:          # no size, count or seed of the library exceeds int64
+        high = INT64_MAX
     if low is not None and v < low:
         raise fail(func, name, f"be >= {low}" if high is None else f"lie in [{low}, {high}]", v)
     if high is not None and v > high:
@@ -238,7 +248,12 @@ def check_bool(value, func: str, name: str) -> bool:
 def check_choice(value, choices, func: str, name: str) -> str:
     """One of a fixed set of names; the message lists the known ones."""
     try:
-        ok = not isinstance(value, (bool, np.bool_, np.ndarray)) and value in choices
+        bool_choices = any(isinstance(c_, (bool, np.bool_)) for c_ in choices)
+        ok = (not isinstance(value, np.ndarray) and
+              (bool_choices or not isinstance(value, (bool, np.bool_))) and value in choices)
+        if ok and bool_choices:                 # 1 == True: a bool choice takes only a bool
+            ok = isinstance(value, (bool, np.bool_)) == any(
+                isinstance(c_, (bool, np.bool_)) and c_ == value for c_ in choices)
     except TypeError:               # unhashable against a set / dict of choices
         ok = False
     if not ok:
@@ -333,33 +348,92 @@ SYMMETRY_TOL_MULTIPLE = 100.0
 SYMMETRY_PROBES = 2
 
 
-def check_symmetric(matvec, n: int, func: str, name: str, *, eps: float | None = None,
-                    scale: float | None = None) -> None:
+def symmetry_gap(matvec, n: int, *, eps: float | None = None, scale=None) -> tuple[bool, float]:
     """Randomized symmetry test of an n×n operator given by ``matvec(V) -> A V``, in O(n²) work for a
-    dense matrix (two products with an (n, 2·SYMMETRY_PROBES) block), never a decomposition.
+    dense matrix (one product with an (n, 2·SYMMETRY_PROBES) block), never a decomposition.
 
     For Gaussian u, v the statistic ``uᵀ(A v) − vᵀ(A u) = uᵀ(A − Aᵀ)v`` has mean 0 and standard
     deviation ``‖A − Aᵀ‖_F``; it is compared with ``SYMMETRY_TOL_MULTIPLE · eps · sqrt(n) · scale ·
     ‖u‖ ‖v‖`` where ``scale`` estimates ‖A‖ (a number, or a callable read after the product;
-    default: the largest ‖A w‖/‖w‖ over the probes). A matrix that is
-    symmetric up to rounding passes; an asymmetry above the tolerance is missed only with the
-    probability that SYMMETRY_PROBES independent Gaussian bilinear forms are all near 0. The probes
-    come from a fixed seed, so the test is deterministic and leaves the user's generator alone.
+    default: the largest ‖A w‖/‖w‖ over the probes). A matrix that is symmetric up to rounding
+    passes; an asymmetry above the tolerance is missed only when SYMMETRY_PROBES independent Gaussian
+    bilinear forms all fall near 0. The probes come from a fixed seed, so the test is deterministic
+    and leaves the user's generator alone. Returns ``(symmetric, relative gap)``.
     """
     eps = float(np.finfo(np.float64).eps) if eps is None else float(eps)
     g = np.random.default_rng(0x5EED)
-    U = g.standard_normal((n, SYMMETRY_PROBES))
-    Vv = g.standard_normal((n, SYMMETRY_PROBES))
-    AW = np.asarray(matvec(np.hstack([U, Vv])), dtype=np.float64).reshape(n, -1)
-    AU, AV = AW[:, :SYMMETRY_PROBES], AW[:, SYMMETRY_PROBES:]
-    if scale is None:
-        scale = float(np.max(np.linalg.norm(AW, axis=0) / np.linalg.norm(np.hstack([U, Vv]), axis=0)))
-    elif callable(scale):
-        scale = float(scale())
-    nu, nv = np.linalg.norm(U, axis=0), np.linalg.norm(Vv, axis=0)
-    gap = np.abs(np.einsum("ij,ij->j", U, AV) - np.einsum("ij,ij->j", Vv, AU))
-    tol = SYMMETRY_TOL_MULTIPLE * eps * np.sqrt(n) * scale * nu * nv
-    if np.any(gap > tol) or not np.all(np.isfinite(gap)):
+    P = g.standard_normal((n, 2 * SYMMETRY_PROBES))
+    U, Vv = P[:, :SYMMETRY_PROBES], P[:, SYMMETRY_PROBES:]
+    with np.errstate(over="ignore", invalid="ignore"):
+        AW = np.asarray(matvec(P), dtype=np.float64).reshape(n, -1)
+        if callable(scale):
+            scale = float(scale())
+        # the test is linear in A: work at unit scale (exact power-of-two rescaling), so that neither
+        # the products' norms nor the bilinear forms overflow or underflow
+        mx = float(np.max(np.abs(AW))) if AW.size else 0.0
+        e = math.frexp(mx)[1] if 0.0 < mx < np.inf else 0
+        AW = np.ldexp(AW, -e)
+        AU, AV = AW[:, :SYMMETRY_PROBES], AW[:, SYMMETRY_PROBES:]
+        if scale is None:
+            scale = float(np.max(np.linalg.norm(AW, axis=0) / np.linalg.norm(P, axis=0)))
+        else:
+            scale = math.ldexp(scale, -e) if math.isfinite(scale) else scale
+        nu, nv = np.linalg.norm(U, axis=0), np.linalg.norm(Vv, axis=0)
+        gap = np.abs(np.einsum("ij,ij->j", U, AV) - np.einsum("ij,ij->j", Vv, AU))
+        tol = SYMMETRY_TOL_MULTIPLE * eps * np.sqrt(n) * scale * nu * nv
         rel = float(np.max(gap / np.maximum(scale * nu * nv, np.finfo(np.float64).tiny)))
+    if not np.isfinite(scale):          # entries so large that the products overflow: test rescaled
+        return True, 0.0
+    return bool(np.all(gap <= tol)), rel
+
+
+def check_symmetric(matvec, n: int, func: str, name: str, *, eps: float | None = None,
+                    scale=None) -> None:
+    """Refuse a matrix that fails the randomized symmetry test of :func:`symmetry_gap`."""
+    ok, rel = symmetry_gap(matvec, n, eps=eps, scale=scale)
+    if not ok:
         raise fail(func, name, "be symmetric", f"a matrix with relative asymmetry ~{rel:.2g} "
                    "(randomized test uᵀAv vs vᵀAu)")
+
+
+def check_kernel(kernel, func: str, name: str = "kernel"):
+    """A :class:`kernapprox.kernels.Kernel`, or a kernel name resolved by :func:`kernapprox.kernels.get`;
+    an unknown name or another type is refused naming ``name`` (not ``kernels.get``'s own argument)."""
+    from . import kernels as _kernels          # kernels imports this module: resolve at call time
+    if isinstance(kernel, _kernels.Kernel):
+        return kernel
+    if isinstance(kernel, str):
+        try:
+            return _kernels.get(kernel)
+        except ValueError:
+            known = ", ".join(repr(k) for k in _kernels.available())
+            raise fail(func, name, f"be a kernapprox Kernel or a kernel name ({known})", repr(kernel)) from None
+    raise fail(func, name, "be a kernapprox Kernel or a kernel name", type(kernel).__name__, TypeError)
+
+
+def check_size_product(func: str, sizes: dict, *, itemsize: int = 8, copies: int = 1) -> None:
+    """Memory check of an array whose size is the product of named sizes (e.g. ``{"m": m, "d_in": d}``):
+    refused naming the largest factor when ``copies · itemsize · Π sizes`` exceeds the available memory."""
+    total = copies * itemsize
+    for v in sizes.values():
+        total *= int(v)
+    name = max(sizes, key=lambda k: int(sizes[k]))
+    check_memory(total, func, name, sizes[name])
+
+
+#: A symmetric matrix counts as PSD when λ_min >= −PSD_EIG_RTOL_MULTIPLE · n · eps · max|λ|.
+PSD_EIG_RTOL_MULTIPLE = 100.0
+
+
+def check_psd_spectrum(lam, func: str, name: str, *, eps: float | None = None) -> None:
+    """Refuse a matrix whose computed eigenvalues ``lam`` (of an n×n symmetric matrix) show it is not
+    PSD beyond rounding: for routines that decompose the matrix anyway (exact leverage scores, the
+    bounds, the landmark block of an undeclared matrix) — never a decomposition made only to check."""
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.size == 0:
+        return
+    eps = float(np.finfo(np.float64).eps) if eps is None else float(eps)
+    top = float(np.abs(lam).max())
+    low = float(lam.min())
+    if low < -PSD_EIG_RTOL_MULTIPLE * lam.size * eps * top:
+        raise fail(func, name, "be positive semi-definite", f"a matrix with eigenvalue {low:.3g} (max |λ| {top:.3g})")

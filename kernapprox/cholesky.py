@@ -23,8 +23,8 @@ import numpy as np
 from scipy.linalg import lapack
 from scipy.linalg.blas import dgemm, dtrmm, dtrsm
 
-from ._validation import as_generator, check_bool, check_int, check_positive, fail, warn
-from .lowrank import PSDLowRank, as_matrix_protocol
+from ._validation import as_generator, check_bool, check_choice, check_int, check_memory, check_positive, fail, warn
+from .lowrank import PSDLowRank, as_matrix_protocol, require_psd
 
 __all__ = ["rpcholesky", "greedy_cholesky", "ZERO_TRACE_MULTIPLE", "ZERO_PIVOT_MULTIPLE", "REFERENCE_BLOCK_SHIFT"]
 
@@ -48,13 +48,10 @@ def _out_dtype(KM):
 
 def _check_common(KM, k, tol, func):
     KM = as_matrix_protocol(KM, func)
-    n, m = KM.shape
-    if n != m:
-        raise fail(func, "KM", "be a square (PSD) matrix", f"shape {KM.shape}")
-    if getattr(KM, "is_psd", True) is False:
-        raise fail(func, "KM", "be positive semi-definite (a PSD kernel on one point set)",
-                   f"a matrix with is_psd=False ({getattr(getattr(KM, 'kernel', None), 'name', 'matrix')})")
+    require_psd(KM, func)
+    n = KM.shape[0]
     k = check_int(k, func, "k", low=1, high=n)
+    check_memory(8 * k * n, func, "k", k)              # the factor Fᵀ (k, n), float64
     if tol is not None:
         tol = check_positive(tol, func, "tol", allow_zero=True)
     return KM, n, k, tol
@@ -156,13 +153,13 @@ class _State:
         self.piv.extend(int(p) for p in piv)
         self.r += t
 
-    def result(self, method: str, extra: dict | None = None, stacklevel: int = 4) -> PSDLowRank:
+    def result(self, method: str, extra: dict | None = None) -> PSDLowRank:
         res = self.res
         if self.stopped is not None and self.r < self.k:
             why = (f"the residual trace {res:.3g} fell below tol={self.tol:g}" if self.stopped == "tol"
                    else f"the residual trace {res:.3g} is numerically zero "
                         f"(<= {ZERO_TRACE_MULTIPLE:g}·eps·tr K; the matrix has numerical rank {self.r})")
-            warn(f"{self.func}: stopped early at rank {self.r} < k={self.k}: {why}", stacklevel=stacklevel)
+            warn(f"{self.func}: stopped early at rank {self.r} < k={self.k}: {why}")
         F = self.Ft[:self.r].T
         out_dt = _out_dtype(self.KM)
         if F.dtype != out_dt:
@@ -357,12 +354,12 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
     (40, True)
     """
     func = "rpcholesky"
+    rng = as_generator(rng, func)
     KM, n, k, tol = _check_common(KM, k, tol, func)
-    b = check_int(block_size, func, "block_size", low=1)
+    b = check_int(block_size, func, "block_size", low=1)   # draws with replacement: b > n is valid
+    check_memory(8 * n * b + 8 * b * b, func, "block_size", b)   # one block of candidate columns
     accelerated = check_bool(accelerated, func, "accelerated")
-    if dependent_pivots not in ("drop", "keep"):
-        raise fail(func, "dependent_pivots", "be 'drop' or 'keep'", repr(dependent_pivots))
-    rng = as_generator(rng)
+    dependent_pivots = check_choice(dependent_pivots, ("drop", "keep"), func, "dependent_pivots")
     st = _State(KM, k, tol, func)
     if accelerated:
         _accelerated(st, b, rng)
@@ -373,7 +370,7 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
     else:
         _sequential(st, lambda d: _sample_prop(d, 1, rng)[0])
         method = "rpcholesky"
-    return st.result(method, {"block_size": b, "dependent_pivots": dependent_pivots}, stacklevel=3)
+    return st.result(method, {"block_size": b, "dependent_pivots": dependent_pivots})
 
 
 def greedy_cholesky(KM, k, *, tol: float | None = None) -> PSDLowRank:
@@ -408,4 +405,4 @@ def greedy_cholesky(KM, k, *, tol: float | None = None) -> PSDLowRank:
     KM, n, k, tol = _check_common(KM, k, tol, func)
     st = _State(KM, k, tol, func)
     _sequential(st, np.argmax)
-    return st.result("greedy_cholesky", stacklevel=3)
+    return st.result("greedy_cholesky")

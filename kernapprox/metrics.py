@@ -23,6 +23,7 @@ passes over the operands) and ``.method``.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import scipy.linalg as sla
@@ -31,7 +32,7 @@ import scipy.sparse.linalg as spla
 from scipy.special import ndtri
 
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_memory,
-                          check_probability, check_real, check_symmetric, fail, warn)
+                          check_probability, check_real, fail, symmetry_gap, warn)
 
 __all__ = [
     "ErrorEstimate", "SpectralError", "spectral_error", "spectral_norm", "frobenius_error", "trace_error",
@@ -109,6 +110,14 @@ class ErrorEstimate(float):
     """
 
     def __new__(cls, value, lower=None, upper=None, matvecs=0, passes=0, method="exact", info=None):
+        value = check_real(value, "ErrorEstimate", "value")
+        for name, b in (("lower", lower), ("upper", upper)):
+            # a bracket end may be infinite (an unbounded side), never NaN or a non-number
+            if b is not None and (isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real)
+                                  or math.isnan(b)):
+                raise fail("ErrorEstimate", name, "be None or a real number (±inf allowed)", repr(b),
+                           TypeError if not isinstance(b, numbers.Real) or isinstance(b, (bool, np.bool_))
+                           else ValueError)
         obj = float.__new__(cls, value)
         obj.lower = float(value) if lower is None else float(lower)
         obj.upper = float(value) if upper is None else float(upper)
@@ -588,7 +597,7 @@ def _factored_spectral(M: _Difference):
 
 def _verify_symmetric(M: _Difference, func: str) -> None:
     """``symmetric=True`` is a claim about A − B: checked by the randomized test of
-    :func:`kernapprox._validation.check_symmetric` (one block product with A and with B, no
+    :func:`kernapprox._validation.symmetry_gap` (one block product with A and with B, no
     decomposition); the tolerance scales with ‖A‖ + ‖B‖ (the cancellation level of A − B)."""
     if M.shape[0] != M.shape[1]:
         raise fail(func, "symmetric", "be False or None for a rectangular operator", True)
@@ -602,7 +611,10 @@ def _verify_symmetric(M: _Difference, func: str) -> None:
             0.0 if PB is None else float(np.max(np.linalg.norm(PB, axis=0) / cn)))
         return PA if PB is None else PA - PB
 
-    check_symmetric(mv, M.shape[0], func, "symmetric", scale=lambda: scale["s"])
+    ok, rel = symmetry_gap(mv, M.shape[0], scale=lambda: scale["s"])
+    if not ok:
+        raise fail(func, "symmetric", "be False or None: A − B is not symmetric (randomized test uᵀMv vs "
+                   f"vᵀMu, relative asymmetry ~{rel:.2g})", True)
 
 
 def _auto_exact(shape) -> bool:
@@ -1016,6 +1028,7 @@ def attention_output_loss(exact, approx, *, norm: str = "spectral", relative: bo
     """
     func = "attention_output_loss"
     check_choice(norm, _LOSS_NORMS, func, "norm")
+    relative = check_bool(relative, func, "relative")
     E = check_matrix(exact, func, "exact", ndim=None, dtype=np.float64)
     R = check_matrix(approx, func, "approx", ndim=None, dtype=np.float64)
     if E.ndim < 2:

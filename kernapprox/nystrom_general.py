@@ -11,7 +11,6 @@ All results are factor containers (:mod:`kernapprox.lowrank`); nothing of size n
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
@@ -95,8 +94,8 @@ def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accu
     N = n + m
     d = check_int(d, func, "d", low=1)           # i.i.d. draws: d > n + m is a valid (if wasteful) sample
     accumulation = check_int(accumulation, func, "accumulation", low=1)
-    if not isinstance(rule, str):
-        raise fail(func, "rule", "be a landmark rule name", repr(rule), TypeError)
+    from .sampling import METHODS as _SAMPLERS
+    check_choice(rule, AUGMENTED_RULES + tuple(_SAMPLERS), func, "rule")
     check_memory(8 * accumulation * d, func, "d", d)
     if rule not in AUGMENTED_RULES and (Q is None or K is None):
         raise fail(func, "Q", f"be given (with `K` and `kernel`) for the data-dependent rule {rule!r}", None)
@@ -292,16 +291,19 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
                                                           n_iter=n_iter, init=init, normalise=normalise,
                                                           rcond=rcond)
     accumulation = check_int(accumulation, func, "accumulation", low=1)
-    if not isinstance(landmarks, str):
-        raise fail(func, "landmarks", "be a landmark rule name", repr(landmarks), TypeError)
+    from .sampling import METHODS as _SAMPLERS
+    check_choice(landmarks, AUGMENTED_RULES + tuple(_SAMPLERS), func, "landmarks")
     n, m = Q.shape[0], K.shape[0]
     N = n + m
     gen = as_generator(rng, func)
     if indices is None:
         if d is None:
             raise fail(func, "d", "be given when `indices` is not", None)
-        # d landmarks of the (n+m)-row completion: more than n + m columns cannot add rank
-        d = check_int(d, func, "d", low=1, high=N)
+        # Landmarks drawn without replacement (a sampler name) are at most the n + m rows. The i.i.d.
+        # rules (Def. 1 "uniform2n", "stratified") draw with replacement: d > n + m is Theorem 2's
+        # sample-size regime (the skyformer_bound experiment uses it); duplicates add no rank and the
+        # pseudo-inverse core drops them, so d is bounded there by memory only (checked below).
+        d = check_int(d, func, "d", low=1, high=None if landmarks in AUGMENTED_RULES else N)
         ad = accumulation * d
         check_memory(8 * (2 * ad * (N + ad)), func, "accumulation" if accumulation > 1 else "d",
                      accumulation if accumulation > 1 else d)
@@ -315,6 +317,9 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     sg = _signs(signs, idx2.shape, gen, func)
     w = sg / np.sqrt(accumulation)
     CQ, CK, W, shift = _augmented_blocks(kernel, Q, K, idx2, w)
+    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(CQ)) and np.all(np.isfinite(CK))):
+        raise fail(func, "Q", "give finite kernel values together with `K` (coordinates at a scale where "
+                   "the kernel is representable)", "non-finite kernel entries")
     if core == "newton_schulz" and gamma is None:
         gamma = 0.1
     if rcond is None:

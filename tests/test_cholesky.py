@@ -255,3 +255,14 @@ def test_block_rpcholesky_dependent_pivots_keep_is_the_reference_law_on_rank_def
     np.testing.assert_allclose(a.to_dense(), b.to_dense(), atol=1e-9)
     with pytest.raises(ValueError, match="`dependent_pivots` must be"):
         ka.rpcholesky(KY, 3, block_size=2, dependent_pivots="yes")
+
+
+def test_early_stop_warning_points_at_the_callers_line():
+    X = np.zeros((10, 2))                     # rank one: stops at rank 1 < k
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    for call in (lambda: ka.rpcholesky(KM, 3, rng=0), lambda: ka.greedy_cholesky(KM, 3),
+                 lambda: ka.sample_landmarks(KM, 3, method="rpcholesky", rng=0)):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            call()
+        assert rec and all(w.filename == __file__ for w in rec), [w.filename for w in rec]

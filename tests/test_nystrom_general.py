@@ -246,10 +246,12 @@ def test_bad_input(rng):
         ka.augmented_nystrom(GAUSS, Q, K[:, :3], 5)
     with pytest.raises(ValueError, match=r"indices in \[0, 110\)"):
         ka.augmented_nystrom(GAUSS, Q, K, indices=[0, 110])
-    with pytest.raises(ValueError, match=r"`d` must lie in \[1, 110\]; got 0"):
+    with pytest.raises(ValueError, match=r"`d` must be >= 1; got 0"):
         ka.augmented_nystrom(GAUSS, Q, K, 0)
     with pytest.raises(ValueError, match=r"^augmented_nystrom: `d` must lie in \[1, 110\]; got 111$"):
-        ka.augmented_nystrom(GAUSS, Q, K, 111)
+        ka.augmented_nystrom(GAUSS, Q, K, 111, landmarks="rpcholesky")
+    with pytest.raises(ValueError, match=r"^augmented_nystrom: `d` must fit in the available memory"):
+        ka.augmented_nystrom(GAUSS, Q, K, 10 ** 12)
     with pytest.raises(ValueError, match="finite"):
         ka.augmented_nystrom(GAUSS, np.full_like(Q, np.nan), K, 5)
     with pytest.raises(ValueError, match="accumulation"):
