@@ -76,7 +76,10 @@ def _rng(random_state, func):
             or isinstance(random_state, bool):
         raise fail(func, "random_state", "be None, an int, a np.random.Generator or a np.random.RandomState",
                    repr(random_state), TypeError)
-    return as_generator(random_state)
+    if isinstance(random_state, numbers.Integral) and int(random_state) < 0:
+        raise fail(func, "random_state", "be None, an int >= 0, a np.random.Generator or a np.random.RandomState",
+                   int(random_state))
+    return as_generator(random_state, func)
 
 
 def _options(value, func, name):
