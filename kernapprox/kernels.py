@@ -33,7 +33,7 @@ import numpy as np
 
 from ._numba import distance_frame, frame_points
 from ._numba.reference import direct_scaled_distance_numpy, sqdist_numpy
-from ._validation import check_choice, check_points, check_positive, check_same_dim, fail, working_dtype
+from ._validation import INT64_MAX, check_choice, check_points, check_positive, check_same_dim, fail, working_dtype
 
 #: Smallest and largest bandwidth / temperature accepted (powers of two: 2^-500 and 2^500).
 SCALE_MIN = 2.0 ** -500
@@ -331,8 +331,9 @@ class Polynomial(Kernel):
 
     def __post_init__(self):
         deg = self.degree
-        if (isinstance(deg, bool) or not isinstance(deg, numbers.Real) or not np.isfinite(deg)
-                or not float(deg).is_integer() or deg < 1):
+        if isinstance(deg, bool) or not isinstance(deg, numbers.Real) or (
+                not isinstance(deg, numbers.Integral) and not (np.isfinite(deg) and float(deg).is_integer())) \
+                or deg < 1 or deg > INT64_MAX:
             raise fail("Polynomial", "degree", "be an integer >= 1", repr(deg))
         object.__setattr__(self, "degree", int(deg))
         object.__setattr__(self, "gamma", check_positive(self.gamma, "Polynomial", "gamma"))

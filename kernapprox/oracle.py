@@ -617,7 +617,13 @@ def cases(methods=None, *, n: int = 64, p: int = 16, d: int = 8, batch: int = 1,
     (``"default"``). ``methods=None``: every method including ``"exact"``. ``d`` is dropped for
     methods without landmarks."""
     check_choice(variants, ("all", "default"), "oracle.cases", "variants")
+    n = check_int(n, "oracle.cases", "n", low=2)
+    p = check_int(p, "oracle.cases", "p", low=1)
+    batch = check_int(batch, "oracle.cases", "batch", low=1)
+    heads = check_int(heads, "oracle.cases", "heads", low=1)
     d = check_int(d, "oracle.cases", "d", low=1)        # validated even when every method drops it
+    # the methods with landmarks / features hold (batch, heads, n, d) arrays
+    check_size_product("oracle.cases", {"batch": batch, "heads": heads, "n": n, "d": d}, copies=4)
     methods = tuple(VARIANTS) if methods is None else ((methods,) if isinstance(methods, str) else tuple(methods))
     out = []
     for m in methods:

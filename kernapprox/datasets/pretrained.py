@@ -150,7 +150,6 @@ def _source_text(source: str) -> str | None:
     raise fail("text_corpus", "source", f"be 'auto' or one of {TEXT_SOURCES}", repr(source))
 
 
-@functools.lru_cache(maxsize=8)
 def text_corpus(source: str = "auto") -> TextCorpus:
     """The documented offline English corpus (see the module docstring).
 
@@ -161,6 +160,12 @@ def text_corpus(source: str = "auto") -> TextCorpus:
     """
     if not isinstance(source, str):
         raise fail("text_corpus", "source", "be a string", type(source).__name__, TypeError)
+    return _text_corpus(source)
+
+
+@functools.lru_cache(maxsize=8)
+def _text_corpus(source: str) -> TextCorpus:
+    """:func:`text_corpus` for a validated string ``source`` (cached per process)."""
     names = TEXT_SOURCES if source == "auto" else (source,)
     texts, used = [], []
     for s in names:

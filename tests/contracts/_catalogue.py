@@ -722,7 +722,7 @@ add("kernapprox.testing.dottest", values=lambda: {"op": ka.PSDLowRank(F0).as_ope
     params=[P("rng", "rng"), P("n_trials", "int")], group="oracle")
 add("kernapprox.testing.tol_for", values=lambda: {"dtype": np.float32, "length": 10},
     call=lambda v: tuple(ka.testing.tol_for(v["dtype"], length=v["length"], **XK(v))),
-    params=[P("length", "int")], group="oracle")
+    params=[P("length", "int", meta={"huge_ok": True})], group="oracle")   # a formula in √length
 add("kernapprox.testing.Tolerance", values=None, call=None, note="result of tol_for", group="oracle")
 add("kernapprox.experiments.get", values=lambda: {"name": "samplers"},
     call=lambda v: (ka.experiments.get(v["name"], **XK(v)), 0)[1], params=[P("name", "choice")], group="experiments")
@@ -778,8 +778,8 @@ add(_PT + "pretrained_qkv", values=lambda: {"n": 16, "layer": 1, "head": 0, "wei
     call=lambda v: ka.datasets.pretrained.pretrained_qkv(v["n"], layer=v["layer"], head=v["head"],
                                                          weights=v["weights"], rng=v["rng"],
                                                          return_info=v["return_info"], **XK(v)),
-    params=[P("n", "int"), P("layer", "int", meta={"low": 0, "high": 5}), P("head", "int", optional=True,
-                                                                             meta={"low": 0, "high": 11}),
+    params=[P("n", "int"), P("layer", "int", meta={"low": 0, "high": 5}),
+            P("head", "int", optional=True, meta={"low": 0, "high": 11, "indices_ok": True}),  # int or sequence
             P("weights", "choice"), P("rng", "rng"), P("return_info", "bool")], group="datasets")
 add(_PT + "load_minilm", values=lambda: {"weights": "pretrained", "rng": 0},
     call=lambda v: (ka.datasets.pretrained.load_minilm(v["weights"], rng=v["rng"], **XK(v)), 0)[1],
@@ -802,7 +802,8 @@ add("kernapprox._validation.KernapproxWarning", values=None, call=None, note="wa
 _SK = "kernapprox.sklearn."
 #: ``random_state``: scikit-learn's kinds (None, int, Generator, the legacy RandomState); a SeedSequence
 #: may be accepted or refused naming it
-RANDOM_STATE = kind_with("rng", {"RandomState": "valid", "seedsequence": "edge"})
+RANDOM_STATE = kind_with("rng", {"RandomState": "edge", "seedsequence": "edge"})   # a RandomState seeds
+#                                                                                    another stream
 _XS = X0 * 2.0
 _yS = y0
 
