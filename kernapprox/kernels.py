@@ -33,7 +33,7 @@ import numpy as np
 
 from ._numba import distance_frame, frame_points
 from ._numba.reference import direct_scaled_distance_numpy, sqdist_numpy
-from ._validation import check_choice, check_points, check_positive, check_same_dim, fail, working_dtype
+from ._validation import INT64_MAX, check_choice, check_points, check_positive, check_same_dim, fail, working_dtype
 
 #: Smallest and largest bandwidth / temperature accepted (powers of two: 2^-500 and 2^500).
 SCALE_MIN = 2.0 ** -500
@@ -50,7 +50,7 @@ def _check_scale(value, func: str, name: str) -> float:
 
 __all__ = [
     "Kernel", "Gaussian", "Laplacian", "Matern", "Polynomial", "Linear", "Sigmoid", "Exponential",
-    "get", "available", "sqdist_numpy", "SCALE_MIN", "SCALE_MAX",
+    "get", "available", "SCALE_MIN", "SCALE_MAX",
 ]
 
 
@@ -286,9 +286,43 @@ def _int_power(G: np.ndarray, p: int) -> np.ndarray:
         base = np.multiply(base, base, out=base)
 
 
+def _scaled_dot(G: np.ndarray, X: np.ndarray, Y: np.ndarray, pairs: bool) -> np.ndarray:
+    """``X Yᵀ`` (or the row-wise ``x_i·y_i``) given its plain evaluation ``G``: where ``G`` holds an inf
+    or a NaN (an intermediate sum overflowed), recomputed on the power-of-two scaled points
+    ``2^-a X``, ``2^-b Y`` (exact scalings; every partial sum finite) and scaled back by ``2^(a+b)``,
+    so an entry is ±inf only when its true value lies beyond the dtype's range."""
+    if np.isfinite(G).all():
+        return G
+    a = int(np.frexp(np.abs(X).max())[1]) if X.size else 0
+    b = int(np.frexp(np.abs(Y).max())[1]) if Y.size else 0
+    Xs, Ys = np.ldexp(X, -a).astype(X.dtype, copy=False), np.ldexp(Y, -b).astype(Y.dtype, copy=False)
+    Gs = np.einsum("ij,ij->i", Xs, Ys) if pairs else Xs @ Ys.T
+    with np.errstate(over="ignore"):
+        return np.ldexp(Gs, a + b).astype(G.dtype, copy=False)
+
+
+def _dot(X, Y, pairs: bool) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        G = _rowdot(X, Y) if pairs else X @ Y.T
+    return _scaled_dot(G, X, Y, pairs)
+
+
+def _require_finite(K: np.ndarray, func: str, constraint: str) -> np.ndarray:
+    """Refuse (naming ``X``) a block whose true entries lie beyond the dtype's range."""
+    if np.isfinite(K).all():
+        return K
+    bad = int(np.size(K) - np.count_nonzero(np.isfinite(K)))
+    raise fail(func, "X", f"{constraint} within the {K.dtype} range (scale the points down)",
+               f"{bad} overflowing entries")
+
+
 @dataclass(frozen=True)
 class Polynomial(Kernel):
-    """Polynomial kernel ``(gamma x·y + coef0)^degree``; PSD for integer degree >= 1 and coef0 >= 0."""
+    """Polynomial kernel ``(gamma x·y + coef0)^degree``; PSD for integer degree >= 1 and coef0 >= 0.
+
+    A block whose true entries overflow the dtype (large points or a large degree) is refused with a
+    ValueError naming ``X`` (and the degree); the inner products are overflow-free (power-of-two scaled
+    where a plain sum overflows)."""
 
     name: ClassVar[str] = "polynomial"
     degree: int = 3
@@ -297,23 +331,26 @@ class Polynomial(Kernel):
 
     def __post_init__(self):
         deg = self.degree
-        if (isinstance(deg, bool) or not isinstance(deg, numbers.Real) or not np.isfinite(deg)
-                or not float(deg).is_integer() or deg < 1):
+        if isinstance(deg, bool) or not isinstance(deg, numbers.Real) or (
+                not isinstance(deg, numbers.Integral) and not (np.isfinite(deg) and float(deg).is_integer())) \
+                or deg < 1 or deg > INT64_MAX:
             raise fail("Polynomial", "degree", "be an integer >= 1", repr(deg))
         object.__setattr__(self, "degree", int(deg))
         object.__setattr__(self, "gamma", check_positive(self.gamma, "Polynomial", "gamma"))
         object.__setattr__(self, "coef0", check_positive(self.coef0, "Polynomial", "coef0", allow_zero=True))
 
     def _from_dot(self, G):
-        G *= self.gamma
-        G += self.coef0
-        return _int_power(G, self.degree)
+        with np.errstate(over="ignore", invalid="ignore"):
+            G *= self.gamma
+            G += self.coef0
+            K = _int_power(G, self.degree)
+        return _require_finite(K, "Polynomial", f"keep (gamma x·y + coef0) ** degree (degree = {self.degree})")
 
     def _block(self, X, Y):
-        return self._from_dot(X @ Y.T)
+        return self._from_dot(_dot(X, Y, False))
 
     def _pairs(self, X, Y):
-        return self._from_dot(_rowdot(X, Y))
+        return self._from_dot(_dot(X, Y, True))
 
 
 @dataclass(frozen=True)
@@ -323,10 +360,10 @@ class Linear(Kernel):
     name: ClassVar[str] = "linear"
 
     def _block(self, X, Y):
-        return X @ Y.T
+        return _require_finite(_dot(X, Y, False), "Linear", "keep every x·y")
 
     def _pairs(self, X, Y):
-        return _rowdot(X, Y)
+        return _require_finite(_dot(X, Y, True), "Linear", "keep every x·y")
 
 
 @dataclass(frozen=True)
@@ -349,15 +386,17 @@ class Sigmoid(Kernel):
         object.__setattr__(self, "coef0", float(c))
 
     def _from_dot(self, G):
-        G *= self.gamma
-        G += self.coef0
+        # an overflowing gamma·x·y is ±inf, whose tanh (±1) is the value to working precision
+        with np.errstate(over="ignore"):
+            G *= self.gamma
+            G += self.coef0
         return np.tanh(G, out=G)
 
     def _block(self, X, Y):
-        return self._from_dot(X @ Y.T)
+        return self._from_dot(_dot(X, Y, False))
 
     def _pairs(self, X, Y):
-        return self._from_dot(_rowdot(X, Y))
+        return self._from_dot(_dot(X, Y, True))
 
 
 @dataclass(frozen=True)

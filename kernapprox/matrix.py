@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import kernels as _kernels
-from ._validation import check_dense_cap, check_indices, check_matrix, check_points, check_same_dim, fail, working_dtype
+from ._validation import (check_dense_cap, check_indices, check_int, check_matrix, check_points, check_same_dim, fail,
+                          working_dtype)
 
 __all__ = ["KernelMatrix", "kernel_matvec", "DENSE_CAP_ENTRIES", "default_tile_rows"]
 
@@ -25,15 +26,24 @@ TILE_BYTES = 4 * 1024 * 1024
 
 
 def default_tile_rows(m: int, itemsize: int = 8) -> int:
-    """Rows per tile so that a (rows × m) tile of kernel entries is about TILE_BYTES."""
-    return int(max(16, min(4096, TILE_BYTES // max(1, m * itemsize))))
+    """Rows per tile so that a (rows × m) tile of kernel entries is about TILE_BYTES, clipped to
+    [16, 4096]: ``clip(TILE_BYTES // (m · itemsize), 16, 4096)``.
+
+    ``m`` >= 1 (columns of the tile), ``itemsize`` in [1, 64] (bytes per entry, numpy's itemsizes)."""
+    m = check_int(m, "default_tile_rows", "m", low=1)
+    itemsize = check_int(itemsize, "default_tile_rows", "itemsize", low=1, high=64)
+    return int(max(16, min(4096, TILE_BYTES // (m * itemsize))))
 
 
 def _as_kernel(kernel, func: str) -> _kernels.Kernel:
     if isinstance(kernel, _kernels.Kernel):
         return kernel
     if isinstance(kernel, str):
-        return _kernels.get(kernel)
+        try:
+            return _kernels.get(kernel)
+        except ValueError as exc:       # the caller's argument is `kernel` (kernels.get calls it `name`)
+            raise fail(func, "kernel", f"be a kernapprox Kernel or one of {_kernels.available()} (or an alias)",
+                       repr(kernel)) from exc
     raise fail(func, "kernel", "be a kernapprox Kernel or a kernel name", type(kernel).__name__, TypeError)
 
 

@@ -85,7 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import as_generator, check_choice, check_int, fail
+from ._validation import as_generator, check_choice, check_int, check_matrix, check_size_product, fail
 
 __all__ = ["Case", "OracleReport", "case", "cases", "all_cases", "export", "load", "compare",
            "list_variants", "VARIANTS", "SCHEMA_VERSION", "DTYPES", "UNIT_ROUNDOFF", "ACCUMULATION_DTYPE",
@@ -224,20 +224,40 @@ def list_variants(method: str | None = None) -> dict:
 # -------------------------------------------------------------------------------------------------
 # bfloat16 helpers
 # -------------------------------------------------------------------------------------------------
+#: Largest finite bfloat16, (2 − 2⁻⁷)·2¹²⁷.
+BFLOAT16_MAX = (2.0 - 2.0 ** -7) * 2.0 ** 127
+
+
 def bfloat16_round(X) -> np.ndarray:
-    """Round to the nearest bfloat16 (ties to even), returned as float32 values (exactly representable)."""
-    x = np.ascontiguousarray(X, dtype=np.float32)
-    b = x.view(np.uint32).astype(np.uint64)
-    b = (b + 0x7FFF + ((b >> 16) & 1)) >> 16 << 16
-    return b.astype(np.uint32).view(np.float32).reshape(x.shape)
+    """Round each entry of a real, finite, non-empty array (any shape) to the nearest bfloat16, ties to
+    even, returned as float32 values (exactly representable).
+
+    The rounding is done once, from the input's own precision (float64 inputs are not rounded to
+    float32 first, which would round twice): with ``|x| = m·2^e`` (1 ≤ m < 2, e ≥ −126, the bfloat16
+    subnormal range sharing the spacing of e = −126) the bfloat16 spacing is ``2^(e−7)`` and the result
+    is ``round_half_even(x / 2^(e−7)) · 2^(e−7)`` (exact in float64: scaling by a power of two).
+    Values beyond :data:`BFLOAT16_MAX` after rounding (overflow to ±inf) are refused naming ``X``.
+    """
+    func = "oracle.bfloat16_round"
+    A = check_matrix(X, func, "X", ndim=None)
+    x = A.astype(np.float64)
+    _, E = np.frexp(x)                                  # x = f·2^E, 0.5 <= |f| < 1 (E = 0 for x = 0)
+    ulp = np.ldexp(1.0, np.maximum(E - 1, -126) - 7)
+    r = np.round(x / ulp) * ulp
+    if np.any(np.abs(r) > BFLOAT16_MAX):
+        raise fail(func, "X", f"hold values that round into the bfloat16 range (|x| <= {BFLOAT16_MAX:.6g})",
+                   f"max |x| = {float(np.abs(x).max()):.6g}")
+    return r.astype(np.float32)
 
 
 def bfloat16_bits(X) -> np.ndarray:
-    """uint16 bit patterns of float32 values that are exactly bfloat16 (e.g. ``case.inputs`` of a
-    bfloat16 case): the upper half of each float32 word."""
-    x = np.ascontiguousarray(X, dtype=np.float32)
-    if np.any(x.view(np.uint32) & 0xFFFF):
-        raise fail("oracle.bfloat16_bits", "X", "hold values exactly representable in bfloat16",
+    """uint16 bit patterns of real, finite values that are exactly bfloat16 (e.g. ``case.inputs`` of a
+    bfloat16 case): the upper half of each float32 word. Any non-empty shape."""
+    func = "oracle.bfloat16_bits"
+    A = check_matrix(X, func, "X", ndim=None)
+    x = np.ascontiguousarray(A, dtype=np.float32)
+    if np.any(x.astype(A.dtype) != A) or np.any(x.view(np.uint32) & 0xFFFF):
+        raise fail(func, "X", "hold values exactly representable in bfloat16",
                    "values with non-zero low mantissa bits")
     return (x.view(np.uint32) >> 16).astype(np.uint16)
 
@@ -552,6 +572,10 @@ def case(method: str, *, n: int, p: int, d: int | None = None, batch: int = 1, h
             raise fail(func, "d", f"be None for method {method!r} (it has no landmarks / features)", d)
     else:
         d = check_int(d, func, "d", low=1)
+    # inputs (raw, rounded, float64: 3 arrays each), expected and the probes' outputs, before any draw
+    check_size_product(func, {"batch": batch, "heads": heads, "n": n, "p": p}, copies=16)
+    if method == "exact":
+        check_size_product(func, {"batch": batch, "heads": heads, "n": n, "n_keys": n}, copies=2)
     base, _ = VARIANTS[method][variant]
     opts = {k: (v(n) if callable(v) else v) for k, v in base.items()}
     opts.update(options)
@@ -593,6 +617,13 @@ def cases(methods=None, *, n: int = 64, p: int = 16, d: int = 8, batch: int = 1,
     (``"default"``). ``methods=None``: every method including ``"exact"``. ``d`` is dropped for
     methods without landmarks."""
     check_choice(variants, ("all", "default"), "oracle.cases", "variants")
+    n = check_int(n, "oracle.cases", "n", low=2)
+    p = check_int(p, "oracle.cases", "p", low=1)
+    batch = check_int(batch, "oracle.cases", "batch", low=1)
+    heads = check_int(heads, "oracle.cases", "heads", low=1)
+    d = check_int(d, "oracle.cases", "d", low=1)        # validated even when every method drops it
+    # the methods with landmarks / features hold (batch, heads, n, d) arrays
+    check_size_product("oracle.cases", {"batch": batch, "heads": heads, "n": n, "d": d}, copies=4)
     methods = tuple(VARIANTS) if methods is None else ((methods,) if isinstance(methods, str) else tuple(methods))
     out = []
     for m in methods:

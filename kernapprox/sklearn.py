@@ -76,7 +76,10 @@ def _rng(random_state, func):
             or isinstance(random_state, bool):
         raise fail(func, "random_state", "be None, an int, a np.random.Generator or a np.random.RandomState",
                    repr(random_state), TypeError)
-    return as_generator(random_state)
+    if isinstance(random_state, numbers.Integral) and int(random_state) < 0:
+        raise fail(func, "random_state", "be None, an int >= 0, a np.random.Generator or a np.random.RandomState",
+                   int(random_state))
+    return as_generator(random_state, func)
 
 
 def _options(value, func, name):
@@ -398,8 +401,14 @@ class RandomFeaturesTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         check_choice(self.kind, FEATURE_KINDS, func, "kind")
         options = _options(self.feature_options, func, "feature_options")
         m = check_int(self.n_components, func, "n_components", low=1)
-        self.feature_map_ = random_features(kernel, X.shape[1], m, kind=self.kind, rng=_rng(self.random_state, func),
-                                            **options)
+        try:
+            self.feature_map_ = random_features(kernel, X.shape[1], m, kind=self.kind,
+                                                rng=_rng(self.random_state, func), **options)
+        except ValueError as exc:       # random_features calls the count `m`; the estimator's is `n_components`
+            msg = str(exc)
+            if msg.startswith("random_features: `m` "):
+                raise ValueError(f"{func}: `n_components` " + msg[len("random_features: `m` "):]) from exc
+            raise
         self.kernel_ = kernel
         self._n_features_out = int(self.feature_map_.n_features)
         return self

@@ -127,6 +127,10 @@ def _apply(op, V, transpose: bool):
     return op @ V
 
 
+#: Largest ``n_trials`` of :func:`dottest`.
+DOTTEST_MAX_TRIALS = 10_000
+
+
 def dottest(op, rng=None, *, n_trials: int = 3, rtol: float | None = None) -> float:
     """Adjoint ("dot") test of a linear operator: ``⟨A x, y⟩ = ⟨x, Aᵀ y⟩`` for random x, y.
 
@@ -136,8 +140,10 @@ def dottest(op, rng=None, *, n_trials: int = 3, rtol: float | None = None) -> fl
         Anything with ``.shape`` and either ``matvec``/``rmatvec`` (scipy ``LinearOperator``,
         :class:`kernapprox.KernelMatrix`, low-rank results) or ``@`` and ``.T`` (dense arrays).
     rng : None, int, SeedSequence or Generator
-    n_trials : int
-        Independent (x, y) pairs; the worst one is reported.
+    n_trials : int in [1, DOTTEST_MAX_TRIALS]
+        Independent (x, y) pairs; the worst one is reported. A wrong transpose fails every trial
+        with probability one, so a few suffice; the cap (10⁴) refuses a count that would only make
+        the test run for hours.
     rtol : float, optional
         Default ``DOTTEST_MULTIPLE · u · √(m + n)`` with u the unit roundoff of ``op.dtype`` (float64
         if it has none).
@@ -175,9 +181,9 @@ def dottest(op, rng=None, *, n_trials: int = 3, rtol: float | None = None) -> fl
         raise fail(func, "op", "have a 2-D `.shape` (a linear operator)", type(op).__name__, TypeError)
     if not (hasattr(op, "matvec") or hasattr(op, "__matmul__") or hasattr(op, "dot")):
         raise fail(func, "op", "support `matvec`/`rmatvec` or `@` and `.T`", type(op).__name__, TypeError)
-    n_trials = check_int(n_trials, func, "n_trials", low=1)
+    n_trials = check_int(n_trials, func, "n_trials", low=1, high=DOTTEST_MAX_TRIALS)
     m, n = int(shape[0]), int(shape[1])
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
     dt = getattr(op, "dtype", np.float64)
     try:
         u = UNIT_ROUNDOFF[_dtype_name(dt)]

@@ -247,8 +247,10 @@ def test_matrix_api_errors(rng):
         KM.matvec(np.full(10, np.nan))
     with pytest.raises(TypeError, match=r"KernelMatrix: `kernel` must be a kernapprox Kernel or a kernel name; got int"):
         ka.KernelMatrix(3, X)
-    with pytest.raises(ValueError, match=r"`name` must be one of"):
+    with pytest.raises(ValueError, match=r"KernelMatrix: `kernel` must be a kernapprox Kernel or one of .*'gaussian'.*; got 'nope'"):
         ka.KernelMatrix("nope", X)
+    with pytest.raises(ValueError, match=r"kernel_matvec: `kernel` must be .*; got 'nope'"):
+        ka.kernel_matvec("nope", X, X, np.ones(10))
     with pytest.raises(ValueError, match=r"kernel_matvec: `V` must have one row per point of `Y`; got V.shape=\(4, 1\) and Y.shape=\(10, 2\)"):
         ka.kernel_matvec(ka.Gaussian(1.0), X, X, np.ones((4, 1)))
     with pytest.raises(ValueError, match=r"kernel_matvec: `V` must be 1-D or 2-D; got shape \(10, 1, 1\)"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_generator, check_int, check_positive, check_probability
+from .._validation import as_generator, check_int, check_positive, check_probability, check_size_product
 
 __all__ = ["smile", "spiral", "outliers", "digits", "SUGGESTED_BANDWIDTH", "CLOUDS"]
 
@@ -39,7 +39,8 @@ def smile(n: int = 2000, *, rng=None) -> np.ndarray:
         radius 1 around the origin (angles 200°…340°) with Gaussian noise σ = 0.04.
     """
     n = check_int(n, "smile", "n", low=4)
-    g = as_generator(rng)
+    g = as_generator(rng, "smile")
+    check_size_product("smile", {"n": n, "d": 2}, copies=3)
     n_eye = n // 4
     n_mouth = n - 2 * n_eye
     left = g.normal(loc=(-0.6, 0.6), scale=0.08, size=(n_eye, 2))
@@ -68,7 +69,8 @@ def spiral(n: int = 2000, *, turns: float = 3.0, noise: float = 0.02, rng=None) 
     n = check_int(n, "spiral", "n", low=1)
     turns = check_positive(turns, "spiral", "turns")
     noise = check_positive(noise, "spiral", "noise", allow_zero=True)
-    g = as_generator(rng)
+    g = as_generator(rng, "spiral")
+    check_size_product("spiral", {"n": n, "d": 2}, copies=3)
     t = g.uniform(0.05, 1.0, size=n)
     th = 2.0 * np.pi * turns * t
     X = np.column_stack([t * np.cos(th), t * np.sin(th)])
@@ -105,7 +107,8 @@ def outliers(n: int = 2000, *, frac: float = 0.025, d: int = 2, spread: float = 
     frac = check_probability(frac, func, "frac")
     d = check_int(d, func, "d", low=1)
     spread = check_positive(spread, func, "spread")
-    g = as_generator(rng)
+    g = as_generator(rng, func)
+    check_size_product(func, {"n": n, "d": d}, copies=3)
     m = max(1, int(round(frac * n)))
     cluster = g.normal(scale=0.1, size=(n - m, d))
     far = g.uniform(-spread, spread, size=(m, d))
@@ -137,7 +140,7 @@ def digits(n: int | None = None, *, rng=None) -> np.ndarray:
     if n is None:
         return X
     n = check_int(n, "digits", "n", low=1, high=X.shape[0])
-    return X[as_generator(rng).choice(X.shape[0], size=n, replace=False)]
+    return X[as_generator(rng, "digits").choice(X.shape[0], size=n, replace=False)]
 
 
 #: name -> generator, for loops over data sets (``digits`` takes n as a subset size).

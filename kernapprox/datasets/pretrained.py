@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import as_generator, check_choice, check_int, fail
+from .._validation import as_generator, check_bool, check_choice, check_int, fail
 from ..attention._common import softmax_rows
 
 __all__ = [
@@ -150,7 +150,6 @@ def _source_text(source: str) -> str | None:
     raise fail("text_corpus", "source", f"be 'auto' or one of {TEXT_SOURCES}", repr(source))
 
 
-@functools.lru_cache(maxsize=8)
 def text_corpus(source: str = "auto") -> TextCorpus:
     """The documented offline English corpus (see the module docstring).
 
@@ -161,6 +160,12 @@ def text_corpus(source: str = "auto") -> TextCorpus:
     """
     if not isinstance(source, str):
         raise fail("text_corpus", "source", "be a string", type(source).__name__, TypeError)
+    return _text_corpus(source)
+
+
+@functools.lru_cache(maxsize=8)
+def _text_corpus(source: str) -> TextCorpus:
+    """:func:`text_corpus` for a validated string ``source`` (cached per process)."""
     names = TEXT_SOURCES if source == "auto" else (source,)
     texts, used = [], []
     for s in names:
@@ -302,8 +307,11 @@ class MiniLM:
         return out
 
     def n_text(self, n: int, special_tokens: bool = True) -> int:
-        """Number of text tokens that fill ``n`` rows."""
-        return sum(s - 2 if (special_tokens and s >= 3) else s for s in self.layout(n))
+        """Number of text tokens that fill ``n`` rows (closed form of the sum over :meth:`layout`:
+        ⌊n/512⌋ full chunks and one shorter; each chunk of ≥ 3 rows loses 2 rows to [CLS]/[SEP])."""
+        full, rest = divmod(int(n), self.max_positions)
+        wrapped = full + (1 if rest >= 3 else 0) if special_tokens else 0
+        return int(n) - 2 * wrapped
 
     def qkv(self, chunks, layer: int):
         """Per-head Q, K, V of encoder layer ``layer`` over the concatenated chunks → 3 × (h, n, p)."""
@@ -355,10 +363,10 @@ def load_minilm(weights: str = "pretrained", *, rng=None) -> MiniLM:
     own child seed, and one 384-row per distinct token id.
     """
     weights = check_choice(weights, _WEIGHTS, "load_minilm", "weights")
+    gen = as_generator(rng, "load_minilm")      # validated on both paths, used by the random twin only
     params, config = _pretrained_params()
     if weights == "pretrained":
         return MiniLM(params, config, weights)
-    gen = as_generator(rng)
     root = int(gen.integers(0, 2**63 - 1))
     newp = {}
     for key, arr in params.items():
@@ -439,14 +447,20 @@ def pretrained_qkv(n: int, *, weights: str = "pretrained", layer: int = 2, head=
     """
     func = "pretrained_qkv"
     n = check_int(n, func, "n", low=1)
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
+    special_tokens = check_bool(special_tokens, func, "special_tokens")
+    return_info = check_bool(return_info, func, "return_info")
+    try:
+        dt = np.dtype(dtype) if isinstance(dtype, (type, np.dtype, str)) else None
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise fail(func, "dtype", "be float64 or float32", dtype, TypeError)
     if model is None:
         model = load_minilm(weights, rng=gen)
     elif not isinstance(model, MiniLM):
         raise fail(func, "model", "be a MiniLM (from load_minilm)", type(model).__name__, TypeError)
     layer = check_int(layer, func, "layer", low=0, high=model.n_layers - 1)
-    if np.dtype(dtype) not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise fail(func, "dtype", "be float64 or float32", np.dtype(dtype), TypeError)
     ids = _corpus_ids(text)
     n_text = model.n_text(n, special_tokens)
     if n_text > ids.size:

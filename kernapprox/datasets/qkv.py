@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_generator, check_choice, check_int, check_positive, fail
+from .._validation import as_generator, check_choice, check_int, check_positive, check_size_product, fail
 
 __all__ = ["bert_init_qkv", "structured_qkv", "scaled_qkv", "synthetic_qkv", "QKV_KINDS"]
 
@@ -36,11 +36,25 @@ def _layer_norm(X):
     return X / np.sqrt((X * X).mean(axis=-1, keepdims=True) + LN_EPS)
 
 
-def _heads(fn, heads, rng):
-    gen = as_generator(rng)
+def _check_sizes(func, heads, *products, dtype=np.float64):
+    """Validate ``heads`` and ``dtype`` and refuse, before any draw, a request whose arrays (each a
+    product of named sizes, times the number of heads) do not fit in the available memory."""
+    h = 1 if heads is None else check_int(heads, func, "heads", low=1)
+    try:
+        dt = np.dtype(dtype) if isinstance(dtype, (type, np.dtype, str)) else None
+    except TypeError:
+        dt = None
+    if dt not in (np.float32, np.float64):
+        raise fail(func, "dtype", "be float32 or float64", dtype)
+    for sizes, copies in products:
+        check_size_product(func, sizes, copies=copies * h)
+
+
+def _heads(fn, heads, rng, func="synthetic_qkv"):
+    gen = as_generator(rng, func)
     if heads is None:
         return fn(gen)
-    heads = check_int(heads, "synthetic_qkv", "heads", low=1)
+    heads = check_int(heads, func, "heads", low=1)
     trip = [fn(g) for g in gen.spawn(heads)]
     return tuple(np.stack([t[i] for t in trip]) for i in range(3))
 
@@ -96,13 +110,15 @@ def bert_init_qkv(n: int, *, p: int = 64, width: int = 768, std: float = BERT_IN
     p = check_int(p, func, "p", low=1)
     width = check_int(width, func, "width", low=1)
     std = check_positive(std, func, "std")
+    _check_sizes(func, heads, ({"n": n, "width": width}, 2), ({"p": p, "width": width}, 3),
+                 ({"n": n, "p": p}, 3), dtype=dtype)
 
     def one(gen):
         X = _layer_norm(gen.standard_normal((n, width)))
         W = gen.standard_normal((3, width, p)) * std
         return _cast(dtype, X @ W[0], X @ W[1], X @ W[2])
 
-    return _heads(one, heads, rng)
+    return _heads(one, heads, rng, func)
 
 
 def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, rank: int = 16,
@@ -166,6 +182,8 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, ra
     coupling = check_positive(coupling, func, "coupling", allow_zero=True)
     if coupling > 1:
         raise fail(func, "coupling", "lie in [0, 1]", coupling)
+    _check_sizes(func, heads, ({"n": n, "width": width}, 2), ({"p": p, "width": width}, 3),
+                 ({"vocab": vocab, "width": width}, 1), ({"n": n, "p": p}, 3), dtype=dtype)
     freq = 1.0 / np.arange(1, vocab + 1) ** zipf
     freq /= freq.sum()
 
@@ -178,7 +196,7 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, ra
         WV = gen.standard_normal((width, p)) * scale
         return _cast(dtype, X @ WQ, X @ WK, X @ WV)
 
-    return _heads(one, heads, rng)
+    return _heads(one, heads, rng, func)
 
 
 def scaled_qkv(n: int, *, p: int = 64, scale: float = 0.5, m: int | None = None, pv: int | None = None,
@@ -219,12 +237,14 @@ def scaled_qkv(n: int, *, p: int = 64, scale: float = 0.5, m: int | None = None,
     m = n if m is None else check_int(m, func, "m", low=1)
     pv = p if pv is None else check_int(pv, func, "pv", low=1)
     s = check_positive(scale, func, "scale")
+    _check_sizes(func, heads, ({"n": n, "p": p}, 1), ({"m": m, "p": p}, 1), ({"m": m, "pv": pv}, 1),
+                 dtype=dtype)
 
     def one(gen):
         return _cast(dtype, s * gen.standard_normal((n, p)), s * gen.standard_normal((m, p)),
                      gen.standard_normal((m, pv)))
 
-    return _heads(one, heads, rng)
+    return _heads(one, heads, rng, func)
 
 
 def synthetic_qkv(n: int, *, kind: str = "initialized", heads=None, dtype=np.float64, rng=None, **params):

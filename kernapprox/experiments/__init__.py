@@ -70,6 +70,9 @@ def names() -> list:
 
 def get(name: str) -> ModuleType:
     """Import and return the experiment module registered under ``name``."""
+    if not isinstance(name, str):
+        raise TypeError(f"experiments.get: `name` must be a string, one of {sorted(REGISTRY)}; "
+                        f"got {type(name).__name__}")
     if name not in REGISTRY:
         raise ValueError(f"experiments.get: `name` must be one of {sorted(REGISTRY)}; got {name!r}")
     return importlib.import_module(REGISTRY[name])

@@ -14,6 +14,7 @@ import inspect
 import numpy as np
 from scipy.spatial.distance import cdist
 
+import _engine as eng
 import kernapprox as ka
 from _engine import XK, Entry, P
 
@@ -36,6 +37,24 @@ def F(x):
 
 def c(x):
     return np.array(x, copy=True)
+
+
+def kind_with(base: str, expect: dict) -> str:
+    """A bad-input kind derived from ``base`` whose expectations ``expect`` (label -> refuse | valid |
+    edge) differ: for an argument whose contract differs from the generic one of its kind (an
+    elementwise function takes any shape; a comparison refuses a bool array; scikit-learn's
+    ``random_state`` takes a RandomState)."""
+    name = base + "|" + ",".join(f"{k}={v}" for k, v in sorted(expect.items()))
+    base_mut = eng.MUTATORS[base]
+    eng.MUTATORS[name] = lambda v, meta: [(lab, x, expect.get(lab, e)) for lab, x, e in base_mut(v, meta)]
+    return name
+
+
+#: an elementwise array function: any non-empty shape (1-D and 3-D are ordinary inputs)
+ELEMENTWISE = kind_with("array", {"1-D": "valid", "3-D": "valid"})
+#: an implementation's output compared with a golden case: a bool array is no output of an
+#: attention kernel (a mask compared by mistake) and is refused naming the argument
+OUTPUT = kind_with("array", {"bool": "refuse"})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -68,6 +87,42 @@ def ref_kernel(name, params, X, Y):
     if name == "Exponential":
         return np.exp(X @ Y.T / params["temperature"])
     raise KeyError(name)
+
+
+#: every finite bfloat16 value (float64, ascending) and its 16-bit pattern
+_BF_BITS = np.arange(2 ** 16, dtype=np.uint32)
+with np.errstate(invalid="ignore"):                     # the NaN patterns (dropped below)
+    _BF_VALS = (_BF_BITS << 16).view(np.float32).astype(np.float64)
+_BF_KEEP = np.isfinite(_BF_VALS)
+_BF_ORDER = np.argsort(_BF_VALS[_BF_KEEP], kind="stable")
+_BF_VALS, _BF_BITS = _BF_VALS[_BF_KEEP][_BF_ORDER], _BF_BITS[_BF_KEEP][_BF_ORDER]
+
+
+def ref_bfloat16(X):
+    """Nearest bfloat16 by search over all 65536 patterns, ties to the even pattern; None outside
+    the bfloat16 range (the call must refuse)."""
+    x = F(X).ravel()
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        return None
+    i = np.clip(np.searchsorted(_BF_VALS, x), 1, _BF_VALS.size - 1)
+    lo, hi = _BF_VALS[i - 1], _BF_VALS[i]
+    dlo, dhi = x - lo, hi - x
+    pick_hi = (dhi < dlo) | ((dhi == dlo) & (_BF_BITS[i] % 2 == 0))
+    out = np.where(pick_hi, hi, lo)
+    if np.any(np.abs(out) > (2 - 2 ** -7) * 2.0 ** 127) or np.any(x > _BF_VALS[-1]) or np.any(x < _BF_VALS[0]):
+        return None
+    return out.reshape(np.shape(F(X)))
+
+
+def ref_bfloat16_bits(X):
+    """The pattern of each value when it is exactly a bfloat16 value (positive zero for 0)."""
+    x = F(X)
+    j = np.searchsorted(_BF_VALS, x.ravel())
+    j = np.clip(j, 0, _BF_VALS.size - 1)
+    if not np.array_equal(_BF_VALS[j], x.ravel()):
+        return None
+    zero_bits = np.where(np.signbit(x.ravel()), 0x8000, 0)
+    return np.where(x.ravel() == 0, zero_bits, _BF_BITS[j]).reshape(x.shape)
 
 
 def ref_nystrom_dense(K, idx):
@@ -132,10 +187,6 @@ add("kernapprox.kernels.get", values=lambda: {"name": "gaussian", "X": c(X0)},
     params=[P("name", "choice"), P("X", "points")], ref=lambda v: ref_gauss(v["X"], v["X"]), group="kernels")
 add("kernapprox.kernels.available", values=lambda: {}, call=lambda v: len(ka.kernels.available(**XK(v))),
     group="kernels")
-add("kernapprox._numba.reference.sqdist_numpy", values=lambda: {"X": c(X0), "Y": c(Y0)},
-    call=lambda v: ka.kernels.sqdist_numpy(v["X"], v["Y"], **XK(v)),
-    params=[P("X", "points"), P("Y", "points")], ref=lambda v: cdist(F(v["X"]), F(v["Y"]), "sqeuclidean"),
-    rtol=1e-9, group="kernels")
 
 # matrix --------------------------------------------------------------------------------------------
 add("kernapprox.matrix.KernelMatrix", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "Y": c(Y0)},
@@ -149,7 +200,8 @@ add("kernapprox.matrix.kernel_matvec",
     ref=lambda v: ref_gauss(v["X"], v["Y"]) @ F(v["V"]), group="kernels")
 add("kernapprox.matrix.default_tile_rows", values=lambda: {"m": 100, "itemsize": 8},
     call=lambda v: ka.matrix.default_tile_rows(v["m"], v["itemsize"], **XK(v)),
-    params=[P("m", "int"), P("itemsize", "int")], group="kernels")
+    params=[P("m", "int", meta={"huge_ok": True}), P("itemsize", "int")],   # a huge m is a legitimate width
+    group="kernels")
 
 # lowrank -------------------------------------------------------------------------------------------
 add("kernapprox.lowrank.PSDLowRank", values=lambda: {"F": c(F0)},
@@ -631,7 +683,8 @@ add(_D + "DaskOperator", values=None, call=None, note="operator returned by Dask
 # oracle / testing / experiments / datasets --------------------------------------------------------------
 add("kernapprox.oracle.case", values=lambda: {"method": "skyformer", "n": 16, "p": 4, "d": 4, "seed": 0},
     call=lambda v: ka.oracle.case(v["method"], n=v["n"], p=v["p"], d=v["d"], seed=v["seed"], **XK(v)).expected,
-    params=[P("method", "choice"), P("n", "int"), P("p", "int"), P("d", "int"), P("seed", "int", meta={"low": 0})],
+    params=[P("method", "choice"), P("n", "int"), P("p", "int"), P("d", "int"),
+            P("seed", "int", meta={"low": 0, "huge_ok": True})],   # any int64 seed is a valid SeedSequence seed
     group="oracle")
 add("kernapprox.oracle.cases", values=lambda: {"methods": ["vmean"], "n": 16, "p": 4, "d": 4},
     call=lambda v: len(ka.oracle.cases(v["methods"], n=v["n"], p=v["p"], d=v["d"], **XK(v))),
@@ -642,7 +695,7 @@ add("kernapprox.oracle.all_cases", values=lambda: {"n": 16, "p": 4, "d": 4},
 add("kernapprox.oracle.compare", values=lambda: {"case": ka.oracle.case("vmean", n=16, p=4),
                                                  "actual": ka.oracle.case("vmean", n=16, p=4).expected},
     call=lambda v: float(ka.oracle.compare(v["actual"], v["case"], **XK(v)).passed),
-    params=[P("actual", "array", meta={"nonfinite_ok": True})], group="oracle")
+    params=[P("actual", OUTPUT, meta={"nonfinite_ok": True})], group="oracle")
 add("kernapprox.oracle.export", values=None, call=None, note="file output: covered by tests/test_oracle.py",
     group="oracle")
 add("kernapprox.oracle.load", values=None, call=None, note="file input: covered by tests/test_oracle.py",
@@ -651,24 +704,25 @@ add("kernapprox.oracle.list_variants", values=lambda: {"method": "skyformer"},
     call=lambda v: len(ka.oracle.list_variants(v["method"], **XK(v))), params=[P("method", "choice", optional=True)],
     group="oracle")
 add("kernapprox.oracle.bfloat16_round", values=lambda: {"X": c(X0)},
-    call=lambda v: ka.oracle.bfloat16_round(v["X"], **XK(v)), params=[P("X", "array")],
-    ref=lambda v: F(v["X"]), rtol=8e-3, group="oracle")
+    call=lambda v: ka.oracle.bfloat16_round(v["X"], **XK(v)), params=[P("X", ELEMENTWISE)],
+    ref=lambda v: ref_bfloat16(v["X"]), rtol=0.0, group="oracle")
 add("kernapprox.oracle.bfloat16_bits", values=lambda: {"X": ka.oracle.bfloat16_round(X0)},
-    call=lambda v: ka.oracle.bfloat16_bits(v["X"], **XK(v)), params=[P("X", "array")], group="oracle")
+    call=lambda v: ka.oracle.bfloat16_bits(v["X"], **XK(v)), params=[P("X", ELEMENTWISE)],
+    ref=lambda v: ref_bfloat16_bits(v["X"]), rtol=0.0, group="oracle")
 add("kernapprox.oracle.tolerance_model", values=None, call=None,
     note="internal tolerance model of oracle.case (fuzzed through case)", group="oracle")
 add("kernapprox.oracle.Case", values=None, call=None, note="result of oracle.case", group="oracle")
 add("kernapprox.oracle.OracleReport", values=None, call=None, note="result of oracle.compare", group="oracle")
 add("kernapprox.testing.assert_matches_oracle", values=lambda: {"case": ka.oracle.case("vmean", n=16, p=4),
                                                                 "actual": ka.oracle.case("vmean", n=16, p=4).expected},
-    call=lambda v: ka.testing.assert_matches_oracle(v["actual"], v["case"], **XK(v)), params=[P("actual", "array")],
+    call=lambda v: ka.testing.assert_matches_oracle(v["actual"], v["case"], **XK(v)), params=[P("actual", OUTPUT)],
     group="oracle", verdicts=(AssertionError,))
 add("kernapprox.testing.dottest", values=lambda: {"op": ka.PSDLowRank(F0).as_operator(), "rng": 0, "n_trials": 3},
     call=lambda v: ka.testing.dottest(v["op"], v["rng"], n_trials=v["n_trials"], **XK(v)),
     params=[P("rng", "rng"), P("n_trials", "int")], group="oracle")
 add("kernapprox.testing.tol_for", values=lambda: {"dtype": np.float32, "length": 10},
     call=lambda v: tuple(ka.testing.tol_for(v["dtype"], length=v["length"], **XK(v))),
-    params=[P("length", "int")], group="oracle")
+    params=[P("length", "int", meta={"huge_ok": True})], group="oracle")   # a formula in √length
 add("kernapprox.testing.Tolerance", values=None, call=None, note="result of tol_for", group="oracle")
 add("kernapprox.experiments.get", values=lambda: {"name": "samplers"},
     call=lambda v: (ka.experiments.get(v["name"], **XK(v)), 0)[1], params=[P("name", "choice")], group="experiments")
@@ -724,8 +778,8 @@ add(_PT + "pretrained_qkv", values=lambda: {"n": 16, "layer": 1, "head": 0, "wei
     call=lambda v: ka.datasets.pretrained.pretrained_qkv(v["n"], layer=v["layer"], head=v["head"],
                                                          weights=v["weights"], rng=v["rng"],
                                                          return_info=v["return_info"], **XK(v)),
-    params=[P("n", "int"), P("layer", "int", meta={"low": 0, "high": 5}), P("head", "int", optional=True,
-                                                                             meta={"low": 0, "high": 11}),
+    params=[P("n", "int"), P("layer", "int", meta={"low": 0, "high": 5}),
+            P("head", "int", optional=True, meta={"low": 0, "high": 11, "indices_ok": True}),  # int or sequence
             P("weights", "choice"), P("rng", "rng"), P("return_info", "bool")], group="datasets")
 add(_PT + "load_minilm", values=lambda: {"weights": "pretrained", "rng": 0},
     call=lambda v: (ka.datasets.pretrained.load_minilm(v["weights"], rng=v["rng"], **XK(v)), 0)[1],
@@ -740,3 +794,49 @@ add(_PT + "model_dir", values=lambda: {}, call=lambda v: (ka.datasets.pretrained
 add(_PT + "MiniLM", values=None, call=None, note="model object returned by load_minilm", group="datasets")
 add(_PT + "TextCorpus", values=None, call=None, note="corpus object returned by text_corpus", group="datasets")
 add("kernapprox._validation.KernapproxWarning", values=None, call=None, note="warning category (no arguments)")
+
+
+# scikit-learn estimators: the hyper-parameters are stored by the constructor and validated in ``fit``
+# (scikit-learn's convention); X and y go through scikit-learn's own ``validate_data`` and the estimator
+# conformance (``check_estimator``) of tests/test_sklearn.py, so the walk covers the hyper-parameters.
+_SK = "kernapprox.sklearn."
+#: ``random_state``: scikit-learn's kinds (None, int, Generator, the legacy RandomState); a SeedSequence
+#: may be accepted or refused naming it
+RANDOM_STATE = kind_with("rng", {"RandomState": "edge", "seedsequence": "edge"})   # a RandomState seeds
+#                                                                                    another stream
+_XS = X0 * 2.0
+_yS = y0
+
+
+def _sk_entry(cls_name, hyper, params, *, method="transform"):
+    def call(v):
+        est = getattr(ka.sklearn, cls_name)(**{k: v[k] for k in hyper}, **XK(v))
+        if method == "predict":
+            return est.fit(v["X"], v["y"]).predict(v["X"])
+        return est.fit(v["X"]).transform(v["X"])
+
+    add(_SK + cls_name, values=lambda: {**hyper, "X": c(_XS), "y": c(_yS)}, call=call, params=params,
+        group="sklearn")
+
+
+_sk_entry("NystromTransformer",
+          {"kernel": "gaussian", "kernel_params": {"bandwidth": 2.0}, "n_components": 5, "sampler": "uniform",
+           "sampler_options": None, "core": "shifted_cholesky", "rcond": None, "gamma": None, "random_state": 0},
+          [P("kernel", "kernel"), P("n_components", "int", meta={"huge_ok": True}), P("sampler", "choice"),
+           P("core", "choice"), P("rcond", "real", optional=True), P("gamma", "real", optional=True),
+           P("random_state", RANDOM_STATE)])
+_sk_entry("RPCholeskyTransformer",
+          {"kernel": "gaussian", "kernel_params": {"bandwidth": 2.0}, "n_components": 5, "block_size": 1,
+           "accelerated": False, "tol": None, "random_state": 0},
+          [P("kernel", "kernel"), P("n_components", "int", meta={"huge_ok": True}), P("block_size", "int"),
+           P("accelerated", "bool"), P("tol", "real", optional=True), P("random_state", RANDOM_STATE)])
+_sk_entry("RandomFeaturesTransformer",
+          {"kernel": "gaussian", "kernel_params": {"bandwidth": 2.0}, "n_components": 8, "kind": "rff",
+           "feature_options": None, "random_state": 0},
+          [P("kernel", "kernel"), P("n_components", "int"), P("kind", "choice"),
+           P("random_state", RANDOM_STATE)])
+_sk_entry("SketchedKernelRidge",
+          {"kernel": "gaussian", "kernel_params": {"bandwidth": 2.0}, "lam": 1e-2, "sketch": "accumulated",
+           "n_components": 5, "sketch_options": None, "random_state": 0},
+          [P("kernel", "kernel"), P("lam", "real"), P("sketch", "choice"),
+           P("n_components", "int", meta={"huge_ok": True}), P("random_state", RANDOM_STATE)], method="predict")
