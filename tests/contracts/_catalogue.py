@@ -530,12 +530,16 @@ def _att_vals(method):
     return lambda: {"Q": c(Qa), "K": c(Ka_), "V": c(Va), "method": method, "d": 6, "rng": 0}
 
 
+_D_IGNORED = ("vmean", "linear")
 for _m in ka.attention.methods():
     def _mk(m=_m):
         add(f"kernapprox.attention.approximate[{m}]", values=_att_vals(m),
             call=lambda v: ka.attention.approximate(v["Q"], v["K"], v["V"], method=v["method"], d=v["d"], rng=v["rng"],
                                                     **XK(v)),
-            params=[P("Q", "batched"), P("K", "batched"), P("V", "batched"), P("d", "int"), P("rng", "rng")],
+            params=[P("Q", "batched"), P("K", "batched"), P("V", "batched"),
+                    # V-Mean and linear attention ignore d (validated as an int >= 1 all the same): no bound
+                    # derives from the inputs and no memory depends on it, so a huge d is legitimate
+                    P("d", "int", meta={"huge_ok": True} if m in _D_IGNORED else {}), P("rng", "rng")],
             random=True, group="attention")
     _mk()
 add("kernapprox.attention.approximate", values=_att_vals("skyformer"),
@@ -549,7 +553,7 @@ add("kernapprox.attention.exact", values=lambda: {"Q": c(Qa), "K": c(Ka_), "V": 
 add("kernapprox.attention.draw_randomness", values=_att_vals("skyformer"),
     call=lambda v: ka.attention.draw_randomness(v["Q"], v["K"], v["V"], method=v["method"], d=v["d"], rng=v["rng"],
                                                 **XK(v)),
-    params=[P("Q", "points"), P("d", "int"), P("method", "choice"), P("rng", "rng")], random=True, group="attention")
+    params=[P("Q", "batched"), P("d", "int"), P("method", "choice"), P("rng", "rng")], random=True, group="attention")
 add("kernapprox.attention.methods", values=lambda: {}, call=lambda v: len(ka.attention.methods(**XK(v))),
     group="attention")
 add("kernapprox.attention.get_method", values=lambda: {"name": "skyformer"},
