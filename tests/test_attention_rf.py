@@ -187,10 +187,17 @@ def test_performer_stabilizer_options_are_validated_and_resolved():
         ka.attention.performer(Q, K, V, omega=om, key_max=1.0)
     with pytest.raises(ValueError, match="`key_max` must be a finite number"):
         ka.attention.performer(Q, K, V, omega=om, stabilizer="skyformer", key_max=np.nan)
-    with pytest.raises(ValueError, match="`feature_eps` must be None or a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"`feature_eps` must be a finite number in \[0, inf\)"):
         ka.attention.performer(Q, K, V, omega=om, feature_eps=np.inf)
-    with pytest.raises(ValueError, match="representable"):
-        ka.attention.performer(Q * 1e160, K * 1e160, V, omega=om)
+    # an overflowing ‖x̂‖² is refused naming the argument it comes from
+    for kind in ("positive", "hyperbolic", "trig"):
+        for st in (None, "none"):
+            with pytest.raises(ValueError, match="`K` must have squared row norms .* representable"):
+                ka.attention.performer(Q, K * 1e160, V, omega=om, kind=kind, stabilizer=st)
+            with pytest.raises(ValueError, match="`Q` must have squared row norms .* representable"):
+                ka.attention.performer(Q * 1e160, K, V, omega=om, kind=kind, stabilizer=st)
+    with pytest.raises(ValueError, match="`Q` must have squared row norms .* representable"):
+        ka.attention.performer(Q * 1e160, K, V, omega=om, stabilizer="skyformer")
 
 
 def test_performer_skyformer_key_max_is_the_batch_maximum():
