@@ -307,3 +307,5 @@ def test_unknown_method_names_the_callers_argument(bad):
     for f in (att.approximate, att.draw_randomness):
         with pytest.raises((ValueError, TypeError), match=r"`method` must be one of 'informer'"):
             f(Q, K, V, method=bad, d=2, rng=0)
+    with pytest.raises((ValueError, TypeError), match=r"option_schema: `method` must be one of 'informer'"):
+        att.option_schema(bad)

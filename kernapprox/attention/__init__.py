@@ -288,7 +288,7 @@ _COMMON_KW = ("d", "rng", "return_factors")
 def option_schema(method: str) -> dict:
     """``{option name: validator}`` of a registered method: every keyword-only option of its signature
     (besides ``d``, ``rng``, ``return_factors``) with its entry of :data:`OPTION_SCHEMA`."""
-    fn = _raw(get_method(method))
+    fn = _raw(_lookup(method, "attention.option_schema", "method"))
     names = [k for k, p in inspect.signature(fn).parameters.items()
              if p.kind is p.KEYWORD_ONLY and k not in _COMMON_KW]
     own = METHOD_OPTION_SCHEMA.get(method, {})

@@ -556,6 +556,11 @@ add("kernapprox.attention.draw_randomness", values=_att_vals("skyformer"),
     params=[P("Q", "batched"), P("d", "int"), P("method", "choice"), P("rng", "rng")], random=True, group="attention")
 add("kernapprox.attention.methods", values=lambda: {}, call=lambda v: len(ka.attention.methods(**XK(v))),
     group="attention")
+add("kernapprox.attention.option_schema", values=lambda: {"method": "skyformer"},
+    call=lambda v: len(ka.attention.option_schema(v["method"], **XK(v))), params=[P("method", "choice")],
+    ref=lambda v: len([k for k, p in __import__("inspect").signature(ka.attention.get_method(v["method"]).__wrapped__)
+                       .parameters.items() if p.kind is p.KEYWORD_ONLY and k not in ("d", "rng", "return_factors")]),
+    rtol=0.0, group="attention")
 add("kernapprox.attention.get_method", values=lambda: {"name": "skyformer"},
     call=lambda v: (ka.attention.get_method(v["name"], **XK(v)), 0)[1], params=[P("name", "choice")],
     group="attention")
