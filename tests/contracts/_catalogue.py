@@ -530,10 +530,87 @@ def _att_vals(method):
     return lambda: {"Q": c(Qa), "K": c(Ka_), "V": c(Va), "method": method, "d": 6, "rng": 0}
 
 
+def _phi_ratio(fq, fk, V):
+    """Linear attention with explicit features: diag(φ_q φ_kᵀ 1)⁻¹ φ_q φ_kᵀ V, dense."""
+    A = fq @ fk.T
+    return (A @ V) / A.sum(axis=1, keepdims=True)
+
+
+def _ref_vmean(Q, K, V, r):
+    return np.broadcast_to(V.mean(axis=0), (Q.shape[0], V.shape[1]))
+
+
+def _ref_linear(Q, K, V, r):
+    elu1 = lambda X: np.where(X > 0, X + 1.0, np.exp(np.minimum(X, 0.0)))   # noqa: E731
+    return _phi_ratio(elu1(Q), elu1(K), V)
+
+
+def _ref_linformer(Q, K, V, r):
+    E = F(r["projection"])
+    return ref_softmax_attention(Q, E @ K, E @ V)
+
+
+def _ref_performer(Q, K, V, r):
+    """FAVOR+ positive features φ(x) = exp(ω x̂ − ‖x̂‖²/2)/√d in the log domain: the row weights
+    w_ij ∝ Σ_f exp(ω_f q̂_i + ω_f k̂_j − ‖k̂_j‖²/2) (‖q̂_i‖² cancels), with each row's largest ω q̂ and
+    ‖k̂_0‖² subtracted first ((‖k̂_j‖² − ‖k̂_0‖²) = (k̂_j − k̂_0)·(k̂_j + k̂_0), no cancellation)."""
+    from scipy.special import logsumexp
+    om = F(r["omega"])
+    c = Q.shape[1] ** -0.25
+    Qh, Kh = c * Q, c * K
+    A = Qh @ om.T
+    A -= A.max(axis=1, keepdims=True)
+    nk = 0.5 * np.sum((Kh - Kh[0]) * (Kh + Kh[0]), axis=1)
+    Lw = logsumexp(A[:, None, :] + (Kh @ om.T)[None, :, :], axis=2) - nk[None, :]
+    return np.exp(Lw - logsumexp(Lw, axis=1, keepdims=True)) @ V
+
+
+def _ref_rff(Q, K, V, r):
+    om, ph = F(r["omega"]), F(r["phase"])
+    c = Q.shape[1] ** -0.25
+    Pq, Pk = (c * Q) @ om.T + ph, (c * K) @ om.T + ph
+    if max(np.abs(Pq).max(), np.abs(Pk).max()) > 1e5:
+        return None     # cos(a) carries an absolute error ~ a·eps in any evaluation: not checkable to 1e-9
+    return np.sqrt(2.0 / om.shape[0]) ** 2 * np.cos(Pq) @ (np.cos(Pk).T @ V)
+
+
+#: slow dense formulas of the methods (randomness pre-drawn by draw_randomness with the same rng), each
+#: followed by the method's default range safeguard (kernapprox.attention._exact.safeguard_rows, tested
+#: on its own in tests/test_attention_contracts.py): Linformer "clip", the others "exact"
+_ATT_REFS = {"vmean": _ref_vmean, "linear": _ref_linear, "linformer": _ref_linformer, "performer": _ref_performer,
+             "rff": _ref_rff}
+
+
+def _att_ref(method):
+    formula = _ATT_REFS.get(method)
+    if formula is None:
+        return None
+
+    def ref(v):
+        from kernapprox.attention import DEFAULT_SAFEGUARD, _exact, target_kind
+        if isinstance(v["rng"], (np.random.Generator, np.random.SeedSequence)):
+            return None                          # consumed by the call: compared with the int-seed call
+        Q, K, V = F(v["Q"]), F(v["K"]), F(v["V"])
+        r = ka.attention.draw_randomness(Q, K, V, method=method, d=v["d"], rng=v["rng"])
+        batch = np.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
+        out = np.empty(batch + (Q.shape[-2], V.shape[-1]))
+        for idx in np.ndindex(*batch):
+            q, k, vv = (np.broadcast_to(X, batch + X.shape[-2:])[idx] for X in (Q, K, V))
+            with np.errstate(all="ignore"):
+                o = formula(q, k, vv, {key: val[idx] for key, val in r.items()})
+            if o is None:
+                return None
+            o = np.array(o, dtype=np.float64)
+            out[idx] = _exact.safeguard_rows(o, q, k, vv, target_kind(method, {}),
+                                             DEFAULT_SAFEGUARD.get(method, "exact"))[0]
+        return out
+    return ref
+
+
 _D_IGNORED = ("vmean", "linear")
 for _m in ka.attention.methods():
     def _mk(m=_m):
-        add(f"kernapprox.attention.approximate[{m}]", values=_att_vals(m),
+        add(f"kernapprox.attention.approximate[{m}]", values=_att_vals(m), ref=_att_ref(m), rtol=1e-9,
             call=lambda v: ka.attention.approximate(v["Q"], v["K"], v["V"], method=v["method"], d=v["d"], rng=v["rng"],
                                                     **XK(v)),
             params=[P("Q", "batched"), P("K", "batched"), P("V", "batched"),
