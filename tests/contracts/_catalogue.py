@@ -574,11 +574,30 @@ def _ref_rff(Q, K, V, r):
     return np.sqrt(2.0 / om.shape[0]) ** 2 * np.cos(Pq) @ (np.cos(Pk).T @ V)
 
 
+def _ref_s3(Q, K, V, r):
+    P = np.asarray(r["column_indices"])
+    return ref_softmax_attention(Q, K[P], V[P])
+
+
+def _ref_informer(Q, K, V, r):
+    """ProbSparse (non-causal, the code's M̄ = max − sum / m over the sampled keys): the u queries with
+    the largest M̄ get exact softmax rows, the others mean(V)."""
+    from kernapprox.attention._informer import informer_sizes
+    n, m = Q.shape[0], K.shape[0]
+    u, _ = informer_sizes(n, m, int(r["d"]))
+    S = np.einsum("ip,iup->iu", Q, K[np.asarray(r["key_indices"])])
+    M = S.max(axis=1) - S.sum(axis=1) / m
+    out = np.broadcast_to(V.mean(axis=0), (n, V.shape[1])).copy()
+    top = np.argsort(-M, kind="stable")[:u]
+    out[top] = ref_softmax_attention(Q[top], K, V)
+    return out
+
+
 #: slow dense formulas of the methods (randomness pre-drawn by draw_randomness with the same rng), each
 #: followed by the method's default range safeguard (kernapprox.attention._exact.safeguard_rows, tested
 #: on its own in tests/test_attention_contracts.py): Linformer "clip", the others "exact"
 _ATT_REFS = {"vmean": _ref_vmean, "linear": _ref_linear, "linformer": _ref_linformer, "performer": _ref_performer,
-             "rff": _ref_rff}
+             "rff": _ref_rff, "s3": _ref_s3, "informer": _ref_informer}
 
 
 def _att_ref(method):
@@ -597,7 +616,7 @@ def _att_ref(method):
         for idx in np.ndindex(*batch):
             q, k, vv = (np.broadcast_to(X, batch + X.shape[-2:])[idx] for X in (Q, K, V))
             with np.errstate(all="ignore"):
-                o = formula(q, k, vv, {key: val[idx] for key, val in r.items()})
+                o = formula(q, k, vv, {"d": v["d"], **{key: val[idx] for key, val in r.items()}})
             if o is None:
                 return None
             o = np.array(o, dtype=np.float64)
