@@ -593,11 +593,25 @@ def _ref_informer(Q, K, V, r):
     return out
 
 
+def _ref_skeinformer(Q, K, V, r):
+    """Skeinformer Algorithm 1 (Chen et al., NAACL 2022; the authors' ``SkeinAttention``), each row's
+    largest score subtracted: non-pilot rows ``(A_S V_S + a_i (Σ V − Σ V_S)) / (A_S 1 + a_i (m − d))``
+    with the model column ``a_i = exp(mean_{j∈S} s_ij)``; the pilot rows J are exact softmax rows."""
+    J, S = np.asarray(r["pilot_indices"]), np.asarray(r["column_indices"])
+    sc = (Q @ K[S].T) / np.sqrt(Q.shape[1])
+    mx = sc.max(axis=1, keepdims=True)
+    A = np.exp(sc - mx)
+    a = np.exp(sc.mean(axis=1, keepdims=True) - mx)
+    out = (A @ V[S] + a * (V.sum(axis=0) - V[S].sum(axis=0))) / (A.sum(axis=1, keepdims=True) + a * (K.shape[0] - S.size))
+    out[J] = ref_softmax_attention(Q[J], K, V)
+    return out
+
+
 #: slow dense formulas of the methods (randomness pre-drawn by draw_randomness with the same rng), each
 #: followed by the method's default range safeguard (kernapprox.attention._exact.safeguard_rows, tested
 #: on its own in tests/test_attention_contracts.py): Linformer "clip", the others "exact"
 _ATT_REFS = {"vmean": _ref_vmean, "linear": _ref_linear, "linformer": _ref_linformer, "performer": _ref_performer,
-             "rff": _ref_rff, "s3": _ref_s3, "informer": _ref_informer}
+             "rff": _ref_rff, "s3": _ref_s3, "informer": _ref_informer, "skeinformer": _ref_skeinformer}
 
 
 def _att_ref(method):
