@@ -61,6 +61,23 @@ def _softplus(z):
     return np.logaddexp(0.0, z)
 
 
+#: below this argument ``log softplus(z) = z + log(log1p(e^z)/e^z)`` is taken as ``z − e^z/2`` (error O(e^{2z}))
+_LOGSP_CUT = -30.0
+
+
+def _log_softplus(z):
+    """``log softplus(z)``, finite for every finite z (softplus itself underflows to 0 below z ≈ −745)."""
+    zc = np.maximum(z, _LOGSP_CUT)
+    return np.where(z > _LOGSP_CUT, np.log(np.logaddexp(0.0, zc)), z - 0.5 * np.exp(np.minimum(z, _LOGSP_CUT)))
+
+
+def _dlog_softplus(z):
+    """``d log softplus(z)/dz = expit(z)/softplus(z)`` (→ 1 − e^z/2 for z → −∞)."""
+    zc = np.maximum(z, _LOGSP_CUT)
+    return np.where(z > _LOGSP_CUT, special.expit(zc) / np.logaddexp(0.0, zc),
+                    1.0 - 0.5 * np.exp(np.minimum(z, _LOGSP_CUT)))
+
+
 class FFKernelFeatureMap:
     """Feed-forward feature map φ: R^p → R^{p_out}_{>0} for linear attention (one head).
 
@@ -154,16 +171,43 @@ class FFKernelFeatureMap:
         g = special.expit(Zg)
         return sp * g, (Xs, Z, sp, g, H)
 
+    def _log_forward(self, X: np.ndarray):
+        """``log φ(X)`` (finite for every finite pre-activation, where φ itself may underflow to 0) and
+        the cache of :meth:`_log_backward`."""
+        P = self.params
+        Xs = X * self.input_scale
+        Z = Xs @ P["W"] + P["b"]
+        L = _log_softplus(Z)
+        if self.kind == "linear_softplus":
+            return L, (Xs, Z, None, None, None)
+        if self.kind == "glu":
+            H = None
+            Zg = Xs @ P["Wg"] + P["bg"]
+        else:
+            H = Xs @ P["Wa"]
+            Zg = H @ P["Wb"] + P["bg"]
+        L = L - np.logaddexp(0.0, -Zg)                          # + log sigmoid(Zg)
+        return L, (Xs, Z, None, special.expit(Zg), H)
+
+    def _log_backward(self, dlogphi: np.ndarray, cache) -> dict:
+        """Gradients of a loss w.r.t. the parameters, given dLoss/d(log φ)."""
+        Xs, Z, _, g, H = cache
+        dZ = dlogphi * _dlog_softplus(Z)
+        return self._grads(dZ, None if g is None else dlogphi * (1.0 - g), cache)
+
     def _backward(self, dphi: np.ndarray, cache) -> dict:
         """Gradients of a loss w.r.t. the parameters, given dLoss/dφ."""
         Xs, Z, sp, g, H = cache
+        if g is None:
+            return self._grads(dphi * special.expit(Z), None, cache)
+        return self._grads(dphi * g * special.expit(Z), dphi * sp * g * (1.0 - g), cache)
+
+    def _grads(self, dZ, dZg, cache) -> dict:
+        """Parameter gradients from dLoss/dZ and dLoss/dZ_g (the pre-activations)."""
+        Xs, Z, sp, g, H = cache
         P = self.params
         grads = {}
-        if g is None:
-            dZ = dphi * special.expit(Z)
-        else:
-            dZ = dphi * g * special.expit(Z)
-            dZg = dphi * sp * g * (1.0 - g)
+        if dZg is not None:
             grads["bg"] = dZg.sum(axis=0)
             if self.kind == "glu":
                 grads["Wg"] = Xs.T @ dZg
@@ -221,6 +265,18 @@ def _linattn(Fq, Fk, V):
     return N / den[:, None], (kv, s, N, den)
 
 
+def _stabilised_features(Lq, Lk):
+    """φ(Q), φ(K) from their logarithms, up to factors that cancel in linear attention: each feature's
+    key maximum c_f is moved to the query side (``φ_k,f e^{−c_f}``, ``φ_q,f e^{c_f}``), then each query
+    row is divided by its largest entry. Every column of the key features and every query row then
+    holds an entry 1, so the denominator is ≥ 1 and the output a convex combination of rows of V at
+    every input scale (the plain features underflow to 0 for pre-activations below ≈ −745, and the
+    quotient becomes 0/0)."""
+    c = Lk.max(axis=0)
+    Lq = Lq + c
+    return np.exp(Lq - Lq.max(axis=1, keepdims=True)), np.exp(Lk - c)
+
+
 def ff_attention(Q, K, V, fm, *, return_factors: bool = False):
     """Linear attention with a feed-forward feature map φ: ``diag(φ(Q)φ(K)ᵀ1)⁻¹ φ(Q)(φ(K)ᵀV)``.
 
@@ -259,11 +315,12 @@ def ff_attention(Q, K, V, fm, *, return_factors: bool = False):
         raise fail("ff_attention", "fm", "be an FFKernelFeatureMap", type(fm).__name__, TypeError)
     if Q.shape[1] != fm.p:
         raise fail("ff_attention", "Q", f"have p = {fm.p} columns (the map's input dimension)", f"shape {Q.shape}")
-    Fq = fm._forward(Q.astype(np.float64, copy=False))[0]
-    Fk = fm._forward(K.astype(np.float64, copy=False))[0]
-    out, (kv, s, _, den) = _linattn(Fq, Fk, V.astype(np.float64, copy=False))
-    out = out.astype(Q.dtype, copy=False)
+    Q64, K64, V64 = (X.astype(np.float64, copy=False) for X in (Q, K, V))
+    Fq, Fk = _stabilised_features(fm._log_forward(Q64)[0], fm._log_forward(K64)[0])
+    out = _linattn(Fq, Fk, V64)[0].astype(Q.dtype, copy=False)
     if return_factors:
+        Fq, Fk = fm._forward(Q64)[0], fm._forward(K64)[0]
+        _, (kv, s, _, den) = _linattn(Fq, Fk, V64)
         return out, {"phi_q": Fq, "phi_k": Fk, "kv": kv, "k_sum": s, "denominator": den}
     return out
 
@@ -297,16 +354,25 @@ class _Objective:
 
     def data_loss(self, fm=None) -> float:
         fm = fm or self.fm
-        Fq = fm._forward(self.Q)[0]
-        Fk = fm._forward(self.K)[0]
-        R = (Fq @ Fk.T if self.target == "kernel" else _linattn(Fq, Fk, self.V)[0]) - self.T
+        if self.target == "kernel":
+            R = fm._forward(self.Q)[0] @ fm._forward(self.K)[0].T - self.T
+        else:
+            Fq, Fk = _stabilised_features(fm._log_forward(self.Q)[0], fm._log_forward(self.K)[0])
+            R = _linattn(Fq, Fk, self.V)[0] - self.T
         return float(np.sum(R * R)) / self.norm2
 
     def __call__(self, theta):
         fm = self.fm
         fm.set_vector(theta)
-        Fq, cq = fm._forward(self.Q)
-        Fk, ck = fm._forward(self.K)
+        if self.target == "kernel":
+            Fq, cq = fm._forward(self.Q)
+            Fk, ck = fm._forward(self.K)
+        else:
+            # linear attention is invariant under the shifts of _stabilised_features, so the gradient
+            # w.r.t. log φ is (dL/dF) ⊙ F at the shifted features
+            Lq, cq = fm._log_forward(self.Q)
+            Lk, ck = fm._log_forward(self.K)
+            Fq, Fk = _stabilised_features(Lq, Lk)
         if self.target == "kernel":
             R = Fq @ Fk.T - self.T
             loss = float(np.sum(R * R)) / self.norm2
@@ -323,8 +389,10 @@ class _Objective:
             dkv = Fq.T @ dN                                 # kv = Fkᵀ V
             ds = Fq.T @ dden                                # s = Fkᵀ 1
             dFk = self.V @ dkv.T + ds[None, :]
-        gq = fm._backward(dFq, cq)
-        gk = fm._backward(dFk, ck)
+        if self.target == "kernel":
+            gq, gk = fm._backward(dFq, cq), fm._backward(dFk, ck)
+        else:
+            gq, gk = fm._log_backward(dFq * Fq, cq), fm._log_backward(dFk * Fk, ck)
         grads = {k: gq[k] + gk[k] for k in gq}
         if self.lam > 0:
             pen, dW = fm.orth_penalty()

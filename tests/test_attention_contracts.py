@@ -296,3 +296,16 @@ def test_linformer_default_clips_and_reports():
     sg = fac["safeguard"]
     assert sg["mode"] == "clip" and sg["exact_rows"].size == 0
     assert _outside(out, V, "softmax", np.float64) == 0
+
+
+@pytest.mark.parametrize("bad", ["no-such-method", 3, ["skyformer"], None])
+def test_unknown_method_names_the_callers_argument(bad):
+    """get_method refuses its own argument ``name``; approximate and draw_randomness their ``method``."""
+    Q, K, V = np.random.default_rng(0).normal(size=(3, 8, 4))
+    with pytest.raises((ValueError, TypeError), match=r"attention\.get_method: `name` must be one of 'informer'"):
+        att.get_method(bad)
+    for f in (att.approximate, att.draw_randomness):
+        with pytest.raises((ValueError, TypeError), match=r"`method` must be one of 'informer'"):
+            f(Q, K, V, method=bad, d=2, rng=0)
+    with pytest.raises((ValueError, TypeError), match=r"option_schema: `method` must be one of 'informer'"):
+        att.option_schema(bad)

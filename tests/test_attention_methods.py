@@ -448,5 +448,6 @@ def test_skeinformer_ablation_flags_resolve_pilot_reuse_and_infer_d():
     np.testing.assert_array_equal(out, att.skeinformer(Q, K, V, d=8, rng=0))
     with pytest.raises(ValueError, match="`pilot_indices` must hold d = 8 indices"):
         att.skeinformer(Q, K, V, pilot_indices=r["pilot_indices"][:5], column_indices=r["column_indices"])
-    with pytest.raises(ValueError, match="`pilot_reuse` must be one of"):
+    # the options contract: a flag must be a bool (or None = resolved from the ablation flags)
+    with pytest.raises(TypeError, match="`pilot_reuse` must be a bool"):
         att.skeinformer(Q, K, V, d=4, rng=0, pilot_reuse="yes")

@@ -187,10 +187,17 @@ def test_performer_stabilizer_options_are_validated_and_resolved():
         ka.attention.performer(Q, K, V, omega=om, key_max=1.0)
     with pytest.raises(ValueError, match="`key_max` must be a finite number"):
         ka.attention.performer(Q, K, V, omega=om, stabilizer="skyformer", key_max=np.nan)
-    with pytest.raises(ValueError, match="`feature_eps` must be None or a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"`feature_eps` must be a finite number in \[0, inf\)"):
         ka.attention.performer(Q, K, V, omega=om, feature_eps=np.inf)
-    with pytest.raises(ValueError, match="representable"):
-        ka.attention.performer(Q * 1e160, K * 1e160, V, omega=om)
+    # an overflowing ‖x̂‖² is refused naming the argument it comes from
+    for kind in ("positive", "hyperbolic", "trig"):
+        for st in (None, "none"):
+            with pytest.raises(ValueError, match="`K` must have squared row norms .* representable"):
+                ka.attention.performer(Q, K * 1e160, V, omega=om, kind=kind, stabilizer=st)
+            with pytest.raises(ValueError, match="`Q` must have squared row norms .* representable"):
+                ka.attention.performer(Q * 1e160, K, V, omega=om, kind=kind, stabilizer=st)
+    with pytest.raises(ValueError, match="`Q` must have squared row norms .* representable"):
+        ka.attention.performer(Q * 1e160, K, V, omega=om, stabilizer="skyformer")
 
 
 def test_performer_skyformer_key_max_is_the_batch_maximum():
@@ -205,3 +212,18 @@ def test_performer_skyformer_key_max_is_the_batch_maximum():
                                                                  stabilizer="skyformer", key_max=M), rtol=1e-13)
     per_head = ka.attention.performer(Q[1, 2], K[1, 2], V[1, 2], omega=om, stabilizer="skyformer")
     assert not np.allclose(out[1, 2], per_head, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_rff_refuses_phases_cos_cannot_resolve(dt):
+    """cos(a) is evaluated with an absolute error ~ a·eps: phases above 2^-10/eps(dtype) would make the
+    features rounding noise, so they are refused naming the argument; just below, the output is finite."""
+    from kernapprox.attention._random_features import PHASE_DIGITS
+    Q, K, V = np.random.default_rng(0).normal(size=(3, 16, 4)).astype(dt)
+    limit = PHASE_DIGITS / np.finfo(dt).eps
+    with pytest.raises(ValueError, match="`Q` must have phases"):
+        ka.attention.approximate(Q * dt(1e3 * limit), K, V, method="rff", d=6, rng=0)
+    with pytest.raises(ValueError, match="`K` must have phases"):
+        ka.attention.approximate(Q, K * dt(1e3 * limit), V, method="rff", d=6, rng=0)
+    out = ka.attention.approximate(Q * dt(1e-3 * limit), K, V, method="rff", d=6, rng=0)
+    assert np.all(np.isfinite(out))

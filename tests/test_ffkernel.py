@@ -34,6 +34,68 @@ def test_analytic_gradient_matches_finite_differences(kind, target):
     np.testing.assert_allclose(num, g[idx], rtol=1e-6, atol=1e-6 * np.abs(g).max())
 
 
+def _ref_ff_attention(Q, K, V, fm):
+    """Slow obvious reference in the log domain: out_i = Σ_j w_ij V_j with
+    log w_ij = logsumexp_f(log φ_f(q_i) + log φ_f(k_j)) normalised over j; log φ written directly
+    (log softplus via logaddexp, or z + log1p(−e^z/2) below z = −30; log sigmoid = −logaddexp(0, −z))."""
+    from scipy.special import logsumexp
+
+    def logphi(X):
+        P = fm.params
+        Xs = X * fm.input_scale
+        Z = Xs @ P["W"] + P["b"]
+        # log softplus(z) = log(log1p(e^z)); for z < −30 log1p(e^z) = e^z (1 − e^z/2 + …)
+        L = np.where(Z > -30, np.log(np.logaddexp(0.0, np.maximum(Z, -30))), Z + np.log1p(-0.5 * np.exp(np.minimum(Z, -30))))
+        if fm.kind == "linear_softplus":
+            return L
+        Zg = Xs @ P["Wg"] + P["bg"] if fm.kind == "glu" else (Xs @ P["Wa"]) @ P["Wb"] + P["bg"]
+        return L - np.logaddexp(0.0, -Zg)
+
+    Lq = logphi(Q)
+    Lq -= Lq.max(axis=1, keepdims=True)     # a constant per query row (cancels): keeps Lq + Lk accurate
+    Lw = logsumexp(Lq[:, None, :] + logphi(K)[None, :, :], axis=2)
+    W = np.exp(Lw - logsumexp(Lw, axis=1, keepdims=True))
+    return W @ V
+
+
+@pytest.mark.parametrize("kind", FFKINDS)
+@pytest.mark.parametrize("shift, scale", [(0.0, 1.0), (1e8, 1.0), (-1e8, 1.0), (0.0, 300.0), (0.0, 1e100)])
+def test_ff_attention_is_finite_and_exact_where_the_features_underflow(kind, shift, scale):
+    """Far from the origin every softplus / sigmoid of a query underflows to 0 in the plain features
+    (0/0 rows); the stabilised linear attention equals the log-domain reference and stays a convex
+    combination of V's rows, at every scale; the fitted loss and its gradient stay finite."""
+    Q, K, V = _qkv(n=16, p=4, seed=3)
+    Q = Q * scale + shift
+    fm = FFKernelFeatureMap(4, 6, kind=kind, rank=2, rng=1)
+    out = ff_attention(Q, K, V, fm)
+    ref = _ref_ff_attention(Q, K, V, fm)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12 * np.abs(V).max())
+    assert np.all(out <= V.max(axis=0) + 1e-12) and np.all(out >= V.min(axis=0) - 1e-12)
+    loss, g = _Objective(fm, Q, K, V, "attention", 0.0)(fm.get_vector())
+    assert np.isfinite(loss) and np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("kind", FFKINDS)
+def test_attention_gradient_where_the_plain_features_underflow(kind):
+    """Central differences agree with the analytic gradient of the attention target when most
+    pre-activations are far below −745 (Q scaled by 300): the gradient through log φ."""
+    Q, K, V = _qkv(n=16, p=4, seed=4)
+    Q = 300 * Q
+    fm = FFKernelFeatureMap(4, 6, kind=kind, rank=2, rng=1)
+    obj = _Objective(fm, Q, K, V, "attention", orth_penalty=0.0)
+    rng = np.random.default_rng(5)
+    th = fm.get_vector() + 0.01 * rng.normal(size=fm.get_vector().size)
+    _, g = obj(th)
+    h = 1e-7
+    num = []
+    for j in range(th.size):
+        e = np.zeros_like(th)
+        e[j] = h
+        num.append((obj(th + e)[0] - obj(th - e)[0]) / (2 * h))
+    np.testing.assert_allclose(num, g, rtol=1e-5, atol=1e-6 * np.abs(g).max())
+
+
 @pytest.mark.parametrize("p_out", [4, 8, 12])
 def test_orthogonal_init_and_penalty(p_out):
     fm = FFKernelFeatureMap(8, p_out, kind="glu", rng=0)

@@ -123,10 +123,15 @@ def methods() -> tuple[str, ...]:
 def get_method(name: str):
     """The single-head function registered under ``name``, with the options contract and the range
     safeguard of :func:`approximate` (see :func:`_checked`); ``fn.__wrapped__`` is the bare formula."""
+    return _lookup(name, "attention.get_method", "name")
+
+
+def _lookup(name, func: str, param: str):
+    """The checked method function registered under ``name``; an unknown name is refused as
+    ``func``'s argument ``param`` (``get_method``'s ``name``, ``approximate``'s ``method``)."""
     if not isinstance(name, str):
-        raise fail("attention.approximate", "method", f"be one of {', '.join(map(repr, sorted(_METHODS)))}",
-                   repr(name), TypeError)
-    check_choice(name, tuple(sorted(_METHODS)), "attention.approximate", "method")
+        raise fail(func, param, f"be one of {', '.join(map(repr, sorted(_METHODS)))}", repr(name), TypeError)
+    check_choice(name, tuple(sorted(_METHODS)), func, param)
     fn = _BOUND.get(name)
     if fn is None:
         mod, attr = _METHODS[name]
@@ -283,7 +288,7 @@ _COMMON_KW = ("d", "rng", "return_factors")
 def option_schema(method: str) -> dict:
     """``{option name: validator}`` of a registered method: every keyword-only option of its signature
     (besides ``d``, ``rng``, ``return_factors``) with its entry of :data:`OPTION_SCHEMA`."""
-    fn = _raw(get_method(method))
+    fn = _raw(_lookup(method, "attention.option_schema", "method"))
     names = [k for k, p in inspect.signature(fn).parameters.items()
              if p.kind is p.KEYWORD_ONLY and k not in _COMMON_KW]
     own = METHOD_OPTION_SCHEMA.get(method, {})
@@ -560,7 +565,7 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
     (2, 128, 16)
     """
     func = "attention.approximate"
-    fn = _raw(get_method(method))
+    fn = _raw(_lookup(method, func, "method"))
     Q, K, V, batch = _split_batch(Q, K, V, func)
     _check_call(method, Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1], d, rng, return_factors, safeguard,
                 options, func)
@@ -613,7 +618,7 @@ def draw_randomness(Q, K, V, *, method: str, d=None, rng=None, key_padding_mask=
     True
     """
     func = "attention.draw_randomness"
-    fn = _raw(get_method(method))
+    fn = _raw(_lookup(method, func, "method"))
     Q, K, V, batch = _split_batch(Q, K, V, func)
     _check_call(method, Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1], d, rng, False, None, options, func)
     km = _check_mask(key_padding_mask, batch, K.shape[-2], func)

@@ -132,14 +132,19 @@ def _resolve_stabilizer(stabilize, stabilizer, feature_eps, kind):
     return stabilizer, float(feature_eps)
 
 
-def _log_features(X, omega, kind):
-    """Exponents ``ωᵀx − ‖x‖²/2`` (positive; hyperbolic: ``±ωᵀx − ‖x‖²/2``) of φ for scaled inputs X."""
+def _overflow(name, dt):
+    return fail(_FUNC, name, f"have squared row norms ‖x/p^¼‖² representable in {dt} (the exponents of the "
+                "softmax features)", "an overflow")
+
+
+def _log_features(X, omega, kind, name):
+    """Exponents ``ωᵀx − ‖x‖²/2`` (positive; hyperbolic: ``±ωᵀx − ‖x‖²/2``) of φ for scaled inputs X
+    (``name``: the argument X comes from, for the refusal of an overflow)."""
     dt = X.dtype
     P = X @ omega.T.astype(dt, copy=False)
     half = 0.5 * np.einsum("ij,ij->i", X, X)
     if not np.all(np.isfinite(half)):
-        raise fail(_FUNC, "Q, K", f"have squared row norms ‖x/p^¼‖² representable in {dt} (the exponents of "
-                   "the softmax features)", "an overflow")
+        raise _overflow(name, dt)
     L = P if kind == "positive" else np.concatenate([P, -P], axis=1)
     L -= half[:, None]
     return L
@@ -150,10 +155,10 @@ def _exact_features(Qs, Ks, omega, kind):
     then the query row maxima; every shift cancels in ``φ(Q̂)φ(K̂)ᵀ`` up to a positive factor per row."""
     nf = omega.shape[0] if kind == "positive" else 2 * omega.shape[0]
     dt = Qs.dtype
-    Lk = _log_features(Ks, omega, kind)
+    Lk = _log_features(Ks, omega, kind, "K")
     c = Lk.max(axis=0)
     Lk -= c
-    Lq = _log_features(Qs, omega, kind)
+    Lq = _log_features(Qs, omega, kind, "Q")
     Lq += c
     Lq -= Lq.max(axis=1, keepdims=True)
     r = dt.type(1.0 / np.sqrt(nf))
@@ -162,16 +167,19 @@ def _exact_features(Qs, Ks, omega, kind):
 
 def _plain_features(X, omega, kind, *, query: bool, stabilize: bool, eps: float):
     """φ(X) without shift (``stabilize=False``) or, for "trig", with the prefactor shift."""
+    name = "Q" if query else "K"
     dt = X.dtype
     d = omega.shape[0]
     if kind == "trig":
         P = X @ omega.T.astype(dt, copy=False)
         logpref = 0.5 * np.einsum("ij,ij->i", X, X)
+        if not (np.all(np.isfinite(logpref)) and np.all(np.isfinite(P))):
+            raise _overflow(name, dt)
         if stabilize:
             logpref = np.zeros_like(logpref) if query else logpref - logpref.max()
         pref = np.exp(logpref) / np.sqrt(d)
         return np.concatenate([np.cos(P), np.sin(P)], axis=1) * pref[:, None].astype(dt)
-    L = _log_features(X, omega, kind)
+    L = _log_features(X, omega, kind, name)
     np.exp(L, out=L)
     if eps:
         L += dt.type(eps)
@@ -188,8 +196,7 @@ def _reference_features(X, omega, c, *, query: bool, eps: float, key_max=None):
     dash = (c * X) @ omega.T.astype(dt, copy=False)
     diag = (np.einsum("ij,ij->i", X, X) / dt.type(2.0)) * (c * c)
     if not np.all(np.isfinite(diag)) or not np.all(np.isfinite(dash)):
-        raise fail(_FUNC, "Q, K", f"have squared row norms ‖x/p^¼‖² representable in {dt} (the exponents of "
-                   "the softmax features)", "an overflow")
+        raise _overflow("Q" if query else "K", dt)
     M = dash.max(axis=1, keepdims=True) if query else (dash.max() if key_max is None else dt.type(key_max))
     return ratio * (np.exp(dash - diag[:, None] - M) + dt.type(eps))
 

@@ -582,12 +582,126 @@ def _att_vals(method):
     return lambda: {"Q": c(Qa), "K": c(Ka_), "V": c(Va), "method": method, "d": 6, "rng": 0}
 
 
+def _phi_ratio(fq, fk, V):
+    """Linear attention with explicit features: diag(φ_q φ_kᵀ 1)⁻¹ φ_q φ_kᵀ V, dense."""
+    A = fq @ fk.T
+    return (A @ V) / A.sum(axis=1, keepdims=True)
+
+
+def _ref_vmean(Q, K, V, r):
+    return np.broadcast_to(V.mean(axis=0), (Q.shape[0], V.shape[1]))
+
+
+def _ref_linear(Q, K, V, r):
+    elu1 = lambda X: np.where(X > 0, X + 1.0, np.exp(np.minimum(X, 0.0)))   # noqa: E731
+    return _phi_ratio(elu1(Q), elu1(K), V)
+
+
+def _ref_linformer(Q, K, V, r):
+    E = F(r["projection"])
+    return ref_softmax_attention(Q, E @ K, E @ V)
+
+
+def _ref_performer(Q, K, V, r):
+    """FAVOR+ positive features φ(x) = exp(ω x̂ − ‖x̂‖²/2)/√d in the log domain: the row weights
+    w_ij ∝ Σ_f exp(ω_f q̂_i + ω_f k̂_j − ‖k̂_j‖²/2) (‖q̂_i‖² cancels), with each row's largest ω q̂ and
+    ‖k̂_0‖² subtracted first ((‖k̂_j‖² − ‖k̂_0‖²) = (k̂_j − k̂_0)·(k̂_j + k̂_0), no cancellation)."""
+    from scipy.special import logsumexp
+    om = F(r["omega"])
+    c = Q.shape[1] ** -0.25
+    Qh, Kh = c * Q, c * K
+    A = Qh @ om.T
+    A -= A.max(axis=1, keepdims=True)
+    nk = 0.5 * np.sum((Kh - Kh[0]) * (Kh + Kh[0]), axis=1)
+    Lw = logsumexp(A[:, None, :] + (Kh @ om.T)[None, :, :], axis=2) - nk[None, :]
+    return np.exp(Lw - logsumexp(Lw, axis=1, keepdims=True)) @ V
+
+
+def _ref_rff(Q, K, V, r):
+    om, ph = F(r["omega"]), F(r["phase"])
+    c = Q.shape[1] ** -0.25
+    Pq, Pk = (c * Q) @ om.T + ph, (c * K) @ om.T + ph
+    if max(np.abs(Pq).max(), np.abs(Pk).max()) > 1e5:
+        return None     # cos(a) carries an absolute error ~ a·eps in any evaluation: not checkable to 1e-9
+    return np.sqrt(2.0 / om.shape[0]) ** 2 * np.cos(Pq) @ (np.cos(Pk).T @ V)
+
+
+def _ref_s3(Q, K, V, r):
+    P = np.asarray(r["column_indices"])
+    return ref_softmax_attention(Q, K[P], V[P])
+
+
+def _ref_informer(Q, K, V, r):
+    """ProbSparse (non-causal, the code's M̄ = max − sum / m over the sampled keys): the u queries with
+    the largest M̄ get exact softmax rows, the others mean(V)."""
+    from kernapprox.attention._informer import informer_sizes
+    n, m = Q.shape[0], K.shape[0]
+    u, _ = informer_sizes(n, m, int(r["d"]))
+    S = np.einsum("ip,iup->iu", Q, K[np.asarray(r["key_indices"])])
+    M = S.max(axis=1) - S.sum(axis=1) / m
+    out = np.broadcast_to(V.mean(axis=0), (n, V.shape[1])).copy()
+    top = np.argsort(-M, kind="stable")[:u]
+    out[top] = ref_softmax_attention(Q[top], K, V)
+    return out
+
+
+def _ref_skeinformer(Q, K, V, r):
+    """Skeinformer Algorithm 1 (Chen et al., NAACL 2022; the authors' ``SkeinAttention``), each row's
+    largest score subtracted: non-pilot rows ``(A_S V_S + a_i (Σ V − Σ V_S)) / (A_S 1 + a_i (m − d))``
+    with the model column ``a_i = exp(mean_{j∈S} s_ij)``; the pilot rows J are exact softmax rows."""
+    J, S = np.asarray(r["pilot_indices"]), np.asarray(r["column_indices"])
+    sc = (Q @ K[S].T) / np.sqrt(Q.shape[1])
+    mx = sc.max(axis=1, keepdims=True)
+    A = np.exp(sc - mx)
+    a = np.exp(sc.mean(axis=1, keepdims=True) - mx)
+    out = (A @ V[S] + a * (V.sum(axis=0) - V[S].sum(axis=0))) / (A.sum(axis=1, keepdims=True) + a * (K.shape[0] - S.size))
+    out[J] = ref_softmax_attention(Q[J], K, V)
+    return out
+
+
+#: slow dense formulas of the methods (randomness pre-drawn by draw_randomness with the same rng), each
+#: followed by the method's default range safeguard (kernapprox.attention._exact.safeguard_rows, tested
+#: on its own in tests/test_attention_contracts.py): Linformer "clip", the others "exact"
+_ATT_REFS = {"vmean": _ref_vmean, "linear": _ref_linear, "linformer": _ref_linformer, "performer": _ref_performer,
+             "rff": _ref_rff, "s3": _ref_s3, "informer": _ref_informer, "skeinformer": _ref_skeinformer}
+
+
+def _att_ref(method):
+    formula = _ATT_REFS.get(method)
+    if formula is None:
+        return None
+
+    def ref(v):
+        from kernapprox.attention import DEFAULT_SAFEGUARD, _exact, target_kind
+        if isinstance(v["rng"], (np.random.Generator, np.random.SeedSequence)):
+            return None                          # consumed by the call: compared with the int-seed call
+        Q, K, V = F(v["Q"]), F(v["K"]), F(v["V"])
+        r = ka.attention.draw_randomness(Q, K, V, method=method, d=v["d"], rng=v["rng"])
+        batch = np.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
+        out = np.empty(batch + (Q.shape[-2], V.shape[-1]))
+        for idx in np.ndindex(*batch):
+            q, k, vv = (np.broadcast_to(X, batch + X.shape[-2:])[idx] for X in (Q, K, V))
+            with np.errstate(all="ignore"):
+                o = formula(q, k, vv, {"d": v["d"], **{key: val[idx] for key, val in r.items()}})
+            if o is None:
+                return None
+            o = np.array(o, dtype=np.float64)
+            out[idx] = _exact.safeguard_rows(o, q, k, vv, target_kind(method, {}),
+                                             DEFAULT_SAFEGUARD.get(method, "exact"))[0]
+        return out
+    return ref
+
+
+_D_IGNORED = ("vmean", "linear")
 for _m in ka.attention.methods():
     def _mk(m=_m):
-        add(f"kernapprox.attention.approximate[{m}]", values=_att_vals(m),
+        add(f"kernapprox.attention.approximate[{m}]", values=_att_vals(m), ref=_att_ref(m), rtol=1e-9,
             call=lambda v: ka.attention.approximate(v["Q"], v["K"], v["V"], method=v["method"], d=v["d"], rng=v["rng"],
                                                     **XK(v)),
-            params=[P("Q", "batched"), P("K", "batched"), P("V", "batched"), P("d", "int"), P("rng", "rng")],
+            params=[P("Q", "batched"), P("K", "batched"), P("V", "batched"),
+                    # V-Mean and linear attention ignore d (validated as an int >= 1 all the same): no bound
+                    # derives from the inputs and no memory depends on it, so a huge d is legitimate
+                    P("d", "int", meta={"huge_ok": True} if m in _D_IGNORED else {}), P("rng", "rng")],
             random=True, group="attention")
     _mk()
 add("kernapprox.attention.approximate", values=_att_vals("skyformer"),
@@ -601,9 +715,14 @@ add("kernapprox.attention.exact", values=lambda: {"Q": c(Qa), "K": c(Ka_), "V": 
 add("kernapprox.attention.draw_randomness", values=_att_vals("skyformer"),
     call=lambda v: ka.attention.draw_randomness(v["Q"], v["K"], v["V"], method=v["method"], d=v["d"], rng=v["rng"],
                                                 **XK(v)),
-    params=[P("Q", "points"), P("d", "int"), P("method", "choice"), P("rng", "rng")], random=True, group="attention")
+    params=[P("Q", "batched"), P("d", "int"), P("method", "choice"), P("rng", "rng")], random=True, group="attention")
 add("kernapprox.attention.methods", values=lambda: {}, call=lambda v: len(ka.attention.methods(**XK(v))),
     group="attention")
+add("kernapprox.attention.option_schema", values=lambda: {"method": "skyformer"},
+    call=lambda v: len(ka.attention.option_schema(v["method"], **XK(v))), params=[P("method", "choice")],
+    ref=lambda v: len([k for k, p in __import__("inspect").signature(ka.attention.get_method(v["method"]).__wrapped__)
+                       .parameters.items() if p.kind is p.KEYWORD_ONLY and k not in ("d", "rng", "return_factors")]),
+    rtol=0.0, group="attention")
 add("kernapprox.attention.get_method", values=lambda: {"name": "skyformer"},
     call=lambda v: (ka.attention.get_method(v["name"], **XK(v)), 0)[1], params=[P("name", "choice")],
     group="attention")

@@ -451,7 +451,7 @@ def walk(entry: Entry, *, max_calls: int | None = None, stride: int = 1, offset:
             base = None
             if expectation == "valid":
                 base = baseline
-                if p.kind.split("|")[0] in ("points", "array", "vector", "matrix") and label not in ("fortran", "strided", "readonly"):
+                if p.kind.split("|")[0] in ("points", "array", "batched", "vector", "matrix") and label not in ("fortran", "strided", "readonly"):
                     # the float64 answer for the same numbers (float16 / int / bool / list change the values)
                     v64 = entry.values()
                     v64[p.name] = np.asarray(bad, dtype=np.float64)
