@@ -140,15 +140,16 @@ def _gaussian_numpy(X, Y, same, bandwidth):
     return K
 
 
-def _block_fast(X, Y, same, terms, unit_diag):
-    """The tiled numba block for the fused formula ``terms()`` gives, or None when numpy must do it
-    (small block, numba unavailable, or no parallel slot free)."""
+def _block_fast(X, Y, same, terms, unit_diag, out=None):
+    """The tiled numba block for the fused formula ``terms()`` gives (written into ``out`` when given),
+    or None when numpy must do it (small block, numba unavailable, or no parallel slot free)."""
     n, m = X.shape[0], Y.shape[0]
     if n * m >= FAST_MIN_ENTRIES and have_numba():
         with _parallel_slot() as ok:
             if ok:
                 Xw, Yw, alpha, bx, by, upper = terms()
-                out = np.empty((n, m), dtype=X.dtype)
+                if out is None:
+                    out = np.empty((n, m), dtype=X.dtype)
                 tr, tc = _dense.tile_shape(n, m, X.shape[1])
                 if same:
                     tc = tr = min(tr, tc)
@@ -156,24 +157,35 @@ def _block_fast(X, Y, same, terms, unit_diag):
     return None
 
 
-def gaussian_block(X, Y, bandwidth):
+def _into(K, out):
+    """``K`` itself, or ``out`` filled with it (the numpy fallbacks of the ``out=`` forms)."""
+    if out is None or K is out:
+        return K
+    out[...] = K
+    return out
+
+
+def gaussian_block(X, Y, bandwidth, out=None):
     """K[i, j] = exp(-||x_i - y_j||² / (2 bandwidth²)), shape (n, m), float32 iff X and Y are float32.
 
     ``Y is X`` gives the symmetric matrix (upper triangle computed and mirrored, unit diagonal exact).
+    ``out`` (optional, C-contiguous (n, m) of that dtype) receives the block: same values, no new array.
     """
     X, Y, same = _pair(X, Y)
-    K = _block_fast(X, Y, same, lambda: _gaussian_terms(X, Y, same, bandwidth), same)
-    return K if K is not None else _gaussian_numpy(X, Y, same, bandwidth)
+    K = _block_fast(X, Y, same, lambda: _gaussian_terms(X, Y, same, bandwidth), same, out)
+    return _into(K if K is not None else _gaussian_numpy(X, Y, same, bandwidth), out)
 
 
-def exponential_block(X, Y, temperature):
-    """K[i, j] = exp(x_i·y_j / temperature), shape (n, m), float32 iff X and Y are float32 (may be inf)."""
+def exponential_block(X, Y, temperature, out=None):
+    """K[i, j] = exp(x_i·y_j / temperature), shape (n, m), float32 iff X and Y are float32 (may be inf).
+
+    ``out`` as in :func:`gaussian_block`."""
     X, Y, same = _pair(X, Y)
-    K = _block_fast(X, Y, same, lambda: _exponential_terms(X, Y, temperature), False)
+    K = _block_fast(X, Y, same, lambda: _exponential_terms(X, Y, temperature), False, out)
     if K is not None:
         return K
     with np.errstate(over="ignore"):
-        return exponential_block_numpy(X, Y, temperature)
+        return _into(exponential_block_numpy(X, Y, temperature), out)
 
 
 def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):
