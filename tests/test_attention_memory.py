@@ -55,3 +55,45 @@ def test_memory_at_16384_well_under_one_nxn_matrix():
     """The issue's setting: n = 16384, p = 64, d = 256, all variants (streamed exact parts included):
     peak < 1/8 of one n×n float64 (2 GiB); observed ≤ ≈ 115 MiB."""
     _check(16384, 0.125)
+
+
+#: (method, options) whose output without factors is streamed over row tiles of the kernel factors
+#: (attention._common.kernel_row_tiles), while return_factors=True forms the whole factors
+STREAMED = [("skyformer", {}), ("skyformer", {"preset": "code"}), ("skyformer", {"core": "ridge", "gamma": 0.1})]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("method, opts", STREAMED)
+def test_streamed_output_matches_the_whole_factors(monkeypatch, method, opts, dtype):
+    """Tiling is a memory knob only: the streamed output (here with 64-row tiles, many per call) equals
+    the output formed from the whole factors (``return_factors=True``) to the rounding bound of the
+    product ``CQ (W⁺ (CKᵀ V))``: ``(m + 2d) eps · max |CQ| |W⁺| |CK|ᵀ |V|`` (sums regrouped by tile),
+    float32 and float64."""
+    import kernapprox.attention._common as common
+    r = np.random.default_rng(3)
+    Q, K, V = (0.5 * r.normal(size=(3, 700, 16))).astype(dtype)
+    ref, f = ka.attention.approximate(Q, K, V, method=method, d=96, rng=1, return_factors=True, **opts)
+    monkeypatch.setattr(common, "FACTOR_TILE_BYTES", 64 * 96 * np.dtype(dtype).itemsize)
+    out = ka.attention.approximate(Q, K, V, method=method, d=96, rng=1, **opts)
+    assert out.dtype == ref.dtype == dtype and out.shape == ref.shape
+    scale = np.abs(f["CQ"]) @ (np.abs(f["Winv"]) @ (np.abs(f["CK"]).T @ np.abs(V.astype(np.float64))))
+    bound = (Q.shape[0] + 2 * 96) * np.finfo(dtype).eps * scale.max()
+    dev = np.abs(out.astype(np.float64) - ref).max()
+    assert dev <= bound, (dev, bound)
+
+
+def test_kernel_row_tiles_cover_the_block(monkeypatch):
+    """kernel_row_tiles: consecutive tiles, in one reused buffer, whose rows are those of the whole block."""
+    import kernapprox.attention._common as common
+    monkeypatch.setattr(common, "FACTOR_TILE_BYTES", 100 * 30 * 8)
+    r = np.random.default_rng(4)
+    A, B = r.normal(size=(1000, 5)), r.normal(size=(30, 5))
+    kern = ka.Gaussian(1.3)
+    ref = kern(common.scaled(A), B)
+    stops, bufs = [0], set()
+    for i0, i1, T in common.kernel_row_tiles(kern, A, B, common.scaled):
+        assert i0 == stops[-1] and T.shape == (i1 - i0, 30)
+        np.testing.assert_allclose(T, ref[i0:i1], rtol=0, atol=16 * np.finfo(np.float64).eps)
+        stops.append(i1)
+        bufs.add(T.__array_interface__["data"][0])
+    assert stops[-1] == 1000 and len(stops) > 5 and len(bufs) == 1

@@ -45,7 +45,7 @@ from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, fail, warn
 from ..nystrom_general import (AUGMENTED_RULES, _as_index_array, _augmented_blocks, _signs, augmented_landmarks,
                                default_rcond)
-from ._common import DEN_FLOOR, check_d, check_qkv, public_draw, scaled
+from ._common import DEN_FLOOR, check_d, check_qkv, kernel_row_tiles, public_draw, scaled
 
 __all__ = ["skyformer", "PRESETS"]
 
@@ -203,9 +203,22 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     sg = np.ones(idx2.shape) if sg is None else _signs(sg, idx2.shape, None, _FUNC)
     w = sg / np.sqrt(accumulation)
     Ku = _keys(K, target, center_keys)
-    Qh, Kh = scaled(Q), scaled(Ku)
     kern = _kernel(target)
-    CQ, CK, W, shift = _augmented_blocks(kern, Qh, Kh, idx2, w)
+    # the Gaussian target without factors streams C̃ V tile by tile (no n×d block is ever formed);
+    # the softmax target needs the max logit of the whole blocks first (algorithms.md §2.8)
+    stream = not return_factors and target == "gaussian" and accumulation == 1
+    if stream:
+        CQ = CK = None
+        XL = np.empty((idx2.shape[1], Q.shape[1]), dtype=Q.dtype)    # landmark rows of [Q; K]
+        onq = idx2[0] < n
+        XL[onq], XL[~onq] = Q[idx2[0][onq]], Ku[idx2[0][~onq] - n]
+        XL = scaled(XL)
+        w0 = None if np.all(w == 1) else w[0]
+        W = np.asarray(kern._block(XL, XL), dtype=np.float64)
+        W = W if w0 is None else W * np.outer(w0, w0)
+        shift = 0.0
+    else:
+        CQ, CK, W, shift = _augmented_blocks(kern, scaled(Q), scaled(Ku), idx2, w)
     if rcond is None:
         rcond = default_rcond(core_r, idx2.shape[1], np.float64 if target == "softmax" else Q.dtype,
                               exponential=target == "softmax")
@@ -213,8 +226,18 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
                         normalise=normalise, ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
     Wc = Winv.astype(dt, copy=False)
-    T = CK.T @ V                                                    # (d, pv)
-    out = CQ @ (Wc @ T)
+    if stream:
+        # T = CKᵀV summed over key tiles, then out = CQ (Wc T) row tile by row tile (kernel_row_tiles)
+        T = np.zeros((W.shape[0], V.shape[1]), dtype=np.result_type(dt, V.dtype))
+        for i0, i1, CKt in kernel_row_tiles(kern, Ku, XL, scaled):
+            T += (CKt if w0 is None else CKt * w0.astype(dt)).T @ V[i0:i1]
+        M = Wc @ T
+        out = np.empty((n, V.shape[1]), dtype=M.dtype)
+        for i0, i1, CQt in kernel_row_tiles(kern, Q, XL, scaled):
+            np.matmul(CQt if w0 is None else CQt * w0.astype(dt), M, out=out[i0:i1])
+    else:
+        T = CK.T @ V                                                # (d, pv)
+        out = CQ @ (Wc @ T)
     factors = None
     if target == "softmax":
         ksum = CK.sum(axis=0)                                       # (d,)
