@@ -59,7 +59,11 @@ def test_memory_at_16384_well_under_one_nxn_matrix():
 
 #: (method, options) whose output without factors is streamed over row tiles of the kernel factors
 #: (attention._common.kernel_row_tiles), while return_factors=True forms the whole factors
-STREAMED = [("skyformer", {}), ("skyformer", {"preset": "code"}), ("skyformer", {"core": "ridge", "gamma": 0.1})]
+STREAMED = [("skyformer", {}), ("skyformer", {"preset": "code"}), ("skyformer", {"core": "ridge", "gamma": 0.1}),
+            ("nystromformer", {}), ("nystromformer", {"target": "gaussian"}),
+            ("nystromformer", {"core": "pinv"})]
+#: the names of the three factors of CQ (W⁺ (CKᵀ V)) in each method's factors dict
+FACTOR_NAMES = {"skyformer": ("CQ", "Winv", "CK"), "nystromformer": ("F", "A_pinv", None)}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -73,10 +77,17 @@ def test_streamed_output_matches_the_whole_factors(monkeypatch, method, opts, dt
     r = np.random.default_rng(3)
     Q, K, V = (0.5 * r.normal(size=(3, 700, 16))).astype(dtype)
     ref, f = ka.attention.approximate(Q, K, V, method=method, d=96, rng=1, return_factors=True, **opts)
-    monkeypatch.setattr(common, "FACTOR_TILE_BYTES", 64 * 96 * np.dtype(dtype).itemsize)
+    import importlib
+    mod = importlib.import_module(f"kernapprox.attention._{method}")
+    for m in (common, mod):
+        if hasattr(m, "FACTOR_TILE_BYTES"):
+            monkeypatch.setattr(m, "FACTOR_TILE_BYTES", 64 * 96 * np.dtype(dtype).itemsize)
     out = ka.attention.approximate(Q, K, V, method=method, d=96, rng=1, **opts)
     assert out.dtype == ref.dtype == dtype and out.shape == ref.shape
-    scale = np.abs(f["CQ"]) @ (np.abs(f["Winv"]) @ (np.abs(f["CK"]).T @ np.abs(V.astype(np.float64))))
+    left, core, right = FACTOR_NAMES[method]
+    # Nyströmformer's factors hold B V (d, pv) itself: |B||V| <= max|V| for a row-stochastic / Gaussian B
+    BV = np.abs(f["CK"]).T @ np.abs(V.astype(np.float64)) if right else np.abs(V).max() * np.ones(f["BV"].shape)
+    scale = np.abs(f[left]) @ (np.abs(f[core]) @ BV)
     bound = (Q.shape[0] + 2 * 96) * np.finfo(dtype).eps * scale.max()
     dev = np.abs(out.astype(np.float64) - ref).max()
     assert dev <= bound, (dev, bound)

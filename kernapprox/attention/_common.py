@@ -102,21 +102,27 @@ def softmax_tiled(Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, scale: float |
                   rows=None) -> np.ndarray:
     """Exact ``softmax(Q Kᵀ·scale) V`` (row softmax), streamed over query tiles, row max subtracted.
 
-    ``rows`` (optional indices) restricts the computation to those query rows. Extra memory O(tile·m).
+    ``rows`` (optional indices) restricts the computation to those query rows. Extra memory: one score
+    tile of about :data:`FACTOR_TILE_BYTES` (at least 32 rows), reused for every tile, and the output.
     """
     if scale is None:
         scale = 1.0 / np.sqrt(Q.shape[1])
     Qr = Q if rows is None else Q[rows]
     n, m = Qr.shape[0], K.shape[0]
     out = np.empty((n, V.shape[1]), dtype=np.result_type(Q.dtype, V.dtype))
-    step = tile_rows(m, Q.dtype.itemsize)
+    step = int(min(max(n, 1), max(32, FACTOR_TILE_BYTES // max(1, m * Q.dtype.itemsize))))
+    buf = np.empty((step, m), dtype=np.result_type(Q.dtype, K.dtype))
     for i0 in range(0, n, step):
-        S = Qr[i0:i0 + step] @ K.T
+        i1 = min(n, i0 + step)
+        S = np.matmul(Qr[i0:i1], K.T, out=buf[:i1 - i0])
         S *= scale
         S -= S.max(axis=1, keepdims=True)
         np.exp(S, out=S)
         den = S.sum(axis=1)
-        out[i0:i0 + step] = (S @ V) / den[:, None]
+        o = np.matmul(S, V, out=out[i0:i1]) if out.dtype == np.result_type(S.dtype, V.dtype) else None
+        if o is None:
+            out[i0:i1] = S @ V
+        out[i0:i1] /= den[:, None]
     return out
 
 
