@@ -28,7 +28,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
 from ..features import draw_orthogonal
-from ._common import check_d, check_d_matches, check_qkv, public_draw
+from ._common import FACTOR_TILE_BYTES, check_d, check_d_matches, check_qkv, public_draw
 
 __all__ = ["performer", "draw", "draw_omega", "REFERENCE_EPS", "default_features"]
 
@@ -69,27 +69,40 @@ draw = public_draw(_draw, _FUNC, "Draw Performer's projection ``omega`` (d, p) f
                    "``int(p ln p)``).")
 
 
-def _features(X, omega, kind, *, query: bool, stabilize: bool, eps: float):
-    """φ(X) for inputs already scaled (X = Q̂ or K̂), with the optional max-shift stabiliser."""
+def _features(X, omega, kind, *, query: bool, stabilize: bool, eps: float, shift=None, want_shift=False):
+    """φ(X) for inputs already scaled (X = Q̂ or K̂), with the optional max-shift stabiliser.
+
+    Keys share one shift (the max exponent over all keys): ``shift`` gives it when X is one tile of the
+    keys; ``want_shift=True`` returns only the max exponent of X (what this call would subtract)."""
     dt = X.dtype
     d = omega.shape[0]
     P = X @ omega.T.astype(dt, copy=False)
     half = 0.5 * np.einsum("ij,ij->i", X, X)
     if kind == "trig":
         logpref = half.copy()
+        if want_shift:
+            return logpref.max()
         if stabilize:
-            logpref = np.zeros_like(half) if query else logpref - logpref.max()
+            logpref = np.zeros_like(half) if query else logpref - (logpref.max() if shift is None else shift)
         pref = np.exp(logpref) / np.sqrt(d)
         return np.concatenate([np.cos(P), np.sin(P)], axis=1) * pref[:, None].astype(dt)
     L = P if kind == "positive" else np.concatenate([P, -P], axis=1)
     L -= half[:, None]
+    if want_shift:
+        return L.max()
     if stabilize:
-        L -= (L.max(axis=1, keepdims=True) if query else L.max())
+        L -= (L.max(axis=1, keepdims=True) if query else (L.max() if shift is None else shift))
     np.exp(L, out=L)
     if eps:
         L += dt.type(eps)
     L *= dt.type(1.0 / np.sqrt(d if kind == "positive" else 2 * d))
     return L
+
+
+def _row_tiles(n: int, f: int, itemsize: int):
+    """(i0, i1) row ranges whose (rows × f) feature tiles are about FACTOR_TILE_BYTES."""
+    step = int(max(64, FACTOR_TILE_BYTES // max(1, f * itemsize)))
+    return [(i0, min(n, i0 + step)) for i0 in range(0, n, step)]
 
 
 def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: str = "positive",
@@ -152,6 +165,24 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     p = Q.shape[1]
     dt = Q.dtype
     c = dt.type(p ** (-0.5 if double_scaling else -0.25))
+    if not return_factors:
+        # streamed: feature tiles of about FACTOR_TILE_BYTES, never the (n, f) / (m, f) feature matrices;
+        # the keys' common shift (the max exponent) is found in a first pass over the key tiles
+        f = om.shape[0] * (1 if kind == "positive" else 2)
+        kt = _row_tiles(K.shape[0], f, dt.itemsize)
+        shift = max(_features(K[a:b] * c, om, kind, query=False, stabilize=stabilize, eps=feature_eps,
+                              want_shift=True) for a, b in kt) if stabilize else None
+        kv = k_sum = 0
+        for a, b in kt:
+            phi = _features(K[a:b] * c, om, kind, query=False, stabilize=stabilize, eps=feature_eps, shift=shift)
+            kv = kv + phi.T @ V[a:b]
+            k_sum = k_sum + phi.sum(axis=0)
+        out = np.empty((Q.shape[0], V.shape[1]), dtype=np.result_type(dt, V.dtype))
+        for a, b in _row_tiles(Q.shape[0], f, dt.itemsize):
+            phi = _features(Q[a:b] * c, om, kind, query=True, stabilize=stabilize, eps=feature_eps)
+            np.matmul(phi, kv, out=out[a:b])
+            out[a:b] /= (phi @ k_sum)[:, None]
+        return out.astype(dt, copy=False)
     Qs, Ks = Q * c, K * c
     phi_q = _features(Qs, om, kind, query=True, stabilize=stabilize, eps=feature_eps)
     phi_k = _features(Ks, om, kind, query=False, stabilize=stabilize, eps=feature_eps)
