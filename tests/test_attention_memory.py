@@ -118,3 +118,20 @@ def test_kernel_row_tiles_cover_the_block(monkeypatch):
         stops.append(i1)
         bufs.add(T.__array_interface__["data"][0])
     assert stops[-1] == 1000 and len(stops) > 5 and len(bufs) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("opts", [{}, {"row_normalization": "simple"},
+                                  {"row_normalization": "simple", "importance_weights": True}])
+def test_skeinformer_query_tiles_do_not_change_the_output(monkeypatch, opts, dtype):
+    """Skeinformer's row-local normalisations run over query tiles: 64-row tiles and one tile agree to
+    the rounding of the d-term score and output products (each row's arithmetic is otherwise the same)."""
+    import kernapprox.attention._skeinformer as sk
+    r = np.random.default_rng(5)
+    Q, K, V = (0.5 * r.normal(size=(3, 900, 16))).astype(dtype)
+    monkeypatch.setattr(sk, "FACTOR_TILE_BYTES", 1 << 40)
+    ref = ka.attention.approximate(Q, K, V, method="skeinformer", d=80, rng=2, **opts)
+    monkeypatch.setattr(sk, "FACTOR_TILE_BYTES", 64 * 80 * np.dtype(dtype).itemsize)
+    out = ka.attention.approximate(Q, K, V, method="skeinformer", d=80, rng=2, **opts)
+    assert out.dtype == ref.dtype == dtype
+    np.testing.assert_allclose(out, ref, rtol=0, atol=4 * 80 * np.finfo(dtype).eps * np.abs(ref).max())
