@@ -60,6 +60,7 @@ def test_memory_at_16384_well_under_one_nxn_matrix():
 #: (method, options) whose output without factors is streamed over row tiles of the kernel factors
 #: (attention._common.kernel_row_tiles), while return_factors=True forms the whole factors
 STREAMED = [("skyformer", {}), ("skyformer", {"preset": "code"}), ("skyformer", {"core": "ridge", "gamma": 0.1}),
+            ("skyformer", {"target": "softmax"}), ("skyformer", {"target": "softmax", "center_keys": False}),
             ("nystromformer", {}), ("nystromformer", {"target": "gaussian"}),
             ("nystromformer", {"core": "pinv"}), ("performer", {}), ("performer", {"kind": "hyperbolic"}),
             ("performer", {"stabilize": False, "feature_eps": 1e-4})]
@@ -99,6 +100,13 @@ def test_streamed_output_matches_the_whole_factors(monkeypatch, method, opts, dt
     BV = np.abs(f["CK"]).T @ np.abs(V.astype(np.float64)) if right else np.abs(V).max() * np.ones(f["BV"].shape)
     scale = np.abs(f[left]) @ (np.abs(f[core]) @ BV)
     bound = (Q.shape[0] + 2 * 96) * np.finfo(dtype).eps * scale.max()
+    if opts.get("target") == "softmax":
+        # out = num / den with den = CQ W⁺ CKᵀ1: both regrouped, relative to the row's denominator
+        den = np.abs(f["CQ"] @ (f["Winv"] @ f["CK"].sum(axis=0)))
+        sden = np.abs(f["CQ"]) @ (np.abs(f["Winv"]) @ np.abs(f["CK"]).sum(axis=0))
+        eps_b = (Q.shape[0] + 2 * 96) * np.finfo(np.float64).eps
+        bound = (eps_b * (scale + np.abs(ref) * sden[:, None]) / den[:, None]).max() + \
+            4 * np.finfo(dtype).eps * np.abs(ref).max()
     dev = np.abs(out.astype(np.float64) - ref).max()
     assert dev <= bound, (dev, bound)
 
