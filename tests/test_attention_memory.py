@@ -82,8 +82,9 @@ def test_streamed_output_matches_the_whole_factors(monkeypatch, method, opts, dt
     import importlib
     mod = importlib.import_module(f"kernapprox.attention._{method}")
     for m in (common, mod):
-        if hasattr(m, "FACTOR_TILE_BYTES"):
-            monkeypatch.setattr(m, "FACTOR_TILE_BYTES", 64 * 96 * np.dtype(dtype).itemsize)   # 64-row tiles
+        for name in ("FACTOR_TILE_BYTES", "KERNEL_TILE_BYTES"):
+            if hasattr(m, name):
+                monkeypatch.setattr(m, name, 64 * 96 * np.dtype(dtype).itemsize)            # 64-row tiles
     out = ka.attention.approximate(Q, K, V, method=method, d=96, rng=1, **opts)
     assert out.dtype == ref.dtype == dtype and out.shape == ref.shape
     if method == "performer":
@@ -114,7 +115,7 @@ def test_streamed_output_matches_the_whole_factors(monkeypatch, method, opts, dt
 def test_kernel_row_tiles_cover_the_block(monkeypatch):
     """kernel_row_tiles: consecutive tiles, in one reused buffer, whose rows are those of the whole block."""
     import kernapprox.attention._common as common
-    monkeypatch.setattr(common, "FACTOR_TILE_BYTES", 100 * 30 * 8)
+    monkeypatch.setattr(common, "KERNEL_TILE_BYTES", 100 * 30 * 8)
     r = np.random.default_rng(4)
     A, B = r.normal(size=(1000, 5)), r.normal(size=(30, 5))
     kern = ka.Gaussian(1.3)
