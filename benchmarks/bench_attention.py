@@ -93,7 +93,8 @@ def speed(ns, d, p, repeat):
             r = print_case(f"attention {lab}: n={n}, p={p}, d={d}, float64", t, "floor", anchors, lab)
             summary.append((lab, n, t["floor"], t["exact softmax (ka, streamed)"], t[lab], r["kernapprox/floor"]))
     print("\nsummary (seconds; speed-up = exact softmax / method):")
-    print(f"  {'method':30s} {'n':>6s} {'floor':>8s} {'exact':>8s} {'kernapprox':>10s} {'ka/floor':>8s} {'speed-up':>8s}")
+    print(f"  {'method':30s} {'n':>6s} {'floor':>8s} {'exact':>8s} {'kernapprox':>10s} {'ka/floor':>8s} "
+          f"{'speed-up':>8s}")
     for lab, n, tf, te, tk, rf in summary:
         print(f"  {lab:30s} {n:6d} {tf:8.3f} {te:8.3f} {tk:10.3f} {rf:8.2f} {te / tk:8.1f}")
     big = max(ns)

@@ -140,8 +140,10 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
     -----
     Time O(n k d + n k² + k³) for a kernel on d-dimensional points (the n k² is one triangular
     multiply by ``L⁻ᵀ`` per tile for the Cholesky-type cores — n·k² flops, half a GEMM — and a GEMM
-    for ``"eig"``/``"pinv"``); memory O(n r) for F plus one tile of ``TILE_BYTES``. Kernel entries: ``n·r + k²`` for a :class:`KernelMatrix` (the landmark block, then only
-    the kept columns, tile by tile); ``n·k`` for another protocol object (its ``columns(idx)``,
+    for ``"eig"``/``"pinv"``); memory O(n r) for F, into whose rows the float64 Cholesky-type cores
+    write each kernel tile (other cases: one reused tile of ``TILE_BYTES``). Kernel entries:
+    ``n·r + k²`` for a :class:`KernelMatrix` (the landmark block, then only the kept columns, tile by
+    tile); ``n·k`` for another protocol object (its ``columns(idx)``,
     from which W is read). ``K − K̂`` is PSD for every core except ``"ridge"`` whose ``K̂`` is
     smaller still; the trace error ``tr(K − K̂) = Σ diag(K) − approx.trace()`` is exact.
 

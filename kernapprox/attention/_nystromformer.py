@@ -117,8 +117,8 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
 
     Notes
     -----
-    Time O((n + m) d p + n_iter d³ + d² pv); memory O((n + m) d); (n + m) d + d² kernel (score)
-    entries.
+    Time O((n + m) d p + n_iter d³ + d² pv); memory O((n + m) d) with ``return_factors``, else the
+    output plus O(d²) and one tile (streamed); (n + m) d + d² kernel (score) entries.
 
     References
     ----------

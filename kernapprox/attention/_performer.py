@@ -138,8 +138,9 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
 
     Notes
     -----
-    Time O((n + m) d p + (n + m) d pv); memory O((n + m) d). Unbiased numerator and denominator
-    (for ``feature_eps=0``); the ratio is consistent, not unbiased.
+    Time O((n + m) d p + (n + m) d pv); memory O((n + m) d) with ``return_factors``, else the output
+    plus one feature tile (streamed; the keys in two passes, the first finding their common shift).
+    Unbiased numerator and denominator (for ``feature_eps=0``); the ratio is consistent, not unbiased.
 
     References
     ----------

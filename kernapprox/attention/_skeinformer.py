@@ -133,7 +133,8 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
 
     Notes
     -----
-    Time O((n + m) d p) (plus O(n m p) streamed for ``row_normalization="exact"``); memory O((n + m) d).
+    Time O((n + m) d p) (plus O(n m p) streamed for ``row_normalization="exact"``); memory O((n + m) d)
+    (adaptive / simple normalisation: the output plus one (tile, d) score tile).
     With d = m (all columns) and the adaptive normalisation the output is exactly ``D⁻¹AV``; with d = 1
     and no pilot reuse it is exactly V-Mean (the d → 0 limit, §3.4).
 

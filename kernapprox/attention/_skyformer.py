@@ -168,7 +168,8 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     Notes
     -----
     Time O((n + m) d p + d³) (exact core) or O((n + m) d p + n_iter d³) (iterative); memory
-    O((n + m) d); kernel entries (n + m) d + d². Never forms n×m.
+    O((n + m) d) with ``return_factors``, else the output plus one tile per
+    factor (streamed); kernel entries (n + m) d + d². Never forms n×m.
     Theorem 2 (exact pinv, uniform2n): ``‖C − C̃‖ ≤ ε‖C‖`` w.p. 1 − δ once
     ``d ≳ (d_stat/β) log(n/δ)``.
 
