@@ -172,13 +172,31 @@ def _features(X, omega, kind, *, query, stabilize, eps):
     return L / math.sqrt(d if kind == "positive" else 2 * d)
 
 
-def performer(Q, K, V, *, omega, kind="positive", stabilize=True, feature_eps=0.0, double_scaling=False):
+def _reference_features(X, omega, c, *, query, eps, key_max=None):
+    """The reference codes' softmax_kernel: ratio·(exp((c·X)ωᵀ − ΣX²/2·c² − M) + ε)."""
+    dash = (c * X) @ omega.transpose(-1, -2)
+    diag = ((X * X).sum(-1) / 2.0 * c * c).unsqueeze(-1)
+    M = dash.amax(-1, keepdim=True) if query else (dash.amax((-2, -1), keepdim=True) if key_max is None
+                                                   else key_max)
+    return omega.shape[-2] ** -0.5 * (torch.exp(dash - diag - M) + eps)
+
+
+def performer(Q, K, V, *, omega, kind="positive", stabilize=True, feature_eps=0.0, double_scaling=False,
+              stabilizer="exact", key_max=None):
     """FAVOR+ ``diag(φ(Q̂)φ(K̂)ᵀ1)⁻¹ φ(Q̂)(φ(K̂)ᵀV)`` with pre-drawn projections ``omega`` (…, d, p)."""
     p = Q.shape[-1]
     c = p ** (-0.5 if double_scaling else -0.25)
     om = torch.as_tensor(omega, device=Q.device).to(Q.dtype)
-    phi_q = _features(Q * c, om, kind, query=True, stabilize=stabilize, eps=feature_eps)
-    phi_k = _features(K * c, om, kind, query=False, stabilize=stabilize, eps=feature_eps)
+    if stabilizer in ("skyformer", "performer_pytorch", "google_research"):
+        c4 = p ** -0.25
+        Q0, K0 = (Q * c4, K * c4) if double_scaling else (Q, K)
+        phi_q = _reference_features(Q0, om, c4, query=True, eps=feature_eps)
+        phi_k = _reference_features(K0, om, c4, query=False, eps=feature_eps, key_max=key_max)
+    else:
+        phi_q = _features(Q * c, om, kind, query=True, stabilize=stabilizer != "none" and stabilize,
+                          eps=feature_eps)
+        phi_k = _features(K * c, om, kind, query=False, stabilize=stabilizer != "none" and stabilize,
+                          eps=feature_eps)
     num = phi_q @ (phi_k.transpose(-1, -2) @ V)
     den = phi_q @ phi_k.sum(-2).unsqueeze(-1)
     return num / den
@@ -229,7 +247,8 @@ def run_case(case, device="cpu"):
     if case.method == "performer":
         return performer(Q, K, V, omega=t(o["omega"]), kind=o.get("kind", "positive"),
                          stabilize=o.get("stabilize", True), feature_eps=o.get("feature_eps", 0.0),
-                         double_scaling=o.get("double_scaling", False))
+                         double_scaling=o.get("double_scaling", False), stabilizer=o.get("stabilizer", "exact"),
+                         key_max=None if o.get("key_max") is None else float(o["key_max"]))
     raise NotImplementedError(f"no torch implementation of {case.method!r} in this example")
 
 

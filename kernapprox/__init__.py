@@ -52,7 +52,7 @@ _SUBMODULES = (
     "attention", "bounds", "bootstrap", "cholesky", "datasets", "distributed", "experiments", "features",
     "ffkernel",
     "kernels", "kpca", "krr", "lowrank", "matrix", "metrics", "nystrom_general", "nystrom_psd", "oracle",
-    "sampling", "sketch", "testing",
+    "sampling", "sketch", "sklearn", "testing",
 )
 
 __all__ = [

@@ -121,7 +121,7 @@ def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
 
     References
     ----------
-    Chen, Epperly, Tropp, Webber, "Randomly pivoted Cholesky", CPAM 2024, §2 (the shifted
+    Chen, Epperly, Tropp, Webber, "Randomly pivoted Cholesky", CPAM 2025, §2 (the shifted
     Cholesky core of their Nyström code); Higham, "Cholesky factorization", WIREs 2009 (?pstrf).
     """
     check_choice(core, PSD_CORES, func, "core")

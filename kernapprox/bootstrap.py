@@ -26,9 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_generator, check_choice, check_int, check_matrix, check_probability, fail, warn
+from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_probability,
+                          check_real, fail, warn)
 
 __all__ = ["bootstrap_error_quantile", "extrapolate", "approximation_error", "METRICS"]
+
+#: Upper bound on the number of bootstrap replicates B (the paper uses 30; quantile estimates need
+#: hundreds at most, and each replicate costs O(n s) work).
+BOOTSTRAP_MAX_B = 100_000
 
 METRICS = ("inf", "max", "op", "spectral")
 
@@ -61,7 +66,15 @@ def _weighted_top_sv(Rq, Rk, w) -> float:
 
 def approximation_error(Zq, Zk, K, metric: str) -> float:
     """ρ(Zq Zkᵀ, K) against a dense reference K (n_q, n_k); used to compute true errors in tests/experiments."""
-    check_choice(metric, METRICS, "approximation_error", "metric")
+    func = "approximation_error"
+    check_choice(metric, METRICS, func, "metric")
+    Zq = check_matrix(Zq, func, "Zq", ndim=2, dtype=np.float64)
+    Zk = check_matrix(Zk, func, "Zk", ndim=2, dtype=np.float64)
+    K = check_matrix(K, func, "K", ndim=2, dtype=np.float64)
+    if Zq.shape[1] != Zk.shape[1]:
+        raise fail(func, "Zk", f"have {Zq.shape[1]} columns like `Zq`", f"shape {Zk.shape}")
+    if K.shape != (Zq.shape[0], Zk.shape[0]):
+        raise fail(func, "K", f"have shape ({Zq.shape[0]}, {Zk.shape[0]})", f"shape {K.shape}")
     D = Zq @ Zk.T - K
     if metric == "inf":
         return float(np.abs(D).sum(axis=1).max())
@@ -122,7 +135,7 @@ def bootstrap_error_quantile(Z, metric: str = "inf", alpha: float = 0.1, B: int 
     else:
         if X is not None or Y is not None:
             raise fail(func, "X", "be None unless `Z` is a feature map", "an array", TypeError)
-        if isinstance(Z, (tuple, list)):
+        if isinstance(Z, tuple) or (isinstance(Z, list) and len(Z) == 2 and np.ndim(Z[0]) == 2):
             if len(Z) != 2:
                 raise fail(func, "Z", "be an array or a pair (Zq, Zk)", f"a sequence of length {len(Z)}")
             Zq = check_matrix(Z[0], func, "Zq", ndim=2, dtype=np.float64)
@@ -135,7 +148,8 @@ def bootstrap_error_quantile(Z, metric: str = "inf", alpha: float = 0.1, B: int 
             Zk = Zq
     check_choice(metric, METRICS, func, "metric")
     alpha = check_probability(alpha, func, "alpha")
-    B = check_int(B, func, "B", low=2)
+    B = check_int(B, func, "B", low=2, high=BOOTSTRAP_MAX_B)
+    return_samples = check_bool(return_samples, func, "return_samples")
     s = Zq.shape[1]
     if groups is None:
         groups = np.arange(s)
@@ -147,7 +161,7 @@ def bootstrap_error_quantile(Z, metric: str = "inf", alpha: float = 0.1, B: int 
     if g < 2:
         raise fail(func, "Z", "hold at least two independent draws", g)
     members = [np.flatnonzero(inv == t) for t in range(g)]
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
     sym = Zk is Zq
     if metric in ("op", "spectral"):
         # A resample with multiplicities c_j gives Zq diag(c) Zkᵀ, so with thin QR factors Z = Q R computed
@@ -188,8 +202,14 @@ def extrapolate(q, s0, s):
     -------
     float or ndarray (shape of ``s``)
     """
-    s_arr = np.asarray(s, dtype=np.float64)
-    if float(s0) <= 0 or np.any(s_arr <= 0):
-        raise fail("extrapolate", "s", "be positive (and s0 > 0)", f"s0={s0}, s={s}")
-    out = float(q) * np.sqrt(float(s0) / s_arr)
+    func = "extrapolate"
+    q = check_real(q, func, "q", low=0.0)
+    s0 = check_real(s0, func, "s0", low=0.0, low_open=True)
+    if np.ndim(s) == 0:
+        s_arr = np.float64(check_real(s, func, "s", low=0.0, low_open=True))
+    else:
+        s_arr = check_matrix(s, func, "s", ndim=None, dtype=np.float64)
+        if np.any(s_arr <= 0):
+            raise fail(func, "s", "hold numbers > 0", f"min {float(s_arr.min()):g}")
+    out = q * np.sqrt(float(s0) / s_arr)
     return float(out) if out.ndim == 0 else out

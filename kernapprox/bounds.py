@@ -5,6 +5,29 @@ Every function cites the theorem it evaluates. Tags follow algorithms.md: **[P]*
 standard result stated from memory of the cited paper, **[S]** only the abstract is known — such
 functions state what can be stated and no more.
 
+Verification status of the constants the bounds rely on (a bound whose constant is not verified
+against its source is an indicative curve, not a rigorous guarantee, and is documented as such):
+
+=================================  ==========================================  ===========================
+bound                              constant / form                             status
+=================================  ==========================================  ===========================
+Skyformer Thm 2, Lemma C.2         28/3, β, log(2N/δ)                          [P] Skyformer appendix C
+``rls_nystrom_*``                  28/3 via Tropp 2015 Thm 7.3.1 (4·intdim)    [I] derived here; the O(·)
+                                                                               form is Musco & Musco's
+``skeinformer_prop1_bound``        η = 1 + sqrt((8/β) log(1/δ))                [P] Skeinformer Eq. (4)
+``skeinformer_prop1_expected``     E‖·‖_F² ≤ ‖B‖_F²‖V‖_F²/(βd)                 [I] derived in its docstring
+``skeinformer_lemma1_required_d``  (2/C²) log(2n/δ), β = sqrt(1/3)             [P] Skeinformer App. B
+``rff_*``                          matrix Bernstein (Tropp 2015)               [I] derived (algorithms.md §9.3)
+``drineas_mahoney_*``              64k/ε⁴ (Frobenius), 4/ε² (spectral), η      [M] NOT verified: the JMLR
+                                                                               abstract confirms the form
+                                                                               O(k/ε⁴) only — indicative
+``rpcholesky_*``                   k ≥ r/ε + r log(1/(εη))                     [M] NOT verified against the
+                                                                               theorem's text (CPAM 2025,
+                                                                               Thm 2.3) — indicative
+``krr_critical_radius``,           absolute constants not tracked              rates only, never a bound
+``sketched_krr_rate``
+=================================  ==========================================  ===========================
+
 Spectral quantities of a PSD matrix K (N×N) are computed once by ``eigh`` in float64 (O(N³); these
 are evaluation tools for N up to a few thousand, not production code paths):
 
@@ -18,8 +41,10 @@ import math
 
 import numpy as np
 
-from ._validation import (check_choice, check_int, check_matrix, check_points, check_positive,
-                          check_probability, check_same_dim, fail)
+from ._validation import (check_bool, check_choice, check_int, check_matrix, check_points, check_positive,
+                          check_probability, check_psd_spectrum, check_real, check_same_dim, check_symmetric,
+                          fail)
+from ._validation import PSD_EIG_RTOL_MULTIPLE
 
 __all__ = [
     "ridge_leverage_scores", "statistical_dimension", "leverage_beta", "stable_rank",
@@ -43,6 +68,10 @@ SKYFORMER_CONSTANT = 56.0 / 3.0
 SKEINFORMER_LEMMA1_BETA = math.sqrt(1.0 / 3.0)
 #: Relative precision of the bisections (on log λ).
 BISECTION_RTOL = 1e-10
+#: Largest noise level of the KRR rates (the critical radius, about σ, is squared).
+NOISE_STD_MAX = 1e150
+#: Sizes and counts are Python ints below this (numpy's index type).
+INT64_MAX = int(np.iinfo(np.int64).max)
 #: Eigenvalues below this multiple of eps·max eigenvalue are treated as zero (PSD clipping).
 PSD_CLIP_EPS_MULTIPLE = 10.0
 
@@ -60,14 +89,22 @@ def _dense_square(K, func: str, name: str = "K") -> np.ndarray:
         A = check_matrix(K, func, name, ndim=2, dtype=np.float64)
     if A.shape[0] != A.shape[1]:
         raise fail(func, name, "be a square (PSD) matrix", f"shape {A.shape}")
+    # the theorems are about symmetric PSD matrices: symmetry by the randomized test, the sign of the
+    # spectrum where the bound decomposes it anyway (_Spectrum, _eig_desc)
+    check_symmetric(A.__matmul__, A.shape[0], func, name)
+    d = np.diagonal(A)
+    if np.any(d < -PSD_EIG_RTOL_MULTIPLE * A.shape[0] * EPS * float(np.abs(d).max(initial=0.0))):
+        raise fail(func, name, "be positive semi-definite", f"a negative diagonal entry {float(d.min()):.3g}")
     return A
 
 
 class _Spectrum:
     """eigh of a PSD matrix, clipped at 0, with the squared eigenvectors kept for leverage scores."""
 
-    def __init__(self, K: np.ndarray):
+    def __init__(self, K: np.ndarray, func: str | None = None):
         lam, U = np.linalg.eigh(0.5 * (K + K.T))
+        if func is not None:
+            check_psd_spectrum(lam, func, "K")
         lam = lam[::-1]
         U = U[:, ::-1]
         top = max(float(lam[0]), 0.0)
@@ -85,6 +122,26 @@ class _Spectrum:
 
     def max_score(self, lam: float) -> float:
         return float(np.max(self.scores(lam)))
+
+
+def _ceil_count(compute, func: str, name: str, value) -> int:
+    """``ceil(compute())`` as a Python int, or ValueError naming ``name`` when the required count
+    overflows (or is not finite) at this parameter value."""
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            x = float(compute())
+    except (OverflowError, ZeroDivisionError, FloatingPointError):
+        x = math.inf
+    if not (math.isfinite(x) and x <= INT64_MAX):
+        raise fail(func, name, "give a required count below 2^63 (the bound overflows at this value)", value)
+    return int(math.ceil(x))
+
+
+def _finite(x: float, func: str, name: str) -> float:
+    """A computed bound that must be representable; ValueError naming the input that overflows it."""
+    if not math.isfinite(x):
+        raise fail(func, name, "give a bound representable in float64 (its value overflows)", f"{x}")
+    return x
 
 
 def _check_lambda(lam, func):
@@ -132,7 +189,7 @@ def ridge_leverage_scores(K, lam: float) -> np.ndarray:
     """
     func = "ridge_leverage_scores"
     A = _dense_square(K, func)
-    return np.clip(_Spectrum(A).scores(_check_lambda(lam, func)), 0.0, 1.0)
+    return np.clip(_Spectrum(A, func).scores(_check_lambda(lam, func)), 0.0, 1.0)
 
 
 def statistical_dimension(K, lam: float) -> float:
@@ -143,7 +200,7 @@ def statistical_dimension(K, lam: float) -> float:
     Skyformer Thm 2 [P]; Musco & Musco 2017, Def. 1 ("effective dimension" d_eff^λ). algorithms.md §1.4.
     """
     func = "statistical_dimension"
-    return _Spectrum(_dense_square(K, func)).d_stat(_check_lambda(lam, func))
+    return _Spectrum(_dense_square(K, func), func).d_stat(_check_lambda(lam, func))
 
 
 def leverage_beta(K, lam: float) -> float:
@@ -156,17 +213,21 @@ def leverage_beta(K, lam: float) -> float:
     Skyformer (Chen et al., NeurIPS 2021) Thm 2 [P]; algorithms.md §2.6.
     """
     func = "leverage_beta"
-    S = _Spectrum(_dense_square(K, func))
+    S = _Spectrum(_dense_square(K, func), func)
     lam = _check_lambda(lam, func)
-    return S.d_stat(lam) / (S.N * S.max_score(lam))
+    top = S.max_score(lam)
+    if not top > 0:
+        raise fail(func, "K", "be nonzero (β divides by the largest leverage score)", "the zero matrix")
+    return S.d_stat(lam) / (S.N * top)
 
 
 def stable_rank(H) -> float:
     """Stable rank ``‖H‖_F² / ‖H‖₂²`` (Skyformer App. C, Lemma C.2)."""
     A = check_matrix(H, "stable_rank", "H", ndim=2, dtype=np.float64)
-    s = np.linalg.svd(A, compute_uv=False)
-    if s[0] == 0:
+    mx = float(np.abs(A).max())
+    if mx == 0:
         raise fail("stable_rank", "H", "be nonzero", "the zero matrix")
+    s = np.linalg.svd(np.ldexp(A, -math.frexp(mx)[1]), compute_uv=False)   # exact power-of-two rescaling
     return float(np.sum(s ** 2) / s[0] ** 2)
 
 
@@ -192,6 +253,9 @@ def skyformer_completion(Q, K) -> tuple[np.ndarray, np.ndarray]:
     p = Q.shape[1]
     X = np.vstack([Q, K]) / p ** 0.25
     Cbar = np.asarray(Gaussian(1.0)._block(X, X), dtype=np.float64)
+    if not np.all(np.isfinite(Cbar)):
+        raise fail(func, "Q", "give finite kernel values together with `K` (coordinates at a scale where "
+                   "the Gaussian kernel is representable)", "non-finite kernel entries")
     Cbar = 0.5 * (Cbar + Cbar.T)
     nq = Q.shape[0]
     return Cbar, Cbar[:nq, nq:]
@@ -225,7 +289,7 @@ def skyformer_lemma_c2_required_d(stable_rank_s: float, beta: float, N: int, del
     beta = _check_beta(beta, func)
     N = check_int(N, func, "N", low=1)
     delta = check_probability(delta, func, "delta")
-    return int(math.ceil(LEMMA_C2_CONSTANT * (s / beta) * math.log(2 * N / delta)))
+    return _ceil_count(lambda: LEMMA_C2_CONSTANT * (s / beta) * math.log(2 * N / delta), func, "beta", beta)
 
 
 def _check_beta(beta, func):
@@ -293,8 +357,8 @@ def skyformer_required_d(Q, K, eps: float, delta: float, *, beta: float | None =
         beta = _check_beta(beta, func)
         if beta > beta_best * (1 + 1e3 * EPS):
             raise fail(func, "beta", f"be <= the best admissible d_stat/(N max ℓ_i) = {beta_best:.6g}", beta)
-    d = int(math.ceil(SKYFORMER_CONSTANT * (d_stat / beta) * math.log(2 * S.N / delta)))
-    if not return_details:
+    d = _ceil_count(lambda: SKYFORMER_CONSTANT * (d_stat / beta) * math.log(2 * S.N / delta), func, "beta", beta)
+    if not check_bool(return_details, func, "return_details"):
         return d
     return d, {"lam": lam, "norm_C": normC, "norm_Cbar": S.norm, "d_stat": d_stat, "max_leverage": lmax,
                "beta": beta, "beta_best": beta_best, "N": S.N}
@@ -346,8 +410,8 @@ def skyformer_guaranteed_error(Q, K, d: int, delta: float, *, relative: bool = F
     lo = S.norm * 1e-16
     lam = _bisect_lambda(ok, lo, hi) if ok(hi) else hi
     lam = min(lam, hi)
-    val = lam / normC if relative else lam
-    if not return_details:
+    val = lam / normC if check_bool(relative, func, "relative") else lam
+    if not check_bool(return_details, func, "return_details"):
         return val
     return val, {"lam": lam, "norm_C": normC, "norm_Cbar": S.norm, "d_stat": S.d_stat(lam),
                  "max_leverage": S.max_score(lam), "beta": S.d_stat(lam) / (S.N * S.max_score(lam)),
@@ -416,11 +480,11 @@ def rls_nystrom_required_d(K, lam: float, delta: float, *, beta: float = 1.0,
     delta = check_probability(delta, func, "delta")
     beta = _check_beta(beta, func)
     check_choice(dimension, ("intrinsic", "ambient"), func, "dimension")
-    S = _Spectrum(A)
+    S = _Spectrum(A, func)
     if S.norm <= 0:
         raise fail(func, "K", "be nonzero", "the zero matrix")
-    d = int(math.ceil(_rls_condition(S, lam, beta, delta, dimension)))
-    if not return_details:
+    d = _ceil_count(lambda: _rls_condition(S, lam, beta, delta, dimension), func, "lam", lam)
+    if not check_bool(return_details, func, "return_details"):
         return d
     return d, {"d_stat": S.d_stat(lam), "norm_K": S.norm, "beta": beta}
 
@@ -442,7 +506,7 @@ def rls_nystrom_guaranteed_error(K, d: int, delta: float, *, beta: float = 1.0,
     delta = check_probability(delta, func, "delta")
     beta = _check_beta(beta, func)
     check_choice(dimension, ("intrinsic", "ambient"), func, "dimension")
-    S = _Spectrum(A)
+    S = _Spectrum(A, func)
     if S.norm <= 0:
         return 0.0
 
@@ -475,7 +539,9 @@ def drineas_mahoney_required_c(k: int, eps: float, delta: float | None = None, *
     References
     ----------
     P. Drineas & M. W. Mahoney, "On the Nyström method for approximating a Gram matrix for improved
-    kernel-based learning", JMLR 6, 2005, Theorem 3 [M: constants from memory; verify before quoting].
+    kernel-based learning", JMLR 6, 2005, Theorem 3 [M]. The form (``O(k/ε⁴)`` columns, both norms,
+    in expectation and with high probability) is verified against the paper's abstract; the constants
+    64 and 4 are not: an indicative requirement, not a rigorous one.
     algorithms.md §6.
     """
     func = "drineas_mahoney_required_c"
@@ -485,8 +551,8 @@ def drineas_mahoney_required_c(k: int, eps: float, delta: float | None = None, *
         delta = check_probability(delta, func, "delta")
     check_choice(norm, ("frobenius", "spectral"), func, "norm")
     eta2 = _dm_eta(delta) ** 2
-    c = 64.0 * max(k, 1) * eta2 / eps ** 4 if norm == "frobenius" else 4.0 * eta2 / eps ** 2
-    return int(math.ceil(c))
+    return _ceil_count(lambda: 64.0 * max(k, 1) * eta2 / eps ** 4 if norm == "frobenius" else 4.0 * eta2 / eps ** 2,
+                       func, "eps", eps)
 
 
 def drineas_mahoney_bound(K, k: int, c: int, delta: float | None = None, *, norm: str = "frobenius") -> float:
@@ -497,7 +563,8 @@ def drineas_mahoney_bound(K, k: int, c: int, delta: float | None = None, *, norm
 
     References
     ----------
-    Drineas & Mahoney, JMLR 2005, Theorem 3 [M]. algorithms.md §6.
+    Drineas & Mahoney, JMLR 2005, Theorem 3 [M]; constants not verified (see
+    :func:`drineas_mahoney_required_c`): an indicative curve, not a rigorous bound. algorithms.md §6.
     """
     func = "drineas_mahoney_bound"
     A = _dense_square(K, func)
@@ -514,7 +581,8 @@ def drineas_mahoney_bound(K, k: int, c: int, delta: float | None = None, *, norm
     else:
         tail = float(sig[k]) if k < sig.size else 0.0
         eps = math.sqrt(4.0 * eta2 / c)
-    return tail + eps * float(np.sum(np.diag(A) ** 2))
+    with np.errstate(over="ignore"):
+        return _finite(tail + eps * float(np.sum(np.diag(A) ** 2)), func, "K")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -570,7 +638,9 @@ def rff_spectral_bound(K, n_features: int, delta: float, *, feature_sq_norm: flo
     L = _rff_log(n, normK, trK, delta, dimension, func)
     R = (c * n + normK) / D
     sigma2 = c * n * normK / D
-    return R / 3 * L + math.sqrt((R / 3 * L) ** 2 + 2 * sigma2 * L)
+    with np.errstate(over="ignore"):
+        a = np.float64(R / 3 * L)
+        return _finite(float(a + np.sqrt(a * a + 2 * sigma2 * L)), func, "K")
 
 
 def rff_required_features(K, eps: float, delta: float, *, feature_sq_norm: float = 2.0,
@@ -592,8 +662,9 @@ def rff_required_features(K, eps: float, delta: float, *, feature_sq_norm: float
     if normK <= 0:
         raise fail(func, "K", "be nonzero", "the zero matrix")
     L = _rff_log(n, normK, trK, delta, dimension, func)
-    t = eps * normK
-    return int(math.ceil(2 * L * (c * n * normK + (c * n + normK) * t / 3) / t ** 2))
+    # 2L(c n ‖K‖ + (c n + ‖K‖) t/3)/t² with t = ε‖K‖, divided through by ‖K‖² (scale-free)
+    return _ceil_count(lambda: 2 * L * (c * n / normK + (c * n / normK + 1.0) * eps / 3) / eps ** 2,
+                       func, "eps", eps)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -616,6 +687,9 @@ def skeinformer_column_probabilities(B, V) -> np.ndarray:
     2006, Lemma 4. algorithms.md §3.2.
     """
     B, V = _check_BV(B, V, "skeinformer_column_probabilities")
+    # p is scale-free: B and V are rescaled by powers of two first (exact), so no norm overflows
+    B = np.ldexp(B, -math.frexp(float(np.abs(B).max()) or 1.0)[1])
+    V = np.ldexp(V, -math.frexp(float(np.abs(V).max()) or 1.0)[1])
     w = np.linalg.norm(B, axis=0) * np.linalg.norm(V, axis=1)
     tot = float(np.sum(w))
     if tot == 0:
@@ -638,8 +712,7 @@ def amm_beta(p, B, V) -> float:
     p = check_matrix(p, func, "p", ndim=1, dtype=np.float64)
     if p.shape[0] != B.shape[1] or np.any(p < 0) or not math.isclose(float(p.sum()), 1.0, rel_tol=1e-9):
         raise fail(func, "p", f"be a probability vector of length {B.shape[1]}", f"shape {p.shape}, sum {p.sum():.6g}")
-    w = np.linalg.norm(B, axis=0) * np.linalg.norm(V, axis=1)
-    opt = w / w.sum()
+    opt = skeinformer_column_probabilities(B, V)
     nz = opt > 0
     return float(min(1.0, np.min(p[nz] / opt[nz])))
 
@@ -661,29 +734,39 @@ def skeinformer_prop1_bound(B, V, d: int, delta: float, *, beta: float = 1.0, sq
     delta = check_probability(delta, func, "delta")
     beta = _check_beta(beta, func)
     eta = 1.0 + math.sqrt(8.0 / beta * math.log(1.0 / delta))
-    sq = eta ** 2 / (beta * d) * float(np.sum(B * B)) * float(np.sum(V * V))
-    return sq if squared else math.sqrt(sq)
+    with np.errstate(over="ignore"):
+        sq = eta ** 2 / (beta * d) * float(np.sum(B * B)) * float(np.sum(V * V))
+    return _finite(sq if check_bool(squared, func, "squared") else math.sqrt(sq), func, "B")
 
 
 def skeinformer_prop1_expected(B, V, d: int, *, beta: float = 1.0, squared: bool = True) -> float:
     """In-expectation form: ``E‖BV − BSSᵀV‖_F² <= ‖B‖_F²‖V‖_F²/(βd)``.
 
+    Derivation [I]: with d i.i.d. columns i_t drawn with probabilities p and ``BSSᵀV =
+    (1/d) Σ_t B^{(i_t)} V_{(i_t)}/p_{i_t}``, each term is unbiased, so
+    ``E‖BV − BSSᵀV‖_F² = (1/d)(Σ_i ‖B^{(i)}‖²‖V_{(i)}‖²/p_i − ‖BV‖_F²)``; with
+    ``p_i >= β‖B^{(i)}‖‖V_{(i)}‖/Σ_j‖B^{(j)}‖‖V_{(j)}‖`` the sum is at most
+    ``(Σ_i‖B^{(i)}‖‖V_{(i)}‖)²/β <= ‖B‖_F²‖V‖_F²/β`` (Cauchy–Schwarz).
+
     References
     ----------
-    Drineas, Kannan & Mahoney, SIAM J. Comput. 2006, Thm 1 (as quoted in Skeinformer §4.1) [M].
+    Drineas, Kannan & Mahoney, SIAM J. Comput. 2006, Thm 1 (as quoted in Skeinformer §4.1); the
+    constant is derived above.
     """
     func = "skeinformer_prop1_expected"
     B, V = _check_BV(B, V, func)
     d = check_int(d, func, "d", low=1)
     beta = _check_beta(beta, func)
-    sq = float(np.sum(B * B)) * float(np.sum(V * V)) / (beta * d)
-    return sq if squared else math.sqrt(sq)
+    with np.errstate(over="ignore"):
+        sq = float(np.sum(B * B)) * float(np.sum(V * V)) / (beta * d)
+    return _finite(sq if check_bool(squared, func, "squared") else math.sqrt(sq), func, "B")
 
 
 def skeinformer_lemma1_constant(B) -> float:
     """``C = min_i ‖B^{(i)}‖²/n``, the column-norm floor assumed by Skeinformer Lemma 1 (B is n×n)."""
     B = check_matrix(B, "skeinformer_lemma1_constant", "B", ndim=2, dtype=np.float64)
-    return float(np.min(np.sum(B * B, axis=0)) / B.shape[0])
+    with np.errstate(over="ignore"):
+        return _finite(float(np.min(np.sum(B * B, axis=0)) / B.shape[0]), "skeinformer_lemma1_constant", "B")
 
 
 def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
@@ -703,7 +786,7 @@ def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
     delta = check_probability(delta, func, "delta")
     if not delta < 0.5:
         raise fail(func, "delta", "lie in (0, 1/2) (Skeinformer Lemma 1 assumes δ < 1/2)", delta)
-    return int(math.ceil(2.0 / c ** 2 * math.log(2 * n / delta)))
+    return _ceil_count(lambda: 2.0 / c ** 2 * math.log(2 * n / delta), func, "c", c)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -711,7 +794,9 @@ def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
 # ---------------------------------------------------------------------------------------------------
 def _eig_desc(K, func):
     A = _dense_square(K, func)
-    return np.clip(np.linalg.eigvalsh(0.5 * (A + A.T))[::-1], 0.0, None)
+    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+    check_psd_spectrum(lam, func, "K")
+    return np.clip(lam[::-1], 0.0, None)
 
 
 def rpcholesky_required_k(r: int, eps: float, eta: float) -> int:
@@ -725,7 +810,8 @@ def rpcholesky_required_k(r: int, eps: float, eta: float) -> int:
     ----------
     Y. Chen, E. N. Epperly, J. A. Tropp & R. J. Webber, "Randomly pivoted Cholesky: practical
     approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503),
-    Theorem 2.3 (main error bound) [M: statement as in the issue brief].
+    Theorem 2.3 (main error bound) [M]: the statement is not verified against the theorem's text, so
+    the requirement is indicative, not a rigorous guarantee (module docstring table).
     """
     func = "rpcholesky_required_k"
     r = check_int(r, func, "r", low=0)
@@ -737,7 +823,7 @@ def rpcholesky_required_k(r: int, eps: float, eta: float) -> int:
         return 0
     if eta == 0:
         return r
-    return int(math.ceil(r / eps + r * max(math.log(1.0 / (eps * eta)), 0.0)))
+    return _ceil_count(lambda: r / eps + r * max(math.log(1.0 / (eps * eta)), 0.0), func, "eps", eps)
 
 
 def rpcholesky_expected_trace_bound(K, r: int, eps: float) -> tuple[float, int]:
@@ -770,7 +856,7 @@ def rpcholesky_trace_bound(K, k: int) -> float:
     """
     func = "rpcholesky_trace_bound"
     sig = _eig_desc(K, func)
-    k = check_int(k, func, "k", low=0)
+    k = check_int(k, func, "k", low=0, high=sig.size)
     tr = float(np.sum(sig))
     best = tr
     tails = np.concatenate([np.cumsum(sig[::-1])[::-1], [0.0]])   # tails[r] = Σ_{i>=r} σ_i
@@ -823,7 +909,8 @@ def krr_critical_radius(K, noise_std: float) -> tuple[float, int]:
     nonparametric regression", Ann. Statist. 45(3), 2017, Eq. (9)–(10) and §2 [M]. algorithms.md §5.2.
     """
     func = "krr_critical_radius"
-    sigma = check_positive(noise_std, func, "noise_std")
+    # δ_n is about σ and is squared: σ up to 1e150 keeps every quantity representable
+    sigma = check_real(noise_std, func, "noise_std", low=0.0, low_open=True, high=NOISE_STD_MAX)
     sig = _eig_desc(K, func)
     n = sig.size
     mu = sig / n
@@ -865,7 +952,7 @@ def sketched_krr_rate(K, noise_std: float, s: int) -> dict:
     (arXiv 2103.04031) [S]. algorithms.md §5.2.
     """
     func = "sketched_krr_rate"
-    s = check_int(s, func, "s", low=1)
+    s = check_int(s, func, "s", low=1, high=_dense_square(K, func).shape[0])
     delta_n, d_n = krr_critical_radius(K, noise_std)
     return {"critical_radius": delta_n, "rate": delta_n ** 2, "statistical_dimension": d_n,
             "sufficient": bool(s >= d_n), "tags": {"gaussian_sketch": "M", "accumulation": "S"}}

@@ -5,7 +5,7 @@ small candidate blocks), and returns ``K̂ = F Fᵀ`` as a :class:`~kernapprox.l
 ``info`` holds the pivots (``"indices"``), the kernel entries evaluated (``"n_evals"``) and the exact
 residual trace ``tr(K − K̂)`` (``"residual_trace"``), which these algorithms get for free.
 
-Variants (Chen, Epperly, Tropp, Webber 2024; Epperly, Tropp, Webber 2024):
+Variants (Chen, Epperly, Tropp, Webber, CPAM 2025; Epperly, Tropp, Webber 2024):
 
 * simple RPCholesky (``block_size=1``): pivot i with probability ∝ the residual diagonal;
 * block RPCholesky (``block_size=b``): b pivots drawn i.i.d. ∝ the residual diagonal per round,
@@ -23,10 +23,10 @@ import numpy as np
 from scipy.linalg import lapack
 from scipy.linalg.blas import dgemm, dtrmm, dtrsm
 
-from ._validation import as_generator, check_bool, check_int, check_positive, fail, warn
-from .lowrank import PSDLowRank, as_matrix_protocol
+from ._validation import as_generator, check_bool, check_choice, check_int, check_memory, check_positive, fail, warn
+from .lowrank import PSDLowRank, as_matrix_protocol, require_psd
 
-__all__ = ["rpcholesky", "greedy_cholesky", "ZERO_TRACE_MULTIPLE", "ZERO_PIVOT_MULTIPLE"]
+__all__ = ["rpcholesky", "greedy_cholesky", "ZERO_TRACE_MULTIPLE", "ZERO_PIVOT_MULTIPLE", "REFERENCE_BLOCK_SHIFT"]
 
 #: The residual is "numerically zero" (the matrix is exhausted: stop, warn) once
 #: ``tr(K − K̂) <= ZERO_TRACE_MULTIPLE · eps · tr(K)`` (eps of the matrix dtype).
@@ -48,13 +48,10 @@ def _out_dtype(KM):
 
 def _check_common(KM, k, tol, func):
     KM = as_matrix_protocol(KM, func)
-    n, m = KM.shape
-    if n != m:
-        raise fail(func, "KM", "be a square (PSD) matrix", f"shape {KM.shape}")
-    if getattr(KM, "is_psd", True) is False:
-        raise fail(func, "KM", "be positive semi-definite (a PSD kernel on one point set)",
-                   f"a matrix with is_psd=False ({getattr(getattr(KM, 'kernel', None), 'name', 'matrix')})")
+    require_psd(KM, func)
+    n = KM.shape[0]
     k = check_int(k, func, "k", low=1, high=n)
+    check_memory(8 * k * n, func, "k", k)              # the factor Fᵀ (k, n), float64
     if tol is not None:
         tol = check_positive(tol, func, "tol", allow_zero=True)
     return KM, n, k, tol
@@ -156,13 +153,13 @@ class _State:
         self.piv.extend(int(p) for p in piv)
         self.r += t
 
-    def result(self, method: str, extra: dict | None = None, stacklevel: int = 4) -> PSDLowRank:
+    def result(self, method: str, extra: dict | None = None) -> PSDLowRank:
         res = self.res
         if self.stopped is not None and self.r < self.k:
             why = (f"the residual trace {res:.3g} fell below tol={self.tol:g}" if self.stopped == "tol"
                    else f"the residual trace {res:.3g} is numerically zero "
                         f"(<= {ZERO_TRACE_MULTIPLE:g}·eps·tr K; the matrix has numerical rank {self.r})")
-            warn(f"{self.func}: stopped early at rank {self.r} < k={self.k}: {why}", stacklevel=stacklevel)
+            warn(f"{self.func}: stopped early at rank {self.r} < k={self.k}: {why}")
         F = self.Ft[:self.r].T
         out_dt = _out_dtype(self.KM)
         if F.dtype != out_dt:
@@ -218,6 +215,29 @@ def _block(st: _State, b: int, rng) -> None:
         st.append(Xt[:t], S[cols[:t]])
 
 
+#: diagonal shift of the reference block step, ``chol(C + REFERENCE_BLOCK_SHIFT·eps·I)``
+#: (eepperly/Randomly-Pivoted-Cholesky ``block_cholesky_helper``), here relative to the largest pivot
+#: diagonal so that it is scale-free (the same number for unit-diagonal kernels)
+REFERENCE_BLOCK_SHIFT = 100.0
+
+
+def _block_keep(st: _State, b: int, rng) -> None:
+    """Block RPCholesky as the reference code: every distinct drawn pivot is kept and counted toward k,
+    numerically dependent ones included; the residual block is factored by a shifted Cholesky."""
+    while not st.should_stop():
+        want = min(b, st.k - st.r)
+        S = np.unique(_sample_prop(st.d, want, rng))
+        S = S[st.d[S] > 0]
+        G = st.residual_columns(S)                       # (n, |S|)
+        H = 0.5 * (G[S] + G[S].T)
+        shift = REFERENCE_BLOCK_SHIFT * st.eps * float(st.d0[S].max())
+        L = np.linalg.cholesky(H + shift * np.eye(S.size))
+        Xt = _solve_lower(L, np.ascontiguousarray(G))
+        gains = np.einsum("ij,ij->i", Xt, Xt)
+        t = _prefix_for_tol(st.res, gains, st.tol)
+        st.append(Xt[:t], S[:t])
+
+
 def _accelerated(st: _State, b: int, rng) -> None:
     """Accelerated RPCholesky (Epperly, Tropp, Webber 2024, Alg. 2): rejection sampling on b×b blocks."""
     KM = st.KM
@@ -258,7 +278,7 @@ def _accelerated(st: _State, b: int, rng) -> None:
 
 
 def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: float | None = None,
-               rng=None) -> PSDLowRank:
+               dependent_pivots: str = "drop", rng=None) -> PSDLowRank:
     """Randomly pivoted Cholesky: a rank-k Nyström approximation ``K̂ = F Fᵀ`` with adaptive pivots.
 
     Each pivot s is drawn with probability ``d_s / Σ d`` where ``d = diag(K − K̂)`` is the current
@@ -282,6 +302,17 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
         Stop as soon as the residual trace ``tr(K − K̂) < tol`` (a :class:`KernapproxWarning` and a
         rank below k). The run also stops, with a warning, when the residual trace is numerically
         zero (``<= ZERO_TRACE_MULTIPLE · eps · tr K``): the matrix has numerical rank < k.
+    dependent_pivots : {"drop", "keep"}, default "drop"
+        Block RPCholesky only (``block_size > 1``, not accelerated). ``"drop"``: a rank-revealing
+        pivoted Cholesky of each round's residual block drops the pivots that are numerically in
+        the span of the others (residual ≤ ZERO_PIVOT_MULTIPLE·eps·K_ii); they are NOT counted
+        toward k, so more rounds run and the rank k is reached with independent pivots.
+        ``"keep"``: the reference code's behaviour (Chen et al., eepperly/Randomly-Pivoted-Cholesky
+        ``block_cholesky_helper``): every distinct drawn pivot is kept and counted toward k, and
+        the block is factored as ``chol(C + 100·eps·max K_SS·I)``. The two differ in law only on
+        (numerically) rank-deficient matrices: with "keep" a dependent pivot adds a column of
+        rounding size and uses up one of the k slots; with "drop" the returned rank is the number
+        of independent pivots (and ``info["skipped"]`` counts the dropped ones).
     rng : None, int, Generator, …
         Randomness (normalised by :func:`numpy.random.default_rng`).
 
@@ -303,13 +334,13 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
 
     ``K − K̂`` is PSD and ``E tr(K − K̂) <= (1 + ε) tr(K − ⟦K⟧_r)`` once
     ``k >= r/ε + r log(1/(ε η))`` with η the relative tail ``tr(K − ⟦K⟧_r)/tr K``
-    (Chen et al. 2024, Thm 3.1).
+    (Chen, Epperly, Tropp & Webber, CPAM 2025, Thm 2.3).
 
     References
     ----------
     Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: Practical
-    approximation of a kernel matrix with few entry evaluations", CPAM 2024 (arXiv 2207.06503),
-    Alg. 1 (simple), Alg. 2 (block), Thm 3.1. E. N. Epperly, J. A. Tropp, R. J. Webber, "Embrace
+    approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503),
+    Alg. 1 (simple), Alg. 2 (block), Thm 2.3. E. N. Epperly, J. A. Tropp, R. J. Webber, "Embrace
     rejection: Kernel matrix approximation by accelerated randomly pivoted Cholesky", 2024
     (arXiv 2410.03969), Alg. 2–3.
 
@@ -323,21 +354,23 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
     (40, True)
     """
     func = "rpcholesky"
+    rng = as_generator(rng, func)
     KM, n, k, tol = _check_common(KM, k, tol, func)
-    b = check_int(block_size, func, "block_size", low=1)
+    b = check_int(block_size, func, "block_size", low=1)   # draws with replacement: b > n is valid
+    check_memory(8 * n * b + 8 * b * b, func, "block_size", b)   # one block of candidate columns
     accelerated = check_bool(accelerated, func, "accelerated")
-    rng = as_generator(rng)
+    dependent_pivots = check_choice(dependent_pivots, ("drop", "keep"), func, "dependent_pivots")
     st = _State(KM, k, tol, func)
     if accelerated:
         _accelerated(st, b, rng)
         method = "accelerated_rpcholesky"
     elif b > 1:
-        _block(st, b, rng)
+        (_block_keep if dependent_pivots == "keep" else _block)(st, b, rng)
         method = "block_rpcholesky"
     else:
         _sequential(st, lambda d: _sample_prop(d, 1, rng)[0])
         method = "rpcholesky"
-    return st.result(method, {"block_size": b}, stacklevel=3)
+    return st.result(method, {"block_size": b, "dependent_pivots": dependent_pivots})
 
 
 def greedy_cholesky(KM, k, *, tol: float | None = None) -> PSDLowRank:
@@ -365,11 +398,11 @@ def greedy_cholesky(KM, k, *, tol: float | None = None) -> PSDLowRank:
 
     References
     ----------
-    Chen, Epperly, Tropp, Webber, CPAM 2024, §2.2 ("greedy pivoting"); Harbrecht, Peters, Schneider,
+    Chen, Epperly, Tropp, Webber, CPAM 2025, §2.2 ("greedy pivoting"); Harbrecht, Peters, Schneider,
     "On the low-rank approximation by the pivoted Cholesky decomposition", APNUM 2012.
     """
     func = "greedy_cholesky"
     KM, n, k, tol = _check_common(KM, k, tol, func)
     st = _State(KM, k, tol, func)
     _sequential(st, np.argmax)
-    return st.result("greedy_cholesky", stacklevel=3)
+    return st.result("greedy_cholesky")

@@ -71,8 +71,8 @@ import scipy.sparse.linalg as spla
 
 from . import lowrank as _lowrank
 from ._cores import PSD_CORES, PSDCore, psd_core
-from ._validation import (as_generator, check_dense_cap, check_indices, check_int, check_matrix,
-                          check_points, check_same_dim, fail)
+from ._validation import (as_generator, check_bool, check_dense_cap, check_indices, check_int, check_matrix,
+                          check_points, check_positive, check_rcond, check_same_dim, fail)
 from .matrix import _as_kernel, _matvec_tiled
 
 __all__ = [
@@ -675,6 +675,9 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
                    kernel.name)
     if core not in PSD_CORES:
         raise fail(func, "core", "be one of " + ", ".join(repr(c) for c in PSD_CORES), repr(core))
+    rcond = check_rcond(rcond, func)
+    if gamma is not None:
+        gamma = check_positive(gamma, func, "gamma")
     lm = landmarks if (_is_dask_array(landmarks) or isinstance(landmarks, (str, os.PathLike))) \
         else np.asarray(landmarks)
     k_hint = int(lm.shape[0]) if getattr(lm, "ndim", 0) >= 1 else 1
@@ -697,6 +700,9 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
     L = np.ascontiguousarray(L, dtype=dt)
     W = kernel._block(L, L)
     # the same core as the in-memory kernapprox.nystrom (float64, eps of the working dtype)
+    if not np.all(np.isfinite(W)):
+        raise fail(func, "landmarks", "give finite kernel values (coordinates at a scale where the kernel "
+                   "is representable)", "non-finite kernel entries")
     pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=float(np.finfo(dt).eps), func=func)
     Lk = np.ascontiguousarray(L[pc.cols])        # only the kept landmark columns are evaluated
     F = _nystrom_features(Xd, kernel, Lk, pc, dt)
@@ -755,6 +761,7 @@ def trace_error(kernel, X, approx, *, relative: bool = False, chunk_rows: int | 
     func = "distributed.trace_error"
     _, da = _dask()
     kernel = _as_kernel(kernel, func)
+    relative = check_bool(relative, func, "relative")
     if isinstance(approx, DaskNystrom):
         F = approx.F
     elif isinstance(approx, _lowrank.PSDLowRank):
@@ -852,7 +859,7 @@ def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "
     func = "distributed.spectral_error"
     from . import metrics as _metrics
     kernel = _as_kernel(kernel, func)
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
     if isinstance(approx, DaskNystrom):
         Xd = approx.X if X is None else as_dask_points(X, func, "X", chunk_rows=chunk_rows)
     else:
@@ -867,12 +874,14 @@ def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "
         raise ValueError(f"{func}: `approx` has shape {tuple(approx.shape)} but K(X, X) has shape {(n, n)}")
     A = DaskOperator((n, n), lambda V: kernel_matvec(kernel, Xd, None, V, accumulate="float64"))
     B = DaskOperator((n, n), approx.matvec) if isinstance(approx, DaskNystrom) else approx
-    options.setdefault("block_size", LANCZOS_BLOCK)
+    options.setdefault("block_size", min(LANCZOS_BLOCK, n))
+    # K(X, X) and the Nyström operator are symmetric by construction: DaskOperator declares it (a
+    # declaration, not a user claim checked with extra passes over the data)
     if relative:
         if B is None:
             raise fail(func, "approx", "be given with relative=True", None, TypeError)
-        return _metrics.relative_spectral_error(A, B, method=method, rng=gen, symmetric=True, **options)
-    return _metrics.spectral_error(A, B, method=method, rng=gen, symmetric=True, **options)
+        return _metrics.relative_spectral_error(A, B, method=method, rng=gen, **options)
+    return _metrics.spectral_error(A, B, method=method, rng=gen, **options)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -42,7 +42,8 @@ from scipy import special
 
 from . import kernels as _kernels
 from ._numba.fwht import cos_phase_inplace, next_pow2, sorf_project
-from ._validation import as_generator, check_choice, check_int, check_matrix, check_points, fail
+from ._validation import (as_generator, check_choice, check_int, check_kernel, check_matrix, check_points,
+                          check_size_product, fail)
 
 __all__ = [
     "random_features", "FeatureMap", "FourierFeatures", "SORFFeatures", "SoftmaxFeatures",
@@ -469,7 +470,20 @@ def draw_orthogonal(m: int, d: int, *, scaling: int = 0, rng=None, norms=None) -
     Yu et al. 2016 (ORF, Eq. (3)); Choromanski et al. 2021, §2.4 and Thm 2 (both scalings, as in the
     authors' ``gaussian_orthogonal_random_matrix``); algorithms.md §9.2.
     """
-    gen = as_generator(rng)
+    func = "draw_orthogonal"
+    m = check_int(m, func, "m", low=1)
+    d = check_int(d, func, "d", low=1)
+    if isinstance(scaling, (bool, np.bool_)):
+        raise fail(func, "scaling", "be 0 (chi norms) or 1 (sqrt(d))", repr(scaling), TypeError)
+    # ⌈m/d⌉ blocks of d×d (each a QR) and the (m, d) result
+    check_size_product(func, {"m": max(m, d), "d": d}, copies=3)
+    gen = as_generator(rng, func)
+    if norms is not None:
+        norms = check_matrix(norms, func, "norms", ndim=1, dtype=np.float64)
+        if norms.shape != (m,):
+            raise fail(func, "norms", f"have shape ({m},)", f"shape {norms.shape}")
+    elif scaling not in (0, 1):
+        raise fail("draw_orthogonal", "scaling", "be 0 (chi norms) or 1 (sqrt(d))", repr(scaling))
     blocks = []
     for _ in range(-(-m // d)):
         G = gen.standard_normal((d, d))
@@ -493,7 +507,12 @@ def draw_frequencies(kernel, d_in: int, m: int, *, rng=None) -> np.ndarray:
     Gaussian(σ): N(0, σ⁻² I). Laplacian(σ) (L1): i.i.d. Cauchy(0, 1/σ) coordinates. Matérn(ν, ℓ):
     ``z/ℓ · √(2ν/g)`` with z ~ N(0, I), g ~ χ²_{2ν} (multivariate t, Rasmussen & Williams Eq. (4.15)).
     """
-    gen = as_generator(rng)
+    func = "draw_frequencies"
+    kernel = check_kernel(kernel, func)
+    d_in = check_int(d_in, func, "d_in", low=1)
+    m = check_int(m, func, "m", low=1)
+    check_size_product(func, {"m": m, "d_in": d_in}, copies=2)
+    gen = as_generator(rng, func)
     if isinstance(kernel, _kernels.Gaussian):
         return gen.standard_normal((m, d_in)) / kernel.bandwidth
     if isinstance(kernel, _kernels.Laplacian):
@@ -580,14 +599,12 @@ def random_features(kernel, d_in: int, m: int, *, kind: str = "rff", rng=None, *
     True
     """
     func = "random_features"
-    if isinstance(kernel, str):
-        kernel = _kernels.get(kernel)
-    if not isinstance(kernel, _kernels.Kernel):
-        raise fail(func, "kernel", "be a kernapprox Kernel or a kernel name", type(kernel).__name__, TypeError)
+    kernel = check_kernel(kernel, func)
     d_in = check_int(d_in, func, "d_in", low=1)
     m = check_int(m, func, "m", low=1)
+    check_size_product(func, {"m": m, "d_in": d_in}, copies=2)     # frequencies (and SORF/QMC work arrays)
     check_choice(kind, KINDS, func, "kind")
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
 
     def opt(name, default, choices=None):
         v = options.pop(name, default)

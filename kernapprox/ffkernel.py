@@ -39,10 +39,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-from ._validation import as_generator, check_choice, check_int, check_points, check_positive, fail
+from ._validation import (as_generator, check_bool, check_choice, check_int, check_points, check_positive, check_size_product,
+                          fail)
 
 __all__ = ["FFKernelFeatureMap", "ff_attention", "fit_ffkernel", "init_heads", "error_vs_features", "FFKINDS",
            "FitResult"]
+
+#: Upper bound on L-BFGS iterations of :func:`fit_ffkernel` (the fits converge in tens to hundreds).
+MAX_ITER = 100_000
+#: Upper bounds on the trials of :func:`error_vs_features` and the heads of :func:`init_heads`.
+MAX_TRIALS = 10_000
+MAX_HEADS = 100_000
 
 FFKINDS = ("linear_softplus", "glu", "lowrank_glu")
 
@@ -78,13 +85,14 @@ class FFKernelFeatureMap:
         func = "FFKernelFeatureMap"
         self.p = check_int(p, func, "p", low=1)
         self.p_out = check_int(p_out, func, "p_out", low=1)
+        check_size_product(func, {"p": self.p, "p_out": self.p_out}, copies=3)    # W (and Wg), orthogonalised
         self.kind = check_choice(kind, FFKINDS, func, "kind")
         self.rank = check_int(rank if rank is not None else max(1, p // 4), func, "rank", low=1)
         self.input_scale = float(p ** -0.25) if input_scale is None else check_positive(input_scale, func,
                                                                                        "input_scale")
         shapes = self.param_shapes()
+        gen = as_generator(rng, func)
         if params is None:
-            gen = as_generator(rng)
             params = {"W": _orthogonal(p, p_out, gen), "b": np.zeros(p_out)}
             if kind == "glu":
                 params["Wg"] = gen.standard_normal((p, p_out)) * np.sqrt(2.0 / p)
@@ -200,8 +208,8 @@ def _orthogonal(p: int, p_out: int, gen) -> np.ndarray:
 
 def init_heads(H: int, p: int, p_out: int, *, kind: str = "linear_softplus", rng=None, **kw) -> list:
     """One independently initialised :class:`FFKernelFeatureMap` per head."""
-    H = check_int(H, "init_heads", "H", low=1)
-    gens = as_generator(rng).spawn(H)
+    H = check_int(H, "init_heads", "H", low=1, high=MAX_HEADS)
+    gens = as_generator(rng, "init_heads").spawn(H)
     return [FFKernelFeatureMap(p, p_out, kind=kind, rng=g, **kw) for g in gens]
 
 
@@ -235,6 +243,7 @@ def ff_attention(Q, K, V, fm, *, return_factors: bool = False):
     ----------
     Katharopoulos et al. 2020, Eq. (6); Yorsh & Kovalenko 2022 (``LKAAttention``); algorithms.md §4.
     """
+    return_factors = check_bool(return_factors, "ff_attention", "return_factors")
     if isinstance(fm, (list, tuple)):
         Q, K, V = np.asarray(Q), np.asarray(K), np.asarray(V)
         if Q.ndim != 3 or len(fm) != Q.shape[0]:
@@ -372,7 +381,7 @@ def fit_ffkernel(Q, K, V=None, *, p_out: int, kind: str = "linear_softplus", tar
         if V.shape[0] != K.shape[0]:
             raise fail(func, "V", f"have one row per key ({K.shape[0]})", f"shape {V.shape}")
     orth_penalty = check_positive(orth_penalty, func, "orth_penalty", allow_zero=True)
-    max_iter = check_int(max_iter, func, "max_iter", low=1)
+    max_iter = check_int(max_iter, func, "max_iter", low=1, high=MAX_ITER)
     if init is not None:
         if not isinstance(init, FFKernelFeatureMap):
             raise fail(func, "init", "be an FFKernelFeatureMap", type(init).__name__, TypeError)
@@ -404,10 +413,11 @@ def error_vs_features(Q, K, V, counts, *, Q_test=None, kind: str = "glu", orth_p
     from .attention import approximate, exact
     func = "error_vs_features"
     counts = [check_int(c, func, "counts", low=1) for c in np.atleast_1d(counts)]
-    trials = check_int(trials, func, "trials", low=1)
+    trials = check_int(trials, func, "trials", low=1, high=MAX_TRIALS)
+    max_iter = check_int(max_iter, func, "max_iter", low=1, high=MAX_ITER)
     Q = check_points(Q, func, "Q", dtype=np.float64)
     Qt = Q if Q_test is None else check_points(Q_test, func, "Q_test", dtype=np.float64)
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
     ex = exact(Qt, K, V)
     nrm = float(np.sum(ex ** 2))
 

@@ -10,9 +10,17 @@ kernel" SM of Skyformer Lemma 1) ``exp(x·y / temperature)``.
 Each kernel has one scalar formula — a function of the inner product ``x·y`` or of the distance — that
 both private routines apply: ``_block(X, Y)`` (all pairs) and ``_pairs(X, Y)`` (row-wise ``k(x_i, y_i)``,
 which gives ``diag``). Gaussian and Exponential blocks use the tiled numba fast paths of
-:mod:`kernapprox._numba` for large blocks and the plain numpy formula of
-:mod:`kernapprox._numba.reference` otherwise (that formula is also the reference the jitted code is
-tested against). Laplacian and Matérn blocks use direct differences (``scipy.spatial.distance.cdist``).
+:mod:`kernapprox._numba` for large blocks and the same formula in plain numpy otherwise. Laplacian and
+Matérn blocks use direct differences (``scipy.spatial.distance.cdist``).
+
+Scale and translation: distance-based kernels are exact under translation and finite at every finite
+input scale, in float32 and float64. Gaussian blocks centre both point sets by one shift, scale them by
+one power of two and recompute by direct differences every entry whose GEMM-expansion error bound is
+not at rounding level (:func:`kernapprox._numba.gaussian_block`); row-wise pairs (``diag``, entries) and
+the Matérn near-diagonal entries use the overflow-free direct distance of
+:func:`kernapprox._numba.reference.direct_scaled_distance_numpy`. Bandwidths and temperatures must lie in
+``[2^-500, 2^500]`` (about 3.1e-151 to 3.3e150), where the exponent coefficients ``1/(2h²)``, ``1/h`` and
+``1/T`` and their scaled forms are representable; anything else is a ValueError naming the parameter.
 """
 from __future__ import annotations
 
@@ -23,12 +31,26 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._numba.reference import sqdist_numpy
+from ._numba import distance_frame, frame_points
+from ._numba.reference import direct_scaled_distance_numpy, sqdist_numpy
 from ._validation import check_choice, check_points, check_positive, check_same_dim, fail, working_dtype
+
+#: Smallest and largest bandwidth / temperature accepted (powers of two: 2^-500 and 2^500).
+SCALE_MIN = 2.0 ** -500
+SCALE_MAX = 2.0 ** 500
+
+
+def _check_scale(value, func: str, name: str) -> float:
+    """A length scale (bandwidth, temperature): a real number in [SCALE_MIN, SCALE_MAX]."""
+    v = check_positive(value, func, name)
+    if not SCALE_MIN <= v <= SCALE_MAX:
+        raise fail(func, name, "lie in [2^-500, 2^500] (about 3.05e-151 to 3.27e150), the range where the "
+                   "kernel's coefficients are representable in float64", repr(v))
+    return v
 
 __all__ = [
     "Kernel", "Gaussian", "Laplacian", "Matern", "Polynomial", "Linear", "Sigmoid", "Exponential",
-    "get", "available", "sqdist_numpy",
+    "get", "available", "sqdist_numpy", "SCALE_MIN", "SCALE_MAX",
 ]
 
 
@@ -119,10 +141,14 @@ def _rowdot(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", X.astype(dt, copy=False), Y.astype(dt, copy=False))
 
 
-def _rowsqdist(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """``||x_i - y_i||²`` for every row, by direct differences, in float64."""
-    D = X.astype(np.float64) - Y.astype(np.float64)
-    return np.einsum("ij,ij->i", D, D)
+def _row_distance_over(X: np.ndarray, Y: np.ndarray, h: float, p: int = 2) -> np.ndarray:
+    """``||x_i - y_i||_p / h`` for every row, by direct differences, float64, overflow-free (inf only where
+    the ratio exceeds the float64 range)."""
+    s, R = direct_scaled_distance_numpy(X, Y, h, p)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = (np.sqrt(s) if p == 2 else s) * R
+    r[s == 0] = 0.0
+    return r
 
 
 @dataclass(frozen=True)
@@ -131,8 +157,7 @@ class _ShiftInvariant(Kernel):
     bandwidth: float = 1.0
 
     def __post_init__(self):
-        check_positive(self.bandwidth, type(self).__name__, "bandwidth")
-        object.__setattr__(self, "bandwidth", float(self.bandwidth))
+        object.__setattr__(self, "bandwidth", _check_scale(self.bandwidth, type(self).__name__, "bandwidth"))
 
     def _diag(self, X: np.ndarray) -> np.ndarray:
         return np.ones(X.shape[0], dtype=X.dtype)
@@ -158,8 +183,11 @@ class Gaussian(_ShiftInvariant):
         return gaussian_block(X, Y, self.bandwidth, out=out)
 
     def _pairs(self, X, Y):
-        v = np.exp(_rowsqdist(X, Y) * (-0.5 / (self.bandwidth * self.bandwidth)))
-        return v.astype(working_dtype(X, Y), copy=False)
+        s, R = direct_scaled_distance_numpy(X, Y, self.bandwidth)
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = -0.5 * s * (R * R)
+        t[s == 0] = 0.0
+        return np.exp(t).astype(working_dtype(X, Y), copy=False)
 
 
 @dataclass(frozen=True)
@@ -172,6 +200,7 @@ class Laplacian(_ShiftInvariant):
     name: ClassVar[str] = "laplacian"
 
     def _block(self, X, Y):
+        # direct differences: translation exact; the L1 sum overflows only where the value is exactly 0
         from scipy.spatial.distance import cdist
         D = cdist(X.astype(np.float64, copy=False), Y.astype(np.float64, copy=False), "cityblock")
         D *= -1.0 / self.bandwidth
@@ -179,8 +208,7 @@ class Laplacian(_ShiftInvariant):
         return D.astype(working_dtype(X, Y), copy=False)
 
     def _pairs(self, X, Y):
-        d1 = np.abs(X.astype(np.float64) - Y.astype(np.float64)).sum(axis=1)
-        return np.exp(d1 * (-1.0 / self.bandwidth)).astype(working_dtype(X, Y), copy=False)
+        return np.exp(-_row_distance_over(X, Y, self.bandwidth, 1)).astype(working_dtype(X, Y), copy=False)
 
 
 _MATERN_NU = (0.5, 1.5, 2.5)
@@ -207,14 +235,17 @@ class Matern(Kernel):
         if isinstance(self.nu, bool) or self.nu not in _MATERN_NU:
             raise fail("Matern", "nu", "be one of 0.5, 1.5, 2.5", repr(self.nu))
         object.__setattr__(self, "nu", float(self.nu))
-        object.__setattr__(self, "bandwidth", check_positive(self.bandwidth, "Matern", "bandwidth"))
+        object.__setattr__(self, "bandwidth", _check_scale(self.bandwidth, "Matern", "bandwidth"))
 
     def _diag(self, X: np.ndarray) -> np.ndarray:
         return np.ones(X.shape[0], dtype=X.dtype)
 
-    def _from_dist(self, r: np.ndarray) -> np.ndarray:
-        """The Matérn profile as a function of r = ||x - y||₂ (float64, in place where possible)."""
-        r = r * (1.0 / self.bandwidth)
+    def _from_ratio(self, r: np.ndarray) -> np.ndarray:
+        """The Matérn profile as a function of r = ||x - y||₂ / ℓ (float64, in place where possible).
+
+        Ratios above 1000 (value 0 in float64 for every ν, also for r = inf) are clipped there, so the
+        polynomial factor never meets an inf (no inf·0 = NaN)."""
+        np.minimum(r, 1000.0, out=r)
         if self.nu == 0.5:
             return np.exp(-r, out=r)
         if self.nu == 1.5:
@@ -227,13 +258,29 @@ class Matern(Kernel):
 
     def _block(self, X, Y):
         # direct differences (cdist), not the GEMM expansion: for ν = 0.5 the profile has a kink at
-        # r = 0, so sqrt of the expansion's rounding noise (~√eps) would show up in the values
+        # r = 0, so sqrt of the expansion's rounding noise (~√eps) would show up in the values.
+        # The points are scaled by one power of two 2^-e (exact) so squares neither overflow nor
+        # underflow; r/ℓ = ldexp(r_s/ℓm, e - eℓ) with ℓ = ℓm 2^eℓ. Entries whose scaled distance is below
+        # 2^-400 (coincident or nearly coincident points: squares of such differences lose bits) are
+        # recomputed by the direct row-wise distance.
         from scipy.spatial.distance import cdist
-        r = cdist(X.astype(np.float64, copy=False), Y.astype(np.float64, copy=False), "euclidean")
-        return self._from_dist(r).astype(working_dtype(X, Y), copy=False)
+        same = X is Y
+        X64 = X.astype(np.float64, copy=False)
+        Y64 = X64 if same else Y.astype(np.float64, copy=False)
+        _, e = distance_frame(X64, Y64, same, centre=False)
+        Z = frame_points(X64, None, e, np.dtype(np.float64))
+        r = cdist(Z, Z if same else frame_points(Y64, None, e, np.dtype(np.float64)), "euclidean")
+        I, J = np.nonzero(r < 2.0 ** -400)
+        hm, eh = np.frexp(self.bandwidth)
+        r *= 1.0 / hm
+        with np.errstate(over="ignore", under="ignore"):
+            np.ldexp(r, int(e - eh), out=r)
+        if I.size:
+            r[I, J] = _row_distance_over(X64[I], Y64[J], self.bandwidth)
+        return self._from_ratio(r).astype(working_dtype(X, Y), copy=False)
 
     def _pairs(self, X, Y):
-        return self._from_dist(np.sqrt(_rowsqdist(X, Y))).astype(working_dtype(X, Y), copy=False)
+        return self._from_ratio(_row_distance_over(X, Y, self.bandwidth)).astype(working_dtype(X, Y), copy=False)
 
 
 def _int_power(G: np.ndarray, p: int) -> np.ndarray:
@@ -339,8 +386,54 @@ class Exponential(Kernel):
     temperature: float = 1.0
 
     def __post_init__(self):
-        check_positive(self.temperature, "Exponential", "temperature")
-        object.__setattr__(self, "temperature", float(self.temperature))
+        object.__setattr__(self, "temperature", _check_scale(self.temperature, "Exponential", "temperature"))
+
+    def __call__(self, X, Y=None) -> np.ndarray:
+        """Dense block ``K[i, j] = exp(x_i·y_j / temperature)`` (see :meth:`Kernel.__call__`).
+
+        Raises ValueError naming X when an entry exceeds the dtype's range (exp overflows): the block is
+        then not representable (attention code works with shifted exponents instead), and when
+        ``max‖x‖ max‖y‖ / T`` is so large that the rounding of the inner products alone (``(d + 2) u ‖x‖‖y‖``)
+        can move an exponent by more than 0.5. The checks are a Cauchy–Schwarz bound (O((n + m) d)) and,
+        only when that bound exceeds the range, one pass over the result.
+        """
+        K = super().__call__(X, Y)
+        bound = self._log_bound(X, Y)
+        if bound < np.log(np.finfo(K.dtype).max):
+            return K
+        gam = (np.shape(X)[1] + 2) * np.finfo(K.dtype).eps / 2
+        if bound * gam > 0.5:
+            raise fail("Exponential", "X", f"keep max‖x‖·max‖y‖ / temperature <= {0.5 / gam:.3g} (beyond it the "
+                       f"rounding of x·y in {K.dtype} alone can change exp(x·y / temperature) by a factor > e^0.5)",
+                       f"{bound:.3g}" if np.isfinite(bound) else "a bound above 1.8e308")
+        return self._finite(K, "Exponential")
+
+    def diag(self, X) -> np.ndarray:
+        """Diagonal ``exp(||x_i||² / temperature)``; ValueError naming X where it overflows."""
+        return self._finite(super().diag(X), "Exponential.diag")
+
+    def _log_bound(self, X, Y) -> float:
+        """Upper bound of ``x·y / T`` over all pairs (Cauchy–Schwarz on power-of-two scaled points)."""
+        f64 = np.dtype(np.float64)
+        X = np.asarray(X, dtype=f64)
+        Y = X if Y is None else np.asarray(Y, dtype=f64)
+        _, e = distance_frame(X, Y, X is Y, centre=False)
+        Z = frame_points(X, None, e, f64)
+        nx = np.sqrt(np.einsum("ij,ij->i", Z, Z).max())
+        if Y is not X:
+            Z = frame_points(Y, None, e, f64)
+        ny = nx if Y is X else np.sqrt(np.einsum("ij,ij->i", Z, Z).max())
+        with np.errstate(over="ignore"):
+            return float(nx * ny * np.ldexp(1.0 / self.temperature, 2 * e)) * (1 + 1e-6)
+
+    @staticmethod
+    def _finite(K, func):
+        if np.isfinite(K).all():
+            return K
+        n_inf = int(np.size(K) - np.count_nonzero(np.isfinite(K)))
+        lim = float(np.log(np.finfo(K.dtype).max))
+        raise fail(func, "X", f"keep x·y / temperature <= {lim:.2f} for every pair (exp overflows "
+                   f"{K.dtype}; scale the points or raise the temperature)", f"{n_inf} overflowing entries")
 
     def _block(self, X, Y):
         from ._numba import exponential_block
@@ -351,10 +444,16 @@ class Exponential(Kernel):
         return exponential_block(X, Y, self.temperature, out=out)
 
     def _pairs(self, X, Y):
-        G = _rowdot(X, Y)
-        G *= 1.0 / self.temperature
+        # x·x / T by scaled inner products: 2^-e x (exact) keeps the row sums finite at every scale
+        f64 = np.dtype(np.float64)
+        X64 = X.astype(f64, copy=False)
+        Y64 = X64 if X is Y else Y.astype(f64, copy=False)
+        _, e = distance_frame(X64, Y64, X is Y, centre=False)
+        Z = frame_points(X64, None, e, f64)
+        G = np.einsum("ij,ij->i", Z, Z if X is Y else frame_points(Y64, None, e, f64))
         with np.errstate(over="ignore"):
-            return np.exp(G, out=G)
+            G *= np.ldexp(1.0 / self.temperature, 2 * e)
+            return np.exp(G, out=G).astype(working_dtype(X, Y), copy=False)
 
 
 _REGISTRY: dict[str, type[Kernel]] = {

@@ -29,7 +29,8 @@ import scipy.linalg as sla
 
 from . import kernels as _kernels
 from ._cores import EIG_RCOND, PSD_CORES, psd_core
-from ._validation import (as_generator, check_choice, check_indices, check_int, check_points, check_same_dim,
+from ._validation import (as_generator, check_choice, check_indices, check_int, check_kernel, check_options,
+                          check_points, check_positive, check_rcond, check_same_dim, check_size_product,
                           fail)
 
 __all__ = ["KPCAResult", "exact_kpca", "nystrom_kpca", "rff_kpca", "kpca", "reconstruction_error"]
@@ -42,15 +43,15 @@ TILE_ROWS = 2048
 
 
 def _as_kernel(kernel, func):
-    if isinstance(kernel, _kernels.Kernel):
-        return kernel
-    if isinstance(kernel, str):
-        return _kernels.get(kernel)
-    raise fail(func, "kernel", "be a kernapprox Kernel or a kernel name", type(kernel).__name__, TypeError)
+    return check_kernel(kernel, func)
 
 
-def _block(kernel, X, Z):
-    return np.asarray(kernel._block(X, Z), dtype=np.float64)
+def _block(kernel, X, Z, func: str = "kpca"):
+    B = np.asarray(kernel._block(X, Z), dtype=np.float64)
+    if not np.all(np.isfinite(B)):
+        raise fail(func, "X", "give finite kernel values (coordinates at a scale where the kernel is "
+                   "representable)", f"{int(B.size - np.count_nonzero(np.isfinite(B)))} non-finite kernel entries")
+    return B
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def exact_kpca(kernel, X, n_components: int) -> KPCAResult:
     X = check_points(X, func, "X", dtype=np.float64)
     n = X.shape[0]
     n_components = check_int(n_components, func, "n_components", low=1, high=n)
-    K = _block(kernel, X, X)
+    K = _block(kernel, X, X, func)
     lam, U = np.linalg.eigh(0.5 * (K + K.T) / n)
     lam, U = _top(lam, U, n_components, func, "K")
     coef = U / np.sqrt(n * lam)
@@ -265,12 +266,16 @@ def nystrom_kpca(kernel, X, n_components: int, landmarks, *, core: str = "eig", 
     kernel = _as_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     check_choice(core, PSD_CORES, func, "core")
+    rcond = check_rcond(rcond, func)
+    if gamma is not None:
+        gamma = check_positive(gamma, func, "gamma")
+    as_generator(rng, func)
     n = X.shape[0]
     Z, idx = _landmarks(landmarks, X, rng, func)
     m = Z.shape[0]
     n_components = check_int(n_components, func, "n_components", low=1, high=m)
-    W = _block(kernel, Z, Z)
-    Knm = _block(kernel, X, Z)
+    W = _block(kernel, Z, Z, func)
+    Knm = _block(kernel, X, Z, func)
     pc = psd_core(W, core, rcond=rcond, gamma=gamma, func=func)
     F = pc.apply(Knm)                                   # (n, r)
     Cov = F.T @ F / n
@@ -327,7 +332,9 @@ def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff"
     n = X.shape[0]
     if feature_map is None:
         from .features import random_features
-        feature_map = random_features(kernel, X.shape[1], check_int(n_features, func, "n_features", low=1),
+        n_features = check_int(n_features, func, "n_features", low=1)
+        check_size_product(func, {"n_features": n_features, "n": n}, copies=2)   # the (n, n_features) features
+        feature_map = random_features(kernel, X.shape[1], n_features,
                                       kind=kind, rng=rng, **options)
     elif not hasattr(feature_map, "transform"):
         raise fail(func, "feature_map", "have a transform(X) method", type(feature_map).__name__, TypeError)
@@ -362,6 +369,24 @@ def kpca(kernel, X, n_components: int, *, method: str = "nystrom", landmarks=Non
     """Dispatcher: ``method="exact" | "nystrom" (landmarks=...) | "rff" (n_features=...)``."""
     func = "kpca"
     check_choice(method, ("exact", "nystrom", "rff"), func, "method")
+    gen = as_generator(rng, func)
+    # every keyword is checked whichever method runs: one that the method does not use is refused
+    # (method="rff" hands its options to random_features, which refuses unknown ones)
+    if method != "rff":
+        check_options(options, {"exact": (), "nystrom": ("core", "rcond", "gamma")}[method],
+                      f"kpca(method={method!r})")
+    # options of the other methods are validated too (a sweep may pass them all), never ignored unread
+    if method != "nystrom" and landmarks is not None:
+        n = check_points(X, func, "X").shape[0]
+        if np.ndim(landmarks) == 0:
+            check_int(landmarks, func, "landmarks", low=1, high=n)
+        elif np.ndim(landmarks) == 1:
+            check_indices(landmarks, n, func, "landmarks")
+        else:
+            check_points(landmarks, func, "landmarks")
+    if method != "rff" and n_features is not None:
+        check_int(n_features, func, "n_features", low=1)
+    rng = gen
     if method == "exact":
         return exact_kpca(kernel, X, n_components)
     if method == "nystrom":

@@ -32,7 +32,8 @@ import scipy.linalg as sla
 from ._cores import psd_core
 from .kernels import Kernel
 from .matrix import KernelMatrix
-from ._validation import as_generator, check_indices, check_int, check_matrix, check_points, check_positive, fail
+from ._validation import as_generator, check_choice, check_indices, check_int, check_matrix, check_points, check_positive, fail
+from .sketch import KINDS as SKETCH_KINDS
 from .sketch import Sketch, DenseSketch, make_sketch
 
 __all__ = ["sketched_krr", "nystrom_krr", "KRRModel", "EIG_CLIP"]
@@ -147,11 +148,14 @@ def sketched_krr(KM, y, lam: float, sketch, *, s: int | None = None, rng=None, *
     n = KM.shape[0]
     y = _check_y(y, n, func)
     lam = check_positive(lam, func, "lam")
+    gen = as_generator(rng, func)                     # validated whether or not a sketch is drawn
+    if s is not None:
+        s = check_int(s, func, "s", low=1, high=n)   # s >= n sketches nothing: solve the full problem
     if isinstance(sketch, str):
+        check_choice(sketch, SKETCH_KINDS, func, "sketch")
         if s is None:
             raise fail(func, "s", "be given when `sketch` is a kind name", None)
-        s = check_int(s, func, "s", low=1)
-        sketch = make_sketch(sketch, n, s, rng=as_generator(rng), **options)
+        sketch = make_sketch(sketch, n, s, rng=gen, **options)
     elif options:
         raise TypeError(f"{func}: options {sorted(options)} are only accepted with a sketch kind name")
     if isinstance(sketch, np.ndarray):
@@ -211,11 +215,13 @@ def nystrom_krr(KM, y, lam: float, idx=None, *, k: int | None = None, rng=None) 
     n = KM.shape[0]
     y = _check_y(y, n, func)
     lam = check_positive(lam, func, "lam")
+    gen = as_generator(rng, func)                     # validated whether or not landmarks are drawn
+    if k is not None:
+        k = check_int(k, func, "k", low=1, high=n)
     if idx is None:
         if k is None:
             raise fail(func, "k", "be given when `idx` is None", None)
-        k = check_int(k, func, "k", low=1, high=n)
-        idx = np.sort(as_generator(rng).choice(n, size=k, replace=False))
+        idx = np.sort(gen.choice(n, size=k, replace=False))
     idx = check_indices(idx, n, func, "idx")
     before = KM.n_evals
     C = KM.columns(idx).astype(np.float64, copy=False)

@@ -17,9 +17,9 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import matrix as _matrix
-from ._validation import check_dense_cap, check_indices, check_matrix, fail
+from ._validation import check_bool, check_dense_cap, check_indices, check_matrix, fail, symmetry_gap
 
-__all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol"]
+__all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol", "require_psd"]
 
 # ``to_dense`` / ``MatrixOracle.dense`` share KernelMatrix's cap, read at call time:
 # ``kernapprox.matrix.DENSE_CAP_ENTRIES`` is the one setting.
@@ -30,6 +30,20 @@ def _frozen(a) -> np.ndarray:
     v = np.asarray(a).view()
     v.setflags(write=False)
     return v
+
+
+def _factor(A, func: str, name: str) -> np.ndarray:
+    """A factor: real, finite, 2-D, non-empty rows (zero columns allowed: a rank-0 result); float32
+    and float64 kept, other real dtypes become float64."""
+    if isinstance(A, np.ndarray) and A.dtype in (np.float32, np.float64) and A.ndim == 2 and A.shape[0] > 0:
+        if not np.all(np.isfinite(A)):
+            raise fail(func, name, "hold only finite values (no NaN or inf)",
+                       f"{int(A.size - np.count_nonzero(np.isfinite(A)))} non-finite entries")
+        return A
+    if isinstance(A, np.ndarray) and A.ndim == 2 and A.shape[1] == 0 and A.shape[0] > 0:
+        return A.astype(np.float64) if A.dtype not in (np.float32, np.float64) else A
+    return check_matrix(A, func, name, ndim=2, dtype=None if getattr(A, "dtype", None) in (np.float32,)
+                        else np.float64)
 
 
 def _info(info) -> MappingProxyType:
@@ -87,10 +101,16 @@ class _Base:
         return self._rmv(U.T).T
 
     def to_dense(self, *, force: bool = False) -> np.ndarray:
-        """The dense matrix; refuses above ``matrix.DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
+        """The dense matrix; refuses above ``matrix.DENSE_CAP_ENTRIES`` entries unless ``force=True``,
+        and refuses (naming the factors) when its entries overflow the float range."""
         n, m = self.shape
         check_dense_cap(n, m, _matrix.DENSE_CAP_ENTRIES, f"{type(self).__name__}.to_dense", force=force)
-        return self._dense()
+        with np.errstate(over="ignore", invalid="ignore"):
+            D = self._dense()
+        if not np.all(np.isfinite(D)):
+            raise fail(f"{type(self).__name__}.to_dense", self._FACTORS,
+                       f"have products representable in {np.dtype(self.dtype).name}", "entries that overflow")
+        return D
 
     def as_operator(self) -> spla.LinearOperator:
         """A :class:`scipy.sparse.linalg.LinearOperator` applying the factors (never dense)."""
@@ -117,10 +137,10 @@ class PSDLowRank(_Base):
         Provenance: ``indices`` (landmarks/pivots), ``n_evals``, ``method``, ``core``, …
     """
 
+    _FACTORS = "F"
+
     def __init__(self, F, info=None):
-        F = np.asarray(F)
-        if F.ndim != 2:
-            raise fail("PSDLowRank", "F", "be a 2-D array of shape (n, r)", f"shape {F.shape}")
+        F = _factor(F, "PSDLowRank", "F")
         self.F = _frozen(F)
         self.info = _info(info)
         self._seal()
@@ -154,9 +174,12 @@ class PSDLowRank(_Base):
 class SymLowRank(_Base):
     """``K̂ = U diag(λ) Uᵀ`` with U (n, r) and real λ (r,) that may be negative (indefinite Nyström)."""
 
+    _FACTORS = "U"
+
     def __init__(self, U, lam, info=None):
-        U = np.asarray(U)
-        lam = np.asarray(lam, dtype=np.float64)
+        U = _factor(U, "SymLowRank", "U")
+        lam = (check_matrix(lam, "SymLowRank", "lam", ndim=1, dtype=np.float64) if np.size(lam)
+               else np.zeros(0))                                   # rank 0: the zero approximation
         if U.ndim != 2 or lam.ndim != 1 or lam.shape[0] != U.shape[1]:
             raise ValueError(f"SymLowRank: need U of shape (n, r) and lam of shape (r,); got {U.shape} and {lam.shape}")
         self.U = _frozen(U)
@@ -196,8 +219,10 @@ class SymLowRank(_Base):
 class LowRank(_Base):
     """``K̂ = L Rᵀ`` with L (n, r) and R (m, r): a rectangular or asymmetric low-rank matrix."""
 
+    _FACTORS = "L"
+
     def __init__(self, L, R, info=None):
-        L, R = np.asarray(L), np.asarray(R)
+        L, R = _factor(L, "LowRank", "L"), _factor(R, "LowRank", "R")
         if L.ndim != 2 or R.ndim != 2 or L.shape[1] != R.shape[1]:
             raise ValueError(f"LowRank: need L (n, r) and R (m, r) with the same r; got {L.shape} and {R.shape}")
         self.L = _frozen(L)
@@ -245,18 +270,26 @@ class MatrixOracle:
     ----------
     A : ndarray of shape (n, m), or PSDLowRank / SymLowRank / LowRank
     is_psd : bool, optional
-        Whether A is PSD. Default: True for a :class:`PSDLowRank`; for anything else it is decided
-        once from the eigenvalues (symmetric and min λ >= -PSD_RTOL·max|λ|, dense, O(n³)).
+        Whether A is PSD: a declaration, trusted (declared structure wins). Default: decided by
+        cheap checks, never a decomposition — True for a :class:`PSDLowRank`; for a
+        :class:`SymLowRank` from the signs of its λ (O(r)); for anything else square: symmetric by
+        the randomized test of :func:`kernapprox._validation.symmetry_gap` (O(n²) for a dense
+        array, O(n r) for factors), a non-negative diagonal, and Cauchy–Schwarz
+        ``A_ij² <= A_ii A_jj`` on the entries next to the diagonal. Those are necessary
+        conditions only; consumers that need PSD (:func:`kernapprox.nystrom`) also check the small
+        landmark block they read (``psd_declared`` is False then).
 
     Notes
     -----
     ``kernel`` and ``X`` are None: landmarks given as points need a real kernel matrix.
     """
 
-    #: relative tolerance of the automatic PSD decision
+    #: relative tolerance of the automatic PSD decision (diagonal and 2×2 minors)
     PSD_RTOL = 1e3 * float(np.finfo(np.float64).eps)
 
     def __init__(self, A, *, is_psd: bool | None = None):
+        if is_psd is not None:
+            is_psd = check_bool(is_psd, "MatrixOracle", "is_psd")
         if isinstance(A, _Base):
             self._A = A
             self._dense_A = None
@@ -267,17 +300,51 @@ class MatrixOracle:
         self.X = None
         self.n_evals = 0
         n, m = self.shape
-        self.symmetric = n == m and (isinstance(A, (PSDLowRank, SymLowRank)) or
-                                     (self._dense_A is not None and np.allclose(self._dense_A, self._dense_A.T)))
+        eps = float(np.finfo(self.dtype if self.dtype in (np.float32, np.float64) else np.float64).eps)
+        if n != m:
+            self.symmetric = False
+        elif isinstance(A, (PSDLowRank, SymLowRank)):
+            self.symmetric = True
+        else:
+            mv = self._dense_A.__matmul__ if self._dense_A is not None else self._A.matvec
+            self.symmetric = symmetry_gap(mv, n, eps=eps)[0]
+        self.psd_declared = is_psd is not None or isinstance(A, (PSDLowRank, SymLowRank))
         if is_psd is None:
             if isinstance(A, PSDLowRank):
                 is_psd = True
+            elif isinstance(A, SymLowRank):
+                lam = np.asarray(A.lam)
+                is_psd = bool(lam.size == 0 or lam.min() >= -self.PSD_RTOL * np.abs(lam).max())
             elif not self.symmetric:
                 is_psd = False
             else:
-                lam = np.linalg.eigvalsh(np.asarray(self._full(), dtype=np.float64))
-                is_psd = bool(lam[0] >= -self.PSD_RTOL * max(1.0, float(np.abs(lam).max())))
+                is_psd = self._cheap_psd(eps)
         self.is_psd = bool(is_psd)
+
+    def _cheap_psd(self, eps: float) -> bool:
+        """Necessary PSD conditions in O(n) entries: diag >= 0 and A_{i,i+1}² <= A_ii A_{i+1,i+1}."""
+        n = self.shape[0]
+        d = np.asarray(np.diagonal(self._dense_A) if self._dense_A is not None else self._A.diag(),
+                       dtype=np.float64)
+        dmax = float(np.abs(d).max(initial=0.0))
+        tol = max(self.PSD_RTOL, 10 * eps) * dmax
+        if np.any(d < -tol):
+            return False
+        if n > 1:
+            i = np.arange(n - 1)
+            off = np.asarray(self._pairs(i, i + 1), dtype=np.float64)
+            if np.any(np.abs(off) > np.sqrt(np.maximum(d[i], 0) * np.maximum(d[i + 1], 0)) + tol):
+                return False
+        return True
+
+    def _pairs(self, I, J) -> np.ndarray:
+        """Entries A[I[t], J[t]] (no counting)."""
+        if self._dense_A is not None:
+            return self._dense_A[I, J]
+        A = self._A
+        if isinstance(A, LowRank):
+            return np.einsum("ij,ij->i", A.L[I], A.R[J])
+        return np.array([self._get([i], [j])[0, 0] for i, j in zip(I, J)])
 
     def _full(self):
         return self._dense_A if self._dense_A is not None else self._A._dense()
@@ -343,13 +410,31 @@ class MatrixOracle:
 _PROTOCOL = ("shape", "diag", "columns", "block")
 
 
-def as_matrix_protocol(KM, func: str):
+def as_matrix_protocol(KM, func: str, name: str = "KM"):
     """``KM`` itself when it follows the kernel-matrix protocol (``.shape``, ``.diag()``,
     ``.columns(idx)``, ``.block(I, J)``, …); a :class:`MatrixOracle` around a dense array or a
     low-rank result; TypeError otherwise."""
     if all(hasattr(KM, a) for a in _PROTOCOL):
         return KM
-    if isinstance(KM, (_Base, np.ndarray)):
+    if isinstance(KM, _Base):
         return MatrixOracle(KM)
-    raise fail(func, "KM", "be a KernelMatrix (or an object with .shape, .diag(), .columns(idx), "
+    if isinstance(KM, (np.ndarray, list, tuple)) or hasattr(KM, "__array__"):
+        return MatrixOracle(check_matrix(KM, func, name, ndim=2))
+    raise fail(func, name, "be a KernelMatrix (or an object with .shape, .diag(), .columns(idx), "
                ".block(I, J)), a dense array or a low-rank result", type(KM).__name__, TypeError)
+
+
+def require_psd(KM, func: str) -> None:
+    """The structure every PSD consumer (Nyström, the landmark samplers, Cholesky) requires of a
+    protocol object, checked the same way everywhere: square, and PSD by its ``is_psd`` (or its
+    ``kernel.is_psd``) — declared or cheaply decided (:class:`MatrixOracle`), never decomposed."""
+    n, m = KM.shape
+    if n != m:
+        raise fail(func, "KM", "be a square (PSD) kernel matrix K(X, X)", f"shape {KM.shape}")
+    v = getattr(KM, "is_psd", None)
+    if v is None:
+        v = getattr(getattr(KM, "kernel", None), "is_psd", False)
+    if not v:
+        name = getattr(getattr(KM, "kernel", None), "name", None) or type(KM).__name__
+        raise fail(func, "KM", "be positive semi-definite (use kernapprox.indefinite_nystrom or "
+                   "kernapprox.augmented_nystrom for non-PSD kernels)", f"a non-PSD matrix ({name}, is_psd=False)")

@@ -23,6 +23,7 @@ passes over the operands) and ``.method``.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import scipy.linalg as sla
@@ -30,8 +31,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import ndtri
 
-from ._validation import (as_generator, check_choice, check_int, check_matrix, check_positive,
-                          check_probability, fail, warn)
+from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_memory,
+                          check_probability, check_real, fail, symmetry_gap, warn)
 
 __all__ = [
     "ErrorEstimate", "SpectralError", "spectral_error", "spectral_norm", "frobenius_error", "trace_error",
@@ -67,11 +68,17 @@ DEFLATION_EPS_MULTIPLE = 1e3
 NOISE_EPS_MULTIPLE = 10.0
 #: Failure probability of the Kuczyński–Woźniakowski probabilistic upper bound ``.upper_prob``.
 KW_FAIL_PROB = 1e-3
-#: Constant of Kuczyński & Woźniakowski (1992), Thm 4.2: P(failure) <= KW_CONSTANT·sqrt(N)·exp(−(2k−1)√ε)
-#: (the √N·e^{−(2k−1)√ε} form is in the paper's abstract; the constant 1.648 is quoted from memory [M]).
+#: Constant of Kuczyński & Woźniakowski, SIAM J. Matrix Anal. Appl. 13(4), 1992, Thm 4.2 (Lanczos):
+#: P(failure) <= KW_CONSTANT·sqrt(N)·exp(−(2k−1)√ε). Verified: the √N·e^{−(2k−1)√ε} form (the paper's
+#: abstract and its report version CUCS-465-89). NOT verified against the theorem's text: the value
+#: 1.648 (≈ √e; the value also quoted by later work, e.g. Urschel 2021); hence ``upper_prob`` is
+#: documented as a probabilistic bound that rests on this unverified constant, not as a rigorous one.
 KW_CONSTANT = 1.648
 #: Default number of probe vectors of the Hutchinson estimators.
 HUTCHINSON_SAMPLES = 64
+#: Upper bound on ``n_samples`` is ``max(N, HUTCHINSON_MIN_CAP)`` (N = the probed dimension): N products
+#: with unit vectors already give the exact value, so more probes than that buy nothing.
+HUTCHINSON_MIN_CAP = 1024
 #: Probe vectors are applied in blocks of at most this many columns.
 PROBE_BLOCK = 32
 #: Two operands count as symmetric when max|A − Aᵀ| <= SYM_EPS_MULTIPLE · eps · max|A| (dense only).
@@ -103,6 +110,14 @@ class ErrorEstimate(float):
     """
 
     def __new__(cls, value, lower=None, upper=None, matvecs=0, passes=0, method="exact", info=None):
+        value = check_real(value, "ErrorEstimate", "value")
+        for name, b in (("lower", lower), ("upper", upper)):
+            # a bracket end may be infinite (an unbounded side), never NaN or a non-number
+            if b is not None and (isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real)
+                                  or math.isnan(b)):
+                raise fail("ErrorEstimate", name, "be None or a real number (±inf allowed)", repr(b),
+                           TypeError if not isinstance(b, numbers.Real) or isinstance(b, (bool, np.bool_))
+                           else ValueError)
         obj = float.__new__(cls, value)
         obj.lower = float(value) if lower is None else float(lower)
         obj.upper = float(value) if upper is None else float(upper)
@@ -531,7 +546,7 @@ def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
         upper = lower  # the Krylov space is invariant: the Ritz values are eigenvalues
     if not converged:
         warn(f"spectral_error: Lanczos stopped after {it} blocks with the bracket [{lower:.6g}, {upper:.6g}] "
-             f"wider than tol={tol:g}; raise max_iter or block_size", stacklevel=4)
+             f"wider than tol={tol:g}; raise max_iter or block_size")
     # Krylov dimension (in powers of P = M² or MᵀM) reached from the first start vector
     k_power = (it - 1) // 2 if M.symmetric else it - 1
     info = {"converged": converged, "invariant": invariant, "at_noise_floor": at_noise, "blocks": it,
@@ -578,6 +593,28 @@ def _factored_spectral(M: _Difference):
     val = float(np.linalg.svd(R1 @ R2.T, compute_uv=False)[0])
     rho = EXACT_RTOL_EPS_MULTIPLE * max(M.shape) * EPS
     return val, val * (1 - rho), val * (1 + rho)
+
+
+def _verify_symmetric(M: _Difference, func: str) -> None:
+    """``symmetric=True`` is a claim about A − B: checked by the randomized test of
+    :func:`kernapprox._validation.symmetry_gap` (one block product with A and with B, no
+    decomposition); the tolerance scales with ‖A‖ + ‖B‖ (the cancellation level of A − B)."""
+    if M.shape[0] != M.shape[1]:
+        raise fail(func, "symmetric", "be False or None for a rectangular operator", True)
+    scale = {}
+
+    def mv(V):
+        PA = M.A.mm(V)
+        PB = None if M.B is None else M.B.mm(V)
+        cn = np.linalg.norm(V, axis=0)
+        scale["s"] = float(np.max(np.linalg.norm(PA, axis=0) / cn)) + (
+            0.0 if PB is None else float(np.max(np.linalg.norm(PB, axis=0) / cn)))
+        return PA if PB is None else PA - PB
+
+    ok, rel = symmetry_gap(mv, M.shape[0], scale=lambda: scale["s"])
+    if not ok:
+        raise fail(func, "symmetric", "be False or None: A − B is not symmetric (randomized test uᵀMv vs "
+                   f"vᵀMu, relative asymmetry ~{rel:.2g})", True)
 
 
 def _auto_exact(shape) -> bool:
@@ -643,9 +680,11 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
       the Ritz values are exact and ``upper = lower``. When the whole bracket lies below the rounding
       floor ``10·sqrt(max(n, m))·eps·(‖A‖ + ‖B‖)`` the iteration stops (``info["at_noise_floor"]``):
       A and B agree to working precision.
-    * ``info["upper_prob"]``: a rigorous *probabilistic* upper bound, ``‖M‖ <= upper_prob`` with
-      probability ≥ 1 − fail_prob over the start block (Kuczyński & Woźniakowski 1992, Thm 4.2,
-      applied to the first start vector); looser than *upper*.
+    * ``info["upper_prob"]``: a *probabilistic* upper bound, ``‖M‖ <= upper_prob`` with
+      probability ≥ 1 − fail_prob over the start block, in exact arithmetic (Kuczyński & Woźniakowski
+      1992, Thm 4.2, applied to the first start vector); looser than *upper*. Not certified: the
+      form of the bound is checked against the source, its constant :data:`KW_CONSTANT` is not (see
+      there), and rounding in the Krylov recurrence is not accounted for.
 
     The exact path reports ``lower = v(1 − ρ)``, ``upper = v(1 + ρ)`` with
     ``ρ = 10·max(n, m)·eps`` (backward error of the dense eigen/singular value solver).
@@ -674,14 +713,21 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     """
     func = "spectral_error"
     check_choice(method, ("auto", "exact", "lanczos"), func, "method")
-    tol = check_positive(tol, func, "tol")
+    gen = as_generator(rng, func)
+    tol = check_real(tol, func, "tol", low=0.0, high=1.0, low_open=True)
     max_iter = check_int(max_iter, func, "max_iter", low=1)
     fail_prob = check_probability(fail_prob, func, "fail_prob")
+    if symmetric is not None:
+        symmetric = check_bool(symmetric, func, "symmetric")
     M = _Difference(A, B, func, symmetric)
+    if symmetric:
+        _verify_symmetric(M, func)
+    n, m = M.shape
+    N = n if M.symmetric else min(n, m)                  # dimension of the Krylov space
     if block_size is None:
         kernel_operand = M.A.kind == "kernel" or (M.B is not None and M.B.kind == "kernel")
-        block_size = LANCZOS_BLOCK_KERNEL if kernel_operand else LANCZOS_BLOCK
-    block_size = check_int(block_size, func, "block_size", low=1)
+        block_size = min(N, LANCZOS_BLOCK_KERNEL if kernel_operand else LANCZOS_BLOCK)
+    block_size = check_int(block_size, func, "block_size", low=1, high=N)
     factored = M.A.kind == "lowrank" and (M.B is None or M.B.kind == "lowrank")
     if method == "auto":
         method = "exact" if factored or _auto_exact(M.shape) else "lanczos"
@@ -690,11 +736,13 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
         return ErrorEstimate(val, lo, up, matvecs=0, passes=0, method="exact",
                              info={"symmetric": M.symmetric, "factored": True})
     if method == "exact":
+        check_memory(8 * 2 * n * m, func, "method", method)
         val, lo, up = _exact_spectral(M)
-        n, m = M.shape
         return ErrorEstimate(val, lo, up, matvecs=min(n, m) if M.A.kind == "linop" else 0, passes=1,
                              method="exact", info={"symmetric": M.symmetric})
-    gen = as_generator(rng)
+    # memory of the Krylov basis and its images (at most N columns: the space is then invariant)
+    cols = min(N, block_size * max_iter)
+    check_memory(8 * 3 * max(n, m) * cols + 8 * 2 * cols * cols, func, "max_iter", max_iter)
     val, lo, up, info = _lanczos(M, rng=gen, tol=tol, block_size=block_size, max_iter=max_iter,
                                  fail_prob=fail_prob)
     return ErrorEstimate(val, lo, up, matvecs=M.matvecs, passes=M.passes, method="lanczos", info=info)
@@ -722,12 +770,52 @@ def _clt_bracket(samples: np.ndarray, fail_prob: float):
     return mean, stderr, mean - z * stderr, mean + z * stderr
 
 
-def _check_estimator_options(func, method, distribution, n_samples, fail_prob):
-    """Shared checks of the exact / Hutchinson options of ``frobenius_error`` and ``trace_error``."""
+def _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng):
+    """Shared checks of the exact / Hutchinson options of ``frobenius_error`` and ``trace_error``
+    (all of them, whichever method runs)."""
     check_choice(method, ("exact", "hutchinson"), func, "method")
     check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
     return (check_int(n_samples, func, "n_samples", low=2),
-            check_probability(fail_prob, func, "fail_prob"))
+            check_probability(fail_prob, func, "fail_prob"), as_generator(rng, func))
+
+
+def _check_n_samples(n_samples: int, N: int, func: str) -> None:
+    """At most ``max(N, HUTCHINSON_MIN_CAP)`` probes (N unit-vector products give the exact value)."""
+    check_int(n_samples, func, "n_samples", low=2, high=max(N, HUTCHINSON_MIN_CAP))
+
+
+def _pow2_exponent(T: np.ndarray) -> int:
+    """0 when the squares of T's entries neither overflow nor underflow, else the power-of-two
+    exponent e with max|T|·2⁻ᵉ ≈ 1 (scaling by 2⁻ᵉ is exact: the sums of squares are unchanged in
+    relative terms, and bit-identical in the safe range)."""
+    mx = float(np.max(np.abs(T))) if T.size else 0.0
+    if mx == 0.0 or _SAFE_LOW <= mx <= _SAFE_HIGH:
+        return 0
+    return math.frexp(mx)[1]
+
+
+# entries in [2^-450, 2^450] can be squared and summed (up to 2^100 terms) in float64 without
+# overflow or underflow to zero
+_SAFE_LOW, _SAFE_HIGH = 2.0 ** -450, 2.0 ** 450
+
+
+class _ScaledSum:
+    """Σ sᵢ·4^{eᵢ} kept as ``total · 4^e`` (LAPACK ``?nrm2``-style scaling with powers of two)."""
+
+    def __init__(self):
+        self.total, self.e = 0.0, None
+
+    def add(self, ssq: float, e: int) -> None:
+        if self.e is None:
+            self.total, self.e = ssq, e
+        elif e > self.e:
+            self.total = math.ldexp(self.total, 2 * (self.e - e)) + ssq
+            self.e = e
+        else:
+            self.total += math.ldexp(ssq, 2 * (e - self.e))
+
+    def sqrt(self) -> float:
+        return math.ldexp(math.sqrt(self.total), self.e or 0)
 
 
 def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
@@ -769,32 +857,43 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     smoothing splines", Comm. Stat. Simul. Comput. 18(3), 1989 (applied to tr(MᵀM) = ‖M‖_F²).
     """
     func = "frobenius_error"
-    n_samples, fail_prob = _check_estimator_options(func, method, distribution, n_samples, fail_prob)
+    n_samples, fail_prob, gen = _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng)
     M = _Difference(A, B, func)
     n, m = M.shape
+    _check_n_samples(n_samples, m, func)
     if method == "exact":
-        total = 0.0
+        acc = _ScaledSum()
         step = _tile_rows(m)
         tiles = 0
         for i0 in range(0, n, step):
             T = M.rows(i0, min(n, i0 + step))
-            total += float(np.einsum("ij,ij->", T, T))
+            e = _pow2_exponent(T)
+            Ts = T if e == 0 else np.ldexp(T, -e)
+            acc.add(float(np.einsum("ij,ij->", Ts, Ts)), e)
             tiles += 1
-        val = math.sqrt(total)
+        val = acc.sqrt()
         rho = EXACT_RTOL_EPS_MULTIPLE * max(n, m) * EPS
         return ErrorEstimate(val, val * (1 - rho), val * (1 + rho), matvecs=0, passes=tiles, method="exact")
-    gen = as_generator(rng)
-    samples = []
+    blocks = []
     for s0 in range(0, n_samples, PROBE_BLOCK):
         s = min(PROBE_BLOCK, n_samples - s0)
         W = _probe(gen, m, s, distribution)
         MW = M.mm(W)
-        samples.append(np.einsum("ij,ij->j", MW, MW))
-    x = np.concatenate(samples)
+        e = _pow2_exponent(MW)
+        MWs = MW if e == 0 else np.ldexp(MW, -e)
+        blocks.append((np.einsum("ij,ij->j", MWs, MWs), e))
+    # squared norms in units of 4^e_max (a power of two: exact; bit-identical when no scaling is needed)
+    e_max = max(e for _, e in blocks)
+    x = np.concatenate([b if e == e_max else np.ldexp(b, 2 * (e - e_max)) for b, e in blocks])
     mean, stderr, lo, up = _clt_bracket(x, fail_prob)
-    return ErrorEstimate(math.sqrt(max(mean, 0.0)), math.sqrt(max(lo, 0.0)), math.sqrt(max(up, 0.0)),
+
+    def root(v):
+        return math.ldexp(math.sqrt(max(v, 0.0)), e_max)
+    with np.errstate(over="ignore"):         # ‖M‖_F² itself may exceed the float64 range: inf
+        sq_stderr, sq_mean = float(np.ldexp(stderr, 2 * e_max)), float(np.ldexp(mean, 2 * e_max))
+    return ErrorEstimate(root(mean), root(lo), root(up),
                          matvecs=M.matvecs, passes=M.passes, method="hutchinson",
-                         info={"stderr": stderr, "squared_estimate": mean, "n_samples": n_samples,
+                         info={"stderr": sq_stderr, "squared_estimate": sq_mean, "n_samples": n_samples,
                                "distribution": distribution, "fail_prob": fail_prob})
 
 
@@ -826,18 +925,18 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
     (arXiv 2207.06503) — trace error as the natural RPCholesky metric.
     """
     func = "trace_error"
-    n_samples, fail_prob = _check_estimator_options(func, method, distribution, n_samples, fail_prob)
+    n_samples, fail_prob, gen = _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng)
     M = _Difference(A, B, func)
     n, m = M.shape
     if n != m:
         raise fail(func, "A", "be square", f"shape {M.shape}")
+    _check_n_samples(n_samples, n, func)
     if method == "exact":
         d = M.diag()
         val = float(np.sum(d))
         margin = EXACT_RTOL_EPS_MULTIPLE * n * EPS * float(np.sum(np.abs(d)))
         return ErrorEstimate(val, val - margin, val + margin, matvecs=M.matvecs, passes=M.passes,
                              method="exact")
-    gen = as_generator(rng)
     samples = []
     for s0 in range(0, n_samples, PROBE_BLOCK):
         s = min(PROBE_BLOCK, n_samples - s0)
@@ -870,7 +969,7 @@ def relative_spectral_error(A, B, **kwargs) -> ErrorEstimate:
     if B is None:
         raise fail("relative_spectral_error", "B", "be given", None, TypeError)
     kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None))
+    gen = as_generator(kw.pop("rng", None), "relative_spectral_error")
     err = spectral_error(A, B, rng=gen, **kw)
     ref = spectral_error(A, None, rng=gen, **kw)
     return _ratio(err, ref, "relative_spectral_error")
@@ -881,7 +980,7 @@ def relative_frobenius_error(A, B, **kwargs) -> ErrorEstimate:
     if B is None:
         raise fail("relative_frobenius_error", "B", "be given", None, TypeError)
     kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None))
+    gen = as_generator(kw.pop("rng", None), "relative_frobenius_error")
     return _ratio(frobenius_error(A, B, rng=gen, **kw), frobenius_error(A, None, rng=gen, **kw),
                   "relative_frobenius_error")
 
@@ -891,7 +990,7 @@ def relative_trace_error(A, B, **kwargs) -> ErrorEstimate:
     if B is None:
         raise fail("relative_trace_error", "B", "be given", None, TypeError)
     kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None))
+    gen = as_generator(kw.pop("rng", None), "relative_trace_error")
     err = trace_error(A, B, rng=gen, **kw)
     ref = trace_error(A, None, rng=gen, **kw)
     if float(ref) <= 0:
@@ -929,6 +1028,7 @@ def attention_output_loss(exact, approx, *, norm: str = "spectral", relative: bo
     """
     func = "attention_output_loss"
     check_choice(norm, _LOSS_NORMS, func, "norm")
+    relative = check_bool(relative, func, "relative")
     E = check_matrix(exact, func, "exact", ndim=None, dtype=np.float64)
     R = check_matrix(approx, func, "approx", ndim=None, dtype=np.float64)
     if E.ndim < 2:

@@ -11,14 +11,14 @@ All results are factor containers (:mod:`kernapprox.lowrank`); nothing of size n
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from . import kernels as _kernels
 from ._cores import EIG_RCOND, EPS, NS_ITER_DEFAULT, core_inverse, sym_core
-from ._validation import (as_generator, check_choice, check_indices, check_int, check_matrix, check_points,
-                          check_same_dim, fail, working_dtype)
+from ._validation import (as_generator, check_bool, check_choice, check_indices, check_int, check_matrix,
+                          check_memory, check_points, check_positive, check_rcond, check_same_dim,
+                          check_symmetric, fail, working_dtype)
 from .lowrank import LowRank, SymLowRank
 from .matrix import KernelMatrix
 
@@ -31,6 +31,23 @@ AUGMENTED_RULES = ("uniform2n", "stratified")
 ATTENTION_CORES = ("pinv", "eig", "ridge", "newton_schulz")
 #: Default relative eigenvalue cutoff of the SM (exponential-kernel) core, algorithms.md §2.8.
 SM_RCOND = 1e-8
+
+
+#: Upper bound on ``n_iter`` of the Newton–Schulz core: the iteration converges quadratically once
+#: ‖I − W Z‖ < 1 (from the Lemma-3 start), so a few tens of steps reach float64 accuracy for any
+#: condition number below 1/eps; more are refused rather than run for hours.
+NS_MAX_ITER = 200
+
+
+def _check_core_options(func, core, cores, *, gamma, n_iter, init, normalise, rcond):
+    """Every core option is validated whichever core runs (an unused option is still a typo)."""
+    check_choice(core, cores, func, "core")
+    if gamma is not None:
+        gamma = check_positive(gamma, func, "gamma", allow_zero=True)
+    n_iter = check_int(n_iter, func, "n_iter", low=1, high=NS_MAX_ITER)
+    check_choice(init, ("per_matrix", "global"), func, "init")
+    normalise = check_bool(normalise, func, "normalise")
+    return gamma, n_iter, normalise, check_rcond(rcond, func)
 
 
 def default_rcond(core: str, d: int, dtype, *, exponential: bool = False):
@@ -70,9 +87,18 @@ def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accu
     -------
     ndarray of int of shape (d,) if ``accumulation == 1`` else (accumulation, d)
     """
-    func = "augmented_nystrom"
-    gen = as_generator(rng)
+    func = "augmented_landmarks"
+    gen = as_generator(rng, func)
+    n = check_int(n, func, "n", low=1)
+    m = check_int(m, func, "m", low=1)
     N = n + m
+    d = check_int(d, func, "d", low=1)           # i.i.d. draws: d > n + m is a valid (if wasteful) sample
+    accumulation = check_int(accumulation, func, "accumulation", low=1)
+    from .sampling import METHODS as _SAMPLERS
+    check_choice(rule, AUGMENTED_RULES + tuple(_SAMPLERS), func, "rule")
+    check_memory(8 * accumulation * d, func, "d", d)
+    if rule not in AUGMENTED_RULES and (Q is None or K is None):
+        raise fail(func, "Q", f"be given (with `K` and `kernel`) for the data-dependent rule {rule!r}", None)
     if rule == "uniform2n":
         idx = gen.integers(0, N, size=(accumulation, d))
     elif rule == "stratified":
@@ -261,27 +287,39 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     check_same_dim(Q, K, func, "Q", "K")
     dt = working_dtype(Q, K)
     Q, K = Q.astype(dt, copy=False), K.astype(dt, copy=False)
-    check_choice(core, ATTENTION_CORES, func, "core")
+    gamma, n_iter, normalise, rcond = _check_core_options(func, core, ATTENTION_CORES, gamma=gamma,
+                                                          n_iter=n_iter, init=init, normalise=normalise,
+                                                          rcond=rcond)
     accumulation = check_int(accumulation, func, "accumulation", low=1)
+    from .sampling import METHODS as _SAMPLERS
+    check_choice(landmarks, AUGMENTED_RULES + tuple(_SAMPLERS), func, "landmarks")
     n, m = Q.shape[0], K.shape[0]
     N = n + m
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
     if indices is None:
         if d is None:
             raise fail(func, "d", "be given when `indices` is not", None)
-        d = check_int(d, func, "d", low=1)
-        if landmarks not in AUGMENTED_RULES and d > N:
-            raise fail(func, "d", f"be <= n + m = {N} for landmark rule {landmarks!r}", d)
+        # Landmarks drawn without replacement (a sampler name) are at most the n + m rows. The i.i.d.
+        # rules (Def. 1 "uniform2n", "stratified") draw with replacement: d > n + m is Theorem 2's
+        # sample-size regime (the skyformer_bound experiment uses it); duplicates add no rank and the
+        # pseudo-inverse core drops them, so d is bounded there by memory only (checked below).
+        d = check_int(d, func, "d", low=1, high=None if landmarks in AUGMENTED_RULES else N)
+        ad = accumulation * d
+        check_memory(8 * (2 * ad * (N + ad)), func, "accumulation" if accumulation > 1 else "d",
+                     accumulation if accumulation > 1 else d)
         idx2 = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
                                    kernel=kernel, Q=Q, K=K).reshape(accumulation, -1)
     else:
         idx2 = _as_index_array(indices, N, accumulation, func)
-        if d is not None and check_int(d, func, "d", low=1) != idx2.shape[1]:
+        if d is not None and check_int(d, func, "d", low=1, high=N) != idx2.shape[1]:
             raise fail(func, "d", f"equal the number of given indices ({idx2.shape[1]})", d)
     d = idx2.shape[1]
     sg = _signs(signs, idx2.shape, gen, func)
     w = sg / np.sqrt(accumulation)
     CQ, CK, W, shift = _augmented_blocks(kernel, Q, K, idx2, w)
+    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(CQ)) and np.all(np.isfinite(CK))):
+        raise fail(func, "Q", "give finite kernel values together with `K` (coordinates at a scale where "
+                   "the kernel is representable)", "non-finite kernel entries")
     if core == "newton_schulz" and gamma is None:
         gamma = 0.1
     if rcond is None:
@@ -345,7 +383,8 @@ def _as_matrix(A, func: str):
 
 
 def _choose(count_or_idx, N: int, gen, func: str, name: str) -> np.ndarray:
-    if isinstance(count_or_idx, numbers.Integral) and not isinstance(count_or_idx, bool):
+    if np.ndim(count_or_idx) == 0 and not isinstance(count_or_idx, (bool, np.bool_)):
+        # a scalar is a count (an integral float included; 2.5 or "3" raise), never a single index
         k = check_int(count_or_idx, func, name, low=1, high=N)
         return np.sort(gen.choice(N, size=k, replace=False)).astype(np.intp)
     return check_indices(count_or_idx, N, func, name)
@@ -402,8 +441,11 @@ def indefinite_nystrom(A, d=None, *, indices=None, core: str = "eig", rcond: flo
     if isinstance(M, KernelMatrix) and not M.symmetric:
         raise fail(func, "A", "be a symmetric KernelMatrix K(X, X)", "a rectangular K(X, Y)")
     check_choice(core, ("eig", "pinv"), func, "core")
+    rcond = check_rcond(rcond, func)
     n = M.shape[0]
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
+    if isinstance(M, _Dense):
+        check_symmetric(M.A.__matmul__, n, func, "A", eps=float(np.finfo(M.dtype).eps))
     if indices is None:
         if d is None:
             raise fail(func, "d", "be given when `indices` is not", None)
@@ -471,13 +513,14 @@ def generalized_nystrom(A, d=None, *, oversample: int | None = None, sketch: str
     M = _as_matrix(A, func)
     n, m = M.shape
     check_choice(sketch, ("gaussian", "subsample"), func, "sketch")
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
+    rcond = check_rcond(rcond, func)
     if d is None:
         if right is None:
             raise fail(func, "d", "be given when `right` is not", None)
         d = np.asarray(right).shape[-1] if sketch == "gaussian" else np.asarray(right).size
     d = check_int(d, func, "d", low=1, high=min(n, m))
-    ell = (d + 1) // 2 if oversample is None else check_int(oversample, func, "oversample", low=0)
+    ell = (d + 1) // 2 if oversample is None else check_int(oversample, func, "oversample", low=0, high=n - d)
     s = min(n, d + ell)
     n0 = int(getattr(M, "n_evals", 0))
     if sketch == "gaussian":
@@ -551,7 +594,8 @@ def skeleton_cur(A, rows, cols, *, rcond: float | None = None, rng=None) -> LowR
     func = "skeleton_cur"
     M = _as_matrix(A, func)
     n, m = M.shape
-    gen = as_generator(rng)
+    gen = as_generator(rng, func)
+    rcond = check_rcond(rcond, func)
     I = _choose(rows, n, gen, func, "rows")
     J = _choose(cols, m, gen, func, "cols")
     n0 = int(getattr(M, "n_evals", 0))

@@ -133,9 +133,11 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
     "skyformer": {
         "paper": ({"preset": "paper"}, "uniform2n landmarks (Def. 1), exact pinv core (Eq. 5)"),
         "code": ({"preset": "code"}, "stratified landmarks, Lemma-3 normalised W + 0.1 I, 6 Razavi "
-                                     "steps, per-matrix init (authors' code)"),
+                                     "steps, one Razavi scale for the whole batch (authors' code)"),
         "code-global-init": ({"preset": "code", "init": "global"},
-                             "as 'code' with one Razavi scale for the whole batch (official torch code)"),
+                             "the same as 'code' (init='global' spelled out; kept for existing cases)"),
+        "code-per-matrix-init": ({"preset": "code", "init": "per_matrix"},
+                                 "as 'code' with one Razavi scale per head (not the authors' code)"),
         "paper-eig": ({"preset": "paper", "core": "eig"}, "uniform2n, eigen-cutoff core (rcond 1e6·eps)"),
         "softmax": ({"preset": "paper", "target": "softmax"},
                     "Fig. 1 variant: raw scores SM(Q̂, K̂) through the augmentation, D̃⁻¹ÃV, eig core"),
@@ -143,18 +145,28 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
     "nystromformer": {
         "paper": ({"core": "newton_schulz", "init": "per_matrix"},
                   "segment means, 6 Razavi steps, Z₀ = Ãᵀ/‖Ã‖₁ per matrix (paper)"),
-        "code": ({"core": "newton_schulz", "init": "global"},
-                 "Z₀ scale = max column sum over the whole batch (official code)"),
+        "code": ({"core": "newton_schulz", "preset": "code"},
+                 "Z₀ scale = max column sum over the whole batch (official LRA code)"),
         "pinv": ({"core": "pinv"}, "exact pseudo-inverse of Ã"),
-        "uneven-padding": ({"padding": "uneven"}, "nearly equal segments instead of front zero-padding"),
+        "uneven-padding": ({"padding": "uneven"}, "nearly equal segments round(i n/d) (kernapprox's own layout)"),
+        "lucidrains-padding": ({"padding": "lucidrains", "preset": "code"},
+                               "lucidrains nystrom-attention without mask: front zero rows kept in the key softmax"),
+        "lucidrains-masked-padding": ({"padding": "lucidrains_masked", "preset": "code"},
+                                      "lucidrains nystrom-attention with a mask of the real rows"),
+        "t2t-vit-padding": ({"padding": "t2t_vit"},
+                            "mlpen T2T-ViT token_nystromformer: segments of ⌊n/d⌋ then ⌊n/d⌋ + 1 rows"),
     },
     "performer": {
-        "paper": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilize": True, "feature_eps": 0.0},
+        "paper": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilizer": "exact", "feature_eps": 0.0},
                   "FAVOR+ positive features, orthogonal χ_p-norm projections, exact stabiliser"),
-        "code": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilize": True,
-                  "feature_eps": 1e-4}, "reference code: ε = 1e-4 added to every stabilised feature"),
-        "lra-double-scaling": ({"kind": "positive", "stabilize": True, "feature_eps": 1e-4, "double_scaling": True},
-                               "Skyformer LRA code: Q, K divided by p^¼ twice (exp(q·k/p))"),
+        "code": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilizer": "performer_pytorch"},
+                 "performer-pytorch FastAttention: shift by max ωᵀx̂ (per query row / per head of keys), "
+                 "then ε = 1e-4 added to every feature"),
+        "google-research": ({"kind": "positive", "orthogonal": True, "scaling": 0, "stabilizer": "google_research"},
+                            "google-research fast_attention: as 'code' with ε = 1e-6"),
+        "lra-double-scaling": ({"kind": "positive", "stabilizer": "skyformer", "double_scaling": True},
+                               "Skyformer LRA code: Q, K divided by p^¼ twice (exp(q·k/p)), key max over the "
+                               "whole batch, ε = 1e-4"),
         "sqrt-p-norms": ({"kind": "positive", "orthogonal": True, "scaling": 1},
                          "orthogonal projections with √p row norms"),
         "iid": ({"kind": "positive", "orthogonal": False}, "i.i.d. Gaussian projections"),
@@ -165,8 +177,9 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
         "paper": ({}, "Algorithm 1: pilot rows, importance columns, adaptive row normalisation, pilot reuse"),
         "uniform-columns": ({"column_sampling": "uniform", "pilot_reuse": False},
                             "ablation 'w/o column sampling' (code class)"),
-        "simple-row-norm": ({"row_normalization": "simple"}, "softmax over the selected columns"),
-        "exact-row-norm": ({"row_normalization": "exact"}, "exact D (streamed)"),
+        "simple-row-norm": ({"row_normalization": "simple"},
+                            "softmax over the selected columns, no pilot reuse (code class)"),
+        "exact-row-norm": ({"row_normalization": "exact"}, "exact D (streamed), no pilot reuse (code class)"),
         "no-pilot-reuse": ({"pilot_reuse": False}, "pilot rows not overwritten with exact B_J V"),
         "importance-weights": ({"row_normalization": "exact", "importance_weights": True},
                                "Prop. 1 estimator B S Sᵀ V with weights 1/(d p̂)"),
@@ -197,7 +210,7 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
 #: methods that need no ``d``
 _NO_D = {"exact", "vmean", "linear"}
 #: options computed from the inputs over the whole batch (recomputed in the sensitivity probes)
-_DERIVED = ("ns_scale",)
+_DERIVED = ("ns_scale", "key_max")
 
 
 def list_variants(method: str | None = None) -> dict:
@@ -318,6 +331,15 @@ def _explicit_defaults(method: str, opts: dict) -> dict:
         out.setdefault("n_iter", n_iter)
         if gamma is not None:
             out.setdefault("gamma", gamma)
+    if method in ("skyformer", "nystromformer"):
+        mod = __import__(f"kernapprox.attention._{method}", fromlist=["_resolve_init"])
+        out.setdefault("init", mod._resolve_init(out.get("preset", "paper"), out.get("init")))
+    if method == "performer":
+        from .attention._performer import _resolve_stabilizer
+        stab, eps = _resolve_stabilizer(out.get("stabilize", True), out.get("stabilizer"), out.get("feature_eps"),
+                                        out.get("kind", "positive"))
+        out.setdefault("stabilizer", stab)
+        out.setdefault("feature_eps", eps)
     return out
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .cli import UsageError, examples, int_at_least, positive_int, seed_type
+
 
 def _cmd_oracle_list(args) -> int:
     from .oracle import list_variants
@@ -28,7 +30,7 @@ def _cmd_oracle_export(args) -> int:
     out = Path(args.out)
     for method in methods:
         if method not in VARIANTS:
-            raise SystemExit(f"kernapprox oracle export: unknown method {method!r} (see `kernapprox oracle list`)")
+            raise UsageError(f"unknown method {method!r} (see `kernapprox oracle list`)")
         if args.variant == "all":
             variants = list(VARIANTS[method])
         elif args.variant is None:
@@ -37,8 +39,7 @@ def _cmd_oracle_export(args) -> int:
             variants = [args.variant]
         for variant in variants:
             if variant not in VARIANTS[method]:
-                raise SystemExit(f"kernapprox oracle export: method {method!r} has no variant {variant!r} "
-                                 f"({', '.join(VARIANTS[method])})")
+                raise UsageError(f"method {method!r} has no variant {variant!r} ({', '.join(VARIANTS[method])})")
             d = None if method in _NO_D else args.d
             c = case(method, n=args.n, p=args.p, d=d, batch=args.batch, heads=args.heads, variant=variant,
                      dtype=args.dtype, seed=args.seed)
@@ -51,26 +52,29 @@ def _cmd_oracle_export(args) -> int:
 
 def _add_oracle_parser(sub) -> None:
     """Add ``oracle export`` and ``oracle list`` to the ``kernapprox`` sub-command parser ``sub``."""
+    from .cli import _sub
     from .oracle import DTYPES
-    p = sub.add_parser("oracle", help="golden cases for GPU attention kernels (export / list)")
-    osub = p.add_subparsers(dest="oracle_command")
-    q = osub.add_parser("list", help="list the methods and their named variants")
+    p = _sub(sub, "oracle", "golden cases for GPU attention kernels (export / list)",
+             examples("kernapprox oracle list",
+                      "kernapprox oracle export --method skyformer --n 512 --p 64 --d 64 --out cases/",
+                      "kernapprox oracle export --help         # all options"))
+    osub = p.add_subparsers(dest="oracle_command", metavar="SUBCOMMAND")
+    q = _sub(osub, "list", "list the methods and their named variants (* marks the default)",
+             examples("kernapprox oracle list"))
     q.set_defaults(func=_cmd_oracle_list)
-    q = osub.add_parser("export", help="write cases (.npz + .json manifest) into a folder")
-    q.add_argument("--method", required=True, help="method name, 'exact', or 'all'")
+    q = _sub(osub, "export", "write cases (.npz + .json manifest) into a folder",
+             examples("kernapprox oracle export --method skyformer --n 4096 --p 64 --d 256 --batch 2 --heads 4 \\",
+                      "    --dtype float16 --out cases/                      # the default variant",
+                      "kernapprox oracle export --method skyformer --variant all --n 512 --p 64 --d 64 --out cases/",
+                      "kernapprox oracle export --method all --n 64 --p 16 --d 8 --out cases/   # every method"))
+    q.add_argument("--method", required=True, help="method name, 'exact', or 'all' (see `kernapprox oracle list`)")
     q.add_argument("--variant", default=None, help="variant name or 'all' (default: the method's default)")
-    q.add_argument("--n", type=int, required=True, help="sequence length")
-    q.add_argument("--p", type=int, default=64, help="head dimension (default 64)")
-    q.add_argument("--d", type=int, default=64, help="landmarks / features / columns (default 64)")
-    q.add_argument("--batch", type=int, default=1)
-    q.add_argument("--heads", type=int, default=1)
-    q.add_argument("--dtype", default="float32", choices=DTYPES)
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--n", type=int_at_least(2), required=True, help="sequence length (>= 2)")
+    q.add_argument("--p", type=positive_int, default=64, help="head dimension (default 64)")
+    q.add_argument("--d", type=positive_int, default=64, help="landmarks / features / columns (default 64)")
+    q.add_argument("--batch", type=positive_int, default=1, help="leading batch axis (default 1)")
+    q.add_argument("--heads", type=positive_int, default=1, help="heads axis (default 1)")
+    q.add_argument("--dtype", default="float32", choices=DTYPES, help="storage dtype of the inputs")
+    q.add_argument("--seed", type=seed_type, default=0, help="seed of inputs and randomness (>= 0)")
     q.add_argument("--out", default="cases", help="output folder (default ./cases)")
     q.set_defaults(func=_cmd_oracle_export)
-
-    def _help(args, _p=p) -> int:
-        _p.print_help()
-        return 0
-
-    p.set_defaults(func=_help)

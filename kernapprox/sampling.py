@@ -24,6 +24,7 @@ of a sequence).
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -31,10 +32,10 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from . import cholesky as _chol
-from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_points,
-                          check_positive, fail, warn)
+from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_options,
+                          check_points, check_positive, check_psd_spectrum, check_symmetric, fail, warn)
 from ._numba.reference import sqdist_numpy
-from .lowrank import as_matrix_protocol
+from .lowrank import as_matrix_protocol, require_psd
 from .matrix import default_tile_rows
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
 
 #: Lloyd iterations of :func:`kmeans_centers` at most.
 KMEANS_MAX_ITER = 100
+#: Upper bound on ``n_iter`` (Lloyd's objective decreases monotonically and converges in far fewer).
+KMEANS_ITER_CAP = 10_000
 #: Lloyd stops when the k-means objective decreases by less than this fraction.
 KMEANS_RTOL = 1e-6
 #: D² weights (k-means++) count as exhausted below this multiple of eps·tr K.
@@ -54,11 +57,12 @@ ZERO_TRACE_MULTIPLE = _chol.ZERO_TRACE_MULTIPLE
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _prep(KM, k, func, *, need_square=True):
+def _prep(KM, k, func):
+    """Landmark samplers serve PSD Nyström: they refuse exactly what :func:`kernapprox.nystrom`
+    refuses (a non-square or non-PSD matrix, :func:`kernapprox.lowrank.require_psd`), and 1 <= k <= n."""
     KM = as_matrix_protocol(KM, func)
-    n, m = KM.shape
-    if need_square and n != m:
-        raise fail(func, "KM", "be a square kernel matrix K(X, X)", f"shape {KM.shape}")
+    require_psd(KM, func)
+    n = KM.shape[0]
     k = check_int(k, func, "k", low=1, high=n)
     return KM, n, k
 
@@ -72,14 +76,14 @@ def _choice(p: np.ndarray, k: int, replace: bool, rng: np.random.Generator, func
     n = p.size
     tot = p.sum()
     if not tot > 0:
-        warn(f"{func}: all sampling weights are zero; sampling uniformly", stacklevel=4)
+        warn(f"{func}: all sampling weights are zero; sampling uniformly")
         return rng.choice(n, size=k, replace=replace).astype(np.intp)
     if replace:
         return rng.choice(n, size=k, replace=True, p=p / tot).astype(np.intp)
     pos = np.flatnonzero(p)
     if pos.size < k:
         warn(f"{func}: only {pos.size} of the n={n} points have positive weight (< k={k}); the "
-             f"remaining {k - pos.size} landmarks are drawn uniformly among the others", stacklevel=4)
+             f"remaining {k - pos.size} landmarks are drawn uniformly among the others")
         rest = rng.choice(np.flatnonzero(p == 0), size=k - pos.size, replace=False)
         return np.concatenate([rng.permutation(pos), rest]).astype(np.intp)
     return rng.choice(n, size=k, replace=False, p=p / tot).astype(np.intp)
@@ -116,9 +120,9 @@ def uniform(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     Williams & Seeger, NeurIPS 2000; Skyformer Def. 1 (algorithms.md §1.1).
     """
     func = "sample_landmarks(uniform)"
-    KM, n, k = _prep(KM, k, func, need_square=False)
+    KM, n, k = _prep(KM, k, func)
     replace = check_bool(replace, func, "replace")
-    return as_generator(rng).choice(n, size=k, replace=replace).astype(np.intp)
+    return as_generator(rng, func).choice(n, size=k, replace=replace).astype(np.intp)
 
 
 def diagonal(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
@@ -131,7 +135,7 @@ def diagonal(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     func = "sample_landmarks(diagonal)"
     KM, n, k = _prep(KM, k, func)
     replace = check_bool(replace, func, "replace")
-    return _choice(np.asarray(KM.diag(), dtype=np.float64), k, replace, as_generator(rng), func)
+    return _choice(np.asarray(KM.diag(), dtype=np.float64), k, replace, as_generator(rng, func), func)
 
 
 def column_norms_squared(KM) -> np.ndarray:
@@ -140,9 +144,13 @@ def column_norms_squared(KM) -> np.ndarray:
     n, m = KM.shape
     out = np.zeros(m, dtype=np.float64)
     step = default_tile_rows(m)
-    for i0 in range(0, n, step):
-        T = np.asarray(KM.rows(np.arange(i0, min(n, i0 + step))), dtype=np.float64)
-        out += np.einsum("ij,ij->j", T, T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i0 in range(0, n, step):
+            T = np.asarray(KM.rows(np.arange(i0, min(n, i0 + step))), dtype=np.float64)
+            out += np.einsum("ij,ij->j", T, T)
+    if not np.all(np.isfinite(out)):
+        raise fail("column_norms_squared", "KM", "have squared column norms representable in float64 "
+                   "(entries below ~1e154)", "entries whose squares overflow")
     return out
 
 
@@ -161,12 +169,14 @@ def column_norm(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     func = "sample_landmarks(column_norm)"
     KM, n, k = _prep(KM, k, func)
     replace = check_bool(replace, func, "replace")
-    return _choice(column_norms_squared(KM), k, replace, as_generator(rng), func)
+    return _choice(column_norms_squared(KM), k, replace, as_generator(rng, func), func)
 
 
-def _eigh_psd(KM_or_dense):
+def _eigh_psd(KM_or_dense, func):
+    """eigh of a PSD matrix (clipped at 0); refuses an eigenvalue below the rounding level."""
     A = np.asarray(_dense(KM_or_dense), dtype=np.float64)
     sig, U = np.linalg.eigh(0.5 * (A + A.T))
+    check_psd_spectrum(sig, func, "KM")
     return np.maximum(sig, 0.0), U
 
 
@@ -197,19 +207,28 @@ def ridge_leverage_scores(KM_or_dense, lam) -> np.ndarray:
     ----------
     Alaoui & Mahoney, NeurIPS 2015; Skyformer Thm 2 (algorithms.md §1.4): ``ℓ_i = Σ_k U_ik² σ_k/(σ_k+λ)``.
     """
-    lam = check_positive(lam, "ridge_leverage_scores", "lam")
-    KMp = KM_or_dense if isinstance(KM_or_dense, np.ndarray) else as_matrix_protocol(KM_or_dense, "ridge_leverage_scores")
-    if isinstance(KMp, np.ndarray):
-        KMp = check_matrix(KMp, "ridge_leverage_scores", "KM_or_dense")
-        if KMp.shape[0] != KMp.shape[1]:
-            raise fail("ridge_leverage_scores", "KM_or_dense", "be square", f"shape {KMp.shape}")
-    sig, U = _eigh_psd(KMp)
+    return _ridge_leverage_scores(KM_or_dense, lam, "ridge_leverage_scores")
+
+
+def _ridge_leverage_scores(KM_or_dense, lam, func):
+    lam = check_positive(lam, func, "lam")
+    name = "KM_or_dense"
+    if isinstance(KM_or_dense, (np.ndarray, list, tuple)):
+        A = check_matrix(KM_or_dense, func, name, dtype=np.float64)
+    else:
+        A = np.asarray(_dense(as_matrix_protocol(KM_or_dense, func, name)), dtype=np.float64)
+    if A.shape[0] != A.shape[1]:
+        raise fail(func, name, "be square", f"shape {A.shape}")
+    check_symmetric(A.__matmul__, A.shape[0], func, name)
+    sig, U = np.linalg.eigh(0.5 * (A + A.T))
+    check_psd_spectrum(sig, func, name)
+    sig = np.maximum(sig, 0.0)
     return np.clip(_rls_from_eig(sig, U, lam), 0.0, 1.0)
 
 
 def statistical_dimension(KM_or_dense, lam) -> float:
     """``d_stat(λ) = tr(K (K + λI)⁻¹) = Σ_i ℓ_i(λ)`` (exact, dense; algorithms.md §1.4)."""
-    return float(ridge_leverage_scores(KM_or_dense, lam).sum())
+    return float(_ridge_leverage_scores(KM_or_dense, lam, "statistical_dimension").sum())
 
 
 def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None, rng=None) -> np.ndarray:
@@ -241,20 +260,33 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None
     func = "sample_landmarks(leverage)"
     KM, n, k = _prep(KM, k, func)
     replace = check_bool(replace, func, "replace")
+    gen = as_generator(rng, func)
+    if lam is not None:
+        lam = check_positive(lam, func, "lam")
     if eig is None:
-        sig, U = _eigh_psd(KM)
+        sig, U = _eigh_psd(KM, func)
     else:
-        sig, U = np.maximum(np.asarray(eig[0], dtype=np.float64), 0.0), np.asarray(eig[1])
+        if not isinstance(eig, (tuple, list)) or len(eig) != 2:
+            raise fail(func, "eig", "be a pair (sigma, U) from np.linalg.eigh", type(eig).__name__, TypeError)
+        sig = np.maximum(check_matrix(eig[0], func, "eig", ndim=1, dtype=np.float64), 0.0)
+        U = check_matrix(eig[1], func, "eig", ndim=2, dtype=np.float64)
         if sig.shape != (n,) or U.shape != (n, n):
             raise fail(func, "eig", f"be (sigma, U) of shapes ({n},) and ({n}, {n})",
                        f"shapes {sig.shape} and {U.shape}")
     if lam is None:
         # Musco & Musco's rank-k choice, floored at the accuracy of the eigenvalues (n·eps·σ_max):
         # below it the "tail" is rounding noise and every direction would look significant
+        if not np.all(np.isfinite(sig)):
+            raise fail(func, "KM", "have a finite spectrum (the default `lam` is computed from it)",
+                       "non-finite eigenvalues")
         tail = float(np.sort(sig)[::-1][k:].sum())
         lam = max(tail / k, n * _chol._eps(KM) * float(sig.max()))
-    lam = check_positive(lam, func, "lam")
-    return _choice(_rls_from_eig(sig, U, lam), k, replace, as_generator(rng), func)
+        if not lam > 0:
+            raise fail(func, "KM", "be nonzero (the default `lam` is computed from its spectrum)",
+                       "a zero matrix")
+    else:
+        lam = check_positive(lam, func, "lam")
+    return _choice(_rls_from_eig(sig, U, lam), k, replace, gen, func)
 
 
 def recursive_rls(KM, k, *, lam: float | None = None, rng=None) -> np.ndarray:
@@ -294,7 +326,7 @@ def recursive_rls(KM, k, *, lam: float | None = None, rng=None) -> np.ndarray:
     KM, n, k = _prep(KM, k, func)
     if lam is not None:
         lam = check_positive(lam, func, "lam")
-    rng = as_generator(rng)
+    rng = as_generator(rng, func)
     d = np.asarray(KM.diag(), dtype=np.float64)
     if k == n:
         return rng.permutation(n).astype(np.intp)
@@ -367,7 +399,7 @@ def kmeanspp(KM, k, *, rng=None) -> np.ndarray:
     """
     func = "sample_landmarks(kmeanspp)"
     KM, n, k = _prep(KM, k, func)
-    rng = as_generator(rng)
+    rng = as_generator(rng, func)
     d0 = np.asarray(KM.diag(), dtype=np.float64)
     zero = ZERO_TRACE_MULTIPLE * _chol._eps(KM) * float(d0.sum())
     chosen = [int(rng.integers(n))]
@@ -379,7 +411,7 @@ def kmeanspp(KM, k, *, rng=None) -> np.ndarray:
         D[chosen] = 0.0
         if not D.sum() > zero:
             warn(f"{func}: only {len(chosen)} landmarks: all other points are at (numerically) zero "
-                 f"feature-space distance from them", stacklevel=3)
+                 f"feature-space distance from them")
             break
         chosen.append(int(_chol._sample_prop(D, 1, rng)[0]))
     return np.asarray(chosen, dtype=np.intp)
@@ -448,8 +480,11 @@ def sample_landmarks(KM, k, *, method: str = "uniform", rng=None, **options) -> 
     """
     check_choice(method, tuple(METHODS), "sample_landmarks", "method")
     f = METHODS[method]
+    gen = as_generator(rng, "sample_landmarks")          # validated on every path, deterministic ones too
+    allowed = [p for p in inspect.signature(f).parameters if p not in ("KM", "k", "rng")]
+    check_options(options, allowed, f"sample_landmarks(method={method!r})")
     if method in _RANDOM:
-        return f(KM, k, rng=rng, **options)
+        return f(KM, k, rng=gen, **options)
     return f(KM, k, **options)
 
 
@@ -501,8 +536,8 @@ def kmeans_centers(X, k, *, n_iter: int = KMEANS_MAX_ITER, rng=None) -> np.ndarr
     X = check_points(X, func, "X")
     n = X.shape[0]
     k = check_int(k, func, "k", low=1, high=n)
-    n_iter = check_int(n_iter, func, "n_iter", low=0)
-    rng = as_generator(rng)
+    n_iter = check_int(n_iter, func, "n_iter", low=0, high=KMEANS_ITER_CAP)
+    rng = as_generator(rng, func)
     X64 = np.asarray(X, dtype=np.float64)
     xx = np.einsum("ij,ij->i", X64, X64)
     # k-means++ seeding (Euclidean D²)

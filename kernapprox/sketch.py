@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._numba.fwht import fwht_rows, next_pow2
-from ._validation import as_generator, check_choice, check_int, check_matrix, fail
+from ._validation import as_generator, check_choice, check_int, check_matrix, check_size_product, fail
 
 __all__ = ["make_sketch", "Sketch", "DenseSketch", "SparseSketch", "SRHTSketch", "KINDS"]
 
@@ -321,8 +321,9 @@ def make_sketch(kind: str, n: int, s: int, *, rng=None, **options) -> Sketch:
     func = "make_sketch"
     check_choice(kind, KINDS, func, "kind")
     n = check_int(n, func, "n", low=1)
-    s = check_int(s, func, "s", low=1)
-    gen = as_generator(rng)
+    s = check_int(s, func, "s", low=1)    # s > n is refused by the kinds that need s <= n (srht, subsample w/o replacement)
+    check_size_product(func, {"n": n, "s": s})             # the densest kinds hold an n×s array
+    gen = as_generator(rng, func)
 
     def done():
         if options:

@@ -6,8 +6,11 @@
 * ``claim(text, source)``: records what a check is about and its status for ``kernapprox check``:
 
   - ``c.measured(**numbers)`` — the numbers the check actually measured (shown in the table);
-  - ``c.not_reproduced(reason)`` — the claim does not hold on our data; the test still asserts what
-    we measured and passes, and the table says NOT-REPRODUCED with the reason;
+  - ``c.band(name, value, lo, hi)`` — the claim's key number and the band the claim states; asserts
+    ``lo <= value <= hi`` (a number outside its band FAILS the check);
+  - ``c.not_reproduced(reason, name=(value, lo, hi), ...)`` — the claim does not hold on our data:
+    the check passes as NOT-REPRODUCED only while every named number stays inside the band recorded
+    for it (``paper_checks/README.md``), so a regression or a silent change still FAILS;
   - a test that passes without ``not_reproduced`` is a PASS; a failing assertion or an error is a
     FAIL (an unexpected result or a broken check).
 """
@@ -85,8 +88,18 @@ class Claim:
                 return str(v)
         self._set("measured", ", ".join(f"{k}={fmt(v)}" for k, v in numbers.items()))
 
-    def not_reproduced(self, reason: str):
-        """Mark the claim NOT REPRODUCED on our data (the test must still assert what was measured)."""
+    def band(self, name: str, value, lo: float, hi: float):
+        """Assert that the key number ``name`` lies in the band [lo, hi] the check states."""
+        v = float(value)
+        self._set(f"band:{name}", f"{v:.4g} in [{lo:g}, {hi:g}]")
+        assert lo <= v <= hi, f"{self.text}: {name} = {v:.4g} left the band [{lo:g}, {hi:g}]"
+
+    def not_reproduced(self, reason: str, **bands):
+        """Mark the claim NOT REPRODUCED on our data; ``bands``: ``name=(value, lo, hi)`` — the measured
+        numbers must stay inside the recorded bands (at least one), else the check fails."""
+        assert bands, "a NOT-REPRODUCED claim must assert its measured numbers inside recorded bands"
+        for name, (value, lo, hi) in bands.items():
+            self.band(name, value, lo, hi)
         self.status = "NOT-REPRODUCED"
         self._set("claim_status", self.status)
         self._set("reason", reason)

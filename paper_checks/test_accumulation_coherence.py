@@ -42,8 +42,6 @@ def test_accumulation_beats_subsampling_on_high_coherence(experiment, claim):
     c.measured(coherence_hi=data["coherence"][g_hi], coherence_lo=data["coherence"][g_lo],
                ratio_m1_over_m=gm_hi, ratio_low_coherence=gm_lo, m=m_max,
                evals_fraction_of_gaussian=float(ev[g_hi, s_m, -1] / (n * n)))
-    holds = bool(np.all(ratio_hi > 1.0) and gm_hi > 1.2)
-    if not holds:
-        c.not_reproduced(f"err(m=1)/err(m={m_max}) on the high-coherence design = {np.round(ratio_hi, 3)} "
-                         f"(geometric mean {gm_hi:.2f}); few trials or too mild a coherence")
-    assert np.isfinite(gm_hi) and gm_hi > 0
+    # the claim's band: accumulation wins at every d of the upper half, by 20 % in geometric mean
+    c.band("min_ratio_m1_over_m", ratio_hi.min(), 1.0, np.inf)
+    c.band("ratio_m1_over_m", gm_hi, 1.2, np.inf)

@@ -30,5 +30,4 @@ def test_fitted_ff_kernel_beats_performer_at_equal_features(experiment, claim):
     c.measured(out_ratio_ff_over_performer=f"{np.round(ratio, 3).tolist()}",
                kernel_ratio_ff_over_performer=f"{np.round(ker[:, ffk] / ker[:, pf], 3).tolist()}",
                m=f"{np.asarray(data['ms']).tolist()}", inputs=meta.get("inputs", ""))
-    if not np.all(ratio < 1.0):
-        c.not_reproduced(f"FF/Performer output-loss ratio >= 1 somewhere: {np.round(ratio, 3).tolist()}")
+    c.band("max_out_ratio_ff_over_performer", ratio.max(), 0.0, 1.0)      # FF strictly better everywhere

@@ -32,6 +32,9 @@ def test_nystrom_kpca_beats_rf_kpca_at_equal_m(experiment, claim):
                   for a, name in enumerate(meta["datasets"])}, m=f"{ms.tolist()}")
     if not np.all(ratio <= 1.0):
         lose = ms[np.any(ratio > 1.0, axis=0)].tolist()
+        # recorded band (QUICK: ratios 1.466, 1.123, 0.986 at m = 10, 25, 75): RF-KPCA wins at small m
+        # by less than 2x and Nyström catches up at the largest m
         c.not_reproduced(f"Nyström/RF error ratio > 1 at m = {lose} (ratios {np.round(ratio, 3).tolist()}); "
                          "our RF-KPCA is lifted to H through all n training points (n² kernel entries), "
-                         "so at small m it is not an equal-cost competitor")
+                         "so at small m it is not an equal-cost competitor",
+                         max_ratio=(ratio.max(), 1.0, 2.0), ratio_at_max_m=(ratio[:, -1].max(), 0.8, 1.1))

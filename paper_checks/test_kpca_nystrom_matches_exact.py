@@ -38,6 +38,6 @@ def test_nystrom_kpca_matches_exact_with_few_landmarks(experiment, claim):
     c.measured(**{f"m_within_5pct_{name}": m for name, m in zip(meta["datasets"], first_m)},
                **{f"rel_excess_at_max_m_{name}": rel[a, -1] for a, name in enumerate(meta["datasets"])},
                n_train=int(n_train[0]))
-    if min(first_m) < 0:
-        c.not_reproduced(f"no m <= n_train/4 within {REL_EXCESS:.0%} of exact KPCA; relative excess per m: "
-                         f"{np.round(rel, 3).tolist()} for m = {ms.tolist()}")
+    # the claim's band: some m <= n_train/4 within REL_EXCESS of exact KPCA on every data set
+    c.band("min_rel_excess_at_m_le_n_over_4", max(rel[a][ms <= n_train[a] / 4].min() for a in range(len(exact))),
+           -REL_EXCESS, REL_EXCESS)

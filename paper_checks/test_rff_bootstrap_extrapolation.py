@@ -25,7 +25,4 @@ def test_extrapolation_from_pilot(experiment, claim):
     true = data["true_quantile"][..., -1]
     rel = np.abs(pred - true) / true
     c.measured(s0=s0, s_max=s[-1], max_rel_gap=rel.max(), mean_rel_gap=rel.mean())
-    if not rel.max() <= REL_TOL:
-        c.not_reproduced(f"extrapolated vs true quantile at s={int(s[-1])}: relative gaps "
-                         f"{np.round(rel, 2).tolist()} (tolerance {REL_TOL})")
-    assert np.all(np.isfinite(rel))
+    c.band("max_rel_gap", rel.max(), 0.0, REL_TOL)

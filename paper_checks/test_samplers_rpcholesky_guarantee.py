@@ -3,7 +3,7 @@ columns, E tr(K − K̂) <= (1 + ε)·tr(K − [[K]]_r), with η = tr(K − [[K]
 of the best rank-r approximation.
 
 Source: Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: practical
-approximation of a kernel matrix with few entry evaluations", CPAM 2024 (arXiv 2207.06503), main theorem
+approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503), Thm 2.3
 (Thm 2.3 in the numbering used by :func:`kernapprox.bounds.rpcholesky_trace_bound`, which minimises the
 guarantee over r). Measured with the ``samplers`` experiment on all four data sets.
 
@@ -20,7 +20,7 @@ from kernapprox.experiments._common import mean_se
 
 def test_rpcholesky_expected_trace_error_below_guarantee(experiment, claim):
     c = claim("RPCholesky's expected trace error is below (1+ε) tr(K − [[K]]_r) for k >= r/ε + r log(1/(εη))",
-              "Chen, Epperly, Tropp & Webber, CPAM 2024 (arXiv 2207.06503), main theorem")
+              "Chen, Epperly, Tropp & Webber, CPAM 2025 (arXiv 2207.06503), Thm 2.3")
     data = experiment("samplers")
     meta = data["meta"]
     bound = np.asarray(data["rpcholesky_bound"])                     # (dataset, k), relative
@@ -37,6 +37,6 @@ def test_rpcholesky_expected_trace_error_below_guarantee(experiment, claim):
         if variant == "rpcholesky":
             ok = bool(np.all(mean <= bound + 3 * se))
     c.measured(**{f"max_mean_over_bound_{k}": v for k, v in worst.items()})
-    if not ok:
-        c.not_reproduced(f"mean trace error / guarantee up to {worst['rpcholesky']:.3f}")
-    assert worst["rpcholesky"] >= 0
+    # the claim (up to 3 standard errors of the trial mean) and its key number's band
+    assert ok, f"mean trace error above the guarantee + 3 se (max mean/bound {worst['rpcholesky']:.3f})"
+    c.band("max_mean_over_bound_rpcholesky", worst["rpcholesky"], 0.0, 1.0)

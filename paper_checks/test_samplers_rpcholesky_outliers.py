@@ -3,7 +3,7 @@ the outliers, while randomly pivoted Cholesky, which samples pivots ∝ the resi
 up and attains a much smaller trace error tr(K − K̂) at the same k.
 
 Source: Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: practical
-approximation of a kernel matrix with few entry evaluations", CPAM 2024 (arXiv 2207.06503), §4 and the
+approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503), §4 and the
 outlier example discussed there; issue 3's statistical test ("RPCholesky's trace error is lower than
 uniform's on outliers"). Measured with the ``samplers`` experiment (data set ``outliers``).
 
@@ -19,7 +19,7 @@ import numpy as np
 
 def test_rpcholesky_beats_uniform_on_outliers(experiment, claim):
     c = claim("RPCholesky's trace error is <= uniform sampling's on a cluster-plus-outliers data set",
-              "Chen, Epperly, Tropp & Webber, CPAM 2024 (arXiv 2207.06503), §4")
+              "Chen, Epperly, Tropp & Webber, CPAM 2025 (arXiv 2207.06503), §4")
     data = experiment("samplers")
     meta = data["meta"]
     a = meta["datasets"].index("outliers")
@@ -29,5 +29,4 @@ def test_rpcholesky_beats_uniform_on_outliers(experiment, claim):
     ratio = med[rp] / med[un]
     c.measured(k=f"{np.asarray(data['ks']).tolist()}", rpcholesky=f"{np.round(med[rp], 4).tolist()}",
                uniform=f"{np.round(med[un], 4).tolist()}", max_ratio=ratio.max())
-    if not np.all(med[rp] <= med[un]):
-        c.not_reproduced(f"median trace error ratio RPCholesky/uniform = {np.round(ratio, 3).tolist()}")
+    c.band("max_ratio_rpcholesky_over_uniform", ratio.max(), 0.0, 1.0)

@@ -33,6 +33,11 @@ def test_skeinformer_beats_informer_and_linformer(experiment, claim):
         if not win.all():
             notes.append(f"Skeinformer >= {other} at {int((~win).sum())} of {win.size} (panel, d) points")
     c.measured(**measured)
-    assert measured, "neither Informer nor Linformer could be evaluated"
+    assert "vs_Informer" in measured and "vs_Linformer" in measured, "Informer or Linformer not evaluated"
+    r_inf = sk / m[:, :, methods.index("Informer")]
+    r_lin = sk / m[:, :, methods.index("Linformer")]
+    c.band("max_ratio_vs_Linformer", r_lin.max(), 0.0, 1.0)              # reproduced everywhere
     if notes:
-        c.not_reproduced("; ".join(notes))
+        # recorded band (QUICK: 3/4 points, mean ratio 0.96): Skeinformer ties Informer to within 10 %
+        c.not_reproduced("; ".join(notes), mean_ratio_vs_Informer=(r_inf.mean(), 0.8, 1.05),
+                         max_ratio_vs_Informer=(r_inf.max(), 1.0, 1.1))

@@ -7,6 +7,7 @@ from scipy.special import expit, softmax
 
 import kernapprox as ka
 from kernapprox.attention import _common
+from kernapprox.attention._informer import informer_max_d
 
 att = ka.attention
 OWN_METHODS = ("skyformer", "nystromformer", "skeinformer", "informer", "linformer", "vmean", "s3")
@@ -132,6 +133,8 @@ def test_shapes_cross_attention_all_methods(n, m, p, pv, batch):
     V = r.normal(size=batch + (m, pv))
     for method in ("skyformer", "skeinformer", "informer", "linformer", "vmean", "s3", "nystromformer"):
         d = min(n, m) if method in ("nystromformer",) else min(m, 3)
+        if method == "informer":                      # u = c⌈ln n⌉ active queries must not exceed n
+            d = min(d, informer_max_d(n, m) or d)
         out = att.approximate(Q, K, V, method=method, d=d, rng=0)
         assert out.shape == batch + (n, pv)
         assert np.isfinite(out).all()

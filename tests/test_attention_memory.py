@@ -62,8 +62,7 @@ def test_memory_at_16384_well_under_one_nxn_matrix():
 STREAMED = [("skyformer", {}), ("skyformer", {"preset": "code"}), ("skyformer", {"core": "ridge", "gamma": 0.1}),
             ("skyformer", {"target": "softmax"}), ("skyformer", {"target": "softmax", "center_keys": False}),
             ("nystromformer", {}), ("nystromformer", {"target": "gaussian"}),
-            ("nystromformer", {"core": "pinv"}), ("performer", {}), ("performer", {"kind": "hyperbolic"}),
-            ("performer", {"stabilize": False, "feature_eps": 1e-4})]
+            ("nystromformer", {"core": "pinv"})]
 #: the names of the three factors of CQ (W⁺ (CKᵀ V)) in each method's factors dict
 FACTOR_NAMES = {"skyformer": ("CQ", "Winv", "CK"), "nystromformer": ("F", "A_pinv", None)}
 
@@ -87,15 +86,6 @@ def test_streamed_output_matches_the_whole_factors(monkeypatch, method, opts, dt
                 monkeypatch.setattr(m, name, 64 * 96 * np.dtype(dtype).itemsize)            # 64-row tiles
     out = ka.attention.approximate(Q, K, V, method=method, d=96, rng=1, **opts)
     assert out.dtype == ref.dtype == dtype and out.shape == ref.shape
-    if method == "performer":
-        # out = φq kv / (φq Σφk), φ >= 0: regrouped sums of m terms in numerator and denominator
-        pq, pk = f["phi_q"].astype(np.float64), f["phi_k"].astype(np.float64)
-        num = pq @ (pk.T @ np.abs(V.astype(np.float64)))
-        scale = num / f["denominator"][:, None] + np.abs(ref)
-        bound = (Q.shape[0] + 2 * pk.shape[1]) * np.finfo(dtype).eps * scale.max()
-        dev = np.abs(out.astype(np.float64) - ref).max()
-        assert dev <= bound, (dev, bound)
-        return
     left, core, right = FACTOR_NAMES[method]
     # Nyströmformer's factors hold B V (d, pv) itself: |B||V| <= max|V| for a row-stochastic / Gaussian B
     BV = np.abs(f["CK"]).T @ np.abs(V.astype(np.float64)) if right else np.abs(V).max() * np.ones(f["BV"].shape)

@@ -92,11 +92,13 @@ def test_linformer_identity_projection_and_unreduced_jlt():
     E = np.random.default_rng(0).normal(size=(7, 30)) / np.sqrt(7)
     S = np.exp(Q @ K.T / np.sqrt(8))
     ref = (S @ E.T @ (E @ V)) / S.sum(1, keepdims=True)                     # D⁻¹ A S Sᵀ V, S = Eᵀ
-    np.testing.assert_allclose(att.linformer(Q, K, V, projection=E, variant="unreduced_jlt"), ref, atol=1e-10)
+    # the bare formulas (safeguard="none": a JL sketch leaves the hull of V's rows by design)
+    np.testing.assert_allclose(att.linformer(Q, K, V, projection=E, variant="unreduced_jlt", safeguard="none"), ref,
+                               atol=1e-10)
     EK, EV = E @ K, E @ V
     T = np.exp(Q @ EK.T / np.sqrt(8))
-    np.testing.assert_allclose(att.linformer(Q, K, V, projection=E), (T / T.sum(1, keepdims=True)) @ EV,
-                               atol=1e-10)
+    np.testing.assert_allclose(att.linformer(Q, K, V, projection=E, safeguard="none"),
+                               (T / T.sum(1, keepdims=True)) @ EV, atol=1e-10)
 
 
 def test_s3_column_all_rows_exact_row_part_formula():
@@ -233,9 +235,10 @@ def test_bad_input_d_bounds_and_options():
         att.skeinformer(Q, K, V, d=16)
     with pytest.raises(ValueError, match="`d` must be <= 15"):
         att.s3(Q, K, V, d=16)
-    att.skyformer(Q, K, V, d=100, rng=0)                     # with replacement: d > n is allowed
-    with pytest.raises(ValueError, match="`d` must be <= n \\+ m"):
-        att.skyformer(Q, K, V, d=36, landmarks="rpcholesky")
+    att.skyformer(Q, K, V, d=35, rng=0)                      # with replacement: n < d <= n + m is allowed
+    for lm in ("uniform2n", "stratified", "rpcholesky"):      # more than n + m rows cannot add rank
+        with pytest.raises(ValueError, match="`d` must be <= 35"):
+            att.skyformer(Q, K, V, d=36, landmarks=lm)
     with pytest.raises(ValueError, match="`d` must be >= 1"):
         att.informer(Q, K, V, d=-1)
     with pytest.raises(ValueError, match="`part` must be 'column'"):
@@ -273,7 +276,9 @@ def test_skyformer_code_global_init_shares_one_razavi_scale_over_the_batch():
         scale = max(scale, np.abs(N).sum(0).max())
     np.testing.assert_allclose(out[1, 2], att.skyformer(Q[1, 2], K[1, 2], V[1, 2], indices=idx[1, 2],
                                                         preset="code", ns_scale=scale), atol=1e-12)
-    per = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code")
+    # preset="code" implies init="global" (the code's iterative_inv); an explicit init wins
+    np.testing.assert_array_equal(att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code"), out)
+    per = att.approximate(Q, K, V, method="skyformer", d=8, rng=2, preset="code", init="per_matrix")
     assert not np.allclose(out, per)
 
 
@@ -335,7 +340,8 @@ def test_nystromformer_gaussian_razavi_paper_start_converges_where_colsum_start_
         Q, K, 8, "zeros", "gaussian")
     assert np.abs(W).sum(axis=1).max() > 4
     with np.errstate(all="ignore"):
-        bad = att.nystromformer(Q, K, V, d=8, target="gaussian", n_iter=30, ns_scale=np.abs(W).sum(axis=0).max())
+        bad = att.nystromformer(Q, K, V, d=8, target="gaussian", n_iter=30, ns_scale=np.abs(W).sum(axis=0).max(),
+                                safeguard="none")
     assert not np.all(np.isfinite(bad)) or np.abs(bad).max() > 1e6
     conv = att.nystromformer(Q, K, V, d=8, target="gaussian", n_iter=60)
     ref = att.nystromformer(Q, K, V, d=8, target="gaussian", core="pinv", rcond=1e-15)
@@ -409,3 +415,38 @@ def test_experiment_sweep_records_n_evals_of_the_methods_that_report_them():
     data = attention_loss_sweep("t", {"N": ("nystromformer", {}), "P": ("performer", {})}, kinds=("initialized",),
                                 ns=(40,), ds=(4, 8), windows=1, heads_per_window=1, inputs="synthetic", seed=0)
     assert data["meta"]["n_evals"] == {"N": 80 * 4 + 16 + 80 * 8 + 64}
+
+
+def test_nystromformer_padding_and_preset_options():
+    Q, K, V = _qkv(n=45)
+    for padding in ("zeros", "uneven", "lucidrains", "lucidrains_masked", "t2t_vit"):
+        assert np.all(np.isfinite(att.nystromformer(Q, K, V, d=8, padding=padding)))
+    with pytest.raises(ValueError, match="`padding` must be one of"):
+        att.nystromformer(Q, K, V, d=8, padding="front")
+    with pytest.raises(ValueError, match="`padding` must be 'zeros', 'uneven' or 't2t_vit' with target='gaussian'"):
+        att.nystromformer(Q, K, V, d=8, padding="lucidrains", target="gaussian")
+    with pytest.raises(ValueError, match="`preset` must be one of"):
+        att.nystromformer(Q, K, V, d=8, preset="fast")
+    from kernapprox.attention._nystromformer import segment_means
+    X = np.arange(10.0)[:, None]
+    # T2T-ViT layout: ⌊10/3⌋ = 3; the first (3+1)·3 − 10 = 2 segments have 3 rows, the last one 4
+    np.testing.assert_allclose(segment_means(X, 3, "t2t_vit"), [[1.0], [4.0], [7.5]])
+    # lucidrains masked: front padding [0, 0 | 0, 1, 2, 3 ...] with L = 4: real counts 2, 4, 4
+    np.testing.assert_allclose(segment_means(X, 3, "lucidrains_masked"), [[1 / (2 + 1e-8)], [14 / (4 + 1e-8)],
+                                                                          [30 / (4 + 1e-8)]])
+
+
+def test_skeinformer_ablation_flags_resolve_pilot_reuse_and_infer_d():
+    from kernapprox.attention._skeinformer import resolve_pilot_reuse
+    assert resolve_pilot_reuse(None, "importance", "adaptive") is True
+    for cs, rn in (("uniform", "adaptive"), ("importance", "simple"), ("importance", "exact")):
+        assert resolve_pilot_reuse(None, cs, rn) is False
+    assert resolve_pilot_reuse(True, "importance", "simple") is True
+    Q, K, V = _qkv(n=40)
+    r = att.draw_randomness(Q, K, V, method="skeinformer", d=8, rng=0)
+    out = att.skeinformer(Q, K, V, **r)                      # d inferred from both index arrays
+    np.testing.assert_array_equal(out, att.skeinformer(Q, K, V, d=8, rng=0))
+    with pytest.raises(ValueError, match="`pilot_indices` must hold d = 8 indices"):
+        att.skeinformer(Q, K, V, pilot_indices=r["pilot_indices"][:5], column_indices=r["column_indices"])
+    with pytest.raises(ValueError, match="`pilot_reuse` must be one of"):
+        att.skeinformer(Q, K, V, d=4, rng=0, pilot_reuse="yes")

@@ -165,3 +165,43 @@ def test_batched_predrawn_randomness_per_head(method):
     np.testing.assert_array_equal(a, b)
     shared = ka.attention.approximate(Q, K, V, method=method, d=8, **{k: v[0, 0] for k, v in draws.items()})
     np.testing.assert_array_equal(shared[0, 0], a[0, 0])
+
+
+def test_performer_stabilizer_options_are_validated_and_resolved():
+    Q, K, V = _qkv(n=32)
+    om = draw_omega(8, 16, rng=0)
+    _, f = ka.attention.performer(Q, K, V, omega=om, return_factors=True)
+    assert (f["stabilizer"], f["feature_eps"]) == ("exact", 0.0)
+    _, f = ka.attention.performer(Q, K, V, omega=om, stabilize=False, return_factors=True)
+    assert f["stabilizer"] == "none"
+    for s, eps in (("skyformer", REFERENCE_EPS), ("performer_pytorch", REFERENCE_EPS), ("google_research", 1e-6)):
+        _, f = ka.attention.performer(Q, K, V, omega=om, stabilizer=s, return_factors=True)
+        assert f["feature_eps"] == eps
+    with pytest.raises(ValueError, match="`stabilizer` must be one of"):
+        ka.attention.performer(Q, K, V, omega=om, stabilizer="max")
+    with pytest.raises(ValueError, match="`stabilizer` must be None or 'none' with stabilize=False"):
+        ka.attention.performer(Q, K, V, omega=om, stabilize=False, stabilizer="exact")
+    with pytest.raises(ValueError, match="`stabilizer` must be 'exact' or 'none' for kind='trig'"):
+        ka.attention.performer(Q, K, V, omega=om, kind="trig", stabilizer="skyformer")
+    with pytest.raises(ValueError, match="`key_max` must be None unless stabilizer='skyformer'"):
+        ka.attention.performer(Q, K, V, omega=om, key_max=1.0)
+    with pytest.raises(ValueError, match="`key_max` must be a finite number"):
+        ka.attention.performer(Q, K, V, omega=om, stabilizer="skyformer", key_max=np.nan)
+    with pytest.raises(ValueError, match="`feature_eps` must be None or a finite number >= 0"):
+        ka.attention.performer(Q, K, V, omega=om, feature_eps=np.inf)
+    with pytest.raises(ValueError, match="representable"):
+        ka.attention.performer(Q * 1e160, K * 1e160, V, omega=om)
+
+
+def test_performer_skyformer_key_max_is_the_batch_maximum():
+    """Batched ``stabilizer="skyformer"``: one key maximum over every item (the code's
+    ``torch.max(data_dash)``); per item it equals the single-head call with that ``key_max``."""
+    r = np.random.default_rng(2)
+    Q, K, V = r.normal(size=(3, 2, 3, 24, 8))
+    om = draw_omega(8, 16, rng=1)
+    out = ka.attention.approximate(Q, K, V, method="performer", omega=om, stabilizer="skyformer")
+    M = max(float(((K[b] * 8 ** -0.25) @ om.T).max()) for b in np.ndindex(2, 3))
+    np.testing.assert_allclose(out[1, 2], ka.attention.performer(Q[1, 2], K[1, 2], V[1, 2], omega=om,
+                                                                 stabilizer="skyformer", key_max=M), rtol=1e-13)
+    per_head = ka.attention.performer(Q[1, 2], K[1, 2], V[1, 2], omega=om, stabilizer="skyformer")
+    assert not np.allclose(out[1, 2], per_head, rtol=1e-9, atol=0)

@@ -228,3 +228,41 @@ def test_read_only_columns_from_a_protocol_object(rng):
         A = ka.rpcholesky(ReadOnly(KM), 20, rng=0, **kw)
         assert A.info["residual_trace"] == pytest.approx(np.trace(K) - A.trace(), rel=1e-9)
         assert np.linalg.eigvalsh(K - A.to_dense()).min() >= -1e-9
+
+
+def test_block_rpcholesky_dependent_pivots_keep_is_the_reference_law_on_rank_deficient_data():
+    """Block RPCholesky on a matrix of numerical rank 20 (20 distinct points, each repeated 15
+    times): "drop" returns exactly the 20 independent pivots; "keep" (the reference code) counts
+    dependent pivots toward k, so it returns more pivots than the numerical rank. On full-rank data
+    both give the same factor for the same draws (no pivot is dependent)."""
+    import warnings
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), np.vstack([X] * 15))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        drop = ka.rpcholesky(KM, 40, block_size=10, rng=0)
+        keep = ka.rpcholesky(KM, 40, block_size=10, dependent_pivots="keep", rng=0)
+    assert drop.rank == 20 and drop.info["skipped"] > 0
+    assert keep.rank > 20 and keep.info["skipped"] == 0 and keep.info["dependent_pivots"] == "keep"
+    K = KM.dense()
+    for a in (drop, keep):                       # both are valid Nyström approximations (K − K̂ ⪰ 0)
+        assert np.linalg.eigvalsh(K - a.to_dense()).min() > -1e-8
+    Y = np.random.default_rng(1).normal(size=(200, 3))
+    KY = ka.KernelMatrix(ka.Gaussian(1.0), Y)
+    a = ka.rpcholesky(KY, 30, block_size=10, rng=3)
+    b = ka.rpcholesky(KY, 30, block_size=10, dependent_pivots="keep", rng=3)
+    np.testing.assert_array_equal(np.sort(a.info["indices"]), np.sort(b.info["indices"]))   # same draws
+    np.testing.assert_allclose(a.to_dense(), b.to_dense(), atol=1e-9)
+    with pytest.raises(ValueError, match="`dependent_pivots` must be"):
+        ka.rpcholesky(KY, 3, block_size=2, dependent_pivots="yes")
+
+
+def test_early_stop_warning_points_at_the_callers_line():
+    X = np.zeros((10, 2))                     # rank one: stops at rank 1 < k
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    for call in (lambda: ka.rpcholesky(KM, 3, rng=0), lambda: ka.greedy_cholesky(KM, 3),
+                 lambda: ka.sample_landmarks(KM, 3, method="rpcholesky", rng=0)):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            call()
+        assert rec and all(w.filename == __file__ for w in rec), [w.filename for w in rec]

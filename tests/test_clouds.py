@@ -52,7 +52,6 @@ def test_outliers_defeat_uniform_sampling():
 
 
 def test_digits():
-    pytest.importorskip("sklearn")
     X = clouds.digits()
     assert X.shape == (1797, 64) and X.min() == 0 and X.max() == 1
     Y = clouds.digits(100, rng=0)

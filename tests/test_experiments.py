@@ -1,7 +1,10 @@
-"""Every registered experiment runs QUICK and writes its figure, data and provenance; shared plumbing.
+"""Every registered experiment runs end to end and writes its figure, data and provenance; shared plumbing.
 
 The parametrisation comes from ``kernapprox.experiments.REGISTRY``, so experiments added by other
-modules are covered automatically.
+modules are covered automatically. The default run executes every experiment on a SMOKE configuration
+(the QUICK one with the smallest sizes that still take every code path: every method, data set, input
+kind and plot panel); the QUICK runs themselves (what ``kernapprox run all --quick`` does) are marked
+``slow``.
 """
 import dataclasses
 import io
@@ -35,30 +38,76 @@ def test_module_contract(name):
     assert callable(mod.run) and callable(mod.plot)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_quick_run_writes_files_with_provenance(name, tmp_path, monkeypatch):
-    monkeypatch.setenv(C.QUIET_ENV, "1")
-    mod = experiments.get(name)
-    paths = experiments.run_experiment(mod, quick=True, seed=3, out_dir=tmp_path)
+#: per experiment, the fields of its QUICK config replaced in the default (smoke) run: smallest sizes,
+#: every method / data set / input kind kept (an experiment not listed runs its QUICK config)
+SMOKE = {
+    "skyformer-fig1": dict(ns=(64,), ds=(8, 16), windows=1, heads_per_window=1),
+    "skyformer-bound": dict(n=32, ds=(8, 64), trials=2),
+    "kernelized-target": dict(ns=(64,), ds=(8, 16), windows=1, heads_per_window=1),
+    "skeinformer-fig1": dict(ns=(64,), ds=(8, 16), windows=1, heads_per_window=1),
+    "skeinformer-ablation": dict(ns=(64,), ds=(8, 16), windows=1, heads_per_window=1),
+    "singular-values": dict(n=48, layers=(0,), heads=2),
+    "samplers": dict(n=48, n_digits=48, ks=(4, 8), trials=1),
+    "rff-bootstrap": dict(n=48, s_values=(16, 32), s0=16, draws=8, boot_draws=2, B=4),
+    "accumulation-krr": dict(n=80, ds=(8, 16), ms=(1, 2), trials=2),
+    "nystrom-kpca": dict(datasets=("digits", "smile"), n_train=60, n_test=30, n_components=4, ms=(8, 16),
+                         trials=1),
+    "ff-kernel": dict(n=32, ms=(8, 16), trials=1, max_iter=5),
+}
+
+
+def smoke_config(mod):
+    return dataclasses.replace(mod.QUICK, **SMOKE.get(mod.NAME, {}))
+
+
+def test_smoke_configs_name_real_fields_and_shrink_quick():
+    for name, fields in SMOKE.items():
+        mod = experiments.get(name)
+        assert set(fields) <= {f.name for f in dataclasses.fields(mod.Config)}, name
+        assert smoke_config(mod) != mod.QUICK
+
+
+def _check_outputs(mod, cfg, mode, tmp_path, monkeypatch, replot=True):
+    name = mod.NAME
+    paths = experiments.run_experiment(mod, cfg=cfg, seed=3, out_dir=tmp_path)
     for key in ("png", "pdf", "npz", "json"):
         assert (tmp_path / paths[key].split("/")[-1] if key in ("png", "pdf") else
                 tmp_path / "data" / paths[key].split("/")[-1]).stat().st_size > 0
     assert (tmp_path / f"{name}.png").exists() and (tmp_path / "data" / f"{name}.npz").exists()
     prov = json.loads((tmp_path / "data" / f"{name}.json").read_text())
-    assert prov["name"] == name and prov["seed"] == 3 and prov["mode"] == "quick"
-    assert prov["config"] == json.loads(json.dumps(dataclasses.asdict(mod.QUICK), default=C._json_default))
+    assert prov["name"] == name and prov["seed"] == 3 and prov["mode"] == mode
+    assert prov["config"] == json.loads(json.dumps(dataclasses.asdict(cfg), default=C._json_default))
     for pkg in ("python", "numpy", "scipy", "numba", "kernapprox"):
         assert prov["versions"][pkg]
     assert prov["git_sha"] and prov["wall_time_s"] >= 0
     assert isinstance(prov["inputs"], str) and prov["inputs"] and prov["inputs"] != "n/a"
     assert "n_evals" in prov
-    # the data re-load into the run() shape and re-plot without recomputation
+    # the data re-load into the run() shape (save_outputs drew the figure from this re-loaded data) and
+    # re-plot without recomputation
     data = C.load_data(tmp_path, name)
     assert data["provenance"]["name"] == name
+    if not replot:
+        return
     monkeypatch.setattr(mod, "run", lambda *a, **k: pytest.fail("plot must not recompute"))
     before = (tmp_path / f"{name}.png").stat().st_mtime_ns
     experiments.replot(mod, tmp_path)
     assert (tmp_path / f"{name}.png").stat().st_mtime_ns >= before
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_smoke_run_writes_files_with_provenance(name, tmp_path, monkeypatch):
+    monkeypatch.setenv(C.QUIET_ENV, "1")
+    mod = experiments.get(name)
+    # re-plotting is the same plot call on the same re-loaded data (covered by the QUICK runs and test_cli)
+    _check_outputs(mod, smoke_config(mod), "custom", tmp_path, monkeypatch, replot=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_quick_run_writes_files_with_provenance(name, tmp_path, monkeypatch):
+    monkeypatch.setenv(C.QUIET_ENV, "1")
+    mod = experiments.get(name)
+    _check_outputs(mod, mod.QUICK, "quick", tmp_path, monkeypatch)
 
 
 def test_trial_rngs_reproducible_independent_and_keyed():
@@ -86,10 +135,30 @@ def test_progress_silent_without_tty_and_when_quiet(monkeypatch):
     monkeypatch.delenv(C.QUIET_ENV, raising=False)
     assert list(C.progress(range(3), "bar", stream=tty)) == [0, 1, 2]
     assert "bar" in tty.getvalue() and "3/3" in tty.getvalue()
+    frames = [f.strip() for f in tty.getvalue().replace("\n", "\r").split("\r") if f.strip()]
+    # no rate before the first item: "eta ?"; a number from the first finished item on; never NaN
+    assert frames[0].endswith("0/3 0.0s eta ?")
+    assert frames[1].startswith("bar [########") and " 1/3 " in frames[1] and "eta ?" not in frames[1]
+    assert all("nan" not in f and "eta" in f for f in frames)
+    assert frames[-1].endswith("eta 0.0s")
     monkeypatch.setenv(C.QUIET_ENV, "1")
     tty2 = TTY()
     list(C.progress(range(3), "bar", stream=tty2))
     assert tty2.getvalue() == ""
+
+
+def test_footer_names_the_commit_and_a_modified_tree():
+    for sha, shown in (("0123456789abcdef" * 2 + "01234567", "kernapprox 01234567)"),
+                       ("0123456789abcdef" * 2 + "01234567+dirty", "kernapprox 01234567+dirty)")):
+        fig, _ = C.new_figure(1, 1)
+        C.add_provenance(fig, {"meta": {"inputs": "x"}, "provenance": {"name": "toy", "mode": "full", "seed": 0,
+                                                                      "git_sha": sha}})
+        assert shown in fig._supxlabel.get_text().replace("\n", " ")
+
+
+def test_progress_duration_format():
+    assert [C._fmt_duration(x) for x in (0.04, 59.94, 60.4, 125, 3599.4, 3600, 7384)] == \
+        ["0.0s", "59.9s", "1m00s", "2m05s", "59m59s", "1h00m", "2h03m"]
 
 
 def test_save_load_round_trip_nested(tmp_path):

@@ -145,3 +145,37 @@ def test_dense_cap_is_the_kernel_matrix_setting(monkeypatch):
     with pytest.raises(ValueError, match=r"MatrixOracle.dense: the matrix has 4×4 = 16 entries, above the cap of 10"):
         M.dense()
     assert M.n_evals == 0 and np.array_equal(M.dense(force=True), np.eye(4))
+
+
+def test_matrix_oracle_decides_structure_without_a_decomposition(monkeypatch):
+    """Symmetry by the randomized test, PSD by necessary O(n) checks; declared structure wins."""
+    import kernapprox.lowrank as lr
+
+    def boom(*a, **k):
+        raise AssertionError("MatrixOracle must not decompose the matrix")
+    r = np.random.default_rng(0)
+    F = r.normal(size=(60, 5))
+    K = F @ F.T
+    A = r.normal(size=(60, 60))
+    for name in ("eigvalsh", "eigh", "svd"):
+        monkeypatch.setattr(np.linalg, name, boom)
+    assert lr.MatrixOracle(K).is_psd and lr.MatrixOracle(K).symmetric
+    assert not lr.MatrixOracle(A).symmetric and not lr.MatrixOracle(A).is_psd
+    assert not lr.MatrixOracle(-K).is_psd                       # negative diagonal
+    assert not lr.MatrixOracle(np.array([[1.0, 2.0], [2.0, 1.0]])).is_psd   # 2×2 minor
+    assert lr.MatrixOracle(A + A.T, is_psd=True).is_psd          # a declaration is trusted
+    assert not lr.MatrixOracle(K).psd_declared and lr.MatrixOracle(K, is_psd=True).psd_declared
+    assert not lr.MatrixOracle(lr.SymLowRank(F, -np.ones(5))).is_psd
+    with pytest.raises(TypeError, match=r"^MatrixOracle: `is_psd` must be a bool; got 'yes'$"):
+        lr.MatrixOracle(K, is_psd="yes")
+
+
+def test_undeclared_indefinite_matrix_is_refused_by_nystrom():
+    import kernapprox as ka
+    r = np.random.default_rng(1)
+    U, _ = np.linalg.qr(r.normal(size=(40, 40)))
+    S = (U * np.linspace(-0.5, 1.0, 40)) @ U.T + 2 * np.eye(40)    # symmetric, diag > 0 ...
+    S -= 1.9 * np.outer(U[:, 0], U[:, 0])                           # ... one clearly negative eigenvalue
+    assert np.linalg.eigvalsh(S)[0] < -0.1
+    with pytest.raises(ValueError, match=r"^nystrom: `KM` must be positive semi-definite"):
+        ka.nystrom(S, np.arange(40))

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.sparse.linalg import LinearOperator
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from hypothesis import given, strategies as st
@@ -386,7 +387,7 @@ def test_bad_inputs(rng):
         frobenius_error(A, rng.normal(size=(9, 10)))
     with pytest.raises(ValueError, match="`method` must be one of"):
         spectral_error(A, method="power")
-    with pytest.raises(ValueError, match="`tol` must be > 0"):
+    with pytest.raises(ValueError, match=r"`tol` must be a finite number in \(0, 1\]"):
         spectral_error(A, tol=0.0)
     with pytest.raises(ValueError, match="`fail_prob` must lie in the open interval"):
         spectral_error(A, fail_prob=1.5)
@@ -404,3 +405,41 @@ def test_bad_inputs(rng):
         attention_output_loss(A, A, norm="nuclear")
     with pytest.raises(ValueError, match="relative_spectral_error: `A` must be nonzero"):
         relative_spectral_error(np.zeros((3, 3)), np.ones((3, 3)))
+
+
+def test_flags_and_options_are_validated_on_every_path(rng):
+    A = rng.normal(size=(12, 12))              # not symmetric
+    with pytest.raises(TypeError, match=r"^spectral_error: `symmetric` must be a bool; got 'False'$"):
+        spectral_error(A, symmetric="False")
+    # a symmetry claim is checked (randomized test), on the exact path too
+    with pytest.raises(ValueError, match=r"^spectral_error: `symmetric` must be False or None: A − B is not symmetric"):
+        spectral_error(A, symmetric=True, method="exact")
+    S = A + A.T
+    assert float(spectral_error(S, symmetric=True)) == pytest.approx(np.linalg.norm(S, 2), rel=1e-12)
+    for bad in ("abc", 1.5, np.random.RandomState(0), object()):
+        for f in (lambda r: spectral_error(A, rng=r), lambda r: frobenius_error(A, rng=r),
+                  lambda r: trace_error(A, rng=r)):
+            with pytest.raises(TypeError, match=r"`rng` must be None, an int seed"):
+                f(bad)
+    with pytest.raises(ValueError, match=r"^frobenius_error: `n_samples` must lie in \[2, 1024\]; got 1000000000000$"):
+        frobenius_error(A, method="hutchinson", n_samples=10 ** 12)
+    with pytest.raises(ValueError, match=r"^spectral_error: `block_size` must lie in \[1, 12\]; got 13$"):
+        spectral_error(A, method="lanczos", block_size=13)
+    with pytest.raises(ValueError, match=r"^spectral_error: `max_iter` must fit in the available memory"):
+        spectral_error(LinearOperator((10 ** 7, 10 ** 7), matvec=lambda v: v, dtype=float), method="lanczos",
+                       max_iter=10 ** 12)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 1e-320])
+def test_frobenius_scales_safely(rng, scale):
+    K = rng.normal(size=(30, 20))
+    ref = np.linalg.norm(K) * scale            # numpy's norm rescales (LAPACK ?nrm2 style)
+    ref_exact = np.linalg.norm(K)
+    got = frobenius_error(K * scale, 0 * K)
+    assert np.isfinite(float(got))
+    if scale >= 1e-300:                        # subnormal inputs lose digits before we see them
+        assert float(got) == pytest.approx(ref, rel=1e-12)
+        h = frobenius_error(K * scale, method="hutchinson", n_samples=200, rng=0)
+        h1 = frobenius_error(K, method="hutchinson", n_samples=200, rng=0)
+        assert float(h) == pytest.approx(float(h1) * scale, rel=1e-12)
+    assert float(frobenius_error(K, 0 * K)) == pytest.approx(ref_exact, rel=1e-14)

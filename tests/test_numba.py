@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 import kernapprox as ka
 from kernapprox import _numba as nb
 from kernapprox._numba import dense
-from kernapprox._numba.reference import (exponential_block_numpy, exponential_matvec_numpy, gaussian_block_numpy,
-                                        gaussian_matvec_numpy, sqdist_numpy)
+from kernapprox._numba.reference import (direct_exponent_numpy, exponential_block_numpy, exponential_matvec_numpy,
+                                        gaussian_block_numpy, sqdist_numpy)
+from scipy.spatial.distance import cdist
 
 EPS64 = np.finfo(np.float64).eps
 EPS32 = np.finfo(np.float32).eps
@@ -53,10 +54,96 @@ def test_exp32_within_2ulp_of_numpy_float32(rng):
     assert got[x == 0][0] == 1.0
 
 
+def _ulps_incl_subnormal(got, ref):
+    """|got - ref| in units of the spacing of ref in its own dtype (2^-1074 / 2^-149 for subnormals)."""
+    ok = np.isfinite(ref)
+    return np.abs(got[ok].astype(np.float64) - ref[ok].astype(np.float64)) / np.spacing(np.abs(ref[ok])).astype(np.float64)
+
+
+def test_exp64_subnormal_range_and_special_values(rng):
+    """Outputs in the subnormal range (x in [-745.13, -708.4]) within 1 unit of 2^-1074; NaN -> NaN,
+    +inf -> inf, -inf -> 0, huge arguments saturate like np.exp. Measured max: 1 ulp (normal and
+    subnormal outputs)."""
+    x = np.concatenate([rng.uniform(-745.2, -708.0, 200_000), [-745.1332191019411, -745.1332191019412, -744.44,
+                                                               -708.3964185322641, -708.39641853226408]])
+    got = x.copy()
+    dense.exp_inplace(got)
+    ref = np.exp(x)
+    assert _ulps_incl_subnormal(got, ref).max() <= 1
+    sp = np.array([np.nan, np.inf, -np.inf, 1e308, -1e308, 5e-324, -5e-324])
+    got = sp.copy()
+    dense.exp_inplace(got)
+    assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0 and got[3] == np.inf and got[4] == 0
+    assert got[5] == 1.0 and got[6] == 1.0
+
+
+def test_exp32_subnormal_range_and_special_values(rng):
+    """float32: subnormal outputs (x in [-103.98, -87.3]) within 2 units of 2^-149; specials as numpy."""
+    x = rng.uniform(-104.0, -87.0, 200_000).astype(np.float32)
+    got = x.copy()
+    dense.exp_inplace(got)
+    ref = np.exp(x)
+    assert _ulps_incl_subnormal(got, ref).max() <= EXP_MAX_ULP
+    sp = np.array([np.nan, np.inf, -np.inf, 3e38, -3e38], dtype=np.float32)
+    got = sp.copy()
+    dense.exp_inplace(got)
+    assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0 and got[3] == np.inf and got[4] == 0
+
+
+def test_exp32_dense_sample_of_every_binade(rng):
+    """float32 exp on 4M arguments spread uniformly over the bit patterns of [-104, 89] (every binade,
+    including the tiny ones near 0): <= 2 ulp everywhere (measured max 2)."""
+    b104 = int(np.float32(104.0).view(np.uint32))
+    b89 = int(np.float32(89.0).view(np.uint32))
+    neg = (rng.integers(0, b104 + 1, 2_000_000).astype(np.uint32) | np.uint32(0x80000000)).view(np.float32)
+    pos = rng.integers(0, b89 + 1, 2_000_000).astype(np.uint32).view(np.float32)
+    x = np.concatenate([neg, pos])
+    x = x[(x >= -104) & (x <= 89)]
+    got = x.copy()
+    dense.exp_inplace(got)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+    assert _ulps_incl_subnormal(got, ref).max() <= EXP_MAX_ULP
+    assert np.array_equal(np.isinf(got), np.isinf(ref))
+
+
+def test_polynomial_cosine_accuracy_over_its_whole_range(rng):
+    """The vectorised fdlibm cosine of ``_numba.fwht`` against np.cos over |x| < COS_ARG_MAX: absolute
+    error <= 1 ulp of 1 (measured max 1.0), i.e. <= 2 ulp relative where |cos x| > 1e-3; arguments
+    beyond COS_ARG_MAX fall back to numpy exactly."""
+    from kernapprox._numba.fwht import COS_ARG_MAX, cos_phase_inplace
+    A = np.concatenate([np.linspace(-0.999 * COS_ARG_MAX, 0.999 * COS_ARG_MAX, 1_000_001),
+                        rng.normal(size=100_000) * 10, np.arange(-50, 51) * (np.pi / 2)])[None, :]
+    B = A.copy()
+    cos_phase_inplace(B, np.zeros(A.shape[1]), 1.0)
+    ref = np.cos(A[0])
+    err = np.abs(B[0] - ref)
+    assert err.max() <= np.spacing(1.0)
+    big = np.abs(ref) > 1e-3
+    assert (err[big] / np.spacing(np.abs(ref[big]))).max() <= 2
+    C = np.array([[2 * COS_ARG_MAX, -3 * COS_ARG_MAX]])
+    D = C.copy()
+    cos_phase_inplace(D, np.zeros(2), 1.0)
+    np.testing.assert_array_equal(D, np.cos(C))
+
+
 # ---- block kernel --------------------------------------------------------------------------------
-def _gauss_terms(X, Y, h):
-    c = -0.5 / h ** 2
-    return -2 * c, c * np.einsum("ij,ij->i", X, X, dtype=np.float64), c * np.einsum("ij,ij->i", Y, Y, dtype=np.float64)
+def _block_jit(terms, sym, unit_diag, tr, tc):
+    """dense.block_kernel on the fused-formula terms of :func:`nb.gaussian_terms` / ``exponential_terms``."""
+    Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = terms
+    out = np.empty((Z.shape[0], W.shape[0]), dtype=Z.dtype)
+    return dense.block_kernel(Z, W, bx, by, alpha, upper, sym, unit_diag, out, tr, tc, zx, zy, refine, C, D, hm, eh)
+
+
+def _matvec_jit(terms, V, tr, tc):
+    Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = terms
+    out = np.empty((Z.shape[0], V.shape[1]), dtype=V.dtype)
+    return dense.matvec_kernel(Z, W, bx, by, alpha, upper, V, out, tr, tc, zx, zy, refine, C, D, hm, eh)
+
+
+def _gauss_ref(X, Y, h):
+    """The slow obvious reference: direct differences in float64 (scipy cdist)."""
+    return np.exp(-cdist(X.astype(np.float64), Y.astype(np.float64), "sqeuclidean") / (2 * h * h))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -65,13 +152,13 @@ def test_block_kernel_gaussian_matches_reference(rng, dtype, n, m, d, tr, tc):
     X = rng.normal(size=(n, d)).astype(dtype)
     Y = rng.normal(size=(m, d)).astype(dtype)
     h = 1.7
-    alpha, bx, by = _gauss_terms(X, Y, h)
-    out = np.empty((n, m), dtype=dtype)
-    K = dense.block_kernel(X, Y, bx, by, alpha, 0.0, False, False, out, tr, tc)
-    ref = gaussian_block_numpy(X.astype(np.float64), Y.astype(np.float64), h)
+    terms = nb.gaussian_terms(X, Y, False, h)
+    K = _block_jit(terms, False, False, tr, tc)
     assert K.dtype == dtype
     tol = 50 * EPS64 if dtype == np.float64 else 20 * EPS32
-    np.testing.assert_allclose(K, ref, rtol=0, atol=tol)
+    np.testing.assert_allclose(K, _gauss_ref(X, Y, h), rtol=0, atol=tol)
+    # the numpy path of the same formula (small blocks / no parallel slot) agrees to a few ulps
+    np.testing.assert_allclose(K, nb.block_numpy(terms, False, False), rtol=0, atol=8 * np.finfo(dtype).eps)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -79,9 +166,9 @@ def test_block_kernel_gaussian_matches_reference(rng, dtype, n, m, d, tr, tc):
 def test_block_kernel_symmetric_mirror_is_exact(rng, dtype, n, d, t):
     """Upper triangle computed, lower mirrored: exactly symmetric, unit diagonal, equal to the full pass."""
     X = rng.normal(size=(n, d)).astype(dtype)
-    alpha, bx, _ = _gauss_terms(X, X, 1.3)
-    Ks = dense.block_kernel(X, X, bx, bx, alpha, 0.0, True, True, np.empty((n, n), dtype), t, t)
-    Kf = dense.block_kernel(X, X, bx, bx, alpha, 0.0, False, False, np.empty((n, n), dtype), t, t)
+    terms = nb.gaussian_terms(X, X, True, 1.3)
+    Ks = _block_jit(terms, True, True, t, t)
+    Kf = _block_jit(terms, False, False, t, t)
     assert np.array_equal(Ks, Ks.T)
     assert np.all(np.diag(Ks) == 1)
     iu = np.triu_indices(n, 1)
@@ -89,14 +176,31 @@ def test_block_kernel_symmetric_mirror_is_exact(rng, dtype, n, d, t):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sym", [False, True])
+def test_block_kernel_recomputes_ill_conditioned_entries(rng, dtype, sym):
+    """Two clusters 2c apart (h = 1; c = 1e8 float64, 3e3 float32): the GEMM expansion alone loses every
+    digit inside a cluster (eps·||x||² ~ 1); the flagged entries are recomputed by direct differences,
+    in the jitted and in the numpy path, and agree with cdist to rounding."""
+    c = 1e8 if dtype == np.float64 else 3e3
+    X = np.vstack([rng.normal(size=(30, 3)) - c, rng.normal(size=(30, 3)) + c]).astype(dtype)
+    Y = X if sym else np.vstack([rng.normal(size=(20, 3)) - c, rng.normal(size=(25, 3)) + c]).astype(dtype)
+    terms = nb.gaussian_terms(X, Y, sym, 1.0)
+    ref = _gauss_ref(X, Y, 1.0)
+    assert ref.max() > 0.5 and (ref[ref < 1] > 1e-3).any()               # non-trivial values inside clusters
+    for K in (_block_jit(terms, sym, sym, 8, 8), nb.block_numpy(terms, sym, sym)):
+        assert np.abs(K - ref).max() <= 64 * np.finfo(dtype).eps
+    naive = gaussian_block_numpy(X, Y, dtype(1.0))
+    assert np.abs(naive - ref).max() > 0.1                               # what the recompute protects against
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_block_kernel_exponential_matches_reference(rng, dtype):
     X = rng.normal(size=(37, 8)).astype(dtype)
     Y = rng.normal(size=(29, 8)).astype(dtype)
     T = 2.5
-    out = np.empty((37, 29), dtype)
-    K = dense.block_kernel(X, Y, np.zeros(37), np.zeros(29), 1 / T, np.inf, False, False, out, 6, 7)
+    K = _block_jit(nb.exponential_terms(X, Y, False, T), False, False, 6, 7)
     ref = exponential_block_numpy(X.astype(np.float64), Y.astype(np.float64), T)
-    rtol = 20 * EPS64 if dtype == np.float64 else 20 * EPS32
+    rtol = 20 * EPS64 if dtype == np.float64 else 64 * EPS32
     np.testing.assert_allclose(K, ref, rtol=rtol)
 
 
@@ -105,8 +209,7 @@ def test_matvec_kernel_exponential_matches_dense_product(rng, dtype, acc):
     X = rng.normal(size=(33, 4)).astype(dtype)
     Y = rng.normal(size=(41, 4)).astype(dtype)
     V = rng.normal(size=(41, 2)).astype(acc)
-    out = np.empty((33, 2), dtype=acc)
-    got = dense.matvec_kernel(X, Y, np.zeros(33), np.zeros(41), 1 / 3.0, np.inf, V, out, 5, 9)
+    got = _matvec_jit(nb.exponential_terms(X, Y, False, 3.0, acc), V, 5, 9)
     ref = exponential_matvec_numpy(X.astype(np.float64), Y.astype(np.float64), V.astype(np.float64), 3.0)
     scale = np.abs(ref).max()
     tol = (100 * EPS64 if dtype == np.float64 else 100 * EPS32) * scale
@@ -115,19 +218,63 @@ def test_matvec_kernel_exponential_matches_dense_product(rng, dtype, acc):
 
 @pytest.mark.parametrize("dtype,acc", [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)])
 @pytest.mark.parametrize("r", [1, 3, 16])
-def test_matvec_kernel_matches_dense_product(rng, dtype, acc, r):
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_matvec_kernel_matches_dense_product(rng, dtype, acc, r, offset):
     n, m, d = 45, 38, 5
-    X = rng.normal(size=(n, d)).astype(dtype)
-    Y = rng.normal(size=(m, d)).astype(dtype)
+    X = (rng.normal(size=(n, d)) + offset).astype(dtype)
+    Y = (rng.normal(size=(m, d)) + offset).astype(dtype)
     V = rng.normal(size=(m, r)).astype(acc)
-    alpha, bx, by = _gauss_terms(X, Y, 2.0)
-    out = np.empty((n, r), dtype=acc)
-    got = dense.matvec_kernel(X, Y, bx, by, alpha, 0.0, V, out, 8, 6)
-    ref = gaussian_matvec_numpy(X.astype(np.float64), Y.astype(np.float64), V.astype(np.float64), 2.0)
+    got = _matvec_jit(nb.gaussian_terms(X, Y, False, 2.0, acc), V, 8, 6)
+    ref = _gauss_ref(X, Y, 2.0) @ V.astype(np.float64)
     scale = np.abs(V).sum(axis=0).max()
     tol = (100 * EPS64 if acc == np.float64 and dtype == np.float64 else 100 * EPS32) * scale
     assert got.dtype == acc
     np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+
+
+# ---- direct differences ----------------------------------------------------------------------------
+def test_direct_exponent_matches_numpy_and_cdist(rng):
+    A = rng.normal(size=(200, 7)) * 3
+    B = rng.normal(size=(200, 7)) * 3
+    h = 1.9
+    hm, eh = np.frexp(h)
+    got = dense.direct_exponent_rows(A, B, float(hm), int(eh), np.empty(200))
+    ref = -((A - B) ** 2).sum(axis=1) / (2 * h * h)
+    np.testing.assert_allclose(got, ref, rtol=10 * 7 * EPS64)
+    np.testing.assert_allclose(direct_exponent_numpy(A, B, float(hm), int(eh)), got, rtol=10 * 7 * EPS64)
+
+
+@given(k=st.integers(-495, 495), seed=st.integers(0, 2 ** 31 - 1))
+def test_direct_exponent_is_exactly_scale_invariant(k, seed):
+    """Scaling points and bandwidth by 2^k changes nothing (the routine only does exact power-of-two
+    arithmetic on top of the unit-scale computation) over the whole accepted bandwidth range
+    [2^-500, 2^500]: no overflow, no underflow."""
+    r = np.random.default_rng(seed)
+    A = r.normal(size=(20, 4))
+    B = A + r.normal(size=(20, 4)) * r.choice([1e-3, 1.0, 30.0])
+    B[0] = A[0]
+    h = float(r.uniform(0.5, 2.0))
+    hm, eh = np.frexp(h)
+    base = dense.direct_exponent_rows(A, B, float(hm), int(eh), np.empty(20))
+    As, Bs = np.ldexp(A, k), np.ldexp(B, k)
+    got = dense.direct_exponent_rows(As, Bs, float(hm), int(eh) + k, np.empty(20))
+    assert np.all(np.isfinite(got)) and got[0] == 0.0
+    np.testing.assert_array_equal(got, base)
+    np.testing.assert_array_equal(direct_exponent_numpy(As, Bs, float(hm), int(eh) + k),
+                                  direct_exponent_numpy(A, B, float(hm), int(eh)))
+
+
+def test_direct_exponent_extremes():
+    hm, eh = np.frexp(1.0)
+    big = np.array([[1.5e308, 0.0]])
+    out = dense.direct_exponent_rows(big, -big, float(hm), int(eh), np.empty(1))    # difference overflows
+    assert out[0] == -np.inf
+    assert direct_exponent_numpy(big, -big, float(hm), int(eh))[0] == -np.inf
+    tiny = np.array([[5e-324, 0.0]])
+    assert dense.direct_exponent_rows(tiny, tiny * 0, float(hm), int(eh), np.empty(1))[0] == 0.0
+    f32 = np.array([[1e8, 3.0]], dtype=np.float32)          # float32 rows are differenced in float64
+    g = np.array([[1e8 + 8, 3.0]], dtype=np.float32)
+    assert dense.direct_exponent_rows(f32, g, float(hm), int(eh), np.empty(1))[0] == -0.5 * 64.0
 
 
 # ---- dispatch ------------------------------------------------------------------------------------

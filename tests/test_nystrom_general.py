@@ -246,8 +246,12 @@ def test_bad_input(rng):
         ka.augmented_nystrom(GAUSS, Q, K[:, :3], 5)
     with pytest.raises(ValueError, match=r"indices in \[0, 110\)"):
         ka.augmented_nystrom(GAUSS, Q, K, indices=[0, 110])
-    with pytest.raises(ValueError, match="`d` must be >= 1"):
+    with pytest.raises(ValueError, match=r"`d` must be >= 1; got 0"):
         ka.augmented_nystrom(GAUSS, Q, K, 0)
+    with pytest.raises(ValueError, match=r"^augmented_nystrom: `d` must lie in \[1, 110\]; got 111$"):
+        ka.augmented_nystrom(GAUSS, Q, K, 111, landmarks="rpcholesky")
+    with pytest.raises(ValueError, match=r"^augmented_nystrom: `d` must fit in the available memory"):
+        ka.augmented_nystrom(GAUSS, Q, K, 10 ** 12)
     with pytest.raises(ValueError, match="finite"):
         ka.augmented_nystrom(GAUSS, np.full_like(Q, np.nan), K, 5)
     with pytest.raises(ValueError, match="accumulation"):
@@ -262,3 +266,37 @@ def test_bad_input(rng):
         ka.generalized_nystrom(rng.normal(size=(10, 5)), 6)
     with pytest.raises(TypeError, match="KernelMatrix or a 2-D array"):
         ka.skeleton_cur("x", 1, 1)
+
+
+def test_options_contract(rng):
+    """Every keyword is validated whichever core or path runs; symmetry claims are checked."""
+    Q, K = _qk(rng)
+    for kw, exc, msg in [(dict(gamma="abc"), TypeError, "`gamma` must be a real number"),
+                         (dict(n_iter=-5), ValueError, "`n_iter` must lie in"),
+                         (dict(n_iter=10 ** 12), ValueError, "`n_iter` must lie in"),
+                         (dict(normalise="yes"), TypeError, "`normalise` must be a bool"),
+                         (dict(init="magic"), ValueError, "`init` must be one of"),
+                         (dict(rcond=np.nan), ValueError, "`rcond` must be a finite number in"),
+                         (dict(rng="abc"), TypeError, "`rng` must be None")]:
+        with pytest.raises(exc, match=r"^augmented_nystrom: " + msg.replace("(", r"\(")):
+            ka.augmented_nystrom(GAUSS, Q, K, 5, core="pinv", **kw)
+    A = rng.normal(size=(30, 30))
+    for bad in (np.nan, np.inf, True, "abc", -1.0, 1.0):
+        exc = TypeError if isinstance(bad, (bool, str)) else ValueError
+        with pytest.raises(exc, match=r"^indefinite_nystrom: `rcond` must"):
+            ka.indefinite_nystrom(A + A.T, 5, rcond=bad, rng=0)
+        with pytest.raises(exc, match=r"^skeleton_cur: `rcond` must"):
+            ka.skeleton_cur(A, 5, 5, rcond=bad, rng=0)
+        with pytest.raises(exc, match=r"^generalized_nystrom: `rcond` must"):
+            ka.generalized_nystrom(A, 5, rcond=bad, rng=0)
+    # deterministic paths validate rng too
+    with pytest.raises(TypeError, match=r"^skeleton_cur: `rng` must be None"):
+        ka.skeleton_cur(A, [0, 1], [0, 1], rng=object())
+    # a non-symmetric matrix is refused by the indefinite (symmetric) Nyström, a symmetric one is not
+    with pytest.raises(ValueError, match=r"^indefinite_nystrom: `A` must be symmetric"):
+        ka.indefinite_nystrom(A, 5, rng=0)
+    S = A + A.T
+    full = ka.indefinite_nystrom(S, indices=np.arange(30)).to_dense()
+    assert np.abs(full - S).max() < 1e-10 * np.abs(S).max()
+    with pytest.raises(ValueError, match=r"^generalized_nystrom: `oversample` must lie in \[0, 25\]"):
+        ka.generalized_nystrom(A, 5, oversample=26, rng=0)

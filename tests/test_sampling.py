@@ -225,3 +225,27 @@ def test_leverage_with_precomputed_eig_reads_no_entries(rng):
     np.testing.assert_array_equal(a, sampling.leverage(KM, 10, rng=4))
     with pytest.raises(ValueError, match="`eig` must be"):
         sampling.leverage(KM, 10, eig=(eig[0][:5], eig[1]))
+
+
+@pytest.mark.parametrize("method", sorted(ka.sampling.METHODS))
+def test_samplers_refuse_what_nystrom_refuses(method):
+    r = np.random.default_rng(0)
+    X = r.normal(size=(30, 2))
+    bad = [(r.normal(size=(30, 20)), "square"),                                # rectangular
+           (ka.KernelMatrix(ka.Sigmoid(), X), "positive semi-definite"),       # non-PSD kernel
+           (r.normal(size=(30, 30)), "positive semi-definite")]                # non-symmetric
+    for A, what in bad:
+        with pytest.raises(ValueError, match=rf"`KM` must be .*{what}"):
+            ka.sample_landmarks(A, 5, method=method, rng=0)
+        with pytest.raises(ValueError, match=rf"`KM` must be .*{what}"):
+            ka.nystrom(A, np.arange(5))
+
+
+def test_sample_landmarks_validates_rng_and_options_on_every_path():
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), np.random.default_rng(0).normal(size=(30, 2)))
+    with pytest.raises(TypeError, match=r"^sample_landmarks: `rng` must be None"):
+        ka.sample_landmarks(KM, 5, method="greedy", rng="abc")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) 'replce'"):
+        ka.sample_landmarks(KM, 5, method="uniform", replce=True)
+    with pytest.raises(TypeError, match=r"`replace` must be a bool; got 'False'"):
+        ka.sample_landmarks(KM, 5, method="diagonal", replace="False")

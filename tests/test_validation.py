@@ -197,8 +197,9 @@ def test_as_generator_and_working_dtype():
     assert isinstance(v.as_generator(np.random.SeedSequence(3)), np.random.Generator)
     with pytest.raises(TypeError, match="RandomState"):
         v.as_generator(np.random.RandomState(0))
-    with pytest.raises(TypeError, match=r"rng: must be None, an int seed"):
-        v.as_generator("seed")
+    for bad in ("seed", 1.5, True, -3, object()):
+        with pytest.raises(TypeError, match=r"^f: `rng` must be None, an int seed"):
+            v.as_generator(bad, "f")
     f32, f64 = np.ones(2, np.float32), np.ones(2)
     assert v.working_dtype(f32, f32) == np.float32
     assert v.working_dtype(f32, f64) == np.float64
@@ -222,3 +223,75 @@ def test_cli_version():
     if exe is not None:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and ka.__version__ in out.stdout
+
+
+# ---- the shared contract helpers ----------------------------------------------------------------
+def test_check_real_and_rcond():
+    assert v.check_real(0.5, "f", "t", low=0, high=1) == 0.5
+    for bad, exc in [(np.nan, ValueError), (np.inf, ValueError), (True, TypeError), ("abc", TypeError),
+                     (1j, TypeError), (None, TypeError), ([1.0], TypeError)]:
+        with pytest.raises(exc, match=r"^f: `t` must be"):
+            v.check_real(bad, "f", "t", low=0, high=1)
+    with pytest.raises(ValueError, match=r"^f: `t` must be a finite number in \(0, 1\]; got 0.0$"):
+        v.check_real(0.0, "f", "t", low=0, high=1, low_open=True)
+    assert v.check_rcond(None, "f") is None and v.check_rcond(1e-8, "f") == 1e-8
+    for bad in (np.nan, np.inf, -1e-3, 1.0, 2.0):
+        with pytest.raises(ValueError, match=r"^f: `rcond` must be a finite number in \[0, 1\)"):
+            v.check_rcond(bad, "f")
+    with pytest.raises(TypeError, match=r"^f: `rcond` must be a real number; got True$"):
+        v.check_rcond(True, "f")
+
+
+def test_check_options_memory_and_int_cap():
+    v.check_options({"a": 1}, ["a", "b"], "f")
+    with pytest.raises(TypeError, match=r"^f: got unexpected keyword argument\(s\) 'c', 'd'; the accepted options are: a, b$"):
+        v.check_options({"a": 1, "c": 2, "d": 3}, ["a", "b"], "f")
+    v.check_memory(1024, "f", "k", 3)
+    with pytest.raises(ValueError, match=r"^f: `k` must fit in the available memory \(.*\); this request needs about "
+                                         r"8 EiB|^f: `k` must fit in the available memory"):
+        v.check_memory(2 ** 63, "f", "k", 10 ** 12)
+    with pytest.raises(ValueError, match=r"^f: `m` must fit in the available memory"):
+        v.check_size_product("f", {"m": 10 ** 12, "d": 3})
+    with pytest.raises(ValueError, match=r"^f: `k` must be <= 9223372036854775807; got 1180591620717411303424$"):
+        v.check_int(2 ** 70, "f", "k")
+    for bad in (np.nan, np.inf, 2.5, "3", np.bool_(True)):
+        with pytest.raises(TypeError, match=r"^f: `k` must be an integer"):
+            v.check_int(bad, "f", "k")
+
+
+def test_check_symmetric_is_randomized_and_cheap():
+    r = np.random.default_rng(0)
+    A = r.normal(size=(50, 50))
+    S = A + A.T
+    v.check_symmetric(S.__matmul__, 50, "f", "A")
+    v.check_symmetric((S * 1e-200).__matmul__, 50, "f", "A")          # scale-invariant
+    assert v.symmetry_gap(S.__matmul__, 50)[0]
+    E = S.copy()
+    E[3, 7] += 1e-6 * np.abs(S).max()                                   # tiny, but far above rounding
+    with pytest.raises(ValueError, match=r"^f: `A` must be symmetric; got a matrix with relative asymmetry"):
+        v.check_symmetric(E.__matmul__, 50, "f", "A")
+    calls = []
+
+    def mv(W):
+        calls.append(W.shape)
+        return S @ W
+    v.check_symmetric(mv, 50, "f", "A")
+    assert calls == [(50, 2 * v.SYMMETRY_PROBES)]                       # one block product, nothing else
+
+
+def test_check_kernel_names_the_callers_argument():
+    assert isinstance(v.check_kernel("rbf", "f"), ka.Gaussian)
+    with pytest.raises(ValueError, match=r"^f: `kernel` must be a kernapprox Kernel or a kernel name \(.*\); got 'gaussain'$"):
+        v.check_kernel("gaussain", "f")
+    with pytest.raises(TypeError, match=r"^f: `kernel` must be a kernapprox Kernel or a kernel name; got int$"):
+        v.check_kernel(3, "f")
+
+
+def test_warn_points_at_the_first_frame_outside_the_package():
+    """However deep the library chain, the warning is attributed to the caller's line."""
+    X = np.zeros((10, 2))
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        ka.sample_landmarks(KM, 3, method="greedy")          # sampling -> cholesky -> _validation.warn
+    assert rec and {w.filename for w in rec} == {__file__}

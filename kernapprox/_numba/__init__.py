@@ -9,21 +9,27 @@ is tested against.
 Numba is imported only when a fast path first runs, so ``import kernapprox`` stays cheap; the number of
 threads follows ``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``.
 
-float32 accuracy (Gaussian): the squared distance ``||x||² + ||y||² − 2 x·y`` cancels badly in float32
-when the points are far from the origin. Both paths therefore centre X and Y by their common mean
-(distances are translation invariant), take norms in float64 and form the exponent in float64; only the
-inner-product GEMM and the final ``exp`` run in float32.
+Accuracy at every scale and offset (Gaussian): the squared distance ``||x||² + ||y||² − 2 x·y`` cancels
+when the points are far from the origin (in float64 as in float32) and overflows or underflows for huge
+or tiny coordinates. Both paths therefore centre X and Y by one common shift and scale them by one
+power of two (:func:`distance_frame`), bound the expansion's rounding error entry by entry (a test per
+tile, O(tile rows + columns)) and recompute by direct differences the entries whose bound is not at
+rounding level (:func:`kernapprox._numba.dense.direct_exponent`). float32 blocks run GEMM, exponent and
+``exp`` in float32 (full SIMD width); the error-control terms are float64.
 """
 from __future__ import annotations
 
+import math
 import threading
 from contextlib import contextmanager
 
 import numpy as np
 
-from .reference import exponential_block_numpy, gaussian_block_numpy, sqdist_numpy
+from .reference import direct_exponent_numpy, exponential_block_numpy, gaussian_block_numpy, sqdist_numpy
 
-__all__ = ["gaussian_block", "exponential_block", "kernel_matvec_fast", "gaussian_block_numpy",
+__all__ = ["gaussian_block", "exponential_block", "kernel_matvec_fast", "distance_frame", "frame_points", "TAU",
+           "gaussian_terms", "exponential_terms", "block_numpy",
+           "direct_exponent_numpy", "gaussian_block_numpy",
            "exponential_block_numpy", "sqdist_numpy", "FAST_MIN_ENTRIES", "MATVEC_MAX_COLS", "PARALLEL_CHUNK",
            "have_numba"]
 
@@ -95,71 +101,157 @@ def _pair(X, Y):
     return X, Y, same
 
 
-def _centre(X, Y, same):
-    """Centre X and Y by their common mean (float64 mean, result in the input dtype)."""
-    n, m = X.shape[0], Y.shape[0]
-    mu = X.mean(axis=0, dtype=np.float64) if same else (
-        (X.sum(axis=0, dtype=np.float64) + Y.sum(axis=0, dtype=np.float64)) / (n + m))
-    Xc = (X - mu).astype(X.dtype, copy=False)
-    Yc = Xc if same else (Y - mu).astype(Y.dtype, copy=False)
-    return Xc, Yc
+#: Unit roundoff of the two working dtypes.
+_UNIT = {np.dtype(np.float64): 2.0 ** -53, np.dtype(np.float32): 2.0 ** -24}
+#: Accepted error of the Gaussian exponent t: |t̂ - t| <= TAU · max(1, |t|) (plus the (d+3)u of direct
+#: differences); entries whose certified expansion bound exceeds it are recomputed by direct differences.
+TAU = {np.dtype(np.float64): 2.0 ** -42, np.dtype(np.float32): 2.0 ** -13}
+#: Exponents below -TMIN give kernel value 0 in the dtype (exp underflows, subnormals included).
+_TMIN = {np.dtype(np.float64): 746.0, np.dtype(np.float32): 104.0}
+#: Largest exponent scale used inside the fused formula (keeps alpha·S + bx + by finite).
+_CMAX = {np.dtype(np.float64): 2.0 ** 900, np.dtype(np.float32): 2.0 ** 100}
+_NO_ROWS = np.empty((0, 0))
+_NO_NORMS = np.empty(0)
 
 
-def _sqnorms(A):
-    return np.einsum("ij,ij->i", A, A, dtype=np.float64)
+def distance_frame(X, Y, same, centre=True):
+    """One common shift and one power-of-two scale for a pair of point clouds: ``(mu, e)``.
 
-
-def _gaussian_terms(X, Y, same, bandwidth):
-    """(X', Y', alpha, bx, by, upper) of the fused formula for the Gaussian kernel."""
-    if X.dtype == np.float32:
-        X, Y = _centre(X, Y, same)
-    c = -0.5 / (float(bandwidth) * float(bandwidth))
-    xx = _sqnorms(X)
-    yy = xx if same else _sqnorms(Y)
-    return X, Y, -2.0 * c, c * xx, (c * xx if same else c * yy), 0.0
-
-
-def _exponential_terms(X, Y, temperature):
-    """(X, Y, alpha, bx, by, upper) of the fused formula for the exponential kernel."""
-    return X, Y, 1.0 / float(temperature), np.zeros(X.shape[0]), np.zeros(Y.shape[0]), np.inf
-
-
-def _gaussian_numpy(X, Y, same, bandwidth):
-    """Small or fallback Gaussian block: plain numpy, same float32 strategy, exact symmetry."""
-    n = X.shape[0]
-    if X.dtype == np.float32:
-        Xc, Yc = _centre(X, Y, same)
-        X64 = Xc.astype(np.float64)
-        K = gaussian_block_numpy(X64, X64 if same else Yc.astype(np.float64), bandwidth).astype(np.float32)
+    ``mu`` (per coordinate, in the dtype of X and Y; 0 with ``centre=False``) is the centre of the joint
+    bounding box and e the exponent with ``max |x - mu|, |y - mu| < 2^e`` (0 for all-zero data), both
+    from the column minima and maxima: O((n + m) d), no temporary. Differences are translation
+    invariant, so ``x - y = (x - mu) - (y - mu)`` up to the rounding of the subtraction (exact when x is
+    within a factor 2 of mu, Sterbenz); :func:`frame_points` then gives points in (-1, 1) whose squared
+    norms, inner products and distances neither overflow nor lose the data's resolution at any scale.
+    """
+    lo = X.min(axis=0) if same else np.minimum(X.min(axis=0), Y.min(axis=0))
+    hi = X.max(axis=0) if same else np.maximum(X.max(axis=0), Y.max(axis=0))
+    if centre:
+        half = X.dtype.type(0.5)
+        mu = half * lo + half * hi                 # no overflow at any finite scale
+        with np.errstate(over="ignore"):
+            amax = float(np.maximum(hi - mu, mu - lo).max())
     else:
-        K = gaussian_block_numpy(X, X if same else Y, bandwidth)
-    if same:                      # mirror the upper triangle (exact symmetry), unit diagonal
-        il = np.tril_indices(n, -1)
+        mu = None
+        amax = float(np.maximum(hi, -lo).max())
+    if not amax > 0:
+        return mu, 0
+    m, e = math.frexp(amax)
+    if centre and m > 1.0 - 2.0 ** -20:   # the rounding of x - mu may reach the next power of two
+        e += 1
+    return mu, int(e)
+
+
+def frame_points(A, mu, e, dtype):
+    """``(A - mu) · 2^-e`` (scaling exact: a power of two) as a new C-contiguous array of ``dtype``."""
+    Z = (A - mu) if mu is not None else A.copy()
+    Z = np.ascontiguousarray(Z, dtype=dtype)
+    info = np.finfo(dtype)
+    if info.minexp + 1 < -e < info.maxexp - 1:     # 2^-e a normal number of the dtype: one multiply
+        Z *= dtype.type(2.0 ** -e)
+    elif e != 0:
+        np.ldexp(Z, -e, out=Z)
+    return Z
+
+
+def _ldexp(x: float, k: int) -> float:
+    """``x · 2^k`` for a Python float, inf on overflow, 0 on underflow (no exception)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.ldexp(x, k))
+
+
+def gaussian_terms(X, Y, same, bandwidth, kt=None):
+    """Scaled operands and coefficients of the fused Gaussian formula (:func:`dense.block_kernel`).
+
+    With ``z = (x - mu) 2^-e`` and ``c = (2^e / h)² / 2``: ``t = -||x-y||²/(2h²) = 2c z·w - c||z||² - c||w||²``.
+    Returns ``(Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh)`` with ``bx``, ``by``, ``alpha``
+    in the kernel-value dtype ``kt`` (default: the working dtype; the exponent is formed in it) and the
+    float64 error-control terms.
+    """
+    wt = X.dtype
+    kt = wt if kt is None else np.dtype(kt)
+    mu, e = distance_frame(X, Y, same)
+    Z = frame_points(X, mu, e, wt)
+    W = Z if same else frame_points(Y, mu, e, wt)
+    zx = np.einsum("ij,ij->i", Z, Z, dtype=np.float64)
+    zy = zx if same else np.einsum("ij,ij->i", W, W, dtype=np.float64)
+    hm, eh = math.frexp(float(bandwidth))
+    q = 2 * (e - eh)
+    cmag = min(_ldexp(0.5 / (hm * hm), q), _CMAX[kt])
+    inv_c = min(_ldexp(2.0 * hm * hm, -q), 1e300)
+    f = kt.type
+    bx = (zx * -cmag).astype(kt)
+    by = bx if same else (zy * -cmag).astype(kt)
+    gam = (X.shape[1] + 8) * _UNIT[wt]
+    refine = (gam, TAU[wt], inv_c, _TMIN[wt] * inv_c)
+    # direct differences use the raw points (no shift rounding), promoted to float64 entry by entry
+    return Z, W, f(2.0 * cmag), bx, by, f(0.0), zx, zy, refine, X, Y, hm, eh
+
+
+def exponential_terms(X, Y, same, temperature, kt=None):
+    """Scaled operands and coefficients of the fused exponential formula: ``t = (4^e/T) z·w``."""
+    wt = X.dtype
+    kt = wt if kt is None else np.dtype(kt)
+    _, e = distance_frame(X, Y, same, centre=False)
+    if e < 400 and 4.0 ** max(e, 0) * X.shape[1] < 1e-3 * float(np.finfo(wt).max):
+        e = 0                                       # no inner product can overflow: unscaled operands
+    Z = X if e == 0 else frame_points(X, None, e, wt)
+    W = Y if e == 0 else (Z if same else frame_points(Y, None, e, wt))
+    alpha = min(_ldexp(1.0 / float(temperature), 2 * e), _CMAX[kt])
+    f = kt.type
+    zeros_x = np.zeros(X.shape[0], dtype=kt)
+    zeros_y = zeros_x if same else np.zeros(Y.shape[0], dtype=kt)
+    return (Z, W, f(alpha), zeros_x, zeros_y, f(np.inf), _NO_NORMS, _NO_NORMS, (0.0, 0.0, 0.0, 0.0),
+            _NO_ROWS, _NO_ROWS, 1.0, 0)
+
+
+def block_numpy(terms, same, unit_diag):
+    """The fused formula in plain numpy (small blocks, or no parallel slot free): the same exponent in
+    the same dtype, ``np.exp``, the same direct-difference refinement, exact symmetry when ``same``."""
+    Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = terms
+    S = Z @ W.T
+    K = S * alpha
+    K += bx[:, None] + by[None, :]
+    np.minimum(K, upper, out=K)
+    with np.errstate(over="ignore"):
+        np.exp(K, out=K)
+    gam, tau, inv_c, tmin_d = refine
+    if gam > 0 and gam * (zx.max() + zy.max()) > tau * inv_c:
+        step = 1024
+        for i0 in range(0, K.shape[0], step):
+            B = zx[i0:i0 + step, None] + zy[None, :]
+            dd = B - 2.0 * S[i0:i0 + step].astype(np.float64)
+            B *= gam
+            I, J = np.nonzero((B > tau * np.maximum(inv_c, dd)) & (dd - B < tmin_d))
+            if I.size:
+                t = direct_exponent_numpy(C[i0 + I], D[J], hm, eh)
+                K[i0 + I, J] = np.exp(t).astype(K.dtype)
+    if same:                      # mirror the upper triangle (exact symmetry)
+        il = np.tril_indices(K.shape[0], -1)
         K[il] = K.T[il]
-        np.fill_diagonal(K, 1.0)
+        if unit_diag:
+            np.fill_diagonal(K, 1.0)
     return K
 
 
-def _block_fast(X, Y, same, terms, unit_diag, out=None):
-    """The tiled numba block for the fused formula ``terms()`` gives (written into ``out`` when given),
-    or None when numpy must do it (small block, numba unavailable, or no parallel slot free)."""
+def _block(X, Y, same, terms, unit_diag, out=None):
+    """The block of the fused formula ``terms()`` gives: tiled numba kernel, or plain numpy for small
+    blocks, without numba, or when no parallel slot is free; written into ``out`` when given."""
     n, m = X.shape[0], Y.shape[0]
     if n * m >= FAST_MIN_ENTRIES and have_numba():
         with _parallel_slot() as ok:
             if ok:
-                Xw, Yw, alpha, bx, by, upper = terms()
+                tm = terms()
                 if out is None:
                     out = np.empty((n, m), dtype=X.dtype)
                 tr, tc = _dense.tile_shape(n, m, X.shape[1])
                 if same:
                     tc = tr = min(tr, tc)
-                return _dense.block_kernel(Xw, Yw, bx, by, alpha, upper, same, unit_diag, out, tr, tc)
-    return None
-
-
-def _into(K, out):
-    """``K`` itself, or ``out`` filled with it (the numpy fallbacks of the ``out=`` forms)."""
-    if out is None or K is out:
+                Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = tm
+                return _dense.block_kernel(Z, W, bx, by, alpha, upper, same, unit_diag, out, tr, tc,
+                                           zx, zy, refine, C, D, hm, eh)
+    K = block_numpy(terms(), same, unit_diag)
+    if out is None:
         return K
     out[...] = K
     return out
@@ -169,23 +261,26 @@ def gaussian_block(X, Y, bandwidth, out=None):
     """K[i, j] = exp(-||x_i - y_j||² / (2 bandwidth²)), shape (n, m), float32 iff X and Y are float32.
 
     ``Y is X`` gives the symmetric matrix (upper triangle computed and mirrored, unit diagonal exact).
+
+    Accuracy at every finite scale and offset: the points are centred by one common shift and scaled by
+    one power of two (:func:`distance_frame`); the GEMM expansion ``||z||² + ||w||² - 2 z·w`` carries a
+    certified error bound ``(d + 8) u (||z||² + ||w||²)``, and every entry whose bound exceeds
+    ``TAU · max(1, |t|)`` in the exponent t (and whose value is not certainly 0) is recomputed by direct
+    differences (:func:`dense.direct_exponent`). So ``|t̂ - t| <= TAU·max(1, |t|) + (d + 3) u |t|``
+    (TAU = 2^-42 float64, 2^-13 float32) against the exact exponent of the (centred) inputs.
     ``out`` (optional, C-contiguous (n, m) of that dtype) receives the block: same values, no new array.
     """
     X, Y, same = _pair(X, Y)
-    K = _block_fast(X, Y, same, lambda: _gaussian_terms(X, Y, same, bandwidth), same, out)
-    return _into(K if K is not None else _gaussian_numpy(X, Y, same, bandwidth), out)
+    return _block(X, Y, same, lambda: gaussian_terms(X, Y, same, bandwidth), same, out)
 
 
 def exponential_block(X, Y, temperature, out=None):
-    """K[i, j] = exp(x_i·y_j / temperature), shape (n, m), float32 iff X and Y are float32 (may be inf).
-
+    """K[i, j] = exp(x_i·y_j / temperature), shape (n, m), float32 iff X and Y are float32 (+inf where
+    the value exceeds the dtype's range). The points are scaled by one power of two before the GEMM, so
+    inner products never overflow (no inf - inf = NaN); float64 values equal the unscaled formula's.
     ``out`` as in :func:`gaussian_block`."""
     X, Y, same = _pair(X, Y)
-    K = _block_fast(X, Y, same, lambda: _exponential_terms(X, Y, temperature), False, out)
-    if K is not None:
-        return K
-    with np.errstate(over="ignore"):
-        return _into(exponential_block_numpy(X, Y, temperature), out)
+    return _block(X, Y, same, lambda: exponential_terms(X, Y, same, temperature), False, out)
 
 
 def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):
@@ -209,13 +304,15 @@ def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):
     if X.dtype == np.float64:
         acc = np.dtype(np.float64)
     if type(kernel) is Gaussian:
-        Xw, Yw, alpha, bx, by, upper = _gaussian_terms(X, Y, same, kernel.bandwidth)
+        terms = gaussian_terms(X, Y, same, kernel.bandwidth, acc)
     else:
-        Xw, Yw, alpha, bx, by, upper = _exponential_terms(X, Y, kernel.temperature)
+        terms = exponential_terms(X, Y, same, kernel.temperature, acc)
+    Xw, Yw, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = terms
     Va = np.ascontiguousarray(V, dtype=acc)
     out = np.empty((n, r), dtype=acc)
     tr, tc = _dense.tile_shape(n, m, max(X.shape[1], r))
     with _parallel_slot() as ok:
         if ok:
-            return _dense.matvec_kernel(Xw, Yw, bx, by, alpha, upper, Va, out, tr, tc)
+            return _dense.matvec_kernel(Xw, Yw, bx, by, alpha, upper, Va, out, tr, tc,
+                                        zx, zy, refine, C, D, hm, eh)
     return None

@@ -4,9 +4,20 @@ Both kernels are one formula on the inner-product tile ``G = X_I Y_Jᵀ`` (compu
 
     K[i, j] = exp(min(alpha * G[i, j] + bx[i] + by[j], upper))
 
-* Gaussian ``exp(-||x-y||² / (2h²))``: ``c = -1/(2h²)``, ``alpha = -2c``, ``bx = c ||x||²``,
-  ``by = c ||y||²``, ``upper = 0`` (the clamp is the ``max(D, 0)`` of the GEMM expansion);
-* Exponential ``exp(x·y / T)``: ``alpha = 1/T``, ``bx = by = 0``, ``upper = +inf``.
+* Gaussian ``exp(-||x-y||² / (2h²))`` on the centred, power-of-two scaled points ``z = (x - mu) 2^-e``
+  (:func:`kernapprox._numba.gaussian_terms`): ``c = (2^e/h)²/2``, ``alpha = 2c``, ``bx = -c ||z||²``,
+  ``by = -c ||w||²``, ``upper = 0`` (the clamp is the ``max(D, 0)`` of the GEMM expansion);
+* Exponential ``exp(x·y / T)``: ``alpha = 4^e/T``, ``bx = by = 0``, ``upper = +inf``.
+
+The exponent is formed in the output dtype (float32 blocks: float32 throughout, full SIMD width).
+
+Error control (Gaussian): the expansion ``D' = ||z||² + ||w||² - 2 z·w`` has a certified absolute error
+``<= (d + 8) u (||z||² + ||w||²)``. A tile whose largest such bound is below ``tau / c`` is done (an
+O(TR + TC) test; always the case for well-conditioned data); otherwise :func:`_refine_tile` checks each
+entry and recomputes by direct differences (:func:`direct_exponent`, float64, overflow-free) every
+entry whose bound exceeds ``tau·max(1, |t|)`` in the exponent t and whose value is not certainly 0:
+points close to each other but far from the common centre (separated clusters, huge bandwidth
+ratios) come out exact to rounding at the cost of O(d) per such entry.
 
 Each parallel task (``prange`` over row tiles) owns a TR×TC scratch tile that stays in L1/L2: one BLAS
 GEMM fills it, one fused pass turns it into kernel values with a vectorisable ``exp`` (Cody–Waite range
@@ -21,13 +32,13 @@ numba workers. OpenBLAS runs a GEMM single-threaded when ``M·N·K <= 65536·4``
 
 Every routine here has a plain numpy reference in :mod:`kernapprox._numba.reference`, against which
 ``tests/test_numba.py`` checks it (float32 and float64). ``fastmath`` is restricted to ``{"contract"}``
-(fused multiply–add only); the accuracy of the resulting ``exp`` is pinned by tests (<= 2 ulp float64,
-<= 2 ulp float32 against ``np.exp``).
+(fused multiply–add only); the accuracy of the resulting ``exp`` is pinned by tests against ``np.exp``
+over the whole range, subnormal outputs included (measured max: 1 ulp float64, 2 ulp float32; NaN
+propagates, +inf gives inf, -inf gives 0).
 
-Cost per kernel entry: d multiply–adds in the tile GEMM, one ``exp`` (~20 flops), one store (block) or r
-multiply–adds (product). On the development machine (2 cores, OpenBLAS with AVX2 kernels) the GEMM with
-d = 64 is about 60% of the time, which is what bounds the speed-up over scikit-learn's whole pipeline
-(see ``benchmarks/bench_kernels.py``, which prints that GEMM-only floor).
+Cost per kernel entry: d multiply–adds in the tile GEMM, one ``exp`` (~25 flops), one store (block) or r
+multiply–adds (product). ``benchmarks/bench_kernels.py`` compares the blocks with their floor (one GEMM
+into a fresh array, then ``np.exp`` in place).
 
 References
 ----------
@@ -36,12 +47,14 @@ reduction x = k ln2 + r with ln2 split in a high and a low part, §6).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-__all__ = ["exp64", "exp32", "exp_inplace", "block_kernel", "matvec_kernel", "tile_shape",
+__all__ = ["exp64", "exp32", "exp_inplace", "direct_exponent", "direct_exponent_rows", "block_kernel", "matvec_kernel", "tile_shape",
            "BLAS_SERIAL_MNK", "TILE_ENTRIES"]
 
 #: Largest M·N·K for which OpenBLAS runs a GEMM on the calling thread only (65536 · 4).
@@ -161,9 +174,52 @@ def exp_inplace(a):
         a[j] = _exp_like(a[j], a)
 
 
+@njit(cache=True, inline="always")
+def direct_exponent(u, v, hm, eh):
+    """``-||u - v||² / (2 h²)`` by direct differences in float64, for rows u, v (float32 or float64) and
+    ``h = hm·2^eh``.
+
+    Overflow- and underflow-free at every scale: with ``a = max_k |u_k - v_k| = am·2^ea`` (frexp), the
+    sum ``s = Σ_k ((u_k - v_k)·2^-ea)²`` lies in [1/4, d] and ``||u - v||/h = sqrt(s)·R`` with
+    ``R = ldexp(1/hm, ea - eh)`` (exact power-of-two arithmetic); ``R²`` overflowing gives ``-inf``
+    (the kernel value 0 is then exact). Relative error <= (d + 3) u (u the float64 unit roundoff), like
+    ``scipy.spatial.distance.cdist``. Differences below 2^-1000 give 0: with the validated bandwidth
+    (>= 2^-500) they change the exponent by less than 2^-997.
+    """
+    a = 0.0
+    for k in range(u.shape[0]):
+        a = max(a, abs(np.float64(u[k]) - np.float64(v[k])))
+    if not a < np.inf:
+        return -np.inf
+    am, ea = math.frexp(a)
+    if ea < -1000:                    # includes a == 0 (frexp gives exponent 0 there; handled below)
+        return 0.0
+    if a == 0.0:
+        return 0.0
+    sc = math.ldexp(1.0, -ea)
+    s = 0.0
+    for k in range(u.shape[0]):
+        q = (np.float64(u[k]) - np.float64(v[k])) * sc
+        s += q * q
+    R = math.ldexp(1.0 / hm, ea - eh)
+    return -0.5 * s * (R * R)
+
+
+@njit(cache=True)
+def direct_exponent_rows(A, B, hm, eh, out):
+    """``out[i] = direct_exponent(A[i], B[i], hm, eh)`` (test hook and row-wise pairs)."""
+    for i in range(A.shape[0]):
+        out[i] = direct_exponent(A[i], B[i], hm, eh)
+    return out
+
+
 @njit(cache=True, fastmath=_FM, inline="always")
 def _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, oi0, oj0):
-    """out[oi0+i, oj0+j] = exp(min(alpha*S[i, j] + bx[i0+i] + by[j0+j], upper)) for i < nr, j < w."""
+    """out[oi0+i, oj0+j] = exp(min(alpha*S[i, j] + bx[i0+i] + by[j0+j], upper)) for i < nr, j < w.
+
+    ``bx``, ``by``, ``alpha`` and ``upper`` are in the dtype of ``out``: float32 outputs are computed in
+    float32 throughout (full-width SIMD), float64 outputs in float64.
+    """
     for i in range(nr):
         b = bx[i0 + i]
         srow = S[i]
@@ -173,8 +229,47 @@ def _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, oi0, oj0):
             orow[oj0 + j] = _exp_like(min(t, upper), out)
 
 
+@njit(cache=True, inline="always")
+def _needs_direct(dd, b, gam, tau, inv_c, tmin_d):
+    """True when the expansion ``dd = zx + zy - 2 z·w`` (with ``b = zx + zy``) is not accurate enough:
+    its error bound ``gam·b`` exceeds ``tau·max(inv_c, dd)`` and the exponent may be above -TMIN."""
+    err = gam * b
+    return err > tau * max(inv_c, dd) and dd - err < tmin_d
+
+
+@njit(cache=True, inline="always")
+def _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, oi0, oj0):
+    """Recompute by direct differences the entries whose expansion error bound is not small.
+
+    ``refine = (gam, tau, inv_c, tmin_d)``: the expansion ``D' = zx_i + zy_j - 2 S_ij`` has absolute error
+    at most ``gam (zx_i + zy_j)`` (``gam = (d + 8) u``); the entry is recomputed by
+    :func:`direct_exponent` on the raw float64 rows ``C[i]``, ``D[j]`` when that bound exceeds
+    ``tau·max(inv_c, D')`` (``inv_c = 1/|c'|``, i.e. ``tau·max(1, |t|)`` in exponent units) and the
+    exponent is not certainly below the underflow threshold (``D' - bound < tmin_d``). A tile whose
+    largest bound is below ``tau·inv_c`` is skipped after O(nr + w) work.
+    """
+    gam, tau, inv_c, tmin_d = refine
+    if gam == 0.0:
+        return
+    mx = 0.0
+    for i in range(nr):
+        mx = max(mx, zx[i0 + i])
+    my = 0.0
+    for j in range(w):
+        my = max(my, zy[j0 + j])
+    if not gam * (mx + my) > tau * inv_c:
+        return
+    for i in range(nr):
+        a = zx[i0 + i]
+        for j in range(w):
+            b = a + zy[j0 + j]
+            dd = b - 2.0 * np.float64(S[i, j])
+            if _needs_direct(dd, b, gam, tau, inv_c, tmin_d):
+                out[oi0 + i, oj0 + j] = _exp_like(direct_exponent(C[i0 + i], D[j0 + j], hm, eh), out)
+
+
 @njit(cache=True, parallel=True, nogil=True, fastmath=_FM)
-def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC):
+def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC, zx, zy, refine, C, D, hm, eh):
     """Fill ``out`` with ``exp(min(alpha X Yᵀ + bx 1ᵀ + 1 byᵀ, upper))``; returns ``out``.
 
     Parameters
@@ -182,8 +277,8 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC):
     X : ndarray of shape (n, d), Y : ndarray of shape (m, d)
         Same float dtype (float32 or float64), C-contiguous.
     bx : ndarray of shape (n,), by : ndarray of shape (m,)
-        float64 row / column terms of the exponent.
-    alpha, upper : float
+        Row / column terms of the exponent, in the dtype of ``out``.
+    alpha, upper : scalars of the dtype of ``out``
         Scale of the inner products and clamp of the exponent (0 for Gaussian, +inf for exponential).
     sym : bool
         ``X is Y``: only tiles on and above the diagonal are computed; the strictly lower triangle is
@@ -193,6 +288,10 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC):
     out : ndarray of shape (n, m), dtype of X
     TR, TC : int
         Tile rows and columns (:func:`tile_shape`).
+    zx, zy, refine, C, D, hm, eh
+        Gaussian error control (:func:`_refine_tile`): float64 squared norms of the rows of X and Y (the scaled, centred points), the
+        tuple ``(gam, tau, inv_c, tmin_d)`` (``gam = 0`` disables it: exponential kernel), the raw
+        float64 points and the bandwidth ``hm·2^eh`` for :func:`direct_exponent`.
 
     Notes
     -----
@@ -228,6 +327,7 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC):
                 S = buf[:nr * w].reshape((nr, w))
                 np.dot(Xi, Y[j0:j1].T, S)
                 _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, i0, j0)
+                _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, i0, j0)
                 if sym:
                     if j0 >= i1:
                         # tile strictly above the diagonal: mirror all of it
@@ -249,15 +349,15 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC):
 
 
 @njit(cache=True, parallel=True, nogil=True, fastmath=_FM)
-def matvec_kernel(X, Y, bx, by, alpha, upper, V, out, TR, TC):
+def matvec_kernel(X, Y, bx, by, alpha, upper, V, out, TR, TC, zx, zy, refine, C, D, hm, eh):
     """``out = exp(min(alpha X Yᵀ + bx 1ᵀ + 1 byᵀ, upper)) @ V`` streamed, never forming the n×m matrix.
 
     Parameters
     ----------
     X : ndarray of shape (n, d), Y : ndarray of shape (m, d)
         Same float dtype, C-contiguous.
-    bx, by, alpha, upper
-        As in :func:`block_kernel`.
+    bx, by, alpha, upper, zx, zy, refine, C, D, hm, eh
+        As in :func:`block_kernel`, in the accumulation dtype.
     V : ndarray of shape (m, r), out : ndarray of shape (n, r)
         In the accumulation dtype (float32 or float64); the kernel tile is produced in that dtype, so
         float32 points with float64 accumulation give float64 kernel values and sums.
@@ -292,6 +392,7 @@ def matvec_kernel(X, Y, bx, by, alpha, upper, V, out, TR, TC):
             np.dot(Xi, Y[j0:j1].T, S)
             Kt = kbuf[:nr * w].reshape((nr, w))
             _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, Kt, 0, 0)
+            _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, Kt, 0, 0)
             np.dot(Kt, V[j0:j1], P)
             for i in range(nr):
                 arow = acc[i]

@@ -46,21 +46,49 @@ Batched calls give item ``b`` (flat C order over the batch axes) the generator
 ``as_generator(rng).spawn(B)[b]``: independent, reproducible substreams per (batch, head). A 2-D call
 uses ``as_generator(rng)`` itself, so ``approximate(Q, K, V, method=m, rng=r) == fn(Q, K, V, rng=r)``.
 
+Options contract
+----------------
+``approximate``, ``draw_randomness``, the public single-head functions ``kernapprox.attention.<name>``
+and their ``.draw`` check every keyword they accept on every call, whether or not the configuration
+uses it: the method's schema (:func:`option_schema`, entries of :data:`OPTION_SCHEMA`) validates each
+value (booleans must be bool, tolerances finite and in range, names from their list, pre-drawn
+randomness finite numbers); unknown keywords raise ``TypeError`` naming them; ``rng`` is normalised
+with the same check for every method, deterministic ones included; ``d`` must be an int >= 1 for every
+method (also where it is ignored: V-Mean, linear), at most the method's bound (Skyformer n + m,
+Nyströmformer min(n, m), column samplers and Linformer m, Informer the largest d with
+``c⌈ln n⌉ <= n``) and within the available memory (a per-method estimate; the message names ``d`` and
+the bytes). The bare formulas are ``get_method(name).__wrapped__``.
+
+Range safeguard
+---------------
+An exact softmax-attention output row is a convex combination of the rows of V. Estimators with a
+pseudo-inverse (Skyformer's softmax variant, Nyströmformer) can produce an estimated row mass
+``Ã1 ≤ 0`` on sharp heads, and the quotient then leaves that hull by orders of magnitude (measured on
+MiniLM: inf in float32, 1e139 in float64). ``approximate(..., safeguard=)`` (default ``"exact"``;
+``"clip"`` for Linformer, whose output lies outside the hull by design) keeps every row inside the
+natural range of the method's target (:func:`_exact.safeguard_rows`); ``safeguard="none"`` returns
+the bare formula of the paper / the authors' code.
+
 Common option names across methods: ``core=`` ("pinv", "eig", "ridge", "newton_schulz"),
 ``landmarks=`` (rule name), ``indices=`` (pre-drawn landmark indices; Skyformer: rows of the stacked
 ``[Q̂; K̂]``), ``gamma=``, ``n_iter=``, ``init=`` ("per_matrix" | "global").
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 
 import numpy as np
 
-from .._validation import as_generator, check_choice, fail, working_dtype
+from .._validation import (as_generator, check_bool, check_choice, check_int, check_memory, check_rcond, check_real,
+                           fail, working_dtype)
+from ..nystrom_general import ATTENTION_CORES, NS_MAX_ITER
 from . import _exact
+from ._common import check_qkv
 
-__all__ = ["exact", "approximate", "draw_randomness", "methods", "get_method", "KINDS"]
+__all__ = ["exact", "approximate", "draw_randomness", "methods", "get_method", "option_schema", "KINDS",
+           "OPTION_SCHEMA", "SAFEGUARDS"]
 
 #: name -> (module, function); modules are imported on first use.
 _METHODS = {
@@ -77,6 +105,7 @@ _METHODS = {
 }
 
 KINDS = _exact.KINDS
+SAFEGUARDS = _exact.SAFEGUARDS
 
 
 def __getattr__(name: str):
@@ -92,13 +121,317 @@ def methods() -> tuple[str, ...]:
 
 
 def get_method(name: str):
-    """The single-head function registered under ``name``."""
+    """The single-head function registered under ``name``, with the options contract and the range
+    safeguard of :func:`approximate` (see :func:`_checked`); ``fn.__wrapped__`` is the bare formula."""
+    if not isinstance(name, str):
+        raise fail("attention.approximate", "method", f"be one of {', '.join(map(repr, sorted(_METHODS)))}",
+                   repr(name), TypeError)
     check_choice(name, tuple(sorted(_METHODS)), "attention.approximate", "method")
-    mod, attr = _METHODS[name]
-    fn = getattr(importlib.import_module(mod), attr)
+    fn = _BOUND.get(name)
+    if fn is None:
+        mod, attr = _METHODS[name]
+        fn = _BOUND[name] = _checked(name, getattr(importlib.import_module(mod), attr))
     # bind the function as kernapprox.attention.<name>: importing a submodule of the same name would
     # otherwise leave the module object there (the reason our modules are named ``_<method>.py``)
     globals()[name] = fn
+    return fn
+
+
+_BOUND: dict = {}
+
+
+def _raw(fn):
+    """The bare single-head formula of a (checked) method function."""
+    return getattr(fn, "__wrapped__", fn)
+
+
+# -- the options contract ---------------------------------------------------------------------------
+# Every keyword a method accepts is validated on every call, whether or not the current configuration
+# uses it (a mistyped value never passes silently); unknown keywords raise TypeError naming them.
+# ``OPTION_SCHEMA`` maps option name -> validator(value, func, name); a method's schema is the subset
+# named by its signature (:func:`option_schema`). Methods still check what they use (shapes of
+# pre-drawn arrays against n, m, p), so this table only has to state what a value may be at all.
+def _v_bool(v, f, k):
+    check_bool(v, f, k)
+
+
+def _v_opt(check):
+    def v(x, f, k):
+        if x is not None:
+            check(x, f, k)
+    return v
+
+
+def _v_choice(*choices):
+    def v(x, f, k):
+        check_choice(x, choices, f, k)
+    return v
+
+
+def _v_module_choice(method, const, fallback):
+    """Choices read from the method's module (so they follow the module's own list)."""
+    def v(x, f, k):
+        mod = importlib.import_module(_METHODS[method][0])
+        check_choice(x, tuple(getattr(mod, const, fallback)), f, k)
+    return v
+
+
+def _v_int(low=None, high=None):
+    def v(x, f, k):
+        check_int(x, f, k, low=low, high=high)
+    return v
+
+
+def _v_real(**bounds):
+    def v(x, f, k):
+        check_real(x, f, k, **bounds)
+    return v
+
+
+def _v_name(x, f, k):
+    if not isinstance(x, str):
+        raise fail(f, k, "be a name (str)", repr(x), TypeError)
+
+
+def _v_array(x, f, k):
+    """Pre-drawn randomness: a non-empty array-like of finite real numbers (shapes: the method)."""
+    if isinstance(x, (str, bytes, bool, np.bool_)) or not (hasattr(x, "__array__") or
+                                                          isinstance(x, (list, tuple, np.ndarray, int, float))):
+        raise fail(f, k, "be an array of numbers", type(x).__name__, TypeError)
+    a = np.asarray(x)
+    if a.dtype.kind not in "iuf":
+        raise fail(f, k, "hold real numbers", f"dtype {a.dtype}", TypeError)
+    if a.size == 0:
+        raise fail(f, k, "be non-empty", f"shape {a.shape}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise fail(f, k, "hold only finite values", f"{int(a.size - np.isfinite(a).sum())} non-finite entries")
+
+
+def _v_signs(x, f, k):
+    if isinstance(x, str):
+        check_choice(x, ("rademacher", "ones"), f, k)
+    else:
+        _v_array(x, f, k)
+
+
+def _v_rcond(x, f, k):
+    check_rcond(x, f, k)
+
+
+OPTION_SCHEMA = {
+    # cores (Skyformer, Nyströmformer; :func:`kernapprox._cores.core_inverse`)
+    "core": _v_opt(_v_choice(*ATTENTION_CORES)),
+    "gamma": _v_opt(_v_real(low=0.0)),
+    "n_iter": _v_opt(_v_int(1, NS_MAX_ITER)),
+    "init": _v_opt(_v_choice("per_matrix", "global")),
+    "ns_scale": _v_opt(_v_real(low=0.0, low_open=True)),
+    "normalise": _v_bool,
+    "rcond": _v_rcond,
+    # Skyformer
+    "target": _v_choice("gaussian", "softmax"),
+    "preset": _v_choice("paper", "code"),
+    "landmarks": _v_opt(_v_name),
+    "indices": _v_opt(_v_array),
+    "accumulation": _v_int(1, None),
+    "signs": _v_opt(_v_signs),
+    "center_keys": _v_bool,
+    # Nyströmformer
+    "padding": _v_module_choice("nystromformer", "PADDINGS", ("zeros", "uneven")),
+    # Skeinformer
+    "column_sampling": _v_choice("importance", "uniform"),
+    "row_normalization": _v_choice("adaptive", "exact", "simple"),
+    "pilot_reuse": _v_opt(_v_bool),
+    "importance_weights": _v_bool,
+    "pilot_indices": _v_opt(_v_array),
+    "column_indices": _v_opt(_v_array),
+    # Informer
+    "n_top": _v_opt(_v_int(1, None)),
+    "n_sample": _v_opt(_v_int(1, None)),
+    "measure": _v_choice("sampled", "exact"),
+    "mean_divisor": _v_choice("n", "sample"),
+    "key_indices": _v_opt(_v_array),
+    # Linformer
+    "variant": _v_choice("linformer", "unreduced_jlt"),
+    "projection": _v_opt(_v_array),
+    # S3
+    "part": _v_choice("column", "row", "both"),
+    "n_features": _v_opt(_v_int(1, None)),
+    "layer_norm": _v_bool,
+    "feature_indices": _v_opt(_v_array),
+    # random features (RFF, Performer)
+    "paired": _v_bool,
+    "orthogonal": _v_bool,
+    "omega": _v_opt(_v_array),
+    "phase": _v_opt(_v_array),
+    "kind": _v_choice("positive", "hyperbolic", "trig"),
+    "scaling": _v_choice(0, 1),
+    "stabilize": _v_bool,
+    "stabilizer": _v_opt(_v_module_choice("performer", "STABILIZERS", ())),
+    "feature_eps": _v_opt(_v_real(low=0.0)),
+    "key_max": _v_opt(_v_real()),
+    "double_scaling": _v_bool,
+}
+
+#: per-method entries that differ from :data:`OPTION_SCHEMA` (Nyströmformer has no preset to resolve
+#: ``core=None`` from)
+METHOD_OPTION_SCHEMA = {"nystromformer": {"core": _v_choice(*ATTENTION_CORES)}}
+
+#: keywords of the common signature, checked by :func:`_check_call` itself
+_COMMON_KW = ("d", "rng", "return_factors")
+
+
+def option_schema(method: str) -> dict:
+    """``{option name: validator}`` of a registered method: every keyword-only option of its signature
+    (besides ``d``, ``rng``, ``return_factors``) with its entry of :data:`OPTION_SCHEMA`."""
+    fn = _raw(get_method(method))
+    names = [k for k, p in inspect.signature(fn).parameters.items()
+             if p.kind is p.KEYWORD_ONLY and k not in _COMMON_KW]
+    own = METHOD_OPTION_SCHEMA.get(method, {})
+    return {k: own.get(k, OPTION_SCHEMA.get(k)) for k in names}
+
+
+def _check_options(fn, method: str, options: dict, func: str = "attention.approximate") -> None:
+    """Unknown keywords raise TypeError naming them; every given option's value is validated."""
+    schema = option_schema(method)
+    unknown = sorted(k for k in options if k not in schema)
+    if unknown:
+        raise fail(func, ", ".join(unknown), f"be an option of method {method!r} ({', '.join(schema) or 'none'})",
+                   "an unknown option", TypeError)
+    for k, v in options.items():
+        check = schema[k]
+        if check is not None:
+            check(v, func, k)
+
+
+# -- size contracts ---------------------------------------------------------------------------------
+def _d_bound(method: str, n: int, m: int, options: dict):
+    """``(largest d, why)`` for the method on n queries and m keys, or ``(None, "")`` if unbounded."""
+    if method == "skyformer":
+        return n + m, "landmarks are rows of the n + m stacked [Q̂; K̂]; more cannot add rank"
+    if method == "nystromformer":
+        return min(n, m), "one landmark per segment of the shorter sequence"
+    if method == "skeinformer" and not options.get("importance_weights", False):
+        return m, "columns are sampled without replacement from the m keys"
+    if method == "informer" and options.get("n_top") is None:
+        from ._informer import informer_max_d
+        return informer_max_d(n, m), "u = c⌈ln n⌉ active queries, c = ⌈d / ln m⌉, must not exceed n"
+    if method in ("linformer", "s3"):
+        return m, "it projects / samples the m keys"
+    return None, ""
+
+
+def _d_bytes(method: str, n: int, m: int, p: int, pv: int, d: int, options: dict) -> int:
+    """Working memory (bytes, float64) of one head of the method with d landmarks / features."""
+    if method == "skyformer":
+        a = check_int(options.get("accumulation", 1), "attention.approximate", "accumulation", low=1)
+        return 8 * ((n + m) * d * 3 + 4 * (a * d) ** 2 + d * (p + pv))
+    if method == "nystromformer":
+        return 8 * ((n + m) * d + 6 * d * d + d * (p + pv))
+    if method in ("rff", "performer"):
+        return 8 * ((n + m) * 2 * d * 2 + d * (p + pv))
+    if method in ("vmean", "linear"):
+        return 0
+    return 8 * ((n + m) * d * 2 + d * (p + pv))
+
+
+#: size options bounded by the inputs: name -> (bound from (n, m, p, pv), what it counts)
+_SIZE_OPTIONS = {"n_top": (lambda n, m, p, pv: n, "active queries among the n queries"),
+                 "n_sample": (lambda n, m, p, pv: m, "sampled keys per query among the m keys"),
+                 "n_features": (lambda n, m, p, pv: pv, "feature channels among the pv columns of V")}
+
+
+def _check_call(method, n, m, p, pv, d, rng, return_factors, safeguard, options, func):
+    """The whole options contract of one call (every path, every keyword): names and values of the
+    options, ``d`` (an int >= 1 below the method's bound and within the available memory, also where
+    the method ignores it), ``rng`` (validated even by deterministic methods), bools, ``safeguard``."""
+    _check_options(None, method, options, func)
+    as_generator(rng, func)
+    check_bool(return_factors, func, "return_factors")
+    if safeguard is not None:
+        check_choice(safeguard, _exact.SAFEGUARDS, func, "safeguard")
+    for name, (bound, what) in _SIZE_OPTIONS.items():
+        if options.get(name) is not None:
+            check_int(options[name], func, name, low=1, high=bound(n, m, p, pv))
+    if options.get("accumulation", 1) != 1:
+        a = options["accumulation"]
+        dd = 1 if d is None else check_int(d, func, "d", low=1)
+        check_memory(8 * ((n + m) * a * dd + 4 * (a * dd) ** 2), func, "accumulation", a)
+    if d is not None:
+        d = check_int(d, func, "d", low=1)
+        high, why = _d_bound(method, n, m, options)
+        if high is not None and d > high:
+            raise fail(func, "d", f"be <= {high} ({why})", d)
+        check_memory(_d_bytes(method, n, m, p, pv, d, options), func, "d", d)
+
+
+# -- the range safeguard ----------------------------------------------------------------------------
+#: methods whose default safeguard is not ``"exact"``: Linformer's output is a convex combination of
+#: the rows of E V (random combinations of V), outside the box of V by design; recomputing those rows
+#: exactly would turn it into exact attention, so its default only projects onto the box.
+DEFAULT_SAFEGUARD = {"linformer": "clip"}
+
+
+def target_kind(method: str, options: dict):
+    """The exact target a method approximates with these options (``"softmax"``, ``"gaussian"``), or
+    None when its output has no range to keep (S3 row / both parts mix channels)."""
+    if method == "skyformer":
+        return options.get("target", "gaussian")
+    if method == "nystromformer":
+        return options.get("target", "softmax")
+    if method == "rff":
+        return "gaussian"
+    if method == "s3" and options.get("part", "column") != "column":
+        return None
+    return "softmax"
+
+
+def _guard(method, res, Q, K, V, options, safeguard, return_factors):
+    """Apply :func:`kernapprox.attention._exact.safeguard_rows` to one head's result."""
+    kind = target_kind(method, options)
+    mode = DEFAULT_SAFEGUARD.get(method, "exact") if safeguard is None else safeguard
+    out, fac = res if return_factors else (res, None)
+    if kind is not None:
+        out, info = _exact.safeguard_rows(out, Q, K, V, kind, mode)
+    else:
+        info = {"exact_rows": np.zeros(0, dtype=np.intp), "clipped_rows": 0, "n_evals": 0}
+    if not return_factors:
+        return out
+    fac = dict(fac)
+    fac["safeguard"] = {"mode": mode if kind is not None else "none", "target": kind, **info}
+    if "n_evals" in fac and info["n_evals"]:
+        fac["n_evals"] = fac["n_evals"] + info["n_evals"]
+    return out, fac
+
+
+def _accepted(fn, options: dict) -> dict:
+    """The options a function's signature takes (all of them if it has ``**kwargs``)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return options
+    return {k: v for k, v in options.items() if k in params}
+
+
+def _checked(method: str, raw):
+    """The public single-head function: the options contract, the bare formula, the safeguard; its
+    ``draw`` checks the same contract and hands the draw function only the options it takes."""
+    @functools.wraps(raw)
+    def fn(Q, K, V, *, d=None, rng=None, return_factors=False, safeguard=None, **options):
+        Q, K, V = check_qkv(Q, K, V, method)
+        _check_call(method, Q.shape[0], K.shape[0], Q.shape[1], V.shape[1], d, rng, return_factors, safeguard,
+                    options, method)
+        res = raw(Q, K, V, d=d, rng=rng, return_factors=return_factors, **options)
+        return _guard(method, res, Q, K, V, options, safeguard, return_factors)
+
+    raw_draw = raw.draw
+
+    def draw(Q, K, V, *, d=None, rng=None, **options):
+        Q, K, V = check_qkv(Q, K, V, method)
+        _check_call(method, Q.shape[0], K.shape[0], Q.shape[1], V.shape[1], d, rng, False, None, options,
+                    f"{method}.draw")
+        return raw_draw(Q, K, V, d=d, rng=rng, **_accepted(raw_draw, options))
+
+    functools.update_wrapper(draw, raw_draw)
+    fn.draw = draw
     return fn
 
 
@@ -162,25 +495,13 @@ def _item_options(fn, options: dict, batch: tuple, idx: tuple, func: str) -> dic
     return out
 
 
-def _check_options(fn, method: str, options: dict) -> None:
-    sig = inspect.signature(fn)
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return
-    known = [k for k, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY]
-    for k in options:
-        if k not in known:
-            raise fail("attention.approximate", k, f"be an option of method {method!r} "
-                       f"({', '.join(x for x in known if x not in ('d', 'rng', 'return_factors'))})",
-                       "an unknown option", TypeError)
-
-
 def _children(rng, B: int):
-    root = as_generator(rng)
+    root = as_generator(rng, "attention.approximate")
     return root.spawn(B)
 
 
 def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool = False, key_padding_mask=None,
-                **options):
+                safeguard: str | None = None, **options):
     """Approximate attention output with a registered method, batched over leading axes.
 
     Parameters
@@ -205,9 +526,21 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
         tokens, means and ``m − d`` over the real count); pre-drawn key-side indices then refer to
         the unpadded keys in order. Queries are not masked (compare with ``exact(...,
         key_padding_mask=...)`` on the real query rows).
+    safeguard : {"exact", "clip", "none"}, optional
+        Keeps every output row inside the natural range of the method's exact target (the convex
+        hull of V's rows for softmax attention; :func:`kernapprox.attention._exact.safeguard_rows`):
+        ``"exact"`` (default, except Linformer) recomputes rows that are non-finite or far outside
+        the range (e.g. from a non-positive estimated row mass ``Ã1``) exactly and clips rows that
+        are slightly outside; ``"clip"`` (Linformer's default) projects every out-of-range row onto
+        the box; ``"none"`` returns the bare formula (the paper's / authors' code output). With
+        ``return_factors`` each item's factors carry ``"safeguard"`` (rows recomputed, rows clipped,
+        score evaluations added to ``n_evals``).
     **options
         Method options (``core=``, ``landmarks=``, ``indices=``, ``gamma=``, ``n_iter=``, ``init=``, …),
-        including pre-drawn randomness, per item (leading batch axes) or shared.
+        including pre-drawn randomness, per item (leading batch axes) or shared. Every option is
+        validated (:data:`OPTION_SCHEMA`) whether or not the configuration uses it; unknown names
+        raise ``TypeError``; ``d`` is bounded per method (e.g. d <= n + m for Skyformer) and by the
+        available memory.
 
     Returns
     -------
@@ -227,13 +560,15 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
     (2, 128, 16)
     """
     func = "attention.approximate"
-    fn = get_method(method)
-    _check_options(fn, method, options)
+    fn = _raw(get_method(method))
     Q, K, V, batch = _split_batch(Q, K, V, func)
+    _check_call(method, Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1], d, rng, return_factors, safeguard,
+                options, func)
     km = _check_mask(key_padding_mask, batch, K.shape[-2], func)
     if not batch:
         Kb, Vb = _keys(K, V, km, ())
-        return fn(Q, Kb, Vb, d=d, rng=rng, return_factors=return_factors, **options)
+        res = fn(Q, Kb, Vb, d=d, rng=rng, return_factors=return_factors, **options)
+        return _guard(method, res, Q, Kb, Vb, options, safeguard, return_factors)
     B = int(np.prod(batch))
     gens = _children(rng, B)
     prep = getattr(fn, "batch_prepare", None)
@@ -251,6 +586,7 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
         opts = _item_options(fn, options, batch, idx, func)
         Kb, Vb = _keys(K, V, km, idx)
         res = fn(Q[idx], Kb, Vb, d=d, rng=gens[b], return_factors=return_factors, **opts)
+        res = _guard(method, res, Q[idx], Kb, Vb, opts, safeguard, return_factors)
         if return_factors:
             out[idx], facs[idx] = res
         else:
@@ -277,16 +613,13 @@ def draw_randomness(Q, K, V, *, method: str, d=None, rng=None, key_padding_mask=
     True
     """
     func = "attention.draw_randomness"
-    fn = get_method(method)
-    _check_options(fn, method, options)
-    draw = getattr(fn, "draw", None)
-    if draw is None:
-        raise fail(func, "method", "name a method that exposes a `draw` function", repr(method))
+    fn = _raw(get_method(method))
     Q, K, V, batch = _split_batch(Q, K, V, func)
+    _check_call(method, Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1], d, rng, False, None, options, func)
     km = _check_mask(key_padding_mask, batch, K.shape[-2], func)
     if not batch:
         Kb, Vb = _keys(K, V, km, ())
-        return draw(Q, Kb, Vb, d=d, rng=as_generator(rng), **options)
+        return fn.draw(Q, Kb, Vb, d=d, rng=as_generator(rng, func), **_accepted(fn.draw, options))
     return _stacked_draws(fn, Q, K, V, batch, d, _children(rng, int(np.prod(batch))), options, func, km)
 
 
@@ -319,7 +652,7 @@ def _stacked_draws(fn, Q, K, V, batch, d, gens, options, func, km=None) -> dict:
     for b, idx in enumerate(np.ndindex(*batch)):
         opts = _item_options(fn, options, batch, idx, func)
         Kb, Vb = _keys(K, V, km, idx)
-        items.append(fn.draw(Q[idx], Kb, Vb, d=d, rng=gens[b], **opts))
+        items.append(fn.draw(Q[idx], Kb, Vb, d=d, rng=gens[b], **_accepted(fn.draw, opts)))
     out = {}
     for key in items[0]:
         vals = [np.asarray(it[key]) for it in items]

@@ -86,6 +86,7 @@ def public_draw(_draw, func: str, doc: str):
         return _draw(Q, K, V, d=d, rng=rng, **options)
     draw.__doc__ = doc
     draw.__qualname__ = f"{func}.draw"
+    draw.__wrapped__ = _draw           # inspect.signature(draw) shows the options ``_draw`` takes
     return draw
 
 

@@ -17,15 +17,35 @@ import numpy as np
 from .._validation import as_generator, check_choice, check_int, fail
 from ._common import TILE_BYTES, check_d, check_qkv, public_draw, softmax_tiled, tile_rows
 
-__all__ = ["informer", "informer_sizes"]
+__all__ = ["informer", "informer_sizes", "informer_max_d"]
 
 _FUNC = "informer"
 
 
+def informer_max_d(n: int, m: int) -> int | None:
+    """Largest d whose active-query count ``u = c⌈ln n⌉`` (``c = ⌈d / ln m⌉``) does not exceed n
+    (None: any d, when ``⌈ln n⌉ = 0``, i.e. n = 1, where u = 1)."""
+    per = math.ceil(math.log(n))
+    if per == 0:
+        return None
+    return max(1, int(math.floor((n // per) * max(math.log(m), 1.0))))
+
+
 def informer_sizes(n: int, m: int, d: int, *, n_top=None, n_sample=None) -> tuple[int, int]:
-    """``(u, U)``: number of active queries and of sampled keys per query (the code's formulas)."""
+    """``(u, U)``: number of active queries and of sampled keys per query (the code's formulas).
+
+    ``u = c⌈ln n⌉`` with ``c = ⌈d / ln m⌉``: a d that would make u exceed n raises (no silent clipping
+    of d; :func:`informer_max_d`). ``U = min(c⌈ln m⌉, m)`` as the code (keys are sampled with
+    replacement, so the cap only saves work).
+    """
     c = max(1, math.ceil(d / max(math.log(m), 1.0)))
-    u = min(n, max(1, c * math.ceil(math.log(n)))) if n_top is None else check_int(n_top, _FUNC, "n_top", low=1, high=n)
+    if n_top is None:
+        u = max(1, c * math.ceil(math.log(n)))
+        if u > n:
+            raise fail(_FUNC, "d", f"be <= {informer_max_d(n, m)} (u = c⌈ln n⌉ active queries, c = ⌈d / ln m⌉, "
+                       f"must not exceed n = {n}; or give n_top)", d)
+    else:
+        u = check_int(n_top, _FUNC, "n_top", low=1, high=n)
     U = min(m, max(1, c * math.ceil(math.log(m)))) if n_sample is None else \
         check_int(n_sample, _FUNC, "n_sample", low=1, high=m)
     return u, U
@@ -52,7 +72,7 @@ def _measure_exact(Q, K):
     return mx - mean_term
 
 
-def _draw(Q, K, V, *, d=None, rng=None, n_top=None, n_sample=None, measure="sampled", key_indices=None, **_):
+def _draw(Q, K, V, *, d=None, rng=None, n_top=None, n_sample=None, measure="sampled", key_indices=None):
     """Randomness of one Informer call: ``key_indices`` (n, U) (none for ``measure="exact"``)."""
     check_choice(measure, ("sampled", "exact"), _FUNC, "measure")
     if measure == "exact":

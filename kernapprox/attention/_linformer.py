@@ -18,7 +18,7 @@ __all__ = ["linformer"]
 _FUNC = "linformer"
 
 
-def _draw(Q, K, V, *, d=None, rng=None, projection=None, **_):
+def _draw(Q, K, V, *, d=None, rng=None, projection=None):
     """Randomness of one Linformer call: ``projection`` E of shape (d, m), i.i.d. N(0, 1/d)."""
     m = K.shape[0]
     if projection is None:

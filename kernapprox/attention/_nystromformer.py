@@ -13,12 +13,43 @@ for a row-stochastic Ã is the same number. Six steps from this start are a stro
 of the kernel block (a partial inverse); ``core="pinv"`` gives the exact pseudo-inverse.
 
 Paper vs code: the paper writes the Razavi initialisation ``Z₀ = Ãᵀ/(‖Ã‖₁‖Ã‖_∞)``; the official code
-divides by the max column sum taken over the WHOLE batch tensor (``init="global"``, one scalar for all
-heads) — for a row-stochastic Ã both agree per matrix (``init="per_matrix"``, the default here).
-``core="pinv"`` is the exact pseudo-inverse (the m = n exact regime; often worse in practice, §9.1).
-Padding when d ∤ n: ``padding="zeros"`` pads the sequence in front with zero rows to a multiple of d
-(segment means divide by the padded segment length, as the lucidrains/official implementations);
-``padding="uneven"`` uses d nearly equal segments averaged over their real rows.
+(mlpen/Nystromformer LRA ``attention_nystrom.py``, copied in the Skyformer repo) divides by the max
+column sum taken over the WHOLE batch tensor (``init="global"``, one scalar for all heads) — for a
+row-stochastic Ã both agree per matrix (``init="per_matrix"``). ``preset="code"`` selects
+``init="global"``, ``preset="paper"`` (default) ``"per_matrix"``; an explicit ``init`` wins (with a
+``key_padding_mask`` the items run separately and the preset's "global" scale is one per item).
+lucidrains' nystrom-attention also uses one batch scale, ``max row sum · max column sum`` (the row
+sums are 1 to rounding). ``core="pinv"`` is the exact pseudo-inverse (the m = n exact regime; often
+worse in practice, §9.1).
+
+Padded batches: ``preset="code"`` reproduces the LRA code for unpadded sequences (mask of ones). Its
+padded path (rows zeroed before the segment means, padded keys masked with −1e9 in
+``softmax(Q̃K̂ᵀ)`` only) is not reproduced by ``approximate(..., key_padding_mask=...)``, which drops
+the padded keys everywhere; "lucidrains_masked" reproduces lucidrains' masked path for front padding.
+
+Landmark segments when d ∤ n (``padding``; with d | n every layout is the plain segment mean,
+except "lucidrains_masked", whose divisor carries the code's ``+ 1e-8``):
+
+=======================  ==========================================================================
+``padding``              layout (n rows, L = ⌈n/d⌉, pad = dL − n)
+=======================  ==========================================================================
+``"lucidrains"``         lucidrains ``NystromAttention(x)`` without a mask: the sequence is padded
+                         in front with pad zero rows of Q, K, V; landmark = segment sum / L; the
+                         zero keys STAY in the softmax over keys (each adds ``exp(0)`` to the
+                         row sums of ``softmax(Q̃K̂ᵀ)``); the real rows' outputs are returned.
+``"lucidrains_masked"``  lucidrains ``NystromAttention(x, mask=real rows)``: the front padding is
+                         masked: landmark = segment sum / (real rows in it + 1e-8); a landmark of
+                         padding only is masked (weight 0 in the rows of real queries and
+                         landmarks; its own rows of Ã and of ``softmax(Q̃K̂ᵀ)`` are uniform, as
+                         torch's softmax of an all ``−finfo.max`` row); padded keys are excluded.
+``"t2t_vit"``            mlpen/Nystromformer ``ImageNet/T2T-ViT/models/token_nystromformer.py``:
+                         s = ⌊n/d⌋; the first ``(s + 1)d − n`` segments have s rows, the others
+                         s + 1; no padding.
+``"zeros"`` (default)    kernapprox's own (reproduces no published code): landmarks as
+                         "lucidrains" (front zeros, divided by L) but the softmax over keys uses
+                         the real keys only.
+``"uneven"``             kernapprox's own: d segments with boundaries ``round(i n / d)``.
+=======================  ==========================================================================
 """
 from __future__ import annotations
 
@@ -35,18 +66,58 @@ __all__ = ["nystromformer", "segment_means"]
 _FUNC = "nystromformer"
 
 
+#: the code's ε in lucidrains' masked segment means (``divisor = count + eps``)
+LUCIDRAINS_EPS = 1e-8
+PADDINGS = ("zeros", "uneven", "lucidrains", "lucidrains_masked", "t2t_vit")
+#: preset -> Razavi initial scale (module docstring); an explicit ``init`` wins
+PRESET_INIT = {"paper": "per_matrix", "code": "global"}
+
+
+def _pad_rows(n: int, d: int) -> tuple[int, int]:
+    """(L, pad): segment length ⌈n/d⌉ and number of front zero rows of the padded layouts."""
+    L = -(-n // d)
+    return L, L * d - n
+
+
 def segment_means(X: np.ndarray, d: int, padding: str = "zeros") -> np.ndarray:
-    """Means of d contiguous segments of the rows of X (n, p) -> (d, p) (Nyströmformer landmarks)."""
+    """Means of d contiguous segments of the rows of X (n, p) -> (d, p) (Nyströmformer landmarks);
+    ``padding`` chooses the layout when d ∤ n (module docstring table)."""
     n = X.shape[0]
+    if padding == "lucidrains_masked":
+        L, pad = _pad_rows(n, d)
+        Xp = np.concatenate([np.zeros((pad, X.shape[1]), dtype=X.dtype), X], axis=0)
+        count = np.clip(np.arange(1, d + 1) * L - pad, 0, L).astype(X.dtype)
+        return Xp.reshape(d, L, X.shape[1]).sum(axis=1) / (count[:, None] + X.dtype.type(LUCIDRAINS_EPS))
     if n % d == 0:
         return X.reshape(d, n // d, X.shape[1]).mean(axis=1)
-    if padding == "zeros":
-        L = -(-n // d)
-        pad = L * d - n
+    if padding in ("zeros", "lucidrains"):
+        L, pad = _pad_rows(n, d)
         Xp = np.concatenate([np.zeros((pad, X.shape[1]), dtype=X.dtype), X], axis=0)
         return Xp.reshape(d, L, X.shape[1]).sum(axis=1) / X.dtype.type(L)
+    if padding == "t2t_vit":
+        s = n // d
+        nk = (s + 1) * d - n
+        first = X[:nk * s].reshape(nk, s, X.shape[1]).mean(axis=1)
+        last = X[nk * s:].reshape(d - nk, s + 1, X.shape[1]).mean(axis=1)
+        return np.concatenate([first, last], axis=0)
     bounds = np.linspace(0, n, d + 1).round().astype(int)
     return np.add.reduceat(X, bounds[:-1], axis=0) / np.diff(bounds)[:, None].astype(X.dtype)
+
+
+def _real_landmarks(n: int, d: int) -> np.ndarray:
+    """"lucidrains_masked": which of the d padded segments hold at least one real row."""
+    L, pad = _pad_rows(n, d)
+    return np.arange(1, d + 1) * L > pad
+
+
+def _masked_softmax(S: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """torch ``softmax(S.masked_fill(~(rows ⊗ cols), −finfo.max))``: masked entries get weight 0 in
+    the rows with an unmasked entry; rows without one are uniform over all columns."""
+    keep = rows[:, None] & cols[None, :]
+    S = np.where(keep, S, -np.inf)
+    full = keep.any(axis=1)
+    S[~full] = 0.0
+    return softmax_rows(S)
 
 
 _TARGETS = ("softmax", "gaussian")
@@ -57,7 +128,29 @@ def _landmark_core(Q, K, d, padding, target="softmax"):
     Qt, Kt = segment_means(Qh, d, padding), segment_means(Kh, d, padding)
     if target == "gaussian":
         return Qh, Kh, Qt, Kt, _GAUSS._block(Qt, Kt)
+    if padding == "lucidrains_masked":
+        return Qh, Kh, Qt, Kt, _masked_softmax(Qt @ Kt.T, _real_landmarks(Q.shape[0], d),
+                                               _real_landmarks(K.shape[0], d))
     return Qh, Kh, Qt, Kt, softmax_rows(Qt @ Kt.T)
+
+
+def _key_side(Qt, Kh, V, d, padding, n):
+    """``softmax(Q̃K̂ᵀ) V`` (d, pv) over the keys of the layout (zero keys kept for "lucidrains"; n is
+    the query length, whose padding decides which query landmarks are masked)."""
+    m = Kh.shape[0]
+    if padding == "lucidrains" and m % d:
+        pad = _pad_rows(m, d)[1]
+        Kp = np.concatenate([np.zeros((pad, Kh.shape[1]), dtype=Kh.dtype), Kh], axis=0)
+        Vp = np.concatenate([np.zeros((pad, V.shape[1]), dtype=V.dtype), V], axis=0)
+        return softmax_rows(Qt @ Kp.T) @ Vp
+    if padding == "lucidrains_masked":
+        L, pad = _pad_rows(m, d)
+        real = _real_landmarks(n, d)
+        B = softmax_rows(Qt @ Kh.T)
+        if not real.all():          # a query landmark of padding only: its row is uniform over all dL keys
+            B[~real] = 1.0 / (L * d)
+        return B @ V
+    return softmax_rows(Qt @ Kh.T) @ V
 
 
 #: κ of algorithms.md §2.1 on the scaled points (bandwidth 1 after the p^{-1/4} scaling)
@@ -71,8 +164,8 @@ def _paper_scale(W: np.ndarray) -> float:
 
 
 def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, core: str = "newton_schulz",
-                  n_iter: int = NS_ITER_DEFAULT, init: str = "per_matrix", ns_scale=None, gamma=None,
-                  rcond=None, padding: str = "zeros", target: str = "softmax"):
+                  n_iter: int = NS_ITER_DEFAULT, init: str | None = None, ns_scale=None, gamma=None,
+                  rcond=None, padding: str = "zeros", target: str = "softmax", preset: str = "paper"):
     """Nyströmformer attention for one head: ``softmax(Q̂K̃ᵀ) · Ã⁺ · softmax(Q̃K̂ᵀ) V``.
 
     With ``target="gaussian"``: ``κ(Q̂, K̃) · W⁺ · κ(Q̃, K̂) V``, ``W = κ(Q̃, K̃)`` (approximates
@@ -95,8 +188,9 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
         target when d = n = m).
     n_iter : int
         6 in the code (partial inverse).
-    init : {"per_matrix", "global"}
-        Razavi initial scale; ``"global"`` (code) shares one scalar over a batch (``ns_scale``).
+    init : {None, "per_matrix", "global"}
+        Razavi initial scale; ``"global"`` (code) shares one scalar over a batch (``ns_scale``);
+        None: the preset's (``"per_matrix"`` for "paper", ``"global"`` for "code").
         Softmax target: ``Z₀ = Ãᵀ/‖Ã‖₁`` (code; equals the paper's ``‖Ã‖₁‖Ã‖_∞`` for row-stochastic
         Ã). Gaussian target: ``Z₀ = Wᵀ/(‖W‖₁‖W‖_∞)`` (paper; module docstring).
     ns_scale : float, optional
@@ -104,11 +198,14 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     gamma : float, optional
         Ridge for ``core="ridge"``.
     rcond : float, optional
-    padding : {"zeros", "uneven"}
-        Landmark segments when d does not divide the sequence length (module docstring).
+    padding : {"zeros", "uneven", "lucidrains", "lucidrains_masked", "t2t_vit"}
+        Landmark layout when d does not divide the sequence length, each named after the
+        implementation it reproduces (module docstring table); "lucidrains*" need the softmax target.
     target : {"softmax", "gaussian"}
         ``"softmax"``: softmax attention (the paper); ``"gaussian"``: Skyformer's kernelized
         attention ``C V`` with κ (module docstring).
+    preset : {"paper", "code"}
+        Default of ``init`` (module docstring).
 
     Returns
     -------
@@ -139,9 +236,13 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     Q, K, V = check_qkv(Q, K, V, _FUNC)
     n, m = Q.shape[0], K.shape[0]
     d = check_d(d, _FUNC, high=min(n, m), what="one landmark per segment of the shorter sequence")
-    check_choice(padding, ("zeros", "uneven"), _FUNC, "padding")
+    check_choice(padding, PADDINGS, _FUNC, "padding")
     check_choice(core, ("newton_schulz", "pinv", "eig", "ridge"), _FUNC, "core")
     check_choice(target, _TARGETS, _FUNC, "target")
+    init = _resolve_init(preset, init)
+    if target == "gaussian" and padding.startswith("lucidrains"):
+        raise fail(_FUNC, "padding", "be 'zeros', 'uneven' or 't2t_vit' with target='gaussian' (the lucidrains "
+                   "layouts are defined by its softmax code)", repr(padding))
     Qh, Kh, Qt, Kt, At = _landmark_core(Q, K, d, padding, target)
     if rcond is None:
         rcond = default_rcond(core, d, Q.dtype)
@@ -172,8 +273,11 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
         F = _GAUSS._block(Qh, Kt)                                    # (n, d)
         BV = _GAUSS._block(Qt, Kh) @ V                               # (d, pv)
     else:
-        F = softmax_rows(Qh @ Kt.T)                                 # (n, d)
-        BV = softmax_rows(Qt @ Kh.T) @ V                            # (d, pv); (d, m) block is O(dm)
+        if padding == "lucidrains_masked":
+            F = _masked_softmax(Qh @ Kt.T, np.ones(n, dtype=bool), _real_landmarks(m, d))
+        else:
+            F = softmax_rows(Qh @ Kt.T)                             # (n, d)
+        BV = _key_side(Qt, Kh, V, d, padding, n)                    # (d, pv); (d, m) block is O(dm)
     out = (F @ (Ainv.astype(dt, copy=False) @ BV)).astype(dt, copy=False)
     if return_factors:
         return out, {"F": F, "A_pinv": Ainv, "BV": BV, "Q_landmarks": Qt, "K_landmarks": Kt, "core": core,
@@ -181,16 +285,21 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     return out
 
 
-def _draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
+def _draw(Q, K, V, *, d=None, rng=None) -> dict:
     """Nyströmformer is deterministic: no randomness to draw."""
     return {}
 
 
-def _batch_prepare(Q, K, V, *, d=None, core="newton_schulz", init="per_matrix", ns_scale=None,
-                   padding="zeros", target="softmax", **options) -> dict:
+def _resolve_init(preset, init):
+    check_choice(preset, tuple(PRESET_INIT), _FUNC, "preset")
+    return PRESET_INIT[preset] if init is None else init
+
+
+def _batch_prepare(Q, K, V, *, d=None, core="newton_schulz", init=None, ns_scale=None,
+                   padding="zeros", target="softmax", preset="paper", **options) -> dict:
     """The code's ``init="global"``: one Razavi scale (max column sum of Ã over the whole batch; for the
     Gaussian target the largest ``‖W‖₁‖W‖_∞`` of the batch)."""
-    if core != "newton_schulz" or init != "global" or ns_scale is not None:
+    if core != "newton_schulz" or _resolve_init(preset, init) != "global" or ns_scale is not None:
         return {}
     n, m = Q.shape[-2], K.shape[-2]
     d = check_d(d, _FUNC, high=min(n, m), what="one landmark per segment of the shorter sequence")

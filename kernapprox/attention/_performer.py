@@ -12,11 +12,48 @@ Options that separate the paper from the authors' / the Skyformer LRA code (all 
 
 * ``orthogonal`` (default True) and ``scaling`` (0: χ_p row norms, keeps Gaussian marginals;
   1: √p row norms) — ``gaussian_orthogonal_random_matrix`` of the reference code;
-* ``stabilize`` (default True): subtract the per-query-row max and the global key max from the
-  exponents before ``exp``; these shifts cancel exactly in the row normalisation (for "trig" the
-  query prefactor is dropped and the key prefactor shifted, which also cancels);
-* ``feature_eps`` (default 0.0): the reference code adds ε = 1e-4 (:data:`REFERENCE_EPS`) to every
-  feature after the stabilised ``exp`` — this does NOT cancel and biases the estimate;
+* ``stabilizer``: how the exponents are shifted before ``exp`` and whether an ε is added after it.
+  The shifts of the exact stabilisers cancel in the row normalisation; the reference codes add ε
+  after ``exp``, which does not cancel, so each reference's exact shift is its own named option:
+
+  =======================  ====================================================  ====  ============================
+  ``stabilizer``           shift subtracted from the exponent before ``exp``     ε     reproduces
+  =======================  ====================================================  ====  ============================
+  ``"exact"`` (default)    keys: per-feature max ``c_f`` of ``ω_fᵀk̂ − ‖k̂‖²/2``;  0     the paper's estimator
+                           queries: row max of ``ωᵀq̂ − ‖q̂‖²/2 + c`` (c moved           (Lemma 1), safeguarded
+                           to the query side, so every shift cancels)
+  ``"none"``               nothing (overflows / underflows for large ‖x̂‖)        0     the paper's formula as is
+  ``"skyformer"``          queries: row max of ``ωᵀq̂`` only; keys: max of        1e-4  Skyformer / Skeinformer
+                           ``ωᵀk̂`` over the WHOLE batch tensor (``key_max``)           repos' ``performer.py``
+  ``"performer_pytorch"``  queries as "skyformer"; keys: max of ``ωᵀk̂`` per      1e-4  lucidrains performer-pytorch
+                           head (over the head's keys and features)                    ``FastAttention``
+  ``"google_research"``    as "performer_pytorch"                                1e-6  google-research
+                                                                                       ``performer/fast_attention``
+  =======================  ====================================================  ====  ============================
+
+  The reference stabilisers compute ``φ(x) = d^{-1/2}(exp(ωᵀx̂ − ‖x̂‖²/2 − M) + ε)`` exactly as the
+  code (``x̂ = x·p^{-1/4}``, ``‖x̂‖²/2`` formed as ``Σx²/2·p^{-1/2}``); they are for positive
+  features only. ``feature_eps`` overrides the ε (``feature_eps=None``: the column above).
+  Without ε the three reference shifts cancel like the exact one; with ε they bias the estimate
+  differently (measured, n = 256, p = 16, d = 32: "skyformer" vs "exact" 7e-3 relative for
+  N(0, 0.5²) inputs and 1.0 for N(0, 2²); "google_research" vs "exact" 7e-5 and 0.7).
+  Presets of the oracle (:data:`kernapprox.oracle.VARIANTS`): ``"paper"`` = ``"exact"``,
+  ``"code"`` = ``"performer_pytorch"`` (ε 1e-4), ``"lra-double-scaling"`` = ``"skyformer"`` with
+  ``double_scaling=True`` (the Skyformer LRA code path). The legacy ``stabilize=False`` is
+  ``stabilizer="none"``.
+
+  Safeguard of the default ("exact"): with the per-feature key shift every column of φ(K̂) has an
+  entry equal to d^{-1/2} and every row of φ(Q̂) an entry whose exponent is the row's largest, so
+  the denominator is ≥ d^{-1} > 0 and every output row is a convex combination of rows of V, finite
+  at every input scale (×1e8 included) — mathematically the same estimator as "none". Inputs whose
+  ``‖x̂‖²`` overflows the dtype are refused with a ValueError. (The reference stabilisers with
+  ε > 0 are finite too, every feature being ≥ ε d^{-1/2}; a single global key shift without ε
+  is not: once Q, K are scaled by ~300 every key feature a query weights underflows and the row
+  becomes 0/0.)
+* Padding: the reference codes zero the padded keys (Skyformer: ``K·mask``, ``V·mask``; performer-pytorch:
+  ``k.masked_fill``) and keep them in the sums, where each adds ``d^{-1/2}(exp(−M) + ε)`` to every key
+  feature; ``approximate(..., key_padding_mask=...)`` drops padded keys instead. To reproduce the
+  codes on padded batches pass the zero-padded K, V without ``key_padding_mask``.
 * ``double_scaling`` (default False): the Skyformer/Skeinformer LRA code divides Q, K by p^¼ twice,
   so it approximates ``exp(q·k/p)`` instead of ``exp(q·k/√p)`` (algorithms.md §2.10, §12).
 
@@ -28,14 +65,21 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
 from ..features import draw_orthogonal
-from ._common import FACTOR_TILE_BYTES, check_d, check_d_matches, check_qkv, public_draw
+from ._common import check_d, check_d_matches, check_qkv, public_draw
 
 __all__ = ["performer", "draw", "draw_omega", "REFERENCE_EPS", "default_features"]
 
 _FUNC = "performer"
 
-#: the ε the reference FAVOR+ code adds to every stabilised feature (``feature_eps=REFERENCE_EPS``)
+#: the ε the reference FAVOR+ PyTorch codes add to every stabilised feature (Skyformer repo, performer-pytorch)
 REFERENCE_EPS = 1e-4
+#: the ε (``numerical_stabilizer``) of google-research ``performer/fast_attention`` (JAX and TF)
+GOOGLE_EPS = 1e-6
+#: stabilizer -> default ε (module docstring table)
+STABILIZERS = {"exact": 0.0, "none": 0.0, "skyformer": REFERENCE_EPS, "performer_pytorch": REFERENCE_EPS,
+               "google_research": GOOGLE_EPS}
+#: the stabilisers that transcribe a reference code's feature map
+_REFERENCE_STABILIZERS = ("skyformer", "performer_pytorch", "google_research")
 
 
 def default_features(p: int) -> int:
@@ -52,7 +96,7 @@ def draw_omega(p: int, d: int, *, orthogonal: bool = True, scaling: int = 0, rng
     return gen.standard_normal((d, p))
 
 
-def _draw(Q, K, V, *, d=None, rng=None, omega=None, orthogonal=True, scaling=0, **_):
+def _draw(Q, K, V, *, d=None, rng=None, omega=None, orthogonal=True, scaling=0):
     p = Q.shape[1]
     if omega is None:
         d = default_features(p) if d is None else check_d(d, _FUNC)
@@ -69,29 +113,65 @@ draw = public_draw(_draw, _FUNC, "Draw Performer's projection ``omega`` (d, p) f
                    "``int(p ln p)``).")
 
 
-def _features(X, omega, kind, *, query: bool, stabilize: bool, eps: float, shift=None, want_shift=False):
-    """φ(X) for inputs already scaled (X = Q̂ or K̂), with the optional max-shift stabiliser.
+def _resolve_stabilizer(stabilize, stabilizer, feature_eps, kind):
+    """(stabilizer, ε) actually used (module docstring table); validates the three options together."""
+    check_choice(stabilize, (True, False), _FUNC, "stabilize")
+    if stabilizer is None:
+        stabilizer = "exact" if stabilize else "none"
+    check_choice(stabilizer, tuple(STABILIZERS), _FUNC, "stabilizer")
+    if not stabilize and stabilizer != "none":
+        raise fail(_FUNC, "stabilizer", "be None or 'none' with stabilize=False", repr(stabilizer))
+    if stabilizer in _REFERENCE_STABILIZERS and kind != "positive":
+        raise fail(_FUNC, "stabilizer", f"be 'exact' or 'none' for kind={kind!r} (the reference codes "
+                   "transcribed by the other stabilisers have positive features only)", repr(stabilizer))
+    if feature_eps is None:
+        return stabilizer, STABILIZERS[stabilizer]
+    if isinstance(feature_eps, bool) or not isinstance(feature_eps, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(feature_eps) or feature_eps < 0:
+        raise fail(_FUNC, "feature_eps", "be None or a finite number >= 0", repr(feature_eps))
+    return stabilizer, float(feature_eps)
 
-    Keys share one shift (the max exponent over all keys): ``shift`` gives it when X is one tile of the
-    keys; ``want_shift=True`` returns only the max exponent of X (what this call would subtract)."""
+
+def _log_features(X, omega, kind):
+    """Exponents ``ωᵀx − ‖x‖²/2`` (positive; hyperbolic: ``±ωᵀx − ‖x‖²/2``) of φ for scaled inputs X."""
     dt = X.dtype
-    d = omega.shape[0]
     P = X @ omega.T.astype(dt, copy=False)
     half = 0.5 * np.einsum("ij,ij->i", X, X)
-    if kind == "trig":
-        logpref = half.copy()
-        if want_shift:
-            return logpref.max()
-        if stabilize:
-            logpref = np.zeros_like(half) if query else logpref - (logpref.max() if shift is None else shift)
-        pref = np.exp(logpref) / np.sqrt(d)
-        return np.concatenate([np.cos(P), np.sin(P)], axis=1) * pref[:, None].astype(dt)
+    if not np.all(np.isfinite(half)):
+        raise fail(_FUNC, "Q, K", f"have squared row norms ‖x/p^¼‖² representable in {dt} (the exponents of "
+                   "the softmax features)", "an overflow")
     L = P if kind == "positive" else np.concatenate([P, -P], axis=1)
     L -= half[:, None]
-    if want_shift:
-        return L.max()
-    if stabilize:
-        L -= (L.max(axis=1, keepdims=True) if query else (L.max() if shift is None else shift))
+    return L
+
+
+def _exact_features(Qs, Ks, omega, kind):
+    """φ(Q̂), φ(K̂) with the exact stabiliser: per-feature key maxima ``c_f`` moved to the query side,
+    then the query row maxima; every shift cancels in ``φ(Q̂)φ(K̂)ᵀ`` up to a positive factor per row."""
+    nf = omega.shape[0] if kind == "positive" else 2 * omega.shape[0]
+    dt = Qs.dtype
+    Lk = _log_features(Ks, omega, kind)
+    c = Lk.max(axis=0)
+    Lk -= c
+    Lq = _log_features(Qs, omega, kind)
+    Lq += c
+    Lq -= Lq.max(axis=1, keepdims=True)
+    r = dt.type(1.0 / np.sqrt(nf))
+    return np.exp(Lq) * r, np.exp(Lk) * r
+
+
+def _plain_features(X, omega, kind, *, query: bool, stabilize: bool, eps: float):
+    """φ(X) without shift (``stabilize=False``) or, for "trig", with the prefactor shift."""
+    dt = X.dtype
+    d = omega.shape[0]
+    if kind == "trig":
+        P = X @ omega.T.astype(dt, copy=False)
+        logpref = 0.5 * np.einsum("ij,ij->i", X, X)
+        if stabilize:
+            logpref = np.zeros_like(logpref) if query else logpref - logpref.max()
+        pref = np.exp(logpref) / np.sqrt(d)
+        return np.concatenate([np.cos(P), np.sin(P)], axis=1) * pref[:, None].astype(dt)
+    L = _log_features(X, omega, kind)
     np.exp(L, out=L)
     if eps:
         L += dt.type(eps)
@@ -99,15 +179,25 @@ def _features(X, omega, kind, *, query: bool, stabilize: bool, eps: float, shift
     return L
 
 
-def _row_tiles(n: int, f: int, itemsize: int):
-    """(i0, i1) row ranges whose (rows × f) feature tiles are about FACTOR_TILE_BYTES."""
-    step = int(max(64, FACTOR_TILE_BYTES // max(1, f * itemsize)))
-    return [(i0, min(n, i0 + step)) for i0 in range(0, n, step)]
+def _reference_features(X, omega, c, *, query: bool, eps: float, key_max=None):
+    """The reference codes' ``softmax_kernel`` on one head, transcribed: ``data_dash = (c·X) ωᵀ``,
+    ``diag = Σ X² / 2 · c²``, ``ratio·(exp(data_dash − diag − M) + ε)`` with ``M`` the row max of
+    ``data_dash`` (queries) or ``key_max`` (keys; default the max of ``data_dash`` over the head)."""
+    dt = X.dtype
+    ratio = dt.type(omega.shape[0] ** -0.5)
+    dash = (c * X) @ omega.T.astype(dt, copy=False)
+    diag = (np.einsum("ij,ij->i", X, X) / dt.type(2.0)) * (c * c)
+    if not np.all(np.isfinite(diag)) or not np.all(np.isfinite(dash)):
+        raise fail(_FUNC, "Q, K", f"have squared row norms ‖x/p^¼‖² representable in {dt} (the exponents of "
+                   "the softmax features)", "an overflow")
+    M = dash.max(axis=1, keepdims=True) if query else (dash.max() if key_max is None else dt.type(key_max))
+    return ratio * (np.exp(dash - diag[:, None] - M) + dt.type(eps))
 
 
 def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: str = "positive",
-              orthogonal: bool = True, scaling: int = 0, stabilize: bool = True, feature_eps: float = 0.0,
-              double_scaling: bool = False, omega=None):
+              orthogonal: bool = True, scaling: int = 0, stabilize: bool = True, stabilizer: str | None = None,
+              feature_eps: float | None = None, key_max: float | None = None, double_scaling: bool = False,
+              omega=None):
     """FAVOR+ (Performer) attention for one head, approximating ``softmax(QKᵀ/√p) V``.
 
     Parameters
@@ -120,14 +210,25 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     rng : None, int, SeedSequence or Generator
     return_factors : bool
         Also return ``{"omega", "phi_q" (n, f), "phi_k" (m, f), "kv" (f, pv), "k_sum" (f,),
-        "denominator" (n,)}`` (f = d, or 2d for hyperbolic / trig).
+        "denominator" (n,), "stabilizer", "feature_eps"}`` (f = d, or 2d for hyperbolic / trig).
+        ``phi_q phi_kᵀ`` is the estimate of ``A`` up to a positive factor per row (the stabiliser's
+        shifts).
     kind : {"positive", "hyperbolic", "trig"}
     orthogonal : bool — block-orthogonal projections (default) or i.i.d. Gaussian.
     scaling : {0, 1} — row norms of orthogonal projections: χ_p draws (0) or √p (1).
-    stabilize : bool — max-shift of the exponents (cancels exactly in the normalisation).
-    feature_eps : float >= 0 — added to every positive / hyperbolic feature after the stabilised
-        ``exp`` (1e-4 = :data:`REFERENCE_EPS` reproduces the reference code; does not cancel);
-        ignored for "trig".
+    stabilize : bool — ``False`` is ``stabilizer="none"`` (kept for compatibility).
+    stabilizer : {None, "exact", "none", "skyformer", "performer_pytorch", "google_research"}
+        Shift of the exponents and default ε (module docstring table); None: "exact" (or "none" with
+        ``stabilize=False``). The reference stabilisers need ``kind="positive"``.
+    feature_eps : float >= 0, optional
+        ε added to every positive / hyperbolic feature after ``exp`` (does not cancel); None: the
+        stabiliser's own (0 for "exact" / "none", 1e-4 = :data:`REFERENCE_EPS` for "skyformer" and
+        "performer_pytorch", 1e-6 = :data:`GOOGLE_EPS` for "google_research"). With "exact" an ε > 0
+        reproduces no reference code. Ignored for "trig".
+    key_max : float, optional
+        ``stabilizer="skyformer"`` only: the maximum of ``ωᵀk̂`` subtracted in the key features. The
+        Skyformer code takes it over the whole (batch, head) tensor; :func:`approximate` passes that
+        batch maximum for batched inputs; default (one head): the maximum over this head's keys.
     double_scaling : bool — divide Q, K by p^¼ twice (Skyformer LRA code quirk → ``exp(q·k/p)``).
     omega : ndarray of shape (d, p), optional — pre-drawn projections (see :func:`draw`).
 
@@ -138,9 +239,9 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
 
     Notes
     -----
-    Time O((n + m) d p + (n + m) d pv); memory O((n + m) d) with ``return_factors``, else the output
-    plus one feature tile (streamed; the keys in two passes, the first finding their common shift).
-    Unbiased numerator and denominator (for ``feature_eps=0``); the ratio is consistent, not unbiased.
+    Time O((n + m) d p + (n + m) d pv); memory O((n + m) d). Unbiased numerator and denominator
+    (for ε = 0); the ratio is consistent, not unbiased. With the default stabiliser every output row
+    is a convex combination of rows of V (module docstring, safeguard).
 
     References
     ----------
@@ -156,46 +257,68 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     """
     Q, K, V = check_qkv(Q, K, V, _FUNC)
     check_choice(kind, ("positive", "hyperbolic", "trig"), _FUNC, "kind")
-    check_choice(stabilize, (True, False), _FUNC, "stabilize")
     check_choice(double_scaling, (True, False), _FUNC, "double_scaling")
-    if not np.isfinite(feature_eps) or feature_eps < 0:
-        raise fail(_FUNC, "feature_eps", "be a finite number >= 0", feature_eps)
+    stab, eps = _resolve_stabilizer(stabilize, stabilizer, feature_eps, kind)
+    if key_max is not None:
+        if stab != "skyformer":
+            raise fail(_FUNC, "key_max", "be None unless stabilizer='skyformer'", repr(key_max))
+        if isinstance(key_max, bool) or not isinstance(key_max, (int, float, np.floating, np.integer)) \
+                or not np.isfinite(key_max):
+            raise fail(_FUNC, "key_max", "be a finite number", repr(key_max))
     om = _draw(Q, K, V, d=d, rng=rng, omega=omega, orthogonal=orthogonal, scaling=scaling)["omega"]
     if omega is not None:
         check_d_matches(d, om.shape[0], _FUNC, "omega", "rows")
     p = Q.shape[1]
     dt = Q.dtype
-    c = dt.type(p ** (-0.5 if double_scaling else -0.25))
-    if not return_factors:
-        # streamed: feature tiles of about FACTOR_TILE_BYTES, never the (n, f) / (m, f) feature matrices;
-        # the keys' common shift (the max exponent) is found in a first pass over the key tiles
-        f = om.shape[0] * (1 if kind == "positive" else 2)
-        kt = _row_tiles(K.shape[0], f, dt.itemsize)
-        shift = max(_features(K[a:b] * c, om, kind, query=False, stabilize=stabilize, eps=feature_eps,
-                              want_shift=True) for a, b in kt) if stabilize else None
-        kv = k_sum = 0
-        for a, b in kt:
-            phi = _features(K[a:b] * c, om, kind, query=False, stabilize=stabilize, eps=feature_eps, shift=shift)
-            kv = kv + phi.T @ V[a:b]
-            k_sum = k_sum + phi.sum(axis=0)
-        out = np.empty((Q.shape[0], V.shape[1]), dtype=np.result_type(dt, V.dtype))
-        for a, b in _row_tiles(Q.shape[0], f, dt.itemsize):
-            phi = _features(Q[a:b] * c, om, kind, query=True, stabilize=stabilize, eps=feature_eps)
-            np.matmul(phi, kv, out=out[a:b])
-            out[a:b] /= (phi @ k_sum)[:, None]
-        return out.astype(dt, copy=False)
-    Qs, Ks = Q * c, K * c
-    phi_q = _features(Qs, om, kind, query=True, stabilize=stabilize, eps=feature_eps)
-    phi_k = _features(Ks, om, kind, query=False, stabilize=stabilize, eps=feature_eps)
+    c = dt.type(p ** -0.25)
+    if stab in _REFERENCE_STABILIZERS:
+        Q0, K0 = (Q * c, K * c) if double_scaling else (Q, K)
+        phi_q = _reference_features(Q0, om, c, query=True, eps=eps)
+        phi_k = _reference_features(K0, om, c, query=False, eps=eps,
+                                    key_max=key_max if stab == "skyformer" else None)
+    else:
+        cs = dt.type(p ** (-0.5 if double_scaling else -0.25))
+        Qs, Ks = Q * cs, K * cs
+        if stab == "exact" and kind != "trig":
+            phi_q, phi_k = _exact_features(Qs, Ks, om, kind)
+            if eps:
+                r = dt.type(eps / np.sqrt(phi_q.shape[1]))
+                phi_q += r
+                phi_k += r
+        else:
+            phi_q = _plain_features(Qs, om, kind, query=True, stabilize=stab == "exact", eps=eps)
+            phi_k = _plain_features(Ks, om, kind, query=False, stabilize=stab == "exact", eps=eps)
     kv = phi_k.T @ V
     k_sum = phi_k.sum(axis=0)
     den = phi_q @ k_sum
     out = (phi_q @ kv) / den[:, None]
     out = out.astype(dt, copy=False)
     if return_factors:
-        return out, {"omega": om, "phi_q": phi_q, "phi_k": phi_k, "kv": kv, "k_sum": k_sum, "denominator": den}
+        return out, {"omega": om, "phi_q": phi_q, "phi_k": phi_k, "kv": kv, "k_sum": k_sum, "denominator": den,
+                     "stabilizer": stab, "feature_eps": eps}
     return out
 
 
+def _batch_prepare(Q, K, V, *, d=None, omega=None, stabilize=True, stabilizer=None, key_max=None,
+                   double_scaling=False, **_) -> dict:
+    """``stabilizer="skyformer"``: the Skyformer code's key maximum, ``max ωᵀk̂`` over the whole batch
+    tensor (one scalar shared by every item). Called by the dispatcher after every item's ``omega``
+    is drawn."""
+    if stabilizer != "skyformer" or key_max is not None or omega is None:
+        return {}
+    batch = Q.shape[:-2]
+    om_all = np.asarray(omega)
+    p = Q.shape[-1]
+    dt = Q.dtype
+    c = dt.type(p ** -0.25)
+    best = -np.inf
+    for b in np.ndindex(*batch):
+        om = om_all[b] if om_all.ndim > 2 else om_all
+        X = K[b] * c if double_scaling else K[b]
+        best = max(best, float(((c * X) @ om.T.astype(dt, copy=False)).max()))
+    return {"key_max": best}
+
+
 performer.draw = draw
-performer.per_item_options = {"omega": 2}
+performer.per_item_options = {"omega": 2, "key_max": 0}
+performer.batch_prepare = _batch_prepare

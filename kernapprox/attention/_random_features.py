@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_generator, check_choice, check_matrix, fail
+from .._validation import as_generator, check_bool, check_matrix, fail
 from ..features import draw_orthogonal
 from ._common import check_d, check_d_matches, check_qkv, public_draw, scaled
 
@@ -21,11 +21,11 @@ __all__ = ["rff", "linear", "elu_plus_one"]
 # ------------------------------------------------------------------------------------------------
 # rff
 # ------------------------------------------------------------------------------------------------
-def _draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False, orthogonal=False, **_):
+def _draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False, orthogonal=False):
     func = "rff"
     p = Q.shape[1]
-    check_choice(paired, (True, False), func, "paired")
-    check_choice(orthogonal, (True, False), func, "orthogonal")
+    check_bool(paired, func, "paired")
+    check_bool(orthogonal, func, "orthogonal")
     gen = as_generator(rng)
     if omega is None:
         d = check_d(d, func)
@@ -162,7 +162,7 @@ def linear(Q, K, V, *, d=None, rng=None, return_factors: bool = False):
     return out
 
 
-def _draw_linear(Q, K, V, *, d=None, rng=None, **options) -> dict:
+def _draw_linear(Q, K, V, *, d=None, rng=None) -> dict:
     """Linear attention draws nothing."""
     return {}
 

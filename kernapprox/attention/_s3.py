@@ -27,7 +27,7 @@ def _layer_norm(X):
 
 
 def _draw(Q, K, V, *, d=None, rng=None, part="column", n_features=None, column_indices=None,
-          feature_indices=None, **_):
+          feature_indices=None):
     """Randomness of one S3 call: ``column_indices`` (d,) and ``feature_indices`` (s₂,)."""
     check_choice(part, ("column", "row", "both"), _FUNC, "part")
     gen = as_generator(rng)

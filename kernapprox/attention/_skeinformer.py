@@ -5,17 +5,21 @@ probabilities ``p̂_i ∝ ‖B_J^{(i)}‖ ‖V_(i)‖`` (Eq. 5) → d columns J'
 normalisation with the geometric mean of the selected scores (Eq. 6) → pilot rows overwritten with the
 exact ``B_J V`` (§4.3).
 
-Ablation flags (paper Table 1 rows / the authors' ``SkeinAttention_ablation_*`` classes):
+Ablation flags (paper Table 1 rows / the authors' ``SkeinAttention_ablation_*`` classes). Each flag on
+its own reproduces the code class of its ablation: ``pilot_reuse=None`` (default) resolves to True
+only for Algorithm 1 itself (importance columns, adaptive normalisation), because every ablation
+class of the code skips the pilot reuse; an explicit ``pilot_reuse`` wins.
 
 ==============================  ===============================================================
-flag                            meaning
+flag (pilot reuse resolved)     meaning / code class reproduced
 ==============================  ===============================================================
 ``column_sampling="uniform"``   "w/o column sampling": J' uniform without replacement, no pilot
-                                (set ``pilot_reuse=False`` too for the code's ablation class)
+(False)                         (``SkeinAttention_ablation_uniform``)
 ``row_normalization="exact"``   "w/o row normalization": exact D (streamed, O(n m p)) times
-                                ``A[:, J'] V[J']``
+(False)                         ``A[:, J'] V[J']`` (``SkeinAttention_ablation_no_normalization``)
 ``row_normalization="simple"``  "w/ simple row normalization": softmax over the selected columns
-``pilot_reuse=False``           "w/o pilot sampling reutilization"
+(False)                         (``SkeinAttention_ablation_simple_normalization``)
+``pilot_reuse=False``           "w/o pilot sampling reutilization" (``..._ablation_nopilot``)
 ``importance_weights=True``     Prop. 1's estimator ``B S Sᵀ V``: J' i.i.d. WITH replacement from p̂
                                 and weights ``1/(d p̂_i)`` (the code computes but does not use them);
                                 only with ``row_normalization`` "exact" or "simple"
@@ -51,6 +55,14 @@ def _needs_pilot(column_sampling, pilot_reuse):
     return column_sampling == "importance" or pilot_reuse
 
 
+def resolve_pilot_reuse(pilot_reuse, column_sampling, row_normalization) -> bool:
+    """``pilot_reuse=None``: True for Algorithm 1 only (every ablation class of the code skips it)."""
+    if pilot_reuse is None:
+        return column_sampling == "importance" and row_normalization == "adaptive"
+    check_choice(pilot_reuse, (True, False), _FUNC, "pilot_reuse")
+    return bool(pilot_reuse)
+
+
 def _check_flags(column_sampling, row_normalization, importance_weights):
     check_choice(column_sampling, ("importance", "uniform"), _FUNC, "column_sampling")
     check_choice(row_normalization, ("adaptive", "exact", "simple"), _FUNC, "row_normalization")
@@ -65,15 +77,16 @@ def _draw(Q, K, V, **options):
 
 
 def _draw_with_pilot(Q, K, V, *, d=None, rng=None, column_sampling="importance", row_normalization="adaptive",
-                     pilot_reuse=True, importance_weights=False, pilot_indices=None, column_indices=None, **_):
+                     pilot_reuse=None, importance_weights=False, pilot_indices=None, column_indices=None, **_):
     """:func:`_draw` plus the pilot rows ``B_J`` and probabilities ``p̂`` when it computed them (else None),
     so that :func:`skeinformer` does not compute them twice."""
     _check_flags(column_sampling, row_normalization, importance_weights)
+    pilot_reuse = resolve_pilot_reuse(pilot_reuse, column_sampling, row_normalization)
     n, m = Q.shape[0], K.shape[0]
     replace = bool(importance_weights)
     gen = as_generator(rng)
-    if pilot_indices is None and column_indices is not None and d is None:
-        d = np.asarray(column_indices).size
+    if column_indices is not None and d is None:
+        d = np.asarray(column_indices).size            # inferred (also when both arrays are given)
     d = check_d(d, _FUNC, high=None if replace else m,
                 what="columns are sampled without replacement from the m keys")
     out = {}
@@ -102,7 +115,7 @@ draw = public_draw(_draw, _FUNC, "Draw Skeinformer's randomness for one head (pi
 
 
 def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, column_sampling: str = "importance",
-                row_normalization: str = "adaptive", pilot_reuse: bool = True, importance_weights: bool = False,
+                row_normalization: str = "adaptive", pilot_reuse: bool | None = None, importance_weights: bool = False,
                 pilot_indices=None, column_indices=None):
     """Skeinformer attention for one head (Algorithm 1 of Chen et al. 2022, with ablation flags).
 
@@ -112,13 +125,15 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
     K : ndarray of shape (m, p)
     V : ndarray of shape (m, pv)
     d : int
-        Number of pilot rows and of sampled columns (d <= m unless ``importance_weights``).
+        Number of pilot rows and of sampled columns (d <= m unless ``importance_weights``); inferred
+        from ``column_indices`` when given.
     rng : None, int, SeedSequence or Generator
     return_factors : bool
         Also return ``{"pilot_indices", "column_indices", "probabilities", "row_sums"}``.
     column_sampling : {"importance", "uniform"}
     row_normalization : {"adaptive", "exact", "simple"}
-    pilot_reuse : bool
+    pilot_reuse : bool or None
+        None: True for Algorithm 1, False for every ablation (the code's classes); see the module table.
     importance_weights : bool
         See the module table.
     pilot_indices : ndarray of int of shape (d,), optional
@@ -154,14 +169,16 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
     Q, K, V = check_qkv(Q, K, V, _FUNC)
     n, m = Q.shape[0], K.shape[0]
     dt = Q.dtype
+    pilot_reuse = resolve_pilot_reuse(pilot_reuse, column_sampling, row_normalization)
     r, BJ, ph = _draw_with_pilot(Q, K, V, d=d, rng=rng, column_sampling=column_sampling,
                                  row_normalization=row_normalization, pilot_reuse=pilot_reuse,
                                  importance_weights=importance_weights, pilot_indices=pilot_indices,
                                  column_indices=column_indices)
     Jc = r["column_indices"]
     dcols = Jc.size
-    if pilot_indices is not None and d is not None and np.asarray(pilot_indices).size != d:
-        raise fail(_FUNC, "pilot_indices", f"hold d = {d} indices", np.asarray(pilot_indices).size)
+    if pilot_indices is not None and np.asarray(pilot_indices).size != (dcols if d is None else d):
+        raise fail(_FUNC, "pilot_indices", f"hold d = {dcols if d is None else d} indices",
+                   np.asarray(pilot_indices).size)
     if column_indices is not None and d is not None and dcols != d:
         raise fail(_FUNC, "column_indices", f"hold d = {d} indices", dcols)
     if not importance_weights and np.unique(Jc).size != dcols:

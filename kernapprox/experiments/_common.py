@@ -57,10 +57,25 @@ def _progress_enabled(stream) -> bool:
         return False
 
 
+def _fmt_duration(seconds: float) -> str:
+    """``"8.3s"``, ``"2m05s"``, ``"1h02m"``: a duration in at most 5 characters (for the progress bar)."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        m, s = divmod(int(round(seconds)), 60)
+        return f"{m}m{s:02d}s"
+    h, m = divmod(int(round(seconds / 60)), 60)
+    return f"{h}h{m:02d}m"
+
+
 def progress(iterable, desc: str = "", total: int | None = None, *, stream=None):
     """Yield from ``iterable`` while drawing a progress bar on stderr.
 
     Silent when stderr is not a terminal or when ``KERNAPPROX_QUIET=1``.
+
+    The bar shows items done / total, the elapsed time and the remaining time estimated from the mean
+    time per finished item, ``elapsed / i · (total − i)``; before the first item finishes there is no
+    rate to extrapolate, so the estimate reads ``eta ?`` instead of a number.
 
     Parameters
     ----------
@@ -69,6 +84,8 @@ def progress(iterable, desc: str = "", total: int | None = None, *, stream=None)
         Label printed before the bar (e.g. ``"skyformer-fig1 n=1024"``).
     total : int, optional
         Number of items; taken from ``len(iterable)`` when available.
+    stream : file-like, optional
+        Where to draw (default ``sys.stderr``).
     """
     stream = sys.stderr if stream is None else stream
     if not _progress_enabled(stream):
@@ -80,6 +97,7 @@ def progress(iterable, desc: str = "", total: int | None = None, *, stream=None)
         except TypeError:
             total = None
     start = last = time.perf_counter()
+    width = [0]
 
     def draw(i, final=False):
         el = time.perf_counter() - start
@@ -87,11 +105,13 @@ def progress(iterable, desc: str = "", total: int | None = None, *, stream=None)
             frac = min(1.0, i / total)
             filled = int(round(frac * _BAR_WIDTH))
             bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-            eta = el / i * (total - i) if i else float("nan")
-            msg = f"\r{desc} [{bar}] {i}/{total} {el:6.1f}s eta {eta:5.0f}s"
+            eta = _fmt_duration(el / i * max(total - i, 0)) if i else "?"
+            msg = f"{desc} [{bar}] {i}/{total} {_fmt_duration(el)} eta {eta}"
         else:
-            msg = f"\r{desc} {i} it {el:6.1f}s"
-        stream.write(msg + ("\n" if final else ""))
+            msg = f"{desc} {i} it {_fmt_duration(el)}"
+        pad = " " * max(0, width[0] - len(msg))  # wipe the tail of a longer previous line
+        width[0] = len(msg)
+        stream.write("\r" + msg + pad + ("\n" if final else ""))
         stream.flush()
 
     i = 0
@@ -100,7 +120,7 @@ def progress(iterable, desc: str = "", total: int | None = None, *, stream=None)
         yield item
         i += 1
         now = time.perf_counter()
-        if now - last >= _MIN_REFRESH_S:
+        if i == 1 or now - last >= _MIN_REFRESH_S:  # the first estimate as soon as it exists
             draw(i)
             last = now
     draw(i, final=True)
@@ -429,14 +449,17 @@ def inputs_label(meta_or_str) -> str:
 
 
 def add_provenance(fig, data_or_text, extra: str = "") -> None:
-    """Write the provenance line (inputs, seed, mode, sha) at the bottom of the figure."""
+    """Write the provenance line (inputs, seed, mode, commit — ``+dirty`` when the source tree was
+    modified) at the bottom of the figure."""
     if isinstance(data_or_text, dict):
         meta = data_or_text.get("meta", {})
         prov = data_or_text.get("provenance", {})
         parts = [inputs_label(meta)]
         if prov:
+            sha = str(prov.get("git_sha", ""))
+            sha = sha[:8] + ("+dirty" if sha.endswith("+dirty") else "")  # data from a modified tree say so
             parts.append(f"{prov.get('name', '')} ({prov.get('mode', '')}, seed {prov.get('seed', '')}, "
-                         f"kernapprox {str(prov.get('git_sha', ''))[:8]})")
+                         f"kernapprox {sha})")
         text = "; ".join(parts)
     else:
         text = str(data_or_text)

@@ -12,7 +12,11 @@ trace-error guarantee of Chen, Epperly, Tropp & Webber, minimised over the compa
 
 Sizes (FULL): n = 1000 points per synthetic cloud, 1000 of the 1797 scikit-learn digits (uniform
 subsample), k ∈ {10, 20, 40, 80, 160, 320}, 5 trials (child generators of the root seed); Gaussian kernel
-with bandwidth = ``bandwidth_factors[name]`` × the median pairwise distance (on the first 500 points).
+with the fixed per-data-set bandwidths of :data:`kernapprox.datasets.clouds.SUGGESTED_BANDWIDTH`
+(smile 0.1, spiral 0.05, outliers 1, digits 2) — the one rule shared with the README's sampler table
+(``benchmarks/bench_nystrom.py``), so the figure and the table describe the same kernels. The bandwidth
+decides the outcome on ``outliers``: with bandwidth 1 every far point is its own eigen-direction, which
+leverage scores, greedy and RPCholesky find and uniform sampling misses.
 Spectral errors by the matrix-free Lanczos of :func:`kernapprox.spectral_error` (its certified lower
 bound and upper estimate agree to its default tolerance); the exact ridge-leverage sampler costs one
 O(n³) eigendecomposition per call, which is what limits n.
@@ -20,7 +24,7 @@ O(n³) eigendecomposition per call, which is what limits n.
 References
 ----------
 Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: practical approximation
-of a kernel matrix with few entry evaluations", CPAM 2024 (arXiv 2207.06503), Alg. 1–2, Thm 3.1 and the
+of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503), Alg. 1–2, Thm 2.3 and the
 smile/spiral/outlier experiments of §4; E. N. Epperly, J. A. Tropp, R. J. Webber, "Embrace rejection:
 kernel matrix approximation by accelerated randomly pivoted Cholesky" (2024); C. Musco, C. Musco,
 "Recursive sampling for the Nyström method", NeurIPS 2017; design.md §5.
@@ -35,7 +39,7 @@ import numpy as np
 
 NAME = "samplers"
 TITLE = "PSD landmark samplers: relative trace / spectral error vs k and vs kernel entries evaluated"
-PAPER = ("Chen, Epperly, Tropp & Webber (RPCholesky) §4 figures (smile, spiral, outliers) and Thm 3.1 "
+PAPER = ("Chen, Epperly, Tropp & Webber (RPCholesky) §4 figures (smile, spiral, outliers) and Thm 2.3 "
          "expected trace-error guarantee; design.md §5 sampler comparison")
 
 #: every sampler of the comparison, in plotting order
@@ -43,10 +47,6 @@ METHODS = ("uniform", "diagonal", "column_norm", "leverage", "recursive_rls", "k
            "rpcholesky", "rpcholesky_block", "rpcholesky_accel")
 #: block size of the block RPCholesky variant
 BLOCK_SIZE = 10
-#: bandwidth factor of a data set missing from ``Config.bandwidth_factors``
-DEFAULT_BANDWIDTH_FACTOR = 0.5
-#: number of points on which the median pairwise distance (bandwidth heuristic) is computed
-MEDIAN_POINTS = 500
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,8 @@ class Config:
     ks: tuple = (10, 20, 40, 80, 160, 320)
     methods: tuple = METHODS
     trials: int = 5
-    # bandwidth = factor × median pairwise distance, per data set (digits: 64-dim, needs a wider kernel
-    # for a spectrum that decays within k <= 320; a data set not listed uses 0.5)
-    bandwidth_factors: tuple = (("smile", 0.5), ("spiral", 0.5), ("outliers", 0.5), ("digits", 1.0))
+    # Gaussian bandwidth per data set: datasets.clouds.SUGGESTED_BANDWIDTH (as the README table)
+    bandwidths: tuple = (("smile", 0.1), ("spiral", 0.05), ("outliers", 1.0), ("digits", 2.0))
 
 
 FULL = Config()
@@ -90,6 +89,17 @@ def _approximate(KM, method: str, k: int, rng):
     return ka.nystrom(KM, idx)
 
 
+def _bandwidth(cfg: Config, name: str) -> float:
+    """Gaussian bandwidth of data set ``name``: ``cfg.bandwidths``, else the suggested one of the clouds."""
+    from ..datasets.clouds import SUGGESTED_BANDWIDTH
+    bws = dict(cfg.bandwidths)
+    if name in bws:
+        return float(bws[name])
+    if name in SUGGESTED_BANDWIDTH:
+        return float(SUGGESTED_BANDWIDTH[name])
+    raise ValueError(f"samplers.run: `cfg.bandwidths` must give a bandwidth for {name!r}; got {cfg.bandwidths!r}")
+
+
 def _trace_bound(K: np.ndarray, k: int) -> float:
     """RPCholesky expected relative trace-error guarantee at k columns (Chen et al. Thm 2.3, min over r)."""
     from ..bounds import rpcholesky_trace_bound
@@ -99,7 +109,7 @@ def _trace_bound(K: np.ndarray, k: int) -> float:
 def run(cfg: Config, seed: int = 0) -> dict:
     """Run the comparison; arrays of shape (datasets, methods, ks, trials)."""
     import kernapprox as ka
-    from ._common import median_distance, progress, trial_rngs
+    from ._common import progress, trial_rngs
 
     D, M, J, T = len(cfg.datasets), len(cfg.methods), len(cfg.ks), cfg.trials
     trace_err = np.full((D, M, J, T), np.nan)
@@ -113,7 +123,7 @@ def run(cfg: Config, seed: int = 0) -> dict:
     data_rngs, trials = rngs[:D], rngs[D:]
     for a, name in enumerate(cfg.datasets):
         X = _load(name, cfg, data_rngs[a])
-        bw = dict(cfg.bandwidth_factors).get(name, DEFAULT_BANDWIDTH_FACTOR) * median_distance(X, MEDIAN_POINTS)
+        bw = _bandwidth(cfg, name)
         kern = ka.Gaussian(bandwidth=bw)
         K = kern(X)
         trK, normK = float(np.trace(K)), float(np.linalg.eigvalsh(K)[-1])
@@ -169,7 +179,7 @@ def plot(data: dict):
         bnd = data["rpcholesky_bound"][a]
         if np.any(np.isfinite(bnd)):
             axes[0, a].loglog(ks, bnd, "k:", lw=1.5, label="RPCholesky E-bound")
-        axes[0, a].set_title(f"{name} (n={int(data['n_points'][a])})")
+        axes[0, a].set_title(f"{name} (n={int(data['n_points'][a])}, bandwidth {float(data['bandwidth'][a]):g})")
         axes[0, a].set_xlabel("landmarks k")
         axes[1, a].set_xlabel("landmarks k")
         axes[2, a].set_xlabel("kernel entries evaluated")
@@ -180,6 +190,7 @@ def plot(data: dict):
     axes[2, 0].set_ylabel("relative trace error")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", ncol=1, fontsize=8, frameon=False)
-    fig.suptitle(f"{TITLE} (median over trials; Gaussian kernel)", fontsize=10)
+    fig.suptitle(f"{TITLE}\n(median over {data['trace_error'].shape[-1]} trials; Gaussian kernel, bandwidth in "
+                 "each panel title: datasets.clouds.SUGGESTED_BANDWIDTH)", fontsize=10)
     add_provenance(fig, data)
     return fig
