@@ -251,8 +251,9 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     Ainv = core_inverse(At, core, gamma=gamma, n_iter=n_iter, rcond=rcond, init=init, normalise=False,
                         ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
-    if not return_factors:
-        # streamed: no (n, d) or (d, m) block is formed; row tiles of F times Ã⁺ B V
+    if not return_factors and (target == "gaussian" or padding not in ("lucidrains", "lucidrains_masked")):
+        # streamed: no (n, d) or (d, m) block is formed; row tiles of F times Ã⁺ B V (the lucidrains
+        # layouts pad or mask the key side and go through the whole blocks below)
         if target == "gaussian":
             BV = np.zeros((d, V.shape[1]), dtype=np.result_type(dt, V.dtype))
             for i0, i1, T in kernel_row_tiles(_GAUSS, Kh, Qt):
