@@ -7,7 +7,14 @@ exact trace error Σ_i k(x_i, x_i) − ||f_i||², which forces every feature row
 keeps nothing n-sized anywhere).
 
 What is measured (printed as RATIOS measured in this one process; timings are the minimum over
-``--repeat`` runs because the machine may be shared):
+``--repeat`` runs because the machine may be shared). Three kinds of rows per worker count, as every
+benchmark of this folder (:mod:`_harness`), all as seconds for the n points:
+
+* floor: the same pass written plainly, in this process, BLAS 1 thread, per chunk of the memory map:
+  ``G = X_c Lᵀ`` (GEMM into a fresh array), in-place ``exp``, in-place ``?trmm`` by L⁻¹, the row norms
+  (measured on ``--anchor-n`` points and scaled to n; one core, so w workers ideally reach floor/w);
+* anchor: the library's per-chunk routine in a plain Python loop (no Dask), BLAS and numba 1 thread;
+* kernapprox: ``kernapprox.distributed`` on a LocalCluster of w workers;
 
 * throughput (points / s) with 1 worker and with 2 workers (processes, 1 thread each: BLAS pinned
   to 1 thread by the nanny, numba by NUMBA_NUM_THREADS=1), against an in-process anchor: the same
@@ -16,7 +23,7 @@ What is measured (printed as RATIOS measured in this one process; timings are th
 * peak memory per worker: the peak anonymous resident memory (``RssAnon`` of /proc/self/status,
   sampled every 10 ms by a probe thread in each worker; file pages of the memory map excluded) minus
   its value before the run, next to the per-task working set predicted from the chunk size
-  (F chunk rows × k × 8 + one kernel tile + the X chunk), which does not depend on n.
+  (F chunk rows × k × 8 + the X chunk; kernel tiles are written into F), which does not depend on n.
 
 Usage::
 
@@ -37,6 +44,8 @@ import tempfile
 import time
 
 import numpy as np
+from scipy.linalg.blas import dtrmm
+from scipy.linalg.lapack import dtrtri
 
 import kernapprox as ka
 from kernapprox import distributed as kd
@@ -129,6 +138,27 @@ def anchor(path, kernel, idx, chunk_rows, n_anchor):
     return dt, err
 
 
+def floor(path, kernel, idx, chunk_rows, n_floor):
+    """Plain per-chunk GEMM + exp + trmm + row norms over the memory map, BLAS 1 thread (the floor)."""
+    from threadpoolctl import threadpool_limits
+    X = np.load(path, mmap_mode="r")
+    L = np.ascontiguousarray(X[np.sort(idx)])
+    W = kernel(L)
+    W.flat[::W.shape[0] + 1] += 10 * np.finfo(np.float64).eps * W.shape[0]
+    Linv = dtrtri(np.linalg.cholesky(W), lower=1)[0]
+    s = 0.0
+    with threadpool_limits(1):
+        t = time.perf_counter()
+        for i in range(0, n_floor, chunk_rows):
+            Xc = np.array(X[i:min(n_floor, i + chunk_rows)])
+            G = Xc @ L.T
+            np.exp(G, out=G)
+            dtrmm(1.0, Linv, G.T, lower=1, overwrite_b=1)
+            s += float(np.einsum("ij,ij->", G, G))
+        dt = time.perf_counter() - t
+    return dt, s
+
+
 def run_cluster(path, kernel, idx, chunk_rows, workers, repeat):
     from dask.distributed import Client, LocalCluster
     # one thread per worker for everything: Dask's nanny pins OpenMP/MKL/OpenBLAS to 1 thread, and
@@ -184,11 +214,10 @@ def main(argv=None):
     idx = np.random.default_rng(a.seed + 1).choice(a.n, size=a.k, replace=False)
     print(f"# Nyström features n={a.n} d={a.d} k={a.k}, chunk_rows={chunk_rows}, Gaussian(bandwidth={a.bandwidth}); "
           f"times: min over {a.repeat} run(s); cpus={os.cpu_count()}, load={os.getloadavg()[0]:.1f}")
-    from kernapprox.nystrom_psd import _tile_rows
-    tile_rows = min(chunk_rows, _tile_rows(a.k))
-    task_bytes = chunk_rows * (a.k + a.d) * 8 + tile_rows * a.k * 8
-    print(f"# predicted working set per task: chunk_rows×(k+d)×8 (F chunk, X chunk) + one kernel tile "
-          f"({tile_rows}×k×8) = {task_bytes / 2**20:.1f} MiB (independent of n)")
+    # float64: nystrom_psd writes each kernel tile straight into the rows of the F chunk (no tile buffer)
+    task_bytes = chunk_rows * (a.k + a.d) * 8
+    print(f"# predicted working set per task: chunk_rows×(k+d)×8 (F chunk, X chunk; kernel tiles are written "
+          f"into F) = {task_bytes / 2**20:.1f} MiB (independent of n)")
 
     results = {"n": a.n, "d": a.d, "k": a.k, "chunk_rows": chunk_rows, "task_bytes": task_bytes, "runs": {}}
     na = min(a.n, a.anchor_n)
@@ -196,8 +225,10 @@ def main(argv=None):
     for w in [int(x) for x in a.workers.split(",")]:
         # the anchor is re-measured right before each cluster run: the ratio compares like with like
         # on a machine whose load changes
-        ta, _ = anchor(path, kernel, idx, chunk_rows, na)
+        tf = min(floor(path, kernel, idx, chunk_rows, na)[0] for _ in range(a.repeat))
+        ta = min(anchor(path, kernel, idx, chunk_rows, na)[0] for _ in range(a.repeat))
         thr_anchor = na / ta
+        print(f"floor (plain GEMM + exp + trmm per chunk, 1 BLAS thread, n={na}): {tf:.2f}s  {na / tf:,.0f} points/s")
         print(f"anchor (in-process loop, 1 BLAS + 1 numba thread, n={na}): {ta:.2f}s  {thr_anchor:,.0f} points/s "
               f"(load {os.getloadavg()[0]:.1f})")
         results.setdefault("anchor", {})[w] = {"n": na, "seconds": ta, "points_per_s": thr_anchor}
@@ -208,6 +239,10 @@ def main(argv=None):
         ex = " ".join(f"{v / 2**20:.0f}" for v in extra.values())
         pk = " ".join(f"{v / 2**20:.0f}" for v in peak.values())
         ratio = f", vs 1 worker: {thr / thr1:.2f}x" if (thr1 and w != 1) else ""
+        print(f"  rows for n = {a.n} (s): floor {tf * a.n / na:.2f} (1 core), anchor {ta * a.n / na:.2f}, "
+              f"kernapprox dask {w} worker(s) {secs:.2f};  kernapprox/floor {secs / (tf * a.n / na):.2f} "
+              f"(ideal 1/{w}), anchor/kernapprox {(ta * a.n / na) / secs:.2f}x")
+        results.setdefault("floor", {})[w] = {"n": na, "seconds": tf}
         print(f"dask {w} worker(s): features pass {secs:.2f}s  {thr:,.0f} points/s  (vs anchor: "
               f"{thr / thr_anchor:.2f}x{ratio}); setup (landmarks + core) {setup:.2f}s; "
               f"{nchunks} chunks, rank {rank}, relative trace error {rel:.3e}; "

@@ -1,40 +1,53 @@
-"""Benchmark: random Fourier features against scikit-learn's RBFSampler, and SORF scaling in d.
+"""Benchmark: random Fourier features (RFF, SORF) — floor / anchor / kernapprox, and the SORF scaling in d.
 
-Run:  python benchmarks/bench_features.py [--quick] [--repeat R]
+Run:  python benchmarks/bench_features.py [--full] [--repeat R] [--skip-sorf | --only-sorf]
 
-1. RFF map, n = 100000, d = 64, m = 2048 (float64): ``ka.random_features(Gaussian(σ), d, m, kind="rff")
-   .transform(X)`` vs ``sklearn.kernel_approximation.RBFSampler(gamma=1/(2σ²), n_components=m)
-   .fit_transform(X)`` (issue target: >= 1.5x faster). Both draw ω ~ N(0, σ⁻² I), b ~ U[0, 2π) and
-   output √(2/m) cos(Xωᵀ + b): the "same distribution" check compares the mean and the variance of
-   the kernel-estimate errors of the two maps on a 200-point subset over 20 seeds each.
-2. SORF vs dense RFF transform time for d = 64, 256, 1024 at fixed n, m: time / (n m d) for RFF
-   and time / (n m log₂ d) for SORF (projection only and whole transform), so the growth in d of
-   each is visible.
+1. RFF map, n = 40000 (``--full``: 100000), d = 64, m = 2048, float64. Rows (one process,
+   interleaved, min of ``--repeat``; :mod:`_harness`):
+   floor  : ``G = X Ωᵀ`` (GEMM into a fresh n×m array) and an in-place ``cos`` (row blocks on every core) — the work any dense
+            m-feature cosine map must do;
+   anchor : ``sklearn.kernel_approximation.RBFSampler(gamma=1/(2σ²), n_components=m).fit_transform(X)``;
+   kernapprox: ``ka.random_features(Gaussian(σ), d, m, kind="rff").transform(X)``.
+   Both maps draw ω ~ N(0, σ⁻² I), b ~ U[0, 2π) and output √(2/m) cos(Xωᵀ + b): the "same
+   distribution" check compares the mean and the variance of the kernel-estimate errors of the two
+   maps on a 200-point subset over 20 seeds each.
+2. SORF vs dense RFF for d = 64, 256, 1024 at n = 8000 (``--full``: 20000), m = 2048. Rows:
+   floor  : one ``cos`` pass writing a fresh n×m array (the O(n m) part no structured projection
+            avoids; the projection itself is O(n m log d) for SORF);
+   anchor : the dense RFF transform (kernapprox, a GEMM of O(n m d));
+   kernapprox: the SORF transform. The projection-only times (X ωᵀ GEMM vs three FWHTs per block)
+   are printed per n m d and per n m log₂ d so the growth in d of each is visible.
 
-Times are the minimum over ``--repeat`` runs measured in this process (the machine may be shared:
+Times are minima over interleaved repeats measured in this process (the machine may be shared:
 ratios, not absolute times, are what this prints for comparison).
 """
 from __future__ import annotations
 
 import argparse
-import gc
 import os
+import sys
 import time
 
 import numpy as np
 
-import kernapprox as ka
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kernapprox as ka  # noqa: E402
+from _harness import inplace, interleaved, machine_line, print_case  # noqa: E402
 
 
 def tmin(fn, repeat):
     best = np.inf
     for _ in range(repeat):
-        gc.collect()
         t0 = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - t0)
         del out
     return best
+
+
+def rff_floor(X, Wt):
+    G = X @ Wt
+    return inplace(np.cos, G)
 
 
 def bench_rff(n, d, m, repeat):
@@ -45,17 +58,13 @@ def bench_rff(n, d, m, repeat):
     gamma = 1.0 / (2 * sigma ** 2)
     fm = ka.random_features(ka.Gaussian(sigma), d, m, kind="rff", rng=0)
     fm.transform(X[:100])  # compile the numba kernels outside the timing
-    # interleaved repeats (ka, sklearn, ka, sklearn, ...) so that both see the same machine load
-    t_ka, t_sk = np.inf, np.inf
-    for _ in range(repeat):
-        t_ka = min(t_ka, tmin(lambda: fm.transform(X), 1))
-        t_sk = min(t_sk, tmin(lambda: RBFSampler(gamma=gamma, n_components=m, random_state=0).fit_transform(X), 1))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"[rff] n={n} d={d} m={m} float64, min of {repeat} interleaved repeats (1-min load average {load:.1f}"
-          f" on {os.cpu_count()} cores)")
-    print(f"  kernapprox random_features(...).transform : {t_ka:8.3f} s")
-    print(f"  sklearn RBFSampler.fit_transform           : {t_sk:8.3f} s")
-    print(f"  speed-up (sklearn / kernapprox)            : {t_sk / t_ka:8.2f}x   (target >= 1.5x)")
+    Wt = rng.normal(size=(d, m)) / sigma
+    t = interleaved({"floor (GEMM + cos)": lambda: rff_floor(X, Wt),
+                     "sklearn RBFSampler.fit_transform":
+                         lambda: RBFSampler(gamma=gamma, n_components=m, random_state=0).fit_transform(X),
+                     "ka rff transform": lambda: fm.transform(X)}, repeat)
+    print_case(f"rff: n={n}, d={d}, m={m}, float64", t, "floor (GEMM + cos)",
+               ["sklearn RBFSampler.fit_transform"], "ka rff transform", note="(target: sklearn/kernapprox >= 1.5)")
 
     # same distribution: kernel-estimate errors on a subset, 20 seeds per map
     Xs = X[:200]
@@ -81,35 +90,40 @@ def bench_rff(n, d, m, repeat):
 
 def bench_sorf(n, m, dims, repeat):
     rng = np.random.default_rng(1)
-    print(f"[sorf vs rff] n={n} m={m} float64, min of {repeat}")
-    print(f"  {'d':>5} {'rff s':>8} {'rff proj s':>10} {'sorf s':>8} {'sorf proj s':>11} {'rff proj/(nmd) ns':>18} "
-          f"{'sorf proj/(nm log2 d) ns':>25}")
+    rows = []
     for d in dims:
         X = rng.normal(size=(n, d))
         k = ka.Gaussian(np.sqrt(d))
         rff = ka.random_features(k, d, m, kind="rff", rng=0)
         sorf = ka.random_features(k, d, m, kind="sorf", rng=0)
         sorf.transform(X[:10])
-        t_r = tmin(lambda: rff.transform(X), repeat)
-        t_s = tmin(lambda: sorf.transform(X), repeat)
-        t_p = tmin(lambda: sorf._project(X), repeat)
+        rff.transform(X[:10])
+        x0 = X[:, :1]
+        b = rng.uniform(0, 2 * np.pi, size=m)
+        t = interleaved({"floor (cos pass, fresh n×m)": lambda: inplace(np.cos, x0 + b),
+                         "ka rff transform (dense)": lambda: rff.transform(X),
+                         "ka sorf transform": lambda: sorf.transform(X)}, repeat)
+        print_case(f"sorf: n={n}, d={d}, m={m}, float64", t, "floor (cos pass, fresh n×m)",
+                   ["ka rff transform (dense)"], "ka sorf transform")
         Wt = rff._wt(np.float64)
-        t_rp = tmin(lambda: X @ Wt, repeat)
-        lg = np.log2(d)
-        print(f"  {d:5d} {t_r:8.3f} {t_rp:10.3f} {t_s:8.3f} {t_p:11.3f} {1e9 * t_rp / (n * m * d):18.4f} "
-              f"{1e9 * t_p / (n * m * lg):25.4f}")
-    print("  (projection = X ωᵀ only: a BLAS GEMM for RFF, three FWHTs per block for SORF; the rest of a"
-          " transform is the O(n m) cosine pass, the same for both)")
+        rows.append((d, tmin(lambda: X @ Wt, repeat), tmin(lambda: sorf._project(X), repeat)))
+    print(f"  projection only: {'d':>5} {'rff X ωᵀ s':>11} {'sorf FWHT s':>12} {'rff/(nmd) ns':>13} "
+          f"{'sorf/(nm log2 d) ns':>20}")
+    for d, t_rp, t_p in rows:
+        print(f"                   {d:5d} {t_rp:11.3f} {t_p:12.3f} {1e9 * t_rp / (n * m * d):13.4f} "
+              f"{1e9 * t_p / (n * m * np.log2(d)):20.4f}")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="n = 20000 instead of 100000 (SORF part: n/5)")
+    ap.add_argument("--full", action="store_true", help="n = 100000 (SORF part: n = 20000)")
+    ap.add_argument("--quick", action="store_true", help="n = 10000 (SORF part: n = 2000)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-sorf", action="store_true")
     ap.add_argument("--only-sorf", action="store_true")
     a = ap.parse_args(argv)
-    n = 20_000 if a.quick else 100_000
+    n = 100_000 if a.full else 10_000 if a.quick else 40_000
+    print(machine_line())
     if not a.only_sorf:
         bench_rff(n, 64, 2048, a.repeat)
     if not a.skip_sorf:

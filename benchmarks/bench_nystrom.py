@@ -1,44 +1,55 @@
-"""Benchmarks for PSD Nyström, RPCholesky and the landmark samplers (issue 3).
+"""Benchmarks for PSD Nyström, RPCholesky and the landmark samplers: floor / anchor / kernapprox.
 
-Three parts, each printing RATIOS measured in this one process (timings on a shared machine are
-noisy: every timing is the minimum over ``--repeat`` runs):
+Each timed case prints three kinds of rows measured in this one process, interleaved, minimum over
+``--repeat`` runs (:mod:`_harness`; the floor's elementwise passes run on every core): the floor, the anchor(s), kernapprox, and the ratios
+kernapprox/floor and anchor/kernapprox.
 
-1. ``sklearn``   uniform Nyström, Gaussian kernel (default n = 100000, d = 64, k = 2000): kernapprox
-                 (landmarks → low-rank factor) vs ``sklearn.kernel_approximation.Nystroem(...)
-                 .fit_transform`` with the same landmarks (``component_indices_``). Target: >= 3x
-                 faster, same trace error to 1e-8 relative.
-2. ``rpcholesky`` RPCholesky k = 1000 on n = 100000 vs uniform Nyström with the same k.
-                 Target: wall time <= 2x.
-3. ``table``     relative trace error tr(K − K̂)/tr(K) vs k ∈ {50, 100, 200, 400} for every sampler on
-                 smile, spiral, outliers (n = 2000) and digits (n = 1797), median of 5 seeds
-                 (a Markdown table, kept in the README).
+1. ``sklearn``   uniform Nyström features, Gaussian kernel, n = 50000, d = 64, k = 1000 (``--full``:
+                 n = 100000, k = 2000).
+                 floor  : ``C = X Zᵀ`` (GEMM into a fresh n×k array), ``exp(C, out=C)``, one in-place
+                          ``?trmm`` by a k×k triangular factor, plus the k×k core (block, Cholesky,
+                          ``?trtri``) — the kernel block and the triangular apply every Nyström
+                          factor needs;
+                 anchor : ``sklearn.kernel_approximation.Nystroem(...).fit_transform`` (same landmarks:
+                          the same ``random_state``; kernapprox gets its ``component_indices_``);
+                 kernapprox: ``ka.nystrom(KernelMatrix, idx)`` → the n×r factor F (F Fᵀ = K̂, the
+                          same object as scikit-learn's features). Also prints the relative difference
+                          of the two trace errors (same landmarks, same K̂ up to the core).
+2. ``rpcholesky`` RPCholesky (block and accelerated), k = 500, n = 50000 (``--full``: k = 1000,
+                 n = 100000). floor: as above for the same n, k; anchor: kernapprox uniform Nyström
+                 with the same k (RPCholesky must also pick its pivots adaptively).
+3. ``table``     (accuracy, not timed) relative trace error tr(K − K̂)/tr(K) vs k ∈ {50, 100, 200,
+                 400} for every sampler on smile, spiral, outliers (n = 2000) and digits (n = 1797),
+                 median of 5 seeds (a Markdown table, kept in the README).
+4. ``first-call`` the first full-size ``ka.nystrom`` call of a fresh process (after a small call that
+                 loads the compiled kernels) vs the steady state (min of 3 later calls), one
+                 subprocess per repeat.
 
 Usage::
 
-    python benchmarks/bench_nystrom.py [sklearn|rpcholesky|table|all] [--quick] [--repeat R]
+    python benchmarks/bench_nystrom.py [sklearn|rpcholesky|table|first-call|timing|all] [--full]
+                                       [--repeat R] [--n N]
+
+``timing`` (the default) runs parts 1 and 2 (about 1–2 minutes on a quiet 2-core machine).
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import os
+import subprocess
+import sys
 import time
 import warnings
 
 import numpy as np
+from scipy.linalg.blas import dtrmm
+from scipy.linalg.lapack import dtrtri
 
-import kernapprox as ka
-from kernapprox.datasets import clouds
-
-
-def _timeit(f, repeat):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        out = None
-        gc.collect()
-        t = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kernapprox as ka  # noqa: E402
+from _harness import inplace, interleaved, machine_line, print_case  # noqa: E402
+from kernapprox.datasets import clouds  # noqa: E402
 
 
 def _mixture(n, d, rng, n_clusters=50, within=0.5):
@@ -49,6 +60,23 @@ def _mixture(n, d, rng, n_clusters=50, within=0.5):
     return centers[lab] + within * g.normal(size=(n, d))
 
 
+def nystrom_floor(X, Z, gamma):
+    """The unavoidable work of a Nyström factor: k×k core, n×k kernel block, one triangular apply."""
+    k = Z.shape[0]
+    zz = np.einsum("ij,ij->i", Z, Z)
+    W = Z @ Z.T
+    W *= 2 * gamma
+    W -= gamma * zz[:, None]
+    W -= gamma * zz[None, :]
+    np.exp(W, out=W)
+    W.flat[::k + 1] += 10 * np.finfo(np.float64).eps * k
+    Linv = dtrtri(np.linalg.cholesky(W), lower=1)[0]
+    C = X @ Z.T
+    inplace(np.exp, C)
+    dtrmm(1.0, Linv, C.T, lower=1, overwrite_b=1)
+    return C
+
+
 def bench_sklearn(n, d, k, repeat, seed=0):
     from sklearn.kernel_approximation import Nystroem
 
@@ -56,46 +84,48 @@ def bench_sklearn(n, d, k, repeat, seed=0):
     bw = float(np.sqrt(d))
     gamma = 1.0 / (2.0 * bw * bw)
     KM = ka.KernelMatrix(ka.Gaussian(bw), X)
-
-    def run_sklearn():
-        nys = Nystroem(kernel="rbf", gamma=gamma, n_components=k, random_state=seed)
-        Z = nys.fit_transform(X)
-        return nys.component_indices_, Z
-
-    t_sk, (idx, Z) = _timeit(run_sklearn, repeat)
-    err_sk = n - float(np.einsum("ij,ij->", Z, Z))
-    del Z
+    # the landmarks scikit-learn picks with this random_state (its fit draws a permutation first)
+    idx = Nystroem(kernel="rbf", gamma=gamma, n_components=k, random_state=seed).fit(X[:, :1]).component_indices_
+    Z = X[idx]
+    ka.nystrom(ka.KernelMatrix(ka.Gaussian(bw), X[:4000]), np.arange(0, 4000, 20))   # load the kernels
+    sk = lambda: Nystroem(kernel="rbf", gamma=gamma, n_components=k, random_state=seed).fit_transform(X)
+    t = interleaved({"floor (GEMM + exp + trmm)": lambda: nystrom_floor(X, Z, gamma),
+                     "sklearn Nystroem.fit_transform": sk,
+                     "ka.nystrom": lambda: ka.nystrom(KM, idx)}, repeat)
+    Zs = sk()
+    err_sk = n - float(np.einsum("ij,ij->", Zs, Zs))
+    del Zs
     gc.collect()
-    t_ka, approx = _timeit(lambda: ka.nystrom(KM, idx), repeat)
+    approx = ka.nystrom(KM, idx)
     err_ka = float(KM.diag().sum()) - approx.trace()
     rel = abs(err_ka - err_sk) / abs(err_sk)
-    print(f"[sklearn] uniform Nyström, Gaussian, n={n}, d={d}, k={k} (min of {repeat})")
-    print(f"  sklearn Nystroem.fit_transform : {t_sk:8.2f} s   trace error {err_sk / n:.10f}·n")
-    print(f"  kernapprox nystrom             : {t_ka:8.2f} s   trace error {err_ka / n:.10f}·n"
-          f"   (core {approx.info['core']}, dropped {approx.info['dropped']})")
-    print(f"  speed-up {t_sk / t_ka:.2f}x (target >= 3x);  relative trace-error difference {rel:.2e}"
-          f" (target <= 1e-8)")
-    return {"t_sklearn": t_sk, "t_kernapprox": t_ka, "speedup": t_sk / t_ka, "rel_diff": rel}
+    r = print_case(f"nystrom: uniform, Gaussian, n={n}, d={d}, k={k}, float64", t, "floor (GEMM + exp + trmm)",
+                   ["sklearn Nystroem.fit_transform"], "ka.nystrom",
+                   note="(targets: kernapprox/floor <= 1.2)")
+    print(f"  trace error /n: sklearn {err_sk / n:.10f}, kernapprox {err_ka / n:.10f} (core "
+          f"{approx.info['core']}, dropped {approx.info['dropped']}); relative difference {rel:.2e}")
+    return r
 
 
 def bench_rpcholesky(n, d, k, repeat, seed=0, block_size=200):
     X = _mixture(n, d, seed)
-    KM = ka.KernelMatrix(ka.Gaussian(float(np.sqrt(d))), X)
-    rng = np.random.default_rng(seed)
-    t_nys, A = _timeit(lambda: ka.nystrom(KM, rng.choice(n, k, replace=False)), repeat)
-    e_nys = A.info["n_evals"]
-    del A
-    print(f"[rpcholesky] n={n}, d={d}, k={k} (min of {repeat}); ratios are wall(variant)/wall(uniform Nyström)")
-    print(f"  uniform Nyström                     : {t_nys:8.2f} s  n_evals/n = {e_nys / n:7.1f}")
-    out = {"t_nystrom": t_nys}
+    bw = float(np.sqrt(d))
+    KM = ka.KernelMatrix(ka.Gaussian(bw), X)
+    idx = np.random.default_rng(seed).choice(n, k, replace=False)
+    Z = X[idx]
+    ka.rpcholesky(ka.KernelMatrix(ka.Gaussian(bw), X[:4000]), 50, block_size=25, rng=0)   # load the kernels
+    ka.rpcholesky(ka.KernelMatrix(ka.Gaussian(bw), X[:4000]), 50, block_size=25, accelerated=True, rng=0)
+    fns = {"floor (GEMM + exp + trmm)": lambda: nystrom_floor(X, Z, 1.0 / (2 * bw * bw)),
+           "ka.nystrom (uniform)": lambda: ka.nystrom(KM, idx)}
     for name, kw in [("accelerated", dict(accelerated=True, block_size=block_size)),
                      ("block", dict(block_size=block_size))]:
-        t, B = _timeit(lambda: ka.rpcholesky(KM, k, rng=seed, **kw), repeat)
-        print(f"  RPCholesky {name:<11s} (b={block_size:3d})   : {t:8.2f} s  n_evals/n = "
-              f"{B.info['n_evals'] / n:7.1f}  ratio {t / t_nys:.2f} (target <= 2)  "
-              f"rel. trace error {B.info['residual_trace'] / B.info['trace']:.4f}")
-        out[name] = t / t_nys
-        del B
+        fns[f"ka.rpcholesky {name} (b={block_size})"] = (lambda kw=kw: ka.rpcholesky(KM, k, rng=seed, **kw))
+    t = interleaved(fns, repeat)
+    out = {}
+    for name in ("accelerated", "block"):
+        lab = f"ka.rpcholesky {name} (b={block_size})"
+        out[name] = print_case(f"rpcholesky {name}: Gaussian, n={n}, d={d}, k={k}", t, "floor (GEMM + exp + trmm)",
+                               ["ka.nystrom (uniform)"], lab, note="(target: uniform/rpcholesky >= 0.5)")
     return out
 
 
@@ -136,18 +166,64 @@ def accuracy_table(n=2000, seeds=5, ks=TABLE_KS, methods=TABLE_METHODS):
     return rows
 
 
+_CHILD = r"""
+import sys, time, numpy as np, kernapprox as ka
+sys.path.insert(0, {here!r})
+from bench_nystrom import _mixture, nystrom_floor
+n, d, k = {n}, {d}, {k}
+X = _mixture(n, d, 0)
+KM = ka.KernelMatrix(ka.Gaussian(float(np.sqrt(d))), X)
+idx = np.random.default_rng(0).choice(n, k, replace=False)
+if {floor}:
+    f = lambda: nystrom_floor(X, X[idx], 0.5 / d)
+    nystrom_floor(X[:4000], X[idx[:200]], 0.5 / d)
+else:
+    f = lambda: ka.nystrom(KM, idx)
+    ka.nystrom(ka.KernelMatrix(ka.Gaussian(8.0), X[:4000]), np.arange(0, 4000, 20))
+ts = []
+for _ in range(4):
+    t = time.perf_counter(); F = f(); ts.append(time.perf_counter() - t); del F
+print(ts[0], min(ts[1:]))
+"""
+
+
+def first_call(n, d, k, repeat):
+    """First full-size call of a fresh process vs the steady state, one subprocess per repeat, for
+    kernapprox and for the floor (whose n×k output is fresh memory on a first call too)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    res = {}
+    for _ in range(repeat):
+        for fl in (True, False):
+            out = subprocess.run([sys.executable, "-c", _CHILD.format(here=here, n=n, d=d, k=k, floor=fl)],
+                                 capture_output=True, text=True, check=True)
+            f, st = map(float, out.stdout.split()[-2:])
+            res.setdefault(fl, []).append((f, st))
+    print(f"[first-call] n={n}, d={d}, k={k}: first full-size call of a fresh process (after a small call) vs "
+          f"steady state (min of 3 later calls); min over {repeat} fresh processes; load {os.getloadavg()[0]:.1f}")
+    for fl, name in ((True, "floor (GEMM + exp + trmm)"), (False, "ka.nystrom")):
+        f, st = min(x[0] for x in res[fl]), min(x[1] for x in res[fl])
+        print(f"  {name:28s} first {f:7.3f} s  steady {st:7.3f} s  ratio {f / st:.2f}")
+    return res
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("part", nargs="?", default="all", choices=("sklearn", "rpcholesky", "table", "all"))
+    p.add_argument("part", nargs="?", default="timing",
+                   choices=("sklearn", "rpcholesky", "table", "first-call", "timing", "all"))
+    p.add_argument("--full", action="store_true", help="n = 100000, k = 2000 (rpcholesky k = 1000)")
     p.add_argument("--quick", action="store_true", help="n = 20000 for the timing parts, 3 seeds for the table")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--n", type=int, default=None)
     args = p.parse_args(argv)
-    n = args.n or (20000 if args.quick else 100000)
-    if args.part in ("sklearn", "all"):
-        bench_sklearn(n, 64, 2000, args.repeat)
-    if args.part in ("rpcholesky", "all"):
-        bench_rpcholesky(n, 64, 1000, args.repeat)
+    n = args.n or (100000 if args.full else 20000 if args.quick else 50000)
+    k = 2000 if args.full else 1000
+    print(machine_line())
+    if args.part in ("sklearn", "timing", "all"):
+        bench_sklearn(n, 64, k, args.repeat)
+    if args.part in ("rpcholesky", "timing", "all"):
+        bench_rpcholesky(n, 64, k // 2, args.repeat)
+    if args.part in ("first-call", "all"):
+        first_call(n, 64, k, args.repeat)
     if args.part in ("table", "all"):
         accuracy_table(seeds=3 if args.quick else 5)
 

@@ -455,12 +455,12 @@ def _features_block(Xc, kernel, Lk, pc: PSDCore, dtype):
     """F_c = K(X_c, L_kept) R on one row chunk, by the in-memory Nyström's own tiled solve.
 
     ``kernapprox.nystrom_psd._apply_tiled`` evaluates the kernel block tile by tile and solves in
-    place, so a task holds its F chunk plus one tile of kernel entries.
+    place (float64: straight into the rows of F), so a task holds its F chunk plus at most one tile.
     """
     from .nystrom_psd import _apply_tiled
     dt = np.dtype(dtype)
     Xc = np.ascontiguousarray(Xc, dtype=dt)
-    return _apply_tiled(lambda i0, i1: kernel._block(Xc[i0:i1], Lk), Xc.shape[0], pc, dt)
+    return _apply_tiled(lambda i0, i1, T: kernel._block_into(Xc[i0:i1], Lk, T), Xc.shape[0], Lk.shape[0], pc, dt, dt)
 
 
 def _nystrom_trace_block(Xc, kernel, Lk, pc, dtype):

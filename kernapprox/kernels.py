@@ -108,6 +108,15 @@ class Kernel:
     def _block(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _block_into(self, X: np.ndarray, Y: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out[...] = K(X, Y)`` (``out`` C-contiguous, shape (n, m), dtype of X); returns ``out``.
+
+        Lets tiled callers reuse one buffer (or write straight into their result rows); the Gaussian and
+        exponential kernels write into ``out`` without a temporary, the others copy their block.
+        """
+        out[...] = self._block(X, Y)
+        return out
+
     def _diag(self, X: np.ndarray) -> np.ndarray:
         """Diagonal ``k(x_i, x_i)``: the pairwise routine with Y = X."""
         return self._pairs(X, X)
@@ -168,6 +177,10 @@ class Gaussian(_ShiftInvariant):
     def _block(self, X, Y):
         from ._numba import gaussian_block
         return gaussian_block(X, Y, self.bandwidth)
+
+    def _block_into(self, X, Y, out):
+        from ._numba import gaussian_block
+        return gaussian_block(X, Y, self.bandwidth, out=out)
 
     def _pairs(self, X, Y):
         s, R = direct_scaled_distance_numpy(X, Y, self.bandwidth)
@@ -464,6 +477,10 @@ class Exponential(Kernel):
     def _block(self, X, Y):
         from ._numba import exponential_block
         return exponential_block(X, Y, self.temperature)
+
+    def _block_into(self, X, Y, out):
+        from ._numba import exponential_block
+        return exponential_block(X, Y, self.temperature, out=out)
 
     def _pairs(self, X, Y):
         # x·x / T by scaled inner products: 2^-e x (exact) keeps the row sums finite at every scale

@@ -108,15 +108,62 @@ def test_evaluation_count_and_info(rng):
     np.testing.assert_array_equal(A.info["indices"], S)
 
 
-def test_tiles_do_not_change_the_result(rng, monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("core", CORES + ["ridge"])
+@pytest.mark.parametrize("source", ["kernel_matrix", "landmark_points", "dense"])
+def test_tiles_do_not_change_the_result(rng, monkeypatch, dtype, core, source):
+    """Tile height is a memory knob only: one tile, and tiles of 7 rows, both agree with the slow
+    obvious ``F = C[:, kept] R`` (R = L⁻ᵀ from ``?trtri`` or the eig root, in float64) to the rounding
+    bound ``|ΔF| <= (2 k eps64 + 64 eps) |C| |R|`` (GEMM order; kernel entries rounded differently
+    when the tiles differ, e.g. float32 centring), plus one rounding to float32, on the numba kernel path
+    (n·k >= FAST_MIN_ENTRIES), written straight into F (float64 Cholesky-type cores) or through the
+    reused tile buffers (float32, dense cores, in-memory columns)."""
+    from scipy.linalg.lapack import dtrtri
+
     import kernapprox.nystrom_psd as mod
-    KM, X = _km(rng, n=1000)
-    S = rng.choice(1000, 50, replace=False)
-    A = ka.nystrom(KM, S)
+    from kernapprox._cores import psd_core
+    n, k = 1500, 60
+    X = rng.normal(size=(n, 3)).astype(dtype)
+    S = rng.choice(n, k, replace=False)
+    kern = ka.Gaussian(1.5)
+    KM = ka.KernelMatrix(kern, X)
+    M = MatrixOracle(KM.dense(), is_psd=True) if source == "dense" else KM
+    Z = X[S] + dtype(0.05) if source == "landmark_points" else X[S]
+    gamma = 1e-3 if core == "ridge" else None
+    kw = {"core": core, "gamma": gamma}
+    kw.update({"landmarks": Z} if source == "landmark_points" else {"idx": S})
+    monkeypatch.setattr(mod, "TILE_BYTES", 1 << 40)
+    A = ka.nystrom(M, **kw)
     monkeypatch.setattr(mod, "MIN_TILE_ROWS", 7)
-    monkeypatch.setattr(mod, "TILE_BYTES", 7 * 8 * 50)
-    B = ka.nystrom(KM, S)
-    np.testing.assert_allclose(A.F, B.F, atol=1e-10 * np.abs(A.F).max())   # BLAS blocking differs
+    monkeypatch.setattr(mod, "TILE_BYTES", 7 * 8 * k)
+    B = ka.nystrom(M, **kw)
+    # the reference, from the same landmark block and core the function builds
+    W = {"kernel_matrix": lambda: KM.block(S, S), "landmark_points": lambda: kern._block(Z, Z),
+         "dense": lambda: M.columns(S)[S]}[source]()
+    pc = psd_core(W, core, gamma=gamma, eps=float(np.finfo(dtype).eps))
+    C = kern(X, Z[pc.cols]).astype(np.float64)
+    R = pc.R if pc.L is None else dtrtri(np.asarray(pc.L, order="F"), lower=1)[0].T
+    ref = C @ R
+    eps = np.finfo(dtype).eps
+    bound = (2 * k * np.finfo(np.float64).eps + 64 * eps) * (np.abs(C) @ np.abs(R)) + eps * np.abs(ref)
+    for approx in (A, B):
+        assert approx.F.dtype == dtype and approx.F.shape == ref.shape
+        assert np.all(np.abs(approx.F.astype(np.float64) - ref) <= bound)
+
+
+@pytest.mark.parametrize("name", ka.kernels.available())
+@pytest.mark.parametrize("n", [30, 400])
+def test_block_into_matches_block(rng, name, n):
+    """``Kernel._block_into`` (the tile writer of nystrom) gives bit-identically the values of
+    ``Kernel._block`` (small blocks: numpy path; 400×300: the tiled numba path), in the out buffer."""
+    kern = ka.kernels.get(name)
+    for dtype in (np.float64, np.float32):
+        X = (0.3 * rng.normal(size=(n, 4))).astype(dtype)
+        Y = (0.3 * rng.normal(size=(300, 4))).astype(dtype)
+        out = np.full((n, 300), np.nan, dtype=dtype)
+        got = kern._block_into(X, Y, out)
+        assert got is out
+        np.testing.assert_array_equal(out, kern._block(X, Y))
 
 
 def test_float32_kept_core_in_float64(rng):

@@ -234,25 +234,30 @@ def block_numpy(terms, same, unit_diag):
     return K
 
 
-def _block(X, Y, same, terms, unit_diag):
+def _block(X, Y, same, terms, unit_diag, out=None):
     """The block of the fused formula ``terms()`` gives: tiled numba kernel, or plain numpy for small
-    blocks, without numba, or when no parallel slot is free."""
+    blocks, without numba, or when no parallel slot is free; written into ``out`` when given."""
     n, m = X.shape[0], Y.shape[0]
     if n * m >= FAST_MIN_ENTRIES and have_numba():
         with _parallel_slot() as ok:
             if ok:
                 tm = terms()
-                out = np.empty((n, m), dtype=X.dtype)
+                if out is None:
+                    out = np.empty((n, m), dtype=X.dtype)
                 tr, tc = _dense.tile_shape(n, m, X.shape[1])
                 if same:
                     tc = tr = min(tr, tc)
                 Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = tm
                 return _dense.block_kernel(Z, W, bx, by, alpha, upper, same, unit_diag, out, tr, tc,
                                            zx, zy, refine, C, D, hm, eh)
-    return block_numpy(terms(), same, unit_diag)
+    K = block_numpy(terms(), same, unit_diag)
+    if out is None:
+        return K
+    out[...] = K
+    return out
 
 
-def gaussian_block(X, Y, bandwidth):
+def gaussian_block(X, Y, bandwidth, out=None):
     """K[i, j] = exp(-||x_i - y_j||² / (2 bandwidth²)), shape (n, m), float32 iff X and Y are float32.
 
     ``Y is X`` gives the symmetric matrix (upper triangle computed and mirrored, unit diagonal exact).
@@ -263,17 +268,19 @@ def gaussian_block(X, Y, bandwidth):
     ``TAU · max(1, |t|)`` in the exponent t (and whose value is not certainly 0) is recomputed by direct
     differences (:func:`dense.direct_exponent`). So ``|t̂ - t| <= TAU·max(1, |t|) + (d + 3) u |t|``
     (TAU = 2^-42 float64, 2^-13 float32) against the exact exponent of the (centred) inputs.
+    ``out`` (optional, C-contiguous (n, m) of that dtype) receives the block: same values, no new array.
     """
     X, Y, same = _pair(X, Y)
-    return _block(X, Y, same, lambda: gaussian_terms(X, Y, same, bandwidth), same)
+    return _block(X, Y, same, lambda: gaussian_terms(X, Y, same, bandwidth), same, out)
 
 
-def exponential_block(X, Y, temperature):
+def exponential_block(X, Y, temperature, out=None):
     """K[i, j] = exp(x_i·y_j / temperature), shape (n, m), float32 iff X and Y are float32 (+inf where
     the value exceeds the dtype's range). The points are scaled by one power of two before the GEMM, so
-    inner products never overflow (no inf - inf = NaN); float64 values equal the unscaled formula's."""
+    inner products never overflow (no inf - inf = NaN); float64 values equal the unscaled formula's.
+    ``out`` as in :func:`gaussian_block`."""
     X, Y, same = _pair(X, Y)
-    return _block(X, Y, same, lambda: exponential_terms(X, Y, same, temperature), False)
+    return _block(X, Y, same, lambda: exponential_terms(X, Y, same, temperature), False, out)
 
 
 def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):

@@ -59,7 +59,7 @@ from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse
 from .._validation import check_choice, fail
 from ..nystrom_general import default_rcond
-from ._common import check_d, check_qkv, scaled, softmax_rows
+from ._common import FACTOR_TILE_BYTES, check_d, check_qkv, kernel_row_tiles, scaled, softmax_rows, softmax_tiled
 
 __all__ = ["nystromformer", "segment_means"]
 
@@ -214,8 +214,8 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
 
     Notes
     -----
-    Time O((n + m) d p + n_iter d³ + d² pv); memory O((n + m) d); (n + m) d + d² kernel (score)
-    entries.
+    Time O((n + m) d p + n_iter d³ + d² pv); memory O((n + m) d) with ``return_factors``, else the
+    output plus O(d²) and one tile (streamed); (n + m) d + d² kernel (score) entries.
 
     References
     ----------
@@ -251,6 +251,25 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     Ainv = core_inverse(At, core, gamma=gamma, n_iter=n_iter, rcond=rcond, init=init, normalise=False,
                         ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
+    if not return_factors and (target == "gaussian" or padding not in ("lucidrains", "lucidrains_masked")):
+        # streamed: no (n, d) or (d, m) block is formed; row tiles of F times Ã⁺ B V (the lucidrains
+        # layouts pad or mask the key side and go through the whole blocks below)
+        if target == "gaussian":
+            BV = np.zeros((d, V.shape[1]), dtype=np.result_type(dt, V.dtype))
+            for i0, i1, T in kernel_row_tiles(_GAUSS, Kh, Qt):
+                BV += T.T @ V[i0:i1]
+        else:
+            BV = softmax_tiled(Qt, Kh, V, scale=1.0)
+        M = Ainv.astype(dt, copy=False) @ BV
+        out = np.empty((n, V.shape[1]), dtype=M.dtype)
+        if target == "gaussian":
+            for i0, i1, T in kernel_row_tiles(_GAUSS, Qh, Kt):
+                np.matmul(T, M, out=out[i0:i1])
+        else:
+            step = max(64, FACTOR_TILE_BYTES // max(1, d * Qh.dtype.itemsize))
+            for i0 in range(0, n, step):
+                np.matmul(softmax_rows(Qh[i0:i0 + step] @ Kt.T), M, out=out[i0:i0 + step])
+        return out.astype(dt, copy=False)
     if target == "gaussian":
         F = _GAUSS._block(Qh, Kt)                                    # (n, d)
         BV = _GAUSS._block(Qt, Kh) @ V                               # (d, pv)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_indices, fail
-from ._common import check_d, check_qkv, gumbel_topk, logsumexp_rows, public_draw, softmax_rows
+from ._common import FACTOR_TILE_BYTES, check_d, check_qkv, gumbel_topk, logsumexp_rows, public_draw, softmax_rows
 
 __all__ = ["skeinformer", "vmean", "column_probabilities"]
 
@@ -148,7 +148,8 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
 
     Notes
     -----
-    Time O((n + m) d p) (plus O(n m p) streamed for ``row_normalization="exact"``); memory O((n + m) d).
+    Time O((n + m) d p) (plus O(n m p) streamed for ``row_normalization="exact"``); memory O((n + m) d)
+    (adaptive / simple normalisation: the output plus one (tile, d) score tile).
     With d = m (all columns) and the adaptive normalisation the output is exactly ``D⁻¹AV``; with d = 1
     and no pilot reuse it is exactly V-Mean (the d → 0 limit, §3.4).
 
@@ -192,34 +193,45 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
     w = None
     if importance_weights:
         w = 1.0 / (dcols * ph[Jc])                                   # Def. 3.1 weights 1/(d p̂_i)
-    S = Q @ K[Jc].T                                                  # (n, d) selected scores
-    S *= 1.0 / np.sqrt(Q.shape[1])
     VJ = V[Jc]
     if row_normalization == "exact":
+        S = Q @ K[Jc].T                                              # (n, d) selected scores
+        S *= 1.0 / np.sqrt(Q.shape[1])
         lse = logsumexp_rows(Q, K)                                   # exact log D, streamed
         E = np.exp(S - lse[:, None].astype(dt))
         if w is not None:
             E *= w.astype(dt)
         out = E @ VJ
         rows = np.exp(lse)
-    elif row_normalization == "simple":
-        S -= S.max(axis=1, keepdims=True)
-        E = np.exp(S)
-        if w is not None:
-            E *= w.astype(dt)
-        rows = E.sum(axis=1)
-        out = (E @ VJ) / rows[:, None]
     else:
-        gl = S.mean(axis=1)                                          # log of the geometric mean g_i
-        c = S.max(axis=1)
-        S -= c[:, None]
-        E = np.exp(S)                                                # a_ij e^{-c_i}
-        g = np.exp(gl - c)                                           # g_i e^{-c_i}
-        mask = np.ones(m, dtype=bool)
-        mask[Jc] = False
-        vrest = V[mask].sum(axis=0)                                  # rows of V not in J'
-        rows = E.sum(axis=1) + (m - dcols) * g
-        out = (E @ VJ + g[:, None] * vrest[None, :]) / rows[:, None]
+        # row-local: streamed over query tiles of about FACTOR_TILE_BYTES (no (n, d) score block)
+        KJt = K[Jc].T
+        out = np.empty((n, V.shape[1]), dtype=np.result_type(dt, V.dtype))
+        rows = np.empty(n, dtype=dt)
+        if row_normalization != "simple":
+            mask = np.ones(m, dtype=bool)
+            mask[Jc] = False
+            vrest = V[mask].sum(axis=0)                              # rows of V not in J'
+        step = int(max(64, FACTOR_TILE_BYTES // max(1, dcols * dt.itemsize)))
+        for i0 in range(0, n, step):
+            i1 = min(n, i0 + step)
+            S = Q[i0:i1] @ KJt                                       # (tile, d) selected scores
+            S *= 1.0 / np.sqrt(Q.shape[1])
+            if row_normalization == "simple":
+                S -= S.max(axis=1, keepdims=True)
+                E = np.exp(S, out=S)
+                if w is not None:
+                    E *= w.astype(dt)
+                rows[i0:i1] = E.sum(axis=1)
+                out[i0:i1] = (E @ VJ) / rows[i0:i1, None]
+            else:
+                gl = S.mean(axis=1)                                  # log of the geometric mean g_i
+                c = S.max(axis=1)
+                S -= c[:, None]
+                E = np.exp(S, out=S)                                 # a_ij e^{-c_i}
+                g = np.exp(gl - c)                                   # g_i e^{-c_i}
+                rows[i0:i1] = E.sum(axis=1) + (m - dcols) * g
+                out[i0:i1] = (E @ VJ + g[:, None] * vrest[None, :]) / rows[i0:i1, None]
     if pilot_reuse and J is not None:
         out[J] = BJ @ V
     out = out.astype(dt, copy=False)

@@ -59,7 +59,7 @@ from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, fail, warn
 from ..nystrom_general import (_as_index_array, _augmented_blocks, _signs, augmented_landmarks,
                                default_rcond)
-from ._common import DEN_FLOOR, check_d, check_qkv, public_draw, scaled
+from ._common import DEN_FLOOR, FACTOR_TILE_BYTES, check_d, check_qkv, kernel_row_tiles, public_draw, scaled
 
 __all__ = ["skyformer", "PRESETS"]
 
@@ -193,7 +193,8 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     Notes
     -----
     Time O((n + m) d p + d³) (exact core) or O((n + m) d p + n_iter d³) (iterative); memory
-    O((n + m) d); kernel entries (n + m) d + d². Never forms n×m.
+    O((n + m) d) with ``return_factors``, else the output plus one tile per
+    factor (streamed); kernel entries (n + m) d + d². Never forms n×m.
     Theorem 2 (exact pinv, uniform2n): ``‖C − C̃‖ ≤ ε‖C‖`` w.p. 1 − δ once
     ``d ≳ (d_stat/β) log(n/δ)``.
 
@@ -228,9 +229,52 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     sg = np.ones(idx2.shape) if sg is None else _signs(sg, idx2.shape, None, _FUNC)
     w = sg / np.sqrt(accumulation)
     Ku = _keys(K, target, center_keys)
-    Qh, Kh = scaled(Q), scaled(Ku)
     kern = _kernel(target)
-    CQ, CK, W, shift = _augmented_blocks(kern, Qh, Kh, idx2, w)
+    # without factors the output is streamed over row tiles (no n×d block is ever formed): for the
+    # softmax target a first pass over the logit tiles finds the common shift (the max logit, §2.8)
+    stream = not return_factors and accumulation == 1
+    if stream:
+        expo = target == "softmax"
+        bd = np.float64 if expo else Q.dtype                         # the SM blocks are always float64
+        t = 1.0 / kern.temperature if expo else 1.0
+        i_l = idx2[0]
+        onq = i_l < n
+        XL = np.empty((i_l.size, Q.shape[1]), dtype=bd)              # landmark rows of [Q̂; K̂]
+        XL[onq], XL[~onq] = scaled(Q[i_l[onq]]), scaled(Ku[i_l[~onq] - n])
+        w0 = None if np.all(w == 1) else w[0]
+
+        def tiles(A):
+            if not expo:
+                yield from kernel_row_tiles(kern, A, XL, scaled)
+                return
+            step = int(min(A.shape[0], max(64, FACTOR_TILE_BYTES // (8 * XL.shape[0]))))
+            buf = np.empty((step, XL.shape[0]))
+            for i0 in range(0, A.shape[0], step):
+                i1 = min(A.shape[0], i0 + step)
+                G = np.matmul(scaled(A[i0:i1]).astype(np.float64, copy=False), XL.T, out=buf[:i1 - i0])
+                G *= t
+                yield i0, i1, G
+
+        shift = 0.0
+        if expo:
+            W = XL @ XL.T
+            W *= t
+            shift = max([float(W.max())] + [float(G.max()) for A in (Q, Ku) for _, _, G in tiles(A)])
+            W -= shift
+            np.exp(W, out=W)
+        else:
+            W = np.asarray(kern._block(XL, XL), dtype=np.float64)
+        W = W if w0 is None else W * np.outer(w0, w0)
+
+        def factor_tiles(A):
+            """Row tiles of CQ / CK (exp(logit − shift) or the Gaussian block), weighted by w0."""
+            for i0, i1, G in tiles(A):
+                if expo:
+                    G -= shift
+                    np.exp(G, out=G)
+                yield i0, i1, (G if w0 is None else G * w0.astype(G.dtype))
+    else:
+        CQ, CK, W, shift = _augmented_blocks(kern, scaled(Q), scaled(Ku), idx2, w)
     if rcond is None:
         rcond = default_rcond(core_r, idx2.shape[1], np.float64 if target == "softmax" else Q.dtype,
                               exponential=target == "softmax")
@@ -238,12 +282,30 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
                         normalise=normalise, ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
     Wc = Winv.astype(dt, copy=False)
-    T = CK.T @ V                                                    # (d, pv)
-    out = CQ @ (Wc @ T)
+    if stream:
+        # T = CKᵀV (and Σ_j CK[j] for the softmax target) summed over key tiles, then
+        # out = CQ (Wc T) and den = CQ (Wc ksum) row tile by row tile
+        T = ksum = 0
+        for i0, i1, CKt in factor_tiles(Ku):
+            T = T + CKt.T @ V[i0:i1]
+            if expo:
+                ksum = ksum + CKt.sum(axis=0)
+        M = Wc @ T
+        out = np.empty((n, V.shape[1]), dtype=M.dtype)
+        den = np.empty(n, dtype=M.dtype) if expo else None
+        mk = Wc @ ksum if expo else None
+        for i0, i1, CQt in factor_tiles(Q):
+            np.matmul(CQt, M, out=out[i0:i1])
+            if expo:
+                den[i0:i1] = CQt @ mk
+    else:
+        T = CK.T @ V                                                # (d, pv)
+        out = CQ @ (Wc @ T)
     factors = None
     if target == "softmax":
-        ksum = CK.sum(axis=0)                                       # (d,)
-        den = CQ @ (Wc @ ksum)                                      # (n,) ∝ Ã1
+        if not stream:
+            ksum = CK.sum(axis=0)                                   # (d,)
+            den = CQ @ (Wc @ ksum)                                  # (n,) ∝ Ã1
         floor = DEN_FLOOR * max(float(np.abs(den).max()), DEN_FLOOR)
         bad = den <= floor
         nbad = int(bad.sum())
