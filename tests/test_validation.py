@@ -104,13 +104,21 @@ def test_bandwidth_of_wrong_type():
         ka.Exponential(True)
 
 
-@pytest.mark.parametrize("call", [lambda: kernels.get("gaussain"), lambda: ka.KernelMatrix("gaussain", GOOD),
-                                  lambda: ka.kernel_matvec("gaussain", GOOD, GOOD, np.ones(6))])
-def test_unknown_kernel_name_lists_known_ones(call):
+def test_unknown_kernel_name_lists_known_ones():
     with pytest.raises(ValueError) as exc:
-        call()
+        kernels.get("gaussain")
     known = ", ".join(repr(k) for k in kernels.available())
     assert str(exc.value) == f"kernels.get: `name` must be one of {known}; got 'gaussain'"
+
+
+@pytest.mark.parametrize("func, call", [("KernelMatrix", lambda: ka.KernelMatrix("gaussain", GOOD)),
+                                        ("kernel_matvec", lambda: ka.kernel_matvec("gaussain", GOOD, GOOD, np.ones(6)))])
+def test_unknown_kernel_name_names_the_callers_kernel_argument(func, call):
+    with pytest.raises(ValueError) as exc:
+        call()
+    msg = str(exc.value)
+    assert msg.startswith(f"{func}: `kernel` must be") and msg.endswith("got 'gaussain'")
+    assert all(repr(k) in msg for k in kernels.available())
 
 
 # ---- the helpers themselves ---------------------------------------------------------------------
