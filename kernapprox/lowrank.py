@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import matrix as _matrix
-from ._validation import check_bool, check_dense_cap, check_indices, check_matrix, fail, symmetry_gap
+from ._validation import all_finite, check_bool, check_dense_cap, check_indices, check_matrix, fail, symmetry_gap
 
 __all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol", "require_psd"]
 
@@ -36,7 +36,7 @@ def _factor(A, func: str, name: str) -> np.ndarray:
     """A factor: real, finite, 2-D, non-empty rows (zero columns allowed: a rank-0 result); float32
     and float64 kept, other real dtypes become float64."""
     if isinstance(A, np.ndarray) and A.dtype in (np.float32, np.float64) and A.ndim == 2 and A.shape[0] > 0:
-        if not np.all(np.isfinite(A)):
+        if not all_finite(A):
             raise fail(func, name, "hold only finite values (no NaN or inf)",
                        f"{int(A.size - np.count_nonzero(np.isfinite(A)))} non-finite entries")
         return A
