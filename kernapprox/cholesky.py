@@ -187,14 +187,19 @@ def _sequential(st: _State, pick) -> None:
         st.append(f[None, :], [s])
 
 
+def _draw_block(st: _State, b: int, rng):
+    """One round's pivots: min(b, k − r) i.i.d. draws ∝ the residual diagonal, distinct and with a
+    positive residual, their residual columns G (n, |S|) and the symmetrised residual block H = G[S]."""
+    S = np.unique(_sample_prop(st.d, min(b, st.k - st.r), rng))
+    S = S[st.d[S] > 0]
+    G = st.residual_columns(S)
+    return S, G, 0.5 * (G[S] + G[S].T)
+
+
 def _block(st: _State, b: int, rng) -> None:
     """Block RPCholesky: b i.i.d. pivots ∝ residual diagonal per round, stabilised block Cholesky."""
     while not st.should_stop():
-        want = min(b, st.k - st.r)
-        S = np.unique(_sample_prop(st.d, want, rng))
-        S = S[st.d[S] > 0]
-        G = st.residual_columns(S)                       # (n, |S|)
-        H = 0.5 * (G[S] + G[S].T)
+        S, G, H = _draw_block(st, b, rng)
         # rank-revealing (unshifted) pivoted Cholesky of the residual block: pivots at the rounding
         # level of the original entries (numerically in the span of the pivots so far) are dropped
         thr = ZERO_PIVOT_MULTIPLE * st.eps * float(st.d0[S].max())
@@ -225,11 +230,7 @@ def _block_keep(st: _State, b: int, rng) -> None:
     """Block RPCholesky as the reference code: every distinct drawn pivot is kept and counted toward k,
     numerically dependent ones included; the residual block is factored by a shifted Cholesky."""
     while not st.should_stop():
-        want = min(b, st.k - st.r)
-        S = np.unique(_sample_prop(st.d, want, rng))
-        S = S[st.d[S] > 0]
-        G = st.residual_columns(S)                       # (n, |S|)
-        H = 0.5 * (G[S] + G[S].T)
+        S, G, H = _draw_block(st, b, rng)
         shift = REFERENCE_BLOCK_SHIFT * st.eps * float(st.d0[S].max())
         L = np.linalg.cholesky(H + shift * np.eye(S.size))
         Xt = _solve_lower(L, np.ascontiguousarray(G))

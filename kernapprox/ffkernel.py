@@ -154,38 +154,35 @@ class FFKernelFeatureMap:
                                   input_scale=self.input_scale, params=self.params)
 
     # -- forward / backward --------------------------------------------------------------------
-    def _forward(self, X: np.ndarray):
-        """φ(X) and the cache needed by :meth:`_backward` (X unvalidated, float64)."""
+    def _preactivations(self, X: np.ndarray):
+        """``(Xs, Z, Zg, H)``: scaled input, softplus pre-activation, gate pre-activation (None for
+        ``linear_softplus``) and the low-rank hidden layer (None unless ``kind="lowrank_glu"``)."""
         P = self.params
         Xs = X * self.input_scale
         Z = Xs @ P["W"] + P["b"]
-        sp = _softplus(Z)
         if self.kind == "linear_softplus":
-            return sp, (Xs, Z, sp, None, None)
+            return Xs, Z, None, None
         if self.kind == "glu":
-            H = None
-            Zg = Xs @ P["Wg"] + P["bg"]
-        else:
-            H = Xs @ P["Wa"]
-            Zg = H @ P["Wb"] + P["bg"]
+            return Xs, Z, Xs @ P["Wg"] + P["bg"], None
+        H = Xs @ P["Wa"]
+        return Xs, Z, H @ P["Wb"] + P["bg"], H
+
+    def _forward(self, X: np.ndarray):
+        """φ(X) and the cache needed by :meth:`_backward` (X unvalidated, float64)."""
+        Xs, Z, Zg, H = self._preactivations(X)
+        sp = _softplus(Z)
+        if Zg is None:
+            return sp, (Xs, Z, sp, None, None)
         g = special.expit(Zg)
         return sp * g, (Xs, Z, sp, g, H)
 
     def _log_forward(self, X: np.ndarray):
         """``log φ(X)`` (finite for every finite pre-activation, where φ itself may underflow to 0) and
         the cache of :meth:`_log_backward`."""
-        P = self.params
-        Xs = X * self.input_scale
-        Z = Xs @ P["W"] + P["b"]
+        Xs, Z, Zg, H = self._preactivations(X)
         L = _log_softplus(Z)
-        if self.kind == "linear_softplus":
+        if Zg is None:
             return L, (Xs, Z, None, None, None)
-        if self.kind == "glu":
-            H = None
-            Zg = Xs @ P["Wg"] + P["bg"]
-        else:
-            H = Xs @ P["Wa"]
-            Zg = H @ P["Wb"] + P["bg"]
         L = L - np.logaddexp(0.0, -Zg)                          # + log sigmoid(Zg)
         return L, (Xs, Z, None, special.expit(Zg), H)
 
