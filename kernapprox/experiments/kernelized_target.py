@@ -34,7 +34,8 @@ def rff_sorf(Q, K, V, *, d, rng=None):
     from ..features import random_features
     from ..kernels import Gaussian
     fm = random_features(Gaussian(1.0), Q.shape[1], d, kind="sorf", rng=rng)
-    return attention.approximate(Q, K, V, method="rff", omega=fm.omega, phase=fm.phase)
+    return attention.approximate(Q, K, V, method="rff", omega=fm.omega, phase=fm.phase,
+                                 safeguard="none")
 
 
 METHODS = {
