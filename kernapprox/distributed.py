@@ -71,9 +71,9 @@ import scipy.sparse.linalg as spla
 
 from . import lowrank as _lowrank
 from ._cores import PSD_CORES, PSDCore, psd_core
-from ._validation import (as_generator, check_bool, check_dense_cap, check_indices, check_int, check_matrix,
-                          check_points, check_positive, check_rcond, check_same_dim, fail)
-from .matrix import _as_kernel, _matvec_tiled
+from ._validation import (as_generator, check_bool, check_dense_cap, check_indices, check_int, check_kernel,
+                          check_matrix, check_points, check_positive, check_rcond, check_same_dim, fail)
+from .matrix import _matvec_tiled
 
 __all__ = [
     "kernel_block", "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
@@ -351,7 +351,7 @@ def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None, chunk_rows:
     """
     func = "distributed.kernel_matvec"
     _, da = _dask()
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     if accumulate not in (None, "float64"):
         raise fail(func, "accumulate", "be None or 'float64'", repr(accumulate))
     vec, r = _v_shape(V, func)
@@ -401,7 +401,7 @@ def kernel_block(kernel, X, Y=None, *, chunk_rows: int | None = None):
     """
     func = "distributed.kernel_block"
     _, da = _dask()
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     if Y is None:
         Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows)
         Yd = Xd
@@ -669,7 +669,7 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
     algorithms.md §1.2 (``B̃ = B[:, idx] pinv(B[idx, idx]) B[idx, :]``); Skyformer §3.2.
     """
     func = "distributed.nystrom"
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     if not kernel.is_psd:
         raise fail(func, "kernel", "be positive semi-definite (kernel.is_psd) for the PSD Nyström cores",
                    kernel.name)
@@ -760,7 +760,7 @@ def trace_error(kernel, X, approx, *, relative: bool = False, chunk_rows: int | 
     """
     func = "distributed.trace_error"
     _, da = _dask()
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     relative = check_bool(relative, func, "relative")
     if isinstance(approx, DaskNystrom):
         F = approx.F
@@ -858,7 +858,7 @@ def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "
     """
     func = "distributed.spectral_error"
     from . import metrics as _metrics
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     gen = as_generator(rng, func)
     if isinstance(approx, DaskNystrom):
         Xd = approx.X if X is None else as_dask_points(X, func, "X", chunk_rows=chunk_rows)
@@ -924,7 +924,7 @@ class DaskKernelMatrix:
 
     def __init__(self, kernel, X, Y=None, *, chunk_rows: int | None = None, persist: bool = False):
         func = "DaskKernelMatrix"
-        self.kernel = _as_kernel(kernel, func)
+        self.kernel = check_kernel(kernel, func)
         Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows)
         Yd = None
         if Y is not None:

@@ -42,10 +42,6 @@ COMPONENT_RCOND = EIG_RCOND
 TILE_ROWS = 2048
 
 
-def _as_kernel(kernel, func):
-    return check_kernel(kernel, func)
-
-
 def _block(kernel, X, Z, func: str = "kpca"):
     B = np.asarray(kernel._block(X, Z), dtype=np.float64)
     if not np.all(np.isfinite(B)):
@@ -192,7 +188,7 @@ def exact_kpca(kernel, X, n_components: int) -> KPCAResult:
     problem", Neural Computation 10(5), 1998, Eq. (14). algorithms.md §5.1.
     """
     func = "exact_kpca"
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     n = X.shape[0]
     n_components = check_int(n_components, func, "n_components", low=1, high=n)
@@ -263,7 +259,7 @@ def nystrom_kpca(kernel, X, n_components: int, landmarks, *, core: str = "eig", 
     Algorithm as in algorithms.md §5.1 [I/M].
     """
     func = "nystrom_kpca"
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     check_choice(core, PSD_CORES, func, "core")
     rcond = check_rcond(rcond, func)
@@ -327,7 +323,7 @@ def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff"
     trade-off", Ann. Statist. 50(5), 2022 [S/M]; Rahimi & Recht 2007. algorithms.md §5.1, §9.3.
     """
     func = "rff_kpca"
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     n = X.shape[0]
     if feature_map is None:

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import kernels as _kernels
-from ._validation import (check_dense_cap, check_indices, check_int, check_matrix, check_points, check_same_dim, fail,
+from ._validation import (check_dense_cap, check_kernel, check_indices, check_int, check_matrix, check_points, check_same_dim, fail,
                           working_dtype)
 
 __all__ = ["KernelMatrix", "kernel_matvec", "DENSE_CAP_ENTRIES", "default_tile_rows"]
@@ -33,18 +33,6 @@ def default_tile_rows(m: int, itemsize: int = 8) -> int:
     m = check_int(m, "default_tile_rows", "m", low=1)
     itemsize = check_int(itemsize, "default_tile_rows", "itemsize", low=1, high=64)
     return int(max(16, min(4096, TILE_BYTES // (m * itemsize))))
-
-
-def _as_kernel(kernel, func: str) -> _kernels.Kernel:
-    if isinstance(kernel, _kernels.Kernel):
-        return kernel
-    if isinstance(kernel, str):
-        try:
-            return _kernels.get(kernel)
-        except ValueError as exc:       # the caller's argument is `kernel` (kernels.get calls it `name`)
-            raise fail(func, "kernel", f"be a kernapprox Kernel or one of {_kernels.available()} (or an alias)",
-                       repr(kernel)) from exc
-    raise fail(func, "kernel", "be a kernapprox Kernel or a kernel name", type(kernel).__name__, TypeError)
 
 
 def _n_workers() -> int:
@@ -115,7 +103,7 @@ def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None) -> np.ndarr
     of K at a time (tiles run in parallel when the numba fast path applies).
     """
     func = "kernel_matvec"
-    kernel = _as_kernel(kernel, func)
+    kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X")
     Y = X if Y is None else check_points(Y, func, "Y")
     check_same_dim(X, Y, func)
@@ -163,7 +151,7 @@ class KernelMatrix:
 
     def __init__(self, kernel, X, Y=None):
         func = "KernelMatrix"
-        self.kernel = _as_kernel(kernel, func)
+        self.kernel = check_kernel(kernel, func)
         X = check_points(X, func, "X")
         if Y is not None:
             Y = check_points(Y, func, "Y")

@@ -44,7 +44,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Regress
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels as _kernels
-from ._validation import as_generator, check_choice, check_int, check_positive, fail, warn
+from ._validation import as_generator, check_choice, check_int, check_kernel, check_positive, fail, warn
 from .cholesky import rpcholesky
 from .features import KINDS as FEATURE_KINDS
 from .features import random_features
@@ -92,13 +92,7 @@ def _options(value, func, name):
 
 def _kernel(est, func, *, psd=True):
     params = _options(est.kernel_params, func, "kernel_params")
-    if not isinstance(est.kernel, (str, _kernels.Kernel)):
-        raise fail(func, "kernel", "be a kernapprox Kernel or a kernel name", type(est.kernel).__name__, TypeError)
-    if isinstance(est.kernel, str):
-        try:
-            _kernels.get(est.kernel)
-        except ValueError as exc:
-            raise fail(func, "kernel", f"be one of {_kernels.available()} (or an alias)", repr(est.kernel)) from exc
+    check_kernel(est.kernel, func)
     try:
         kernel = _kernels.get(est.kernel, **params)
     except TypeError as exc:

@@ -247,7 +247,7 @@ def test_matrix_api_errors(rng):
         KM.matvec(np.full(10, np.nan))
     with pytest.raises(TypeError, match=r"KernelMatrix: `kernel` must be a kernapprox Kernel or a kernel name; got int"):
         ka.KernelMatrix(3, X)
-    with pytest.raises(ValueError, match=r"KernelMatrix: `kernel` must be a kernapprox Kernel or one of .*'gaussian'.*; got 'nope'"):
+    with pytest.raises(ValueError, match=r"KernelMatrix: `kernel` must be a kernapprox Kernel or a kernel name \(.*'gaussian'.*\); got 'nope'"):
         ka.KernelMatrix("nope", X)
     with pytest.raises(ValueError, match=r"kernel_matvec: `kernel` must be .*; got 'nope'"):
         ka.kernel_matvec("nope", X, X, np.ones(10))
