@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,23 +35,8 @@ import time
 
 import numpy as np
 
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import numba
-    import scipy
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, numpy {np.__version__}, scipy {scipy.__version__}, numba "
-            f"{numba.__version__} ({numba.get_num_threads()} threads), python {platform.python_version()}; "
-            f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import machine_line  # noqa: E402
 
 
 def _interleaved(fns: dict, repeat: int) -> dict:
@@ -222,7 +206,7 @@ def bench_matvec(n: int, d: int, r: int, repeat: int) -> None:
 
 def _summary() -> None:
     print("\nsummary (wall-time minima in s; ratios wall | CPU):")
-    print(f"| case | floor | anchor | kernapprox | ka/floor | anchor/ka | ka/floor (CPU) | anchor/ka (CPU) |")
+    print("| case | floor | anchor | kernapprox | ka/floor | anchor/ka | ka/floor (CPU) | anchor/ka (CPU) |")
     print("|---|---|---|---|---|---|---|---|")
     for case, fl, an, k, rw, aw, rc, ac in TABLE:
         print(f"| {case} | {fl:.3f} | {an:.3f} | {k:.3f} | {rw:.2f} | {aw:.2f} | {rc:.2f} | {ac:.2f} |")
@@ -239,7 +223,7 @@ def main(argv=None) -> int:
     nb = 1500 if a.quick else a.n
     nm = int(1.5 * nb)
     print("command: python benchmarks/bench_kernels.py " + " ".join(sys.argv[1:] if argv is None else argv))
-    print("machine:", _machine())
+    print(machine_line())
     if a.only in (None, "block"):
         bench_block(nb, a.d, a.repeat)
     if a.only in (None, "matvec"):
