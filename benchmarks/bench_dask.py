@@ -108,7 +108,7 @@ def _warm_up() -> None:
     from kernapprox._cores import psd_core
     Z = np.random.default_rng(0).normal(size=(600, 4))
     k = ka.Gaussian(1.0)
-    kd._nystrom_trace_block(Z, k, Z[:200], psd_core(k._block(Z[:200], Z[:200])), "<f8")
+    kd._nystrom_trace_block(Z, k, Z[:200], psd_core(k.block(Z[:200], Z[:200])), "<f8")
 
 
 def anchor(path, kernel, idx, chunk_rows, n_anchor):
@@ -117,7 +117,7 @@ def anchor(path, kernel, idx, chunk_rows, n_anchor):
     from kernapprox._cores import psd_core
     X = np.load(path, mmap_mode="r")
     L = np.ascontiguousarray(X[np.sort(idx)])
-    pc = psd_core(kernel._block(L, L), "shifted_cholesky", eps=float(np.finfo(np.float64).eps))
+    pc = psd_core(kernel.block(L, L), "shifted_cholesky", eps=float(np.finfo(np.float64).eps))
     Lk = np.ascontiguousarray(L[pc.cols])
     err = 0.0
     try:

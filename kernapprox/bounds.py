@@ -252,7 +252,7 @@ def skyformer_completion(Q, K) -> tuple[np.ndarray, np.ndarray]:
     from .kernels import Gaussian
     p = Q.shape[1]
     X = np.vstack([Q, K]) / p ** 0.25
-    Cbar = np.asarray(Gaussian(1.0)._block(X, X), dtype=np.float64)
+    Cbar = np.asarray(Gaussian(1.0).block(X, X), dtype=np.float64)
     if not np.all(np.isfinite(Cbar)):
         raise fail(func, "Q", "give finite kernel values together with `K` (coordinates at a scale where "
                    "the Gaussian kernel is representable)", "non-finite kernel entries")

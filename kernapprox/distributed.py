@@ -4,7 +4,7 @@ When n reaches tens of millions of points, K(X, landmarks) and streamed kernel p
 one machine. This module runs the single-machine pieces of kernapprox chunk by chunk on a Dask
 cluster (``dask.array`` + ``dask.distributed``; any scheduler works, a ``LocalCluster`` included):
 
-* kernel blocks are evaluated with the kernel's own (unvalidated, fast) ``kernel._block`` inside
+* kernel blocks are evaluated with the kernel's own (unvalidated, fast) ``kernel.block`` inside
   ``map_blocks`` / ``blockwise``, streamed products with :func:`kernapprox.matrix` 's tiled routine;
 * the Nyström core is :func:`kernapprox._cores.psd_core`, computed once on the driver (k×k, float64,
   with the same eps as :func:`kernapprox.nystrom`) and applied per row chunk by the in-memory
@@ -374,7 +374,7 @@ def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None, chunk_rows:
 
 def _pair_block(Xc, Yc, kernel, work_dtype):
     dt = np.dtype(work_dtype)
-    return kernel._block(np.ascontiguousarray(Xc, dtype=dt), np.ascontiguousarray(Yc, dtype=dt))
+    return kernel.block(np.ascontiguousarray(Xc, dtype=dt), np.ascontiguousarray(Yc, dtype=dt))
 
 
 def kernel_block(kernel, X, Y=None, *, chunk_rows: int | None = None):
@@ -396,7 +396,7 @@ def kernel_block(kernel, X, Y=None, *, chunk_rows: int | None = None):
     Notes
     -----
     Kernel entries evaluated when computed: n·m, one task per (X chunk, Y chunk) pair through
-    ``kernel._block``. Reduce it (``C.T @ C``, sums, …) or store it (``da.to_npy_stack``) rather than
+    ``kernel.block``. Reduce it (``C.T @ C``, sums, …) or store it (``da.to_npy_stack``) rather than
     computing it whole: it is n×m.
     """
     func = "distributed.kernel_block"
@@ -460,7 +460,7 @@ def _features_block(Xc, kernel, Lk, pc: PSDCore, dtype):
     from .nystrom_psd import _apply_tiled
     dt = np.dtype(dtype)
     Xc = np.ascontiguousarray(Xc, dtype=dt)
-    return _apply_tiled(lambda i0, i1, T: kernel._block_into(Xc[i0:i1], Lk, T), Xc.shape[0], Lk.shape[0], pc, dt, dt)
+    return _apply_tiled(lambda i0, i1, T: kernel.block_into(Xc[i0:i1], Lk, T), Xc.shape[0], Lk.shape[0], pc, dt, dt)
 
 
 def _nystrom_trace_block(Xc, kernel, Lk, pc, dtype):
@@ -475,7 +475,7 @@ def _is_persisted(A) -> bool:
 
 def _trace_parts(Xc, Fc, kernel):
     """[Σ_i (k(x_i, x_i) − ||f_i||²), Σ_i k(x_i, x_i)] of one row chunk, in float64."""
-    dg = np.asarray(kernel._diag(np.ascontiguousarray(Xc)), dtype=np.float64)
+    dg = np.asarray(kernel.diag_of(np.ascontiguousarray(Xc)), dtype=np.float64)
     fn = np.einsum("ij,ij->i", Fc, Fc, dtype=np.float64)      # float64 sums, no float64 copy of F
     return np.array([[np.sum(dg - fn), np.sum(dg)]])
 
@@ -698,7 +698,7 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
         check_same_dim(Xd, L, func, "X", "landmarks")
     dt = _common_float(Xd.dtype, L.dtype)
     L = np.ascontiguousarray(L, dtype=dt)
-    W = kernel._block(L, L)
+    W = kernel.block(L, L)
     # the same core as the in-memory kernapprox.nystrom (float64, eps of the working dtype)
     if not np.all(np.isfinite(W)):
         raise fail(func, "landmarks", "give finite kernel values (coordinates at a scale where the kernel "
@@ -888,11 +888,11 @@ def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "
 # kernel-matrix protocol on Dask, and RPCholesky
 # ------------------------------------------------------------------------------------------------
 def _block_fn(Xc, kernel, P, dtype):
-    return kernel._block(np.ascontiguousarray(Xc, dtype=np.dtype(dtype)), P)
+    return kernel.block(np.ascontiguousarray(Xc, dtype=np.dtype(dtype)), P)
 
 
 def _diag_fn(Xc, kernel):
-    return kernel._diag(np.ascontiguousarray(Xc))
+    return kernel.diag_of(np.ascontiguousarray(Xc))
 
 
 class DaskKernelMatrix:
@@ -978,7 +978,7 @@ class DaskKernelMatrix:
             return _owned(out)
         k = min(self.shape)
         # k(x_i, y_i) row-wise (as KernelMatrix.diag), not the diagonals of 512×512 blocks
-        out = self.kernel._pairs(self.X[:k].compute(), self._Y[:k].compute())
+        out = self.kernel.pairs(self.X[:k].compute(), self._Y[:k].compute())
         self._count(k)
         return _owned(out)
 
@@ -1008,7 +1008,7 @@ class DaskKernelMatrix:
         """Sub-matrix ``K[I][:, J]`` (both index sets gathered; evaluated on the driver)."""
         I = check_indices(I, self.shape[0], "DaskKernelMatrix.block", "I")
         J = check_indices(J, self.shape[1], "DaskKernelMatrix.block", "J")
-        out = self.kernel._block(_gather_rows(self.X, I), _gather_rows(self._Y, J))
+        out = self.kernel.block(_gather_rows(self.X, I), _gather_rows(self._Y, J))
         self._count(I.size * J.size)
         return out
 

@@ -8,7 +8,7 @@ Notation (design.md §2): Gaussian ``exp(-||x-y||² / (2 bandwidth²))``; Expone
 kernel" SM of Skyformer Lemma 1) ``exp(x·y / temperature)``.
 
 Each kernel has one scalar formula — a function of the inner product ``x·y`` or of the distance — that
-both private routines apply: ``_block(X, Y)`` (all pairs) and ``_pairs(X, Y)`` (row-wise ``k(x_i, y_i)``,
+both fast-path routines apply: ``block(X, Y)`` (all pairs) and ``pairs(X, Y)`` (row-wise ``k(x_i, y_i)``,
 which gives ``diag``). Gaussian and Exponential blocks use the tiled numba fast paths of
 :mod:`kernapprox._numba` for large blocks and the same formula in plain numpy otherwise. Laplacian and
 Matérn blocks use direct differences (``scipy.spatial.distance.cdist``).
@@ -56,7 +56,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Kernel:
-    """Base class. Subclasses implement ``_block(X, Y)`` on validated, same-dtype 2-D arrays."""
+    """Base class of the kernels.
+
+    Two layers, as scipy's ``LinearOperator.matvec`` / ``_matvec``: ``__call__`` and ``diag`` validate
+    their input; ``block``, ``block_into``, ``pairs`` and ``diag_of`` are the unvalidated fast path
+    that the rest of the package calls on arrays it has already checked (2-D, finite, one float
+    dtype, same number of columns). Subclasses implement ``block`` and ``pairs``.
+    """
 
     name: ClassVar[str] = "kernel"
     is_psd: ClassVar[bool] = True
@@ -86,11 +92,11 @@ class Kernel:
         func = f"{type(self).__name__}"
         X = check_points(X, func, "X")
         if Y is None:
-            return self._block(X, X)
+            return self.block(X, X)
         Y = check_points(Y, func, "Y")
         check_same_dim(X, Y, func)
         dt = working_dtype(X, Y)
-        return self._block(X.astype(dt, copy=False), Y.astype(dt, copy=False))
+        return self.block(X.astype(dt, copy=False), Y.astype(dt, copy=False))
 
     def diag(self, X) -> np.ndarray:
         """Diagonal ``k(x_i, x_i)`` of K(X, X), shape (n,), in O(n d) without forming the block.
@@ -98,40 +104,41 @@ class Kernel:
         Equal to ``np.diag(k(X))`` (exactly for shift-invariant kernels, whose diagonal is 1).
         """
         X = check_points(X, f"{type(self).__name__}.diag", "X")
-        return self._diag(X)
+        return self.diag_of(X)
 
     def params(self) -> dict:
         """The kernel's parameters as a plain dict (for configs, provenance and the registry)."""
         return dataclasses.asdict(self)
 
-    # -- private, unvalidated --------------------------------------------------------------------
-    def _block(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    # -- unvalidated fast path (inputs already checked by the caller) --------------------------------
+    def block(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """Dense block ``K(X, Y)`` of validated, same-dtype 2-D arrays (dtype of X)."""
         raise NotImplementedError
 
-    def _block_into(self, X: np.ndarray, Y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def block_into(self, X: np.ndarray, Y: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``out[...] = K(X, Y)`` (``out`` C-contiguous, shape (n, m), dtype of X); returns ``out``.
 
         Lets tiled callers reuse one buffer (or write straight into their result rows); the Gaussian and
         exponential kernels write into ``out`` without a temporary, the others copy their block.
         """
-        out[...] = self._block(X, Y)
+        out[...] = self.block(X, Y)
         return out
 
-    def _diag(self, X: np.ndarray) -> np.ndarray:
+    def diag_of(self, X: np.ndarray) -> np.ndarray:
         """Diagonal ``k(x_i, x_i)``: the pairwise routine with Y = X."""
-        return self._pairs(X, X)
+        return self.pairs(X, X)
 
-    def _pairs(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def pairs(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Row-wise values ``k(x_i, y_i)``, shape (n,), for X, Y of the same shape (no n×n work).
 
         Generic fallback (small diagonal blocks); every concrete kernel overrides it with the same
-        scalar formula its ``_block`` uses.
+        scalar formula its ``block`` uses.
         """
         dt = working_dtype(X, Y)
         out = np.empty(X.shape[0], dtype=dt)
         step = 256
         for s in range(0, X.shape[0], step):
-            out[s:s + step] = np.einsum("ii->i", self._block(X[s:s + step], Y[s:s + step]))
+            out[s:s + step] = np.einsum("ii->i", self.block(X[s:s + step], Y[s:s + step]))
         return out
 
 
@@ -159,7 +166,7 @@ class _ShiftInvariant(Kernel):
     def __post_init__(self):
         object.__setattr__(self, "bandwidth", _check_scale(self.bandwidth, type(self).__name__, "bandwidth"))
 
-    def _diag(self, X: np.ndarray) -> np.ndarray:
+    def diag_of(self, X: np.ndarray) -> np.ndarray:
         return np.ones(X.shape[0], dtype=X.dtype)
 
 
@@ -174,15 +181,15 @@ class Gaussian(_ShiftInvariant):
 
     name: ClassVar[str] = "gaussian"
 
-    def _block(self, X, Y):
+    def block(self, X, Y):
         from ._numba import gaussian_block
         return gaussian_block(X, Y, self.bandwidth)
 
-    def _block_into(self, X, Y, out):
+    def block_into(self, X, Y, out):
         from ._numba import gaussian_block
         return gaussian_block(X, Y, self.bandwidth, out=out)
 
-    def _pairs(self, X, Y):
+    def pairs(self, X, Y):
         s, R = direct_scaled_distance_numpy(X, Y, self.bandwidth)
         with np.errstate(over="ignore", invalid="ignore"):
             t = -0.5 * s * (R * R)
@@ -199,7 +206,7 @@ class Laplacian(_ShiftInvariant):
 
     name: ClassVar[str] = "laplacian"
 
-    def _block(self, X, Y):
+    def block(self, X, Y):
         # direct differences: translation exact; the L1 sum overflows only where the value is exactly 0
         from scipy.spatial.distance import cdist
         D = cdist(X.astype(np.float64, copy=False), Y.astype(np.float64, copy=False), "cityblock")
@@ -207,7 +214,7 @@ class Laplacian(_ShiftInvariant):
         np.exp(D, out=D)
         return D.astype(working_dtype(X, Y), copy=False)
 
-    def _pairs(self, X, Y):
+    def pairs(self, X, Y):
         return np.exp(-_row_distance_over(X, Y, self.bandwidth, 1)).astype(working_dtype(X, Y), copy=False)
 
 
@@ -237,7 +244,7 @@ class Matern(Kernel):
         object.__setattr__(self, "nu", float(self.nu))
         object.__setattr__(self, "bandwidth", _check_scale(self.bandwidth, "Matern", "bandwidth"))
 
-    def _diag(self, X: np.ndarray) -> np.ndarray:
+    def diag_of(self, X: np.ndarray) -> np.ndarray:
         return np.ones(X.shape[0], dtype=X.dtype)
 
     def _from_ratio(self, r: np.ndarray) -> np.ndarray:
@@ -256,7 +263,7 @@ class Matern(Kernel):
         s *= np.sqrt(5.0)
         return (1.0 + s + s * s / 3.0) * np.exp(-s)
 
-    def _block(self, X, Y):
+    def block(self, X, Y):
         # direct differences (cdist), not the GEMM expansion: for ν = 0.5 the profile has a kink at
         # r = 0, so sqrt of the expansion's rounding noise (~√eps) would show up in the values.
         # The points are scaled by one power of two 2^-e (exact) so squares neither overflow nor
@@ -279,7 +286,7 @@ class Matern(Kernel):
             r[I, J] = _row_distance_over(X64[I], Y64[J], self.bandwidth)
         return self._from_ratio(r).astype(working_dtype(X, Y), copy=False)
 
-    def _pairs(self, X, Y):
+    def pairs(self, X, Y):
         return self._from_ratio(_row_distance_over(X, Y, self.bandwidth)).astype(working_dtype(X, Y), copy=False)
 
 
@@ -359,10 +366,10 @@ class Polynomial(Kernel):
             K = _int_power(G, self.degree)
         return _require_finite(K, "Polynomial", f"keep (gamma x·y + coef0) ** degree (degree = {self.degree})")
 
-    def _block(self, X, Y):
+    def block(self, X, Y):
         return self._from_dot(_dot(X, Y, False))
 
-    def _pairs(self, X, Y):
+    def pairs(self, X, Y):
         return self._from_dot(_dot(X, Y, True))
 
 
@@ -372,10 +379,10 @@ class Linear(Kernel):
 
     name: ClassVar[str] = "linear"
 
-    def _block(self, X, Y):
+    def block(self, X, Y):
         return _require_finite(_dot(X, Y, False), "Linear", "keep every x·y")
 
-    def _pairs(self, X, Y):
+    def pairs(self, X, Y):
         return _require_finite(_dot(X, Y, True), "Linear", "keep every x·y")
 
 
@@ -405,10 +412,10 @@ class Sigmoid(Kernel):
             G += self.coef0
         return np.tanh(G, out=G)
 
-    def _block(self, X, Y):
+    def block(self, X, Y):
         return self._from_dot(_dot(X, Y, False))
 
-    def _pairs(self, X, Y):
+    def pairs(self, X, Y):
         return self._from_dot(_dot(X, Y, True))
 
 
@@ -474,15 +481,15 @@ class Exponential(Kernel):
         raise fail(func, "X", f"keep x·y / temperature <= {lim:.2f} for every pair (exp overflows "
                    f"{K.dtype}; scale the points or raise the temperature)", f"{n_inf} overflowing entries")
 
-    def _block(self, X, Y):
+    def block(self, X, Y):
         from ._numba import exponential_block
         return exponential_block(X, Y, self.temperature)
 
-    def _block_into(self, X, Y, out):
+    def block_into(self, X, Y, out):
         from ._numba import exponential_block
         return exponential_block(X, Y, self.temperature, out=out)
 
-    def _pairs(self, X, Y):
+    def pairs(self, X, Y):
         # x·x / T by scaled inner products: 2^-e x (exact) keeps the row sums finite at every scale
         f64 = np.dtype(np.float64)
         X64 = X.astype(f64, copy=False)

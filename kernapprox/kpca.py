@@ -43,7 +43,7 @@ TILE_ROWS = 2048
 
 
 def _block(kernel, X, Z, func: str = "kpca"):
-    B = np.asarray(kernel._block(X, Z), dtype=np.float64)
+    B = np.asarray(kernel.block(X, Z), dtype=np.float64)
     if not np.all(np.isfinite(B)):
         raise fail(func, "X", "give finite kernel values (coordinates at a scale where the kernel is "
                    "representable)", f"{int(B.size - np.count_nonzero(np.isfinite(B)))} non-finite kernel entries")
@@ -138,7 +138,7 @@ class KPCAResult:
         else:
             P = self.project(X)
             X = self._points(X, func)
-            diag = np.asarray(self.kernel._diag(X), dtype=np.float64)
+            diag = np.asarray(self.kernel.diag_of(X), dtype=np.float64)
             err = diag - np.einsum("ij,ij->i", P, P)
         err = np.maximum(err, 0.0)
         return err if per_point else float(np.mean(err))

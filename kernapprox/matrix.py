@@ -66,12 +66,12 @@ def _matvec_tiled(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.n
     def panel(i0: int) -> None:
         rows = slice(i0, min(n, i0 + row_step))
         for j0 in range(0, m, col_step):
-            T = kernel._block(X[rows], Y[j0:j0 + col_step])
+            T = kernel.block(X[rows], Y[j0:j0 + col_step])
             out[rows] += T.astype(acc_dtype, copy=False) @ Va[j0:j0 + col_step]
 
     starts = range(0, n, row_step)
     workers = min(_n_workers(), len(starts))
-    # Gaussian/exponential tiles already run numba-parallel inside _block: no extra threads for them
+    # Gaussian/exponential tiles already run numba-parallel inside block: no extra threads for them
     if workers <= 1 or isinstance(kernel, (_kernels.Gaussian, _kernels.Exponential)):
         for i0 in starts:
             panel(i0)
@@ -196,29 +196,29 @@ class KernelMatrix:
         """Diagonal ``K[i, i]``, i < min(n, m) (n entries for a square matrix)."""
         if self.symmetric:
             self._count(self.X.shape[0])
-            return self.kernel._diag(self.X)
+            return self.kernel.diag_of(self.X)
         k = min(self.shape)
         self._count(k)
-        return self.kernel._pairs(self.X[:k], self._Y[:k])
+        return self.kernel.pairs(self.X[:k], self._Y[:k])
 
     def columns(self, idx) -> np.ndarray:
         """Columns ``K[:, idx]``, shape (n, len(idx))."""
         idx = check_indices(idx, self.shape[1], "KernelMatrix.columns", "idx")
         self._count(self.shape[0] * idx.size)
-        return self.kernel._block(self.X, self._Y[idx])
+        return self.kernel.block(self.X, self._Y[idx])
 
     def rows(self, idx) -> np.ndarray:
         """Rows ``K[idx, :]``, shape (len(idx), m)."""
         idx = check_indices(idx, self.shape[0], "KernelMatrix.rows", "idx")
         self._count(self.shape[1] * idx.size)
-        return self.kernel._block(self.X[idx], self._Y)
+        return self.kernel.block(self.X[idx], self._Y)
 
     def block(self, I, J) -> np.ndarray:
         """Sub-matrix ``K[I][:, J]``, shape (len(I), len(J))."""
         I = check_indices(I, self.shape[0], "KernelMatrix.block", "I")
         J = check_indices(J, self.shape[1], "KernelMatrix.block", "J")
         self._count(I.size * J.size)
-        return self.kernel._block(self.X[I], self._Y[J])
+        return self.kernel.block(self.X[I], self._Y[J])
 
     def dense(self, *, force: bool = False) -> np.ndarray:
         """The whole matrix; refuses above ``DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
@@ -226,7 +226,7 @@ class KernelMatrix:
         check_dense_cap(n, m, DENSE_CAP_ENTRIES, "KernelMatrix.dense", force=force,
                         hint=", or use matvec/columns")
         self._count(n * m)
-        return self.kernel._block(self.X, self._Y)
+        return self.kernel.block(self.X, self._Y)
 
     # -- products -------------------------------------------------------------------------------
     def _product(self, A, B, V, func: str, accumulate) -> np.ndarray:

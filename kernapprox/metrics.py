@@ -278,7 +278,7 @@ class _Operand:
         if self.kind == "sparse":
             return o[i0:i1].toarray()
         if self.kind == "kernel":
-            blk = o.kernel._block(self._X64[i0:i1], self._Y64)
+            blk = o.kernel.block(self._X64[i0:i1], self._Y64)
             if hasattr(o, "n_evals"):
                 o.n_evals += (i1 - i0) * self.shape[1]
             return np.asarray(blk, dtype=np.float64)

@@ -146,7 +146,7 @@ def _augmented_blocks(kernel, Q, K, idx2, w):
 
     def block(A, B, shift, G=None):
         if not expo:
-            return kernel._block(A, B)
+            return kernel.block(A, B)
         G = logits(A, B) if G is None else G
         G -= shift
         return np.exp(G, out=G)

@@ -193,10 +193,10 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
             raise ValueError(f"{func}: `landmarks` must have as many columns as the points X; got "
                              f"landmarks.shape={Z.shape} and X.shape={X.shape}")
         Z = np.ascontiguousarray(Z, dtype=X.dtype)
-        W = kernel._block(Z, Z)
+        W = kernel.block(Z, Z)
         pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=eps, func=func)
         Zc = np.ascontiguousarray(Z[pc.cols])
-        F = _apply_tiled(lambda i0, i1, T: kernel._block_into(X[i0:i1], Zc, T), n, Zc.shape[0], pc,
+        F = _apply_tiled(lambda i0, i1, T: kernel.block_into(X[i0:i1], Zc, T), n, Zc.shape[0], pc,
                          X.dtype, out_dtype)
         n_evals = Z.shape[0] ** 2 + n * Zc.shape[0]
         if hasattr(KM, "n_evals"):
@@ -210,7 +210,7 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
             W = KM.block(idx, idx)
             pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=eps, func=func)
             Zc = np.ascontiguousarray(Xs[pc.cols])
-            F = _apply_tiled(lambda i0, i1, T: KM.kernel._block_into(KM.X[i0:i1], Zc, T), n, Zc.shape[0],
+            F = _apply_tiled(lambda i0, i1, T: KM.kernel.block_into(KM.X[i0:i1], Zc, T), n, Zc.shape[0],
                              pc, KM.X.dtype, out_dtype)
             KM._count(n * Zc.shape[0])
         else:

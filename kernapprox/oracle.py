@@ -411,7 +411,7 @@ def _core_terms(method: str, Q, K, V, options: dict, u: float, u_store: float,
         if method == "nystromformer":
             # the landmark block the method inverted, for its target (softmax Ã or Gaussian W)
             Qt, Kt = f["Q_landmarks"], f["K_landmarks"]
-            W = _nystromformer._GAUSS._block(Qt, Kt) if f["target"] == "gaussian" else softmax_rows(Qt @ Kt.T)
+            W = _nystromformer._GAUSS.block(Qt, Kt) if f["target"] == "gaussian" else softmax_rows(Qt @ Kt.T)
             Winv, L, T = f["A_pinv"], f["F"], f["BV"]
         else:
             ind = np.asarray(f["indices"])

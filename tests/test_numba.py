@@ -328,7 +328,7 @@ def test_kernel_matvec_fast_matches_dense(rng, kernel, dtype, acc):
     V = rng.normal(size=(280, 5)).astype(dtype)
     out = nb.kernel_matvec_fast(kernel, X, Y, V, acc)
     assert out is not None and out.dtype == acc
-    ref = kernel._block(X.astype(np.float64), Y.astype(np.float64)) @ V.astype(np.float64)
+    ref = kernel.block(X.astype(np.float64), Y.astype(np.float64)) @ V.astype(np.float64)
     scale = np.abs(ref).max()
     tol = (200 * EPS64 if dtype == np.float64 else 200 * EPS32) * scale
     np.testing.assert_allclose(out, ref, rtol=0, atol=tol)

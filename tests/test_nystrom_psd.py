@@ -138,7 +138,7 @@ def test_tiles_do_not_change_the_result(rng, monkeypatch, dtype, core, source):
     monkeypatch.setattr(mod, "TILE_BYTES", 7 * 8 * k)
     B = ka.nystrom(M, **kw)
     # the reference, from the same landmark block and core the function builds
-    W = {"kernel_matrix": lambda: KM.block(S, S), "landmark_points": lambda: kern._block(Z, Z),
+    W = {"kernel_matrix": lambda: KM.block(S, S), "landmark_points": lambda: kern.block(Z, Z),
          "dense": lambda: M.columns(S)[S]}[source]()
     pc = psd_core(W, core, gamma=gamma, eps=float(np.finfo(dtype).eps))
     C = kern(X, Z[pc.cols]).astype(np.float64)
@@ -161,9 +161,9 @@ def test_block_into_matches_block(rng, name, n):
         X = (0.3 * rng.normal(size=(n, 4))).astype(dtype)
         Y = (0.3 * rng.normal(size=(300, 4))).astype(dtype)
         out = np.full((n, 300), np.nan, dtype=dtype)
-        got = kern._block_into(X, Y, out)
+        got = kern.block_into(X, Y, out)
         assert got is out
-        np.testing.assert_array_equal(out, kern._block(X, Y))
+        np.testing.assert_array_equal(out, kern.block(X, Y))
 
 
 def test_float32_kept_core_in_float64(rng):

@@ -42,7 +42,7 @@ def kernel_row_tiles(kernel, A: np.ndarray, B: np.ndarray, transform=None):
     for i0 in range(0, n, step):
         i1 = min(n, i0 + step)
         Ai = A[i0:i1] if transform is None else transform(A[i0:i1])
-        yield i0, i1, kernel._block_into(Ai, B, buf[:i1 - i0])
+        yield i0, i1, kernel.block_into(Ai, B, buf[:i1 - i0])
 
 
 def tile_rows(m: int, itemsize: int = 8) -> int:

@@ -127,7 +127,7 @@ def _landmark_core(Q, K, d, padding, target="softmax"):
     Qh, Kh = scaled(Q), scaled(K)
     Qt, Kt = segment_means(Qh, d, padding), segment_means(Kh, d, padding)
     if target == "gaussian":
-        return Qh, Kh, Qt, Kt, _GAUSS._block(Qt, Kt)
+        return Qh, Kh, Qt, Kt, _GAUSS.block(Qt, Kt)
     if padding == "lucidrains_masked":
         return Qh, Kh, Qt, Kt, _masked_softmax(Qt @ Kt.T, _real_landmarks(Q.shape[0], d),
                                                _real_landmarks(K.shape[0], d))
@@ -271,8 +271,8 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
                 np.matmul(softmax_rows(Qh[i0:i0 + step] @ Kt.T), M, out=out[i0:i0 + step])
         return out.astype(dt, copy=False)
     if target == "gaussian":
-        F = _GAUSS._block(Qh, Kt)                                    # (n, d)
-        BV = _GAUSS._block(Qt, Kh) @ V                               # (d, pv)
+        F = _GAUSS.block(Qh, Kt)                                    # (n, d)
+        BV = _GAUSS.block(Qt, Kh) @ V                               # (d, pv)
     else:
         if padding == "lucidrains_masked":
             F = _masked_softmax(Qh @ Kt.T, np.ones(n, dtype=bool), _real_landmarks(m, d))

@@ -263,7 +263,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
             W -= shift
             np.exp(W, out=W)
         else:
-            W = np.asarray(kern._block(XL, XL), dtype=np.float64)
+            W = np.asarray(kern.block(XL, XL), dtype=np.float64)
         W = W if w0 is None else W * np.outer(w0, w0)
 
         def factor_tiles(A):

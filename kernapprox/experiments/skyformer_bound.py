@@ -89,7 +89,7 @@ def run(cfg: Config, seed) -> dict:
                 lo[a, e, t] = ev[0] / normCbar[a]            # λ_min(C̄ − C̄̃)/‖C̄‖ (≥ 0 ⇔ C̄̃ ⪯ C̄)
                 aug[a, e, t] = ev[-1]                        # ‖C̄ − C̄̃‖ (the difference is PSD)
                 hi[a, e, t] = (lam[a, e] - ev[-1]) / normCbar[a]  # λ_min(C̄̃ + λ*I − C̄)/‖C̄‖
-                M = kern._block(X[idx], X[idx])
+                M = kern.block(X[idx], X[idx])
                 Nn, _ = lemma3_normalise(M, LEMMA3_GAMMA)
                 w = np.linalg.eigvalsh(0.5 * (Nn + Nn.T))
                 l3min[a, e, t], l3max[a, e, t] = w[0], w[-1]
