@@ -1,129 +1,79 @@
 """The papers' theorems as pure functions (algorithms.md §1.4, §2.6, §3.2–3.3, §5.2, §6, §9.3).
 
-Every function cites the theorem it evaluates. Tags follow algorithms.md: **[P]** stated in the paper,
-**[I]** constants tracked through the proof by us (derivation given in the docstring), **[M]** a
-standard result stated from memory of the cited paper, **[S]** only the abstract is known — such
-functions state what can be stated and no more.
-
-Verification status of the constants the bounds rely on (a bound whose constant is not verified
-against its source is an indicative curve, not a rigorous guarantee, and is documented as such):
+Every function cites the theorem it evaluates. Tags: **[P]** the statement and constant as given in
+the paper; **[I]** constants tracked through the proof here (derivation in the docstring); **[U]**
+the form of the cited result with constants not verified against the paper's text — an indicative
+curve, not a rigorous guarantee; **[A]** only the paper's abstract was consulted — the function
+states what the abstract supports and no more.
 
 =================================  ==========================================  ===========================
 bound                              constant / form                             status
 =================================  ==========================================  ===========================
-Skyformer Thm 2, Lemma C.2         28/3, β, log(2N/δ)                          [P] Skyformer appendix C
+Skyformer Thm 2, Lemma C.2         28/3, β, log(2N/δ)                          [P] Skyformer App. C
 ``rls_nystrom_*``                  28/3 via Tropp 2015 Thm 7.3.1 (4·intdim)    [I] derived here; the O(·)
                                                                                form is Musco & Musco's
 ``skeinformer_prop1_bound``        η = 1 + sqrt((8/β) log(1/δ))                [P] Skeinformer Eq. (4)
 ``skeinformer_prop1_expected``     E‖·‖_F² ≤ ‖B‖_F²‖V‖_F²/(βd)                 [I] derived in its docstring
 ``skeinformer_lemma1_required_d``  (2/C²) log(2n/δ), β = sqrt(1/3)             [P] Skeinformer App. B
 ``rff_*``                          matrix Bernstein (Tropp 2015)               [I] derived (algorithms.md §9.3)
-``drineas_mahoney_*``              64k/ε⁴ (Frobenius), 4/ε² (spectral), η      [M] NOT verified: the JMLR
-                                                                               abstract confirms the form
-                                                                               O(k/ε⁴) only — indicative
-``rpcholesky_*``                   k ≥ r/ε + r log(1/(εη))                     [M] NOT verified against the
-                                                                               theorem's text (CPAM 2025,
-                                                                               Thm 2.3) — indicative
-``krr_critical_radius``,           absolute constants not tracked              rates only, never a bound
+``drineas_mahoney_*``              64k/ε⁴ (Frobenius), 4/ε² (spectral), η      [U] the form O(k/ε⁴) matches
+                                                                               the JMLR abstract; 64 and 4
+                                                                               not verified
+``rpcholesky_*``                   k ≥ r/ε + r log(1/(εη))                     [U] constant not verified
+                                                                               against CPAM 2025, Thm 2.3
+``krr_critical_radius``,           absolute constants not tracked              [U] rates only, never a bound
 ``sketched_krr_rate``
 =================================  ==========================================  ===========================
 
-Spectral quantities of a PSD matrix K (N×N) are computed once by ``eigh`` in float64 (O(N³); these
-are evaluation tools for N up to a few thousand, not production code paths):
-
-* ridge leverage scores ``ℓ_i(λ) = [K(K + λI)⁻¹]_ii = Σ_k U_ik² σ_k/(σ_k + λ)``,
-* statistical dimension ``d_stat(λ) = Σ_i ℓ_i(λ)``,
-* uniform-sampling quality ``β(λ) = d_stat / (N max_i ℓ_i)`` (the best β of Skyformer Thm 2).
+The spectral quantities the bounds are built on (ridge leverage scores, statistical dimension, β,
+stable rank) live in :mod:`kernapprox.spectral` and are re-exported here under their names.
+Equations "smallest λ with ..." are solved by Brent's method on log λ (:func:`scipy.optimize.brentq`).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import wrightomega
 
+from ._aliases import renamed_keywords
+from ._tiling import EPS
 from ._validation import (check_bool, check_choice, check_int, check_matrix, check_points, check_positive,
-                          check_probability, check_psd_spectrum, check_real, check_same_dim, check_symmetric,
-                          fail)
-from ._validation import PSD_EIG_RTOL_MULTIPLE
+                          check_probability, check_real, check_same_dim, fail)
+from .spectral import (PSDSpectrum, dense_psd, leverage_beta, ridge_leverage_scores, stable_rank,
+                       statistical_dimension)
 
 __all__ = [
-    "ridge_leverage_scores", "statistical_dimension", "leverage_beta", "stable_rank",
     "skyformer_completion", "skyformer_required_d", "skyformer_guaranteed_error", "skyformer_lemma_c2_required_d",
     "psd_sandwich", "rls_nystrom_required_d", "rls_nystrom_guaranteed_error",
     "drineas_mahoney_required_c", "drineas_mahoney_bound",
     "rff_spectral_bound", "rff_required_features",
     "skeinformer_column_probabilities", "amm_beta", "skeinformer_prop1_bound", "skeinformer_prop1_expected",
-    "skeinformer_lemma1_constant", "skeinformer_lemma1_required_d", "SKEINFORMER_LEMMA1_BETA",
+    "skeinformer_lemma1_constant", "skeinformer_lemma1_required_d",
     "rpcholesky_required_k", "rpcholesky_expected_trace_bound", "rpcholesky_trace_bound",
     "krr_critical_radius", "sketched_krr_rate",
-    "SKYFORMER_CONSTANT", "LEMMA_C2_CONSTANT",
 ]
+# re-exported from kernapprox.spectral (the same objects)
+_SPECTRAL = (ridge_leverage_scores, statistical_dimension, leverage_beta, stable_rank)
 
-EPS = float(np.finfo(np.float64).eps)
 #: Lemma C.2 of the Skyformer appendix: d >= (28/3)(s/β) log(2N/δ) [P].
 LEMMA_C2_CONSTANT = 28.0 / 3.0
 #: Skyformer Thm 2 with s <= 2 d_stat: d >= (56/3)(d_stat/β) log(4n/δ) [I, algorithms.md §2.6].
 SKYFORMER_CONSTANT = 56.0 / 3.0
 #: β of Skeinformer Lemma 1 (pilot-sampled column norms within [½, 3/2] of the truth) [P].
 SKEINFORMER_LEMMA1_BETA = math.sqrt(1.0 / 3.0)
-#: Relative precision of the bisections (on log λ).
-BISECTION_RTOL = 1e-10
+#: Absolute tolerance of the root-finder on log λ (so λ is found to this relative precision).
+ROOT_LOG_XTOL = 1e-11
 #: Largest noise level of the KRR rates (the critical radius, about σ, is squared).
 NOISE_STD_MAX = 1e150
 #: Sizes and counts are Python ints below this (numpy's index type).
 INT64_MAX = int(np.iinfo(np.int64).max)
-#: Eigenvalues below this multiple of eps·max eigenvalue are treated as zero (PSD clipping).
-PSD_CLIP_EPS_MULTIPLE = 10.0
 
 
 # ---------------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------------
-def _dense_square(K, func: str, name: str = "K") -> np.ndarray:
-    """A dense float64 square matrix from an array, a KernelMatrix or a low-rank result."""
-    if hasattr(K, "kernel") and hasattr(K, "dense") and not isinstance(K, np.ndarray):
-        A = np.asarray(K.dense(), dtype=np.float64)
-    elif hasattr(K, "to_dense") and not isinstance(K, np.ndarray):
-        A = np.asarray(K.to_dense(), dtype=np.float64)
-    else:
-        A = check_matrix(K, func, name, ndim=2, dtype=np.float64)
-    if A.shape[0] != A.shape[1]:
-        raise fail(func, name, "be a square (PSD) matrix", f"shape {A.shape}")
-    # the theorems are about symmetric PSD matrices: symmetry by the randomized test, the sign of the
-    # spectrum where the bound decomposes it anyway (_Spectrum, _eig_desc)
-    check_symmetric(A.__matmul__, A.shape[0], func, name)
-    d = np.diagonal(A)
-    if np.any(d < -PSD_EIG_RTOL_MULTIPLE * A.shape[0] * EPS * float(np.abs(d).max(initial=0.0))):
-        raise fail(func, name, "be positive semi-definite", f"a negative diagonal entry {float(d.min()):.3g}")
-    return A
-
-
-class _Spectrum:
-    """eigh of a PSD matrix, clipped at 0, with the squared eigenvectors kept for leverage scores."""
-
-    def __init__(self, K: np.ndarray, func: str | None = None):
-        lam, U = np.linalg.eigh(0.5 * (K + K.T))
-        if func is not None:
-            check_psd_spectrum(lam, func, "K")
-        lam = lam[::-1]
-        U = U[:, ::-1]
-        top = max(float(lam[0]), 0.0)
-        lam = np.where(lam > PSD_CLIP_EPS_MULTIPLE * EPS * top * K.shape[0], lam, 0.0)
-        self.sigma = lam
-        self.U2 = U * U
-        self.N = K.shape[0]
-        self.norm = top
-
-    def scores(self, lam: float) -> np.ndarray:
-        return self.U2 @ (self.sigma / (self.sigma + lam))
-
-    def d_stat(self, lam: float) -> float:
-        return float(np.sum(self.sigma / (self.sigma + lam)))
-
-    def max_score(self, lam: float) -> float:
-        return float(np.max(self.scores(lam)))
-
-
 def _ceil_count(compute, func: str, name: str, value) -> int:
     """``ceil(compute())`` as a Python int, or ValueError naming ``name`` when the required count
     overflows (or is not finite) at this parameter value."""
@@ -144,92 +94,30 @@ def _finite(x: float, func: str, name: str) -> float:
     return x
 
 
-def _check_lambda(lam, func):
-    return check_positive(lam, func, "lam")
+def _smallest_root(excess, lo: float, hi: float) -> float:
+    """Smallest x in [lo, hi] with ``excess(x) <= 0``, for ``excess`` continuous and non-increasing
+    with ``excess(hi) <= 0``.
 
-
-def _bisect_lambda(cond, lo: float, hi: float) -> float:
-    """Smallest λ in [lo, hi] with cond(λ) True, for cond monotone (False … True); bisection on log λ."""
-    if cond(lo):
+    Brent's method on log x (:func:`scipy.optimize.brentq`, tolerance :data:`ROOT_LOG_XTOL`); the
+    root is then moved up by the tolerance, so the returned x satisfies ``excess(x) <= 0`` and lies
+    within a relative ``2 · ROOT_LOG_XTOL`` above the exact root.
+    """
+    if excess(lo) <= 0:
         return lo
     a, b = math.log(lo), math.log(hi)
-    while b - a > BISECTION_RTOL:
-        mid = 0.5 * (a + b)
-        if cond(math.exp(mid)):
-            b = mid
-        else:
-            a = mid
-    return math.exp(b)
+    if excess(hi) == 0:
+        return hi
+    t = brentq(lambda s: excess(math.exp(s)), a, b, xtol=ROOT_LOG_XTOL)
+    step = ROOT_LOG_XTOL + 4 * EPS * abs(t)
+    t = min(t + step, b)
+    while excess(math.exp(t)) > 0 and t < b:       # rounding in excess(): step on to the feasible side
+        step *= 2
+        t = min(t + step, b)
+    return math.exp(t)
 
 
-# ---------------------------------------------------------------------------------------------------
-# leverage scores (algorithms.md §1.4)
-# ---------------------------------------------------------------------------------------------------
-def ridge_leverage_scores(K, lam: float) -> np.ndarray:
-    """Ridge leverage scores ``ℓ_i(λ) = [K(K + λI)⁻¹]_ii`` of a PSD matrix.
-
-    Parameters
-    ----------
-    K : array of shape (N, N), KernelMatrix or low-rank result
-        PSD matrix (formed densely).
-    lam : float > 0
-
-    Returns
-    -------
-    ndarray of shape (N,), entries in [0, 1].
-
-    Notes
-    -----
-    One ``eigh``: O(N³) time, O(N²) memory. ``ℓ_i = Σ_k U_ik² σ_k/(σ_k + λ)``.
-
-    References
-    ----------
-    Skyformer (Chen et al., NeurIPS 2021) Thm 2; Musco & Musco, "Recursive sampling for the Nyström
-    method", NeurIPS 2017, Def. 1. algorithms.md §1.4.
-    """
-    func = "ridge_leverage_scores"
-    A = _dense_square(K, func)
-    return np.clip(_Spectrum(A, func).scores(_check_lambda(lam, func)), 0.0, 1.0)
-
-
-def statistical_dimension(K, lam: float) -> float:
-    """Statistical (effective) dimension ``d_stat(λ) = tr(K(K + λI)⁻¹) = Σ_i ℓ_i(λ)``.
-
-    References
-    ----------
-    Skyformer Thm 2 [P]; Musco & Musco 2017, Def. 1 ("effective dimension" d_eff^λ). algorithms.md §1.4.
-    """
-    func = "statistical_dimension"
-    return _Spectrum(_dense_square(K, func), func).d_stat(_check_lambda(lam, func))
-
-
-def leverage_beta(K, lam: float) -> float:
-    """Best quality coefficient of uniform sampling, ``β = d_stat / (N max_i ℓ_i)`` ∈ (0, 1].
-
-    Skyformer Thm 2 needs ``β <= d_stat/(N ℓ_i)`` for all i; this is the largest admissible β.
-
-    References
-    ----------
-    Skyformer (Chen et al., NeurIPS 2021) Thm 2 [P]; algorithms.md §2.6.
-    """
-    func = "leverage_beta"
-    S = _Spectrum(_dense_square(K, func), func)
-    lam = _check_lambda(lam, func)
-    top = S.max_score(lam)
-    if not top > 0:
-        raise fail(func, "K", "be nonzero (β divides by the largest leverage score)", "the zero matrix")
-    return S.d_stat(lam) / (S.N * top)
-
-
-def stable_rank(H) -> float:
-    """Stable rank ``‖H‖_F² / ‖H‖₂²`` (Skyformer App. C, Lemma C.2)."""
-    A = check_matrix(H, "stable_rank", "H", ndim=2, dtype=np.float64)
-    mx = float(np.abs(A).max())
-    if mx == 0:
-        raise fail("stable_rank", "H", "be nonzero", "the zero matrix")
-    s = np.linalg.svd(np.ldexp(A, -math.frexp(mx)[1]), compute_uv=False)   # exact power-of-two rescaling
-    return float(np.sum(s ** 2) / s[0] ** 2)
-
+def _spectrum(K, func: str, vectors: bool = True) -> PSDSpectrum:
+    return PSDSpectrum.of(K, vectors=vectors, func=func)
 
 # ---------------------------------------------------------------------------------------------------
 # Skyformer Theorem 2 (algorithms.md §2.6)
@@ -266,7 +154,7 @@ def _skyformer_setup(Q, K, delta, func):
     if not delta < 0.5:
         raise fail(func, "delta", "lie in (0, 1/2) (Skyformer Thm 2 assumes δ < 1/2)", delta)
     Cbar, C = skyformer_completion(Q, K)
-    S = _Spectrum(Cbar)
+    S = PSDSpectrum(*np.linalg.eigh(Cbar))            # PSD by construction (a Gaussian Gram matrix)
     normC = float(np.linalg.norm(C, 2))
     return delta, S, normC
 
@@ -369,7 +257,7 @@ def skyformer_guaranteed_error(Q, K, d: int, delta: float, *, relative: bool = F
     """Spectral error Skyformer's Theorem 2 guarantees with d landmarks: ``λ*(d)``.
 
     ``λ*(d) = min{λ : (56/3) · N · max_i ℓ_i(λ) · log(2N/δ) <= d}`` (N = 2n, so the log is
-    log(4n/δ)), found by bisection on log λ (each ℓ_i decreases in λ). With probability ≥ 1 − δ
+    log(4n/δ)), found by Brent's method on log λ (each ℓ_i decreases in λ). With probability ≥ 1 − δ
     over d uniform landmarks from the 2n rows of [Q̂; K̂] and the exact pseudo-inverse,
     ``‖C − C̃‖₂ <= λ*(d)``.
 
@@ -403,18 +291,16 @@ def skyformer_guaranteed_error(Q, K, d: int, delta: float, *, relative: bool = F
         raise fail(func, "Q", "give a nonzero completion C̄", "‖C̄‖ = 0")
     L = math.log(2 * S.N / delta)
 
-    def ok(lam):
-        return SKYFORMER_CONSTANT * S.N * S.max_score(lam) * L <= d
+    def excess(lam):
+        return SKYFORMER_CONSTANT * S.N * S.max_score(lam) * L - d
 
     hi = S.norm
-    lo = S.norm * 1e-16
-    lam = _bisect_lambda(ok, lo, hi) if ok(hi) else hi
-    lam = min(lam, hi)
+    lam = _smallest_root(excess, hi * 1e-16, hi) if excess(hi) <= 0 else hi
     val = lam / normC if check_bool(relative, func, "relative") else lam
     if not check_bool(return_details, func, "return_details"):
         return val
     return val, {"lam": lam, "norm_C": normC, "norm_Cbar": S.norm, "d_stat": S.d_stat(lam),
-                 "max_leverage": S.max_score(lam), "beta": S.d_stat(lam) / (S.N * S.max_score(lam)),
+                 "max_leverage": S.max_score(lam), "beta": S.beta(lam),
                  "vacuous": bool(lam >= normC), "N": S.N}
 
 
@@ -425,8 +311,8 @@ def psd_sandwich(K, K_tilde, lam: float) -> tuple[float, float]:
     Musco & Musco 2017 Thm 3 holds; the sandwich implies ``‖K − K̃‖₂ <= λ``. Dense, O(N³).
     """
     func = "psd_sandwich"
-    A = _dense_square(K, func, "K")
-    B = _dense_square(K_tilde, func, "K_tilde")
+    A, _ = dense_psd(K, func, "K")
+    B, _ = dense_psd(K_tilde, func, "K_tilde")
     if A.shape != B.shape:
         raise ValueError(f"{func}: `K` and `K_tilde` must have the same shape; got {A.shape} and {B.shape}")
     lam = check_positive(lam, func, "lam", allow_zero=True)
@@ -440,7 +326,7 @@ def psd_sandwich(K, K_tilde, lam: float) -> tuple[float, float]:
 # ---------------------------------------------------------------------------------------------------
 # Musco & Musco ridge-leverage-score Nyström (algorithms.md §6)
 # ---------------------------------------------------------------------------------------------------
-def _rls_condition(S: _Spectrum, lam: float, beta: float, delta: float, dimension: str) -> float:
+def _rls_condition(S: PSDSpectrum, lam: float, beta: float, delta: float, dimension: str) -> float:
     d_stat = S.d_stat(lam)
     s = d_stat * (S.norm + lam) / S.norm     # stable rank of Ψ: ‖Ψ‖² = σ₁/(σ₁+λ)
     s = max(s, 1.0)
@@ -471,16 +357,15 @@ def rls_nystrom_required_d(K, lam: float, delta: float, *, beta: float = 1.0,
     References
     ----------
     C. Musco & C. Musco, "Recursive sampling for the Nyström method", NeurIPS 2017, Lemma 6/9 and
-    Theorem 3 (O(d_eff log(d_eff/δ)) samples) [M]; J. Tropp, "An introduction to matrix concentration
+    Theorem 3 (O(d_eff log(d_eff/δ)) samples); J. Tropp, "An introduction to matrix concentration
     inequalities", 2015, Thm 7.3.1. algorithms.md §6.
     """
     func = "rls_nystrom_required_d"
-    A = _dense_square(K, func)
-    lam = _check_lambda(lam, func)
+    S = _spectrum(K, func, vectors=False)
+    lam = check_positive(lam, func, "lam")
     delta = check_probability(delta, func, "delta")
     beta = _check_beta(beta, func)
     check_choice(dimension, ("intrinsic", "ambient"), func, "dimension")
-    S = _Spectrum(A, func)
     if S.norm <= 0:
         raise fail(func, "K", "be nonzero", "the zero matrix")
     d = _ceil_count(lambda: _rls_condition(S, lam, beta, delta, dimension), func, "lam", lam)
@@ -489,32 +374,34 @@ def rls_nystrom_required_d(K, lam: float, delta: float, *, beta: float = 1.0,
     return d, {"d_stat": S.d_stat(lam), "norm_K": S.norm, "beta": beta}
 
 
-def rls_nystrom_guaranteed_error(K, d: int, delta: float, *, beta: float = 1.0,
+@renamed_keywords("rls_nystrom_guaranteed_error", d="k")
+def rls_nystrom_guaranteed_error(K, k: int, delta: float, *, beta: float = 1.0,
                                  dimension: str = "intrinsic") -> float:
-    """Smallest λ guaranteed by :func:`rls_nystrom_required_d` with d leverage-sampled columns.
+    """Smallest λ guaranteed by :func:`rls_nystrom_required_d` with k leverage-sampled columns.
 
-    ``λ*(d) = min{λ : (28/3)(s(λ)/β) log(·) <= d}`` by bisection (s(λ) decreases in λ), capped at
-    ``‖K‖`` (``0 ⪯ K − K̃ ⪯ K`` always). With probability ≥ 1 − δ, ``‖K − K̃‖₂ <= λ*(d)``.
+    ``λ*(k) = min{λ : (28/3)(s(λ)/β) log(·) <= k}`` by Brent's method on log λ (s(λ) decreases in
+    λ), capped at ``‖K‖`` (``0 ⪯ K − K̃ ⪯ K`` always). With probability ≥ 1 − δ,
+    ``‖K − K̃‖₂ <= λ*(k)``. The keyword ``d`` is a deprecated spelling of ``k``.
 
     References
     ----------
-    Musco & Musco, NeurIPS 2017, Theorem 3 [M]; constants [I] as in :func:`rls_nystrom_required_d`.
+    Musco & Musco, NeurIPS 2017, Theorem 3 (the O(·) form); constants [I] as in
+    :func:`rls_nystrom_required_d`.
     """
     func = "rls_nystrom_guaranteed_error"
-    A = _dense_square(K, func)
-    d = check_int(d, func, "d", low=1)
+    S = _spectrum(K, func, vectors=False)
+    k = check_int(k, func, "k", low=1)
     delta = check_probability(delta, func, "delta")
     beta = _check_beta(beta, func)
     check_choice(dimension, ("intrinsic", "ambient"), func, "dimension")
-    S = _Spectrum(A, func)
     if S.norm <= 0:
         return 0.0
 
-    def ok(lam):
-        return _rls_condition(S, lam, beta, delta, dimension) <= d
+    def excess(lam):
+        return _rls_condition(S, lam, beta, delta, dimension) - k
 
     hi = S.norm
-    return min(_bisect_lambda(ok, hi * 1e-16, hi) if ok(hi) else hi, hi)
+    return _smallest_root(excess, hi * 1e-16, hi) if excess(hi) <= 0 else hi
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -539,9 +426,9 @@ def drineas_mahoney_required_c(k: int, eps: float, delta: float | None = None, *
     References
     ----------
     P. Drineas & M. W. Mahoney, "On the Nyström method for approximating a Gram matrix for improved
-    kernel-based learning", JMLR 6, 2005, Theorem 3 [M]. The form (``O(k/ε⁴)`` columns, both norms,
-    in expectation and with high probability) is verified against the paper's abstract; the constants
-    64 and 4 are not: an indicative requirement, not a rigorous one.
+    kernel-based learning", JMLR 6, 2005, Theorem 3 [U]. The form (``O(k/ε⁴)`` columns, both norms,
+    in expectation and with high probability) matches the paper's abstract; the constants 64 and 4
+    are not verified against the paper: an indicative requirement, not a rigorous one.
     algorithms.md §6.
     """
     func = "drineas_mahoney_required_c"
@@ -555,26 +442,30 @@ def drineas_mahoney_required_c(k: int, eps: float, delta: float | None = None, *
                        func, "eps", eps)
 
 
-def drineas_mahoney_bound(K, k: int, c: int, delta: float | None = None, *, norm: str = "frobenius") -> float:
+@renamed_keywords("drineas_mahoney_bound", c="n_columns")
+def drineas_mahoney_bound(K, k: int, n_columns: int, delta: float | None = None, *,
+                          norm: str = "frobenius") -> float:
     """The Drineas–Mahoney error bound for c sampled columns: ``‖G − G_k‖_ξ + ε(c) Σ_i G_ii²``.
 
+    ``k`` is the rank of the truncated intersection ``W_k`` (the rank of the approximation) and
+    ``n_columns`` the number c of sampled columns (``c`` is its deprecated spelling).
     ``ε(c)`` inverts :func:`drineas_mahoney_required_c` (Frobenius ``(64kη²/c)^¼``, spectral
     ``(4η²/c)^½``). Holds in expectation (``delta=None``) or w.p. ≥ 1 − δ.
 
     References
     ----------
-    Drineas & Mahoney, JMLR 2005, Theorem 3 [M]; constants not verified (see
+    Drineas & Mahoney, JMLR 2005, Theorem 3 [U]; constants not verified against the paper (see
     :func:`drineas_mahoney_required_c`): an indicative curve, not a rigorous bound. algorithms.md §6.
     """
     func = "drineas_mahoney_bound"
-    A = _dense_square(K, func)
-    k = check_int(k, func, "k", low=0, high=A.shape[0])
-    c = check_int(c, func, "c", low=1)
+    S = _spectrum(K, func, vectors=False)
+    k = check_int(k, func, "k", low=0, high=S.N)
+    c = check_int(n_columns, func, "n_columns", low=1)
     if delta is not None:
         delta = check_probability(delta, func, "delta")
     check_choice(norm, ("frobenius", "spectral"), func, "norm")
     eta2 = _dm_eta(delta) ** 2
-    sig = np.clip(np.linalg.eigvalsh(0.5 * (A + A.T))[::-1], 0.0, None)
+    sig = S.sigma
     if norm == "frobenius":
         tail = float(np.sqrt(np.sum(sig[k:] ** 2)))
         eps = (64.0 * max(k, 1) * eta2 / c) ** 0.25
@@ -582,16 +473,15 @@ def drineas_mahoney_bound(K, k: int, c: int, delta: float | None = None, *, norm
         tail = float(sig[k]) if k < sig.size else 0.0
         eps = math.sqrt(4.0 * eta2 / c)
     with np.errstate(over="ignore"):
-        return _finite(tail + eps * float(np.sum(np.diag(A) ** 2)), func, "K")
+        return _finite(tail + eps * float(np.sum(S.diag ** 2)), func, "K")
 
 
 # ---------------------------------------------------------------------------------------------------
 # random features: matrix Bernstein (algorithms.md §9.3)
 # ---------------------------------------------------------------------------------------------------
 def _norm_trace(K, func):
-    A = _dense_square(K, func)
-    sig = np.linalg.eigvalsh(0.5 * (A + A.T))
-    return A.shape[0], max(float(sig[-1]), 0.0), float(np.trace(A))
+    S = _spectrum(K, func, vectors=False)
+    return S.N, S.norm, float(np.sum(S.diag))
 
 
 def _rff_log(n, normK, trK, delta, dimension, func):
@@ -769,8 +659,9 @@ def skeinformer_lemma1_constant(B) -> float:
         return _finite(float(np.min(np.sum(B * B, axis=0)) / B.shape[0]), "skeinformer_lemma1_constant", "B")
 
 
-def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
-    """Pilot rows for Skeinformer Lemma 1: ``d >= (2/C²) log(2n/δ)``.
+@renamed_keywords("skeinformer_lemma1_required_d", c="col_norm_floor")
+def skeinformer_lemma1_required_d(col_norm_floor: float, n: int, delta: float) -> int:
+    """Pilot rows for Skeinformer Lemma 1: ``d >= (2/C²) log(2n/δ)`` (C = ``col_norm_floor``).
 
     With ``‖B^{(i)}‖²/n >= C`` for all i (entries of B in [0, 1], e.g. a row-stochastic softmax
     matrix), d pilot rows drawn uniformly with replacement give estimated probabilities (Eq. (5))
@@ -778,43 +669,42 @@ def skeinformer_lemma1_required_d(c: float, n: int, delta: float) -> int:
 
     References
     ----------
-    Skeinformer (Chen et al., NAACL 2022) §4.1 Lemma 1, App. B [P]. algorithms.md §3.3.
+    Skeinformer (Chen et al., NAACL 2022) §4.1 Lemma 1, App. B [P]. algorithms.md §3.3. The keyword
+    ``c`` is a deprecated spelling of ``col_norm_floor`` (:func:`skeinformer_lemma1_constant`).
     """
     func = "skeinformer_lemma1_required_d"
-    c = check_positive(c, func, "c")
+    c = check_positive(col_norm_floor, func, "col_norm_floor")
     n = check_int(n, func, "n", low=1)
     delta = check_probability(delta, func, "delta")
     if not delta < 0.5:
         raise fail(func, "delta", "lie in (0, 1/2) (Skeinformer Lemma 1 assumes δ < 1/2)", delta)
-    return _ceil_count(lambda: 2.0 / c ** 2 * math.log(2 * n / delta), func, "c", c)
+    return _ceil_count(lambda: 2.0 / c ** 2 * math.log(2 * n / delta), func, "col_norm_floor", c)
 
 
 # ---------------------------------------------------------------------------------------------------
 # RPCholesky (Chen, Epperly, Tropp, Webber)
 # ---------------------------------------------------------------------------------------------------
 def _eig_desc(K, func):
-    A = _dense_square(K, func)
-    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
-    check_psd_spectrum(lam, func, "K")
-    return np.clip(lam[::-1], 0.0, None)
+    return _spectrum(K, func, vectors=False).sigma
 
 
-def rpcholesky_required_k(r: int, eps: float, eta: float) -> int:
-    """Columns for the RPCholesky guarantee: ``k >= r/ε + r log(1/(εη))``.
+@renamed_keywords("rpcholesky_required_k", r="best_rank")
+def rpcholesky_required_k(best_rank: int, eps: float, eta: float) -> int:
+    """Columns for the RPCholesky guarantee: ``k >= r/ε + r log(1/(εη))`` (r = ``best_rank``).
 
-    Then ``E tr(K − K̂) <= (1 + ε) tr(K − [[K]]_r)``, where ``η = tr(K − [[K]]_r)/tr(K)`` is the
-    relative trace error of the best rank-r approximation [[K]]_r. ``eta = 0`` (rank <= r): RPCholesky
-    is exact after r steps, returns r.
+    Then ``E tr(K − K̂) <= (1 + ε) tr(K − [[K]]_r)``, where [[K]]_r is the best rank-r
+    approximation the bound compares with and ``η = tr(K − [[K]]_r)/tr(K)`` its relative trace
+    error. ``eta = 0`` (rank <= r): RPCholesky is exact after r steps, returns r. The keyword ``r``
+    is a deprecated spelling of ``best_rank``.
 
     References
     ----------
-    Y. Chen, E. N. Epperly, J. A. Tropp & R. J. Webber, "Randomly pivoted Cholesky: practical
-    approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503),
-    Theorem 2.3 (main error bound) [M]: the statement is not verified against the theorem's text, so
-    the requirement is indicative, not a rigorous guarantee (module docstring table).
+    Chen, Epperly, Tropp, Webber, CPAM 2025, Thm 2.3 ("Randomly pivoted Cholesky: practical
+    approximation of a kernel matrix with few entry evaluations", arXiv 2207.06503) [U]: the
+    constant is not verified against the paper, so the requirement is indicative, not a guarantee.
     """
     func = "rpcholesky_required_k"
-    r = check_int(r, func, "r", low=0)
+    r = check_int(best_rank, func, "best_rank", low=0)
     eps = check_positive(eps, func, "eps")
     eta = check_positive(eta, func, "eta", allow_zero=True)
     if eta > 1:
@@ -826,16 +716,19 @@ def rpcholesky_required_k(r: int, eps: float, eta: float) -> int:
     return _ceil_count(lambda: r / eps + r * max(math.log(1.0 / (eps * eta)), 0.0), func, "eps", eps)
 
 
-def rpcholesky_expected_trace_bound(K, r: int, eps: float) -> tuple[float, int]:
+@renamed_keywords("rpcholesky_expected_trace_bound", r="best_rank")
+def rpcholesky_expected_trace_bound(K, best_rank: int, eps: float) -> tuple[float, int]:
     """``((1 + ε) tr(K − [[K]]_r), k)``: the expected trace error RPCholesky guarantees and the k needed.
+
+    r = ``best_rank`` (``r`` is its deprecated spelling); k from :func:`rpcholesky_required_k`.
 
     References
     ----------
-    Chen, Epperly, Tropp & Webber (CPAM 2025, arXiv 2207.06503), Theorem 2.3 [M].
+    Chen, Epperly, Tropp, Webber, CPAM 2025, Thm 2.3 [U] (constant not verified against the paper).
     """
     func = "rpcholesky_expected_trace_bound"
     sig = _eig_desc(K, func)
-    r = check_int(r, func, "r", low=0, high=sig.size)
+    r = check_int(best_rank, func, "best_rank", low=0, high=sig.size)
     eps = check_positive(eps, func, "eps")
     tr = float(np.sum(sig))
     tail = float(np.sum(sig[r:]))
@@ -846,46 +739,33 @@ def rpcholesky_expected_trace_bound(K, r: int, eps: float) -> tuple[float, int]:
 def rpcholesky_trace_bound(K, k: int) -> float:
     """Best expected trace error guaranteed for k RPCholesky steps: ``min_r (1 + ε_r) tr(K − [[K]]_r)``.
 
-    For each r <= k, ``ε_r`` is the smallest ε with ``r/ε + r log(1/(εη_r)) <= k`` (bisection; the
-    left side decreases in ε); the result is also capped at ``tr K`` (trivially ``tr(K − K̂) <= tr K``).
-    Compare with :func:`kernapprox.metrics.trace_error` averaged over runs.
+    For each r <= k, ``ε_r`` is the smallest ε with ``r/ε + r log(1/(εη_r)) <= k``; the left side
+    decreases in ε, and with u = 1/ε the equation ``u + log u = k/r + log η_r`` has the closed-form
+    solution ``u = ω(k/r + log η_r)`` (the Wright omega function, :func:`scipy.special.wrightomega`).
+    The result is also capped at ``tr K`` (trivially ``tr(K − K̂) <= tr K``), and is 0 when
+    ``rank K <= k`` (k steps are exact). Compare with :func:`kernapprox.metrics.trace_error`
+    averaged over runs.
 
     References
     ----------
-    Chen, Epperly, Tropp & Webber (CPAM 2025, arXiv 2207.06503), Theorem 2.3 [M].
+    Chen, Epperly, Tropp, Webber, CPAM 2025, Thm 2.3 [U] (constant not verified against the paper).
     """
     func = "rpcholesky_trace_bound"
     sig = _eig_desc(K, func)
     k = check_int(k, func, "k", low=0, high=sig.size)
     tr = float(np.sum(sig))
-    best = tr
-    tails = np.concatenate([np.cumsum(sig[::-1])[::-1], [0.0]])   # tails[r] = Σ_{i>=r} σ_i
-    for r in range(1, min(k, sig.size) + 1):
-        tail = float(tails[r])
-        if tail <= 0:          # rank <= r <= k: r steps are exact
-            return 0.0
-        eta = tail / tr
-
-        def f(e, r=r, eta=eta):
-            return r / e + r * math.log(1.0 / (e * eta))
-
-        lo, hi = 1e-12, 1.0
-        while f(hi) > k:
-            hi *= 2.0
-            if hi > 1e12:
-                break
-        if f(hi) > k:
-            continue
-        for _ in range(200):
-            mid = math.sqrt(lo * hi)
-            if f(mid) <= k:
-                hi = mid
-            else:
-                lo = mid
-            if hi / lo < 1 + 1e-12:
-                break
-        best = min(best, (1 + hi) * tail)
-    return best
+    if k == 0:
+        return tr
+    tails = np.cumsum(sig[::-1])[::-1][1:k + 1]          # tails[r - 1] = Σ_{i>r} σ_i, r = 1 … k
+    if not tails[-1] > 0:                                # rank <= k: k steps are exact
+        return 0.0
+    r = np.arange(1, k + 1, dtype=np.float64)
+    pos = tails > 0
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        u = wrightomega(k / r[pos] + np.log(tails[pos] / tr)).real
+        cand = (1.0 + 1.0 / u) * tails[pos]
+    cand = cand[np.isfinite(cand)]
+    return float(min(tr, cand.min())) if cand.size else tr
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -897,7 +777,7 @@ def krr_critical_radius(K, noise_std: float) -> tuple[float, int]:
     With ``μ_1 >= … >= μ_n`` the eigenvalues of K/n and the kernel complexity
     ``R(δ) = sqrt((1/n) Σ_j min(δ², μ_j))``, δ_n is the smallest δ > 0 with ``R(δ) <= δ²/σ``
     (σ = ``noise_std``); ``d_n = min{j : μ_j <= δ_n²}`` (number of eigenvalues above δ_n²).
-    R(δ)/δ is non-increasing, so δ_n is found by bisection.
+    ``R(δ)/δ − δ/σ`` decreases, so δ_n is its root, found by Brent's method on log δ.
 
     Returns
     -------
@@ -906,7 +786,8 @@ def krr_critical_radius(K, noise_std: float) -> tuple[float, int]:
     References
     ----------
     Y. Yang, M. Pilanci & M. J. Wainwright, "Randomized sketches for kernels: fast and optimal
-    nonparametric regression", Ann. Statist. 45(3), 2017, Eq. (9)–(10) and §2 [M]. algorithms.md §5.2.
+    nonparametric regression", Ann. Statist. 45(3), 2017, §2 [U]: the definitions as stated here,
+    equation numbers not verified against the paper. algorithms.md §5.2.
     """
     func = "krr_critical_radius"
     # δ_n is about σ and is squared: σ up to 1e150 keeps every quantity representable
@@ -915,14 +796,13 @@ def krr_critical_radius(K, noise_std: float) -> tuple[float, int]:
     n = sig.size
     mu = sig / n
 
-    def ok(delta):
-        return math.sqrt(float(np.sum(np.minimum(delta * delta, mu))) / n) <= delta * delta / sigma
+    def excess(delta):
+        return math.sqrt(float(np.sum(np.minimum(delta * delta, mu))) / n) / delta - delta / sigma
 
     hi = max(1.0, math.sqrt(float(mu[0])) if mu[0] > 0 else 1.0, sigma)
-    while not ok(hi):
+    while excess(hi) > 0:
         hi *= 2.0
-    lo = hi * 1e-12
-    delta_n = _bisect_lambda(ok, lo, hi)
+    delta_n = _smallest_root(excess, hi * 1e-12, hi)
     d_n = int(np.sum(mu > delta_n ** 2))
     return delta_n, d_n
 
@@ -936,23 +816,23 @@ def sketched_krr_rate(K, noise_std: float, s: int) -> dict:
 
     Notes
     -----
-    * Yang, Pilanci & Wainwright (2017), Thm 2 [M]: a Gaussian sketch with ``s >= c·d_n`` (an ROS
+    * Yang, Pilanci & Wainwright (2017), Thm 2 [U]: a Gaussian sketch with ``s >= c·d_n`` (an ROS
       sketch with extra log factors) keeps the rate: ``‖f̂_s − f*‖_n² <= c_u δ_n²`` with probability
       ≥ 1 − c₁e^{−c₂ n δ_n²}; the absolute constants c, c_u, c₁, c₂ are not tracked, so
       ``sufficient`` means "of the order that suffices", not a certificate.
-    * Chen & Yang (AISTATS 2021) [S: abstract only]: the accumulation of m sub-sampling sketches
+    * Chen & Yang (AISTATS 2021) [A]: the accumulation of m sub-sampling sketches
       achieves the same rate as the Gaussian sketch at the same s when m is large enough relative to
       an incoherence measure of K (≈ max leverage); plain sub-sampling (m = 1) can fail when that
-      incoherence is high. No explicit m is stated here because the paper's text was not available.
+      incoherence is high. No explicit m is stated here: the abstract gives none.
 
     References
     ----------
-    Yang, Pilanci & Wainwright, Ann. Statist. 2017 [M]; X. Chen & Y. Yang, "Accumulations of
+    Yang, Pilanci & Wainwright, Ann. Statist. 2017 [U]; X. Chen & Y. Yang, "Accumulations of
     projections — a unified framework for random sketches in kernel ridge regression", AISTATS 2021
-    (arXiv 2103.04031) [S]. algorithms.md §5.2.
+    (arXiv 2103.04031) [A]. algorithms.md §5.2.
     """
     func = "sketched_krr_rate"
-    s = check_int(s, func, "s", low=1, high=_dense_square(K, func).shape[0])
+    s = check_int(s, func, "s", low=1, high=dense_psd(K, func)[0].shape[0])
     delta_n, d_n = krr_critical_radius(K, noise_std)
     return {"critical_radius": delta_n, "rate": delta_n ** 2, "statistical_dimension": d_n,
-            "sufficient": bool(s >= d_n), "tags": {"gaussian_sketch": "M", "accumulation": "S"}}
+            "sufficient": bool(s >= d_n), "tags": {"gaussian_sketch": "U", "accumulation": "A"}}
