@@ -7,6 +7,7 @@ a :class:`DeprecationWarning`; passing both is a TypeError. A renamed function k
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 
 __all__ = ["renamed_keywords", "deprecated_alias"]
@@ -19,11 +20,13 @@ def renamed_keywords(func_name: str, **old_to_new: str):
     new names.
     """
     def deco(f):
+        params = list(inspect.signature(f).parameters)
+
         @functools.wraps(f)
         def wrapper(*args, **kwargs):
             for old, new in old_to_new.items():
                 if old in kwargs:
-                    if new in kwargs:
+                    if new in kwargs or params.index(new) < len(args):
                         raise TypeError(f"{func_name}: got both `{new}` and its deprecated spelling `{old}`")
                     warnings.warn(f"{func_name}: `{old}` is deprecated; use `{new}`", DeprecationWarning,
                                   stacklevel=2)

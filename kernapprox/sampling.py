@@ -18,9 +18,20 @@ method                  distribution                                  kernel ent
 ``rpcholesky``          randomly pivoted Cholesky                     n + n k (+ b² per round, accel.)
 ======================  ============================================  ===================================
 
-Also :func:`kmeans_centers` (Lloyd's k-means centres: landmark *points* for
-``nystrom(KM, landmarks=...)``) and :func:`segment_means` (Nyströmformer's segment-mean landmarks
-of a sequence).
+The functions behind the names are the public samplers :func:`uniform`, :func:`diagonal`,
+:func:`column_norm`, :func:`leverage`, :func:`recursive_rls`, :func:`kmeanspp`,
+:func:`greedy_pivots` and :func:`rpcholesky_pivots` (the pivots of :func:`kernapprox.greedy_cholesky`
+and :func:`kernapprox.rpcholesky`, which return the approximation itself).
+
+Also :func:`kmeans_centers` (Lloyd's k-means centres: landmark *points* for Nyström) and
+:func:`segment_means` (Nyströmformer's segment-mean landmarks of a sequence). The exact ridge
+leverage scores and statistical dimension live in :mod:`kernapprox.spectral` (re-exported here).
+
+Lloyd's iteration is written out rather than taken from :func:`scipy.cluster.vq.kmeans2`, which
+runs a fixed number of iterations with no convergence test, seeds k-means++ by an i×n distance
+matrix per centre (O(k² n d) time, O(k n) memory, and a division by zero on duplicated points) and
+leaves empty clusters in place; here the seeding streams one distance vector, Lloyd stops at a
+fixed point or a stalled objective, and empty clusters are re-seeded.
 """
 from __future__ import annotations
 
@@ -31,18 +42,23 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from . import cholesky as _chol
-from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_options,
-                          check_points, check_positive, check_psd_spectrum, check_symmetric, fail, warn)
+from . import cholesky
+from ._aliases import deprecated_alias
 from ._numba.reference import sqdist_numpy
+from ._random import sample_proportional
+from ._tiling import eps_of, tile_rows
+from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_options,
+                          check_points, check_positive, fail, warn)
+from .cholesky import ZERO_TRACE_MULTIPLE
 from .lowrank import as_matrix_protocol, require_psd
-from .matrix import default_tile_rows
+from .spectral import PSDSpectrum, ridge_leverage_scores, statistical_dimension
 
 __all__ = [
     "sample_landmarks", "METHODS", "uniform", "diagonal", "column_norm", "leverage", "recursive_rls",
-    "kmeanspp", "greedy", "rpcholesky", "ridge_leverage_scores", "statistical_dimension", "column_norms_squared",
-    "kmeans_centers", "segment_means", "KMEANS_MAX_ITER", "KMEANS_RTOL",
+    "kmeanspp", "greedy_pivots", "rpcholesky_pivots", "column_norms_squared", "kmeans_centers", "segment_means",
 ]
+# re-exported from kernapprox.spectral (the same objects)
+_SPECTRAL = (ridge_leverage_scores, statistical_dimension)
 
 #: Lloyd iterations of :func:`kmeans_centers` at most.
 KMEANS_MAX_ITER = 100
@@ -50,8 +66,8 @@ KMEANS_MAX_ITER = 100
 KMEANS_ITER_CAP = 10_000
 #: Lloyd stops when the k-means objective decreases by less than this fraction.
 KMEANS_RTOL = 1e-6
-#: D² weights (k-means++) count as exhausted below this multiple of eps·tr K.
-ZERO_TRACE_MULTIPLE = _chol.ZERO_TRACE_MULTIPLE
+#: Rows of a tile are clipped to this many (the tiles of column norms and k-means assignments).
+TILE_ROWS_MAX = 4096
 
 
 # --------------------------------------------------------------------------------------------------
@@ -89,13 +105,9 @@ def _choice(p: np.ndarray, k: int, replace: bool, rng: np.random.Generator, func
     return rng.choice(n, size=k, replace=False, p=p / tot).astype(np.intp)
 
 
-def _dense(KM) -> np.ndarray:
-    if isinstance(KM, np.ndarray):
-        return KM
-    n, m = KM.shape
-    if hasattr(KM, "dense"):
-        return np.asarray(KM.dense())
-    return np.asarray(KM.block(np.arange(n), np.arange(m)))
+def _eps(KM) -> float:
+    """Unit roundoff of the matrix's entries (float32 or float64)."""
+    return eps_of(getattr(KM, "dtype", np.float64))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -143,7 +155,7 @@ def column_norms_squared(KM) -> np.ndarray:
     KM = as_matrix_protocol(KM, "column_norms_squared")
     n, m = KM.shape
     out = np.zeros(m, dtype=np.float64)
-    step = default_tile_rows(m)
+    step = tile_rows(m, high=TILE_ROWS_MAX)
     with np.errstate(over="ignore", invalid="ignore"):
         for i0 in range(0, n, step):
             T = np.asarray(KM.rows(np.arange(i0, min(n, i0 + step))), dtype=np.float64)
@@ -170,76 +182,6 @@ def column_norm(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
     KM, n, k = _prep(KM, k, func)
     replace = check_bool(replace, func, "replace")
     return _choice(column_norms_squared(KM), k, replace, as_generator(rng, func), func)
-
-
-def _entry_eps(D) -> float:
-    """Unit roundoff of the matrix entries: the rounding level a PSD check must allow (float32 kernel
-    blocks carry float32 rounding even when the decomposition runs in float64)."""
-    dt = D.dtype if np.issubdtype(D.dtype, np.floating) else np.dtype(np.float64)
-    return float(np.finfo(dt).eps)
-
-
-def _eigh_psd(KM_or_dense, func):
-    """eigh of a PSD matrix (clipped at 0); refuses an eigenvalue below the rounding level."""
-    D = _dense(KM_or_dense)
-    A = np.asarray(D, dtype=np.float64)
-    sig, U = np.linalg.eigh(0.5 * (A + A.T))
-    check_psd_spectrum(sig, func, "KM", eps=_entry_eps(D))
-    return np.maximum(sig, 0.0), U
-
-
-def _rls_from_eig(sig, U, lam):
-    return np.einsum("ik,k->i", U * U, sig / (sig + lam))
-
-
-def ridge_leverage_scores(KM_or_dense, lam) -> np.ndarray:
-    """Exact ridge leverage scores ``ℓ_i(λ) = [K (K + λI)⁻¹]_ii`` (algorithms.md §1.4).
-
-    Parameters
-    ----------
-    KM_or_dense : kernel matrix (protocol object) or dense PSD ndarray of shape (n, n)
-    lam : float > 0
-        Ridge λ.
-
-    Returns
-    -------
-    ndarray of shape (n,)
-        ``0 <= ℓ_i <= 1``; their sum is the statistical dimension ``d_stat(λ)``.
-
-    Notes
-    -----
-    One dense eigendecomposition: O(n³) time, O(n²) memory, n² kernel entries — for evaluation on
-    moderate n (the dense cap of :meth:`KernelMatrix.dense` applies).
-
-    References
-    ----------
-    Alaoui & Mahoney, NeurIPS 2015; Skyformer Thm 2 (algorithms.md §1.4): ``ℓ_i = Σ_k U_ik² σ_k/(σ_k+λ)``.
-    """
-    return _ridge_leverage_scores(KM_or_dense, lam, "ridge_leverage_scores")
-
-
-def _ridge_leverage_scores(KM_or_dense, lam, func):
-    lam = check_positive(lam, func, "lam")
-    name = "KM_or_dense"
-    if isinstance(KM_or_dense, (np.ndarray, list, tuple)):
-        eps = _entry_eps(np.asarray(KM_or_dense))
-        A = check_matrix(KM_or_dense, func, name, dtype=np.float64)
-    else:
-        D = _dense(as_matrix_protocol(KM_or_dense, func, name))
-        eps = _entry_eps(D)
-        A = np.asarray(D, dtype=np.float64)
-    if A.shape[0] != A.shape[1]:
-        raise fail(func, name, "be square", f"shape {A.shape}")
-    check_symmetric(A.__matmul__, A.shape[0], func, name)
-    sig, U = np.linalg.eigh(0.5 * (A + A.T))
-    check_psd_spectrum(sig, func, name, eps=eps)
-    sig = np.maximum(sig, 0.0)
-    return np.clip(_rls_from_eig(sig, U, lam), 0.0, 1.0)
-
-
-def statistical_dimension(KM_or_dense, lam) -> float:
-    """``d_stat(λ) = tr(K (K + λI)⁻¹) = Σ_i ℓ_i(λ)`` (exact, dense; algorithms.md §1.4)."""
-    return float(_ridge_leverage_scores(KM_or_dense, lam, "statistical_dimension").sum())
 
 
 def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None, rng=None) -> np.ndarray:
@@ -275,7 +217,7 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None
     if lam is not None:
         lam = check_positive(lam, func, "lam")
     if eig is None:
-        sig, U = _eigh_psd(KM, func)
+        S = PSDSpectrum.of(KM, func=func, name="KM")
     else:
         if not isinstance(eig, (tuple, list)) or len(eig) != 2:
             raise fail(func, "eig", "be a pair (sigma, U) from np.linalg.eigh", type(eig).__name__, TypeError)
@@ -284,20 +226,22 @@ def leverage(KM, k, *, lam: float | None = None, replace: bool = False, eig=None
         if sig.shape != (n,) or U.shape != (n, n):
             raise fail(func, "eig", f"be (sigma, U) of shapes ({n},) and ({n}, {n})",
                        f"shapes {sig.shape} and {U.shape}")
+        S = PSDSpectrum(sig, U)
+    sig = S.sigma
     if lam is None:
         # Musco & Musco's rank-k choice, floored at the accuracy of the eigenvalues (n·eps·σ_max):
         # below it the "tail" is rounding noise and every direction would look significant
         if not np.all(np.isfinite(sig)):
             raise fail(func, "KM", "have a finite spectrum (the default `lam` is computed from it)",
                        "non-finite eigenvalues")
-        tail = float(np.sort(sig)[::-1][k:].sum())
-        lam = max(tail / k, n * _chol._eps(KM) * float(sig.max()))
+        tail = float(sig[k:].sum())
+        lam = max(tail / k, n * _eps(KM) * float(sig.max()))
         if not lam > 0:
             raise fail(func, "KM", "be nonzero (the default `lam` is computed from its spectrum)",
                        "a zero matrix")
     else:
         lam = check_positive(lam, func, "lam")
-    return _choice(_rls_from_eig(sig, U, lam), k, replace, gen, func)
+    return _choice(S.scores(lam), k, replace, gen, func)
 
 
 def recursive_rls(KM, k, *, lam: float | None = None, rng=None) -> np.ndarray:
@@ -350,7 +294,7 @@ def recursive_rls(KM, k, *, lam: float | None = None, rng=None) -> np.ndarray:
         sizes.append(math.ceil(sizes[-1] / 2))
     sample = np.arange(sizes[-1])             # positions in perm of the current landmarks
     weights = np.ones(sample.size)
-    lam_floor = ZERO_TRACE_MULTIPLE * _chol._eps(KM) * float(d.max() if d.size else 1.0)
+    lam_floor = ZERO_TRACE_MULTIPLE * _eps(KM) * float(d.max() if d.size else 1.0)
     for level in reversed(range(n_levels + 1)):
         cur = perm[:sizes[level]]
         if level == n_levels:                 # base level: a uniform sample (handled by `sample`)
@@ -412,7 +356,7 @@ def kmeanspp(KM, k, *, rng=None) -> np.ndarray:
     KM, n, k = _prep(KM, k, func)
     rng = as_generator(rng, func)
     d0 = np.asarray(KM.diag(), dtype=np.float64)
-    zero = ZERO_TRACE_MULTIPLE * _chol._eps(KM) * float(d0.sum())
+    zero = ZERO_TRACE_MULTIPLE * _eps(KM) * float(d0.sum())
     chosen = [int(rng.integers(n))]
     D = np.full(n, np.inf)
     while len(chosen) < k:
@@ -424,34 +368,43 @@ def kmeanspp(KM, k, *, rng=None) -> np.ndarray:
             warn(f"{func}: only {len(chosen)} landmarks: all other points are at (numerically) zero "
                  f"feature-space distance from them")
             break
-        chosen.append(int(_chol._sample_prop(D, 1, rng)[0]))
+        chosen.append(int(sample_proportional(D, 1, rng)[0]))
     return np.asarray(chosen, dtype=np.intp)
 
 
-def greedy(KM, k, *, tol: float | None = None) -> np.ndarray:
+def greedy_pivots(KM, k, *, tol: float | None = None) -> np.ndarray:
     """Pivots of greedy pivoted Cholesky (:func:`kernapprox.greedy_cholesky`); deterministic.
 
     Fewer than k (with a warning) when the residual trace falls below ``tol`` or numerically zero.
+    :func:`kernapprox.greedy_cholesky` returns the Nyström approximation for these pivots itself.
     """
-    return np.asarray(_chol.greedy_cholesky(KM, k, tol=tol).info["indices"], dtype=np.intp)
+    return np.asarray(cholesky.greedy_cholesky(KM, k, tol=tol).info["indices"], dtype=np.intp)
 
 
-def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: float | None = None,
-               rng=None) -> np.ndarray:
+def rpcholesky_pivots(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: float | None = None,
+                      rng=None) -> np.ndarray:
     """Pivots of randomly pivoted Cholesky (:func:`kernapprox.rpcholesky`).
 
     Fewer than k (with a warning) when the residual trace falls below ``tol`` or numerically zero.
-    Note that :func:`kernapprox.rpcholesky` already returns the Nyström approximation for these
-    pivots (``nystrom(KM, pivots)`` recomputes it).
-    """
-    return np.asarray(_chol.rpcholesky(KM, k, block_size=block_size, accelerated=accelerated, tol=tol,
-                                       rng=rng).info["indices"], dtype=np.intp)
+    :func:`kernapprox.rpcholesky` returns the Nyström approximation for these pivots itself
+    (``nystrom(KM, pivots)`` recomputes it).
 
+    References
+    ----------
+    Chen, Epperly, Tropp, Webber, CPAM 2025, Alg. 2.1 (algorithms.md §6).
+    """
+    return np.asarray(cholesky.rpcholesky(KM, k, block_size=block_size, accelerated=accelerated, tol=tol,
+                                          rng=rng).info["indices"], dtype=np.intp)
+
+
+greedy = deprecated_alias(greedy_pivots, "kernapprox.sampling.greedy", "kernapprox.sampling.greedy_pivots")
+rpcholesky = deprecated_alias(rpcholesky_pivots, "kernapprox.sampling.rpcholesky",
+                              "kernapprox.sampling.rpcholesky_pivots")
 
 #: name -> sampler; every one is ``f(KM, k, **options)``.
 METHODS = {
     "uniform": uniform, "diagonal": diagonal, "column_norm": column_norm, "leverage": leverage,
-    "recursive_rls": recursive_rls, "kmeanspp": kmeanspp, "greedy": greedy, "rpcholesky": rpcholesky,
+    "recursive_rls": recursive_rls, "kmeanspp": kmeanspp, "greedy": greedy_pivots, "rpcholesky": rpcholesky_pivots,
 }
 _RANDOM = {"uniform", "diagonal", "column_norm", "leverage", "recursive_rls", "kmeanspp", "rpcholesky"}
 
@@ -507,7 +460,7 @@ def _assign(X, C):
     n = X.shape[0]
     labels = np.empty(n, dtype=np.intp)
     dmin = np.empty(n)
-    step = default_tile_rows(C.shape[0])
+    step = tile_rows(C.shape[0], high=TILE_ROWS_MAX)
     for i0 in range(0, n, step):
         D = sqdist_numpy(X[i0:i0 + step], C)
         labels[i0:i0 + step] = np.argmin(D, axis=1)
@@ -559,7 +512,7 @@ def kmeans_centers(X, k, *, n_iter: int = KMEANS_MAX_ITER, rng=None) -> np.ndarr
             rest = np.setdiff1d(np.arange(n), centers)
             centers.extend(rng.choice(rest, size=k - len(centers), replace=False).tolist())
             break
-        c = int(_chol._sample_prop(D, 1, rng)[0])
+        c = int(sample_proportional(D, 1, rng)[0])
         centers.append(c)
         np.minimum(D, np.maximum(xx + xx[c] - 2.0 * X64 @ X64[c], 0.0), out=D)
     C = X64[np.asarray(centers)].copy()

@@ -387,3 +387,70 @@ def test_rff_bound_intrinsic_rejects_zero_matrix():
     with pytest.raises(ValueError, match="intrinsic"):
         b.rff_spectral_bound(np.zeros((4, 4)), 10, 0.1, dimension="intrinsic")
     assert b.rff_spectral_bound(np.zeros((4, 4)), 10, 0.1) > 0      # ambient: still the (trivial) bound
+
+
+# --------------------------------------------------------------------------------------------------
+# the λ equations: Brent's method reproduces the values of a bisection to 1e-10 in log λ
+# --------------------------------------------------------------------------------------------------
+#: Values of a bisection on log λ (upper end of a bracket narrowed to 1e-10) for the problem below.
+BISECTION_VALUES = {
+    ("krr", 0.05): 0.029268497434127263, ("krr", 0.3): 0.13017800413574918, ("krr", 2.0): 0.47558814914976427,
+    ("sky", 10): 34.10720953242296, ("sky", 1000): 1.3013893006544353, ("sky", 5000): 3.4107209532422954e-15,
+    ("rls", 5): 27.52772791848047, ("rls", 500): 0.8693469958137096, ("rls", 5000): 2.752772791848047e-15,
+    ("rlsamb", 500): 11.37664023673997, ("rlsamb", 5000): 6.246769094552165e-06,
+    ("rpc", 1): 59.999999999999986, ("rpc", 3): 48.645449496352924, ("rpc", 10): 22.16830787213281,
+    ("rpc", 30): 6.358387632798581, ("rpc", 60): 0.0,
+}
+
+
+def test_root_finding_reproduces_the_bisection_values():
+    g = np.random.default_rng(7)
+    X = g.normal(size=(60, 2))
+    K = _gauss(X, X, 1.0)
+    Q, Kk = 0.3 * g.normal(size=(20, 4)), 0.3 * g.normal(size=(20, 4))
+    got = {}
+    for key in BISECTION_VALUES:
+        kind, v = key
+        if kind == "krr":
+            got[key] = b.krr_critical_radius(K, v)[0]
+        elif kind == "sky":
+            got[key] = b.skyformer_guaranteed_error(Q, Kk, v, 0.1)
+        elif kind == "rls":
+            got[key] = b.rls_nystrom_guaranteed_error(K, v, 0.1)
+        elif kind == "rlsamb":
+            got[key] = b.rls_nystrom_guaranteed_error(K, v, 0.1, dimension="ambient", beta=0.5)
+        else:
+            got[key] = b.rpcholesky_trace_bound(K, v)
+    for key, old in BISECTION_VALUES.items():
+        assert got[key] == pytest.approx(old, rel=1e-9, abs=0.0), key
+
+
+def test_root_is_on_the_feasible_side():
+    """λ*(k) satisfies the condition it solves (the root is moved up by the tolerance)."""
+    g = np.random.default_rng(1)
+    X = g.normal(size=(50, 2))
+    K = _gauss(X, X, 1.0)
+    normK = np.linalg.norm(K, 2)
+    for k in (400, 1000, 2000):
+        lam = b.rls_nystrom_guaranteed_error(K, k, 0.1)
+        assert 1e-15 * normK < lam < 0.99 * normK               # an interior root, not a bracket end
+        assert b.rls_nystrom_required_d(K, lam, 0.1) <= k
+        assert b.rls_nystrom_required_d(K, lam * (1 - 1e-8), 0.1) >= k
+
+
+def test_deprecated_keyword_spellings():
+    K = np.diag([4.0, 2.0, 1.0])
+    with pytest.warns(DeprecationWarning, match="`c` is deprecated; use `n_columns`"):
+        assert b.drineas_mahoney_bound(K, 1, c=16, norm="spectral") == b.drineas_mahoney_bound(
+            K, 1, n_columns=16, norm="spectral")
+    with pytest.warns(DeprecationWarning, match="`r` is deprecated; use `best_rank`"):
+        assert b.rpcholesky_required_k(r=2, eps=0.5, eta=0.1) == b.rpcholesky_required_k(2, 0.5, 0.1)
+    with pytest.warns(DeprecationWarning, match="`r` is deprecated"):
+        assert b.rpcholesky_expected_trace_bound(K, r=1, eps=0.5) == b.rpcholesky_expected_trace_bound(K, 1, 0.5)
+    with pytest.warns(DeprecationWarning, match="`d` is deprecated; use `k`"):
+        assert b.rls_nystrom_guaranteed_error(K, d=50, delta=0.1) == b.rls_nystrom_guaranteed_error(K, 50, 0.1)
+    with pytest.warns(DeprecationWarning, match="`c` is deprecated; use `col_norm_floor`"):
+        assert b.skeinformer_lemma1_required_d(c=0.5, n=10, delta=0.1) == b.skeinformer_lemma1_required_d(0.5, 10, 0.1)
+    with pytest.raises(TypeError, match="both `n_columns` and its deprecated spelling `c`"):
+        b.drineas_mahoney_bound(K, 1, 16, c=16)
+

@@ -249,3 +249,30 @@ def test_sample_landmarks_validates_rng_and_options_on_every_path():
         ka.sample_landmarks(KM, 5, method="uniform", replce=True)
     with pytest.raises(TypeError, match=r"`replace` must be a bool; got 'False'"):
         ka.sample_landmarks(KM, 5, method="diagonal", replace="False")
+
+
+def test_pivot_samplers_and_their_deprecated_names(rng):
+    """The index-returning Cholesky samplers are ``*_pivots``; the old names warn and agree."""
+    KM, _ = _km(rng, n=80)
+    a = sampling.rpcholesky_pivots(KM, 10, rng=3)
+    np.testing.assert_array_equal(a, ka.rpcholesky(KM, 10, rng=3).info["indices"])
+    np.testing.assert_array_equal(a, ka.sample_landmarks(KM, 10, method="rpcholesky", rng=3))
+    with pytest.warns(DeprecationWarning, match="sampling.rpcholesky is deprecated"):
+        np.testing.assert_array_equal(sampling.rpcholesky(KM, 10, rng=3), a)
+    g = sampling.greedy_pivots(KM, 10)
+    np.testing.assert_array_equal(g, ka.sample_landmarks(KM, 10, method="greedy"))
+    with pytest.warns(DeprecationWarning, match="sampling.greedy is deprecated"):
+        np.testing.assert_array_equal(sampling.greedy(KM, 10), g)
+    assert "rpcholesky" not in sampling.__all__ and "rpcholesky_pivots" in sampling.__all__
+
+
+def test_leverage_sampler_weights_are_the_spectral_scores(rng):
+    """With replacement and a given λ, the leverage sampler draws ∝ spectral.ridge_leverage_scores:
+    5000 draws over 5 points; χ²(4) 99.99% quantile is 23.5 (failure probability 1e-4)."""
+    X = np.array([[0.0], [0.1], [0.2], [3.0], [6.0]])
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    p = ka.spectral.ridge_leverage_scores(KM, 0.05)
+    p = p / p.sum()
+    draws = np.concatenate([sampling.leverage(KM, 5, lam=0.05, replace=True, rng=s) for s in range(1000)])
+    c = np.bincount(draws, minlength=5)
+    assert np.sum((c - 5000 * p) ** 2 / (5000 * p)) < 23.5

@@ -225,7 +225,8 @@ add("kernapprox.lowrank.require_psd", values=lambda: {"KM": ka.KernelMatrix(ka.G
     call=lambda v: ka.lowrank.require_psd(v["KM"], "f", **XK(v)), params=[])
 
 # sampling ------------------------------------------------------------------------------------------
-_SAMPLERS = ["uniform", "diagonal", "column_norm", "leverage", "recursive_rls", "kmeanspp", "greedy", "rpcholesky"]
+_SAMPLERS = ["uniform", "diagonal", "column_norm", "leverage", "recursive_rls", "kmeanspp", "greedy_pivots",
+             "rpcholesky_pivots"]
 
 
 def _sampler_entry(name):
@@ -260,14 +261,22 @@ add("kernapprox.sampling.sample_landmarks",
     params=[P("KM", "matrix", meta={"square": True, "symmetric": True, "psd": True}),
             P("k", "int", meta={"high": 12}), P("method", "choice"), P("rng", "rng")],
     out=lambda res, v: ref_nystrom_dense(F(v["KM"]), np.unique(res)), random=True)
-add("kernapprox.sampling.ridge_leverage_scores", values=lambda: {"KM_or_dense": c(K0), "lam": 0.1},
-    call=lambda v: ka.sampling.ridge_leverage_scores(v["KM_or_dense"], v["lam"], **XK(v)),
-    params=[P("KM_or_dense", "matrix", meta={"square": True, "symmetric": True, "psd": True}), P("lam", "real")],
-    ref=lambda v: _rls(v["KM_or_dense"], v["lam"]), rtol=1e-6)
-add("kernapprox.sampling.statistical_dimension", values=lambda: {"KM_or_dense": c(K0), "lam": 0.1},
-    call=lambda v: ka.sampling.statistical_dimension(v["KM_or_dense"], v["lam"], **XK(v)),
-    params=[P("KM_or_dense", "matrix", meta={"square": True, "symmetric": True, "psd": True}), P("lam", "real")],
-    ref=lambda v: _rls(v["KM_or_dense"], v["lam"]).sum(), rtol=1e-6)
+# spectral (ridge_leverage_scores and statistical_dimension are also sampling.* and bounds.*: one object)
+_SPEC = importlib.import_module("kernapprox.spectral")
+_SPSD = P("K", "matrix", meta={"square": True, "symmetric": True, "psd": True})
+add("kernapprox.spectral.ridge_leverage_scores", values=lambda: {"K": c(K0), "lam": 0.1},
+    call=lambda v: _SPEC.ridge_leverage_scores(v["K"], v["lam"], **XK(v)),
+    params=[_SPSD, P("lam", "real")], ref=lambda v: _rls(v["K"], v["lam"]), rtol=1e-6)
+add("kernapprox.spectral.statistical_dimension", values=lambda: {"K": c(K0), "lam": 0.1},
+    call=lambda v: _SPEC.statistical_dimension(v["K"], v["lam"], **XK(v)),
+    params=[_SPSD, P("lam", "real")], ref=lambda v: _rls(v["K"], v["lam"]).sum(), rtol=1e-6)
+add("kernapprox.spectral.leverage_beta", values=lambda: {"K": c(K0), "lam": 0.1},
+    call=lambda v: _SPEC.leverage_beta(v["K"], v["lam"], **XK(v)), params=[_SPSD, P("lam", "real")], rtol=1e-6)
+add("kernapprox.spectral.stable_rank", values=lambda: {"H": c(A0)},
+    call=lambda v: _SPEC.stable_rank(v["H"], **XK(v)), params=[P("H", "array")],
+    ref=lambda v: np.linalg.norm(F(v["H"])) ** 2 / np.linalg.norm(F(v["H"]), 2) ** 2, rtol=1e-6)
+add("kernapprox.spectral.PSDSpectrum", values=None, call=None,
+    note="spectrum record; PSDSpectrum.of validates (exercised through the functions above)")
 add("kernapprox.sampling.column_norms_squared", values=lambda: {"KM": c(K0)},
     call=lambda v: ka.sampling.column_norms_squared(v["KM"], **XK(v)),
     params=[P("KM", "matrix", meta={})], ref=lambda v: (F(v["KM"]) ** 2).sum(axis=0))
@@ -514,13 +523,6 @@ def _rls(K, lam):
 
 
 _BOUNDS = {
-    "ridge_leverage_scores": (lambda: {"K": c(K0), "lam": 0.1}, ["K", "lam"], [_PSD, P("lam", "real")],
-                              lambda v: _rls(v["K"], v["lam"])),
-    "statistical_dimension": (lambda: {"K": c(K0), "lam": 0.1}, ["K", "lam"], [_PSD, P("lam", "real")],
-                              lambda v: _rls(v["K"], v["lam"]).sum()),
-    "leverage_beta": (lambda: {"K": c(K0), "lam": 0.1}, ["K", "lam"], [_PSD, P("lam", "real")], None),
-    "stable_rank": (lambda: {"H": c(A0)}, ["H"], [P("H", "array")],
-                    lambda v: np.linalg.norm(F(v["H"])) ** 2 / np.linalg.norm(F(v["H"]), 2) ** 2),
     "skyformer_completion": (lambda: {"Q": c(Qa), "K": c(Ka_)}, ["Q", "K"], [P("Q", "points"), P("K", "points")], None),
     "skyformer_required_d": (lambda: {"Q": c(Qa), "K": c(Ka_), "eps": 0.5, "delta": 0.1}, ["Q", "K", "eps", "delta"],
                              [P("Q", "points"), P("K", "points"), P("eps", "real"), P("delta", "prob")], None),
@@ -534,13 +536,14 @@ _BOUNDS = {
                      [_PSD, P("K_tilde", "matrix", meta={"square": True, "symmetric": True}), P("lam", "real")], None),
     "rls_nystrom_required_d": (lambda: {"K": c(K0), "lam": 0.1, "delta": 0.1}, ["K", "lam", "delta"],
                                [_PSD, P("lam", "real"), P("delta", "prob")], None),
-    "rls_nystrom_guaranteed_error": (lambda: {"K": c(K0), "d": 8, "delta": 0.1}, ["K", "d", "delta"],
-                                     [_PSD, P("d", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
+    "rls_nystrom_guaranteed_error": (lambda: {"K": c(K0), "k": 8, "delta": 0.1}, ["K", "k", "delta"],
+                                     [_PSD, P("k", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
     "drineas_mahoney_required_c": (lambda: {"k": 3, "eps": 0.5, "delta": 0.1}, ["k", "eps", "delta"],
                                    [P("k", "int", meta={"huge_ok": True, "low": 0}), P("eps", "real"),
                                     P("delta", "prob", optional=True)], None),
-    "drineas_mahoney_bound": (lambda: {"K": c(K0), "k": 3, "c": 6, "delta": 0.1}, ["K", "k", "c", "delta"],
-                              [_PSD, P("k", "int", meta={"high": 12, "low": 0}), P("c", "int", meta={"huge_ok": True}), P("delta", "prob", optional=True)], None),
+    "drineas_mahoney_bound": (lambda: {"K": c(K0), "k": 3, "n_columns": 6, "delta": 0.1}, ["K", "k", "n_columns", "delta"],
+                              [_PSD, P("k", "int", meta={"high": 12, "low": 0}), P("n_columns", "int", meta={"huge_ok": True}),
+                               P("delta", "prob", optional=True)], None),
     "rff_spectral_bound": (lambda: {"K": c(K0), "n_features": 100, "delta": 0.1}, ["K", "n_features", "delta"],
                            [_PSD, P("n_features", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
     "rff_required_features": (lambda: {"K": c(K0), "eps": 0.5, "delta": 0.1}, ["K", "eps", "delta"],
@@ -555,13 +558,13 @@ _BOUNDS = {
     "skeinformer_prop1_expected": (lambda: {"B": c(A0), "V": V12, "d": 4}, ["B", "V", "d"],
                                    [P("B", "array"), P("V", "array"), P("d", "int", meta={"huge_ok": True})], None),
     "skeinformer_lemma1_constant": (lambda: {"B": np.abs(c(A0))}, ["B"], [P("B", "array")], None),
-    "skeinformer_lemma1_required_d": (lambda: {"c": 2.0, "n": 64, "delta": 0.1}, ["c", "n", "delta"],
-                                      [P("c", "real"), P("n", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
-    "rpcholesky_required_k": (lambda: {"r": 3, "eps": 0.5, "eta": 0.1}, ["r", "eps", "eta"],
-                              [P("r", "int", meta={"low": 0, "huge_ok": True}), P("eps", "real"),
+    "skeinformer_lemma1_required_d": (lambda: {"col_norm_floor": 2.0, "n": 64, "delta": 0.1}, ["col_norm_floor", "n", "delta"],
+                                      [P("col_norm_floor", "real"), P("n", "int", meta={"huge_ok": True}), P("delta", "prob")], None),
+    "rpcholesky_required_k": (lambda: {"best_rank": 3, "eps": 0.5, "eta": 0.1}, ["best_rank", "eps", "eta"],
+                              [P("best_rank", "int", meta={"low": 0, "huge_ok": True}), P("eps", "real"),
                                P("eta", "real")], None),
-    "rpcholesky_expected_trace_bound": (lambda: {"K": c(K0), "r": 3, "eps": 0.5}, ["K", "r", "eps"],
-                                        [_PSD, P("r", "int", meta={"high": 12, "low": 0}), P("eps", "real")], None),
+    "rpcholesky_expected_trace_bound": (lambda: {"K": c(K0), "best_rank": 3, "eps": 0.5}, ["K", "best_rank", "eps"],
+                                        [_PSD, P("best_rank", "int", meta={"high": 12, "low": 0}), P("eps", "real")], None),
     "rpcholesky_trace_bound": (lambda: {"K": c(K0), "k": 4}, ["K", "k"],
                                [_PSD, P("k", "int", meta={"high": 12, "low": 0})], None),
     "krr_critical_radius": (lambda: {"K": c(K0), "noise_std": 0.1}, ["K", "noise_std"],
