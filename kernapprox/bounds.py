@@ -756,7 +756,7 @@ def rpcholesky_trace_bound(K, k: int) -> float:
     tr = float(np.sum(sig))
     if k == 0:
         return tr
-    tails = np.cumsum(sig[::-1])[::-1][1:k + 1]          # tails[r - 1] = Σ_{i>r} σ_i, r = 1 … k
+    tails = np.append(np.cumsum(sig[::-1])[::-1], 0.0)[1:k + 1]   # tails[r - 1] = Σ_{i>r} σ_i, r = 1 … k
     if not tails[-1] > 0:                                # rank <= k: k steps are exact
         return 0.0
     r = np.arange(1, k + 1, dtype=np.float64)

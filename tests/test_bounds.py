@@ -454,3 +454,10 @@ def test_deprecated_keyword_spellings():
     with pytest.raises(TypeError, match="both `n_columns` and its deprecated spelling `c`"):
         b.drineas_mahoney_bound(K, 1, 16, c=16)
 
+
+
+def test_rpcholesky_trace_bound_at_full_rank():
+    K = np.diag([3.0, 2.0, 1.0])
+    assert b.rpcholesky_trace_bound(K, 3) == 0.0                # k = N steps are exact
+    assert b.rpcholesky_trace_bound(K, 0) == pytest.approx(6.0)
+    assert 0 < b.rpcholesky_trace_bound(K, 2) <= 6.0
