@@ -117,8 +117,8 @@ def test_adaptive_samplers_find_the_outliers():
     """Statistical: 25 isolated outliers among 1000 points, k = 60, median over 3 seeds. Uniform
     sampling finds 1.5 outliers on average: the median reaches 10 only if two of three draws do, with
     probability 3·P(≥ 10)² < 1e-12 (hypergeometric tail P(≥ 10) = 4.6e-7). Each outlier is an isolated
-    direction of K carrying weight ≈ 1/(n_distinct) in the adaptive samplers (recursive RLS, RPCholesky,
-    k-means++), which find 22–25 of them with these seeds; the test asks for 20."""
+    direction of K (residual diagonal ≈ 1 until it is picked), which the adaptive samplers (recursive
+    RLS, RPCholesky, k-means++) weight heavily: with these seeds they find 22–25; the test asks for 20."""
     X = outliers(1000, rng=1)                     # 25 outliers
     far = np.linalg.norm(X, axis=1) > 2
     KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
