@@ -100,6 +100,7 @@ class Matrix:
 
     kernel = None                  # a kernel matrix sets its Kernel and points
     X = None
+    dense_by_products = False      # True when entries are read through products (LinearOperator)
     symmetric = False
     psd = None
     psd_declared = False
@@ -351,6 +352,7 @@ class _Cast(_View):
     def __init__(self, base: Matrix, dtype):
         super().__init__(base, base.shape, dtype)
         self.symmetric, self.psd, self.psd_declared = base.symmetric, base.psd, base.psd_declared
+        self.dense_by_products = base.dense_by_products
 
     def _c(self, a):
         return np.asarray(a, dtype=self.dtype)
@@ -372,6 +374,15 @@ class _Cast(_View):
 
     def _dense(self):
         return self._c(self.base._dense())
+
+    def matvec(self, V, *, accumulate: str | None = None):
+        return self._c(self.base.matvec(V, accumulate=accumulate))      # counted by the base
+
+    def rmatvec(self, U, *, accumulate: str | None = None):
+        return self._c(self.base.rmatvec(U, accumulate=accumulate))
+
+    matmat = matvec
+    rmatmat = rmatvec
 
     def _matmat(self, V):
         return self._c(self.base._matmat(V))
