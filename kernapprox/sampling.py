@@ -49,8 +49,8 @@ from ._random import sample_proportional
 from ._tiling import eps_of, tile_rows
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_options,
                           check_points, check_positive, fail, warn)
+from ._operators import require_psd, to_matrix
 from .cholesky import ZERO_TRACE_MULTIPLE
-from .lowrank import as_matrix_protocol, require_psd
 from .spectral import PSDSpectrum, ridge_leverage_scores, statistical_dimension
 
 __all__ = [
@@ -76,7 +76,7 @@ TILE_ROWS_MAX = 4096
 def _prep(KM, k, func):
     """Landmark samplers serve PSD Nyström: they refuse exactly what :func:`kernapprox.nystrom`
     refuses (a non-square or non-PSD matrix, :func:`kernapprox.lowrank.require_psd`), and 1 <= k <= n."""
-    KM = as_matrix_protocol(KM, func)
+    KM = to_matrix(KM, func, "KM")
     require_psd(KM, func)
     n = KM.shape[0]
     k = check_int(k, func, "k", low=1, high=n)
@@ -107,7 +107,7 @@ def _choice(p: np.ndarray, k: int, replace: bool, rng: np.random.Generator, func
 
 def _eps(KM) -> float:
     """Unit roundoff of the matrix's entries (float32 or float64)."""
-    return eps_of(getattr(KM, "dtype", np.float64))
+    return eps_of(KM.dtype)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def diagonal(KM, k, *, replace: bool = False, rng=None) -> np.ndarray:
 
 def column_norms_squared(KM) -> np.ndarray:
     """``‖K[:, j]‖²`` for every column, streamed over row tiles (n·m entries, O(tile·m) memory)."""
-    KM = as_matrix_protocol(KM, "column_norms_squared")
+    KM = to_matrix(KM, "column_norms_squared", "KM")
     n, m = KM.shape
     out = np.zeros(m, dtype=np.float64)
     step = tile_rows(m, high=TILE_ROWS_MAX)

@@ -24,10 +24,9 @@ import math
 import numpy as np
 
 from ._aliases import renamed_keywords
+from ._operators import to_matrix
 from ._tiling import EPS, eps_of
-from ._validation import (PSD_EIG_RTOL_MULTIPLE, check_matrix, check_positive, check_psd_spectrum,
-                          check_symmetric, fail)
-from .lowrank import as_matrix_protocol
+from ._validation import check_matrix, check_positive, check_psd_spectrum, fail
 
 __all__ = ["ridge_leverage_scores", "statistical_dimension", "leverage_beta", "stable_rank", "PSDSpectrum"]
 
@@ -36,27 +35,22 @@ ZERO_EIG_MULTIPLE = 10.0
 
 
 def dense_psd(K, func: str, name: str = "K") -> tuple[np.ndarray, float]:
-    """``(A, eps)``: ``K`` as a dense float64 square symmetric array with no negative diagonal entry
-    beyond rounding, and the unit roundoff of its entries' dtype.
+    """``(A, eps)``: ``K`` as a dense float64 array, square, symmetric and passing the cheap PSD
+    tests of :func:`kernapprox.as_matrix`, and the unit roundoff of its entries' dtype.
 
-    ``K`` is an array, a :class:`~kernapprox.matrix.KernelMatrix` (formed densely; its size cap
-    applies), any kernel-matrix protocol object or a low-rank result.
+    ``K`` is anything :func:`kernapprox.as_matrix` accepts (an array, a
+    :class:`~kernapprox.KernelMatrix` — formed densely, its size cap applies —, a low-rank result, a
+    sparse matrix, an operator); ``K.n_evals`` counts the N² entries read.
     """
-    if isinstance(K, (np.ndarray, list, tuple)):
-        A0 = check_matrix(K, func, name, ndim=2)
-    else:
-        M = as_matrix_protocol(K, func, name)
-        n, m = M.shape
-        A0 = np.asarray(M.dense() if hasattr(M, "dense") else M.block(np.arange(n), np.arange(m)))
-    eps = eps_of(A0)
-    A = np.asarray(A0, dtype=np.float64)
-    if A.shape[0] != A.shape[1]:
-        raise fail(func, name, "be a square (PSD) matrix", f"shape {A.shape}")
-    check_symmetric(A.__matmul__, A.shape[0], func, name)
-    d = np.diagonal(A)
-    if np.any(d < -PSD_EIG_RTOL_MULTIPLE * A.shape[0] * eps * float(np.abs(d).max(initial=0.0))):
-        raise fail(func, name, "be positive semi-definite", f"a negative diagonal entry {float(d.min()):.3g}")
-    return A, eps
+    M = to_matrix(K, func, name)
+    if M.shape[0] != M.shape[1]:
+        raise fail(func, name, "be a square (PSD) matrix", f"shape {tuple(M.shape)}")
+    if not M.symmetric:
+        raise fail(func, name, "be symmetric", "a matrix with A ≠ Aᵀ beyond rounding")
+    if M.psd is False:
+        raise fail(func, name, "be positive semi-definite",
+                   "a matrix failing the necessary tests (a negative diagonal entry or 2×2 minor)")
+    return np.asarray(M.dense(), dtype=np.float64), eps_of(M.dtype)
 
 
 class PSDSpectrum:
