@@ -481,7 +481,7 @@ def drineas_mahoney_bound(K, k: int, n_columns: int, delta: float | None = None,
 # ---------------------------------------------------------------------------------------------------
 def _norm_trace(K, func):
     S = _spectrum(K, func, vectors=False)
-    return S.N, S.norm, float(np.sum(S.diag))
+    return S.N, S.norm, S.trace
 
 
 def _rff_log(n, normK, trK, delta, dimension, func):

@@ -12,10 +12,12 @@ memory — evaluation tools for N up to a few thousand, used by the leverage-sco
 (:mod:`kernapprox.sampling`) and the theorem bounds (:mod:`kernapprox.bounds`).
 
 Numerical convention: a computed eigenvalue carries an absolute error of order ``N · eps · σ₁``
-(backward stability of the symmetric eigensolver), so eigenvalues below ``10 · N · eps · σ₁``
-(eps of float64, the working precision) are set to zero; a matrix with an eigenvalue below
-``−100 · N · eps · max|σ|`` (eps of the entries' dtype: float32 entries carry float32 rounding) is
-refused as not PSD.
+(backward stability of the symmetric eigensolver). Eigenvalues are clipped at 0, and sums of them
+(traces, tails ``Σ_{j>r} σ_j``) use these values; in the ratios ``σ_j/(σ_j + λ)`` an eigenvalue below
+``10 · N · eps · σ₁`` (eps of float64, the working precision) counts as 0 — its ratio would be
+rounding noise divided by λ, arbitrarily wrong once λ is below the noise. A matrix with an eigenvalue
+below ``−100 · N · eps · max|σ|`` (eps of the entries' dtype: float32 entries carry float32 rounding)
+is refused as not PSD.
 """
 from __future__ import annotations
 
@@ -65,11 +67,13 @@ class PSDSpectrum:
 
     Attributes
     ----------
-    sigma : ndarray of shape (N,), descending; eigenvalues below ``10 N eps σ₁`` set to 0
+    sigma : ndarray of shape (N,), descending, clipped at 0
+    resolved : ndarray of shape (N,), ``sigma`` with the eigenvalues below ``10 N eps σ₁`` set to 0
+        (the ones the ratios σ/(σ + λ) use)
     U2 : ndarray of shape (N, N) or None, the squared eigenvectors in the order of ``sigma``
     N : int
     norm : float, ``σ₁ = ‖K‖₂`` (>= 0)
-    diag : ndarray of shape (N,) or None, the diagonal of K (set by :meth:`of`)
+    diag, trace : the diagonal of K and its sum (set by :meth:`of`; None otherwise)
 
     Use :meth:`of` to decompose a matrix (validated, PSD-checked).
     """
@@ -81,9 +85,10 @@ class PSDSpectrum:
         self.N = int(sig.size)
         self.norm = max(float(sig[0]), 0.0) if sig.size else 0.0
         thr = ZERO_EIG_MULTIPLE * EPS * self.norm * self.N
-        self.sigma = np.where(sig > thr, sig, 0.0)
+        self.sigma = np.maximum(sig, 0.0)
+        self.resolved = np.where(sig > thr, sig, 0.0)
         self.U2 = None if U is None else np.square(np.asarray(U, dtype=np.float64)[:, order])
-        self.diag = None
+        self.diag = self.trace = None
 
     @classmethod
     def of(cls, K, *, vectors: bool = True, func: str = "PSDSpectrum.of", name: str = "K") -> "PSDSpectrum":
@@ -100,11 +105,12 @@ class PSDSpectrum:
         check_psd_spectrum(sig, func, name, eps=eps)
         out = cls(sig, U)
         out.diag = np.diagonal(A).copy()
+        out.trace = float(np.trace(A))
         return out
 
     def weights(self, lam: float) -> np.ndarray:
-        """``σ_j/(σ_j + λ)`` for every eigenvalue (descending)."""
-        return self.sigma / (self.sigma + lam)
+        """``σ_j/(σ_j + λ)`` for every eigenvalue (descending; 0 for an unresolved one)."""
+        return self.resolved / (self.resolved + lam)
 
     def scores(self, lam: float) -> np.ndarray:
         """Ridge leverage scores ``ℓ_i(λ) = Σ_j U_ij² σ_j/(σ_j + λ)``, clipped to [0, 1]."""

@@ -30,6 +30,16 @@ def test_one_object_under_every_public_name():
     assert bounds.stable_rank is spectral.stable_rank
 
 
+def test_tails_use_the_clipped_eigenvalues():
+    """Sums of eigenvalues (tails, traces) keep rounding-level eigenvalues (clipped at 0): a tail at
+    the noise level stays positive, as the trace error of any computed approximation does."""
+    X = np.random.default_rng(0).normal(size=(80, 1))
+    S = spectral.PSDSpectrum.of(_gauss(X, 3.0), vectors=False)
+    assert np.all(S.sigma >= 0) and np.all(S.sigma[:-1] >= S.sigma[1:])
+    assert np.any((S.sigma > 0) & (S.resolved == 0))           # some eigenvalues are below the accuracy
+    assert S.trace == pytest.approx(80.0) and S.sigma.sum() == pytest.approx(80.0)
+
+
 def test_scores_match_the_definition(rng):
     G = rng.normal(size=(30, 5))
     K = G @ G.T + 0.1 * np.eye(30)
@@ -44,9 +54,9 @@ def test_scores_match_the_definition(rng):
 
 
 def test_the_clipping_rule_resolved(rng):
-    """The spectral quantities zero eigenvalues below 10·N·eps·σ₁ (the eigensolver's accuracy).
+    """In the ratios σ/(σ + λ) eigenvalues below 10·N·eps·σ₁ (the eigensolver's accuracy) count as 0.
 
-    Clipping them at 0 instead changes each leverage score by at most the largest weight a zeroed
+    The former sampling copy clipped them at 0 only; its scores differ from the merged ones by at most the largest weight a zeroed
     eigenvalue could carry, ``t/(t + λ)`` with ``t = 10 N eps σ₁`` (the rows of U² sum to 1); on a
     matrix with no eigenvalue below t both rules agree to rounding.
     """
