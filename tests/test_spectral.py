@@ -56,8 +56,8 @@ def test_scores_match_the_definition(rng):
 def test_the_clipping_rule_resolved(rng):
     """In the ratios σ/(σ + λ) eigenvalues below 10·N·eps·σ₁ (the eigensolver's accuracy) count as 0.
 
-    The former sampling copy clipped them at 0 only; its scores differ from the merged ones by at most the largest weight a zeroed
-    eigenvalue could carry, ``t/(t + λ)`` with ``t = 10 N eps σ₁`` (the rows of U² sum to 1); on a
+    Clipping them at 0 only (:func:`_clip_at_zero_scores`) changes each score by at most the largest
+    weight such an eigenvalue could carry, ``t/(t + λ)`` with ``t = 10 N eps σ₁`` (the rows of U² sum to 1); on a
     matrix with no eigenvalue below t both rules agree to rounding.
     """
     # a spectrum far above the threshold: both rules agree
