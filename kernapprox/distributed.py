@@ -38,7 +38,7 @@ data become float64. Non-finite values are detected lazily, chunk by chunk, when
 runs (a ``ValueError`` naming the parameter), so validation never needs an extra pass over the data.
 
 Memory: a Nyström task holds one row chunk of X (rows × d), its features (rows × r, r <= k) and
-one tile of kernel entries (``kernapprox.nystrom_psd.TILE_BYTES``); peak memory per worker is
+one tile of kernel entries (:meth:`kernapprox._cores.PSDCore.apply_tiled`); peak memory per worker is
 therefore about ``chunk_rows × k × itemsize`` plus a tile per worker thread, whatever n is
 (measured: ``benchmarks/bench_dask.py``). Dask's nanny pins BLAS/OpenMP to one thread per worker
 thread but not numba: start workers with ``NUMBA_NUM_THREADS=1`` (``LocalCluster(...,
@@ -74,7 +74,7 @@ from ._operators import Matrix
 from ._cores import PSD_CORES, PSDCore, psd_core
 from ._validation import (as_generator, check_bool, check_dense_cap, check_indices, check_int, check_kernel,
                           check_matrix, check_points, check_positive, check_rcond, check_same_dim, fail)
-from .matrix import _matvec_tiled
+from .matrix import stream_matvec
 
 __all__ = [
     "kernel_block", "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
@@ -306,7 +306,7 @@ def _small_points(P, func: str, name: str) -> np.ndarray:
 # kernel products
 # ------------------------------------------------------------------------------------------------
 def _kv_block(Xc, Yc, Vc, kernel, acc):
-    out = _matvec_tiled(kernel, np.ascontiguousarray(Xc), np.ascontiguousarray(Yc),
+    out = stream_matvec(kernel, np.ascontiguousarray(Xc), np.ascontiguousarray(Yc),
                         np.ascontiguousarray(Vc), np.dtype(acc))
     return out[:, None, :]
 
@@ -453,15 +453,15 @@ def _as_dask_v(V, Yd, func):
 # PSD Nyström
 # ------------------------------------------------------------------------------------------------
 def _features_block(Xc, kernel, Lk, pc: PSDCore, dtype):
-    """F_c = K(X_c, L_kept) R on one row chunk, by the in-memory Nyström's own tiled solve.
+    """F_c = K(X_c, L_kept) R on one row chunk, by the in-memory Nyström's own tiled application.
 
-    ``kernapprox.nystrom_psd._apply_tiled`` evaluates the kernel block tile by tile and solves in
-    place (float64: straight into the rows of F), so a task holds its F chunk plus at most one tile.
+    :meth:`kernapprox._cores.PSDCore.apply_tiled` evaluates the kernel block tile by tile and
+    multiplies in place (float64: straight into the rows of F), so a task holds its F chunk plus at
+    most one tile.
     """
-    from .nystrom_psd import _apply_tiled
     dt = np.dtype(dtype)
     Xc = np.ascontiguousarray(Xc, dtype=dt)
-    return _apply_tiled(lambda i0, i1, T: kernel.block_into(Xc[i0:i1], Lk, T), Xc.shape[0], Lk.shape[0], pc, dt, dt)
+    return pc.apply_tiled(lambda i0, i1, T: kernel.block_into(Xc[i0:i1], Lk, T), Xc.shape[0], dt, dt)
 
 
 def _nystrom_trace_block(Xc, kernel, Lk, pc, dtype):

@@ -119,7 +119,8 @@ def test_tiles_do_not_change_the_result(rng, monkeypatch, dtype, core, source):
     reused tile buffers (float32, dense cores, in-memory columns)."""
     from scipy.linalg.lapack import dtrtri
 
-    import kernapprox.nystrom_psd as mod
+    import kernapprox._cores as mod
+    import kernapprox._tiling as tiling
     from kernapprox._cores import psd_core
     n, k = 1500, 60
     X = rng.normal(size=(n, 3)).astype(dtype)
@@ -131,10 +132,11 @@ def test_tiles_do_not_change_the_result(rng, monkeypatch, dtype, core, source):
     gamma = 1e-3 if core == "ridge" else None
     kw = {"core": core, "gamma": gamma}
     kw.update({"landmarks": Z} if source == "landmark_points" else {"idx": S})
-    monkeypatch.setattr(mod, "TILE_BYTES", 1 << 40)
+    monkeypatch.setattr(tiling, "TILE_BYTES", 1 << 40)
+    monkeypatch.setattr(mod, "APPLY_MAX_ROWS", 1 << 30)
     A = ka.nystrom(M, **kw)
-    monkeypatch.setattr(mod, "MIN_TILE_ROWS", 7)
-    monkeypatch.setattr(mod, "TILE_BYTES", 7 * 8 * k)
+    monkeypatch.setattr(mod, "APPLY_MIN_ROWS", 7)
+    monkeypatch.setattr(mod, "APPLY_MAX_ROWS", 7)
     B = ka.nystrom(M, **kw)
     # the reference, from the same landmark block and core the function builds
     W = {"kernel_matrix": lambda: KM.block(S, S), "landmark_points": lambda: kern.block(Z, Z),
@@ -153,8 +155,8 @@ def test_tiles_do_not_change_the_result(rng, monkeypatch, dtype, core, source):
 @pytest.mark.parametrize("name", ka.kernels.available())
 @pytest.mark.parametrize("n", [30, 400])
 def test_block_into_matches_block(rng, name, n):
-    """``Kernel._block_into`` (the tile writer of nystrom) gives bit-identically the values of
-    ``Kernel._block`` (small blocks: numpy path; 400×300: the tiled numba path), in the out buffer."""
+    """``Kernel.block_into`` (the tile writer of nystrom) gives bit-identically the values of
+    ``Kernel.block`` (small blocks: numpy path; 400×300: the tiled numba path), in the out buffer."""
     kern = ka.kernels.get(name)
     for dtype in (np.float64, np.float32):
         X = (0.3 * rng.normal(size=(n, 4))).astype(dtype)
