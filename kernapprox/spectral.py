@@ -154,7 +154,8 @@ def ridge_leverage_scores(K, lam: float) -> np.ndarray:
     Notes
     -----
     One ``eigh``: O(N³) time, O(N²) memory, N² kernel entries. ``ℓ_i = Σ_j U_ij² σ_j/(σ_j + λ)``
-    with the eigenvalue convention of the module docstring.
+    with the eigenvalue convention of the module docstring. The keyword ``KM_or_dense`` is a
+    deprecated spelling of ``K``.
 
     References
     ----------
@@ -178,7 +179,8 @@ def ridge_leverage_scores(K, lam: float) -> np.ndarray:
 def statistical_dimension(K, lam: float) -> float:
     """Statistical (effective) dimension ``d_stat(λ) = tr(K(K + λI)⁻¹) = Σ_j σ_j/(σ_j + λ)``.
 
-    Parameters as :func:`ridge_leverage_scores`; one ``eigvalsh`` (O(N³)).
+    Parameters as :func:`ridge_leverage_scores` (``KM_or_dense`` a deprecated spelling of ``K``);
+    one ``eigvalsh`` (O(N³)).
 
     References
     ----------
