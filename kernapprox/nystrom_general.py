@@ -11,11 +11,13 @@ All results are factor containers (:mod:`kernapprox.lowrank`); nothing of size n
 """
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 
 from . import kernels as _kernels
 from ._cores import EIG_RCOND, EPS, NS_ITER_DEFAULT, core_inverse, sym_core
+from ._random import rademacher
 from ._validation import (as_generator, check_bool, check_choice, check_indices, check_int, check_matrix,
                           check_memory, check_points, check_positive, check_rcond, check_same_dim,
                           check_symmetric, fail, working_dtype)
@@ -123,14 +125,40 @@ def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accu
 # -------------------------------------------------------------------------------------------------
 # augmented (Skyformer) Nyström
 # -------------------------------------------------------------------------------------------------
-def _augmented_blocks(kernel, Q, K, idx2, w):
-    """Sketched blocks ``φ(Q, X)S``, ``φ(K, X)S``, ``SᵀφS`` for S given by indices (a, d) and weights (a, d).
+@dataclasses.dataclass(frozen=True, eq=False)
+class AugmentedCore:
+    """The sketched blocks of the augmented Nyström (Skyformer Eqs. (4)–(6)) for a sketch S given by
+    landmark ``indices`` (a, d) into the stacked rows ``[Q; K]`` and ``signs`` (a, d):
 
-    For the exponential kernel all three blocks are computed in float64 as ``exp(logit − c)`` with one
-    common shift c (the max logit, algorithms.md §2.8); returns ``(CQ, CK, W, c)`` (c = 0 otherwise).
-    Accumulated sketches (a > 1) are summed one draw at a time: memory O((n + m) d + (a d)²).
+    ``CQ = φ(Q, X)S`` (n, d), ``CK = φ(K, X)S`` (m, d), ``W = SᵀφS`` (d, d, float64), with
+    ``S = Σ_i r_i e_{J_i}/√a`` per column. For the exponential kernel every block is
+    ``exp(logit − shift)`` in float64 with one common ``shift`` (the max logit, algorithms.md §2.8),
+    so the sketched blocks of φ itself are ``e^{shift}`` times these; ``shift = 0`` otherwise.
+    ``n_evals``: kernel entries evaluated, ``(n + m)·a·d + (a·d)²``.
     """
+
+    CQ: np.ndarray
+    CK: np.ndarray
+    W: np.ndarray
+    shift: float
+    indices: np.ndarray
+    signs: np.ndarray
+    n_evals: int
+
+
+def augmented_core(kernel, Q, K, indices, signs=None) -> AugmentedCore:
+    """The sketched blocks of the augmented Nyström on validated points (no checks; see
+    :class:`AugmentedCore`).
+
+    ``indices`` (a, d) are rows of ``[Q; K]`` (:func:`landmark_index_array`); ``signs`` (a, d) of ±1
+    (default all ones). Accumulated sketches (a > 1) are summed one draw at a time: memory
+    O((n + m) d + (a d)²). Used by :func:`augmented_nystrom`, ``kernapprox.attention.skyformer`` (its
+    factors and its batch-global Newton–Schulz scale) and, through those factors, the oracle.
+    """
+    idx2 = np.asarray(indices).reshape(-1, np.shape(indices)[-1])
+    sg = np.ones(idx2.shape) if signs is None else np.asarray(signs, dtype=np.float64).reshape(idx2.shape)
     a, d = idx2.shape
+    w = sg / np.sqrt(a)
     expo = isinstance(kernel, _kernels.Exponential)
     if expo:
         # the SM core is extremely ill-conditioned: its blocks are always computed in float64
@@ -166,12 +194,13 @@ def _augmented_blocks(kernel, Q, K, idx2, w):
                 Xi = XL[i * d:(i + 1) * d]
                 shift = max(shift, float(logits(Q, Xi).max()), float(logits(K, Xi).max()))
     Wf = np.asarray(block(XL, XL, shift, GW), dtype=np.float64)
+    n_evals = (Q.shape[0] + K.shape[0]) * idx2.size + idx2.size ** 2
     if a == 1:
         CQ, CK = block(Q, XL, shift, GQ), block(K, XL, shift, GK)
-        if np.all(w == 1):
-            return CQ, CK, Wf, shift
-        w0 = w[0]
-        return CQ * w0.astype(Q.dtype), CK * w0.astype(K.dtype), Wf * np.outer(w0, w0), shift
+        if not np.all(w == 1):
+            w0 = w[0]
+            CQ, CK, Wf = CQ * w0.astype(Q.dtype), CK * w0.astype(K.dtype), Wf * np.outer(w0, w0)
+        return AugmentedCore(CQ, CK, Wf, shift, idx2, sg, n_evals)
     CQ = np.zeros((Q.shape[0], d), dtype=Q.dtype)
     CK = np.zeros((K.shape[0], d), dtype=K.dtype)
     for i in range(a):
@@ -180,10 +209,11 @@ def _augmented_blocks(kernel, Q, K, idx2, w):
         CQ += block(Q, Xi, shift) * wi
         CK += block(K, Xi, shift) * wi
     W4 = (Wf * np.outer(w.reshape(-1), w.reshape(-1))).reshape(a, d, a, d)
-    return CQ, CK, W4.sum(axis=(0, 2)), shift
+    return AugmentedCore(CQ, CK, W4.sum(axis=(0, 2)), shift, idx2, sg, n_evals)
 
 
-def _as_index_array(indices, N: int, accumulation: int, func: str, name: str = "indices") -> np.ndarray:
+def landmark_index_array(indices, N: int, accumulation: int, func: str, name: str = "indices") -> np.ndarray:
+    """Validated landmark indices into N stacked rows as an (accumulation, d) array (1-D input: one row)."""
     a = np.asarray(indices)
     if a.ndim == 1:
         a2 = check_indices(a, N, func, name)[None, :]
@@ -196,12 +226,19 @@ def _as_index_array(indices, N: int, accumulation: int, func: str, name: str = "
     return a2
 
 
-def _signs(signs, shape, gen, func):
+#: sign rules of the accumulated sketch
+SIGN_RULES = ("rademacher", "ones")
+
+
+def sketch_signs(signs, shape, gen, func: str) -> np.ndarray:
+    """The ±1 signs ``r_ik`` of an accumulated sketch of ``shape`` (accumulation, d): a rule name
+    (``"rademacher"``: :func:`kernapprox._random.rademacher` when accumulation > 1, ones otherwise;
+    ``"ones"``) or a given ±1 array (checked)."""
     if isinstance(signs, str):
-        check_choice(signs, ("rademacher", "ones"), func, "signs")
+        check_choice(signs, SIGN_RULES, func, "signs")
         if signs == "ones" or shape[0] == 1:
             return np.ones(shape)
-        return gen.choice(np.array([-1.0, 1.0]), size=shape)
+        return rademacher(gen, shape)
     s = np.asarray(signs, dtype=np.float64)
     if s.shape != shape or not np.all(np.abs(s) == 1):
         raise fail(func, "signs", f"be ±1 of shape {shape}", f"shape {s.shape}")
@@ -310,13 +347,13 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
         idx2 = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
                                    kernel=kernel, Q=Q, K=K).reshape(accumulation, -1)
     else:
-        idx2 = _as_index_array(indices, N, accumulation, func)
+        idx2 = landmark_index_array(indices, N, accumulation, func)
         if d is not None and check_int(d, func, "d", low=1, high=N) != idx2.shape[1]:
             raise fail(func, "d", f"equal the number of given indices ({idx2.shape[1]})", d)
     d = idx2.shape[1]
-    sg = _signs(signs, idx2.shape, gen, func)
-    w = sg / np.sqrt(accumulation)
-    CQ, CK, W, shift = _augmented_blocks(kernel, Q, K, idx2, w)
+    sg = sketch_signs(signs, idx2.shape, gen, func)
+    core_blocks = augmented_core(kernel, Q, K, idx2, sg)
+    CQ, CK, W, shift = core_blocks.CQ, core_blocks.CK, core_blocks.W, core_blocks.shift
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(CQ)) and np.all(np.isfinite(CK))):
         raise fail(func, "Q", "give finite kernel values together with `K` (coordinates at a scale where "
                    "the kernel is representable)", "non-finite kernel entries")
@@ -338,7 +375,7 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
             "signs": sg, "accumulation": accumulation, "landmarks": landmarks if indices is None else "given",
             "core": core, "gamma": gamma, "n_iter": n_iter if core == "newton_schulz" else None,
             "shift": shift, "kernel": kernel.name,
-            "n_evals": (n + m) * idx2.size + idx2.size ** 2}
+            "n_evals": core_blocks.n_evals}
     return LowRank(L.astype(dt, copy=False), np.asarray(CK).astype(dt, copy=False), info)
 
 

@@ -87,7 +87,10 @@ def test_all_randomness_is_pre_drawn():
 
 
 def test_every_method_and_variant_is_covered():
-    assert set(ka.attention.methods()) <= set(oracle.VARIANTS)
+    # the library's own methods (a test may have registered a user method)
+    own = {m for m in ka.attention.methods()
+           if ka.attention.get_method(m).formula.__module__.startswith("kernapprox.")}
+    assert own <= set(oracle.VARIANTS)
     assert set(oracle.VARIANTS["exact"]) == set(ka.attention.KINDS)
     lv = oracle.list_variants()
     assert set(lv) == set(oracle.VARIANTS) and all(lv[m] for m in lv)

@@ -9,7 +9,7 @@ import numpy as np
 from .._validation import check_int, check_points, fail, working_dtype
 
 __all__ = ["check_qkv", "check_d", "check_d_matches", "tile_rows", "TILE_BYTES", "softmax_rows", "softmax_tiled",
-           "scaled", "public_draw", "FACTOR_TILE_BYTES", "KERNEL_TILE_BYTES", "kernel_row_tiles"]
+           "scaled", "FACTOR_TILE_BYTES", "KERNEL_TILE_BYTES", "kernel_row_tiles"]
 
 #: Target bytes of one (rows × m) tile of scores in the streamed exact parts (16 MiB).
 TILE_BYTES = 16 * 1024 * 1024
@@ -77,17 +77,6 @@ def check_d_matches(d, given: int, func: str, name: str, what: str) -> None:
     """With pre-drawn randomness of ``given`` rows/items, an explicit ``d`` must agree with it."""
     if d is not None and check_d(d, func) != given:
         raise fail(func, "d", f"equal the number of {what} of `{name}` ({given})", d)
-
-
-def public_draw(_draw, func: str, doc: str):
-    """The public ``fn.draw(Q, K, V, *, d, rng, **options)`` of a method: validate one head, then ``_draw``."""
-    def draw(Q, K, V, *, d=None, rng=None, **options) -> dict:
-        Q, K, V = check_qkv(Q, K, V, func)
-        return _draw(Q, K, V, d=d, rng=rng, **options)
-    draw.__doc__ = doc
-    draw.__qualname__ = f"{func}.draw"
-    draw.__wrapped__ = _draw           # inspect.signature(draw) shows the options ``_draw`` takes
-    return draw
 
 
 def scaled(X: np.ndarray) -> np.ndarray:

@@ -65,9 +65,10 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
 from ..features import draw_orthogonal
-from ._common import check_d, check_d_matches, check_qkv, public_draw
+from ._common import check_d, check_d_matches, check_qkv
+from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_optional, v_real
 
-__all__ = ["performer", "draw", "draw_omega", "REFERENCE_EPS", "default_features"]
+__all__ = ["performer", "draw", "draw_omega", "resolve_options", "default_features", "METHODS"]
 
 _FUNC = "performer"
 
@@ -96,7 +97,8 @@ def draw_omega(p: int, d: int, *, orthogonal: bool = True, scaling: int = 0, rng
     return gen.standard_normal((d, p))
 
 
-def _draw(Q, K, V, *, d=None, rng=None, omega=None, orthogonal=True, scaling=0):
+def draw(Q, K, V, *, d=None, rng=None, omega=None, orthogonal=True, scaling=0) -> dict:
+    """Performer's projection ``omega`` (d, p) for one head (``d=None``: ``int(p ln p)``)."""
     p = Q.shape[1]
     if omega is None:
         d = default_features(p) if d is None else check_d(d, _FUNC)
@@ -108,9 +110,6 @@ def _draw(Q, K, V, *, d=None, rng=None, omega=None, orthogonal=True, scaling=0):
         raise fail(_FUNC, "omega", f"have shape (d, p = {p})", f"shape {omega.shape}")
     return {"omega": omega}
 
-
-draw = public_draw(_draw, _FUNC, "Draw Performer's projection ``omega`` (d, p) for one head (``d=None``: "
-                   "``int(p ln p)``).")
 
 
 def _resolve_stabilizer(stabilize, stabilizer, feature_eps, kind):
@@ -272,7 +271,7 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
         if isinstance(key_max, bool) or not isinstance(key_max, (int, float, np.floating, np.integer)) \
                 or not np.isfinite(key_max):
             raise fail(_FUNC, "key_max", "be a finite number", repr(key_max))
-    om = _draw(Q, K, V, d=d, rng=rng, omega=omega, orthogonal=orthogonal, scaling=scaling)["omega"]
+    om = draw(Q, K, V, d=d, rng=rng, omega=omega, orthogonal=orthogonal, scaling=scaling)["omega"]
     if omega is not None:
         check_d_matches(d, om.shape[0], _FUNC, "omega", "rows")
     p = Q.shape[1]
@@ -302,12 +301,21 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     out = out.astype(dt, copy=False)
     if return_factors:
         return out, {"omega": om, "phi_q": phi_q, "phi_k": phi_k, "kv": kv, "k_sum": k_sum, "denominator": den,
-                     "stabilizer": stab, "feature_eps": eps}
+                     "stabilizer": stab, "feature_eps": eps,
+                     "n_evals": (Q.shape[0] + K.shape[0]) * om.shape[0], "exact_fraction": 0.0}
     return out
 
 
-def _batch_prepare(Q, K, V, *, d=None, omega=None, stabilize=True, stabilizer=None, key_max=None,
-                   double_scaling=False, **_) -> dict:
+def resolve_options(options: dict, *, d=None, dtype=None) -> dict:
+    """The options with ``stabilizer`` and ``feature_eps`` resolved (module docstring table)."""
+    out = dict(options)
+    stab, eps = _resolve_stabilizer(out.get("stabilize", True), out.get("stabilizer"), out.get("feature_eps"),
+                                    out.get("kind", "positive"))
+    out["stabilizer"], out["feature_eps"] = stab, eps
+    return out
+
+
+def _batch_prepare(Q, K, V, *, omega=None, stabilizer=None, key_max=None, double_scaling=False) -> dict:
     """``stabilizer="skyformer"``: the Skyformer code's key maximum, ``max ωᵀk̂`` over the whole batch
     tensor (one scalar shared by every item). Called by the dispatcher after every item's ``omega``
     is drawn."""
@@ -326,6 +334,13 @@ def _batch_prepare(Q, K, V, *, d=None, omega=None, stabilize=True, stabilizer=No
     return {"key_max": best}
 
 
-performer.draw = draw
-performer.per_item_options = {"omega": 2, "key_max": 0}
-performer.batch_prepare = _batch_prepare
+METHODS = (AttentionMethod(
+    name="performer", formula=performer, draw=draw,
+    options={"kind": v_choice("positive", "hyperbolic", "trig"), "orthogonal": v_bool, "scaling": v_choice(0, 1),
+             "stabilize": v_bool, "stabilizer": v_optional(v_choice(*STABILIZERS)),
+             "feature_eps": v_optional(v_real(low=0.0)), "key_max": v_optional(v_real()),
+             "double_scaling": v_bool, "omega": v_optional(v_array)},
+    per_item_options={"omega": 2, "key_max": 0}, batch_prepare=_batch_prepare,
+    d_bytes=lambda n, m, p, pv, d, o: 8 * ((n + m) * 2 * d * 2 + d * (p + pv)),
+    resolve_options=resolve_options,
+    summary="FAVOR+ positive random features of the softmax kernel (Choromanski et al. 2021)"),)

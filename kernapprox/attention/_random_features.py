@@ -13,15 +13,17 @@ import numpy as np
 
 from .._validation import as_generator, check_bool, check_matrix, fail
 from ..features import draw_orthogonal
-from ._common import check_d, check_d_matches, check_qkv, public_draw, scaled
+from ._common import check_d, check_d_matches, check_qkv, scaled
+from ._protocol import AttentionMethod, v_array, v_bool, v_optional
 
-__all__ = ["rff", "linear", "elu_plus_one"]
+__all__ = ["rff", "linear", "draw_rff", "elu_plus_one", "METHODS"]
 
 
 # ------------------------------------------------------------------------------------------------
 # rff
 # ------------------------------------------------------------------------------------------------
-def _draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False, orthogonal=False):
+def draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False, orthogonal=False) -> dict:
+    """The RFF attention's randomness: ``omega`` (d, p) N(0, I) rows and ``phase`` (d,) U[0, 2π)."""
     func = "rff"
     p = Q.shape[1]
     check_bool(paired, func, "paired")
@@ -45,9 +47,6 @@ def _draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False
         raise fail(func, "phase", "be None with paired=True (sin/cos features have no phase)", "an array")
     return out
 
-
-_draw_rff_public = public_draw(_draw_rff, "rff", "Draw the RFF attention's randomness: ``omega`` (d, p) N(0, I) "
-                               "rows and ``phase`` (d,) U[0, 2π).")
 
 
 #: cos of an argument a is evaluated with an absolute error ~ a·eps (the argument's own rounding): phases
@@ -116,7 +115,7 @@ def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool
     """
     func = "rff"
     Q, K, V = check_qkv(Q, K, V, func)
-    r = _draw_rff(Q, K, V, d=d, rng=rng, omega=omega, phase=phase, paired=paired, orthogonal=orthogonal)
+    r = draw_rff(Q, K, V, d=d, rng=rng, omega=omega, phase=phase, paired=paired, orthogonal=orthogonal)
     om, ph = r["omega"], r.get("phase")
     if omega is not None:
         check_d_matches(d, om.shape[0], func, "omega", "rows")
@@ -124,12 +123,9 @@ def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool
     zk = _z(scaled(K), om, ph, "K")
     out = (zq @ (zk.T @ V)).astype(Q.dtype, copy=False)
     if return_factors:
-        return out, {"omega": om, "phase": ph, "z_q": zq, "z_k": zk}
+        return out, {"omega": om, "phase": ph, "z_q": zq, "z_k": zk,
+                     "n_evals": (Q.shape[0] + K.shape[0]) * om.shape[0], "exact_fraction": 0.0}
     return out
-
-
-rff.draw = _draw_rff_public
-rff.per_item_options = {"omega": 2, "phase": 1}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -172,7 +168,7 @@ def linear(Q, K, V, *, d=None, rng=None, return_factors: bool = False):
     k_sum = fk.sum(axis=0)
     out = ((fq @ kv) / (fq @ k_sum)[:, None]).astype(Q.dtype, copy=False)
     if return_factors:
-        return out, {"phi_q": fq, "phi_k": fk, "kv": kv, "k_sum": k_sum}
+        return out, {"phi_q": fq, "phi_k": fk, "kv": kv, "k_sum": k_sum, "n_evals": 0, "exact_fraction": 0.0}
     return out
 
 
@@ -181,5 +177,16 @@ def _draw_linear(Q, K, V, *, d=None, rng=None) -> dict:
     return {}
 
 
-linear.draw = _draw_linear
-linear.per_item_options = {}
+_RF_BYTES = (lambda n, m, p, pv, d, o: 8 * ((n + m) * 2 * d * 2 + d * (p + pv)))
+
+METHODS = (
+    AttentionMethod(
+        name="rff", formula=rff, draw=draw_rff,
+        options={"paired": v_bool, "orthogonal": v_bool, "omega": v_optional(v_array),
+                 "phase": v_optional(v_array)},
+        per_item_options={"omega": 2, "phase": 1}, target=lambda o: "gaussian", d_bytes=_RF_BYTES,
+        summary="random Fourier features of Skyformer's Gaussian kernel (Rahimi & Recht 2007)"),
+    AttentionMethod(
+        name="linear", formula=linear, draw=_draw_linear, options={}, d_bytes=lambda n, m, p, pv, d, o: 0,
+        summary="elu + 1 linear attention (Katharopoulos et al. 2020)"),
+)

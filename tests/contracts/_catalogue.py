@@ -672,7 +672,8 @@ def _att_ref(method):
         return None
 
     def ref(v):
-        from kernapprox.attention import DEFAULT_SAFEGUARD, _exact, target_kind
+        from kernapprox.attention import _exact
+        rec = ka.attention.get_method(method).method
         if isinstance(v["rng"], (np.random.Generator, np.random.SeedSequence)):
             return None                          # consumed by the call: compared with the int-seed call
         Q, K, V = F(v["Q"]), F(v["K"]), F(v["V"])
@@ -686,8 +687,7 @@ def _att_ref(method):
             if o is None:
                 return None
             o = np.array(o, dtype=np.float64)
-            out[idx] = _exact.safeguard_rows(o, q, k, vv, target_kind(method, {}),
-                                             DEFAULT_SAFEGUARD.get(method, "exact"))[0]
+            out[idx] = _exact.safeguard_rows(o, q, k, vv, rec.target({}), rec.default_safeguard)[0]
         return out
     return ref
 
@@ -723,6 +723,18 @@ add("kernapprox.attention.option_schema", values=lambda: {"method": "skyformer"}
     ref=lambda v: len([k for k, p in __import__("inspect").signature(ka.attention.get_method(v["method"]).__wrapped__)
                        .parameters.items() if p.kind is p.KEYWORD_ONLY and k not in ("d", "rng", "return_factors")]),
     rtol=0.0, group="attention")
+def _first_key_method():
+    from kernapprox.attention import AttentionMethod
+
+    def first_key(Q, K, V, *, d=None, rng=None, return_factors=False):
+        out = np.repeat(V[:1], Q.shape[0], axis=0)
+        return (out, {"n_evals": 0, "exact_fraction": 0.0}) if return_factors else out
+    return AttentionMethod("contract_first_key", first_key, lambda Q, K, V, *, d=None, rng=None: {}, options={})
+
+
+add("kernapprox.attention.register", values=lambda: {"method": _first_key_method(), "replace": True},
+    call=lambda v: (ka.attention.register(v["method"], replace=v["replace"], **XK(v)), 0)[1],
+    params=[P("replace", "bool")], group="attention")
 add("kernapprox.attention.get_method", values=lambda: {"name": "skyformer"},
     call=lambda v: (ka.attention.get_method(v["name"], **XK(v)), 0)[1], params=[P("name", "choice")],
     group="attention")
