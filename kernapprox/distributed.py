@@ -70,6 +70,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import lowrank as _lowrank
+from ._operators import Matrix
 from ._cores import PSD_CORES, PSDCore, psd_core
 from ._validation import (as_generator, check_bool, check_dense_cap, check_indices, check_int, check_kernel,
                           check_matrix, check_points, check_positive, check_rcond, check_same_dim, fail)
@@ -895,16 +896,18 @@ def _diag_fn(Xc, kernel):
     return kernel.diag_of(np.ascontiguousarray(Xc))
 
 
-class DaskKernelMatrix:
-    """Lazy K(X, Y) on a Dask cluster, following the kernel-matrix protocol of :class:`KernelMatrix`.
+class DaskKernelMatrix(Matrix):
+    """Lazy K(X, Y) on a Dask cluster: a protocol object of :func:`kernapprox.as_matrix`, like
+    :class:`~kernapprox.KernelMatrix` (the same :class:`kernapprox._operators.Matrix` base: index
+    checks, counting, ``block``/``entries``/``dense`` defaults).
 
-    ``.shape``, ``.dtype``, ``.is_psd``, ``.symmetric``, ``.kernel``, ``.X`` (a dask array),
-    ``.diag()``, ``.columns(idx)``, ``.rows(idx)``, ``.block(I, J)``, ``.matvec(V)``,
-    ``.rmatvec(U)``, ``@``, ``.as_operator()``, ``.n_evals``, ``.reset()``. Every method returns
-    an in-memory ndarray (the protocol's contract): columns are evaluated chunk-wise on the
-    cluster — ``K(X_c, Y[idx])`` per row chunk — and gathered on the driver, so single-machine
-    algorithms written against the protocol (:func:`kernapprox.rpcholesky`, samplers) run
-    unchanged with distributed column evaluations.
+    ``.shape``, ``.dtype``, ``.psd``, ``.symmetric``, ``.kernel``, ``.X`` (a dask array),
+    ``.diag()``, ``.columns(indices)``, ``.rows(indices)``, ``.block(I, J)``, ``.matvec(V)``,
+    ``.rmatvec(U)``, ``@``, ``.as_operator()``, ``.n_evals``, ``.count(k)``, ``.reset()``. Every
+    method returns an in-memory ndarray (the protocol's contract): columns are evaluated chunk-wise
+    on the cluster — ``K(X_c, Y[indices])`` per row chunk — and gathered on the driver, so
+    single-machine algorithms written against the protocol (:func:`kernapprox.rpcholesky`,
+    :func:`kernapprox.nystrom`, samplers, metrics) run unchanged with distributed evaluations.
 
     Parameters
     ----------
@@ -918,9 +921,11 @@ class DaskKernelMatrix:
 
     Notes
     -----
-    ``columns(idx)`` costs n·|idx| kernel entries on the cluster plus a gather of |idx| points;
-    driver memory O(n·|idx|) for the returned columns (as for :class:`KernelMatrix`).
+    ``columns(indices)`` costs n·|indices| kernel entries on the cluster plus a gather of |indices|
+    points; driver memory O(n·|indices|) for the returned columns (as for :class:`KernelMatrix`).
     """
+
+    psd_declared = True
 
     def __init__(self, kernel, X, Y=None, *, chunk_rows: int | None = None, persist: bool = False):
         func = "DaskKernelMatrix"
@@ -940,7 +945,6 @@ class DaskKernelMatrix:
         self.X = Xd
         self.Y = Yd
         self.symmetric = Yd is None
-        self.n_evals = 0
 
     @property
     def _Y(self):
@@ -955,32 +959,22 @@ class DaskKernelMatrix:
         return np.dtype(self.X.dtype)
 
     @property
-    def is_psd(self) -> bool:
+    def psd(self) -> bool:
+        """True for a square K(X, X) of a PSD kernel (by construction)."""
         return self.symmetric and self.kernel.is_psd
 
     def __repr__(self) -> str:
         return (f"DaskKernelMatrix({self.kernel!r}, shape={self.shape}, dtype={self.dtype}, "
                 f"row_chunks={len(self.X.chunks[0])}, n_evals={self.n_evals})")
 
-    def reset(self) -> None:
-        """Reset the evaluation counter ``n_evals`` to zero."""
-        self.n_evals = 0
-
-    def _count(self, k: int) -> None:
-        self.n_evals += int(k)
-
-    def diag(self) -> np.ndarray:
-        """Diagonal ``K[i, i]`` (square: n entries), evaluated per row chunk."""
+    # -- entries (unvalidated, uncounted: Matrix's public methods validate and count) -----------
+    def _diag(self) -> np.ndarray:
         if self.symmetric:
-            out = self.X.map_blocks(_diag_fn, self.kernel, drop_axis=1, dtype=self.dtype,
-                                    meta=np.empty((0,), dtype=self.dtype)).compute()
-            self._count(self.shape[0])
-            return _owned(out)
+            return _owned(self.X.map_blocks(_diag_fn, self.kernel, drop_axis=1, dtype=self.dtype,
+                                            meta=np.empty((0,), dtype=self.dtype)).compute())
         k = min(self.shape)
         # k(x_i, y_i) row-wise (as KernelMatrix.diag), not the diagonals of 512×512 blocks
-        out = self.kernel.pairs(self.X[:k].compute(), self._Y[:k].compute())
-        self._count(k)
-        return _owned(out)
+        return _owned(self.kernel.pairs(self.X[:k].compute(), self._Y[:k].compute()))
 
     def _columns_lazy(self, A, P):
         dask, _ = _dask()
@@ -988,45 +982,31 @@ class DaskKernelMatrix:
         return A.map_blocks(_block_fn, self.kernel, Pd, self.dtype.str, chunks=(A.chunks[0], (P.shape[0],)),
                             dtype=self.dtype, meta=np.empty((0, 0), dtype=self.dtype))
 
-    def columns(self, idx) -> np.ndarray:
-        """Columns ``K[:, idx]`` (n, |idx|): gathered points ``Y[idx]``, then one task per row chunk of X."""
-        idx = check_indices(idx, self.shape[1], "DaskKernelMatrix.columns", "idx")
-        P = _gather_rows(self._Y, idx)
-        out = _owned(self._columns_lazy(self.X, P).compute())
-        self._count(self.shape[0] * idx.size)
-        return out
+    def _columns(self, idx) -> np.ndarray:
+        """Gathered points ``Y[indices]``, then one task per row chunk of X."""
+        return _owned(self._columns_lazy(self.X, _gather_rows(self._Y, idx)).compute())
 
-    def rows(self, idx) -> np.ndarray:
-        """Rows ``K[idx, :]`` (|idx|, m)."""
-        idx = check_indices(idx, self.shape[0], "DaskKernelMatrix.rows", "idx")
-        P = _gather_rows(self.X, idx)
-        out = _owned(np.asarray(self._columns_lazy(self._Y, P).compute()).T)
-        self._count(self.shape[1] * idx.size)
-        return out
+    def _rows(self, idx) -> np.ndarray:
+        return _owned(np.asarray(self._columns_lazy(self._Y, _gather_rows(self.X, idx)).compute()).T)
 
-    def block(self, I, J) -> np.ndarray:
-        """Sub-matrix ``K[I][:, J]`` (both index sets gathered; evaluated on the driver)."""
-        I = check_indices(I, self.shape[0], "DaskKernelMatrix.block", "I")
-        J = check_indices(J, self.shape[1], "DaskKernelMatrix.block", "J")
-        out = self.kernel.block(_gather_rows(self.X, I), _gather_rows(self._Y, J))
-        self._count(I.size * J.size)
-        return out
+    def _block(self, I, J) -> np.ndarray:
+        """Both index sets gathered; evaluated on the driver."""
+        return self.kernel.block(_gather_rows(self.X, I), _gather_rows(self._Y, J))
 
-    def dense(self, *, force: bool = False) -> np.ndarray:
-        """The whole matrix on the driver; refuses above the library's dense cap unless ``force=True``."""
-        from .matrix import DENSE_CAP_ENTRIES
-        n, m = self.shape
-        check_dense_cap(n, m, DENSE_CAP_ENTRIES, "DaskKernelMatrix.dense", force=force,
-                        hint=", or use matvec/columns")
-        return self.columns(np.arange(m))
+    def _entries(self, I, J) -> np.ndarray:
+        return self.kernel.pairs(_gather_rows(self.X, I), _gather_rows(self._Y, J))
 
+    def _dense(self) -> np.ndarray:
+        return self._columns(np.arange(self.shape[1]))
+
+    # -- products -------------------------------------------------------------------------------
     def _matvec_lazy(self, V, accumulate=None):
         return kernel_matvec(self.kernel, self.X, None if self.symmetric else self._Y, V, accumulate=accumulate)
 
     def matvec(self, V, *, accumulate: str | None = None) -> np.ndarray:
         """``K @ V`` (ndarray) through :func:`kernel_matvec` on the cluster; counts n·m entries."""
         out = _owned(self._matvec_lazy(V, accumulate).compute())
-        self._count(self.shape[0] * self.shape[1])
+        self.count(self.shape[0] * self.shape[1])
         return out
 
     def rmatvec(self, U, *, accumulate: str | None = None) -> np.ndarray:
@@ -1034,18 +1014,28 @@ class DaskKernelMatrix:
         if self.symmetric:
             return self.matvec(U, accumulate=accumulate)
         out = _owned(kernel_matvec(self.kernel, self._Y, self.X, U, accumulate=accumulate).compute())
-        self._count(self.shape[0] * self.shape[1])
+        self.count(self.shape[0] * self.shape[1])
         return out
+
+    matmat = matvec
+    rmatmat = rmatvec
+
+    def _matmat(self, V):
+        return _owned(self._matvec_lazy(V).compute())
+
+    def _rmatmat(self, U):
+        return _owned(kernel_matvec(self.kernel, self._Y, self.X, U).compute())
 
     def __matmul__(self, V):
         return self.matvec(V)
 
     @property
     def T(self) -> "DaskKernelMatrix":
+        """The transpose K(Y, X) (its own evaluation counter)."""
         if self.symmetric:
             return self
         out = DaskKernelMatrix.__new__(DaskKernelMatrix)
-        out.kernel, out.X, out.Y, out.symmetric, out.n_evals = self.kernel, self._Y, self.X, False, 0
+        out.kernel, out.X, out.Y, out.symmetric = self.kernel, self._Y, self.X, False
         return out
 
     def as_operator(self) -> spla.LinearOperator:
@@ -1054,7 +1044,7 @@ class DaskKernelMatrix:
         if self.symmetric:
             n = self.shape[0]
             return DaskOperator(self.shape, lambda V: self._matvec_lazy(V, "float64"),
-                                on_product=lambda b: self._count(n * n))
+                                on_product=lambda b: self.count(n * n))
         dt = np.dtype(np.float64) if self.dtype == np.float64 else np.dtype(np.float32)
         return spla.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.rmatvec,
                                    matmat=self.matvec, rmatmat=self.rmatvec, dtype=dt)

@@ -31,6 +31,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import ndtri
 
+from ._operators import DifferenceMatrix, to_matrix
+from ._tiling import EPS, row_tiles, tile_rows
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_memory,
                           check_probability, check_real, fail, symmetry_gap, warn)
 
@@ -41,7 +43,6 @@ __all__ = [
     "KW_FAIL_PROB", "HUTCHINSON_SAMPLES",
 ]
 
-EPS = float(np.finfo(np.float64).eps)
 #: ``method="auto"`` computes exactly when the difference has at most this many entries (1000×1000).
 EXACT_MAX_ENTRIES = 1_000_000
 #: ... or when its short side is at most this long (tall-skinny: the SVD costs O(n·m·min(n, m)))
@@ -81,10 +82,6 @@ HUTCHINSON_SAMPLES = 64
 HUTCHINSON_MIN_CAP = 1024
 #: Probe vectors are applied in blocks of at most this many columns.
 PROBE_BLOCK = 32
-#: Two operands count as symmetric when max|A − Aᵀ| <= SYM_EPS_MULTIPLE · eps · max|A| (dense only).
-SYM_EPS_MULTIPLE = 100.0
-#: Rows per tile of the streamed Frobenius / diagonal computations target this many bytes.
-TILE_BYTES = 8 * 1024 * 1024
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -151,248 +148,23 @@ SpectralError = ErrorEstimate
 
 
 # ---------------------------------------------------------------------------------------------------
-# operands
+# operands: the one matrix protocol, in float64
 # ---------------------------------------------------------------------------------------------------
-def _is_kernel_matrix(obj) -> bool:
-    return all(hasattr(obj, a) for a in ("kernel", "X", "shape", "matvec")) and not isinstance(obj, np.ndarray)
+def _difference(A, B, func: str, symmetric=None) -> DifferenceMatrix:
+    """The error operator ``A − B`` (B may be None) over float64 views of the operands
+    (:func:`kernapprox._operators.to_matrix`; a float32 kernel matrix is evaluated in float64)."""
+    MA = to_matrix(A, func, "A").astype(np.float64)
+    MB = None if B is None else to_matrix(B, func, "B").astype(np.float64)
+    return DifferenceMatrix(MA, MB, symmetric=symmetric, func=func)
 
 
-def _is_in_memory_kernel_matrix(obj) -> bool:
-    from .matrix import KernelMatrix
-    return isinstance(obj, KernelMatrix)
+def _mm(M: DifferenceMatrix, V: np.ndarray) -> np.ndarray:
+    """``(A − B) V`` for V float64 (N, b), float64 (n, b), counted in M.matvecs / M.passes."""
+    return M.matmat(V, accumulate="float64").reshape(M.shape[0], -1)
 
 
-def _is_lowrank(obj) -> bool:
-    from .lowrank import LowRank, PSDLowRank, SymLowRank
-    return isinstance(obj, (PSDLowRank, SymLowRank, LowRank))
-
-
-def _tile_rows(m: int) -> int:
-    return int(max(1, min(4096, TILE_BYTES // max(1, 8 * m))))
-
-
-class _Operand:
-    """A uniform float64 view of one operand: products, row tiles, diagonal, dense, symmetry."""
-
-    _source = None   # the kernel-matrix object behind a "linop" operand built from its .as_operator()
-
-    def __init__(self, obj, func: str, name: str):
-        self.obj = obj
-        self.name = name
-        if isinstance(obj, _Operand):  # pragma: no cover - internal reuse
-            self.__dict__.update(obj.__dict__)
-            return
-        if _is_lowrank(obj):
-            self.kind = "lowrank"
-            self.shape = tuple(obj.shape)
-            from .lowrank import LowRank
-            if isinstance(obj, LowRank):
-                self.symmetric = obj.shape[0] == obj.shape[1] and (
-                    obj.L is obj.R or np.array_equal(obj.L, obj.R))
-            else:
-                self.symmetric = True
-        elif _is_kernel_matrix(obj) and not _is_in_memory_kernel_matrix(obj) and hasattr(obj, "as_operator"):
-            # another backend's kernel matrix (e.g. DaskKernelMatrix): its products, rows and diagonal
-            # run where its points live; pulling .X to the driver would defeat it
-            self.kind = "linop"
-            self._source = obj
-            self.obj = obj.as_operator()
-            self.shape = tuple(self.obj.shape)
-            sym = getattr(self.obj, "symmetric", None)
-            self.symmetric = bool(sym) if sym is not None and self.shape[0] == self.shape[1] else False
-        elif _is_kernel_matrix(obj):
-            self.kind = "kernel"
-            self.shape = tuple(obj.shape)
-            sym = getattr(obj, "symmetric", None)
-            if sym is None:
-                sym = getattr(obj, "Y", 0) is None
-            self.symmetric = bool(sym) and self.shape[0] == self.shape[1]
-            self._X64 = np.asarray(obj.X, dtype=np.float64)
-            Y = getattr(obj, "Y", None)
-            self._Y64 = self._X64 if Y is None else np.asarray(Y, dtype=np.float64)
-        elif isinstance(obj, spla.LinearOperator):
-            self.kind = "linop"
-            self.shape = tuple(obj.shape)
-            sym = getattr(obj, "symmetric", None)
-            self.symmetric = bool(sym) if sym is not None and self.shape[0] == self.shape[1] else False
-        elif sp.issparse(obj):
-            self.kind = "sparse"
-            self.obj = sp.csr_matrix(obj, dtype=np.float64)
-            if not np.isfinite(self.obj.data).all():
-                raise fail(func, name, "hold only finite values (no NaN or inf)", "non-finite entries")
-            self.shape = tuple(self.obj.shape)
-            self.symmetric = self.shape[0] == self.shape[1] and abs(self.obj - self.obj.T).max() == 0
-        else:
-            try:
-                A = check_matrix(obj, func, name, ndim=2, dtype=np.float64)
-            except TypeError:
-                raise fail(func, name, "be an ndarray, sparse matrix, KernelMatrix, low-rank result or "
-                           "LinearOperator", type(obj).__name__, TypeError) from None
-            self.kind = "dense"
-            self.obj = A
-            self.shape = A.shape
-            if A.shape[0] == A.shape[1]:
-                scale = float(np.max(np.abs(A))) if A.size else 0.0
-                self.symmetric = bool(np.max(np.abs(A - A.T)) <= SYM_EPS_MULTIPLE * EPS * scale)
-            else:
-                self.symmetric = False
-        if len(self.shape) != 2 or self.shape[0] < 1 or self.shape[1] < 1:
-            raise fail(func, name, "be a non-empty 2-D operator", f"shape {self.shape}")
-
-    # products (V is float64 (m, b); returns float64 (n, b)) -----------------------------------------
-    def mm(self, V: np.ndarray) -> np.ndarray:
-        o = self.obj
-        if self.kind in ("dense", "sparse"):
-            out = o @ V
-        elif self.kind == "kernel":
-            out = o.matvec(V)
-        elif self.kind == "lowrank":
-            out = o.matvec(V)
-        else:
-            out = o.matmat(V)
-        return np.asarray(out, dtype=np.float64).reshape(self.shape[0], -1)
-
-    def rmm(self, U: np.ndarray) -> np.ndarray:
-        o = self.obj
-        if self.kind in ("dense", "sparse"):
-            out = o.T @ U
-        elif self.symmetric:
-            return self.mm(U)
-        elif self.kind == "kernel":
-            if hasattr(o, "rmatvec"):
-                out = o.rmatvec(U)
-            else:
-                out = o.T.matvec(U)
-        elif self.kind == "lowrank":
-            out = o.rmatvec(U)
-        else:
-            out = o.rmatmat(U)
-        return np.asarray(out, dtype=np.float64).reshape(self.shape[1], -1)
-
-    # entries ---------------------------------------------------------------------------------------
-    def rows(self, i0: int, i1: int) -> np.ndarray:
-        """Rows i0:i1 as a dense float64 block."""
-        o = self.obj
-        if self.kind == "dense":
-            return o[i0:i1]
-        if self.kind == "sparse":
-            return o[i0:i1].toarray()
-        if self.kind == "kernel":
-            blk = o.kernel.block(self._X64[i0:i1], self._Y64)
-            if hasattr(o, "n_evals"):
-                o.n_evals += (i1 - i0) * self.shape[1]
-            return np.asarray(blk, dtype=np.float64)
-        if self.kind == "lowrank":
-            from .lowrank import LowRank, PSDLowRank
-            if isinstance(o, PSDLowRank):
-                F = np.asarray(o.F, dtype=np.float64)
-                return F[i0:i1] @ F.T
-            if isinstance(o, LowRank):
-                return np.asarray(o.L[i0:i1], dtype=np.float64) @ np.asarray(o.R, dtype=np.float64).T
-            U = np.asarray(o.U, dtype=np.float64)
-            return (U[i0:i1] * o.lam) @ U.T
-        if self._source is not None:
-            return np.asarray(self._source.rows(np.arange(i0, i1)), dtype=np.float64)
-        # LinearOperator: rows = (Aᵀ E_I)ᵀ
-        E = np.zeros((self.shape[0], i1 - i0))
-        E[np.arange(i0, i1), np.arange(i1 - i0)] = 1.0
-        return self.rmm(E).T
-
-    def diag(self) -> np.ndarray:
-        o = self.obj
-        if self.kind == "dense":
-            return np.diag(o).copy()
-        if self.kind == "sparse":
-            return o.diagonal()
-        if self.kind in ("kernel", "lowrank"):
-            return np.asarray(o.diag(), dtype=np.float64)
-        if self._source is not None:
-            return np.asarray(self._source.diag(), dtype=np.float64)
-        k = min(self.shape)
-        out = np.empty(k)
-        step = max(1, min(PROBE_BLOCK * 8, k))
-        for i0 in range(0, k, step):
-            i1 = min(k, i0 + step)
-            E = np.zeros((self.shape[1], i1 - i0))
-            E[np.arange(i0, i1), np.arange(i1 - i0)] = 1.0
-            out[i0:i1] = self.mm(E)[np.arange(i0, i1), np.arange(i1 - i0)]
-        return out
-
-    def dense(self) -> np.ndarray:
-        o = self.obj
-        if self.kind == "dense":
-            return o
-        if self.kind == "sparse":
-            return o.toarray()
-        if self.kind == "kernel" or self._source is not None:
-            return self.rows(0, self.shape[0])
-        if self.kind == "lowrank":
-            return np.asarray(o.to_dense(force=True), dtype=np.float64)
-        n, m = self.shape
-        if m <= n:
-            return self.mm(np.eye(m))
-        return self.rmm(np.eye(n)).T
-
-
-class _Difference:
-    """The error operator M = A − B (B may be absent)."""
-
-    def __init__(self, A, B, func: str, symmetric=None):
-        self.A = _Operand(A, func, "A")
-        self.B = None if B is None else _Operand(B, func, "B")
-        if self.B is not None and self.A.shape != self.B.shape:
-            raise ValueError(f"{func}: `A` and `B` must have the same shape; got A.shape={self.A.shape} "
-                             f"and B.shape={self.B.shape}")
-        self.shape = self.A.shape
-        if symmetric is None:
-            symmetric = self.A.symmetric and (self.B is None or self.B.symmetric)
-        elif symmetric and self.shape[0] != self.shape[1]:
-            raise fail(func, "symmetric", "be False or None for a rectangular operator", symmetric)
-        self.symmetric = bool(symmetric)
-        self.matvecs = 0
-        self.passes = 0
-        self.scale = 0.0      # max ‖A q‖ + max ‖B q‖ over unit probe columns: a lower estimate of ‖A‖ + ‖B‖
-
-    def _track(self, PA, PB):
-        sa = float(np.max(np.linalg.norm(PA, axis=0))) if PA.size else 0.0
-        sb = float(np.max(np.linalg.norm(PB, axis=0))) if PB is not None and PB.size else 0.0
-        self.scale = max(self.scale, sa + sb)
-
-    def _count(self, b):
-        self.matvecs += int(b)
-        self.passes += 1
-
-    def _product(self, method: str, V):
-        """``A.method(V) − B.method(V)``, counted and tracked (method: "mm" or "rmm")."""
-        self._count(V.shape[1])
-        out = getattr(self.A, method)(V)
-        other = None if self.B is None else getattr(self.B, method)(V)
-        self._track(out, other)
-        return out if other is None else out - other
-
-    def mm(self, V):
-        return self._product("mm", V)
-
-    def rmm(self, U):
-        return self._product("rmm", U)
-
-    def rows(self, i0, i1):
-        out = self.A.rows(i0, i1)
-        if self.B is not None:
-            out = out - self.B.rows(i0, i1)
-        return out
-
-    def diag(self):
-        out = self.A.diag()
-        if self.B is not None:
-            out = out - self.B.diag()
-        return out
-
-    def dense(self):
-        out = self.A.dense()
-        if self.B is not None:
-            out = out - self.B.dense()
-        return out
+def _rmm(M: DifferenceMatrix, U: np.ndarray) -> np.ndarray:
+    return M.rmatmat(U, accumulate="float64").reshape(M.shape[1], -1)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -467,7 +239,7 @@ class _Gram:
         self.M = 0.5 * (M + M.T)
 
 
-def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
+def _lanczos(M: DifferenceMatrix, *, rng, tol, block_size, max_iter, fail_prob):
     """Block Lanczos (full re-orthogonalisation) for ‖M‖₂; returns (value, lower, upper, info).
 
     Symmetric M: Krylov space of M, Rayleigh–Ritz on T = Qᵀ(MQ). General M: Krylov space of
@@ -475,14 +247,19 @@ def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
     block costs O(N·s·b) besides the products (s = basis size, b = block size).
     """
     n, m = M.shape
+    def mm(V):
+        return _mm(M, V)
+
+    def rmm(U):
+        return _rmm(M, U)
     if M.symmetric:
         N = n
-        fwd, bwd = M.mm, None
+        fwd, bwd = mm, None
     else:
         # Krylov space of P = MᵀM on the short side (MMᵀ when the operator is wide)
         wide = m > n
         N = min(n, m)
-        fwd, bwd = (M.rmm, M.mm) if wide else (M.mm, M.rmm)
+        fwd, bwd = (rmm, mm) if wide else (mm, rmm)
     b = min(block_size, N)
     Q = _orthonormalise(rng.standard_normal((N, b)), None, 1.0)
     basis = _Buffer(N)
@@ -556,8 +333,8 @@ def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
     return lower, lower, upper, info
 
 
-def _exact_spectral(M: _Difference):
-    D = M.dense()
+def _exact_spectral(M: DifferenceMatrix):
+    D = np.asarray(M.dense(force=True), dtype=np.float64)
     n, m = D.shape
     if M.symmetric:
         D = 0.5 * (D + D.T)
@@ -569,25 +346,9 @@ def _exact_spectral(M: _Difference):
     return val, val * (1 - rho), val * (1 + rho)
 
 
-def _factors(op: _Operand):
-    """(L, R) with op = L Rᵀ for a low-rank operand (float64)."""
-    from .lowrank import LowRank, PSDLowRank
-    o = op.obj
-    if isinstance(o, PSDLowRank):
-        F = np.asarray(o.F, dtype=np.float64)
-        return F, F
-    if isinstance(o, LowRank):
-        return np.asarray(o.L, dtype=np.float64), np.asarray(o.R, dtype=np.float64)
-    U = np.asarray(o.U, dtype=np.float64)
-    return U * o.lam, U
-
-
-def _factored_spectral(M: _Difference):
+def _factored_spectral(M: DifferenceMatrix):
     """‖A − B‖₂ for low-rank A, B from their factors: thin QRs and a small SVD, O((n + m) r²)."""
-    La, Ra = _factors(M.A)
-    if M.B is not None:
-        Lb, Rb = _factors(M.B)
-        La, Ra = np.hstack([La, -Lb]), np.hstack([Ra, Rb])
+    La, Ra = M.factors()
     _, R1 = np.linalg.qr(La)
     _, R2 = np.linalg.qr(Ra)
     val = float(np.linalg.svd(R1 @ R2.T, compute_uv=False)[0])
@@ -595,7 +356,7 @@ def _factored_spectral(M: _Difference):
     return val, val * (1 - rho), val * (1 + rho)
 
 
-def _verify_symmetric(M: _Difference, func: str) -> None:
+def _verify_symmetric(M: DifferenceMatrix, func: str) -> None:
     """``symmetric=True`` is a claim about A − B: checked by the randomized test of
     :func:`kernapprox._validation.symmetry_gap` (one block product with A and with B, no
     decomposition); the tolerance scales with ‖A‖ + ‖B‖ (the cancellation level of A − B)."""
@@ -604,8 +365,8 @@ def _verify_symmetric(M: _Difference, func: str) -> None:
     scale = {}
 
     def mv(V):
-        PA = M.A.mm(V)
-        PB = None if M.B is None else M.B.mm(V)
+        PA = M.A.matmat(V, accumulate="float64")
+        PB = None if M.B is None else M.B.matmat(V, accumulate="float64")
         cn = np.linalg.norm(V, axis=0)
         scale["s"] = float(np.max(np.linalg.norm(PA, axis=0) / cn)) + (
             0.0 if PB is None else float(np.max(np.linalg.norm(PB, axis=0) / cn)))
@@ -719,16 +480,16 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     fail_prob = check_probability(fail_prob, func, "fail_prob")
     if symmetric is not None:
         symmetric = check_bool(symmetric, func, "symmetric")
-    M = _Difference(A, B, func, symmetric)
+    M = _difference(A, B, func, symmetric)
     if symmetric:
         _verify_symmetric(M, func)
     n, m = M.shape
     N = n if M.symmetric else min(n, m)                  # dimension of the Krylov space
     if block_size is None:
-        kernel_operand = M.A.kind == "kernel" or (M.B is not None and M.B.kind == "kernel")
+        kernel_operand = M.A.kernel is not None or (M.B is not None and M.B.kernel is not None)
         block_size = min(N, LANCZOS_BLOCK_KERNEL if kernel_operand else LANCZOS_BLOCK)
     block_size = check_int(block_size, func, "block_size", low=1, high=N)
-    factored = M.A.kind == "lowrank" and (M.B is None or M.B.kind == "lowrank")
+    factored = M.factors() is not None
     if method == "auto":
         method = "exact" if factored or _auto_exact(M.shape) else "lanczos"
     if method == "exact" and factored:
@@ -738,7 +499,7 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     if method == "exact":
         check_memory(8 * 2 * n * m, func, "method", method)
         val, lo, up = _exact_spectral(M)
-        return ErrorEstimate(val, lo, up, matvecs=min(n, m) if M.A.kind == "linop" else 0, passes=1,
+        return ErrorEstimate(val, lo, up, matvecs=min(n, m) if M.A.dense_by_products else 0, passes=1,
                              method="exact", info={"symmetric": M.symmetric})
     # memory of the Krylov basis and its images (at most N columns: the space is then invariant)
     cols = min(N, block_size * max_iter)
@@ -858,15 +619,15 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     """
     func = "frobenius_error"
     n_samples, fail_prob, gen = _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng)
-    M = _Difference(A, B, func)
+    M = _difference(A, B, func)
     n, m = M.shape
     _check_n_samples(n_samples, m, func)
     if method == "exact":
         acc = _ScaledSum()
-        step = _tile_rows(m)
+        step = tile_rows(m, 8, low=1, high=4096)
         tiles = 0
-        for i0 in range(0, n, step):
-            T = M.rows(i0, min(n, i0 + step))
+        for i0, i1 in row_tiles(n, step):
+            T = np.asarray(M.rows(np.arange(i0, i1)), dtype=np.float64)
             e = _pow2_exponent(T)
             Ts = T if e == 0 else np.ldexp(T, -e)
             acc.add(float(np.einsum("ij,ij->", Ts, Ts)), e)
@@ -878,7 +639,7 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     for s0 in range(0, n_samples, PROBE_BLOCK):
         s = min(PROBE_BLOCK, n_samples - s0)
         W = _probe(gen, m, s, distribution)
-        MW = M.mm(W)
+        MW = _mm(M, W)
         e = _pow2_exponent(MW)
         MWs = MW if e == 0 else np.ldexp(MW, -e)
         blocks.append((np.einsum("ij,ij->j", MWs, MWs), e))
@@ -926,13 +687,13 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
     """
     func = "trace_error"
     n_samples, fail_prob, gen = _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng)
-    M = _Difference(A, B, func)
+    M = _difference(A, B, func)
     n, m = M.shape
     if n != m:
         raise fail(func, "A", "be square", f"shape {M.shape}")
     _check_n_samples(n_samples, n, func)
     if method == "exact":
-        d = M.diag()
+        d = np.asarray(M.diag(), dtype=np.float64)
         val = float(np.sum(d))
         margin = EXACT_RTOL_EPS_MULTIPLE * n * EPS * float(np.sum(np.abs(d)))
         return ErrorEstimate(val, val - margin, val + margin, matvecs=M.matvecs, passes=M.passes,
@@ -941,7 +702,7 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
     for s0 in range(0, n_samples, PROBE_BLOCK):
         s = min(PROBE_BLOCK, n_samples - s0)
         W = _probe(gen, n, s, distribution)
-        samples.append(np.einsum("ij,ij->j", W, M.mm(W)))
+        samples.append(np.einsum("ij,ij->j", W, _mm(M, W)))
     mean, stderr, lo, up = _clt_bracket(np.concatenate(samples), fail_prob)
     return ErrorEstimate(mean, lo, up, matvecs=M.matvecs, passes=M.passes, method="hutchinson",
                          info={"stderr": stderr, "n_samples": n_samples, "distribution": distribution,

@@ -15,11 +15,12 @@ import numpy as np
 from scipy.linalg.blas import dtrmm
 from scipy.linalg.lapack import dtrtri
 
-from . import cholesky as _chol
 from ._cores import PSD_CORES, psd_core
 from ._validation import (check_choice, check_indices, check_points, check_positive, check_psd_spectrum,
                           check_rcond, fail)
-from .lowrank import PSDLowRank, as_matrix_protocol, require_psd
+from ._operators import require_psd, to_matrix
+from ._tiling import eps_of, out_dtype
+from .lowrank import PSDLowRank
 from .matrix import KernelMatrix
 
 __all__ = ["nystrom", "TILE_BYTES"]
@@ -164,7 +165,7 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
     (30, 'shifted_cholesky')
     """
     func = "nystrom"
-    KM = as_matrix_protocol(KM, func)
+    KM = to_matrix(KM, func, "KM")
     n, m = KM.shape
     core = "shifted_cholesky" if core is None else core
     if core == "newton_schulz":
@@ -179,8 +180,8 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
     if (idx is None) == (landmarks is None):
         raise fail(func, "idx", "be given, or else `landmarks` (exactly one of the two)",
                    "both" if idx is not None else "neither")
-    out_dtype, eps = _chol._out_dtype(KM), _chol._eps(KM)
-    ev0 = int(getattr(KM, "n_evals", 0))
+    out_dt, eps = out_dtype(KM), eps_of(KM)
+    ev0 = KM.n_evals
     kernel, X = getattr(KM, "kernel", None), getattr(KM, "X", None)
 
     if landmarks is not None:
@@ -197,10 +198,9 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
         pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=eps, func=func)
         Zc = np.ascontiguousarray(Z[pc.cols])
         F = _apply_tiled(lambda i0, i1, T: kernel.block_into(X[i0:i1], Zc, T), n, Zc.shape[0], pc,
-                         X.dtype, out_dtype)
+                         X.dtype, out_dt)
         n_evals = Z.shape[0] ** 2 + n * Zc.shape[0]
-        if hasattr(KM, "n_evals"):
-            KM.n_evals = ev0 + n_evals
+        KM.count(n_evals)
         indices = None
     else:
         idx = check_indices(idx, n, func, "idx")
@@ -211,18 +211,18 @@ def nystrom(KM, idx=None, *, landmarks=None, core: str | None = None, rcond: flo
             pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=eps, func=func)
             Zc = np.ascontiguousarray(Xs[pc.cols])
             F = _apply_tiled(lambda i0, i1, T: KM.kernel.block_into(KM.X[i0:i1], Zc, T), n, Zc.shape[0],
-                             pc, KM.X.dtype, out_dtype)
-            KM._count(n * Zc.shape[0])
+                             pc, KM.X.dtype, out_dt)
+            KM.count(n * Zc.shape[0])
         else:
             C = np.asarray(KM.columns(idx))
             W = C[idx]
-            if getattr(KM, "psd_declared", True) is False:
+            if not KM.psd_declared:
                 _check_psd_block(W, eps, func)
             pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=eps, func=func)
             Cc = np.ascontiguousarray(C[:, pc.cols])
             del C
-            F = _apply_tiled(_copy_rows(Cc), n, Cc.shape[1], pc, Cc.dtype, out_dtype)
-        n_evals = int(getattr(KM, "n_evals", 0)) - ev0
+            F = _apply_tiled(_copy_rows(Cc), n, Cc.shape[1], pc, Cc.dtype, out_dt)
+        n_evals = KM.n_evals - ev0
         indices = idx
     info = {"indices": indices, "kept": np.sort(pc.cols), "n_evals": int(n_evals), "method": "nystrom",
             "core": core, "dropped": int(pc.meta.get("dropped", 0))}

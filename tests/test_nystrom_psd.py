@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, strategies as st
 
 import kernapprox as ka
-from kernapprox.lowrank import MatrixOracle
 
 CORES = ["shifted_cholesky", "eig", "pinv"]
 
@@ -44,7 +43,7 @@ def test_nystrom_of_nystrom_is_a_fixed_point(core, rng):
     KM, X = _km(rng)
     S = rng.choice(200, 25, replace=False)
     A = ka.nystrom(KM, S, core=core)
-    B = ka.nystrom(MatrixOracle(A), S, core=core)
+    B = ka.nystrom(ka.as_matrix(A), S, core=core)
     np.testing.assert_allclose(B.to_dense(), A.to_dense(), atol=1e-8)
 
 
@@ -127,7 +126,7 @@ def test_tiles_do_not_change_the_result(rng, monkeypatch, dtype, core, source):
     S = rng.choice(n, k, replace=False)
     kern = ka.Gaussian(1.5)
     KM = ka.KernelMatrix(kern, X)
-    M = MatrixOracle(KM.dense(), is_psd=True) if source == "dense" else KM
+    M = ka.as_matrix(KM.dense(), psd=True) if source == "dense" else KM
     Z = X[S] + dtype(0.05) if source == "landmark_points" else X[S]
     gamma = 1e-3 if core == "ridge" else None
     kw = {"core": core, "gamma": gamma}
