@@ -334,15 +334,15 @@ def _aug_ref(res, v):
 
 
 add("kernapprox.nystrom_general.augmented_nystrom",
-    values=lambda: {"kernel": ka.Gaussian(1.0), "Q": c(Qa), "K": c(Ka_), "d": 6, "core": "pinv", "gamma": None,
+    values=lambda: {"kernel": ka.Gaussian(1.0), "Q": c(Qa), "K": c(Ka_), "d": 6, "core": "pinv", "lam": None,
                     "n_iter": 6, "rcond": None, "accumulation": 1, "normalise": True, "init": "per_matrix",
                     "landmarks": "uniform2n", "rng": 0},
-    call=lambda v: ka.augmented_nystrom(v["kernel"], v["Q"], v["K"], v["d"], core=v["core"], gamma=v["gamma"],
+    call=lambda v: ka.augmented_nystrom(v["kernel"], v["Q"], v["K"], v["d"], core=v["core"], lam=v["lam"],
                                         n_iter=v["n_iter"], rcond=v["rcond"], accumulation=v["accumulation"],
                                         normalise=v["normalise"], init=v["init"], landmarks=v["landmarks"],
                                         rng=v["rng"], **XK(v)),
     params=[P("kernel", "kernel"), P("Q", "points"), P("K", "points"), P("d", "int"),
-            P("core", "choice"), P("gamma", "real", optional=True), P("n_iter", "int"),
+            P("core", "choice"), P("lam", "real", optional=True), P("n_iter", "int"),
             P("rcond", "real", optional=True), P("accumulation", "int"), P("normalise", "bool"),
             P("init", "choice"), P("landmarks", "choice"), P("rng", "rng")],
     out=lambda res, v: np.concatenate([as_dense(res).ravel(), _aug_ref(res, v).ravel()]), random=True)
