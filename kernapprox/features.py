@@ -367,7 +367,7 @@ class SoftmaxFeatures(FeatureMap):
     def log_features(self, X: np.ndarray):
         """Exponent pieces ``(X̃ ωᵀ, ‖x̃‖²)`` of shape (n, m) and (n,), in X's dtype (unvalidated input)."""
         dt = X.dtype
-        Xs = X * dt.type(self.input_scale)
+        Xs = X if self.input_scale == 1.0 else X * dt.type(self.input_scale)
         return Xs @ self.omega.T.astype(dt, copy=False), np.einsum("ij,ij->i", Xs, Xs)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:

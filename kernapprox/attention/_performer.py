@@ -64,7 +64,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
-from ..features import draw_orthogonal
+from ..features import SoftmaxFeatures, draw_orthogonal
 from ._common import check_d, check_d_matches, check_qkv
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_optional, v_real
 
@@ -137,11 +137,12 @@ def _overflow(name, dt):
 
 
 def _log_features(X, omega, kind, name):
-    """Exponents ``ωᵀx − ‖x‖²/2`` (positive; hyperbolic: ``±ωᵀx − ‖x‖²/2``) of φ for scaled inputs X
-    (``name``: the argument X comes from, for the refusal of an overflow)."""
+    """Exponents ``ωᵀx − ‖x‖²/2`` (positive; hyperbolic: ``±ωᵀx − ‖x‖²/2``) of φ for scaled inputs X,
+    from :meth:`kernapprox.features.SoftmaxFeatures.log_features` (``name``: the argument X comes from,
+    for the refusal of an overflow)."""
     dt = X.dtype
-    P = X @ omega.T.astype(dt, copy=False)
-    half = 0.5 * np.einsum("ij,ij->i", X, X)
+    P, sq = SoftmaxFeatures(omega, kind=kind).log_features(X)
+    half = 0.5 * sq
     if not np.all(np.isfinite(half)):
         raise _overflow(name, dt)
     L = P if kind == "positive" else np.concatenate([P, -P], axis=1)
@@ -170,8 +171,8 @@ def _plain_features(X, omega, kind, *, query: bool, stabilize: bool, eps: float)
     dt = X.dtype
     d = omega.shape[0]
     if kind == "trig":
-        P = X @ omega.T.astype(dt, copy=False)
-        logpref = 0.5 * np.einsum("ij,ij->i", X, X)
+        P, sq = SoftmaxFeatures(omega, kind=kind).log_features(X)
+        logpref = 0.5 * sq
         if not (np.all(np.isfinite(logpref)) and np.all(np.isfinite(P))):
             raise _overflow(name, dt)
         if stabilize:
