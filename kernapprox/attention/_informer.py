@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_int, fail
-from ._common import TILE_BYTES, check_d, check_qkv, softmax_tiled, tile_rows
+from ._common import SCORE_BUDGET, check_d, check_qkv, factor_rows, score_rows, score_tiles, softmax_tiled
 from ._protocol import AttentionMethod, v_array, v_choice, v_int, v_optional
 
 __all__ = ["informer", "draw", "informer_sizes", "informer_max_d", "METHODS"]
@@ -55,7 +55,7 @@ def informer_sizes(n: int, m: int, d: int, *, n_top=None, n_sample=None) -> tupl
 def _measure_sampled(Q, K, key_indices, divisor):
     n, U = key_indices.shape
     out = np.empty(n, dtype=np.float64)
-    step = int(max(1, TILE_BYTES // max(1, U * Q.shape[1] * Q.dtype.itemsize)))
+    step = factor_rows(U * Q.shape[1], Q.dtype.itemsize, budget=SCORE_BUDGET, low=1)
     for i0 in range(0, n, step):
         Ks = K[key_indices[i0:i0 + step]]                            # (t, U, p)
         s = np.einsum("tp,tup->tu", Q[i0:i0 + step], Ks)
@@ -67,9 +67,8 @@ def _measure_exact(Q, K):
     n, m = Q.shape[0], K.shape[0]
     mean_term = Q @ K.mean(axis=0, dtype=np.float64).astype(Q.dtype)
     mx = np.empty(n, dtype=np.float64)
-    step = tile_rows(m, Q.dtype.itemsize)
-    for i0 in range(0, n, step):
-        mx[i0:i0 + step] = (Q[i0:i0 + step] @ K.T).max(axis=1)
+    for i0, i1, S in score_tiles(Q, K, score_rows(m, Q.dtype.itemsize)):
+        mx[i0:i1] = S.max(axis=1)
     return mx - mean_term
 
 

@@ -60,7 +60,7 @@ from .._cores import NS_ITER_DEFAULT, core_inverse
 from .._validation import check_choice, fail
 from ..nystrom_general import ATTENTION_CORES, NS_MAX_ITER, default_rcond
 from ..sampling import segment_means
-from ._common import FACTOR_TILE_BYTES, check_d, check_qkv, kernel_row_tiles, scaled, softmax_rows, softmax_tiled
+from ._common import check_d, check_qkv, factor_rows, kernel_row_tiles, scaled, softmax_rows, softmax_tiled
 from ._protocol import AttentionMethod, v_bool, v_choice, v_int, v_optional, v_rcond, v_real
 
 __all__ = ["nystromformer", "landmark_core", "METHODS"]
@@ -245,7 +245,7 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
             for i0, i1, T in kernel_row_tiles(_GAUSS, Qh, Kt):
                 np.matmul(T, M, out=out[i0:i1])
         else:
-            step = max(64, FACTOR_TILE_BYTES // max(1, d * Qh.dtype.itemsize))
+            step = factor_rows(d, Qh.dtype.itemsize)
             for i0 in range(0, n, step):
                 np.matmul(softmax_rows(Qh[i0:i0 + step] @ Kt.T), M, out=out[i0:i0 + step])
         return out.astype(dt, copy=False)

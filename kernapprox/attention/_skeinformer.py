@@ -31,7 +31,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_indices, fail
 from ..bounds import skeinformer_column_probabilities as column_probabilities
-from ._common import FACTOR_TILE_BYTES, check_d, check_qkv, gumbel_topk, logsumexp_rows, softmax_rows
+from ._common import check_d, factor_rows, check_qkv, gumbel_topk, logsumexp_rows, softmax_rows
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_optional
 
 __all__ = ["skeinformer", "vmean", "draw", "resolve_pilot_reuse", "METHODS"]
@@ -203,7 +203,7 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
         out = E @ VJ
         rows = np.exp(lse)
     else:
-        # row-local: streamed over query tiles of about FACTOR_TILE_BYTES (no (n, d) score block)
+        # row-local: streamed over query tiles of about FACTOR_BUDGET bytes (no (n, d) score block)
         KJt = K[Jc].T
         out = np.empty((n, V.shape[1]), dtype=np.result_type(dt, V.dtype))
         rows = np.empty(n, dtype=dt)
@@ -211,7 +211,7 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
             mask = np.ones(m, dtype=bool)
             mask[Jc] = False
             vrest = V[mask].sum(axis=0)                              # rows of V not in J'
-        step = int(max(64, FACTOR_TILE_BYTES // max(1, dcols * dt.itemsize)))
+        step = factor_rows(dcols, dt.itemsize)
         for i0 in range(0, n, step):
             i1 = min(n, i0 + step)
             S = Q[i0:i1] @ KJt                                       # (tile, d) selected scores

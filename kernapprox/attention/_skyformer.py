@@ -58,7 +58,7 @@ from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, check_memory, fail, warn
 from ..nystrom_general import (ATTENTION_CORES, NS_MAX_ITER, SIGN_RULES, augmented_core, augmented_landmarks,
                                default_rcond, landmark_index_array, sketch_signs)
-from ._common import DEN_FLOOR, FACTOR_TILE_BYTES, check_d, check_qkv, kernel_row_tiles, scaled
+from ._common import DEN_FLOOR, check_d, factor_rows, check_qkv, kernel_row_tiles, scaled
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_name, v_optional, v_rcond, v_real
 
 __all__ = ["skyformer", "draw", "resolve_options", "PRESETS", "METHODS"]
@@ -264,7 +264,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
             if not expo:
                 yield from kernel_row_tiles(kern, A, XL, scaled)
                 return
-            step = int(min(A.shape[0], max(64, FACTOR_TILE_BYTES // (8 * XL.shape[0]))))
+            step = min(A.shape[0], factor_rows(XL.shape[0], 8))
             buf = np.empty((step, XL.shape[0]))
             for i0 in range(0, A.shape[0], step):
                 i1 = min(A.shape[0], i0 + step)
