@@ -136,7 +136,7 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
         "code": ({"preset": "code"}, "stratified landmarks, Lemma-3 normalised W + 0.1 I, 6 Razavi "
                                      "steps, one Razavi scale for the whole batch (authors' code)"),
         "code-global-init": ({"preset": "code", "init": "global"},
-                             "the same as 'code' (init='global' spelled out; kept for existing cases)"),
+                             "the same as 'code' (init='global' spelled out)"),
         "code-per-matrix-init": ({"preset": "code", "init": "per_matrix"},
                                  "as 'code' with one Razavi scale per head (not the authors' code)"),
         "paper-eig": ({"preset": "paper", "core": "eig"}, "uniform2n, eigen-cutoff core (rcond 1e6·eps)"),

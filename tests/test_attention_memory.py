@@ -1,5 +1,5 @@
 """No approximator forms an n×n matrix: peak traced memory (tracemalloc sees numpy buffers) of one call
-stays far below one n×n float64 matrix (issue 4, item 5)."""
+stays far below one n×n float64 matrix."""
 import tracemalloc
 
 import numpy as np
@@ -52,7 +52,7 @@ def test_memory_linear_in_n_at_8192():
 
 @pytest.mark.slow
 def test_memory_at_16384_well_under_one_nxn_matrix():
-    """The issue's setting: n = 16384, p = 64, d = 256, all variants (streamed exact parts included):
+    """The long-sequence setting: n = 16384, p = 64, d = 256, all variants (streamed exact parts included):
     peak < 1/8 of one n×n float64 (2 GiB); observed ≤ ≈ 115 MiB."""
     _check(16384, 0.125)
 

@@ -1,5 +1,5 @@
 """One implementation per formula: each former pair of call sites gives equal results (or the documented
-difference) now that attention composes the core modules."""
+difference): attention composes the core modules."""
 import warnings
 
 import numpy as np

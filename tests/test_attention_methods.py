@@ -308,7 +308,7 @@ def test_skyformer_psd_sampler_landmarks_on_the_augmented_matrix():
     assert _rel(out, T) < 2 * _rel(uni, T) + 1e-3
 
 
-# -- follow-up of issue 4/7: Nyströmformer Gaussian target; Skyformer-SM key centring ------------------
+# -- Nyströmformer Gaussian target; Skyformer-SM key centring -------------------------------------------
 def test_nystromformer_gaussian_target_m_equals_n_pinv_reproduces_CV():
     """§2.1 + §9.1: with one landmark per token (d = n = m) the segment means are the points, so
     κ(Q̂, K̂) κ(Q̂, K̂)⁺ κ(Q̂, K̂) V = C V (exact regime); no row normalisation."""
@@ -377,7 +377,7 @@ def test_skyformer_softmax_centred_keys_invariant_to_key_translation(seed, shift
 
 
 def test_skyformer_softmax_center_keys_false_is_the_raw_augmentation():
-    """``center_keys=False`` keeps the earlier behaviour: blocks of exp(X X̂ᵀ) on the raw keys."""
+    """``center_keys=False`` is the paper's formula: blocks of exp(X X̂ᵀ) on the raw keys."""
     Q, K, V = _qkv(n=24, m=20)
     idx = np.arange(0, 44, 3)
     o, f = att.skyformer(Q, K, V, indices=idx, target="softmax", center_keys=False, return_factors=True)

@@ -1,42 +1,45 @@
-"""Attention targets and approximators (design.md §2, §3; algorithms.md §2, §3, §5.3, §9).
+"""Attention targets and approximators (design.md §2, §3; algorithms.md §2, §3, §5.3, §9, §13.1).
 
 Entry points
 ------------
 ``exact(Q, K, V, *, kind="softmax" | "gaussian" | "sigmoid", bias=None, key_padding_mask=None)``
     The exact targets, streamed over query tiles (never the whole n×m score matrix at once).
 ``approximate(Q, K, V, *, method, d=None, rng=None, return_factors=False, **options)``
-    One approximator from the registry :data:`_METHODS` (``name -> (module, function)``, imported on
-    first use): ``"skyformer"``, ``"nystromformer"``, ``"skeinformer"``, ``"informer"``,
-    ``"linformer"``, ``"vmean"``, ``"s3"`` (``"performer"``, ``"rff"``, ``"linear"`` are registered by
-    the random-features modules).
+    One approximator from the registry (:func:`methods`): ``"skyformer"``, ``"nystromformer"``,
+    ``"skeinformer"``, ``"vmean"``, ``"informer"``, ``"linformer"``, ``"s3"``, ``"performer"``,
+    ``"rff"``, ``"linear"``, and any method added with :func:`register`.
 ``draw_randomness(Q, K, V, *, method, d=None, rng=None, **options) -> dict``
     All the randomness ``approximate`` would draw, as named options. Passing them back makes the call
     deterministic — the contract GPU implementations and the oracle rely on::
 
         r = draw_randomness(Q, K, V, method="skyformer", d=64, rng=0)
         approximate(Q, K, V, method="skyformer", d=64, **r)   # == approximate(..., rng=0)
+``get_method(name)`` (also ``kernapprox.attention.<name>``)
+    The single-head method: ``fn(Q, K, V, *, d, rng, return_factors, safeguard, **options)`` with the
+    options contract and the range safeguard below; ``fn.draw``; ``fn.method`` its record;
+    ``fn.formula`` (``fn.__wrapped__``) the bare formula.
 
 Shapes
 ------
 ``Q (..., n, p)``, ``K (..., m, p)``, ``V (..., m, pv)``; the leading (batch, head) axes must
 broadcast. Queries and keys may have different lengths (cross-attention) wherever the method allows.
 
-Method-function protocol (single head)
---------------------------------------
-Each method is a public function ``fn(Q, K, V, *, d=None, rng=None, return_factors=False, **options)``
-on 2-D arrays returning ``out (n, pv)`` or ``(out, factors: dict)``. It carries attributes:
+The registry
+------------
+A method is an :class:`~kernapprox.attention._protocol.AttentionMethod` record (its fields are
+documented there): the bare single-head formula, its ``draw``, its declared option schema, the
+per-item options of batched calls, an optional ``batch_prepare``, its target and default safeguard,
+its ``d`` bound and memory estimate, and the hooks the oracle reads (``resolve_options``,
+``core_factors``). Each method module exports ``METHODS`` (a tuple of records); the registry maps a
+name to its module, imported on first use, and :func:`register` adds records at run time. The
+dispatcher talks to methods through these fields only.
 
-* ``fn.draw(Q, K, V, *, d, rng, **options) -> dict`` — draws every random option that is not already
-  given in ``options`` (data-dependent draws such as Skeinformer's column indices see the data); the
-  method itself calls it, so ``fn(..., rng=r)`` ≡ ``fn(..., **fn.draw(..., rng=r))``.
-* ``fn.per_item_options`` — ``{option name: ndim of one item's value}`` (or a function of the
-  options returning it, e.g. Skyformer's ``indices`` are 2-D when ``accumulation > 1``). In batched calls an option
-  whose array has ``ndim + len(batch_shape)`` dimensions and leading shape ``batch_shape`` is sliced per
-  item; with exactly ``ndim`` dimensions it is shared by every item (same landmarks for all heads).
-* optional ``fn.batch_prepare(Q, K, V, *, d, **options) -> dict`` — options computed once over the
-  whole batch (the batch-global Newton–Schulz scale of ``init="global"``, Nyströmformer and Skyformer);
-  the dispatcher first draws every item's randomness (with the item's generator, so results are
-  unchanged) and hands it to ``batch_prepare`` in ``options``.
+In batched calls an option listed in ``per_item_options`` whose array has ``ndim + len(batch_shape)``
+dimensions and leading shape ``batch_shape`` is sliced per item; with exactly ``ndim`` dimensions it
+is shared by every item (same landmarks for all heads). A method with ``batch_prepare`` gets options
+computed once over the whole batch (the batch-global Newton–Schulz scale of ``init="global"``,
+Nyströmformer and Skyformer): the dispatcher first draws every item's randomness (with the item's
+generator, so results are unchanged) and hands it to ``batch_prepare``.
 
 ``approximate`` and ``draw_randomness`` accept ``key_padding_mask`` (``True`` = padded key): each item
 then runs on its unpadded keys only, so landmarks / pilot rows / sampled columns are drawn among real
@@ -48,16 +51,22 @@ uses ``as_generator(rng)`` itself, so ``approximate(Q, K, V, method=m, rng=r) ==
 
 Options contract
 ----------------
-``approximate``, ``draw_randomness``, the public single-head functions ``kernapprox.attention.<name>``
-and their ``.draw`` check every keyword they accept on every call, whether or not the configuration
-uses it: the method's schema (:func:`option_schema`, entries of :data:`OPTION_SCHEMA`) validates each
-value (booleans must be bool, tolerances finite and in range, names from their list, pre-drawn
-randomness finite numbers); unknown keywords raise ``TypeError`` naming them; ``rng`` is normalised
-with the same check for every method, deterministic ones included; ``d`` must be an int >= 1 for every
-method (also where it is ignored: V-Mean, linear), at most the method's bound (Skyformer n + m,
-Nyströmformer min(n, m), column samplers and Linformer m, Informer the largest d with
-``c⌈ln n⌉ <= n``) and within the available memory (a per-method estimate; the message names ``d`` and
-the bytes). The bare formulas are ``get_method(name).__wrapped__``.
+``approximate``, ``draw_randomness``, the single-head methods and their ``.draw`` check every keyword
+they accept on every call, whether or not the configuration uses it: the method's schema
+(:func:`option_schema`) validates each value (booleans must be bool, tolerances finite and in range,
+names from their list, pre-drawn randomness finite numbers); unknown keywords raise ``TypeError``
+naming them; deprecated aliases (``gamma`` for the ridge ``lam``, S3's ``n_features`` for
+``n_channels``) are renamed with a ``DeprecationWarning``; ``rng`` is normalised with the same check
+for every method, deterministic ones included; ``d`` must be an int >= 1 for every method (also where
+it is ignored: V-Mean, linear), at most the method's bound (Skyformer n + m, Nyströmformer min(n, m),
+column samplers and Linformer m, Informer the largest d with ``c⌈ln n⌉ <= n``) and within the
+available memory (a per-method estimate; the message names ``d`` and the bytes).
+
+Budget
+------
+With ``return_factors`` each item's factors carry ``n_evals`` (query–key scores, kernel entries and
+feature projections evaluated, the safeguard's exact rows included) and ``exact_fraction`` (share of
+the n·m entries of the attention matrix the output uses exactly), algorithms.md §13.1.
 
 Range safeguard
 ---------------
@@ -67,11 +76,13 @@ pseudo-inverse (Skyformer's softmax variant, Nyströmformer) can produce an esti
 MiniLM: inf in float32, 1e139 in float64). ``approximate(..., safeguard=)`` (default ``"exact"``;
 ``"clip"`` for Linformer, whose output lies outside the hull by design) keeps every row inside the
 natural range of the method's target (:func:`_exact.safeguard_rows`); ``safeguard="none"`` returns
-the bare formula of the paper / the authors' code.
+the bare formula of the paper / the authors' code. The exact rows it recomputes are added to
+``n_evals``, and their share of the rows to ``exact_fraction`` (capped at 1; exact when the method
+computed no exact entry on those rows).
 
 Common option names across methods: ``core=`` ("pinv", "eig", "ridge", "newton_schulz"),
-``landmarks=`` (rule name), ``indices=`` (pre-drawn landmark indices; Skyformer: rows of the stacked
-``[Q̂; K̂]``), ``gamma=``, ``n_iter=``, ``init=`` ("per_matrix" | "global").
+``landmarks=`` (a landmark rule name), ``indices=`` (pre-drawn landmark indices; Skyformer: rows of
+the stacked ``[Q̂; K̂]``), ``lam=`` (ridge), ``n_iter=``, ``init=`` ("per_matrix" | "global").
 """
 from __future__ import annotations
 
@@ -313,11 +324,10 @@ def _guard(rec: AttentionMethod, res, Q, K, V, options, safeguard, return_factor
     fac["safeguard"] = {"mode": mode if kind is not None else "none", "target": kind, **info}
     if info["n_evals"]:
         fac["n_evals"] = fac.get("n_evals", 0) + info["n_evals"]
-        n, m = Q.shape[0], K.shape[0]
+        n = Q.shape[0]
         rows = info["exact_rows"]
-        # rows recomputed exactly: their m scores are exact whatever the method computed there
-        fac["exact_fraction"] = min(1.0, fac.get("exact_fraction", 0.0) + rows.size / n *
-                                    (1.0 - fac.get("exact_fraction", 0.0)))
+        # rows recomputed exactly: all m entries of each are exact
+        fac["exact_fraction"] = min(1.0, fac.get("exact_fraction", 0.0) + rows.size / n)
     return out, fac
 
 
@@ -426,9 +436,9 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
         ``return_factors`` each item's factors carry ``"safeguard"`` (rows recomputed, rows clipped,
         score evaluations added to ``n_evals``).
     **options
-        Method options (``core=``, ``landmarks=``, ``indices=``, ``gamma=``, ``n_iter=``, ``init=``, …),
+        Method options (``core=``, ``landmarks=``, ``indices=``, ``lam=``, ``n_iter=``, ``init=``, …),
         including pre-drawn randomness, per item (leading batch axes) or shared. Every option is
-        validated (:data:`OPTION_SCHEMA`) whether or not the configuration uses it; unknown names
+        validated (:func:`option_schema`) whether or not the configuration uses it; unknown names
         raise ``TypeError``; ``d`` is bounded per method (e.g. d <= n + m for Skyformer) and by the
         available memory.
 

@@ -39,7 +39,7 @@ Options that separate the paper from the authors' / the Skyformer LRA code (all 
   N(0, 0.5²) inputs and 1.0 for N(0, 2²); "google_research" vs "exact" 7e-5 and 0.7).
   Presets of the oracle (:data:`kernapprox.oracle.VARIANTS`): ``"paper"`` = ``"exact"``,
   ``"code"`` = ``"performer_pytorch"`` (ε 1e-4), ``"lra-double-scaling"`` = ``"skyformer"`` with
-  ``double_scaling=True`` (the Skyformer LRA code path). The legacy ``stabilize=False`` is
+  ``double_scaling=True`` (the Skyformer LRA code path). ``stabilize=False`` is
   ``stabilizer="none"``.
 
   Safeguard of the default ("exact"): with the per-feature key shift every column of φ(K̂) has an
@@ -223,7 +223,7 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     kind : {"positive", "hyperbolic", "trig"}
     orthogonal : bool — block-orthogonal projections (default) or i.i.d. Gaussian.
     scaling : {0, 1} — row norms of orthogonal projections: χ_p draws (0) or √p (1).
-    stabilize : bool — ``False`` is ``stabilizer="none"`` (kept for compatibility).
+    stabilize : bool — ``False`` is ``stabilizer="none"``.
     stabilizer : {None, "exact", "none", "skyformer", "performer_pytorch", "google_research"}
         Shift of the exponents and default ε (module docstring table); None: "exact" (or "none" with
         ``stabilize=False``). The reference stabilisers need ``kind="positive"``.

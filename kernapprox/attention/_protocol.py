@@ -4,6 +4,8 @@ A method is an :class:`AttentionMethod` instance, declared at the bottom of its 
 in the registry of :mod:`kernapprox.attention` (imported on first use). The dispatcher
 (:func:`kernapprox.attention.approximate`, ``draw_randomness``, the oracle) talks to a method only
 through these fields; nothing is patched onto functions and no caller branches on a method's name.
+A module declares ``METHODS = (AttentionMethod(...), ...)``; :func:`kernapprox.attention.register`
+adds a record at run time.
 
 Fields
 ------
@@ -13,11 +15,13 @@ Fields
     The bare single-head formula on validated 2-D arrays of one dtype: returns ``out (n, pv)`` or
     ``(out, factors)``. It draws its randomness through ``draw``, so ``formula(..., rng=r)`` equals
     ``formula(..., **draw(..., rng=r))``. With ``return_factors`` the factors carry ``"n_evals"``
-    (query–key scores / kernel entries evaluated) and ``"exact_fraction"`` (share of the n·m scores
-    computed exactly; algorithms.md §13.1).
+    (query–key scores, kernel entries and feature projections evaluated: landmark cores, pilot rows
+    and exact rows included) and ``"exact_fraction"`` (share of the n·m entries of the attention
+    matrix the output uses exactly: rows computed exactly, exact sparse entries with the exact
+    normalisation; algorithms.md §13.1).
 ``draw(Q, K, V, *, d, rng, **options) -> dict``
     Every random option not already given, by name (data-dependent draws see the data). It receives
-    only the options its signature names.
+    only the options its signature names (no ``**kwargs``: nothing is swallowed).
 ``options``
     The declared option schema ``{name: validator or None}``: every keyword the method accepts
     besides ``d``, ``rng``, ``return_factors``; a validator is ``v(value, func, name)`` raising
@@ -27,7 +31,8 @@ Fields
     pre-drawn arrays that batched calls slice per (batch, head) item.
 ``batch_prepare(Q, K, V, *, d, **options) -> dict`` or None
     Options computed once over the whole batch after every item's randomness is drawn (e.g. the
-    batch-global Newton–Schulz scale).
+    batch-global Newton–Schulz scale); it receives the inputs (..., n, p) and only the options its
+    signature names.
 ``target(options) -> "softmax" | "gaussian" | None``
     The exact target the method approximates with these options (None: no range to keep).
 ``default_safeguard``
