@@ -61,7 +61,7 @@ from .._validation import check_choice, fail
 from ..nystrom_general import ATTENTION_CORES, NS_MAX_ITER, default_rcond
 from ..sampling import segment_means
 from ._common import check_d, check_qkv, factor_rows, kernel_row_tiles, scaled, softmax_rows, softmax_tiled
-from ._protocol import AttentionMethod, v_bool, v_choice, v_int, v_optional, v_rcond, v_real
+from ._protocol import AttentionMethod, v_choice, v_int, v_optional, v_rcond, v_real
 
 __all__ = ["nystromformer", "landmark_core", "METHODS"]
 
