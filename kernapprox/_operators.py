@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ._aliases import deprecated_alias
 from ._tiling import eps_of, out_dtype, row_tiles, tile_rows
 from ._validation import check_bool, check_dense_cap, check_indices, check_matrix, fail
 
@@ -66,15 +67,8 @@ def _dense_cap() -> int:
 
 
 def _pick(indices, idx, func: str, name: str = "indices"):
-    """``indices``, or the deprecated keyword ``idx`` (exactly one)."""
-    if idx is not None:
-        if indices is not None:
-            raise fail(func, "idx", "not be given together with `indices` (a deprecated alias)", "both",
-                       TypeError)
-        import warnings
-        warnings.warn(f"{func}: the keyword `idx` is deprecated; use `indices`", DeprecationWarning,
-                      stacklevel=3)
-        return idx
+    """``indices``, or the deprecated keyword ``idx``."""
+    indices = deprecated_alias(func, "idx", idx, "indices", indices)
     if indices is None:
         raise fail(func, name, "be given (an array of indices)", None, TypeError)
     return indices
