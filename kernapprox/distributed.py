@@ -912,7 +912,7 @@ def spectral_error(KM, approx=None, *args, relative: bool = False, method: str =
         Start block of the Lanczos iteration.
     **options
         ``tol``, ``block_size`` (default :data:`LANCZOS_BLOCK` = 16 here), ``max_iter``,
-        ``fail_prob`` of :func:`kernapprox.spectral_error`.
+        ``delta`` of :func:`kernapprox.spectral_error`.
 
     Returns
     -------
