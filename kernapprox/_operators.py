@@ -51,7 +51,7 @@ from ._tiling import eps_of, out_dtype, row_tiles, tile_rows
 from ._validation import check_bool, check_dense_cap, check_indices, check_matrix, fail
 
 __all__ = ["Matrix", "as_matrix", "to_matrix", "require_psd", "DenseMatrix", "SparseMatrix", "OperatorMatrix",
-           "LowRankMatrix", "DifferenceMatrix", "ProtocolMatrix", "SYM_EPS_MULTIPLE", "PSD_RTOL"]
+           "LowRankMatrix", "DifferenceMatrix", "ProtocolMatrix"]
 
 #: A dense / sparse square matrix counts as symmetric when max|A − Aᵀ| <= SYM_EPS_MULTIPLE·eps·max|A|.
 SYM_EPS_MULTIPLE = 100.0
@@ -121,7 +121,7 @@ class Matrix:
             c.value = 0
 
     def share_counter(self, base: "Matrix") -> None:
-        """Count into ``base``'s counter from now on (for views of ``base``: transposes, dtype views)."""
+        """Count into ``base``'s counter (for views of ``base``: transposes, dtype views)."""
         base.count(0)
         self.__dict__["_evals"] = base.__dict__["_evals"]
 

@@ -83,8 +83,7 @@ from .matrix import stream_matvec
 
 __all__ = [
     "kernel_block", "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
-    "DaskOperator", "rpcholesky", "as_dask_points", "CHUNK_BYTES", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS",
-    "LANCZOS_BLOCK",
+    "DaskOperator", "rpcholesky", "as_dask_points",
 ]
 
 #: Target bytes of one row chunk of kernel entries (rows × k × 8) when ``chunk_rows`` is not given
@@ -556,17 +555,19 @@ class DaskNystrom:
         return rebuild, args
 
     # -- results -------------------------------------------------------------------------------
-    def compute(self, **kwargs) -> np.ndarray:
-        """The factor F as an ndarray (n, r) (``kwargs`` go to ``dask.compute``)."""
-        return _owned(self.F.compute(**kwargs))
+    def compute(self, *, scheduler=None) -> np.ndarray:
+        """The factor F as an ndarray (n, r) (``scheduler``: as for ``dask.compute``; None: the current one)."""
+        kw = {} if scheduler is None else {"scheduler": scheduler}
+        return _owned(self.F.compute(**kw))
 
-    def persist(self, **kwargs) -> "DaskNystrom":
+    def persist(self, *, scheduler=None) -> "DaskNystrom":
         """A copy whose F is computed and held in (cluster) memory."""
-        return dataclasses.replace(self, F=self.F.persist(**kwargs))
+        kw = {} if scheduler is None else {"scheduler": scheduler}
+        return dataclasses.replace(self, F=self.F.persist(**kw))
 
-    def to_lowrank(self, **kwargs) -> _lowrank.PSDLowRank:
+    def to_lowrank(self, *, scheduler=None) -> _lowrank.PSDLowRank:
         """The in-memory :class:`kernapprox.PSDLowRank` (computes F: n × r must fit the driver)."""
-        return _lowrank.PSDLowRank(self.compute(**kwargs), self.info)
+        return _lowrank.PSDLowRank(self.compute(scheduler=scheduler), self.info)
 
     def diag(self):
         """Diagonal of K̂, ``||f_i||²`` (dask array (n,))."""
@@ -813,7 +814,7 @@ def trace_error(KM, approx=None, *args, relative: bool = False, chunk_rows: int 
     -----
     One pass over X and F; kernel entries evaluated: n (the diagonal); sums in float64.
     The trace error is the nuclear-norm error ``||K − K̂||_*`` because ``K − K̂ ⪰ 0``
-    (algorithms.md §1.2; Chen, Epperly, Tropp & Webber 2024, RPCholesky, §2).
+    (algorithms.md §1.2; Chen, Epperly, Tropp, Webber, "Randomly pivoted Cholesky", CPAM 2025, §2).
     """
     func = "distributed.trace_error"
     _, da = _dask()
@@ -1140,8 +1141,8 @@ class DaskKernelMatrix(Matrix):
                                    matmat=self.matvec, rmatmat=self.rmatvec, dtype=dt)
 
 
-def rpcholesky(KM, k=None, *args, block_size: int = 1, rng=None, chunk_rows: int | None = None,
-               persist: bool = False, **options):
+def rpcholesky(KM, k=None, *args, block_size: int = 1, accelerated: bool = False, tol: float | None = None,
+               dependent_pivots: str = "drop", rng=None, chunk_rows: int | None = None, persist: bool = False):
     """Block randomly pivoted Cholesky with distributed column evaluations.
 
     Called as the in-memory verb: ``rpcholesky(DKM, k, block_size=b, rng=...)`` — it *is*
@@ -1158,9 +1159,8 @@ def rpcholesky(KM, k=None, *args, block_size: int = 1, rng=None, chunk_rows: int
     block_size : int
         Pivots drawn per round (one distributed column evaluation per round: prefer blocks of
         tens to hundreds on a cluster, where each round has a scheduling latency).
-    rng : None, int, SeedSequence or Generator
-    **options
-        Passed on to :func:`kernapprox.rpcholesky`.
+    accelerated, tol, dependent_pivots, rng
+        As in :func:`kernapprox.rpcholesky`.
 
     Returns
     -------
@@ -1184,10 +1184,12 @@ def rpcholesky(KM, k=None, *args, block_size: int = 1, rng=None, chunk_rows: int
         if persist:
             raise fail(func, "persist", "be False with a DaskKernelMatrix (pass persist= when building it)",
                        persist, TypeError)
-        return _rpcholesky(KM, k, block_size=block_size, rng=rng, **options)
+        return _rpcholesky(KM, k, block_size=block_size, accelerated=accelerated, tol=tol,
+                           dependent_pivots=dependent_pivots, rng=rng)
     if len(args) != 1:
         raise fail(func, "KM", "be a DaskKernelMatrix (or, deprecated, the form rpcholesky(kernel, X, k))",
                    type(KM).__name__, TypeError)
     _old_form(func, "rpcholesky(kernel, X, k)", "rpcholesky(DaskKernelMatrix(kernel, X), k)")
     DKM = DaskKernelMatrix(KM, k, chunk_rows=chunk_rows, persist=persist)
-    return _rpcholesky(DKM, args[0], block_size=block_size, rng=rng, **options)
+    return _rpcholesky(DKM, args[0], block_size=block_size, accelerated=accelerated, tol=tol,
+                       dependent_pivots=dependent_pivots, rng=rng)

@@ -149,11 +149,11 @@ class KPCAResult:
         return err if per_point else float(np.mean(err))
 
 
-def reconstruction_error(result: KPCAResult, X, **kwargs):
+def reconstruction_error(result: KPCAResult, X, *, per_point: bool = False, space: str = "rkhs"):
     """Function form of :meth:`KPCAResult.reconstruction_error`."""
     if not isinstance(result, KPCAResult):
         raise fail("reconstruction_error", "result", "be a KPCAResult", type(result).__name__, TypeError)
-    return result.reconstruction_error(X, **kwargs)
+    return result.reconstruction_error(X, per_point=per_point, space=space)
 
 
 def _top(mu, V, k, func, what):
@@ -166,9 +166,7 @@ def _top(mu, V, k, func, what):
     return mu[:k], V[:, :k]
 
 
-def _k(func, k, n_components):
-    """``k``, or the deprecated keyword ``n_components``; required."""
-    k = deprecated_alias(func, "n_components", n_components, "k", k)
+def _required_k(func, k):
     if k is None:
         raise fail(func, "k", "be given (the number of components)", None, TypeError)
     return k
@@ -202,7 +200,7 @@ def exact_kpca(kernel, X, k: int | None = None, *, n_components: int | None = No
     problem", Neural Computation 10(5), 1998, Eq. (14). algorithms.md §5.1.
     """
     func = "exact_kpca"
-    k = _k(func, k, n_components)
+    k = _required_k(func, deprecated_alias(func, "n_components", n_components, "k", k))
     kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     n = X.shape[0]
@@ -286,7 +284,7 @@ def nystrom_kpca(kernel, X, k: int | None = None, indices=None, *, points=None, 
     Algorithm as in algorithms.md §5.1 [I/M].
     """
     func = "nystrom_kpca"
-    k = _k(func, k, n_components)
+    k = _required_k(func, deprecated_alias(func, "n_components", n_components, "k", k))
     indices = deprecated_alias(func, "landmarks", landmarks, "indices", indices)
     lam_name = "lam" if gamma is None else "gamma"
     lam = deprecated_alias(func, "gamma", gamma, "lam", lam)
@@ -357,7 +355,7 @@ def rff_kpca(kernel, X, k: int | None = None, n_features: int | None = None, *, 
     trade-off", Ann. Statist. 50(5), 2022 [S/M]; Rahimi & Recht 2007. algorithms.md §5.1, §9.3.
     """
     func = "rff_kpca"
-    k = _k(func, k, n_components)
+    k = _required_k(func, deprecated_alias(func, "n_components", n_components, "k", k))
     kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     n = X.shape[0]
@@ -402,7 +400,7 @@ def kpca(kernel, X, k: int | None = None, *, method: str = "nystrom", indices=No
     ``n_components`` and ``landmarks`` are deprecated aliases of ``k`` and ``indices``; ``options``
     go to the method (``core``, ``rcond``, ``lam`` for Nyström; the feature options for rff)."""
     func = "kpca"
-    k = _k(func, k, n_components)
+    k = _required_k(func, deprecated_alias(func, "n_components", n_components, "k", k))
     indices = deprecated_alias(func, "landmarks", landmarks, "indices", indices)
     check_choice(method, ("exact", "nystrom", "rff"), func, "method")
     gen = as_generator(rng, func)

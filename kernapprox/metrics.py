@@ -40,8 +40,6 @@ from ._validation import (as_generator, check_bool, check_choice, check_int, che
 __all__ = [
     "ErrorEstimate", "SpectralError", "spectral_error", "spectral_norm", "frobenius_error", "trace_error",
     "relative_spectral_error", "relative_frobenius_error", "relative_trace_error", "attention_output_loss",
-    "EXACT_MAX_ENTRIES", "EXACT_SMALL_SIDE", "LANCZOS_TOL", "LANCZOS_BLOCK", "LANCZOS_BLOCK_KERNEL", "LANCZOS_MAX_ITER",
-    "KW_FAIL_PROB", "HUTCHINSON_SAMPLES",
 ]
 
 #: ``method="auto"`` computes exactly when the difference has at most this many entries (1000×1000).
@@ -517,9 +515,13 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     return ErrorEstimate(val, lo, up, matvecs=M.matvecs, passes=M.passes, method="lanczos", info=info)
 
 
-def spectral_norm(A, **kwargs) -> ErrorEstimate:
+def spectral_norm(A, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL, block_size: int | None = None,
+                  max_iter: int = LANCZOS_MAX_ITER, symmetric: bool | None = None,
+                  delta: float = KW_FAIL_PROB, fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A‖₂`` (same options and result as :func:`spectral_error` with ``B=None``)."""
-    return spectral_error(A, None, **kwargs)
+    delta = deprecated_alias("spectral_norm", "fail_prob", fail_prob, "delta", delta, new_default=KW_FAIL_PROB)
+    return spectral_error(A, None, method=method, rng=rng, tol=tol, block_size=block_size, max_iter=max_iter,
+                          symmetric=symmetric, delta=delta)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -539,13 +541,11 @@ def _clt_bracket(samples: np.ndarray, delta: float):
     return mean, stderr, mean - z * stderr, mean + z * stderr
 
 
-def _check_estimator_options(func, method, distribution, n_samples, delta, fail_prob, rng):
+def _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng):
     """Shared checks of the exact / Hutchinson options of ``frobenius_error`` and ``trace_error``
-    (all of them, whichever method runs); ``fail_prob`` is the deprecated alias of ``delta``."""
+    (all of them, whichever method runs); ``delta_name`` is the keyword the caller used."""
     check_choice(method, ("exact", "hutchinson"), func, "method")
     check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
-    delta_name = "delta" if fail_prob is None else "fail_prob"
-    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
     return (check_int(n_samples, func, "n_samples", low=2),
             check_probability(delta, func, delta_name), as_generator(rng, func))
 
@@ -631,7 +631,9 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     smoothing splines", Comm. Stat. Simul. Comput. 18(3), 1989 (applied to tr(MᵀM) = ‖M‖_F²).
     """
     func = "frobenius_error"
-    n_samples, delta, gen = _check_estimator_options(func, method, distribution, n_samples, delta, fail_prob, rng)
+    delta_name = "delta" if fail_prob is None else "fail_prob"
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    n_samples, delta, gen = _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng)
     M = _difference(A, B, func)
     n, m = M.shape
     _check_n_samples(n_samples, m, func)
@@ -700,7 +702,9 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
     (arXiv 2207.06503) — trace error as the natural RPCholesky metric.
     """
     func = "trace_error"
-    n_samples, delta, gen = _check_estimator_options(func, method, distribution, n_samples, delta, fail_prob, rng)
+    delta_name = "delta" if fail_prob is None else "fail_prob"
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    n_samples, delta, gen = _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng)
     M = _difference(A, B, func)
     n, m = M.shape
     if n != m:
@@ -736,41 +740,55 @@ def _ratio(err: ErrorEstimate, ref: ErrorEstimate, func: str) -> ErrorEstimate:
                          passes=err.passes + ref.passes, method=err.method, info=info)
 
 
-def relative_spectral_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_spectral_error(A, B, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL,
+                            block_size: int | None = None, max_iter: int = LANCZOS_MAX_ITER,
+                            symmetric: bool | None = None, delta: float = KW_FAIL_PROB,
+                            fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A − B‖₂ / ‖A‖₂`` with the bracket ``[lower_err/upper_A, upper_err/lower_A]``.
 
-    Keyword arguments are those of :func:`spectral_error` (applied to both norms).
+    Keyword arguments are those of :func:`spectral_error` (applied to both norms; ``fail_prob`` a
+    deprecated alias of ``delta``).
     """
+    func = "relative_spectral_error"
     if B is None:
-        raise fail("relative_spectral_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_spectral_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=KW_FAIL_PROB)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "tol": tol, "block_size": block_size, "max_iter": max_iter, "symmetric": symmetric,
+          "delta": delta}
     err = spectral_error(A, B, rng=gen, **kw)
     ref = spectral_error(A, None, rng=gen, **kw)
-    return _ratio(err, ref, "relative_spectral_error")
+    return _ratio(err, ref, func)
 
 
-def relative_frobenius_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_frobenius_error(A, B, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
+                             distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                             fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A − B‖_F / ‖A‖_F`` (keywords of :func:`frobenius_error`)."""
+    func = "relative_frobenius_error"
     if B is None:
-        raise fail("relative_frobenius_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_frobenius_error")
-    return _ratio(frobenius_error(A, B, rng=gen, **kw), frobenius_error(A, None, rng=gen, **kw),
-                  "relative_frobenius_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "n_samples": n_samples, "distribution": distribution, "delta": delta}
+    return _ratio(frobenius_error(A, B, rng=gen, **kw), frobenius_error(A, None, rng=gen, **kw), func)
 
 
-def relative_trace_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_trace_error(A, B, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
+                         distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                         fail_prob: float | None = None) -> ErrorEstimate:
     """``tr(A − B) / tr(A)`` (keywords of :func:`trace_error`); for PSD A, B ⪯ A the relative nuclear error."""
+    func = "relative_trace_error"
     if B is None:
-        raise fail("relative_trace_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_trace_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "n_samples": n_samples, "distribution": distribution, "delta": delta}
     err = trace_error(A, B, rng=gen, **kw)
     ref = trace_error(A, None, rng=gen, **kw)
     if float(ref) <= 0:
-        raise fail("relative_trace_error", "A", "have a positive trace", float(ref))
-    return _ratio(err, ref, "relative_trace_error")
+        raise fail(func, "A", "have a positive trace", float(ref))
+    return _ratio(err, ref, func)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests of kernapprox.distributed (issue 9): Dask kernel products, Nyström, error metrics, RPCholesky.
+"""Tests of kernapprox.distributed: Dask kernel products, Nyström, error metrics, RPCholesky.
 
 Clusters: one ``dask.distributed`` LocalCluster with 2 thread workers and one with 2 worker
 processes, each started once per module (a start costs 2–5 s). Every agreement test runs on both
@@ -182,7 +182,7 @@ def _check_nystrom_matches(k, X, idx, core, kw):
 
 
 def test_nystrom_agrees_with_single_machine_nystrom(threads_client, data):
-    """Against kernapprox.nystrom (other issue) when it is available: same K̂ = F Fᵀ."""
+    """Against the in-memory kernapprox.nystrom: same K̂ = F Fᵀ."""
     nyst = pytest.importorskip("kernapprox.nystrom_psd")
     X, _, _, idx = data
     k = ka.Gaussian(bandwidth=1.5)
