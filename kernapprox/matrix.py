@@ -17,7 +17,7 @@ from ._tiling import tile_rows
 from ._validation import (check_dense_cap, check_kernel, check_indices, check_int, check_matrix, check_points, check_same_dim, fail,
                           working_dtype)
 
-__all__ = ["KernelMatrix", "kernel_matvec", "DENSE_CAP_ENTRIES", "default_tile_rows"]
+__all__ = ["KernelMatrix", "kernel_matvec", "default_tile_rows"]
 
 #: ``KernelMatrix.dense`` refuses matrices with more entries than this unless ``force=True``
 #: (5e7 entries = 400 MB in float64).
@@ -43,9 +43,12 @@ def _n_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _matvec_tiled(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
+def stream_matvec(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
                   acc_dtype) -> np.ndarray:
-    """K(X, Y) @ V by row tiles (and column tiles when Y is long); no validation.
+    """``K(X, Y) @ V`` by row tiles (and column tiles when Y is long): the unvalidated fast path of
+    :func:`kernel_matvec` (as ``Kernel.block`` is of ``Kernel.__call__``) for callers that checked
+    their operands — X (n, d), Y (m, d) and V (m, r) C-contiguous arrays of one float dtype; the
+    result (n, r) is accumulated in ``acc_dtype``.
 
     Gaussian / exponential: the fused numba path (:func:`kernapprox._numba.kernel_matvec_fast`). Other
     kernels (or wide V): numpy tiles; row panels are shared out to a few Python threads (numpy, BLAS and
@@ -116,14 +119,14 @@ def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None) -> np.ndarr
 
 def _matvec_checked(kernel, A, B, V, accumulate, func: str) -> np.ndarray:
     """``K(A, B) @ V`` for validated points A, B and V (1-D or 2-D, one row per point of B): checks
-    ``accumulate``, picks the working dtype, streams :func:`_matvec_tiled`, keeps V's shape."""
+    ``accumulate``, picks the working dtype, streams :func:`stream_matvec`, keeps V's shape."""
     if accumulate not in (None, "float64"):
         raise fail(func, "accumulate", "be None or 'float64'", repr(accumulate))
     dt = working_dtype(A, B, V)
     vec = V.ndim == 1
     V2 = np.ascontiguousarray(V.reshape(V.shape[0], -1).astype(dt, copy=False))
     acc = np.dtype(np.float64) if accumulate == "float64" else dt
-    out = _matvec_tiled(kernel, A.astype(dt, copy=False), B.astype(dt, copy=False), V2, acc)
+    out = stream_matvec(kernel, A.astype(dt, copy=False), B.astype(dt, copy=False), V2, acc)
     return out[:, 0] if vec else out
 
 
