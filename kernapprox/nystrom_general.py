@@ -12,11 +12,11 @@ All results are factor containers (:mod:`kernapprox.lowrank`); nothing of size n
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 
 from . import kernels as _kernels
+from ._aliases import deprecated_alias
 from ._cores import EIG_RCOND, EPS, NS_ITER_DEFAULT, core_inverse, sym_core
 from ._operators import to_matrix
 from ._random import rademacher
@@ -49,11 +49,7 @@ def _check_core_options(func, core, cores, *, lam, gamma, n_iter, init, normalis
     check_choice(core, cores, func, "core")
     if gamma is not None:
         check_positive(gamma, func, "gamma", allow_zero=True)
-        if lam is not None:
-            raise fail(func, "gamma", "not be given together with `lam` (deprecated alias of `lam`)", gamma,
-                       TypeError)
-        warnings.warn(f"{func}: `gamma` is deprecated; use `lam` (the ridge)", DeprecationWarning, stacklevel=3)
-        lam = gamma
+    lam = deprecated_alias(func, "gamma", gamma, "lam", lam)
     if lam is not None:
         lam = check_positive(lam, func, "lam", allow_zero=True)
     n_iter = check_int(n_iter, func, "n_iter", low=1, high=NS_MAX_ITER)

@@ -144,17 +144,17 @@ def test_tiles_come_from_the_package_budget():
 
 def test_deprecated_aliases_mean_the_same():
     Q, K, V = _qkv()
-    with pytest.warns(DeprecationWarning, match="`gamma` is deprecated; use `lam`"):
+    with pytest.warns(DeprecationWarning, match="`gamma` is deprecated, use `lam`"):
         a = att.approximate(Q, K, V, method="skyformer", d=8, rng=0, core="ridge", gamma=0.3)
     np.testing.assert_array_equal(a, att.approximate(Q, K, V, method="skyformer", d=8, rng=0, core="ridge", lam=0.3))
-    with pytest.warns(DeprecationWarning, match="`n_features` is deprecated; use `n_channels`"):
+    with pytest.warns(DeprecationWarning, match="`n_features` is deprecated, use `n_channels`"):
         b = att.s3(Q[:40], K, V, d=8, rng=0, part="both", n_features=4)
     np.testing.assert_array_equal(b, att.s3(Q[:40], K, V, d=8, rng=0, part="both", n_channels=4))
     with pytest.warns(DeprecationWarning, match="`gamma` is deprecated"):
         B = ka.augmented_nystrom(ka.Gaussian(1.0), Q, K, 8, core="ridge", gamma=0.3, rng=0)
     np.testing.assert_array_equal(B.L, ka.augmented_nystrom(ka.Gaussian(1.0), Q, K, 8, core="ridge", lam=0.3,
                                                             rng=0).L)
-    with pytest.raises(TypeError, match="`gamma` must not be given together with `lam`"):
+    with pytest.raises(TypeError, match="got both `lam` and its deprecated alias `gamma`"):
         att.approximate(Q, K, V, method="nystromformer", d=8, gamma=0.1, lam=0.1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

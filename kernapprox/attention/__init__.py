@@ -88,10 +88,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import warnings
 
 import numpy as np
 
+from .._aliases import deprecated_alias
 from .._validation import as_generator, check_bool, check_choice, check_int, check_memory, fail, working_dtype
 from . import _exact
 from ._common import check_qkv
@@ -257,17 +257,14 @@ def option_schema(method: str) -> dict:
 
 
 def _renamed(rec: AttentionMethod, options: dict, func: str) -> dict:
-    """Options with the method's deprecated aliases renamed (DeprecationWarning)."""
+    """Options with the method's deprecated aliases renamed (:func:`kernapprox._aliases.deprecated_alias`:
+    DeprecationWarning; both names given: TypeError)."""
     if not any(k in options for k in rec.aliases):
         return options
     out = dict(options)
     for old, new in rec.aliases.items():
         if old in out:
-            if new in out:
-                raise fail(func, old, f"not be given together with `{new}` (deprecated alias of `{new}`)", "both",
-                           TypeError)
-            warnings.warn(f"{func}: option `{old}` is deprecated; use `{new}`", DeprecationWarning, stacklevel=4)
-            out[new] = out.pop(old)
+            out[new] = deprecated_alias(func, old, out.pop(old), new, out.get(new))
     return out
 
 
