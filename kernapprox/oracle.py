@@ -360,19 +360,17 @@ def _stages(method: str, options: dict) -> int:
     return s
 
 
-def _core_terms(method: str, Q, K, V, options: dict, u: float, u_store: float,
-                gen) -> tuple[float | None, float, float]:
+def _core_terms(method: str, facs, u: float, u_store: float, gen) -> tuple[float | None, float, float]:
     """(κ, E_core, E_factors): max over items of κ = ‖W‖₂‖W_inv‖₂ of the landmark core actually
     inverted; the measured first-order output change when the core W is rounded (relative ``u`` per
     entry, random signs, N_PROBES probes): ``ΔW_inv ≈ −W_inv ΔW W_inv`` propagated through the method's
     outer products (and its row normalisation for the softmax target); and the change when the stored
     outer factors L (CQ or F, n×d) and T (CKᵀV or BV, d×pv) are rounded (relative ``u_store``):
-    ``ΔL W_inv T + L W_inv ΔT`` — through a large ‖W_inv‖ these roundings do not cancel."""
-    from . import attention
-    rec = None if method == "exact" else _method(method)
+    ``ΔL W_inv T + L W_inv ΔT`` — through a large ‖W_inv‖ these roundings do not cancel. ``facs``:
+    the method's factors per item (the blocks come from its ``core_factors`` hook)."""
+    rec = None if facs is None else _method(method)
     if rec is None or rec.core_factors is None:
         return None, 0.0, 0.0
-    _, facs = attention.approximate(Q, K, V, method=method, return_factors=True, **options)
     kappa, e_core, e_fac = 0.0, 0.0, 0.0
     for idx in np.ndindex(*facs.shape):
         blocks = rec.core_factors(facs[idx])
@@ -420,7 +418,8 @@ def tolerance_model(method: str, inputs64: dict, options: dict, expected: np.nda
 
     Notes
     -----
-    Cost: N_PROBES + 1 extra float64 pipeline runs (the last one for the core condition number).
+    Cost: N_PROBES + 1 extra float64 pipeline runs (the last one returns the factors: the core condition
+    number and terms, the selection margin).
     """
     gen = as_generator(rng)
     u = UNIT_ROUNDOFF[dtype]
@@ -437,23 +436,28 @@ def tolerance_model(method: str, inputs64: dict, options: dict, expected: np.nda
     L = int(max(n, m, p, d))
     S = _stages(method, options)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    kappa, e_core, e_fac = _core_terms(method, inputs64["Q"], inputs64["K"], inputs64["V"], options, u_acc, u,
-                                       gen)
+    facs = None
+    if method != "exact":
+        from . import attention
+        _, facs = attention.approximate(inputs64["Q"], inputs64["K"], inputs64["V"], method=method,
+                                        return_factors=True, **options)
+    kappa, e_core, e_fac = _core_terms(method, facs, u_acc, u, gen)
     tol = TOL_SAFETY * ((math.sqrt(S) + math.sqrt(L) * u_acc / u) * e_in + e_core + e_fac + u * scale)
     detail = {"E_in": e_in, "E_core": e_core, "E_factors": e_fac, "stages": S, "reduction_length": L, "u": u, "u_acc": u_acc,
               "output_scale": scale, "safety": TOL_SAFETY, "n_probes": N_PROBES, "core_condition": kappa,
               "ill_posed": bool(kappa is not None and u * kappa > ILL_POSED_AMPLIFICATION)}
-    if method == "informer":
-        detail["informer_margin"] = _informer_margin(inputs64, options)
+    margin = None if facs is None else _selection_margin(facs)
+    if margin is not None:
+        detail["informer_margin"] = margin
     return tol, detail
 
 
-def _informer_margin(inputs64: dict, options: dict) -> float:
-    """Smallest gap (over items) between the u-th and (u+1)-th largest sparsity measure: a rounding
-    error larger than this can change Informer's active query set."""
-    from . import attention
-    _, facs = attention.approximate(inputs64["Q"], inputs64["K"], inputs64["V"], method="informer",
-                                    return_factors=True, **options)
+def _selection_margin(facs) -> float | None:
+    """For methods whose factors report a ranking ``measure`` (n,) and the ``active`` rows chosen by it
+    (Informer's top-u queries): the smallest gap (over items) between the u-th and (u+1)-th largest
+    measure — a rounding error larger than this can change the active set. None for other methods."""
+    if not all("measure" in facs[idx] and "active" in facs[idx] for idx in np.ndindex(*facs.shape)):
+        return None
     gap = math.inf
     for idx in np.ndindex(*facs.shape):
         f = facs[idx]

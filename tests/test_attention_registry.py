@@ -9,6 +9,18 @@ from kernapprox.attention import AttentionMethod
 from kernapprox.attention._protocol import v_choice
 
 att = ka.attention
+
+
+@pytest.fixture(autouse=True)
+def _restore_registry(monkeypatch):
+    """The user methods registered here are gone after each test (other tests list the methods)."""
+    monkeypatch.setattr(att, "_REGISTERED", dict(att._REGISTERED))
+    monkeypatch.setattr(att, "_BOUND", dict(att._BOUND))
+    yield
+    for name in ("user_first_key", "user_noisy", "user_choice"):
+        att.__dict__.pop(name, None)
+
+
 BUILTIN = ("informer", "linear", "linformer", "nystromformer", "performer", "rff", "s3", "skeinformer", "skyformer",
            "vmean")
 

@@ -157,9 +157,9 @@ def register(method: AttentionMethod, *, replace: bool = False) -> None:
     >>> def first_key(Q, K, V, *, d=None, rng=None, return_factors=False):
     ...     out = np.repeat(V[:1], Q.shape[0], axis=0)
     ...     return (out, {"n_evals": 0, "exact_fraction": 0.0}) if return_factors else out
-    >>> ka.attention.register(AttentionMethod("first_key", first_key, lambda Q, K, V, *, d=None, rng=None: {},
-    ...                                       options={}), replace=True)
-    >>> ka.attention.approximate(np.ones((3, 2)), np.ones((4, 2)), np.eye(4)[:, :2], method="first_key")[0]
+    >>> ka.attention.register(AttentionMethod("user_first_key", first_key,
+    ...                                       lambda Q, K, V, *, d=None, rng=None: {}, options={}), replace=True)
+    >>> ka.attention.approximate(np.ones((3, 2)), np.ones((4, 2)), np.eye(4)[:, :2], method="user_first_key")[0]
     array([1., 0.])
     """
     func = "attention.register"

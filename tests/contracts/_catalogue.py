@@ -728,16 +728,9 @@ add("kernapprox.attention.option_schema", values=lambda: {"method": "skyformer"}
     ref=lambda v: len([k for k, p in __import__("inspect").signature(ka.attention.get_method(v["method"]).__wrapped__)
                        .parameters.items() if p.kind is p.KEYWORD_ONLY and k not in ("d", "rng", "return_factors")]),
     rtol=0.0, group="attention")
-def _first_key_method():
-    from kernapprox.attention import AttentionMethod
-
-    def first_key(Q, K, V, *, d=None, rng=None, return_factors=False):
-        out = np.repeat(V[:1], Q.shape[0], axis=0)
-        return (out, {"n_evals": 0, "exact_fraction": 0.0}) if return_factors else out
-    return AttentionMethod("contract_first_key", first_key, lambda Q, K, V, *, d=None, rng=None: {}, options={})
-
-
-add("kernapprox.attention.register", values=lambda: {"method": _first_key_method(), "replace": True},
+# registering a method's own record again (replace=True) leaves the registry as it was
+add("kernapprox.attention.register",
+    values=lambda: {"method": ka.attention.get_method("vmean").method, "replace": True},
     call=lambda v: (ka.attention.register(v["method"], replace=v["replace"], **XK(v)), 0)[1],
     params=[P("replace", "bool")], group="attention")
 add("kernapprox.attention.get_method", values=lambda: {"name": "skyformer"},
