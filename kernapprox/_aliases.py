@@ -1,8 +1,10 @@
-"""Deprecated spellings of keywords and functions (one mechanism for every module).
+"""Deprecated spellings of keywords and functions: one mechanism for every module.
 
-A renamed keyword keeps working: :func:`renamed_keywords` maps the old spelling to the new one with
-a :class:`DeprecationWarning`; passing both is a TypeError. A renamed function keeps its old name as
-:func:`deprecated_alias`, a thin wrapper that warns and calls the new one.
+A renamed keyword is resolved by :func:`kernapprox._validation.deprecated_alias` (called inside the
+function) or declared with the decorator :func:`renamed_keywords`, which applies that same resolution
+to each ``old=`` spelling; both warn with a :class:`DeprecationWarning` at the caller's line, and
+passing both spellings is a TypeError. A renamed function keeps its old name as
+:func:`deprecated_function`, a thin wrapper that warns and calls the new one.
 """
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ import functools
 import inspect
 import warnings
 
-__all__ = ["renamed_keywords", "deprecated_alias"]
+from ._validation import deprecated_alias
+
+__all__ = ["renamed_keywords", "deprecated_function"]
+
+_UNSET = object()
 
 
 def renamed_keywords(func_name: str, **old_to_new: str):
@@ -26,17 +32,15 @@ def renamed_keywords(func_name: str, **old_to_new: str):
         def wrapper(*args, **kwargs):
             for old, new in old_to_new.items():
                 if old in kwargs:
-                    if new in kwargs or params.index(new) < len(args):
-                        raise TypeError(f"{func_name}: got both `{new}` and its deprecated spelling `{old}`")
-                    warnings.warn(f"{func_name}: `{old}` is deprecated; use `{new}`", DeprecationWarning,
-                                  stacklevel=2)
-                    kwargs[new] = kwargs.pop(old)
+                    given = new in kwargs or params.index(new) < len(args)
+                    kwargs[new] = deprecated_alias(func_name, old, kwargs.pop(old), new,
+                                                   kwargs.get(new, 0) if given else _UNSET, new_default=_UNSET)
             return f(*args, **kwargs)
         return wrapper
     return deco
 
 
-def deprecated_alias(f, old_name: str, new_path: str):
+def deprecated_function(f, old_name: str, new_path: str):
     """A function ``old_name`` that warns (DeprecationWarning naming ``new_path``) and calls ``f``."""
     @functools.wraps(f)
     def wrapper(*args, **kwargs):

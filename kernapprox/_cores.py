@@ -14,7 +14,7 @@ The policy is always a named option, never a hidden constant:
 ``"pinv"``
     Moore–Penrose pseudo-inverse: ``eig`` with numpy's cutoff ``rcond = k · eps``.
 ``"ridge"``
-    ``(W + γI)⁻¹`` through Cholesky (γ must be given).
+    ``(W + λI)⁻¹`` through Cholesky (``psd_core``'s λ must be given; ``core_inverse`` calls it γ).
 ``"newton_schulz"``
     The Razavi et al. (2014) iteration used by Nyströmformer/Skyformer (algorithms.md §1.3), with
     optional Lemma-3 normalisation (Skyformer §4.4, algorithms.md §2.5). Not for PSD factor results.
@@ -153,7 +153,7 @@ def _eigh(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
-             gamma: float | None = None, eps: float | None = None, func: str = "nystrom") -> PSDCore:
+             lam: float | None = None, eps: float | None = None, func: str = "nystrom") -> PSDCore:
     """Stabilised root of the pseudo-inverse of a PSD landmark block W (k×k), in float64.
 
     Parameters
@@ -164,8 +164,8 @@ def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
         Policy (module docstring).
     rcond : float, optional
         Relative eigenvalue cutoff of ``"eig"``/``"pinv"`` (defaults ``EIG_RCOND`` / ``k·eps``).
-    gamma : float, optional
-        Ridge of ``"ridge"`` (required there).
+    lam : float, optional
+        Ridge λ of ``"ridge"`` (required there): the core ``(W + λI)⁻¹``.
     eps : float, optional
         Unit roundoff of the data the block was computed in (``np.finfo(dtype).eps``); sets the shift
         of ``"shifted_cholesky"``. Default: float64.
@@ -205,11 +205,11 @@ def psd_core(W, core: str = "shifted_cholesky", *, rcond: float | None = None,
         L = np.ascontiguousarray(np.tril(c[:r, :r]))
         return PSDCore(cols=cols, R=None, L=L, policy=core, meta={"shift": nu, "dropped": k - r})
     if core == "ridge":
-        if gamma is None:
-            raise fail(func, "gamma", "be given (> 0) for core='ridge'", None)
-        gamma = check_positive(gamma, func, "gamma")
-        L = sla.cholesky(W + gamma * np.eye(k), lower=True, check_finite=False)
-        return PSDCore(cols=np.arange(k), R=None, L=L, policy=core, meta={"gamma": gamma, "dropped": 0})
+        if lam is None:
+            raise fail(func, "lam", "be given (> 0) for core='ridge'", None)
+        lam = check_positive(lam, func, "lam")
+        L = sla.cholesky(W + lam * np.eye(k), lower=True, check_finite=False)
+        return PSDCore(cols=np.arange(k), R=None, L=L, policy=core, meta={"lam": lam, "dropped": 0})
     # eig / pinv
     lam, U, lam_max = _eigh(W)
     if rcond is None:

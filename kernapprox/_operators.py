@@ -46,11 +46,12 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ._validation import deprecated_alias
 from ._tiling import eps_of, out_dtype, row_tiles, tile_rows
 from ._validation import check_bool, check_dense_cap, check_indices, check_matrix, fail
 
 __all__ = ["Matrix", "as_matrix", "to_matrix", "require_psd", "DenseMatrix", "SparseMatrix", "OperatorMatrix",
-           "LowRankMatrix", "DifferenceMatrix", "ProtocolMatrix", "SYM_EPS_MULTIPLE", "PSD_RTOL"]
+           "LowRankMatrix", "DifferenceMatrix", "ProtocolMatrix"]
 
 #: A dense / sparse square matrix counts as symmetric when max|A − Aᵀ| <= SYM_EPS_MULTIPLE·eps·max|A|.
 SYM_EPS_MULTIPLE = 100.0
@@ -66,15 +67,8 @@ def _dense_cap() -> int:
 
 
 def _pick(indices, idx, func: str, name: str = "indices"):
-    """``indices``, or the deprecated keyword ``idx`` (exactly one)."""
-    if idx is not None:
-        if indices is not None:
-            raise fail(func, "idx", "not be given together with `indices` (a deprecated alias)", "both",
-                       TypeError)
-        import warnings
-        warnings.warn(f"{func}: the keyword `idx` is deprecated; use `indices`", DeprecationWarning,
-                      stacklevel=3)
-        return idx
+    """``indices``, or the deprecated keyword ``idx``."""
+    indices = deprecated_alias(func, "idx", idx, "indices", indices)
     if indices is None:
         raise fail(func, name, "be given (an array of indices)", None, TypeError)
     return indices
@@ -120,6 +114,11 @@ class Matrix:
             c = self.__dict__["_evals"] = _Counter()
         c.value += int(k)
 
+    def _tally(self, k: int) -> None:
+        """What the public entry and product methods count (a wrapper of a self-counting object
+        counts nothing here)."""
+        self.count(k)
+
     def reset(self) -> None:
         """Reset the evaluation counter ``n_evals`` to zero."""
         c = self.__dict__.get("_evals")
@@ -127,7 +126,7 @@ class Matrix:
             c.value = 0
 
     def share_counter(self, base: "Matrix") -> None:
-        """Count into ``base``'s counter from now on (for views of ``base``: transposes, dtype views)."""
+        """Count into ``base``'s counter (for views of ``base``: transposes, dtype views)."""
         base.count(0)
         self.__dict__["_evals"] = base.__dict__["_evals"]
 
@@ -173,21 +172,21 @@ class Matrix:
     # -- entries --------------------------------------------------------------------------------
     def diag(self) -> np.ndarray:
         """Diagonal ``A[i, i]``, i < min(n, m)."""
-        self.count(min(self.shape))
+        self._tally(min(self.shape))
         return self._diag()
 
     def columns(self, indices=None, *, idx=None) -> np.ndarray:
         """Columns ``A[:, indices]``, shape (n, len(indices))."""
         func = f"{type(self).__name__}.columns"
         indices = check_indices(_pick(indices, idx, func), self.shape[1], func, "indices")
-        self.count(self.shape[0] * indices.size)
+        self._tally(self.shape[0] * indices.size)
         return self._columns(indices)
 
     def rows(self, indices=None, *, idx=None) -> np.ndarray:
         """Rows ``A[indices, :]``, shape (len(indices), m)."""
         func = f"{type(self).__name__}.rows"
         indices = check_indices(_pick(indices, idx, func), self.shape[0], func, "indices")
-        self.count(self.shape[1] * indices.size)
+        self._tally(self.shape[1] * indices.size)
         return self._rows(indices)
 
     def block(self, I, J) -> np.ndarray:
@@ -195,7 +194,7 @@ class Matrix:
         func = f"{type(self).__name__}.block"
         I = check_indices(I, self.shape[0], func, "I")
         J = check_indices(J, self.shape[1], func, "J")
-        self.count(I.size * J.size)
+        self._tally(I.size * J.size)
         return self._block(I, J)
 
     def entries(self, I, J) -> np.ndarray:
@@ -205,7 +204,7 @@ class Matrix:
         J = check_indices(J, self.shape[1], func, "J", allow_empty=True)
         if I.shape != J.shape:
             raise ValueError(f"{func}: `I` and `J` must have the same length; got {I.size} and {J.size}")
-        self.count(I.size)
+        self._tally(I.size)
         return self._entries(I, J)
 
     def dense(self, *, force: bool = False) -> np.ndarray:
@@ -213,7 +212,7 @@ class Matrix:
         n, m = self.shape
         check_dense_cap(n, m, _dense_cap(), f"{type(self).__name__}.dense", force=force,
                         hint=", or use matvec/columns")
-        self.count(n * m)
+        self._tally(n * m)
         return self._dense()
 
     # defaults in terms of the others
@@ -248,7 +247,7 @@ class Matrix:
         out = self._rmatmat(V2) if transpose else self._matmat(V2)
         if accumulate == "float64":
             out = np.asarray(out, dtype=np.float64)
-        self.count(n * m)
+        self._tally(n * m)
         return out[:, 0] if vec else out
 
     def matvec(self, V, *, accumulate: str | None = None) -> np.ndarray:
@@ -660,10 +659,11 @@ class LowRankMatrix(Matrix):
 class ProtocolMatrix(Matrix):
     """An object that follows the protocol by duck typing (``.shape``, ``.diag()``,
     ``.columns(indices)``, ``.block(I, J)``; optionally ``.rows``, ``.matvec``, ``.rmatvec``,
-    ``.n_evals``, ``.is_psd``, ``.symmetric``, ``.kernel``, ``.X``) behind the :class:`Matrix` interface.
+    ``.dense``, ``.n_evals``, ``.is_psd``, ``.symmetric``, ``.kernel``, ``.X``) behind the
+    :class:`Matrix` interface.
 
-    Entries are counted by the object itself when it has ``n_evals`` (read through); entries a
-    consumer reports with :meth:`count` are added to that."""
+    The object counts its own entries when it has ``n_evals`` (read through, nothing is counted
+    twice); entries a consumer reports with :meth:`count` are added to that."""
 
     def __init__(self, obj, *, symmetric=None, psd=None):
         self.obj = obj
@@ -689,65 +689,12 @@ class ProtocolMatrix(Matrix):
         inner = getattr(self.obj, "n_evals", None)
         return own if inner is None else int(inner) + own
 
-    def count(self, k: int) -> None:
-        if hasattr(self.obj, "count"):
-            self.obj.count(k)
-        else:
-            Matrix.count(self, k)
+    def _tally(self, k: int) -> None:
+        if getattr(self.obj, "n_evals", None) is None:
+            self.count(k)
 
-    def reset(self) -> None:
-        if hasattr(self.obj, "reset"):
-            self.obj.reset()
-        Matrix.reset(self)
-
-    # the object counts its own entries: the public methods delegate without counting here
-    def diag(self):
-        return self.obj.diag()
-
-    def columns(self, indices=None, *, idx=None):
-        func = f"{type(self.obj).__name__}.columns"
-        indices = check_indices(_pick(indices, idx, func), self.shape[1], func, "indices")
-        return self.obj.columns(indices)
-
-    def rows(self, indices=None, *, idx=None):
-        func = f"{type(self.obj).__name__}.rows"
-        indices = check_indices(_pick(indices, idx, func), self.shape[0], func, "indices")
-        if hasattr(self.obj, "rows"):
-            return self.obj.rows(indices)
-        return self.obj.block(indices, np.arange(self.shape[1]))
-
-    def block(self, I, J):
-        return self.obj.block(I, J)
-
-    def entries(self, I, J):
-        return np.array([self.obj.block([i], [j])[0, 0] for i, j in zip(I, J)])
-
-    def dense(self, *, force: bool = False):
-        if hasattr(self.obj, "dense"):
-            return np.asarray(self.obj.dense(force=force))
-        n, m = self.shape
-        check_dense_cap(n, m, _dense_cap(), f"{type(self.obj).__name__}.dense", force=force)
-        return np.asarray(self.obj.block(np.arange(n), np.arange(m)))
-
-    def matvec(self, V, *, accumulate=None):
-        if hasattr(self.obj, "matvec"):
-            out = self.obj.matvec(V)
-        else:
-            V = np.asarray(V)
-            out = self.obj.block(np.arange(self.shape[0]), np.arange(self.shape[1])) @ V
-        return np.asarray(out, dtype=np.float64) if accumulate == "float64" else out
-
-    def rmatvec(self, U, *, accumulate=None):
-        if self.symmetric:
-            return self.matvec(U, accumulate=accumulate)
-        if hasattr(self.obj, "rmatvec"):
-            out = self.obj.rmatvec(U)
-        else:
-            out = np.asarray(self.obj.block(np.arange(self.shape[0]), np.arange(self.shape[1]))).T @ np.asarray(U)
-        return np.asarray(out, dtype=np.float64) if accumulate == "float64" else out
-
-    matmat = matvec
-    rmatmat = rmatvec
+    def _all(self):
+        return self.obj.block(np.arange(self.shape[0]), np.arange(self.shape[1]))
 
     def _diag(self):
         return self.obj.diag()
@@ -756,22 +703,21 @@ class ProtocolMatrix(Matrix):
         return self.obj.columns(idx)
 
     def _rows(self, idx):
-        return self.rows(idx)
+        return self.obj.rows(idx) if hasattr(self.obj, "rows") else self.obj.block(idx, np.arange(self.shape[1]))
 
     def _block(self, I, J):
         return self.obj.block(I, J)
 
-    def _entries(self, I, J):
-        return self.entries(I, J)
+    def _dense(self):
+        return np.asarray(self.obj.dense(force=True) if hasattr(self.obj, "dense") else self._all())
 
     def _matmat(self, V):
-        return self.matvec(V)
+        return self.obj.matvec(V) if hasattr(self.obj, "matvec") else np.asarray(self._all()) @ V
 
     def _rmatmat(self, U):
-        return self.rmatvec(U)
-
-    def _dense(self):
-        return self.dense(force=True)
+        if self.symmetric:
+            return self._matmat(U)
+        return self.obj.rmatvec(U) if hasattr(self.obj, "rmatvec") else np.asarray(self._all()).T @ U
 
 
 class DifferenceMatrix(Matrix):

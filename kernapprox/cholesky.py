@@ -29,7 +29,7 @@ from ._random import sample_proportional
 from ._tiling import eps_of, out_dtype
 from .lowrank import PSDLowRank
 
-__all__ = ["rpcholesky", "greedy_cholesky", "ZERO_TRACE_MULTIPLE", "ZERO_PIVOT_MULTIPLE", "REFERENCE_BLOCK_SHIFT"]
+__all__ = ["rpcholesky", "greedy_cholesky"]
 
 #: The residual is "numerically zero" (the matrix is exhausted: stop, warn) once
 #: ``tr(K − K̂) <= ZERO_TRACE_MULTIPLE · eps · tr(K)`` (eps of the matrix dtype).

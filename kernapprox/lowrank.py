@@ -21,7 +21,7 @@ from . import matrix as _matrix
 from ._operators import require_psd, to_matrix
 from ._validation import all_finite, check_bool, check_dense_cap, check_matrix, fail
 
-__all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol", "require_psd"]
+__all__ = ["PSDLowRank", "SymLowRank", "LowRank"]
 
 # ``to_dense`` shares KernelMatrix's cap, read at call time:
 # ``kernapprox.matrix.DENSE_CAP_ENTRIES`` is the one setting.

@@ -17,7 +17,7 @@ from ._tiling import tile_rows
 from ._validation import (check_dense_cap, check_kernel, check_indices, check_int, check_matrix, check_points, check_same_dim, fail,
                           working_dtype)
 
-__all__ = ["KernelMatrix", "kernel_matvec", "DENSE_CAP_ENTRIES", "default_tile_rows"]
+__all__ = ["KernelMatrix", "kernel_matvec", "default_tile_rows"]
 
 #: ``KernelMatrix.dense`` refuses matrices with more entries than this unless ``force=True``
 #: (5e7 entries = 400 MB in float64).

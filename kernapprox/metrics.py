@@ -31,6 +31,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import ndtri
 
+from ._validation import deprecated_alias
 from ._operators import DifferenceMatrix, to_matrix
 from ._tiling import EPS, row_tiles, tile_rows
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_memory,
@@ -39,8 +40,6 @@ from ._validation import (as_generator, check_bool, check_choice, check_int, che
 __all__ = [
     "ErrorEstimate", "SpectralError", "spectral_error", "spectral_norm", "frobenius_error", "trace_error",
     "relative_spectral_error", "relative_frobenius_error", "relative_trace_error", "attention_output_loss",
-    "EXACT_MAX_ENTRIES", "EXACT_SMALL_SIDE", "LANCZOS_TOL", "LANCZOS_BLOCK", "LANCZOS_BLOCK_KERNEL", "LANCZOS_MAX_ITER",
-    "KW_FAIL_PROB", "HUTCHINSON_SAMPLES",
 ]
 
 #: ``method="auto"`` computes exactly when the difference has at most this many entries (1000×1000).
@@ -75,6 +74,8 @@ KW_FAIL_PROB = 1e-3
 #: 1.648 (≈ √e; the value also quoted by later work, e.g. Urschel 2021); hence ``upper_prob`` is
 #: documented as a probabilistic bound that rests on this unverified constant, not as a rigorous one.
 KW_CONSTANT = 1.648
+#: Default failure probability δ of the Hutchinson CLT brackets (level 1 − δ).
+HUTCHINSON_DELTA = 0.05
 #: Default number of probe vectors of the Hutchinson estimators.
 HUTCHINSON_SAMPLES = 64
 #: Upper bound on ``n_samples`` is ``max(N, HUTCHINSON_MIN_CAP)`` (N = the probed dimension): N products
@@ -187,16 +188,16 @@ def _orthonormalise(Z: np.ndarray, basis: np.ndarray | None, scale: float) -> np
     return Qz
 
 
-def _kw_upper(lower: float, N: int, k: int, fail_prob: float) -> float:
+def _kw_upper(lower: float, N: int, k: int, delta: float) -> float:
     """Kuczyński–Woźniakowski probabilistic upper bound for σ_max given the Krylov estimate ``lower``.
 
     For PSD P (N×N) and a Krylov space of dimension k + 1 from a uniformly random start vector,
     P(θ < (1 − ε) λ_max(P)) <= KW_CONSTANT·√N·exp(−(2k − 1)√ε). Solving for ε at probability
-    ``fail_prob`` gives λ_max(P) <= θ / (1 − ε), i.e. σ_max <= lower / √(1 − ε).
+    ``delta`` gives λ_max(P) <= θ / (1 − ε), i.e. σ_max <= lower / √(1 − ε).
     """
     if k < 1 or lower <= 0:
         return math.inf if lower > 0 else 0.0
-    root_eps = math.log(KW_CONSTANT * math.sqrt(N) / fail_prob) / (2 * k - 1)
+    root_eps = math.log(KW_CONSTANT * math.sqrt(N) / delta) / (2 * k - 1)
     eps = root_eps ** 2
     return lower / math.sqrt(1.0 - eps) if eps < 1.0 else math.inf
 
@@ -239,7 +240,7 @@ class _Gram:
         self.M = 0.5 * (M + M.T)
 
 
-def _lanczos(M: DifferenceMatrix, *, rng, tol, block_size, max_iter, fail_prob):
+def _lanczos(M: DifferenceMatrix, *, rng, tol, block_size, max_iter, delta):
     """Block Lanczos (full re-orthogonalisation) for ‖M‖₂; returns (value, lower, upper, info).
 
     Symmetric M: Krylov space of M, Rayleigh–Ritz on T = Qᵀ(MQ). General M: Krylov space of
@@ -328,8 +329,8 @@ def _lanczos(M: DifferenceMatrix, *, rng, tol, block_size, max_iter, fail_prob):
     k_power = (it - 1) // 2 if M.symmetric else it - 1
     info = {"converged": converged, "invariant": invariant, "at_noise_floor": at_noise, "blocks": it,
             "block_size": b, "krylov_dim": int(basis.k), "symmetric": M.symmetric,
-            "upper_prob": upper if invariant else _kw_upper(lower, N, k_power, fail_prob),
-            "upper_prob_fail": fail_prob, "vector": top_vec}
+            "upper_prob": upper if invariant else _kw_upper(lower, N, k_power, delta),
+            "upper_prob_delta": delta, "vector": top_vec}
     return lower, lower, upper, info
 
 
@@ -386,7 +387,8 @@ def _auto_exact(shape) -> bool:
 
 def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL,
                    block_size: int | None = None, max_iter: int = LANCZOS_MAX_ITER,
-                   symmetric: bool | None = None, fail_prob: float = KW_FAIL_PROB) -> ErrorEstimate:
+                   symmetric: bool | None = None, delta: float = KW_FAIL_PROB,
+                   fail_prob: float | None = None) -> ErrorEstimate:
     """Spectral-norm error ``‖A − B‖₂`` without forming A − B when it is large.
 
     Parameters
@@ -415,8 +417,10 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
         Override the detected symmetry of A − B (dense operands are tested, kernel matrices and
         PSD/Sym low-rank results are symmetric by construction; LinearOperators count as
         non-symmetric unless they carry ``symmetric=True``).
-    fail_prob : float in (0, 1)
+    delta : float in (0, 1)
         Failure probability of the probabilistic upper bound ``info["upper_prob"]``.
+    fail_prob : float, optional
+        Deprecated alias of ``delta``.
 
     Returns
     -------
@@ -442,7 +446,7 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
       floor ``10·sqrt(max(n, m))·eps·(‖A‖ + ‖B‖)`` the iteration stops (``info["at_noise_floor"]``):
       A and B agree to working precision.
     * ``info["upper_prob"]``: a *probabilistic* upper bound, ``‖M‖ <= upper_prob`` with
-      probability ≥ 1 − fail_prob over the start block, in exact arithmetic (Kuczyński & Woźniakowski
+      probability ≥ 1 − delta over the start block, in exact arithmetic (Kuczyński & Woźniakowski
       1992, Thm 4.2, applied to the first start vector); looser than *upper*. Not certified: the
       form of the bound is checked against the source, its constant :data:`KW_CONSTANT` is not (see
       there), and rounding in the Krylov recurrence is not accounted for.
@@ -477,7 +481,9 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     gen = as_generator(rng, func)
     tol = check_real(tol, func, "tol", low=0.0, high=1.0, low_open=True)
     max_iter = check_int(max_iter, func, "max_iter", low=1)
-    fail_prob = check_probability(fail_prob, func, "fail_prob")
+    delta_name = "delta" if fail_prob is None else "fail_prob"
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=KW_FAIL_PROB)
+    delta = check_probability(delta, func, delta_name)
     if symmetric is not None:
         symmetric = check_bool(symmetric, func, "symmetric")
     M = _difference(A, B, func, symmetric)
@@ -505,13 +511,17 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     cols = min(N, block_size * max_iter)
     check_memory(8 * 3 * max(n, m) * cols + 8 * 2 * cols * cols, func, "max_iter", max_iter)
     val, lo, up, info = _lanczos(M, rng=gen, tol=tol, block_size=block_size, max_iter=max_iter,
-                                 fail_prob=fail_prob)
+                                 delta=delta)
     return ErrorEstimate(val, lo, up, matvecs=M.matvecs, passes=M.passes, method="lanczos", info=info)
 
 
-def spectral_norm(A, **kwargs) -> ErrorEstimate:
+def spectral_norm(A, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL, block_size: int | None = None,
+                  max_iter: int = LANCZOS_MAX_ITER, symmetric: bool | None = None,
+                  delta: float = KW_FAIL_PROB, fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A‖₂`` (same options and result as :func:`spectral_error` with ``B=None``)."""
-    return spectral_error(A, None, **kwargs)
+    delta = deprecated_alias("spectral_norm", "fail_prob", fail_prob, "delta", delta, new_default=KW_FAIL_PROB)
+    return spectral_error(A, None, method=method, rng=rng, tol=tol, block_size=block_size, max_iter=max_iter,
+                          symmetric=symmetric, delta=delta)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -523,21 +533,21 @@ def _probe(gen, N, s, distribution):
     return gen.standard_normal((N, s))
 
 
-def _clt_bracket(samples: np.ndarray, fail_prob: float):
+def _clt_bracket(samples: np.ndarray, delta: float):
     s = samples.size
     mean = float(np.mean(samples))
     stderr = float(np.std(samples, ddof=1) / math.sqrt(s)) if s > 1 else math.inf
-    z = float(ndtri(1.0 - fail_prob / 2.0))
+    z = float(ndtri(1.0 - delta / 2.0))
     return mean, stderr, mean - z * stderr, mean + z * stderr
 
 
-def _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng):
+def _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng):
     """Shared checks of the exact / Hutchinson options of ``frobenius_error`` and ``trace_error``
-    (all of them, whichever method runs)."""
+    (all of them, whichever method runs); ``delta_name`` is the keyword the caller used."""
     check_choice(method, ("exact", "hutchinson"), func, "method")
     check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
     return (check_int(n_samples, func, "n_samples", low=2),
-            check_probability(fail_prob, func, "fail_prob"), as_generator(rng, func))
+            check_probability(delta, func, delta_name), as_generator(rng, func))
 
 
 def _check_n_samples(n_samples: int, N: int, func: str) -> None:
@@ -580,7 +590,8 @@ class _ScaledSum:
 
 
 def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
-                    distribution: str = "rademacher", rng=None, fail_prob: float = 0.05) -> ErrorEstimate:
+                    distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                    fail_prob: float | None = None) -> ErrorEstimate:
     """Frobenius-norm error ``‖A − B‖_F``, streamed (exact) or estimated (Hutchinson).
 
     Parameters
@@ -595,9 +606,11 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     distribution : {"rademacher", "gaussian"}
         Probe distribution (both give E[ωωᵀ] = I).
     rng : None, int, Generator
-    fail_prob : float in (0, 1)
-        The Hutchinson bracket is the normal-approximation (CLT) interval of level 1 − fail_prob on
+    delta : float in (0, 1)
+        The Hutchinson bracket is the normal-approximation (CLT) interval of level 1 − delta on
         ‖M‖_F², then square-rooted — approximate, not certified.
+    fail_prob : float, optional
+        Deprecated alias of ``delta``.
 
     Returns
     -------
@@ -618,7 +631,9 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     smoothing splines", Comm. Stat. Simul. Comput. 18(3), 1989 (applied to tr(MᵀM) = ‖M‖_F²).
     """
     func = "frobenius_error"
-    n_samples, fail_prob, gen = _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng)
+    delta_name = "delta" if fail_prob is None else "fail_prob"
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    n_samples, delta, gen = _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng)
     M = _difference(A, B, func)
     n, m = M.shape
     _check_n_samples(n_samples, m, func)
@@ -646,7 +661,7 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     # squared norms in units of 4^e_max (a power of two: exact; bit-identical when no scaling is needed)
     e_max = max(e for _, e in blocks)
     x = np.concatenate([b if e == e_max else np.ldexp(b, 2 * (e - e_max)) for b, e in blocks])
-    mean, stderr, lo, up = _clt_bracket(x, fail_prob)
+    mean, stderr, lo, up = _clt_bracket(x, delta)
 
     def root(v):
         return math.ldexp(math.sqrt(max(v, 0.0)), e_max)
@@ -655,11 +670,12 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     return ErrorEstimate(root(mean), root(lo), root(up),
                          matvecs=M.matvecs, passes=M.passes, method="hutchinson",
                          info={"stderr": sq_stderr, "squared_estimate": sq_mean, "n_samples": n_samples,
-                               "distribution": distribution, "fail_prob": fail_prob})
+                               "distribution": distribution, "delta": delta})
 
 
 def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
-                distribution: str = "rademacher", rng=None, fail_prob: float = 0.05) -> ErrorEstimate:
+                distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                fail_prob: float | None = None) -> ErrorEstimate:
     """Trace error ``tr(A − B)`` of square operands.
 
     For PSD A and a Nyström-type approximation B ⪯ A (PSD Nyström, RPCholesky) this is the
@@ -673,7 +689,7 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
         ``"exact"`` uses the diagonals (a KernelMatrix evaluates n entries, a low-rank result
         O(n·r) work; a LinearOperator needs n products with unit vectors, in blocks);
         ``"hutchinson"`` averages ``ωᵀ(A − B)ω`` over ``n_samples`` probes.
-    n_samples, distribution, rng, fail_prob
+    n_samples, distribution, rng, delta, fail_prob
         As in :func:`frobenius_error` (the Hutchinson bracket is a CLT interval, approximate).
 
     Returns
@@ -686,7 +702,9 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
     (arXiv 2207.06503) — trace error as the natural RPCholesky metric.
     """
     func = "trace_error"
-    n_samples, fail_prob, gen = _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng)
+    delta_name = "delta" if fail_prob is None else "fail_prob"
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    n_samples, delta, gen = _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng)
     M = _difference(A, B, func)
     n, m = M.shape
     if n != m:
@@ -703,10 +721,10 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
         s = min(PROBE_BLOCK, n_samples - s0)
         W = _probe(gen, n, s, distribution)
         samples.append(np.einsum("ij,ij->j", W, _mm(M, W)))
-    mean, stderr, lo, up = _clt_bracket(np.concatenate(samples), fail_prob)
+    mean, stderr, lo, up = _clt_bracket(np.concatenate(samples), delta)
     return ErrorEstimate(mean, lo, up, matvecs=M.matvecs, passes=M.passes, method="hutchinson",
                          info={"stderr": stderr, "n_samples": n_samples, "distribution": distribution,
-                               "fail_prob": fail_prob})
+                               "delta": delta})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -722,41 +740,55 @@ def _ratio(err: ErrorEstimate, ref: ErrorEstimate, func: str) -> ErrorEstimate:
                          passes=err.passes + ref.passes, method=err.method, info=info)
 
 
-def relative_spectral_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_spectral_error(A, B, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL,
+                            block_size: int | None = None, max_iter: int = LANCZOS_MAX_ITER,
+                            symmetric: bool | None = None, delta: float = KW_FAIL_PROB,
+                            fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A − B‖₂ / ‖A‖₂`` with the bracket ``[lower_err/upper_A, upper_err/lower_A]``.
 
-    Keyword arguments are those of :func:`spectral_error` (applied to both norms).
+    Keyword arguments are those of :func:`spectral_error` (applied to both norms; ``fail_prob`` a
+    deprecated alias of ``delta``).
     """
+    func = "relative_spectral_error"
     if B is None:
-        raise fail("relative_spectral_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_spectral_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=KW_FAIL_PROB)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "tol": tol, "block_size": block_size, "max_iter": max_iter, "symmetric": symmetric,
+          "delta": delta}
     err = spectral_error(A, B, rng=gen, **kw)
     ref = spectral_error(A, None, rng=gen, **kw)
-    return _ratio(err, ref, "relative_spectral_error")
+    return _ratio(err, ref, func)
 
 
-def relative_frobenius_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_frobenius_error(A, B, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
+                             distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                             fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A − B‖_F / ‖A‖_F`` (keywords of :func:`frobenius_error`)."""
+    func = "relative_frobenius_error"
     if B is None:
-        raise fail("relative_frobenius_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_frobenius_error")
-    return _ratio(frobenius_error(A, B, rng=gen, **kw), frobenius_error(A, None, rng=gen, **kw),
-                  "relative_frobenius_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "n_samples": n_samples, "distribution": distribution, "delta": delta}
+    return _ratio(frobenius_error(A, B, rng=gen, **kw), frobenius_error(A, None, rng=gen, **kw), func)
 
 
-def relative_trace_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_trace_error(A, B, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
+                         distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                         fail_prob: float | None = None) -> ErrorEstimate:
     """``tr(A − B) / tr(A)`` (keywords of :func:`trace_error`); for PSD A, B ⪯ A the relative nuclear error."""
+    func = "relative_trace_error"
     if B is None:
-        raise fail("relative_trace_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_trace_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "n_samples": n_samples, "distribution": distribution, "delta": delta}
     err = trace_error(A, B, rng=gen, **kw)
     ref = trace_error(A, None, rng=gen, **kw)
     if float(ref) <= 0:
-        raise fail("relative_trace_error", "A", "have a positive trace", float(ref))
-    return _ratio(err, ref, "relative_trace_error")
+        raise fail(func, "A", "have a positive trace", float(ref))
+    return _ratio(err, ref, func)
 
 
 # ---------------------------------------------------------------------------------------------------
