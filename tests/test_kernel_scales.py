@@ -226,6 +226,24 @@ def test_exponential_overflow_is_a_clear_error(rng, dtype):
                                rtol=64 * np.finfo(dtype).eps)
 
 
+def test_overflow_refusals_share_one_message_template(rng):
+    """Exponential, Linear and Polynomial refuse an overflowing block through one helper: the message
+    names X, the constraint, the dtype's range, a hint and the count of overflowing entries."""
+    tail = r" within the float64 range \((?P<hint>[^)]*)\); got (?P<n>\d+) overflowing entries$"
+    X = rng.normal(size=(20, 3)) * 30
+    cases = [(lambda: ka.Exponential(1.0)(X), r"^Exponential: `X` must keep x·y / temperature <= 709.78 for "
+              r"every pair, so that exp\(x·y / temperature\) stays", "scale the points or raise the temperature"),
+             (lambda: ka.Linear()(np.full((2, 2), 1e200)), r"^Linear: `X` must keep every x·y", "scale the points down"),
+             (lambda: ka.Polynomial(degree=200)(X), r"^Polynomial: `X` must keep \(gamma x·y \+ coef0\) \*\* degree "
+              r"\(degree = 200\)", "scale the points down")]
+    import re
+    for call, head, hint in cases:
+        with pytest.raises(ValueError) as info:
+            call()
+        m = re.match(head + tail, str(info.value))
+        assert m and m["hint"] == hint and int(m["n"]) > 0, str(info.value)
+
+
 # ---- parameter limits ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("make,name", [(ka.Gaussian, "Gaussian"), (ka.Laplacian, "Laplacian"),
                                        (lambda v: ka.Matern(1.5, v), "Matern"), (ka.Exponential, "Exponential")])
