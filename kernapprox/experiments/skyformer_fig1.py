@@ -22,6 +22,8 @@ import dataclasses
 
 from . import _common as C
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "skyformer-fig1"
 TITLE = "Skyformer Fig. 1: softmax-output spectral loss vs d (Skyformer, Nyströmformer, Performer, Informer)"
 PAPER = "Skyformer (Chen et al., NeurIPS 2021) §4.5 Figure 1"
