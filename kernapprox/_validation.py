@@ -69,7 +69,7 @@ def warn(message: str, *, stacklevel: int | None = None) -> None:
     """Emit a :class:`KernapproxWarning` attributed to the caller's line.
 
     The warning points at the first stack frame outside the kernapprox package, whatever the depth of
-    the library call chain; ``stacklevel`` is accepted for old call sites and has no effect.
+    the library call chain; ``stacklevel`` is accepted and ignored (the level is computed).
     """
     warnings.warn(message, KernapproxWarning, stacklevel=_caller_stacklevel())
 

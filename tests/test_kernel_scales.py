@@ -51,8 +51,8 @@ def _check_gauss(K, X, Y, h, dtype):
     assert excess.max() <= 0, f"worst excess {excess.max():.3g}"
 
 
-# ---- translation: the issue's reproducer and offsets 1e3 … 1e8 --------------------------------------
-def test_issue_reproducer_gaussian_far_from_origin():
+# ---- translation: points far from the origin, offsets 1e3 … 1e8 --------------------------------------
+def test_gaussian_far_from_origin():
     X = np.random.default_rng(0).normal(size=(40, 3))
     K = ka.Gaussian(1.0)(X + 1e8)
     ref = np.exp(-cdist(X + 1e8, X + 1e8, "sqeuclidean") / 2)
@@ -139,7 +139,7 @@ def test_gaussian_finite_and_exact_at_every_scale(rng, dtype, scale):
         assert np.all(k.diag(X) == 1)
 
 
-def test_issue_reproducers_at_huge_scale(rng):
+def test_blocks_at_huge_scale(rng):
     X = rng.normal(size=(40, 3))
     Y = rng.normal(size=(30, 3))
     K = ka.Gaussian(1.0)(X * 1e160)

@@ -1,4 +1,4 @@
-"""Validation at every public entry point of issue 2 (design.md §4.3): one message template
+"""Validation at every public entry point (design.md §4.3): one message template
 ``func: `param` must constraint; got value``; ValueError for values/shapes, TypeError for types."""
 import shutil
 import subprocess
