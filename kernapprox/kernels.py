@@ -32,7 +32,7 @@ from typing import ClassVar
 import numpy as np
 
 from ._numba import distance_frame, frame_points
-from ._numba.reference import direct_scaled_distance_numpy, sqdist_numpy
+from ._numba.reference import direct_scaled_distance_numpy
 from ._validation import (INT64_MAX, check_choice, check_points, check_positive, check_same_dim, fail, pow2_exponent,
                           working_dtype)
 
