@@ -418,19 +418,39 @@ def _callables(mod):
             yield qn, obj, qn, None
 
 
+def _doc_entry(doc: str, param: str) -> str:
+    """The numpydoc entry of ``param`` (its ``name : type`` line and the indented lines under it)."""
+    lines = (doc or "").splitlines()
+    for i, line in enumerate(lines):
+        head = line.split(" : ")[0] if " : " in line else line.rstrip(":")
+        if param in [h.strip() for h in head.split(",")] and line.strip():
+            indent = len(line) - len(line.lstrip())
+            out = [line]
+            for nxt in lines[i + 1:]:
+                if nxt.strip() and len(nxt) - len(nxt.lstrip()) <= indent:
+                    break
+                out.append(nxt)
+            return "\n".join(out)
+    return ""
+
+
 def _warns_for(func, param: str, owner=None) -> bool:
-    """The function emits a DeprecationWarning for ``param``: its source names the parameter as a
-    string (the warning's text, or the argument of ``_validation.deprecated_alias`` or of a module's own
-    deprecation helper) next to a deprecation; for a class's ``__init__`` any method of the class may
-    (scikit-learn estimators resolve their parameters in ``fit``)."""
-    srcs = []
+    """``param`` is a deprecated alias: the docstring entry of the parameter says so (numpydoc, in the
+    function's or the class's docstring), or the source emits the warning naming it (a string literal
+    beside ``DeprecationWarning`` / ``deprecated_alias``). For a class's ``__init__`` any method of the
+    class may resolve it (scikit-learn estimators do so in ``fit``)."""
     for f in (func, owner):
+        if f is None:
+            continue
+        if re.search("deprecat", _doc_entry(inspect.getdoc(f) or "", param), re.I):
+            return True
         try:
-            srcs.append(inspect.getsource(f))
+            src = inspect.getsource(f)
         except (OSError, TypeError):
-            pass
-    return any(re.search(r"DeprecationWarning|deprecat|alias", s, re.I) and
-               re.search(rf"['\"]{re.escape(param)}['\"]", s) for s in srcs)
+            continue
+        if re.search(r"DeprecationWarning|deprecated_alias", src) and re.search(rf"['\"]{re.escape(param)}['\"]", src):
+            return True
+    return False
 
 
 def _signature_violations(modname: str) -> list[str]:
