@@ -139,9 +139,25 @@ def _defined_privates(tree: ast.Module) -> set[str]:
     return {n for n in names if n.startswith("_")}
 
 
-def _private_access_violations(modname: str) -> list[str]:
-    tree = _parse(modname)
+def _imported_objects(modname: str, tree: ast.Module) -> dict[str, str]:
+    """Local name -> kernapprox module, for names imported from another module that are not modules
+    (classes, functions, constants: their private attributes belong to that module)."""
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = _resolve(modname, node)
+            if base is None or base == modname:
+                continue
+            for a in node.names:
+                if not _is_module(f"{base}.{a.name}"):
+                    out[a.asname or a.name] = base
+    return out
+
+
+def _private_access_violations(modname: str, tree: ast.Module | None = None) -> list[str]:
+    tree = _parse(modname) if tree is None else tree
     aliases = _module_aliases(modname, tree)
+    imported = _imported_objects(modname, tree)
     own = _defined_privates(tree)
     out = []
     for node in ast.walk(tree):
@@ -163,6 +179,9 @@ def _private_access_violations(modname: str) -> list[str]:
                     out.append(f"{_fmt(modname, node)}: {val.id}._{node.attr[1:]} (private name of {target})")
             elif isinstance(val, ast.Name) and val.id in ("self", "cls"):
                 continue
+            elif isinstance(val, ast.Name) and val.id in imported:
+                out.append(f"{_fmt(modname, node)}: {ast.unparse(node)} (private attribute of an object of "
+                           f"{imported[val.id]})")
             elif node.attr not in own:
                 # obj._attr where this module never defines `_attr`: a private of another module's object
                 out.append(f"{_fmt(modname, node)}: {ast.unparse(node)} (private attribute defined elsewhere)")
@@ -552,8 +571,12 @@ def test_theorems_are_cited_one_way():
 # --------------------------------------------------------------------------------------------------
 # the checks themselves (so that a passing run means something)
 # --------------------------------------------------------------------------------------------------
-def test_checks_catch_what_they_claim(tmp_path):
+def test_checks_catch_what_they_claim():
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+    fake = ast.parse("from .matrix import _x, KernelMatrix\nfrom . import cholesky as ch\nfrom ._numba import dense\n"
+                     "ch._eps\nKernelMatrix._count\nobj._elsewhere\nself._mine = 1\nself._mine\ndense.tile_shape\n")
+    found = _private_access_violations("kernapprox.kernels", fake)
+    assert len(found) == 4 and all(any(w in f for f in found) for w in ("_x", "ch._eps", "_count", "_elsewhere"))
     assert HISTORY[0][0].search("see issue 4") and not HISTORY[1][0].search("color '#1f77b4'")
     assert HISTORY[1][0].search("fixed in #12")
     assert CITATIONS[1][1].search("Chen et al., CPAM 2024 Thm 3.1").group(1) == "3.1"

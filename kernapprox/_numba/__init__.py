@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .._validation import pow2_exponent
+from .._validation import pow2_exponent, working_dtype
 from .reference import direct_exponent_numpy, exponential_block_numpy, gaussian_block_numpy, sqdist_numpy
 
 __all__ = ["gaussian_block", "exponential_block", "kernel_matvec_fast", "distance_frame", "frame_points", "TAU",
@@ -95,7 +95,7 @@ def _parallel_slot():
 
 def _pair(X, Y):
     """Common working dtype (float32 only if both are float32) and C-contiguous copies/views."""
-    dt = np.float32 if (X.dtype == np.float32 and Y.dtype == np.float32) else np.float64
+    dt = working_dtype(X, Y)
     same = X is Y
     X = np.ascontiguousarray(X, dtype=dt)
     Y = X if same else np.ascontiguousarray(Y, dtype=dt)
