@@ -1,4 +1,4 @@
-"""Benchmark: Nyström features on Dask from a memory-mapped .npy (issue 9).
+"""Benchmark: Nyström features on Dask from a memory-mapped .npy.
 
 Target workload: n = 5,000,000 points, d = 16, k = 512 uniform landmarks, Gaussian kernel, features
 ``F = K(X, L) R`` for all n points computed on a ``dask.distributed`` LocalCluster from a ``.npy``
@@ -30,7 +30,7 @@ Usage::
     python benchmarks/bench_dask.py [--n 200000] [--d 16] [--k 512] [--chunk-rows R]
                                     [--workers 1,2] [--repeat 2] [--dir DIR] [--keep]
 
-The default n is small (200,000) so that the script is quick on a shared machine; the issue's size
+The default n is small (200,000) so that the script is quick on a shared machine; the target size
 is ``--n 5000000`` (a 640 MB float64 file; expect minutes on 1–2 cores).
 """
 from __future__ import annotations

@@ -29,8 +29,8 @@ import torch
 
 # Skyformer presets of kernapprox.attention._skyformer.PRESETS (paper vs authors' code)
 SKYFORMER_PRESETS = {
-    "paper": {"core": "pinv", "gamma": None, "n_iter": 6},
-    "code": {"core": "newton_schulz", "gamma": 0.1, "n_iter": 6},
+    "paper": {"core": "pinv", "lam": None, "n_iter": 6},
+    "code": {"core": "newton_schulz", "lam": 0.1, "n_iter": 6},
 }
 
 
@@ -80,12 +80,12 @@ def gaussian_block(A, B):
     return torch.exp(-sq.clamp_min(0))
 
 
-def skyformer(Q, K, V, *, indices, core="pinv", gamma=None, n_iter=6, init="per_matrix", ns_scale=None,
+def skyformer(Q, K, V, *, indices, core="pinv", lam=None, n_iter=6, init="per_matrix", ns_scale=None,
               normalise=True, rcond=None):
     """Skyformer ``C̃ V = κ(Q̂, X_L) W⁻¹ κ(X_L, K̂) V`` with landmarks X_L = rows ``indices`` of [Q̂; K̂].
 
     indices : LongTensor of shape (batch, heads, d) (or (d,) shared), values in [0, n + m).
-    core : "pinv" (Eq. 5) or "newton_schulz" (Lemma-3 normalised ``W + γI``, ``n_iter`` Razavi steps).
+    core : "pinv" (Eq. 5) or "newton_schulz" (Lemma-3 normalised ``W + λI``, ``n_iter`` Razavi steps).
     """
     p = Q.shape[-1]
     c = p ** -0.25
@@ -100,7 +100,7 @@ def skyformer(Q, K, V, *, indices, core="pinv", gamma=None, n_iter=6, init="per_
     if core == "pinv":
         Winv = pinv(W, rcond if rcond is not None else W.shape[-1] * torch.finfo(cd).eps)
     elif core == "newton_schulz":
-        g = 0.0 if gamma is None else float(gamma)
+        g = 0.0 if lam is None else float(lam)
         Wg = W + g * torch.eye(W.shape[-1], dtype=cd, device=W.device)
         if normalise:                                                # Skyformer Lemma 3
             s = Wg.sum(-1).rsqrt()
@@ -229,11 +229,11 @@ def run_case(case, device="cpu"):
         pre = SKYFORMER_PRESETS[o.get("preset", "paper")]
         core = o.get("core") or pre["core"]
         core = "pinv" if core == "eig" else core      # same eigen-cutoff inverse; rcond is pinned by the case
-        gamma = o.get("gamma", pre["gamma"])
-        if gamma is None and core == "newton_schulz":
-            gamma = 0.1
+        lam = o.get("lam", o.get("gamma", pre["lam"]))       # the ridge λ (a case file names it lam or gamma)
+        if lam is None and core == "newton_schulz":
+            lam = 0.1
         ns = o.get("ns_scale")
-        return skyformer(Q, K, V, indices=t(o["indices"]), core=core, gamma=gamma,
+        return skyformer(Q, K, V, indices=t(o["indices"]), core=core, lam=lam,
                          n_iter=o.get("n_iter") or pre["n_iter"], init=o.get("init", "per_matrix"),
                          ns_scale=None if ns is None else float(ns), normalise=o.get("normalise", True),
                          rcond=o.get("rcond"))

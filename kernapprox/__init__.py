@@ -15,11 +15,15 @@ m       number of random features                 s   sketch size
 Q, K, V query, key, value matrices (n, p); Q̂ = Q/p^¼, K̂ = K/p^¼
 A = exp(QKᵀ/√p), D = diag(A1), softmax attention D⁻¹AV; C = κ(Q̂, K̂) (Skyformer's kernelized attention)
 
-Public names are imported lazily (``import kernapprox`` stays cheap); see ``__all__``.
+The vocabulary of every signature (which name means which concept) is the table in ARCHITECTURE.md.
+
+``__all__`` is the public API: the kernels, ``KernelMatrix``, the result types and the verbs. The
+verbs and the submodules (``ka.attention``, ``ka.sampling``, ``ka.datasets``, …) are imported on first
+use, so ``import kernapprox`` stays cheap; ``dir(kernapprox)`` lists ``__all__`` and the submodules.
 """
 from __future__ import annotations
 
-import importlib
+import importlib as _importlib
 
 from ._validation import KernapproxWarning
 from .kernels import Exponential, Gaussian, Kernel, Laplacian, Linear, Matern, Polynomial, Sigmoid
@@ -49,31 +53,31 @@ _LAZY = {
     "nystrom_krr": ("kernapprox.krr", "nystrom_krr"),
     "bootstrap_error_quantile": ("kernapprox.bootstrap", "bootstrap_error_quantile"),
 }
+#: the submodules users import (``ka.attention``, ``from kernapprox.sklearn import …``)
 _SUBMODULES = (
     "attention", "bounds", "bootstrap", "cholesky", "datasets", "distributed", "experiments", "features",
-    "ffkernel",
-    "kernels", "kpca", "krr", "lowrank", "matrix", "metrics", "nystrom_general", "nystrom_psd", "oracle",
-    "sampling", "sketch", "sklearn", "testing",
+    "ffkernel", "kernels", "kpca", "krr", "lowrank", "matrix", "metrics", "nystrom_general", "nystrom_psd",
+    "oracle", "sampling", "sketch", "sklearn", "testing",
 )
 
 __all__ = [
     "__version__", "KernapproxWarning",
     "Kernel", "Gaussian", "Laplacian", "Matern", "Polynomial", "Linear", "Sigmoid", "Exponential",
     "KernelMatrix", "kernel_matvec", "PSDLowRank", "SymLowRank", "LowRank",
-    *_LAZY, *_SUBMODULES,
+    *_LAZY,
 ]
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         mod, attr = _LAZY[name]
-        value = getattr(importlib.import_module(mod), attr)
+        value = getattr(_importlib.import_module(mod), attr)
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f"kernapprox.{name}")
+        return _importlib.import_module(f"kernapprox.{name}")
     raise AttributeError(f"module 'kernapprox' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    return sorted({*__all__, *_SUBMODULES})

@@ -40,7 +40,9 @@ __all__ = [
     "check_kernel",
     "check_size_product",
     "check_psd_spectrum",
+    "deprecated_alias",
     "fail",
+    "pow2_exponent",
     "warn",
     "working_dtype",
 ]
@@ -67,7 +69,7 @@ def warn(message: str, *, stacklevel: int | None = None) -> None:
     """Emit a :class:`KernapproxWarning` attributed to the caller's line.
 
     The warning points at the first stack frame outside the kernapprox package, whatever the depth of
-    the library call chain; ``stacklevel`` is accepted for old call sites and has no effect.
+    the library call chain; ``stacklevel`` is accepted and ignored (the level is computed).
     """
     warnings.warn(message, KernapproxWarning, stacklevel=_caller_stacklevel())
 
@@ -75,6 +77,42 @@ def warn(message: str, *, stacklevel: int | None = None) -> None:
 def fail(func: str, param: str, constraint: str, value, exc=ValueError):
     """Build the library's one error message: ``func: `param` must constraint; got value``."""
     return exc(f"{func}: `{param}` must {constraint}; got {value}")
+
+
+def deprecated_alias(func: str, old: str, old_value, new: str, new_value, *, new_default=None):
+    """Resolve a keyword renamed to its glossary name (ARCHITECTURE.md "Vocabulary").
+
+    ``old_value`` is what the caller passed under the old name ``old`` (None: not passed),
+    ``new_value`` what it passed under ``new`` (``new_default``: not passed). With the old name, a
+    ``DeprecationWarning`` naming both keywords is emitted at the caller's line and the old value is
+    returned; otherwise ``new_value``. Passing both names is a ``TypeError``.
+    """
+    if old_value is None:
+        return new_value
+    untouched = new_value is new_default or (
+        isinstance(new_value, (numbers.Number, str)) and isinstance(new_default, (numbers.Number, str))
+        and new_value == new_default)
+    if not untouched:
+        raise TypeError(f"{func}: got both `{new}` and its deprecated alias `{old}`; pass `{new}` only")
+    warnings.warn(f"{func}: `{old}` is deprecated, use `{new}` (same meaning)", DeprecationWarning,
+                  stacklevel=_caller_stacklevel())
+    return old_value
+
+
+def pow2_exponent(A) -> int:
+    """The exponent e of the power of two with ``max|A| < 2^e`` (``math.frexp``'s exponent), 0 for an
+    empty or all-zero ``A`` and where the maximum is not finite.
+
+    Scaling by ``2^-e`` is exact (no rounding, the mantissas are kept) and brings the entries into
+    (-1, 1): the one rescaling rule of the overflow-free inner products, distances and symmetry tests.
+    """
+    A = np.asarray(A)
+    if A.size == 0:
+        return 0
+    mx = float(np.max(np.abs(A)))
+    if not 0.0 < mx < math.inf:
+        return 0
+    return math.frexp(mx)[1]
 
 
 #: Largest integer any size, count or iteration number may take (numpy's index type).
@@ -384,8 +422,7 @@ def symmetry_gap(matvec, n: int, *, eps: float | None = None, scale=None) -> tup
             scale = float(scale())
         # the test is linear in A: work at unit scale (exact power-of-two rescaling), so that neither
         # the products' norms nor the bilinear forms overflow or underflow
-        mx = float(np.max(np.abs(AW))) if AW.size else 0.0
-        e = math.frexp(mx)[1] if 0.0 < mx < np.inf else 0
+        e = pow2_exponent(AW)
         AW = np.ldexp(AW, -e)
         AU, AV = AW[:, :SYMMETRY_PROBES], AW[:, SYMMETRY_PROBES:]
         if scale is None:

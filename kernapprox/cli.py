@@ -27,6 +27,9 @@ from pathlib import Path
 
 from . import __version__
 
+__all__ = ["main", "build_parser", "add_command", "UsageError", "examples", "int_at_least", "positive_int",
+           "seed_type"]
+
 #: exit status of ``kernapprox check`` when a claim FAILS or the checks cannot run
 EXIT_FAIL = 1
 #: exit status of a usage error (argparse's own convention)
@@ -304,12 +307,17 @@ def _cmd_check(args) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
-def _sub(sub, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
-    """A sub-command parser with a help line, the same text as description, and an examples epilog."""
+def add_command(sub, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+    """A sub-command parser with a help line, the same text as description, and an examples epilog
+    (``sub``: the object ``add_subparsers`` returned). Commands defined in other modules (the oracle's)
+    register themselves with it."""
     p = sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".", epilog=epilog,
                        formatter_class=_Formatter)
     p.set_defaults(parser=p)  # the parser that reports this command's refused values
     return p
+
+
+_sub = add_command      # the name kernapprox.oracle_cli imports
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,17 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kernapprox {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = _sub(sub, "demo", "a small Nyström demo: uniform landmarks vs RPCholesky, errors measured matrix-free",
+    p = add_command(sub, "demo", "a small Nyström demo: uniform landmarks vs RPCholesky, errors measured matrix-free",
              examples("kernapprox demo", "kernapprox demo --seed 3"))
     p.add_argument("--seed", type=seed_type, default=0, help="seed of the points and the landmarks (>= 0)")
     p.set_defaults(func=_cmd_demo)
 
-    p = _sub(sub, "list", "list the experiments (one name at the start of each line)",
+    p = add_command(sub, "list", "list the experiments (one name at the start of each line)",
              examples("kernapprox list", "kernapprox list -v                      # with the paper figure / theorem"))
     p.add_argument("-v", "--verbose", action="store_true", help="also show the paper figure / theorem")
     p.set_defaults(func=_cmd_list)
 
-    p = _sub(sub, "run", "run an experiment (or all) and write png/pdf + data/NAME.npz/.json",
+    p = add_command(sub, "run", "run an experiment (or all) and write png/pdf + data/NAME.npz/.json",
              examples("kernapprox run all --quick              # every experiment, QUICK config, into ./out",
                       "kernapprox run samplers --quick --seed 1",
                       "kernapprox run skyformer-fig1 --out figures   # FULL config, as committed in figures/"))
@@ -345,13 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder (default ./out)")
     p.set_defaults(func=_cmd_run)
 
-    p = _sub(sub, "plot", "re-draw a figure from its saved data (no recomputation)",
+    p = add_command(sub, "plot", "re-draw a figure from its saved data (no recomputation)",
              examples("kernapprox plot skyformer-fig1 --out figures", "kernapprox plot all --out out"))
     p.add_argument("name", help="experiment name or 'all'")
     p.add_argument("--out", default="out", help="folder holding data/NAME.npz (default ./out)")
     p.set_defaults(func=_cmd_plot)
 
-    p = _sub(sub, "check", "run the paper checks and print a PASS / FAIL / NOT-REPRODUCED table",
+    p = add_command(sub, "check", "run the paper checks and print a PASS / FAIL / NOT-REPRODUCED table",
              examples("kernapprox check --quick", "kernapprox check --quick -k skyformer      # only matching checks",
                       "kernapprox check --full                 # FULL experiment configs (minutes)"))
     g = p.add_mutually_exclusive_group()
@@ -360,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", default=None, help="only checks matching this pytest -k expression")
     p.set_defaults(func=_cmd_check)
 
-    # hook for the oracle sub-command (kernapprox/oracle_cli.py, written by the oracle issue)
+    # the oracle sub-commands live beside the oracle (kernapprox/oracle_cli.py)
     if importlib.util.find_spec("kernapprox.oracle_cli") is not None:
         from .oracle_cli import _add_oracle_parser
         _add_oracle_parser(sub)

@@ -19,8 +19,8 @@ Architectures (``kind``), x̂ = x · input_scale (default p^{-1/4}, so ``q̂·k�
 
 * ``"linear_softplus"``: ``φ(x) = softplus(x̂ W + b)`` (``HeadWiseFF`` with softplus);
 * ``"glu"``:            ``φ(x) = softplus(x̂ W + b) ⊙ sigmoid(x̂ W_g + b_g)`` (``GatedOrthoKernel``);
-* ``"lowrank_glu"``:    ``φ(x) = softplus(x̂ W + b) ⊙ sigmoid(x̂ W_a W_b + b_g)``, W_a p×r, W_b r×p_out,
-  r = p/4 by default (``AMGOLU``).
+* ``"lowrank_glu"``:    ``φ(x) = softplus(x̂ W + b) ⊙ sigmoid(x̂ W_a W_b + b_g)``, W_a p×k, W_b k×p_out,
+  k = p/4 by default (``AMGOLU``).
 
 W is orthogonally initialised (rows or columns orthonormal), W_g / W_a / W_b He-normal; biases 0.
 The same φ is applied to queries and keys (as in the author's code). Per-head use: one map per head
@@ -40,7 +40,7 @@ import numpy as np
 from scipy import optimize, special
 
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_points, check_positive, check_size_product,
-                          fail)
+                          deprecated_alias, fail)
 
 __all__ = ["FFKernelFeatureMap", "ff_attention", "fit_ffkernel", "init_heads", "error_vs_features", "FFKINDS",
            "FitResult"]
@@ -86,25 +86,27 @@ class FFKernelFeatureMap:
     p : int — input (head) dimension.
     p_out : int — number of features.
     kind : {"linear_softplus", "glu", "lowrank_glu"}
-    rank : int, optional — rank r of the low-rank gate (default max(1, p // 4)).
+    k : int, optional — rank of the low-rank gate (default max(1, p // 4)).
     input_scale : float, optional — x̂ = x · input_scale (default p^{-1/4}).
     rng : None, int or Generator — initialisation.
     params : dict, optional — given parameters (``W``, ``b``, and ``Wg``/``bg`` or ``Wa``/``Wb``/``bg``)
         instead of a random initialisation.
+    rank : int, optional — deprecated alias of ``k`` (DeprecationWarning).
 
     Notes
     -----
-    ``transform`` costs O(n p p_out) (+ O(n r (p + p_out)) for the low-rank gate).
+    ``transform`` costs O(n p p_out) (+ O(n k (p + p_out)) for the low-rank gate).
     """
 
-    def __init__(self, p: int, p_out: int, *, kind: str = "linear_softplus", rank: int | None = None,
-                 input_scale: float | None = None, rng=None, params: dict | None = None):
+    def __init__(self, p: int, p_out: int, *, kind: str = "linear_softplus", k: int | None = None,
+                 input_scale: float | None = None, rng=None, params: dict | None = None, rank: int | None = None):
         func = "FFKernelFeatureMap"
         self.p = check_int(p, func, "p", low=1)
         self.p_out = check_int(p_out, func, "p_out", low=1)
         check_size_product(func, {"p": self.p, "p_out": self.p_out}, copies=3)    # W (and Wg), orthogonalised
         self.kind = check_choice(kind, FFKINDS, func, "kind")
-        self.rank = check_int(rank if rank is not None else max(1, p // 4), func, "rank", low=1)
+        k = deprecated_alias(func, "rank", rank, "k", k)
+        self.k = check_int(k if k is not None else max(1, p // 4), func, "rank" if rank is not None else "k", low=1)
         self.input_scale = float(p ** -0.25) if input_scale is None else check_positive(input_scale, func,
                                                                                        "input_scale")
         shapes = self.param_shapes()
@@ -114,18 +116,23 @@ class FFKernelFeatureMap:
             if kind == "glu":
                 params["Wg"] = gen.standard_normal((p, p_out)) * np.sqrt(2.0 / p)
             elif kind == "lowrank_glu":
-                params["Wa"] = gen.standard_normal((p, self.rank)) * np.sqrt(2.0 / p)
-                params["Wb"] = gen.standard_normal((self.rank, p_out)) * np.sqrt(2.0 / self.rank)
+                params["Wa"] = gen.standard_normal((p, self.k)) * np.sqrt(2.0 / p)
+                params["Wb"] = gen.standard_normal((self.k, p_out)) * np.sqrt(2.0 / self.k)
             if kind != "linear_softplus":
                 params["bg"] = np.zeros(p_out)
         if set(params) != set(shapes):
             raise fail(func, "params", f"have exactly the keys {sorted(shapes)}", sorted(params))
         self.params = {}
-        for k, shp in shapes.items():
-            a = np.asarray(params[k], dtype=np.float64)
+        for key, shp in shapes.items():
+            a = np.asarray(params[key], dtype=np.float64)
             if a.shape != shp or not np.isfinite(a).all():
-                raise fail(func, "params", f"hold a finite {k!r} of shape {shp}", f"shape {a.shape}")
-            self.params[k] = a.copy()
+                raise fail(func, "params", f"hold a finite {key!r} of shape {shp}", f"shape {a.shape}")
+            self.params[key] = a.copy()
+
+    @property
+    def rank(self) -> int:
+        """The rank ``k`` of the low-rank gate (the attribute's former name)."""
+        return self.k
 
     # -- parameter vector ----------------------------------------------------------------------
     def param_shapes(self) -> dict:
@@ -133,8 +140,8 @@ class FFKernelFeatureMap:
         if self.kind == "glu":
             s["Wg"] = (self.p, self.p_out)
         elif self.kind == "lowrank_glu":
-            s["Wa"] = (self.p, self.rank)
-            s["Wb"] = (self.rank, self.p_out)
+            s["Wa"] = (self.p, self.k)
+            s["Wb"] = (self.k, self.p_out)
         if self.kind != "linear_softplus":
             s["bg"] = (self.p_out,)
         return s
@@ -150,7 +157,7 @@ class FFKernelFeatureMap:
             o += size
 
     def copy(self) -> "FFKernelFeatureMap":
-        return FFKernelFeatureMap(self.p, self.p_out, kind=self.kind, rank=self.rank,
+        return FFKernelFeatureMap(self.p, self.p_out, kind=self.kind, k=self.k,
                                   input_scale=self.input_scale, params=self.params)
 
     # -- forward / backward --------------------------------------------------------------------
@@ -247,11 +254,13 @@ def _orthogonal(p: int, p_out: int, gen) -> np.ndarray:
     return Qm if p >= p_out else Qm.T
 
 
-def init_heads(H: int, p: int, p_out: int, *, kind: str = "linear_softplus", rng=None, **kw) -> list:
-    """One independently initialised :class:`FFKernelFeatureMap` per head."""
+def init_heads(H: int, p: int, p_out: int, *, kind: str = "linear_softplus", k: int | None = None,
+               input_scale: float | None = None, rng=None) -> list:
+    """One independently initialised :class:`FFKernelFeatureMap` per head (``kind``, ``k`` and
+    ``input_scale`` as there; head h draws from the h-th child of ``rng``)."""
     H = check_int(H, "init_heads", "H", low=1, high=MAX_HEADS)
     gens = as_generator(rng, "init_heads").spawn(H)
-    return [FFKernelFeatureMap(p, p_out, kind=kind, rng=g, **kw) for g in gens]
+    return [FFKernelFeatureMap(p, p_out, kind=kind, k=k, input_scale=input_scale, rng=g) for g in gens]
 
 
 def _linattn(Fq, Fk, V):
@@ -399,7 +408,8 @@ class _Objective:
 
 
 def fit_ffkernel(Q, K, V=None, *, p_out: int, kind: str = "linear_softplus", target: str = "attention",
-                 orth_penalty: float = 0.0, max_iter: int = 200, rng=None, init=None, **map_options) -> FitResult:
+                 orth_penalty: float = 0.0, max_iter: int = 200, rng=None, init=None, k: int | None = None,
+                 input_scale: float | None = None) -> FitResult:
     """Fit a feed-forward feature map φ offline to one head's Q, K (, V) samples with L-BFGS.
 
     Parameters
@@ -414,7 +424,7 @@ def fit_ffkernel(Q, K, V=None, *, p_out: int, kind: str = "linear_softplus", tar
     max_iter : int — L-BFGS iterations.
     rng : None, int or Generator — initialisation (ignored when ``init`` is given).
     init : FFKernelFeatureMap, optional — start from this map (copied).
-    **map_options : ``rank``, ``input_scale`` for :class:`FFKernelFeatureMap`.
+    k, input_scale : optional — of the initial :class:`FFKernelFeatureMap` (ignored with ``init``).
 
     Returns
     -------
@@ -452,7 +462,7 @@ def fit_ffkernel(Q, K, V=None, *, p_out: int, kind: str = "linear_softplus", tar
             raise fail(func, "init", "be an FFKernelFeatureMap", type(init).__name__, TypeError)
         fm = init.copy()
     else:
-        fm = FFKernelFeatureMap(Q.shape[1], p_out, kind=kind, rng=rng, **map_options)
+        fm = FFKernelFeatureMap(Q.shape[1], p_out, kind=kind, k=k, input_scale=input_scale, rng=rng)
     obj = _Objective(fm, Q, K, V, target, orth_penalty)
     initial = obj.data_loss()
     res = optimize.minimize(obj, fm.get_vector(), jac=True, method="L-BFGS-B",

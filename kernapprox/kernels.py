@@ -32,8 +32,9 @@ from typing import ClassVar
 import numpy as np
 
 from ._numba import distance_frame, frame_points
-from ._numba.reference import direct_scaled_distance_numpy, sqdist_numpy
-from ._validation import INT64_MAX, check_choice, check_points, check_positive, check_same_dim, fail, working_dtype
+from ._numba.reference import direct_scaled_distance_numpy
+from ._validation import (INT64_MAX, check_choice, check_points, check_positive, check_same_dim, fail, pow2_exponent,
+                          working_dtype)
 
 #: Smallest and largest bandwidth / temperature accepted (powers of two: 2^-500 and 2^500).
 SCALE_MIN = 2.0 ** -500
@@ -50,7 +51,7 @@ def _check_scale(value, func: str, name: str) -> float:
 
 __all__ = [
     "Kernel", "Gaussian", "Laplacian", "Matern", "Polynomial", "Linear", "Sigmoid", "Exponential",
-    "get", "available", "SCALE_MIN", "SCALE_MAX",
+    "get", "available",
 ]
 
 
@@ -67,6 +68,9 @@ class Kernel:
     name: ClassVar[str] = "kernel"
     is_psd: ClassVar[bool] = True
     is_shift_invariant: ClassVar[bool] = False
+    #: The fused formula of :mod:`kernapprox._numba` that computes this kernel's blocks and streamed
+    #: products (``"gaussian"``: parameter ``bandwidth``; ``"exponential"``: ``temperature``), or None.
+    fused: ClassVar[str | None] = None
 
     # -- public, validated ---------------------------------------------------------------------
     def __call__(self, X, Y=None) -> np.ndarray:
@@ -180,6 +184,7 @@ class Gaussian(_ShiftInvariant):
     """
 
     name: ClassVar[str] = "gaussian"
+    fused: ClassVar[str | None] = "gaussian"
 
     def block(self, X, Y):
         from ._numba import gaussian_block
@@ -313,8 +318,7 @@ def _scaled_dot(G: np.ndarray, X: np.ndarray, Y: np.ndarray, pairs: bool) -> np.
     so an entry is ±inf only when its true value lies beyond the dtype's range."""
     if np.isfinite(G).all():
         return G
-    a = int(np.frexp(np.abs(X).max())[1]) if X.size else 0
-    b = int(np.frexp(np.abs(Y).max())[1]) if Y.size else 0
+    a, b = pow2_exponent(X), pow2_exponent(Y)
     Xs, Ys = np.ldexp(X, -a).astype(X.dtype, copy=False), np.ldexp(Y, -b).astype(Y.dtype, copy=False)
     Gs = np.einsum("ij,ij->i", Xs, Ys) if pairs else Xs @ Ys.T
     with np.errstate(over="ignore"):
@@ -327,13 +331,13 @@ def _dot(X, Y, pairs: bool) -> np.ndarray:
     return _scaled_dot(G, X, Y, pairs)
 
 
-def _require_finite(K: np.ndarray, func: str, constraint: str) -> np.ndarray:
-    """Refuse (naming ``X``) a block whose true entries lie beyond the dtype's range."""
+def _require_finite(K: np.ndarray, func: str, constraint: str, *, hint: str = "scale the points down") -> np.ndarray:
+    """Refuse (naming ``X``) a block whose true entries lie beyond the dtype's range:
+    ``func: `X` must <constraint> within the <dtype> range (<hint>); got <count> overflowing entries``."""
     if np.isfinite(K).all():
         return K
     bad = int(np.size(K) - np.count_nonzero(np.isfinite(K)))
-    raise fail(func, "X", f"{constraint} within the {K.dtype} range (scale the points down)",
-               f"{bad} overflowing entries")
+    raise fail(func, "X", f"{constraint} within the {K.dtype} range ({hint})", f"{bad} overflowing entries")
 
 
 @dataclass(frozen=True)
@@ -429,6 +433,7 @@ class Exponential(Kernel):
     """
 
     name: ClassVar[str] = "exponential"
+    fused: ClassVar[str | None] = "exponential"
     temperature: float = 1.0
 
     def __post_init__(self):
@@ -452,11 +457,11 @@ class Exponential(Kernel):
             raise fail("Exponential", "X", f"keep max‖x‖·max‖y‖ / temperature <= {0.5 / gam:.3g} (beyond it the "
                        f"rounding of x·y in {K.dtype} alone can change exp(x·y / temperature) by a factor > e^0.5)",
                        f"{bound:.3g}" if np.isfinite(bound) else "a bound above 1.8e308")
-        return self._finite(K, "Exponential")
+        return self._exp_in_range(K, "Exponential")
 
     def diag(self, X) -> np.ndarray:
         """Diagonal ``exp(||x_i||² / temperature)``; ValueError naming X where it overflows."""
-        return self._finite(super().diag(X), "Exponential.diag")
+        return self._exp_in_range(super().diag(X), "Exponential.diag")
 
     def _log_bound(self, X, Y) -> float:
         """Upper bound of ``x·y / T`` over all pairs (Cauchy–Schwarz on power-of-two scaled points)."""
@@ -473,13 +478,11 @@ class Exponential(Kernel):
             return float(nx * ny * np.ldexp(1.0 / self.temperature, 2 * e)) * (1 + 1e-6)
 
     @staticmethod
-    def _finite(K, func):
-        if np.isfinite(K).all():
-            return K
-        n_inf = int(np.size(K) - np.count_nonzero(np.isfinite(K)))
+    def _exp_in_range(K, func):
+        """``K`` itself when no entry overflowed: x·y / T <= log(max of the dtype) for every pair."""
         lim = float(np.log(np.finfo(K.dtype).max))
-        raise fail(func, "X", f"keep x·y / temperature <= {lim:.2f} for every pair (exp overflows "
-                   f"{K.dtype}; scale the points or raise the temperature)", f"{n_inf} overflowing entries")
+        return _require_finite(K, func, f"keep x·y / temperature <= {lim:.2f} for every pair, so that "
+                               "exp(x·y / temperature) stays", hint="scale the points or raise the temperature")
 
     def block(self, X, Y):
         from ._numba import exponential_block

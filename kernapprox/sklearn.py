@@ -27,8 +27,12 @@ Nyström features of a point x (both Nyström transformers): with landmarks z_1 
 factor R of ``W = κ(Z, Z)`` (``W⁺ ≈ R Rᵀ``, e.g. R = L⁻ᵀ for the shifted Cholesky core),
 ``φ(x) = κ(x, Z) R``, so ``φ(x)·φ(y) = κ(x, Z) W⁺ κ(Z, y)`` is the Nyström approximation of
 κ(x, y) (Williams & Seeger 2000) — out of sample as well as on the training points. ``transform`` is
-:func:`kernapprox.nystrom` with ``landmarks=`` the fitted ``components_``: n·k kernel entries plus the
+:func:`kernapprox.nystrom` on the fitted landmark points ``components_``: n·k kernel entries plus the
 k×k landmark block and its core (O(k²d + k³)) per call.
+
+Names: ``n_components`` is scikit-learn's name for the size of a transform (the glossary's ``k``,
+ARCHITECTURE.md "Vocabulary"), ``random_state`` its name for the randomness (the library's ``rng``);
+every other parameter has the library's name (``lam`` for a ridge).
 
 Where scikit-learn's conventions and the library's differ: a request for more components than
 training samples (``n_components > n_samples``) is reduced to ``n_samples`` *with* a
@@ -38,13 +42,15 @@ training samples (``n_components > n_samples``) is reduced to ``n_samples`` *wit
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels as _kernels
-from ._validation import as_generator, check_choice, check_int, check_kernel, check_positive, fail, warn
+from ._validation import (as_generator, check_choice, check_int, check_kernel, check_positive, deprecated_alias, fail,
+                          warn)
 from .cholesky import rpcholesky
 from .features import KINDS as FEATURE_KINDS
 from .features import random_features
@@ -111,17 +117,22 @@ def _n_components(value, n, func, name="n_components"):
     return k
 
 
+def _nystrom_features(kernel, X, Z, core, rcond, lam):
+    """``φ(X) = κ(X, Z) R``: the Nyström factor of the points X on the landmark points Z."""
+    return nystrom(KernelMatrix(kernel, X), landmarks=Z, core=core, rcond=rcond, gamma=lam).F
+
+
 class _NystromFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared ``transform`` of the Nyström transformers: ``φ(X) = κ(X, Z) R`` (module docstring)."""
 
-    def _finish_fit(self, kernel, Z, core, rcond, gamma):
+    def _finish_fit(self, kernel, Z, core, rcond, lam):
         """Store the landmarks and the width of φ (the rank the core keeps)."""
-        F = nystrom(KernelMatrix(kernel, Z), landmarks=Z, core=core, rcond=rcond, gamma=gamma)
+        F = _nystrom_features(kernel, Z, Z, core, rcond, lam)
         self.kernel_ = kernel
         self.components_ = Z
         self.n_components_ = int(Z.shape[0])
-        self._n_features_out = int(F.rank)
-        self._fit_core = (core, rcond, gamma)
+        self._n_features_out = int(F.shape[1])
+        self._fit_core = (core, rcond, lam)
         return self
 
     def transform(self, X):
@@ -137,9 +148,8 @@ class _NystromFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_DTYPES)
-        core, rcond, gamma = self._fit_core
-        Z = self.components_.astype(X.dtype, copy=False)
-        return nystrom(KernelMatrix(self.kernel_, X), landmarks=Z, core=core, rcond=rcond, gamma=gamma).F
+        core, rcond, lam = self._fit_core
+        return _nystrom_features(self.kernel_, X, self.components_.astype(X.dtype, copy=False), core, rcond, lam)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -169,10 +179,12 @@ class NystromTransformer(_NystromFeatures):
         Core policy of :func:`kernapprox.nystrom`.
     rcond : float, optional
         Eigenvalue cutoff of the ``"eig"`` / ``"pinv"`` cores.
-    gamma : float, optional
-        Ridge of the ``"ridge"`` core (required there).
+    lam : float, optional
+        Ridge λ of the ``"ridge"`` core (required there).
     random_state : None, int, Generator or RandomState
         The sampler's randomness (``rng``).
+    gamma : float, optional
+        Deprecated alias of ``lam`` (DeprecationWarning in ``fit``).
 
     Attributes
     ----------
@@ -191,7 +203,7 @@ class NystromTransformer(_NystromFeatures):
 
     References
     ----------
-    Williams & Seeger, NeurIPS 2000 (Nyström); Chen, Epperly, Tropp, Webber, CPAM 2024
+    Williams & Seeger, NeurIPS 2000 (Nyström); Chen, Epperly, Tropp, Webber, CPAM 2025
     (RPCholesky); Musco & Musco, NeurIPS 2017 (recursive RLS); algorithms.md §1.2.
 
     Examples
@@ -206,7 +218,8 @@ class NystromTransformer(_NystromFeatures):
     """
 
     def __init__(self, kernel="gaussian", kernel_params=None, n_components=100, sampler="uniform",
-                 sampler_options=None, core="shifted_cholesky", rcond=None, gamma=None, random_state=None):
+                 sampler_options=None, core="shifted_cholesky", rcond=None, lam=None, random_state=None,
+                 gamma=None):
         self.kernel = kernel
         self.kernel_params = kernel_params
         self.n_components = n_components
@@ -214,8 +227,9 @@ class NystromTransformer(_NystromFeatures):
         self.sampler_options = sampler_options
         self.core = core
         self.rcond = rcond
-        self.gamma = gamma
+        self.lam = lam
         self.random_state = random_state
+        self.gamma = gamma
 
     def fit(self, X, y=None):
         """Choose the landmarks (``y`` is ignored).
@@ -236,9 +250,11 @@ class NystromTransformer(_NystromFeatures):
         options = _options(self.sampler_options, func, "sampler_options")
         check_choice(self.core, CORES, func, "core")
         rcond = None if self.rcond is None else check_positive(self.rcond, func, "rcond")
-        gamma = None if self.gamma is None else check_positive(self.gamma, func, "gamma")
-        if self.core == "ridge" and gamma is None:
-            raise fail(func, "gamma", "be given for core='ridge'", None)
+        name = "gamma" if self.gamma is not None else "lam"
+        lam = deprecated_alias(func, "gamma", self.gamma, "lam", self.lam)
+        lam = None if lam is None else check_positive(lam, func, name)
+        if self.core == "ridge" and lam is None:
+            raise fail(func, "lam", "be given for core='ridge'", None)
         rng = _rng(self.random_state, func)
         k = _n_components(self.n_components, X.shape[0], func)
         if self.sampler == "kmeans":
@@ -249,7 +265,7 @@ class NystromTransformer(_NystromFeatures):
             idx = np.unique(idx)  # with-replacement samplers may repeat a landmark; the core drops repeats anyway
             Z = X[idx]
             self.component_indices_ = idx
-        return self._finish_fit(kernel, Z, self.core, rcond, gamma)
+        return self._finish_fit(kernel, Z, self.core, rcond, lam)
 
 
 class RPCholeskyTransformer(_NystromFeatures):
@@ -285,7 +301,7 @@ class RPCholeskyTransformer(_NystromFeatures):
 
     References
     ----------
-    Chen, Epperly, Tropp, Webber, "Randomly pivoted Cholesky", CPAM 2024, Alg. 1–2; Epperly, Tropp,
+    Chen, Epperly, Tropp, Webber, "Randomly pivoted Cholesky", CPAM 2025, Alg. 1–2; Epperly, Tropp,
     Webber 2024 (accelerated).
 
     Examples
@@ -398,10 +414,10 @@ class RandomFeaturesTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         try:
             self.feature_map_ = random_features(kernel, X.shape[1], m, kind=self.kind,
                                                 rng=_rng(self.random_state, func), **options)
-        except ValueError as exc:       # random_features calls the count `m`; the estimator's is `n_components`
-            msg = str(exc)
-            if msg.startswith("random_features: `m` "):
-                raise ValueError(f"{func}: `n_components` " + msg[len("random_features: `m` "):]) from exc
+        except ValueError as exc:       # the estimator calls the count `n_components`
+            hit = re.match(r"random_features: `(m|n_features)` (.*)", str(exc), re.S)
+            if hit:
+                raise ValueError(f"{func}: `n_components` {hit.group(2)}") from exc
             raise
         self.kernel_ = kernel
         self._n_features_out = int(self.feature_map_.n_features)

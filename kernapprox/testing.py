@@ -3,7 +3,7 @@
 ``assert_matches_oracle(actual, case)``
     pytest-friendly wrapper of :func:`kernapprox.oracle.compare` (numpy, torch CPU/CUDA, JAX, CuPy,
     DLPack, ``__array__``; frameworks are never imported unless the input is theirs).
-``dottest(op, rng=None)``
+``dottest(op, *, rng=None)``
     ``⟨A x, y⟩ = ⟨x, Aᵀ y⟩`` for any linear operator with ``@`` and ``.T``, or ``matvec``/``rmatvec``.
 ``tol_for(dtype)``
     The named relative / absolute tolerances for a dtype (float64, float32, float16, bfloat16).
@@ -18,8 +18,7 @@ import numpy as np
 from ._validation import as_generator, check_int, fail
 from .oracle import UNIT_ROUNDOFF  # unit roundoff u = eps/2 per dtype name (one table, re-exported)
 
-__all__ = ["assert_matches_oracle", "dottest", "tol_for", "Tolerance", "UNIT_ROUNDOFF", "RTOL_MULTIPLE",
-           "ATOL_MULTIPLE", "DOTTEST_MULTIPLE"]
+__all__ = ["assert_matches_oracle", "dottest", "tol_for", "Tolerance"]
 
 #: rtol = RTOL_MULTIPLE · u · √L: a handful of roundings, each ≤ u, accumulated over a length-L reduction
 RTOL_MULTIPLE = 16.0
@@ -131,7 +130,7 @@ def _apply(op, V, transpose: bool):
 DOTTEST_MAX_TRIALS = 10_000
 
 
-def dottest(op, rng=None, *, n_trials: int = 3, rtol: float | None = None) -> float:
+def dottest(op, *, rng=None, n_trials: int = 3, rtol: float | None = None) -> float:
     """Adjoint ("dot") test of a linear operator: ``⟨A x, y⟩ = ⟨x, Aᵀ y⟩`` for random x, y.
 
     Parameters

@@ -4,8 +4,8 @@ up and attains a much smaller trace error tr(K − K̂) at the same k.
 
 Source: Y. Chen, E. N. Epperly, J. A. Tropp, R. J. Webber, "Randomly pivoted Cholesky: practical
 approximation of a kernel matrix with few entry evaluations", CPAM 2025 (arXiv 2207.06503), §4 and the
-outlier example discussed there; issue 3's statistical test ("RPCholesky's trace error is lower than
-uniform's on outliers"). Measured with the ``samplers`` experiment (data set ``outliers``).
+outlier example discussed there; the claim tested: RPCholesky's trace error is lower than uniform's
+on outliers. Measured with the ``samplers`` experiment (data set ``outliers``).
 
 Decision rule (fixed in advance): at every k of the sweep, the median relative trace error over trials of
 RPCholesky (simple) is <= that of uniform sampling. Failure probability of the QUICK configuration: the

@@ -75,3 +75,12 @@ def test_bad_input():
     assert clouds.outliers(10, frac=np.float32(0.2), rng=0).shape == (10, 2)   # numpy scalars accepted
     with pytest.raises(ValueError, match=r"digits: `n` must lie in \[1, 1797\]"):
         clouds.digits(5000)
+
+
+def test_datasets_namespace_re_exports_exactly_its_submodules_public_names():
+    import importlib
+    subs = ("clouds", "qkv", "pretrained")
+    names = {n for s in subs for n in importlib.import_module(f"kernapprox.datasets.{s}").__all__}
+    assert set(ka.datasets.__all__) == names
+    assert set(dir(ka.datasets)) == names | set(subs)
+    assert ka.datasets.smile is importlib.import_module("kernapprox.datasets.clouds").smile

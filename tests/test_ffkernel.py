@@ -1,4 +1,4 @@
-"""Tests of kernapprox.ffkernel: feed-forward kernel feature maps and their offline fit (issue 5)."""
+"""Tests of kernapprox.ffkernel: feed-forward kernel feature maps and their offline fit."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -19,7 +19,7 @@ def test_analytic_gradient_matches_finite_differences(kind, target):
     """Central differences (h = 1e-6, truncation O(h²) ≈ 1e-12, round-off ≈ 1e-10) on 15 random
     coordinates agree with the analytic gradient to 1e-6 relative — with the orthogonality penalty on."""
     Q, K, V = _qkv()
-    fm = FFKernelFeatureMap(8, 12, kind=kind, rank=3, rng=1)
+    fm = FFKernelFeatureMap(8, 12, kind=kind, k=3, rng=1)
     obj = _Objective(fm, Q, K, V, target, orth_penalty=0.5)
     rng = np.random.default_rng(2)
     th = fm.get_vector() + 0.1 * rng.normal(size=fm.get_vector().size)
@@ -66,7 +66,7 @@ def test_ff_attention_is_finite_and_exact_where_the_features_underflow(kind, shi
     combination of V's rows, at every scale; the fitted loss and its gradient stay finite."""
     Q, K, V = _qkv(n=16, p=4, seed=3)
     Q = Q * scale + shift
-    fm = FFKernelFeatureMap(4, 6, kind=kind, rank=2, rng=1)
+    fm = FFKernelFeatureMap(4, 6, kind=kind, k=2, rng=1)
     out = ff_attention(Q, K, V, fm)
     ref = _ref_ff_attention(Q, K, V, fm)
     assert np.all(np.isfinite(out))
@@ -82,7 +82,7 @@ def test_attention_gradient_where_the_plain_features_underflow(kind):
     pre-activations are far below −745 (Q scaled by 300): the gradient through log φ."""
     Q, K, V = _qkv(n=16, p=4, seed=4)
     Q = 300 * Q
-    fm = FFKernelFeatureMap(4, 6, kind=kind, rank=2, rng=1)
+    fm = FFKernelFeatureMap(4, 6, kind=kind, k=2, rng=1)
     obj = _Objective(fm, Q, K, V, "attention", orth_penalty=0.0)
     rng = np.random.default_rng(5)
     th = fm.get_vector() + 0.01 * rng.normal(size=fm.get_vector().size)
@@ -164,11 +164,23 @@ def test_per_head_maps(rng):
 
 
 def test_given_params_and_float32(rng):
-    fm = FFKernelFeatureMap(4, 5, kind="lowrank_glu", rank=2, rng=0)
-    again = FFKernelFeatureMap(4, 5, kind="lowrank_glu", rank=2, params=fm.params)
+    fm = FFKernelFeatureMap(4, 5, kind="lowrank_glu", k=2, rng=0)
+    again = FFKernelFeatureMap(4, 5, kind="lowrank_glu", k=2, params=fm.params)
     X = rng.normal(size=(3, 4))
     np.testing.assert_array_equal(again.transform(X), fm.transform(X))
     assert fm.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_rank_is_a_deprecated_alias_of_k(rng):
+    with pytest.warns(DeprecationWarning, match=r"^FFKernelFeatureMap: `rank` is deprecated, use `k`"):
+        old = FFKernelFeatureMap(4, 5, kind="lowrank_glu", rank=2, rng=0)
+    new = FFKernelFeatureMap(4, 5, kind="lowrank_glu", k=2, rng=0)
+    assert old.k == new.k == old.rank == 2
+    X = rng.normal(size=(3, 4))
+    np.testing.assert_array_equal(old.transform(X), new.transform(X))
+    with pytest.raises(TypeError, match="got both `k` and its deprecated alias `rank`"):
+        FFKernelFeatureMap(4, 5, kind="lowrank_glu", k=3, rank=2)
+    assert [f.k for f in init_heads(2, 8, 10, kind="lowrank_glu", k=3, rng=0)] == [3, 3]
 
 
 def test_bad_input(rng):

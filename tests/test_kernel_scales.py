@@ -51,8 +51,8 @@ def _check_gauss(K, X, Y, h, dtype):
     assert excess.max() <= 0, f"worst excess {excess.max():.3g}"
 
 
-# ---- translation: the issue's reproducer and offsets 1e3 … 1e8 --------------------------------------
-def test_issue_reproducer_gaussian_far_from_origin():
+# ---- translation: points far from the origin, offsets 1e3 … 1e8 --------------------------------------
+def test_gaussian_far_from_origin():
     X = np.random.default_rng(0).normal(size=(40, 3))
     K = ka.Gaussian(1.0)(X + 1e8)
     ref = np.exp(-cdist(X + 1e8, X + 1e8, "sqeuclidean") / 2)
@@ -139,7 +139,7 @@ def test_gaussian_finite_and_exact_at_every_scale(rng, dtype, scale):
         assert np.all(k.diag(X) == 1)
 
 
-def test_issue_reproducers_at_huge_scale(rng):
+def test_blocks_at_huge_scale(rng):
     X = rng.normal(size=(40, 3))
     Y = rng.normal(size=(30, 3))
     K = ka.Gaussian(1.0)(X * 1e160)
@@ -224,6 +224,24 @@ def test_exponential_overflow_is_a_clear_error(rng, dtype):
     K = ka.Exponential(1e4)(X)                                    # representable: returned as is
     np.testing.assert_allclose(K, np.exp(X.astype(np.float64) @ X.T.astype(np.float64) / 1e4),
                                rtol=64 * np.finfo(dtype).eps)
+
+
+def test_overflow_refusals_share_one_message_template(rng):
+    """Exponential, Linear and Polynomial refuse an overflowing block through one helper: the message
+    names X, the constraint, the dtype's range, a hint and the count of overflowing entries."""
+    tail = r" within the float64 range \((?P<hint>[^)]*)\); got (?P<n>\d+) overflowing entries$"
+    X = rng.normal(size=(20, 3)) * 30
+    cases = [(lambda: ka.Exponential(1.0)(X), r"^Exponential: `X` must keep x·y / temperature <= 709.78 for "
+              r"every pair, so that exp\(x·y / temperature\) stays", "scale the points or raise the temperature"),
+             (lambda: ka.Linear()(np.full((2, 2), 1e200)), r"^Linear: `X` must keep every x·y", "scale the points down"),
+             (lambda: ka.Polynomial(degree=200)(X), r"^Polynomial: `X` must keep \(gamma x·y \+ coef0\) \*\* degree "
+              r"\(degree = 200\)", "scale the points down")]
+    import re
+    for call, head, hint in cases:
+        with pytest.raises(ValueError) as info:
+            call()
+        m = re.match(head + tail, str(info.value))
+        assert m and m["hint"] == hint and int(m["n"]) > 0, str(info.value)
 
 
 # ---- parameter limits ---------------------------------------------------------------------------------

@@ -62,3 +62,11 @@ def test_bad_input():
         scaled_qkv(10, dtype=np.int64)
     with pytest.raises(TypeError, match="`p` must be an integer"):
         bert_init_qkv(10, p=2.5)
+
+
+def test_structured_qkv_rank_is_a_deprecated_alias_of_k():
+    from kernapprox.datasets import structured_qkv
+    with pytest.warns(DeprecationWarning, match=r"^structured_qkv: `rank` is deprecated, use `k`"):
+        old = structured_qkv(32, p=4, rank=5, rng=0)
+    for a, b in zip(old, structured_qkv(32, p=4, k=5, rng=0)):
+        np.testing.assert_array_equal(a, b)

@@ -23,11 +23,11 @@ from kernapprox.datasets import pretrained as P  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not P.models_available(), reason="model files of the models extra not found")
 
-#: (text, start, layer, head): the sharp pretrained heads of the issue (row entropy ≈ 0.2 nats); the
+#: (text, start, layer, head): two sharp pretrained heads (row entropy ≈ 0.2 nats); the
 #: initialised twin's heads are smooth and covered by the benchmark (drawing its weights takes seconds)
 HEADS = (("stdlib-docstrings", 0, 0, 2), ("gpl-3", 0, 0, 2))
-#: (method, options, target) — default options (Skyformer also on the softmax target, with the core
-#: and key-centring variants named in the issue)
+#: (method, options, target) — default options (Skyformer also on the softmax target, with the pinv
+#: core and without key centring)
 CASES = (("skyformer", {}, "gaussian"), ("skyformer", {"target": "softmax"}, "softmax"),
          ("skyformer", {"target": "softmax", "core": "pinv"}, "softmax"),
          ("skyformer", {"target": "softmax", "center_keys": False}, "softmax"),
@@ -39,7 +39,7 @@ CASES = (("skyformer", {}, "gaussian"), ("skyformer", {"target": "softmax"}, "so
 LOSS_BAND = {"skyformer": 1.05, "skyformer-softmax": 1.9, "skyformer-softmax-pinv": 1.5,
              "skyformer-softmax-raw": 2.0, "nystromformer": 1.6, "skeinformer": 1.5, "informer": 1.1,
              "linformer": 3.1, "vmean": 1.2, "s3": 1.5, "rff": 650.0, "linear": 1.2}
-#: d of every case; the default Skyformer softmax variant also at d = 256 (the blow-ups were at d >= 64)
+#: d of every case; the default Skyformer softmax variant also at d = 256 (the bare formula explodes at d >= 64)
 D = (64,)
 D_SKY_SM = (64, 256)
 
@@ -82,7 +82,7 @@ def test_default_output_is_finite_in_range_and_within_the_recorded_band(heads, m
 
 
 def test_the_bare_skyformer_softmax_formula_still_explodes_on_these_heads(heads):
-    """The reproducer of the issue: without the safeguard the paper's formula leaves the hull by
+    """Without the safeguard the paper's formula leaves the hull by
     orders of magnitude on the sharp pretrained head (so the band above is the safeguard's doing)."""
     _, Q, K, V, ref = heads[0]
     with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -25,7 +25,7 @@ ESTIMATORS = [
     NystromTransformer(n_components=8),
     NystromTransformer(n_components=8, sampler="rpcholesky", core="eig"),
     NystromTransformer(n_components=8, sampler="leverage", sampler_options={"lam": 1e-3}, core="pinv"),
-    NystromTransformer(n_components=8, sampler="kmeanspp", core="ridge", gamma=1e-6),
+    NystromTransformer(n_components=8, sampler="kmeanspp", core="ridge", lam=1e-6),
     NystromTransformer(n_components=8, sampler="recursive_rls"),
     NystromTransformer(n_components=8, sampler="kmeans", kernel="laplacian", kernel_params={"bandwidth": 2.0}),
     RPCholeskyTransformer(n_components=8),
@@ -160,7 +160,7 @@ def test_pipeline_grid_search_clone_pickle(cloud):
 
 @pytest.mark.parametrize("est, match, exc", [
     (NystromTransformer(sampler="nope"), "NystromTransformer.fit: `sampler` must be one of", ValueError),
-    (NystromTransformer(core="ridge"), "NystromTransformer.fit: `gamma` must be given for core='ridge'", ValueError),
+    (NystromTransformer(core="ridge"), "NystromTransformer.fit: `lam` must be given for core='ridge'", ValueError),
     (NystromTransformer(core="qr"), "`core` must be one of", ValueError),
     (NystromTransformer(rcond=-1.0, core="eig"), "`rcond` must be > 0", ValueError),
     (NystromTransformer(kernel="sigmoid"), "`kernel` must be positive semi-definite", ValueError),
@@ -216,3 +216,13 @@ def test_docstring_examples():
     import kernapprox.sklearn as mod
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_nystrom_transformer_gamma_is_a_deprecated_alias_of_lam():
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    new = NystromTransformer(n_components=10, core="ridge", lam=1e-3, random_state=0).fit(X)
+    with pytest.warns(DeprecationWarning, match=r"^NystromTransformer.fit: `gamma` is deprecated, use `lam`"):
+        old = NystromTransformer(n_components=10, core="ridge", gamma=1e-3, random_state=0).fit(X)
+    np.testing.assert_array_equal(old.transform(X), new.transform(X))
+    with pytest.raises(ValueError, match=r"^NystromTransformer.fit: `gamma` must be > 0"):
+        NystromTransformer(core="ridge", gamma=-1.0).fit(X)

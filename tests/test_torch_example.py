@@ -1,6 +1,6 @@
 """examples/torch_attention.py (PyTorch Skyformer, Nyströmformer, Performer) against the oracle.
 
-Skipped when torch is not installed. float32 / float64 on CPU are the issue's checks; float16 /
+Skipped when torch is not installed. float32 / float64 on CPU are the reference checks; float16 /
 bfloat16 on CPU exercise the half-precision tolerance model (the same check runs on CUDA where a GPU
 is available: ``python examples/torch_attention.py``).
 """
@@ -84,8 +84,8 @@ def test_torch_example_round_trip_through_files(ex, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
-def test_torch_example_at_issue_scale_through_the_cli(ex, tmp_path, dtype):
-    # the issue's command at n = 2048 (4096 takes minutes on 2 shared cores): export, load, torch, compare
+def test_torch_example_at_scale_through_the_cli(ex, tmp_path, dtype):
+    # the documented command at n = 2048 (4096 takes minutes on 2 shared cores): export, load, torch, compare
     from kernapprox.cli import main
     assert main(["oracle", "export", "--method", "skyformer", "--variant", "code", "--n", "2048", "--p", "64",
                  "--d", "128", "--batch", "2", "--heads", "2", "--dtype", dtype, "--out", str(tmp_path)]) == 0

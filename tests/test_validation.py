@@ -1,4 +1,4 @@
-"""Validation at every public entry point of issue 2 (design.md §4.3): one message template
+"""Validation at every public entry point (design.md §4.3): one message template
 ``func: `param` must constraint; got value``; ValueError for values/shapes, TypeError for types."""
 import shutil
 import subprocess
@@ -303,3 +303,31 @@ def test_warn_points_at_the_first_frame_outside_the_package():
         warnings.simplefilter("always")
         ka.sample_landmarks(KM, 3, method="greedy")          # sampling -> cholesky -> _validation.warn
     assert rec and {w.filename for w in rec} == {__file__}
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-300, 3e-8, 0.75, 1.0, 2.0, 1e5, 1.7e308])
+def test_pow2_exponent_is_the_frexp_rule_of_its_three_former_sites(scale):
+    """One rescaling rule: the exponents the kernels' overflow-free inner product, the distance frame of
+    the numba paths and the randomized symmetry test each computed by their own frexp expression."""
+    import math
+    A = scale * np.random.default_rng(0).uniform(-1, 1, size=(7, 3))
+    e = v.pow2_exponent(A)
+    assert e == (int(np.frexp(np.abs(A).max())[1]) if A.size else 0)                 # kernels._scaled_dot
+    mx = float(np.max(np.abs(A)))
+    assert e == (math.frexp(mx)[1] if 0.0 < mx < np.inf else 0)                      # symmetry_gap
+    if mx > 0:
+        m, e_old = math.frexp(mx)                                                    # distance_frame
+        assert e == e_old and (m > 1.0 - 2.0 ** -20) == (mx > math.ldexp(1.0 - 2.0 ** -20, e))
+        assert np.all(np.abs(np.ldexp(A, -e)) < 1.0)
+    assert v.pow2_exponent(np.empty((0, 3))) == 0 and v.pow2_exponent(np.array([np.inf])) == 0
+
+
+def test_deprecated_alias_warns_at_the_callers_line_and_refuses_both_names():
+    with pytest.warns(DeprecationWarning, match=r"^f: `rank` is deprecated, use `k` \(same meaning\)$") as rec:
+        assert v.deprecated_alias("f", "rank", 5, "k", None) == 5
+    assert rec[0].filename == __file__
+    assert v.deprecated_alias("f", "rank", None, "k", 7) == 7
+    with pytest.warns(DeprecationWarning):
+        assert v.deprecated_alias("f", "rank", 3, "k", 16, new_default=16) == 3
+    with pytest.raises(TypeError, match=r"^f: got both `k` and its deprecated alias `rank`; pass `k` only$"):
+        v.deprecated_alias("f", "rank", 3, "k", 4, new_default=16)

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .._validation import pow2_exponent, working_dtype
 from .reference import direct_exponent_numpy, exponential_block_numpy, gaussian_block_numpy, sqdist_numpy
 
 __all__ = ["gaussian_block", "exponential_block", "kernel_matvec_fast", "distance_frame", "frame_points", "TAU",
@@ -94,7 +95,7 @@ def _parallel_slot():
 
 def _pair(X, Y):
     """Common working dtype (float32 only if both are float32) and C-contiguous copies/views."""
-    dt = np.float32 if (X.dtype == np.float32 and Y.dtype == np.float32) else np.float64
+    dt = working_dtype(X, Y)
     same = X is Y
     X = np.ascontiguousarray(X, dtype=dt)
     Y = X if same else np.ascontiguousarray(Y, dtype=dt)
@@ -136,8 +137,8 @@ def distance_frame(X, Y, same, centre=True):
         amax = float(np.maximum(hi, -lo).max())
     if not amax > 0:
         return mu, 0
-    m, e = math.frexp(amax)
-    if centre and m > 1.0 - 2.0 ** -20:   # the rounding of x - mu may reach the next power of two
+    e = pow2_exponent(amax)
+    if centre and amax > math.ldexp(1.0 - 2.0 ** -20, e):   # the rounding of x - mu may reach 2^e
         e += 1
     return mu, int(e)
 
@@ -284,14 +285,15 @@ def exponential_block(X, Y, temperature, out=None):
 
 
 def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):
-    """Fused, parallel ``K(X, Y) @ V`` (V of shape (m, r)) for the Gaussian and Exponential kernels.
+    """Fused, parallel ``K(X, Y) @ V`` (V of shape (m, r)) for a kernel with a fused formula
+    (``kernel.fused``: ``"gaussian"`` reads ``kernel.bandwidth``, ``"exponential"`` ``kernel.temperature``).
 
     Returns None when there is no fast path (other kernels, small problems, r > MATVEC_MAX_COLS, numba
     unavailable, another thread inside a parallel kernel under numba's workqueue layer): the caller then
     uses numpy tiles. The result has dtype ``acc_dtype``.
     """
-    from ..kernels import Exponential, Gaussian  # local: kernels imports this package
-    if type(kernel) not in (Gaussian, Exponential):
+    form = getattr(kernel, "fused", None)
+    if form not in ("gaussian", "exponential"):
         return None
     n, m = X.shape[0], Y.shape[0]
     r = V.shape[1]
@@ -303,7 +305,7 @@ def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):
         return None
     if X.dtype == np.float64:
         acc = np.dtype(np.float64)
-    if type(kernel) is Gaussian:
+    if form == "gaussian":
         terms = gaussian_terms(X, Y, same, kernel.bandwidth, acc)
     else:
         terms = exponential_terms(X, Y, same, kernel.temperature, acc)

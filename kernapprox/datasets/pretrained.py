@@ -59,11 +59,9 @@ import numpy as np
 from .._validation import as_generator, check_bool, check_choice, check_int, fail
 from ..attention._common import softmax_rows
 
-__all__ = [
-    "MODEL_NAME", "STDLIB_MODULES", "TEXT_SOURCES", "models_available", "model_dir", "text_corpus",
-    "TextCorpus", "MiniLM", "load_minilm", "pretrained_qkv",
-]
+__all__ = ["models_available", "model_dir", "text_corpus", "TextCorpus", "MiniLM", "load_minilm", "pretrained_qkv"]
 
+#: the pretrained model the loader reads
 MODEL_NAME = "all-MiniLM-L6-v2"
 #: text sources of ``text="auto"``, in corpus order
 TEXT_SOURCES = ("gpl-3", "python-license", "stdlib-docstrings")

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_generator, check_choice, check_int, check_positive, check_size_product, fail
+from .._validation import (as_generator, check_choice, check_int, check_positive, check_size_product, deprecated_alias,
+                           fail)
 
 __all__ = ["bert_init_qkv", "structured_qkv", "scaled_qkv", "synthetic_qkv", "QKV_KINDS"]
 
@@ -121,13 +122,13 @@ def bert_init_qkv(n: int, *, p: int = 64, width: int = 768, std: float = BERT_IN
     return _heads(one, heads, rng, func)
 
 
-def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, rank: int = 16,
+def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, k: int = 16,
                    zipf: float = 1.1, noise: float = 0.3, scale: float = 0.1, coupling: float = 0.8,
-                   heads=None, dtype=np.float64, rng=None):
+                   heads=None, dtype=np.float64, rng=None, rank: int | None = None):
     """"Structured / pretrained-like" Q, K, V with peaky attention (synthetic proxy, algorithms.md §2.9).
 
     Tokens ``t_i`` are drawn from ``vocab`` types with Zipf(``zipf``) frequencies; type embeddings are
-    low-rank, ``E = G U/√rank`` (G vocab×rank, U rank×width, N(0,1)); token states
+    low-rank, ``E = G U/√k`` (G vocab×k, U k×width, N(0,1)); token states
     ``X = LayerNorm(E[t] + noise·N(0,1))``. Projections ``W_Q ~ N(0, scale²)``,
     ``W_K = coupling·W_Q + sqrt(1 − coupling²)·N(0, scale²)`` (correlated, so ``q_i·k_j`` is large
     when tokens i and j are alike) and ``W_V ~ N(0, scale²)``.
@@ -136,8 +137,8 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, ra
     ----------
     n : int
     p : int
-    width, vocab, rank : int
-        Model width, vocabulary size, embedding rank.
+    width, vocab, k : int
+        Model width, vocabulary size, rank of the type embeddings.
     zipf : float
         Zipf exponent of the type frequencies (> 0).
     noise : float
@@ -149,6 +150,8 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, ra
     heads : int, optional
     dtype : {float64, float32}
     rng : None, int, SeedSequence or Generator
+    rank : int, optional
+        Deprecated alias of ``k`` (DeprecationWarning).
 
     Returns
     -------
@@ -175,7 +178,8 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, ra
     p = check_int(p, func, "p", low=1)
     width = check_int(width, func, "width", low=1)
     vocab = check_int(vocab, func, "vocab", low=1)
-    rank = check_int(rank, func, "rank", low=1)
+    k = deprecated_alias(func, "rank", rank, "k", k, new_default=16)
+    k = check_int(k, func, "rank" if rank is not None else "k", low=1)
     zipf = check_positive(zipf, func, "zipf")
     noise = check_positive(noise, func, "noise", allow_zero=True)
     scale = check_positive(scale, func, "scale")
@@ -188,7 +192,7 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, ra
     freq /= freq.sum()
 
     def one(gen):
-        E = gen.standard_normal((vocab, rank)) @ gen.standard_normal((rank, width)) / np.sqrt(rank)
+        E = gen.standard_normal((vocab, k)) @ gen.standard_normal((k, width)) / np.sqrt(k)
         t = gen.choice(vocab, size=n, p=freq)
         X = _layer_norm(E[t] + noise * gen.standard_normal((n, width)))
         WQ = gen.standard_normal((width, p)) * scale
@@ -247,7 +251,7 @@ def scaled_qkv(n: int, *, p: int = 64, scale: float = 0.5, m: int | None = None,
     return _heads(one, heads, rng, func)
 
 
-def synthetic_qkv(n: int, *, kind: str = "initialized", heads=None, dtype=np.float64, rng=None, **params):
+def synthetic_qkv(n: int, *, kind: str = "initialized", heads=None, dtype=np.float64, rng=None, **options):
     """Synthetic Q, K, V by regime name.
 
     Parameters
@@ -260,8 +264,8 @@ def synthetic_qkv(n: int, *, kind: str = "initialized", heads=None, dtype=np.flo
     heads : int, optional
     dtype : {float64, float32}
     rng : None, int, SeedSequence or Generator
-    **params
-        Passed to the generator (e.g. ``p=``, ``scale=``).
+    **options
+        Keywords of the chosen generator (e.g. ``p=``, ``scale=``); one it does not take is a TypeError.
 
     Returns
     -------
@@ -276,4 +280,4 @@ def synthetic_qkv(n: int, *, kind: str = "initialized", heads=None, dtype=np.flo
     check_choice(kind, QKV_KINDS, "synthetic_qkv", "kind")
     fn = {"initialized": bert_init_qkv, "bert_init": bert_init_qkv, "pretrained": structured_qkv,
           "structured": structured_qkv, "scaled": scaled_qkv}[kind]
-    return fn(n, heads=heads, dtype=dtype, rng=rng, **params)
+    return fn(n, heads=heads, dtype=dtype, rng=rng, **options)

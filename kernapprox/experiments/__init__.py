@@ -5,8 +5,8 @@ them; modules are imported only by :func:`get`. Each module defines ``NAME``, ``
 a frozen ``Config`` with ``FULL`` and ``QUICK`` instances, ``run(cfg, seed) -> dict`` and
 ``plot(data) -> Figure`` (see :mod:`kernapprox.experiments._common`).
 
-Planned experiments whose module has not landed yet are left out of ``REGISTRY``; a module in this
-package that is not in the planned list is added automatically (name = module name with ``_`` → ``-``).
+A name of the presentation order whose module is absent is left out of ``REGISTRY``; a module of
+this package that is not in that order is added at the end (name = module name with ``_`` → ``-``).
 
 Examples
 --------
@@ -23,7 +23,7 @@ from types import ModuleType
 
 from ._common import load_data, replot, run_experiment  # noqa: F401  (cheap: numpy only)
 
-__all__ = ["REGISTRY", "get", "names", "run_experiment", "replot", "load_data"]
+__all__ = ["get", "names", "run_experiment", "replot", "load_data"]
 
 # NAME -> module path, in presentation order (Skyformer, Skeinformer, then the PSD / RF / KRR / KPCA ones)
 _PLANNED = {

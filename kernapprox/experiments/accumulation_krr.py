@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "accumulation-krr"
 TITLE = "Sketched KRR: accumulated sub-sampling (m terms) vs Gaussian sketch, high- vs low-coherence design"
 PAPER = "Chen & Yang (AISTATS 2021) m-sweep: accumulation vs sub-sampling vs Gaussian sketch (abstract claims)"

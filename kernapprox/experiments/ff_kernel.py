@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "ff-kernel"
 TITLE = "Fitted feed-forward kernel vs Performer features: held-out kernel and output error vs feature count"
 PAPER = ("Yorsh & Kovalenko (ICANN 2022) trainable FF kernel, re-created offline (our experiment); "

@@ -22,6 +22,8 @@ import dataclasses
 
 from . import _common as C
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "kernelized-target"
 TITLE = "Kernelized attention C V: Skyformer (paper / code) vs RFF / ORF / SORF vs Nystromformer-on-kernel"
 PAPER = "Skyformer (Chen et al., NeurIPS 2021) §4.1 Eq. (3), §4.2-4.4; RFF baselines (Rahimi & Recht 2007, Yu et al. 2016)"

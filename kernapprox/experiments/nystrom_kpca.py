@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "nystrom-kpca"
 TITLE = "Kernel PCA: held-out reconstruction error vs m — Nyström vs exact vs random-feature KPCA"
 PAPER = "Sterge & Sriperumbudur (JMLR 2022; AISTATS 2020): Nyström KPCA matches exact KPCA with m ≪ n, beats RF-KPCA"

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "rff-bootstrap"
 TITLE = "RFF error estimation: true (1-α) error quantile vs bootstrap estimates and 1/√s extrapolation"
 PAPER = "Yao, Erichson & Lopes (AISTATS 2023) matrix-approximation experiments: bootstrap quantile vs truth, extrapolation"

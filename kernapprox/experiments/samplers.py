@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "samplers"
 TITLE = "PSD landmark samplers: relative trace / spectral error vs k and vs kernel entries evaluated"
 PAPER = ("Chen, Epperly, Tropp & Webber (RPCholesky) §4 figures (smile, spiral, outliers) and Thm 2.3 "

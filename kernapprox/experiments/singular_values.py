@@ -18,6 +18,8 @@ import numpy as np
 
 from . import _common as C
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "singular-values"
 TITLE = "Singular values of exact attention outputs BV and CV per layer (Skyformer App. Fig. A2 analogue)"
 PAPER = "Skyformer (Chen et al., NeurIPS 2021) Appendix Figure A2"

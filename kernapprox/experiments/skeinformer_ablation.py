@@ -20,6 +20,8 @@ import dataclasses
 
 from . import _common as C
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "skeinformer-ablation"
 TITLE = "Skeinformer ablations: output spectral loss vs d for each component of Alg. 1"
 PAPER = "Skeinformer (Chen et al., NAACL 2022) Table 1 ablation rows, §4.1-§4.3"

@@ -17,6 +17,8 @@ import dataclasses
 
 from . import _common as C
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "skeinformer-fig1"
 TITLE = "Skeinformer Fig. 1: softmax-output spectral loss vs d, log scale (Skeinformer, V-Mean, Informer, Linformer)"
 PAPER = "Skeinformer (Chen et al., NAACL 2022) §5 Figure 1"

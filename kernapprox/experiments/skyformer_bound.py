@@ -25,6 +25,8 @@ import numpy as np
 
 from . import _common as C
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot"]
+
 NAME = "skyformer-bound"
 TITLE = "Skyformer Thm 2: empirical ||C - C~|| vs guaranteed error lambda*(d), Loewner sandwich frequency"
 PAPER = "Skyformer (Chen et al., NeurIPS 2021) §4.3 Theorem 2, App. C Lemma C.2, §4.4 Lemma 3"

@@ -850,7 +850,7 @@ add("kernapprox.testing.assert_matches_oracle", values=lambda: {"case": ka.oracl
     call=lambda v: ka.testing.assert_matches_oracle(v["actual"], v["case"], **XK(v)), params=[P("actual", OUTPUT)],
     group="oracle", verdicts=(AssertionError,))
 add("kernapprox.testing.dottest", values=lambda: {"op": ka.PSDLowRank(F0).as_operator(), "rng": 0, "n_trials": 3},
-    call=lambda v: ka.testing.dottest(v["op"], v["rng"], n_trials=v["n_trials"], **XK(v)),
+    call=lambda v: ka.testing.dottest(v["op"], rng=v["rng"], n_trials=v["n_trials"], **XK(v)),
     params=[P("rng", "rng"), P("n_trials", "int")], group="oracle")
 add("kernapprox.testing.tol_for", values=lambda: {"dtype": np.float32, "length": 10},
     call=lambda v: tuple(ka.testing.tol_for(v["dtype"], length=v["length"], **XK(v))),
@@ -953,9 +953,9 @@ def _sk_entry(cls_name, hyper, params, *, method="transform"):
 
 _sk_entry("NystromTransformer",
           {"kernel": "gaussian", "kernel_params": {"bandwidth": 2.0}, "n_components": 5, "sampler": "uniform",
-           "sampler_options": None, "core": "shifted_cholesky", "rcond": None, "gamma": None, "random_state": 0},
+           "sampler_options": None, "core": "shifted_cholesky", "rcond": None, "lam": None, "random_state": 0},
           [P("kernel", "kernel"), P("n_components", "int", meta={"huge_ok": True}), P("sampler", "choice"),
-           P("core", "choice"), P("rcond", "real", optional=True), P("gamma", "real", optional=True),
+           P("core", "choice"), P("rcond", "real", optional=True), P("lam", "real", optional=True),
            P("random_state", RANDOM_STATE)])
 _sk_entry("RPCholeskyTransformer",
           {"kernel": "gaussian", "kernel_params": {"bandwidth": 2.0}, "n_components": 5, "block_size": 1,
