@@ -32,7 +32,7 @@ from scipy.linalg.lapack import dtrtri
 
 from . import _tiling
 from ._tiling import EPS, row_tiles, tile_buffer, tile_rows
-from ._validation import check_choice, check_int, check_positive, fail, warn
+from ._validation import check_choice, check_int, check_positive, fail
 
 __all__ = [
     "PSD_CORES", "CORES", "EPS", "EIG_RCOND", "SHIFT_EPS_MULTIPLE", "SHIFT_DROP_MULTIPLE", "PSDCore", "psd_core", "sym_core",

@@ -16,7 +16,7 @@ from . import kernels as _kernels
 from ._operators import Matrix
 from . import _tiling
 from ._tiling import tile_buffer, tile_rows
-from ._validation import (check_dense_cap, check_kernel, check_indices, check_int, check_matrix, check_points, check_same_dim, fail,
+from ._validation import (check_int, check_kernel, check_matrix, check_points, check_same_dim, fail,
                           working_dtype)
 
 __all__ = ["KernelMatrix", "kernel_matvec", "default_tile_rows"]

@@ -28,8 +28,6 @@ import numbers
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from scipy.special import ndtri
 
 from ._aliases import deprecated_alias
