@@ -137,10 +137,6 @@ class Matrix:
         (``psd`` True) or not refuted by the cheap tests (``psd`` None)."""
         return self.psd is not False and self.shape[0] == self.shape[1]
 
-    @property
-    def square(self) -> bool:
-        return self.shape[0] == self.shape[1]
-
     def _init_structure(self, symmetric, psd, detect_symmetric, *, cheap_psd: bool = True) -> None:
         """Set ``symmetric`` / ``psd`` / ``psd_declared`` from the declarations, else cheaply."""
         n, m = self.shape
