@@ -32,7 +32,7 @@ from scipy.linalg.lapack import dtrtri
 
 from . import _tiling
 from ._tiling import EPS, row_tiles, tile_buffer, tile_rows
-from ._validation import check_choice, check_int, check_positive, fail, warn
+from ._validation import check_choice, check_int, check_positive, fail
 
 __all__ = [
     "PSD_CORES", "CORES", "EPS", "EIG_RCOND", "SHIFT_EPS_MULTIPLE", "SHIFT_DROP_MULTIPLE", "PSDCore", "psd_core", "sym_core",
@@ -48,8 +48,10 @@ SHIFT_EPS_MULTIPLE = 10.0
 #: of the others is ν(1 + ‖a‖²) for its coefficient vector a.
 SHIFT_DROP_MULTIPLE = 4.0
 #: Rows per tile of :meth:`PSDCore.apply_tiled` (tiles written into F itself: APPLY_MAX_ROWS; tiles
-#: through a buffer: within ``_tiling.TILE_BYTES``, clipped to this range).
-APPLY_MIN_ROWS, APPLY_MAX_ROWS = 512, 8192
+#: through a buffer: within ``_tiling.TILE_BYTES``, clipped to this range — at least 2048 rows, as
+#: each tile pays a parallel kernel-block launch and a ?trmm call: measured 1.1–1.4x faster than
+#: 512-row tiles at n = 50000, k = 1000, float32).
+APPLY_MIN_ROWS, APPLY_MAX_ROWS = 2048, 8192
 #: Default number of Newton–Schulz iterations (the value in the Nyströmformer/Skyformer code).
 NS_ITER_DEFAULT = 6
 

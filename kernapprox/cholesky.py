@@ -39,12 +39,6 @@ ZERO_TRACE_MULTIPLE = 100.0
 ZERO_PIVOT_MULTIPLE = 1000.0
 
 
-# Kept for ``kernapprox.sampling`` until it calls ``kernapprox._tiling.eps_of`` and
-# ``kernapprox._random.sample_proportional`` itself.
-_eps = eps_of
-_sample_prop = sample_proportional
-
-
 def _check_common(KM, k, tol, func):
     KM = to_matrix(KM, func, "KM")
     require_psd(KM, func)

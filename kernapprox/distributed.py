@@ -77,7 +77,7 @@ from . import lowrank as _lowrank
 from ._operators import Matrix
 from ._validation import deprecated_alias
 from ._cores import PSD_CORES, PSDCore, psd_core
-from ._validation import (as_generator, check_bool, check_dense_cap, check_indices, check_int, check_kernel,
+from ._validation import (as_generator, check_bool, check_indices, check_int, check_kernel,
                           check_matrix, check_points, check_positive, check_rcond, check_same_dim, fail)
 from .matrix import stream_matvec
 

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import matrix as _matrix
-from ._operators import require_psd, to_matrix
+from ._operators import require_psd, to_matrix  # noqa: F401  (require_psd: re-exported for old imports)
 from ._validation import all_finite, check_bool, check_dense_cap, check_matrix, fail
 
 __all__ = ["PSDLowRank", "SymLowRank", "LowRank"]

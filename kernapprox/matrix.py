@@ -6,6 +6,7 @@ extra memory is O(tile · m) whatever n is (design.md §2, §4.5).
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -13,8 +14,9 @@ import scipy.sparse.linalg as spla
 
 from . import kernels as _kernels
 from ._operators import Matrix
-from ._tiling import tile_rows
-from ._validation import (check_dense_cap, check_kernel, check_indices, check_int, check_matrix, check_points, check_same_dim, fail,
+from . import _tiling
+from ._tiling import tile_buffer, tile_rows
+from ._validation import (check_int, check_kernel, check_matrix, check_points, check_same_dim, fail,
                           working_dtype)
 
 __all__ = ["KernelMatrix", "kernel_matvec", "default_tile_rows"]
@@ -52,29 +54,41 @@ def stream_matvec(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.n
 
     Gaussian / exponential: the fused numba path (:func:`kernapprox._numba.kernel_matvec_fast`). Other
     kernels (or wide V): numpy tiles; row panels are shared out to a few Python threads (numpy, BLAS and
-    cdist release the GIL), each owning its rows of ``out``, so at most ``workers`` tiles exist at once.
+    cdist release the GIL), each owning its rows of ``out`` and one kernel-tile and one product buffer
+    that it overwrites tile after tile (``Kernel.block_into``), so at most ``workers`` tiles exist at once.
     """
     from ._numba import kernel_matvec_fast
     out = kernel_matvec_fast(kernel, X, Y, V, acc_dtype)
     if out is not None:
         return out
-    n, m = X.shape[0], Y.shape[0]
+    n, m, r = X.shape[0], Y.shape[0], V.shape[1]
     acc_dtype = np.dtype(acc_dtype)
-    out = np.zeros((n, V.shape[1]), dtype=acc_dtype)
+    out = np.zeros((n, r), dtype=acc_dtype)
     Va = V.astype(acc_dtype, copy=False)
     col_step = max(1, min(m, 8192))
-    row_step = default_tile_rows(col_step, X.dtype.itemsize)
+    starts_guess = max(1, -(-n // default_tile_rows(col_step, X.dtype.itemsize)))
+    workers = min(_n_workers(), starts_guess)
+    if isinstance(kernel, (_kernels.Gaussian, _kernels.Exponential)):
+        workers = 1            # their tiles already run numba-parallel inside block_into
+    # the workers' live tiles together stay within the one budget
+    row_step = tile_rows(col_step, X.dtype.itemsize, budget=_tiling.TILE_BYTES // workers, low=16, high=4096)
+    local = threading.local()
 
     def panel(i0: int) -> None:
-        rows = slice(i0, min(n, i0 + row_step))
+        if not hasattr(local, "T"):      # one flat kernel-tile and product buffer per thread
+            local.T = tile_buffer(1, min(n, row_step) * col_step, X.dtype)[0]
+            local.P = tile_buffer(1, min(n, row_step) * r, acc_dtype)[0]
+        i1 = min(n, i0 + row_step)
         for j0 in range(0, m, col_step):
-            T = kernel.block(X[rows], Y[j0:j0 + col_step])
-            out[rows] += T.astype(acc_dtype, copy=False) @ Va[j0:j0 + col_step]
+            j1 = min(m, j0 + col_step)
+            T = kernel.block_into(X[i0:i1], Y[j0:j1], local.T[:(i1 - i0) * (j1 - j0)].reshape(i1 - i0, j1 - j0))
+            P = local.P[:(i1 - i0) * r].reshape(i1 - i0, r)
+            np.matmul(T.astype(acc_dtype, copy=False), Va[j0:j1], out=P)
+            out[i0:i1] += P
 
     starts = range(0, n, row_step)
-    workers = min(_n_workers(), len(starts))
-    # Gaussian/exponential tiles already run numba-parallel inside block: no extra threads for them
-    if workers <= 1 or isinstance(kernel, (_kernels.Gaussian, _kernels.Exponential)):
+    workers = min(workers, len(starts))
+    if workers <= 1:
         for i0 in starts:
             panel(i0)
     else:

@@ -9,12 +9,13 @@
   Hutchinson.
 * relative versions, and :func:`attention_output_loss` for the (n, p) outputs of attention methods.
 
-Operands ``A`` and ``B`` may be any mix of dense arrays, scipy sparse matrices, :class:`KernelMatrix`
-(or any object following the kernel-matrix protocol: ``.kernel``, ``.X``, ``.shape``, ``.matvec``;
-one that is not a :class:`KernelMatrix` but has ``.as_operator()``, such as
-:class:`kernapprox.distributed.DaskKernelMatrix`, is used through that operator and its own ``.rows`` /
-``.diag``, so its points stay where they are), the low-rank results of :mod:`kernapprox.lowrank` and :class:`scipy.sparse.linalg.LinearOperator` s
-(e.g. Dask-backed ones). All arithmetic is float64.
+Operands ``A`` and ``B`` are anything :func:`kernapprox.as_matrix` accepts — dense arrays, scipy
+sparse matrices, :class:`KernelMatrix`, :class:`kernapprox.distributed.DaskKernelMatrix` (its products,
+rows and diagonal run where its points live), the low-rank results of :mod:`kernapprox.lowrank`,
+:class:`scipy.sparse.linalg.LinearOperator` s, duck-typed protocol objects. The error operator
+``A − B`` is a :class:`kernapprox._operators.DifferenceMatrix` of float64 views of the two (a float32
+kernel matrix is evaluated in float64, a float32 low-rank result expanded from float64 factors): all
+arithmetic is float64. Kernel entries evaluated are counted on the operands (``n_evals``).
 
 Every metric returns an :class:`ErrorEstimate`: a ``float`` that also carries ``.lower``, ``.upper``,
 ``.matvecs`` (matrix–vector products with A − B, counted per vector), ``.passes`` (block products, i.e.
@@ -27,8 +28,6 @@ import numbers
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from scipy.special import ndtri
 
 from ._validation import deprecated_alias
