@@ -317,7 +317,6 @@ def add_command(sub, name: str, help: str, epilog: str) -> argparse.ArgumentPars
     return p
 
 
-_sub = add_command      # the name kernapprox.oracle_cli imports
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -370,8 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # the oracle sub-commands live beside the oracle (kernapprox/oracle_cli.py)
     if importlib.util.find_spec("kernapprox.oracle_cli") is not None:
-        from .oracle_cli import _add_oracle_parser
-        _add_oracle_parser(sub)
+        from .oracle_cli import add_oracle_parser
+        add_oracle_parser(sub)
     return parser
 
 

@@ -72,8 +72,8 @@ def default_rcond(core: str, d: int, dtype, *, exponential: bool = False):
 # -------------------------------------------------------------------------------------------------
 # landmarks of the augmented matrix
 # -------------------------------------------------------------------------------------------------
-def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accumulation: int = 1,
-                        rng=None, kernel=None, Q=None, K=None) -> np.ndarray:
+def augmented_landmarks(n: int, m: int, d: int, *, landmarks: str = "uniform2n", accumulation: int = 1,
+                        rng=None, kernel=None, Q=None, K=None, rule=None) -> np.ndarray:
     """Draw landmark indices into the ``n + m`` stacked rows ``[Q; K]``.
 
     Parameters
@@ -82,20 +82,23 @@ def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accu
         Number of query rows and key rows (n = m for self-attention: the paper's 2n rows).
     d : int
         Number of landmarks (sketch columns).
-    rule : str
-        ``"uniform2n"`` — d i.i.d. uniform draws from all n + m rows, with replacement (Skyformer
+    landmarks : str
+        The rule: ``"uniform2n"`` — d i.i.d. uniform draws from all n + m rows, with replacement (Skyformer
         Def. 1, the setting of Theorem 2); ``"stratified"`` — ⌈d/2⌉ uniform query rows and ⌊d/2⌋ uniform
         key rows, with replacement (the authors' code, ``uniform_sketching``); any other name is passed
         to :func:`kernapprox.sample_landmarks` on the (n+m)×(n+m) augmented :class:`KernelMatrix`
         (needs ``kernel``, ``Q``, ``K``; ``accumulation`` must be 1).
     accumulation : int
         Number of stacked sub-sampling draws per sketch column (Chen & Yang 2021; algorithms.md §1.1).
+    rule : str, optional
+        Deprecated spelling of ``landmarks``.
 
     Returns
     -------
     ndarray of int of shape (d,) if ``accumulation == 1`` else (accumulation, d)
     """
     func = "augmented_landmarks"
+    rule = deprecated_alias(func, "rule", rule, "landmarks", landmarks, new_default="uniform2n")
     gen = as_generator(rng, func)
     n = check_int(n, func, "n", low=1)
     m = check_int(m, func, "m", low=1)
@@ -103,7 +106,7 @@ def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accu
     d = check_int(d, func, "d", low=1)           # i.i.d. draws: d > n + m is a valid (if wasteful) sample
     accumulation = check_int(accumulation, func, "accumulation", low=1)
     from .sampling import METHODS as _SAMPLERS
-    check_choice(rule, AUGMENTED_RULES + tuple(_SAMPLERS), func, "rule")
+    check_choice(rule, AUGMENTED_RULES + tuple(_SAMPLERS), func, "landmarks")
     check_memory(8 * accumulation * d, func, "d", d)
     if rule not in AUGMENTED_RULES and (Q is None or K is None):
         raise fail(func, "Q", f"be given (with `K` and `kernel`) for the data-dependent rule {rule!r}", None)
@@ -352,7 +355,7 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
         ad = accumulation * d
         check_memory(8 * (2 * ad * (N + ad)), func, "accumulation" if accumulation > 1 else "d",
                      accumulation if accumulation > 1 else d)
-        idx2 = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
+        idx2 = augmented_landmarks(n, m, d, landmarks=landmarks, accumulation=accumulation, rng=gen,
                                    kernel=kernel, Q=Q, K=K).reshape(accumulation, -1)
     else:
         idx2 = landmark_index_array(indices, N, accumulation, func)

@@ -89,9 +89,7 @@ from ._random import rademacher
 from ._validation import as_generator, check_choice, check_int, check_matrix, check_size_product, fail
 
 __all__ = ["Case", "OracleReport", "case", "cases", "all_cases", "export", "load", "compare",
-           "list_variants", "VARIANTS", "SCHEMA_VERSION", "DTYPES", "UNIT_ROUNDOFF", "ACCUMULATION_DTYPE",
-           "TOL_SAFETY", "N_PROBES", "ILL_POSED_AMPLIFICATION", "INPUT_SCALE", "bfloat16_round", "bfloat16_bits",
-           "tolerance_model"]
+           "list_variants", "VARIANTS", "DTYPES", "bfloat16_round", "bfloat16_bits", "tolerance_model"]
 
 #: Version of the exported file layout (npz keys + JSON manifest); :func:`load` refuses other versions.
 SCHEMA_VERSION = 1
@@ -208,8 +206,8 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
     "linear": {"default": ({}, "elu(x) + 1 features (Katharopoulos et al. 2020)")},
 }
 
-#: methods that need no ``d``
-_NO_D = {"exact", "vmean", "linear"}
+#: methods whose cases take no ``d`` (exact attention and the d-free approximators)
+NO_D = {"exact", "vmean", "linear"}
 #: options computed from the inputs over the whole batch (recomputed in the sensitivity probes)
 _DERIVED = ("ns_scale", "key_max")
 
@@ -524,7 +522,7 @@ def case(method: str, *, n: int, p: int, d: int | None = None, batch: int = 1, h
     batch = check_int(batch, func, "batch", low=1)
     heads = check_int(heads, func, "heads", low=1)
     seed = check_int(seed, func, "seed", low=0)
-    if method in _NO_D:
+    if method in NO_D:
         if d is not None:
             raise fail(func, "d", f"be None for method {method!r} (it has no landmarks / features)", d)
     else:
@@ -581,14 +579,15 @@ def cases(methods=None, *, n: int = 64, p: int = 16, d: int = 8, batch: int = 1,
         check_choice(m, tuple(VARIANTS), "oracle.cases", "methods")
         names = list(VARIANTS[m]) if variants == "all" else [next(iter(VARIANTS[m]))]
         for v in names:
-            out.append(case(m, n=n, p=p, d=None if m in _NO_D else d, batch=batch, heads=heads, variant=v,
+            out.append(case(m, n=n, p=p, d=None if m in NO_D else d, batch=batch, heads=heads, variant=v,
                             dtype=dtype, seed=seed))
     return out
 
 
-def all_cases(**kwargs) -> list[Case]:
+def all_cases(*, n: int = 64, p: int = 16, d: int = 8, batch: int = 1, heads: int = 2, dtype: str = "float32",
+              seed: int = 0) -> list[Case]:
     """Every method and every named variant (:func:`cases` with ``methods=None, variants="all"``)."""
-    return cases(None, variants="all", **kwargs)
+    return cases(None, n=n, p=p, d=d, batch=batch, heads=heads, dtype=dtype, seed=seed, variants="all")
 
 
 # -------------------------------------------------------------------------------------------------

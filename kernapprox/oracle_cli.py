@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+
 from .cli import UsageError, examples, int_at_least, positive_int, seed_type
+
+__all__ = ["add_oracle_parser"]
 
 
 def _cmd_oracle_list(args) -> int:
@@ -25,7 +28,7 @@ def _cmd_oracle_list(args) -> int:
 
 
 def _cmd_oracle_export(args) -> int:
-    from .oracle import _NO_D, VARIANTS, case, export
+    from .oracle import NO_D, VARIANTS, case, export
     methods = list(VARIANTS) if args.method == "all" else [args.method]
     out = Path(args.out)
     for method in methods:
@@ -40,7 +43,7 @@ def _cmd_oracle_export(args) -> int:
         for variant in variants:
             if variant not in VARIANTS[method]:
                 raise UsageError(f"method {method!r} has no variant {variant!r} ({', '.join(VARIANTS[method])})")
-            d = None if method in _NO_D else args.d
+            d = None if method in NO_D else args.d
             c = case(method, n=args.n, p=args.p, d=d, batch=args.batch, heads=args.heads, variant=variant,
                      dtype=args.dtype, seed=args.seed)
             path = export(c, out / c.name)
@@ -50,19 +53,19 @@ def _cmd_oracle_export(args) -> int:
     return 0
 
 
-def _add_oracle_parser(sub) -> None:
+def add_oracle_parser(sub) -> None:
     """Add ``oracle export`` and ``oracle list`` to the ``kernapprox`` sub-command parser ``sub``."""
-    from .cli import _sub
+    from .cli import add_command
     from .oracle import DTYPES
-    p = _sub(sub, "oracle", "golden cases for GPU attention kernels (export / list)",
+    p = add_command(sub, "oracle", "golden cases for GPU attention kernels (export / list)",
              examples("kernapprox oracle list",
                       "kernapprox oracle export --method skyformer --n 512 --p 64 --d 64 --out cases/",
                       "kernapprox oracle export --help         # all options"))
     osub = p.add_subparsers(dest="oracle_command", metavar="SUBCOMMAND")
-    q = _sub(osub, "list", "list the methods and their named variants (* marks the default)",
+    q = add_command(osub, "list", "list the methods and their named variants (* marks the default)",
              examples("kernapprox oracle list"))
     q.set_defaults(func=_cmd_oracle_list)
-    q = _sub(osub, "export", "write cases (.npz + .json manifest) into a folder",
+    q = add_command(osub, "export", "write cases (.npz + .json manifest) into a folder",
              examples("kernapprox oracle export --method skyformer --n 4096 --p 64 --d 256 --batch 2 --heads 4 \\",
                       "    --dtype float16 --out cases/                      # the default variant",
                       "kernapprox oracle export --method skyformer --variant all --n 512 --p 64 --d 64 --out cases/",

@@ -68,13 +68,13 @@ def test_accumulated_sketch_matches_dense_sketch_formula(rng):
 
 
 def test_stratified_landmarks_half_queries_half_keys():
-    idx = ka.nystrom_general.augmented_landmarks(100, 80, 33, rule="stratified", rng=0)
+    idx = ka.nystrom_general.augmented_landmarks(100, 80, 33, landmarks="stratified", rng=0)
     assert idx.shape == (33,)
     assert np.all(idx[:17] < 100) and np.all((idx[17:] >= 100) & (idx[17:] < 180))
 
 
 def test_uniform2n_landmarks_cover_both_halves():
-    idx = ka.nystrom_general.augmented_landmarks(100, 100, 4000, rule="uniform2n", rng=0)
+    idx = ka.nystrom_general.augmented_landmarks(100, 100, 4000, landmarks="uniform2n", rng=0)
     frac = np.mean(idx < 100)
     # Binomial(4000, 1/2): |frac - 1/2| > 0.05 has probability < 1e-9
     assert abs(frac - 0.5) < 0.05

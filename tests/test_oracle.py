@@ -18,7 +18,7 @@ SMALL = dict(n=64, p=16, heads=2)
 
 
 def _d(method):
-    return None if method in oracle._NO_D else 8
+    return None if method in oracle.NO_D else 8
 
 
 ALL_VARIANTS = [(m, v) for m, vs in oracle.VARIANTS.items() for v in vs]

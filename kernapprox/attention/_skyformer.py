@@ -143,7 +143,7 @@ def draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landma
         # d landmarks among the n + m rows of the completion: more cannot add rank (Eqs. (4)-(5))
         d = check_d(d, _FUNC, high=n + m, what="landmarks are rows of the n + m stacked [Q̂; K̂]")
         kern = _kernel(target)
-        indices = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
+        indices = augmented_landmarks(n, m, d, landmarks=landmarks, accumulation=accumulation, rng=gen,
                                       kernel=kern, Q=scaled(Q), K=scaled(_keys(K, target, center_keys)))
     out["indices"] = np.asarray(indices)
     if isinstance(signs, str):

@@ -360,11 +360,11 @@ add("kernapprox.nystrom_general.augmented_nystrom",
             P("init", "choice"), P("landmarks", "choice"), P("rng", "rng")],
     out=lambda res, v: np.concatenate([as_dense(res).ravel(), _aug_ref(res, v).ravel()]), random=True)
 add("kernapprox.nystrom_general.augmented_landmarks",
-    values=lambda: {"n": 10, "m": 8, "d": 6, "rule": "uniform2n", "accumulation": 1, "rng": 0},
-    call=lambda v: ka.nystrom_general.augmented_landmarks(v["n"], v["m"], v["d"], rule=v["rule"],
+    values=lambda: {"n": 10, "m": 8, "d": 6, "landmarks": "uniform2n", "accumulation": 1, "rng": 0},
+    call=lambda v: ka.nystrom_general.augmented_landmarks(v["n"], v["m"], v["d"], landmarks=v["landmarks"],
                                                           accumulation=v["accumulation"], rng=v["rng"], **XK(v)),
     params=[P("n", "int", meta={"huge_ok": True}), P("m", "int", meta={"huge_ok": True}),
-            P("d", "int"), P("rule", "choice"), P("accumulation", "int"), P("rng", "rng")], random=True)
+            P("d", "int"), P("landmarks", "choice"), P("accumulation", "int"), P("rng", "rng")], random=True)
 
 
 def as_dense(res):
