@@ -57,6 +57,7 @@ _LAZY = {
 _SUBMODULES = (
     "attention", "bounds", "bootstrap", "cholesky", "datasets", "distributed", "experiments", "features",
     "ffkernel", "kernels", "kpca", "krr", "lowrank", "matrix", "metrics", "nystrom_general", "nystrom_psd",
+    "spectral",
     "oracle", "sampling", "sketch", "sklearn", "testing",
 )
 

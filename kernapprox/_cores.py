@@ -232,7 +232,7 @@ def sym_core(W, *, rcond: float | None = None) -> tuple[np.ndarray, np.ndarray, 
                                          "negative_kept": int(np.sum(lam[keep] < 0))}
 
 
-def lemma3_normalise(M, gamma: float):
+def lemma3_normalise(M, lam: float):
     """Skyformer Lemma 3 normalisation (algorithms.md §2.5), batched over leading axes.
 
     ``W_γ = M + γI``, ``D = diag(W_γ 1)`` (row sums), ``N = D^{-1/2} W_γ D^{-1/2}``.
@@ -241,7 +241,7 @@ def lemma3_normalise(M, gamma: float):
     ----------
     M : ndarray of shape (..., d, d)
         Symmetric; entrywise non-negative for the lemma (Gaussian-kernel landmark block ``SᵀC̄S``).
-    gamma : float
+    lam : float
         Ridge γ >= 0 (the authors' code uses 0.1).
 
     Returns
@@ -261,7 +261,7 @@ def lemma3_normalise(M, gamma: float):
     """
     M = np.asarray(M, dtype=np.float64)
     d = M.shape[-1]
-    Wg = M + float(gamma) * np.eye(d)
+    Wg = M + float(lam) * np.eye(d)
     rs = Wg.sum(axis=-1)
     if np.any(rs <= 0):
         raise fail("lemma3_normalise", "M", "have positive row sums of M + γI (entrywise non-negative M)",
@@ -331,7 +331,7 @@ def newton_schulz_inverse(M, n_iter: int = NS_ITER_DEFAULT, *, init: str = "per_
 SYM_RTOL = 1e3 * EPS
 
 
-def core_inverse(W, core: str, *, gamma: float | None = None, n_iter: int = NS_ITER_DEFAULT,
+def core_inverse(W, core: str, *, lam: float | None = None, n_iter: int = NS_ITER_DEFAULT,
                  rcond: float | None = None, init: str = "per_matrix", normalise: bool = True,
                  ns_scale=None, func: str = "core_inverse") -> np.ndarray:
     """An explicit d×d (batched: (..., d, d)) approximation of W^† for asymmetric uses (attention).
@@ -347,7 +347,7 @@ def core_inverse(W, core: str, *, gamma: float | None = None, n_iter: int = NS_I
         ``normalise=True`` the Skyformer code path (Lemma-3 normalisation of ``W + γI`` then ``n_iter``
         Razavi steps, algorithms.md §2.4); with ``normalise=False`` the plain iteration on ``W + γI``
         (γ = 0 allowed: Nyströmformer).
-    gamma : float, optional
+    lam : float, optional
         Ridge γ (required for ``"ridge"``; default 0 for ``"newton_schulz"``).
     n_iter, init, ns_scale
         Passed to :func:`newton_schulz_inverse` (``ns_scale`` is its ``scale``).
@@ -376,13 +376,13 @@ def core_inverse(W, core: str, *, gamma: float | None = None, n_iter: int = NS_I
             inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
             return (U * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
         return np.linalg.pinv(W, rcond=rc)     # `rcond` (not numpy>=2's `rtol`): numpy>=1.24 supported
-    g = 0.0 if gamma is None else float(gamma)
+    g = 0.0 if lam is None else float(lam)
     if core == "ridge":
-        if gamma is None:
-            raise fail(func, "gamma", "be given for core='ridge'", None)
-        check_positive(g, func, "gamma")
+        if lam is None:
+            raise fail(func, "lam", "be given for core='ridge'", None)
+        check_positive(g, func, "lam")
         return np.linalg.inv(W + g * np.eye(d))
-    check_positive(g, func, "gamma", allow_zero=True)
+    check_positive(g, func, "lam", allow_zero=True)
     if normalise:
         N, s = lemma3_normalise(W, g)
         Ninv = newton_schulz_inverse(N, n_iter, init=init, scale=ns_scale)

@@ -40,7 +40,7 @@ from scipy.special import wrightomega
 from ._aliases import renamed_keywords
 from ._tiling import EPS
 from ._validation import (check_bool, check_choice, check_int, check_matrix, check_points, check_positive,
-                          check_probability, check_real, check_same_dim, fail)
+                          check_probability, check_real, check_same_dim, fail, pow2_exponent)
 from .spectral import (PSDSpectrum, dense_psd, leverage_beta, ridge_leverage_scores, stable_rank,
                        statistical_dimension)
 
@@ -582,8 +582,8 @@ def skeinformer_column_probabilities(B, V) -> np.ndarray:
     """
     B, V = _check_BV(B, V, "skeinformer_column_probabilities")
     # p is scale-free: B and V are rescaled by powers of two first (exact), so no norm overflows
-    B = np.ldexp(B, -math.frexp(float(np.abs(B).max()) or 1.0)[1])
-    V = np.ldexp(V, -math.frexp(float(np.abs(V).max()) or 1.0)[1])
+    B = np.ldexp(B, -pow2_exponent(B))
+    V = np.ldexp(V, -pow2_exponent(V))
     w = np.linalg.norm(B, axis=0) * np.linalg.norm(V, axis=1)
     tot = float(np.sum(w))
     if tot == 0:

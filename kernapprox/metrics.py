@@ -30,11 +30,10 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.special import ndtri
 
-from ._validation import deprecated_alias
 from ._operators import DifferenceMatrix, to_matrix
 from ._tiling import EPS, row_tiles, tile_rows
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_memory,
-                          check_probability, check_real, fail, symmetry_gap, warn)
+                          check_probability, check_real, deprecated_alias, fail, pow2_exponent, symmetry_gap, warn)
 
 __all__ = [
     "ErrorEstimate", "SpectralError", "spectral_error", "spectral_norm", "frobenius_error", "trace_error",
@@ -561,7 +560,7 @@ def _pow2_exponent(T: np.ndarray) -> int:
     mx = float(np.max(np.abs(T))) if T.size else 0.0
     if mx == 0.0 or _SAFE_LOW <= mx <= _SAFE_HIGH:
         return 0
-    return math.frexp(mx)[1]
+    return pow2_exponent(T)
 
 
 # entries in [2^-450, 2^450] can be squared and summed (up to 2^100 terms) in float64 without

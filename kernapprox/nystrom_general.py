@@ -373,7 +373,7 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     if rcond is None:
         expo = isinstance(kernel, _kernels.Exponential)
         rcond = default_rcond(core, d, np.float64 if expo else dt, exponential=expo)
-    Winv = core_inverse(W, core, gamma=lam, n_iter=n_iter, rcond=rcond, init=init, normalise=normalise,
+    Winv = core_inverse(W, core, lam=lam, n_iter=n_iter, rcond=rcond, init=init, normalise=normalise,
                         func=func)
     L = np.asarray(CQ, dtype=np.float64) @ Winv
     if shift != 0.0:

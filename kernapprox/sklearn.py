@@ -119,7 +119,7 @@ def _n_components(value, n, func, name="n_components"):
 
 def _nystrom_features(kernel, X, Z, core, rcond, lam):
     """``φ(X) = κ(X, Z) R``: the Nyström factor of the points X on the landmark points Z."""
-    return nystrom(KernelMatrix(kernel, X), landmarks=Z, core=core, rcond=rcond, gamma=lam).F
+    return nystrom(KernelMatrix(kernel, X), points=Z, core=core, rcond=rcond, lam=lam).F
 
 
 class _NystromFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

@@ -28,7 +28,7 @@ import numpy as np
 from ._aliases import renamed_keywords
 from ._operators import to_matrix
 from ._tiling import EPS, eps_of
-from ._validation import check_matrix, check_positive, check_psd_spectrum, fail
+from ._validation import check_matrix, check_positive, check_psd_spectrum, fail, pow2_exponent
 
 __all__ = ["ridge_leverage_scores", "statistical_dimension", "leverage_beta", "stable_rank", "PSDSpectrum"]
 
@@ -222,5 +222,5 @@ def stable_rank(H) -> float:
     mx = float(np.abs(A).max())
     if mx == 0:
         raise fail("stable_rank", "H", "be nonzero", "the zero matrix")
-    s = np.linalg.svd(np.ldexp(A, -math.frexp(mx)[1]), compute_uv=False)
+    s = np.linalg.svd(np.ldexp(A, -pow2_exponent(A)), compute_uv=False)
     return float(np.sum(s ** 2) / s[0] ** 2)

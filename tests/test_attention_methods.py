@@ -196,7 +196,7 @@ def test_skyformer_gaussian_matches_augmented_nystrom_and_code_preset_core():
     np.testing.assert_allclose(att.skyformer(Q, K, V, indices=idx), B @ V, atol=1e-9)
     out, f = att.skyformer(Q, K, V, indices=idx, preset="code", return_factors=True)
     W = ka.Gaussian(1.0)(np.vstack([Qh, Kh])[idx])
-    np.testing.assert_allclose(f["Winv"], core_inverse(W, "newton_schulz", gamma=0.1, n_iter=6))
+    np.testing.assert_allclose(f["Winv"], core_inverse(W, "newton_schulz", lam=0.1, n_iter=6))
     assert f["core"] == "newton_schulz"
     _, f = att.skyformer(Q, K, V, d=12, rng=0, preset="code", return_factors=True)
     assert np.all(f["indices"][:6] < 40) and np.all(f["indices"][6:] >= 40)     # stratified

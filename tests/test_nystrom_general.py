@@ -164,9 +164,9 @@ def test_core_inverse_asymmetric_pinv_is_moore_penrose():
 
 def test_core_inverse_ridge_and_newton_schulz_code_path():
     W = _gauss_landmark_block(n=64, d=32)
-    ridge = core_inverse(W, "ridge", gamma=0.1)
+    ridge = core_inverse(W, "ridge", lam=0.1)
     np.testing.assert_allclose(ridge, np.linalg.inv(W + 0.1 * np.eye(32)))
-    ns = core_inverse(W, "newton_schulz", gamma=0.1, n_iter=40)
+    ns = core_inverse(W, "newton_schulz", lam=0.1, n_iter=40)
     np.testing.assert_allclose(ns, ridge, rtol=1e-6, atol=1e-8 * np.abs(ridge).max())
 
 

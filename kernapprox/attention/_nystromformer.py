@@ -227,7 +227,7 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
         rcond = default_rcond(core, d, Q.dtype)
     if target == "gaussian" and core == "newton_schulz" and ns_scale is None and init == "per_matrix":
         ns_scale = _paper_scale(At)
-    Ainv = core_inverse(At, core, gamma=lam, n_iter=n_iter, rcond=rcond, init=init, normalise=False,
+    Ainv = core_inverse(At, core, lam=lam, n_iter=n_iter, rcond=rcond, init=init, normalise=False,
                         ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
     if not return_factors and (target == "gaussian" or padding not in ("lucidrains", "lucidrains_masked")):

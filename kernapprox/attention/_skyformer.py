@@ -296,7 +296,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     if rcond is None:
         rcond = default_rcond(core_r, idx2.shape[1], np.float64 if target == "softmax" else Q.dtype,
                               exponential=target == "softmax")
-    Winv = core_inverse(W, core_r, gamma=lam_r, n_iter=n_iter_r, rcond=rcond, init=_resolve_init(preset, init),
+    Winv = core_inverse(W, core_r, lam=lam_r, n_iter=n_iter_r, rcond=rcond, init=_resolve_init(preset, init),
                         normalise=normalise, ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
     Wc = Winv.astype(dt, copy=False)
