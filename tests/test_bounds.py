@@ -440,18 +440,18 @@ def test_root_is_on_the_feasible_side():
 
 def test_deprecated_keyword_spellings():
     K = np.diag([4.0, 2.0, 1.0])
-    with pytest.warns(DeprecationWarning, match="`c` is deprecated; use `n_columns`"):
+    with pytest.warns(DeprecationWarning, match="`c` is deprecated, use `n_columns`"):
         assert b.drineas_mahoney_bound(K, 1, c=16, norm="spectral") == b.drineas_mahoney_bound(
             K, 1, n_columns=16, norm="spectral")
-    with pytest.warns(DeprecationWarning, match="`r` is deprecated; use `best_rank`"):
+    with pytest.warns(DeprecationWarning, match="`r` is deprecated, use `best_rank`"):
         assert b.rpcholesky_required_k(r=2, eps=0.5, eta=0.1) == b.rpcholesky_required_k(2, 0.5, 0.1)
     with pytest.warns(DeprecationWarning, match="`r` is deprecated"):
         assert b.rpcholesky_expected_trace_bound(K, r=1, eps=0.5) == b.rpcholesky_expected_trace_bound(K, 1, 0.5)
-    with pytest.warns(DeprecationWarning, match="`d` is deprecated; use `k`"):
+    with pytest.warns(DeprecationWarning, match="`d` is deprecated, use `k`"):
         assert b.rls_nystrom_guaranteed_error(K, d=50, delta=0.1) == b.rls_nystrom_guaranteed_error(K, 50, 0.1)
-    with pytest.warns(DeprecationWarning, match="`c` is deprecated; use `col_norm_floor`"):
+    with pytest.warns(DeprecationWarning, match="`c` is deprecated, use `col_norm_floor`"):
         assert b.skeinformer_lemma1_required_d(c=0.5, n=10, delta=0.1) == b.skeinformer_lemma1_required_d(0.5, 10, 0.1)
-    with pytest.raises(TypeError, match="both `n_columns` and its deprecated spelling `c`"):
+    with pytest.raises(TypeError, match="both `n_columns` and its deprecated alias `c`"):
         b.drineas_mahoney_bound(K, 1, 16, c=16)
 
 
