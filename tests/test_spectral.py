@@ -120,7 +120,7 @@ def test_old_keyword_spelling_warns_and_agrees():
     with pytest.warns(DeprecationWarning, match="`KM_or_dense` is deprecated, use `K`"):
         a = sampling.ridge_leverage_scores(KM_or_dense=K, lam=1.0)
     np.testing.assert_array_equal(a, spectral.ridge_leverage_scores(K, 1.0))
-    with pytest.raises(TypeError, match="both `K` and its deprecated spelling"):
+    with pytest.raises(TypeError, match="both `K` and its deprecated alias"):
         spectral.statistical_dimension(K, 1.0, KM_or_dense=K)
 
 
