@@ -175,7 +175,7 @@ def run_cluster(path, kernel, idx, chunk_rows, workers, repeat):
         for _ in range(repeat):
             gc.collect()
             t0 = time.perf_counter()
-            approx = kd.nystrom(kernel, path, idx, chunk_rows=chunk_rows)   # landmark gather + core
+            approx = kd.nystrom(kd.DaskKernelMatrix(kernel, path, chunk_rows=chunk_rows), idx)  # gather + core
             t1 = time.perf_counter()
             err = approx.trace_error()                                      # the pass over all n points
             t2 = time.perf_counter()
