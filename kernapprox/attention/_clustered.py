@@ -54,6 +54,10 @@ __all__ = ["clustered", "clustered_plan", "budget", "exact_cap", "centred_inputs
 
 _FUNC = "clustered"
 RESTS = ("first_order", "centroid")
+#: the default plan's clusters cost about B(d)/CLUSTER_SHARE before Lloyd steps
+CLUSTER_SHARE = 5
+#: Lloyd steps of the default plan
+N_LLOYD = 1
 
 
 # -- budget ------------------------------------------------------------------------------------------
@@ -74,8 +78,8 @@ def clustered_plan(n: int, m: int, d: int) -> dict:
       products of ``b + 2w`` scores per query, b = :func:`band_block`; only when m = n and this is
       at most half the per-query cap),
       first/last ``n_global = 1`` key (the [CLS]/[SEP] positions of BERT-style inputs);
-    * C clusters with ``C·(n + m) <= B(d)/4`` (seeding + assignment n·C and centroid rows C·m),
-      ``C = clip(⌊B/(4(n + m))⌋, 1, n)``, no Lloyd step;
+    * C clusters with ``C·(n + m) <= B(d)/5`` (seeding + assignment n·C and centroid rows C·m),
+      ``C = clip(⌊B/(5(n + m))⌋, 1, n)``, and one Lloyd step (n·C more);
     * ``top_k`` = what is left of ``B(d)`` per query after clusters, band, global keys and the
       first-order correction, capped so that every query's exact set stays within :func:`exact_cap`.
 
@@ -89,10 +93,11 @@ def clustered_plan(n: int, m: int, d: int) -> dict:
         band = None
         nb = 0
     g = 1 if m >= 8 else 0
-    C = int(min(n, max(1, B // (4 * (n + m)))))
-    left = B - C * (n + m) - n * nb - n * 2 * g - n           # the last n: the first-order correction
+    C = int(min(n, max(1, B // (CLUSTER_SHARE * (n + m)))))
+    L = N_LLOYD
+    left = B - C * ((1 + L) * n + m) - n * nb - n * 2 * g - n   # the last n: the first-order correction
     top_k = int(max(0, min(m, cap - nb - 2 * g, left // n)))
-    return {"n_clusters": C, "n_lloyd": 0, "top_k": top_k, "band": band, "n_global": g}
+    return {"n_clusters": C, "n_lloyd": L, "top_k": top_k, "band": band, "n_global": g}
 
 
 # -- building blocks (shared with the sparse + low-rank method) -------------------------------------------
