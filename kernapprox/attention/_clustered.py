@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._random import sample_proportional
-from .._tiling import out_dtype
+from .._tiling import EPS, out_dtype
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ._common import check_d, check_qkv, scaled
 from ._protocol import AttentionMethod, v_array, v_choice, v_optional
@@ -56,6 +56,8 @@ _FUNC = "clustered"
 RESTS = ("first_order", "centroid")
 #: the default plan's clusters cost about B(d)/CLUSTER_SHARE before Lloyd steps
 CLUSTER_SHARE = 5
+#: squared distances below this multiple of eps·(‖x‖² + ‖y‖²) are rounding: set to 0
+DIST_ROUNDING = 16
 #: Lloyd steps of the default plan
 N_LLOYD = 1
 
@@ -115,7 +117,9 @@ def _sq_column(X, sq, s):
     col *= -2.0
     col += sq
     col += sq[s]
-    return np.maximum(col, 0.0, out=col)
+    # cancellation in ‖x‖² + ‖y‖² − 2x·y: distances at rounding level are zero (duplicate rows)
+    col[col <= DIST_ROUNDING * EPS * (sq + sq[s])] = 0.0
+    return col
 
 
 def kmeanspp_seeds(X, C: int, gen, *, return_distances: bool = False):
@@ -273,9 +277,13 @@ def _draw(Q, K, V, *, d=None, rng=None, n_clusters="auto", n_lloyd="auto", top_k
     if d is not None:
         d = check_d(d, _FUNC)
     n, m = Q.shape[0], K.shape[0]
-    opts = _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, None)
+    C = _check_opt_int(n_clusters, "n_clusters", 1)
+    if C is None:
+        C = _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, None)["n_clusters"]
+    elif C > n:
+        raise fail(_FUNC, "n_clusters", f"be <= the number of queries n = {n}", C)
     Qh = scaled(np.asarray(Q, dtype=np.float64))
-    return {"seeds": kmeanspp_seeds(Qh, opts["n_clusters"], as_generator(rng, _FUNC))}
+    return {"seeds": kmeanspp_seeds(Qh, C, as_generator(rng, _FUNC))}
 
 
 def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
