@@ -125,6 +125,8 @@ def _options(n, m, p, d, lowrank, rank, n_clusters, top_k, band, n_global, seeds
     given = indices if lowrank == "nystrom" else omega
     if given is not None and vals["rank"] is None:
         vals["rank"] = int(np.asarray(given).shape[0])
+    if vals["top_k"] == 0 and vals["n_clusters"] is None:
+        vals["n_clusters"] = 0                      # no top keys: no clusters to pay for
     missing = [k for k, v in vals.items() if v is None]
     if missing:
         if d is None:
