@@ -159,11 +159,11 @@ def cluster_queries(X, seeds, n_lloyd: int, distances=None):
     units = n * C
 
     def update():
+        order = np.argsort(labels, kind="stable")
         counts = np.bincount(labels, minlength=C)
-        sums = np.zeros_like(cent)
-        np.add.at(sums, labels, X)
         full = counts > 0
-        cent[full] = sums[full] / counts[full, None]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[full]
+        cent[full] = np.add.reduceat(X[order], starts, axis=0) / counts[full, None]
 
     for _ in range(n_lloyd):
         update()
@@ -288,7 +288,11 @@ def _draw(Q, K, V, *, d=None, rng=None, n_clusters="auto", n_lloyd="auto", top_k
 
 def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
     """Rows of the output from the centroid logits ``lc`` (C, m) and the exact sets (module docstring,
-    step 4); returns the number of exact scores computed and the largest exact set of a query."""
+    step 4); returns the number of exact scores computed and the largest exact set of a query.
+
+    One pass over the clusters (a product per cluster for the members' scores on T_c and their
+    weighted values) and one blocked pass over the band; the per-row shift ``a_i`` (the largest
+    exponent of the row) keeps every exponential <= 1."""
     n, m, pv = Qh.shape[0], Kh.shape[0], V.shape[1]
     C = cent.shape[0]
     lse = lc.max(axis=1)
@@ -297,26 +301,18 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
     Pc /= Z[:, None]
     lse += np.log(Z)
     first = rest == "first_order"
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(C + 1))
-    # per cluster: exact scores of the members on T_c (one product per cluster)
-    parts = []
-    a = np.full(n, -np.inf)
-    n_exact = 0
+    PcV = Pc @ V                                                    # (C, pv)
+    mT = np.empty(C)                                                # centroid mass on T_c
     for c in range(C):
-        rows = order[bounds[c]:bounds[c + 1]]
         T = sets[c]
-        if rows.size == 0 or T.size == 0:
-            parts.append(None)
-            continue
-        S = Qh[rows] @ Kh[T].T
-        a[rows] = S.max(axis=1)
-        parts.append(S)
-        n_exact += rows.size * T.size
-    sizes = np.array([t.size for t in sets])[labels]
-    pT = np.array([Pc[c, sets[c]].sum() for c in range(C)])        # centroid mass on T_c
-    restV = (Pc @ V - np.stack([Pc[c, sets[c]] @ V[sets[c]] for c in range(C)]))[labels]
-    mT = pT[labels]
+        mT[c] = Pc[c, T].sum()
+        PcV[c] -= Pc[c, T] @ V[T]                                   # Σ_{j∉T_c} P^c_j v_j
+    a = np.full(n, -np.inf)
+    if first:
+        logr = lse[labels] + np.einsum("ip,ip->i", Qh - cent[labels], (Pc @ Kh)[labels])
+        a = logr.copy()
+    n_exact = 0
+    largest = max(t.size for t in sets)
     if band >= 0:
         Sb, keys, valid, computed = band_products(Qh, Kh, band)
         nb, W = keys.shape
@@ -324,54 +320,69 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
         kc = np.clip(keys, 0, m - 1)
         lab = np.zeros(nb * b, dtype=np.intp)
         lab[:n] = labels
-        inT = np.zeros((C, m), dtype=bool)
+        Pm = Pc.copy()                                              # -1 marks the keys of T_c
         for c in range(C):
-            inT[c, sets[c]] = True
-        kfull = np.broadcast_to(kc[:, None, :], (nb, b, W)).reshape(nb * b, W)
-        use = valid & ~inT[lab[:, None], kfull]                     # band keys not already in T_c
+            Pm[c, sets[c]] = -1.0
+        pB = Pm[lab[:, None], np.broadcast_to(kc[:, None, :], (nb, b, W)).reshape(nb * b, W)]
+        use = valid & (pB >= 0.0)                                   # band keys not already in T_c
+        pB[~use] = 0.0
         Sb[~use] = -np.inf
-        pB = np.where(use, Pc[lab[:, None], kfull], 0.0)
-        Vw = V[kc]                                                  # (nb, W, pv)
-        bandPV = np.matmul(pB.reshape(nb, b, W), Vw).reshape(nb * b, pv)[:n]
-        restV -= bandPV
-        mT = mT + pB.sum(axis=1)[:n]
         a = np.maximum(a, Sb.max(axis=1)[:n])
         n_exact += computed
-        sizes = sizes + W
-    if first:
-        kbar = Pc @ Kh                                              # (C, p)
-        logr = lse[labels] + np.einsum("ip,ip->i", Qh - cent[labels], kbar[labels])
-        a = np.maximum(a, logr)
-    a = np.where(np.isfinite(a), a, 0.0)
-    num = np.zeros((n, pv))
-    den = np.zeros(n)
+        largest += W
+    num = np.empty((n, pv))
+    den = np.empty(n)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(C + 1))
     for c in range(C):
-        if parts[c] is None:
-            continue
         rows = order[bounds[c]:bounds[c + 1]]
-        E = parts[c]
-        E -= a[rows, None]
+        if rows.size == 0:
+            continue
+        T = sets[c]
+        if T.size == 0:
+            num[rows] = 0.0
+            den[rows] = 0.0
+            continue
+        E = Qh[rows] @ Kh[T].T                                      # exact scores on T_c
+        ar = np.maximum(a[rows], E.max(axis=1))
+        a[rows] = ar
+        E -= ar[:, None]
         np.exp(E, out=E)
-        num[rows] = E @ V[sets[c]]
+        num[rows] = E @ V[T]
         den[rows] = E.sum(axis=1)
+        n_exact += rows.size * T.size
+    a = np.where(np.isfinite(a), a, 0.0)
+    restV = PcV[labels]
+    mr = mT[labels]
     if band >= 0:
         ab = np.zeros(nb * b)
         ab[:n] = a
         Sb -= ab[:, None]
         np.exp(Sb, out=Sb)
-        num += np.matmul(Sb.reshape(nb, b, W), Vw).reshape(nb * b, pv)[:n]
+        mr += pB.sum(axis=1)[:n]
         den += Sb.sum(axis=1)[:n]
     if first:
         rho = np.exp(logr - a)
+        den += rho * np.maximum(1.0 - mr, 0.0)
+        if band >= 0:
+            # one product for the band: Σ_band (e^{s−a} − ρ P^c) v  (the rest excludes the band keys)
+            Sb[:n] -= rho[:, None] * pB[:n]
+            num += np.matmul(Sb.reshape(nb, b, W), V[kc]).reshape(nb * b, pv)[:n]
         num += rho[:, None] * restV
-        den += rho * np.maximum(1.0 - mT, 0.0)
         np.divide(num, den[:, None], out=out)
     else:
         # m̂_i softmax_T(s_i) V_T + rest (Vyas et al. Eq. (10)); den = 0 only for an empty T_i
-        scale = np.where(den > 0, mT / np.where(den > 0, den, 1.0), 0.0)
-        np.multiply(num, scale[:, None], out=out)
-        out += restV
-    return n_exact, int(sizes.max()) if n else 0
+        scale = np.where(den > 0, mr / np.where(den > 0, den, 1.0), 0.0)
+        if band >= 0:
+            Sb[:n] *= scale[:, None]
+            Sb[:n] -= pB[:n]
+            num *= scale[:, None]
+            num += np.matmul(Sb.reshape(nb, b, W), V[kc]).reshape(nb * b, pv)[:n]
+            np.add(num, restV, out=out)
+        else:
+            np.multiply(num, scale[:, None], out=out)
+            out += restV
+    return n_exact, int(largest)
 
 
 def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clusters="auto", n_lloyd="auto",
