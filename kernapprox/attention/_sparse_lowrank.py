@@ -13,7 +13,18 @@ Numerator and row sums come from the same ``S + L``::
     num_i = Φ_Q[i] (Φ_Kᵀ V) + Σ_{j∈Ω_i} (A_ij − L_ij) v_j,   den_i = Φ_Q[i] (Φ_Kᵀ 1) + Σ_{j∈Ω_i} (A_ij − L_ij),
     R̃_i = num_i / den_i.
 
-* ``lowrank="nystrom"`` (default): the augmented Nyström factor of the softmax kernel on the centred
+* ``lowrank="clusters"``: the rank-C estimate of clustered attention, ``L_ij = ρ_i P^{c(i)}_j`` (row i a
+  multiple of its cluster's centroid row, ρ_i the first-order weight of
+  :mod:`kernapprox.attention._clustered`); with Ω the clusters' exact sets, ``S + L`` is exactly
+  :func:`kernapprox.attention._clustered.clustered` with ``rest="first_order"``, which computes it.
+* ``lowrank="auto"`` (default): ``"nystrom"`` as a pure low rank (all of the budget, no sparse
+  part) when the logit scale ``σ = median_i ‖q̂_i‖ · rms_j ‖k̂_j‖`` (:func:`logit_scale`) is below
+  ``SMOOTH_SCALE`` = 1.5 — every row's logits then spread over a few units, the rows are close to
+  uniform and the attention matrix is numerically low rank (MiniLM: σ ≈ 0.6–0.75 on every
+  initialised head, ≥ 2.9 on every pretrained one) — and ``"clusters"`` otherwise. σ costs
+  O((n + m) p) averaging and no score. The sparse options then configure the clusters; ``rank`` /
+  ``indices`` the smooth regime.
+* ``lowrank="nystrom"``: the augmented Nyström factor of the softmax kernel on the centred
   keys (:func:`kernapprox.augmented_nystrom` with ``Exponential(1)``, core ``"eig"``, Skyformer §2.8),
   landmarks chosen on the Gaussian form (:func:`kernapprox.attention._landmarks.gaussian_landmarks`,
   ``landmarks="kmeanspp"``) or uniformly (``"uniform2n"``).
@@ -43,16 +54,17 @@ from .. import kernels as _kernels
 from .._tiling import out_dtype
 from .._validation import as_generator, check_choice, check_indices, check_int, fail, warn
 from ..nystrom_general import augmented_nystrom
-from ._clustered import (band_block, band_products, budget, centred_inputs, cluster_queries, exact_cap,
-                         exact_sets, kmeanspp_seeds)
+from ._clustered import (band_block, band_products, budget, centred_inputs, cluster_queries, clustered,
+                         exact_cap, exact_sets, kmeanspp_seeds)
+from ._clustered import METHODS as _CLUSTERED
 from ._common import DEN_FLOOR, check_d, check_qkv, scaled
 from ._landmarks import gaussian_landmarks
 from ._protocol import AttentionMethod, v_array, v_choice, v_optional
 
-__all__ = ["sparse_lowrank", "sparse_lowrank_plan", "logit_scale", "METHODS"]
+__all__ = ["sparse_lowrank", "sparse_lowrank_plan", "logit_scale", "regime", "METHODS"]
 
 _FUNC = "sparse_lowrank"
-LOWRANKS = ("nystrom", "favor")
+LOWRANKS = ("auto", "nystrom", "favor", "clusters")
 LANDMARKS = ("kmeanspp", "rpcholesky", "uniform2n")
 #: share of the budget B(d) the default plan gives the low-rank part
 LOWRANK_SHARE = 0.5
@@ -144,16 +156,41 @@ def _options(n, m, p, d, lowrank, rank, n_clusters, top_k, band, n_global, seeds
     return vals
 
 
-def _draw(Q, K, V, *, d=None, rng=None, lowrank="nystrom", landmarks="kmeanspp", rank="auto", n_clusters="auto",
+def regime(Q, K, lowrank: str = "auto") -> str:
+    """The low rank ``lowrank="auto"`` uses: ``"nystrom"`` (pure low rank) when :func:`logit_scale` is
+    below ``SMOOTH_SCALE``, else ``"clusters"``."""
+    if lowrank != "auto":
+        return lowrank
+    return "nystrom" if logit_scale(Q, K) < SMOOTH_SCALE else "clusters"
+
+
+def _draw(Q, K, V, *, d=None, rng=None, lowrank="auto", landmarks="kmeanspp", rank="auto", n_clusters="auto",
           top_k="auto", band="auto", n_global="auto", seeds=None, indices=None, omega=None) -> dict:
-    """The randomness of one call: query seeds, and landmark ``indices`` (Nyström) or ``omega`` (FAVOR+)."""
+    """The randomness of one call: query ``seeds`` and landmark ``indices`` (Nyström) or ``omega``
+    (FAVOR+); ``lowrank="auto"`` draws both regimes' randomness (seeds and indices, from two spawned
+    streams) so that every item of a batch has the same keys."""
     check_choice(lowrank, LOWRANKS, _FUNC, "lowrank")
     check_choice(landmarks, LANDMARKS, _FUNC, "landmarks")
+    if lowrank == "clusters":
+        return _CLUSTERED[0].draw(Q, K, V, d=d, rng=rng, n_clusters=n_clusters, seeds=seeds)
+    if lowrank == "auto":
+        g_low, g_cl = as_generator(rng, _FUNC).spawn(2)
+        out = _draw_lr(Q, K, V, d=d, rng=g_low, lowrank="nystrom", landmarks=landmarks, rank=rank, top_k=0,
+                       band=None, n_global=0, indices=indices, scale=0.0)
+        out.update(_CLUSTERED[0].draw(Q, K, V, d=d, rng=g_cl, n_clusters=n_clusters, seeds=seeds))
+        return out
+    return _draw_lr(Q, K, V, d=d, rng=rng, lowrank=lowrank, landmarks=landmarks, rank=rank, n_clusters=n_clusters,
+                    top_k=top_k, band=band, n_global=n_global, seeds=seeds, indices=indices, omega=omega)
+
+
+def _draw_lr(Q, K, V, *, d=None, rng=None, lowrank="nystrom", landmarks="kmeanspp", rank="auto", n_clusters="auto",
+             top_k="auto", band="auto", n_global="auto", seeds=None, indices=None, omega=None, scale=None) -> dict:
+    """The Nyström / FAVOR+ draws (``scale``: the logit scale the plan sees; 0 forces the smooth plan)."""
     if d is not None:
         d = check_d(d, _FUNC)
     n, m, p = Q.shape[0], K.shape[0], Q.shape[1]
     o = _options(n, m, p, d, lowrank, rank, n_clusters, top_k, band, n_global, seeds, indices, omega,
-                 logit_scale(Q, K))
+                 logit_scale(Q, K) if scale is None else scale)
     gen = as_generator(rng, _FUNC)
     out = {}
     if seeds is None and o["top_k"] > 0:
@@ -198,7 +235,7 @@ def _lowrank_factors(Qh, Kh, lowrank, drawn, rank):
     return FQ * math.exp(cq + ck), FK, (n + m) * omega.shape[0]
 
 
-def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, lowrank: str = "nystrom",
+def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, lowrank: str = "auto",
                    landmarks: str = "kmeanspp", rank="auto", n_clusters="auto", top_k="auto", band="auto",
                    n_global="auto", seeds=None, indices=None, omega=None):
     """Scatterbrain-style sparse + low-rank softmax attention for one head (module docstring).
@@ -214,7 +251,8 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
     return_factors : bool
         Also return ``{"PhiQ", "PhiK", "labels", "exact_sets", "band", "rank", "n_evals",
         "exact_fraction", "exact_per_query", "den_clipped", "selection_evals", "budget", ...}``.
-    lowrank : {"nystrom", "favor"}
+    lowrank : {"auto", "nystrom", "favor", "clusters"}
+        The low-rank part (module docstring); ``"auto"`` chooses by the logit scale.
     landmarks : {"kmeanspp", "rpcholesky", "uniform2n"}
         Nyström landmark rule (Gaussian-form k-means++ / RPCholesky, or i.i.d. uniform rows).
     rank, n_clusters, top_k, band, n_global : int or "auto"
@@ -254,11 +292,31 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
     check_choice(lowrank, LOWRANKS, _FUNC, "lowrank")
     check_choice(landmarks, LANDMARKS, _FUNC, "landmarks")
     n, m, p, pv = Q.shape[0], K.shape[0], Q.shape[1], V.shape[1]
-    o = _options(n, m, p, d, lowrank, rank, n_clusters, top_k, band, n_global, seeds, indices, omega,
-                 logit_scale(Q, K))
-    drawn = _draw(Q, K, V, d=d, rng=rng, lowrank=lowrank, landmarks=landmarks, rank=o["rank"],
+    used = regime(Q, K, lowrank)
+    scale = logit_scale(Q, K)
+    if lowrank == "auto":
+        g_low, g_cl = as_generator(rng, _FUNC).spawn(2)
+        rng = g_low if used == "nystrom" else g_cl
+    if used == "clusters":
+        for name, val in (("rank", rank), ("indices", indices), ("omega", omega)):
+            if lowrank == "clusters" and val is not None and not isinstance(val, str):
+                raise fail(_FUNC, name, "be left unset with lowrank='clusters' (its rank is the clusters')",
+                           "a value")
+        res = clustered(Q, K, V, d=d, rng=rng, return_factors=return_factors, n_clusters=n_clusters,
+                        top_k=top_k, band=band, n_global=n_global, rest="first_order", seeds=seeds)
+        if not return_factors:
+            return res
+        out, f = res
+        f.update({"lowrank": "clusters", "rank": f["n_clusters"], "logit_scale": scale, "den_clipped": 0,
+                  "selection_evals": 0})
+        return out, f
+    if lowrank == "auto":                           # the smooth regime: pure low rank
+        top_k, band, n_global, scale = 0, None, 0, 0.0
+    o = _options(n, m, p, d, used, rank, n_clusters, top_k, band, n_global, seeds, indices, omega, scale)
+    lowrank = used
+    drawn = _draw_lr(Q, K, V, d=d, rng=rng, lowrank=lowrank, landmarks=landmarks, rank=o["rank"],
                   n_clusters=o["n_clusters"], top_k=o["top_k"], band=None if o["band"] < 0 else o["band"],
-                  n_global=o["n_global"], seeds=seeds, indices=indices, omega=omega)
+                  n_global=o["n_global"], seeds=seeds, indices=indices, omega=omega, scale=scale)
     Qh, Kh, V64 = centred_inputs(Q, K, V)
     FQ, FK, units = _lowrank_factors(Qh, Kh, lowrank, drawn, o["rank"])
     r = FQ.shape[1]
