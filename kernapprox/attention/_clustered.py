@@ -26,12 +26,20 @@ Formula
    ``R_i = (Σ_{T_i} e^{s_ij} v_j + ρ_i Σ_{j∉T_i} P^c_j v_j) / (Σ_{T_i} e^{s_ij} + ρ_i (1 − m̂_i))``,
    ``ρ_i = exp(lse_c + δ_i·k̄_c)``, ``lse_c = log Σ_j e^{ĉ·k̂_j}``. Both are exact when ``T_i`` is
    every key, when every query is its own centroid (C = n), and with an all-covering band.
+5. **Tilt** (``tilt = s``, first-order rest only). The factor ``e^{δ_i·(k̂_j − k̄_c)}`` dropped in
+   step 4 is kept to second order along the top-s principal directions U (p × s) of the offsets
+   ``δ_i`` (eigenvectors of ``Σ δδᵀ`` over an evenly strided sample of ``TILT_SAMPLE·s`` queries):
+   with ``z_i = Uᵀδ_i``, ``t_cj = Uᵀ(k̂_j − k̄_c)`` and ``y = z_i·t_cj`` every key outside ``T_i`` gets
+   the weight ``ρ_i P^c_j (1 + y + y²/2)`` (> 0 for every y). Its sums over the keys come from
+   per-cluster moments ``Σ_j P^c_j t_cj v_jᵀ``, ``Σ_j P^c_j t_cj t_cjᵀ ⊗ v_j`` (and the same without
+   v), so the cost is m·s products ``Uᵀk̂_j`` and n·s products ``Uᵀδ_i``, not n·m.
 
 Budget (§13.1)
 --------------
 One unit per query–key score or query–centroid distance computed: seeding and assignment n·C, each
 Lloyd step n·C, centroid rows C·m, exact scores Σ_i |T_i| (every computed entry, overlaps between the
-top-k set and the band included), plus n for ``rest="first_order"``. Averaging (centroids, ``P^cV``,
+top-k set and the band included), plus n for ``rest="first_order"``, plus for the tilt m·s + n·s
+projections, C·s for the centroids' means and p per sampled offset of the direction estimate. Averaging (centroids, ``P^cV``,
 ``k̄_c``), sorting and top-k selection are free. The reference budget is ``B(d) = (n + m)·d + d²``
 (= 2nd + d² when m = n: what Skyformer and Nyströmformer spend with d landmarks). The default options
 (:func:`clustered_plan`) keep ``n_evals <= B(d)`` and at most ``min(2d, ⌊m/2⌋)`` exact scores per query.
@@ -58,8 +66,12 @@ RESTS = ("first_order", "centroid")
 CLUSTER_SHARE = 5
 #: squared distances below this multiple of eps·(‖x‖² + ‖y‖²) are rounding: set to 0
 DIST_ROUNDING = 16
+#: members per tilt direction used for a cluster's principal directions of δ (a strided subsample)
+TILT_SAMPLE = 16
 #: Lloyd steps of the default plan
 N_LLOYD = 1
+#: tilt directions of the default plan
+TILT = 8
 
 
 # -- budget ------------------------------------------------------------------------------------------
@@ -73,19 +85,22 @@ def exact_cap(m: int, d: int) -> int:
     return max(1, min(2 * d, m // 2))
 
 
-def clustered_plan(n: int, m: int, d: int) -> dict:
-    """Default options of :func:`clustered` for n queries, m keys and budget d (the documented rule).
+def clustered_plan(n: int, m: int, d: int, p: int | None = None) -> dict:
+    """Default options of :func:`clustered` for n queries, m keys, head dimension p and budget d (the
+    documented rule).
 
     * band ``w = ⌊d/4⌋`` clipped to [2, 16] (2w + 1 keys around the diagonal, computed by blocked
       products of ``b + 2w`` scores per query, b = :func:`band_block`; only when m = n and this is
-      at most half the per-query cap),
-      first/last ``n_global = 1`` key (the [CLS]/[SEP] positions of BERT-style inputs);
-    * C clusters with ``C·(n + m) <= B(d)/5`` (seeding + assignment n·C and centroid rows C·m),
-      ``C = clip(⌊B/(5(n + m))⌋, 1, n)``, and one Lloyd step (n·C more);
-    * ``top_k`` = what is left of ``B(d)`` per query after clusters, band, global keys and the
-      first-order correction, capped so that every query's exact set stays within :func:`exact_cap`.
+      at most half the per-query cap), first/last ``n_global = 1`` key (the [CLS]/[SEP] positions of
+      BERT-style inputs);
+    * C clusters with ``C·(n + m) <= B(d)/CLUSTER_SHARE`` (seeding + assignment n·C and centroid
+      rows C·m), ``C = clip(⌊B/(CLUSTER_SHARE (n + m))⌋, 1, n)``, and ``N_LLOYD`` Lloyd step(s);
+    * tilt ``s = min(TILT, p)`` directions (C·m·s + n·s units, and the directions' samples);
+    * ``top_k`` = what is left of ``B(d)`` per query after clusters, tilt, band, global keys and
+      the first-order correction, capped so that every query's exact set stays within
+      :func:`exact_cap`.
 
-    Returns ``{"n_clusters", "n_lloyd", "top_k", "band", "n_global"}``.
+    Returns ``{"n_clusters", "n_lloyd", "top_k", "band", "n_global", "tilt"}``.
     """
     B = budget(n, m, d)
     cap = exact_cap(m, d)
@@ -97,9 +112,14 @@ def clustered_plan(n: int, m: int, d: int) -> dict:
     g = 1 if m >= 8 else 0
     C = int(min(n, max(1, B // (CLUSTER_SHARE * (n + m)))))
     L = N_LLOYD
-    left = B - C * ((1 + L) * n + m) - n * nb - n * 2 * g - n   # the last n: the first-order correction
+    s = int(min(TILT, p if p is not None else TILT))
+    tilt_cost = m * s + n * s + TILT_SAMPLE * s * (p if p is not None else 64) + C * s
+    left = B - C * ((1 + L) * n + m) - tilt_cost - n * nb - n * 2 * g - n   # n: first-order correction
+    if left < n * min(8, cap):                                    # too little left: no tilt
+        s, tilt_cost = 0, 0
+        left = B - C * ((1 + L) * n + m) - n * nb - n * 2 * g - n
     top_k = int(max(0, min(m, cap - nb - 2 * g, left // n)))
-    return {"n_clusters": C, "n_lloyd": L, "top_k": top_k, "band": band, "n_global": g}
+    return {"n_clusters": C, "n_lloyd": L, "top_k": top_k, "band": band, "n_global": g, "tilt": s}
 
 
 # -- building blocks (shared with the sparse + low-rank method) -------------------------------------------
@@ -244,12 +264,12 @@ def _check_opt_int(value, name, low, high=None):
     return check_int(value, _FUNC, name, low=low, high=high)
 
 
-def _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, seeds):
+def _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, seeds, tilt="auto", p=None):
     """Resolve the named options against :func:`clustered_plan` (explicit values win)."""
-    plan = clustered_plan(n, m, d) if d is not None else None
+    plan = clustered_plan(n, m, d, p) if d is not None else None
     vals = {}
     for name, v, low in (("n_clusters", n_clusters, 1), ("n_lloyd", n_lloyd, 0), ("top_k", top_k, 0),
-                         ("n_global", n_global, 0)):
+                         ("n_global", n_global, 0), ("tilt", tilt, 0)):
         vals[name] = _check_opt_int(v, name, low)
     if band is None:
         vals["band"] = -1
@@ -258,6 +278,8 @@ def _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, seeds):
         vals["band"] = None if b is None else b
     if seeds is not None and vals["n_clusters"] is None:
         vals["n_clusters"] = int(np.asarray(seeds).size)
+    if vals["tilt"] is None and plan is None:
+        vals["tilt"] = 0                                            # no budget given: no tilt
     missing = [k for k, v in vals.items() if v is None]
     if missing and plan is None:
         raise fail(_FUNC, "d", f"be given to choose {', '.join(missing)} (or give them all)", None)
@@ -270,7 +292,7 @@ def _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, seeds):
 
 
 def _draw(Q, K, V, *, d=None, rng=None, n_clusters="auto", n_lloyd="auto", top_k="auto", band="auto",
-          n_global="auto", rest="first_order", seeds=None) -> dict:
+          n_global="auto", rest="first_order", tilt="auto", seeds=None) -> dict:
     """The randomness of one call: the k-means++ seeds (query indices), drawn on the data."""
     if seeds is not None:
         return {"seeds": np.asarray(seeds)}
@@ -279,14 +301,14 @@ def _draw(Q, K, V, *, d=None, rng=None, n_clusters="auto", n_lloyd="auto", top_k
     n, m = Q.shape[0], K.shape[0]
     C = _check_opt_int(n_clusters, "n_clusters", 1)
     if C is None:
-        C = _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, None)["n_clusters"]
+        C = _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, None, p=Q.shape[1])["n_clusters"]
     elif C > n:
         raise fail(_FUNC, "n_clusters", f"be <= the number of queries n = {n}", C)
     Qh = scaled(np.asarray(Q, dtype=np.float64))
     return {"seeds": kmeanspp_seeds(Qh, C, as_generator(rng, _FUNC))}
 
 
-def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
+def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
     """Rows of the output from the centroid logits ``lc`` (C, m) and the exact sets (module docstring,
     step 4); returns the number of exact scores computed and the largest exact set of a query.
 
@@ -308,9 +330,50 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
         mT[c] = Pc[c, T].sum()
         PcV[c] -= Pc[c, T] @ V[T]                                   # Σ_{j∉T_c} P^c_j v_j
     a = np.full(n, -np.inf)
+    tilt_units = 0
     if first:
-        logr = lse[labels] + np.einsum("ip,ip->i", Qh - cent[labels], (Pc @ Kh)[labels])
+        kbar = Pc @ Kh                                              # (C, p)
+        dl = Qh - cent[labels]                                      # δ_i
+        logr = lse[labels] + np.einsum("ip,ip->i", dl, kbar[labels])
         a = logr.copy()
+        s = int(min(tilt, Qh.shape[1]))
+        if s:
+            # second-order tilt of the rest along the top-s principal directions U_c of the members' δ
+            # (module docstring, step 4): t_j = U_c (k̂_j − k̄_c), z_i = U_c δ_i, f_ij = 1 + y + y²/2 with
+            # y = z_i·t_j (> 0), R1/R2 the f-moments of the rest's weights and values
+            sub = dl[:: max(1, n // (TILT_SAMPLE * s))][:TILT_SAMPLE * s]
+            U = np.linalg.eigh(sub.T @ sub)[1][:, ::-1][:, :s]        # (p, s): top directions of δ
+            KU = Kh @ U                                             # (m, s)
+            z = dl @ U                                              # (n, s)
+            bc = kbar @ U                                           # (C, s): t_cj = KU_j − bc_c
+            tilt_units += m * s + n * s + sub.shape[0] * Qh.shape[1] + C * s
+            Wr = Pc.copy()                                          # the centroid weights outside T_c
+            for c in range(C):
+                Wr[c, sets[c]] = 0.0
+            m0 = Wr.sum(axis=1)
+            R0 = Wr @ V
+            M1 = Wr @ KU                                            # Σ_j w KU_j
+            B1 = (Wr @ (KU[:, :, None] * V[:, None, :]).reshape(m, s * pv)).reshape(C, s, pv)
+            M2 = (Wr @ (KU[:, :, None] * KU[:, None, :]).reshape(m, s * s)).reshape(C, s, s)
+            iu, ju = np.triu_indices(s)                             # Σ_j w KU_j KU_jᵀ v_j (symmetric pairs),
+            npair = iu.size                                         # by key tiles
+            A2t = np.zeros((C, npair * pv))
+            step = max(1, (1 << 19) // (npair * pv))
+            for j0 in range(0, m, step):
+                KUt, Vt = KU[j0:j0 + step], V[j0:j0 + step]
+                Y = ((KUt[:, iu] * KUt[:, ju])[:, :, None] * Vt[:, None, :]).reshape(len(KUt), -1)
+                A2t += Wr[:, j0:j0 + step] @ Y
+            A2t = A2t.reshape(C, npair, pv)
+            A2 = np.empty((C, s, s, pv))
+            A2[:, iu, ju] = A2t
+            A2[:, ju, iu] = A2t
+            R1 = B1 - bc[:, :, None] * R0[:, None, :]
+            m1 = M1 - bc * m0[:, None]
+            m2 = M2 - bc[:, :, None] * M1[:, None, :] - M1[:, :, None] * bc[:, None, :] \
+                + bc[:, :, None] * bc[:, None, :] * m0[:, None, None]
+            R2 = A2 - bc[:, :, None, None] * B1[:, None, :, :] - bc[:, None, :, None] * B1[:, :, None, :] \
+                + (bc[:, :, None] * bc[:, None, :])[:, :, :, None] * R0[:, None, None, :]
+            zl = z
     n_exact = 0
     largest = max(t.size for t in sets)
     if band >= 0:
@@ -327,6 +390,10 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
         use = valid & (pB >= 0.0)                                   # band keys not already in T_c
         pB[~use] = 0.0
         Sb[~use] = -np.inf
+        if first and tilt and s:
+            kf = np.broadcast_to(kc[:, None, :], (nb, b, W)).reshape(nb * b, W)
+            y = np.einsum("iws,is->iw", KU[kf[:n]], zl) - np.einsum("is,is->i", bc[labels], zl)[:, None]
+            pB[:n] *= 1.0 + y + 0.5 * y * y
         a = np.maximum(a, Sb.max(axis=1)[:n])
         n_exact += computed
         largest += W
@@ -363,6 +430,13 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
         den += Sb.sum(axis=1)[:n]
     if first:
         rho = np.exp(logr - a)
+        if tilt and s:
+            for c in range(C):
+                rows = order[bounds[c]:bounds[c + 1]]
+                zr = zl[rows]
+                zz = (zr[:, :, None] * zr[:, None, :]).reshape(rows.size, s * s)
+                restV[rows] += zr @ R1[c] + 0.5 * (zz @ R2[c].reshape(s * s, pv))
+                mr[rows] -= zr @ m1[c] + 0.5 * (zz @ m2[c].reshape(s * s))
         den += rho * np.maximum(1.0 - mr, 0.0)
         if band >= 0:
             # one product for the band: Σ_band (e^{s−a} − ρ P^c) v  (the rest excludes the band keys)
@@ -382,11 +456,11 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out):
         else:
             np.multiply(num, scale[:, None], out=out)
             out += restV
-    return n_exact, int(largest)
+    return n_exact, int(largest), tilt_units
 
 
 def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clusters="auto", n_lloyd="auto",
-              top_k="auto", band="auto", n_global="auto", rest: str = "first_order", seeds=None):
+              top_k="auto", band="auto", n_global="auto", rest: str = "first_order", tilt="auto", seeds=None):
     """Clustered attention with exact top-k keys per cluster and an exact local band, one head.
 
     Parameters
@@ -410,6 +484,8 @@ def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clus
     rest : {"first_order", "centroid"}
         Weight of the keys outside the exact set (module docstring, step 4): Vyas et al.'s mass
         matching (``"centroid"``) or a first-order estimate of the member's own weight.
+    tilt : int or "auto"
+        Directions of the second-order tilt of the rest (step 5; first-order rest only, 0: none).
     seeds : ndarray of int of shape (C,), optional
         Pre-drawn k-means++ seeds (query indices), from :func:`draw <kernapprox.attention.draw_randomness>`.
 
@@ -444,7 +520,7 @@ def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clus
         d = check_d(d, _FUNC)
     check_choice(rest, RESTS, _FUNC, "rest")
     n, m = Q.shape[0], K.shape[0]
-    opts = _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, seeds)
+    opts = _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, seeds, tilt, p=Q.shape[1])
     Qh, Kh, V64 = centred_inputs(Q, K, V)
     gen = as_generator(rng, _FUNC)
     if seeds is None:
@@ -459,14 +535,16 @@ def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clus
     units += C * m
     sets = exact_sets(lc, opts["top_k"], opts["n_global"], m)
     out = np.empty((n, V.shape[1]), dtype=np.float64)
-    n_exact, largest = _combine(Qh, Kh, V64, labels, cent, lc, sets, opts["band"], rest, out)
-    units += n_exact + (n if rest == "first_order" else 0)
+    tilt_s = opts["tilt"] if rest == "first_order" else 0
+    n_exact, largest, tilt_units = _combine(Qh, Kh, V64, labels, cent, lc, sets, opts["band"], rest, out, tilt_s)
+    units += n_exact + tilt_units + (n if rest == "first_order" else 0)
     out = out.astype(dt, copy=False)
     if not return_factors:
         return out
     factors = {"labels": labels, "centroids": cent, "seeds": sd, "exact_sets": sets,
                "band": None if opts["band"] < 0 else opts["band"], "n_clusters": C, "n_lloyd": opts["n_lloyd"],
-               "top_k": opts["top_k"], "n_global": opts["n_global"], "rest": rest, "n_evals": int(units),
+               "top_k": opts["top_k"], "n_global": opts["n_global"], "rest": rest, "tilt": tilt_s,
+               "n_evals": int(units),
                "exact_scores": int(n_exact), "exact_fraction": n_exact / (n * m), "exact_per_query": int(largest),
                "budget": None if d is None else budget(n, m, d), "key_shift": K.mean(axis=0, dtype=np.float64)}
     return out, factors
@@ -488,6 +566,6 @@ METHODS = (AttentionMethod(
     name="clustered", formula=clustered, draw=_draw,
     options={"n_clusters": _v_auto_int(1), "n_lloyd": _v_auto_int(0), "top_k": _v_auto_int(0),
              "band": _v_auto_int(0, none_ok=True), "n_global": _v_auto_int(0), "rest": v_choice(*RESTS),
-             "seeds": v_optional(v_array)},
+             "tilt": _v_auto_int(0), "seeds": v_optional(v_array)},
     per_item_options={"seeds": 1},
     summary="clustered queries (k-means++), exact top-k keys per cluster and a local band (Vyas et al. 2020)"),)
