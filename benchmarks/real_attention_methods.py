@@ -17,7 +17,8 @@ layer 0–5; heads ``2L mod 12`` and ``2L + 7 mod 12`` of layer L: 36 heads, pre
 positions) the randomly initialised twin (``load_minilm("initialized", rng=0)``).
 Long sequences (n = 4096, pretrained, ``stdlib-docstrings@0``, the same 12 layer/head pairs): losses
 at d = 64, 128, and wall time of ``clustered`` against exact float64 attention (best of repeats,
-interleaved; wall and CPU time, the latter steadier on a shared machine), with the growth exponent of the clustered time from n = 1024 to 8192 (prefixes of one
+interleaved; wall and CPU time, the latter steadier on a shared machine), with the growth exponent
+of the clustered time from n = 1024 to 8192 (prefixes of one
 8192-token window, layer 1 head 2).
 
 Usage::

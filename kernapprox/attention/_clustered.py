@@ -39,7 +39,8 @@ Budget (§13.1)
 One unit per query–key score or query–centroid distance computed: seeding and assignment n·C, each
 Lloyd step n·C, centroid rows C·m, exact scores Σ_i |T_i| (every computed entry, overlaps between the
 top-k set and the band included), plus n for ``rest="first_order"``, plus for the tilt m·s + n·s
-projections, C·s for the centroids' means and p per sampled offset of the direction estimate. Averaging (centroids, ``P^cV``,
+projections, C·s for the centroids' means and p per sampled offset of the direction estimate.
+Averaging (centroids, ``P^cV``,
 ``k̄_c``), sorting and top-k selection are free. The reference budget is ``B(d) = (n + m)·d + d²``
 (= 2nd + d² when m = n: what Skyformer and Nyströmformer spend with d landmarks). The default options
 (:func:`clustered_plan`) keep ``n_evals <= B(d)`` and at most ``min(2d, ⌊m/2⌋)`` exact scores per query.

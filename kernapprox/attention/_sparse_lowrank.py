@@ -76,7 +76,8 @@ def logit_scale(Q, K) -> float:
     """``σ = median_i ‖q̂_i‖ · rms_j ‖k̂_j‖`` (centred keys): by Cauchy–Schwarz a typical row's logits
     ``q̂_i·k̂_j`` spread over about ±σ; O((n + m) p) averaging, no score evaluated."""
     Qh, Kh, _ = centred_inputs(Q, K, K[:, :1])
-    return float(np.median(np.sqrt(np.einsum("ij,ij->i", Qh, Qh))) * np.sqrt(np.einsum("ij,ij->", Kh, Kh) / Kh.shape[0]))
+    q = np.median(np.sqrt(np.einsum("ij,ij->i", Qh, Qh)))
+    return float(q * np.sqrt(np.einsum("ij,ij->", Kh, Kh) / Kh.shape[0]))
 
 
 def _largest_rank(cost_cap: float, n: int, m: int, lowrank: str) -> int:
@@ -382,7 +383,8 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
     if not return_factors:
         return out
     factors = {"PhiQ": FQ, "PhiK": FK, "labels": labels, "centroids": cent, "seeds": sd, "exact_sets": sets,
-               "band": None if o["band"] < 0 else o["band"], "rank": r, "n_clusters": 0 if sd is None else C, "top_k": o["top_k"],
+               "band": None if o["band"] < 0 else o["band"], "rank": r, "n_clusters": 0 if sd is None else C,
+               "top_k": o["top_k"],
                "n_global": o["n_global"], "lowrank": lowrank, "n_evals": int(units), "exact_scores": int(n_exact),
                "exact_fraction": n_exact / (n * m), "exact_per_query": int(largest), "den_clipped": nbad,
                "selection_evals": (n + m) * r if lowrank == "nystrom" and indices is None and
