@@ -64,7 +64,7 @@ __all__ = ["clustered", "clustered_plan", "budget", "exact_cap", "centred_inputs
 _FUNC = "clustered"
 RESTS = ("first_order", "centroid")
 #: the default plan's clusters cost about B(d)/CLUSTER_SHARE before Lloyd steps
-CLUSTER_SHARE = 5
+CLUSTER_SHARE = 8
 #: squared distances below this multiple of eps·(‖x‖² + ‖y‖²) are rounding: set to 0
 DIST_ROUNDING = 16
 #: members per tilt direction used for a cluster's principal directions of δ (a strided subsample)
