@@ -95,7 +95,9 @@ def clustered_plan(n: int, m: int, d: int, p: int | None = None) -> dict:
       at most half the per-query cap), first/last ``n_global = 1`` key (the [CLS]/[SEP] positions of
       BERT-style inputs);
     * C clusters with ``C·(n + m) <= B(d)/CLUSTER_SHARE`` (seeding + assignment n·C and centroid
-      rows C·m), ``C = clip(⌊B/(CLUSTER_SHARE (n + m))⌋, 1, n)``, and ``N_LLOYD`` Lloyd step(s);
+      rows C·m), ``C = clip(⌊B/(CLUSTER_SHARE (n + m))⌋, 1, n)``, and ``N_LLOYD`` Lloyd step(s)
+      (C = 1 is the mean query: m units, no distance, no Lloyd step); band and global keys only if
+      they take at most half of what is left;
     * tilt ``s = min(TILT, p)`` directions (C·m·s + n·s units, and the directions' samples);
     * ``top_k`` = what is left of ``B(d)`` per query after clusters, tilt, band, global keys and
       the first-order correction, capped so that every query's exact set stays within
@@ -105,20 +107,21 @@ def clustered_plan(n: int, m: int, d: int, p: int | None = None) -> dict:
     """
     B = budget(n, m, d)
     cap = exact_cap(m, d)
+    C = int(min(n, max(1, B // (CLUSTER_SHARE * (n + m)))))
+    L = N_LLOYD if C > 1 else 0
+    left = B - (C * ((1 + L) * n + m) if C > 1 else m) - n      # clusters (one: the mean query), ρ_i
     band = int(min(16, max(2, d // 4))) if n == m else None
     nb = 0 if band is None else band_block(band) + 2 * band       # scores per query of the blocked band
-    if nb > cap // 2:
-        band = None
-        nb = 0
-    g = 1 if m >= 8 else 0
-    C = int(min(n, max(1, B // (CLUSTER_SHARE * (n + m)))))
-    L = N_LLOYD
+    if nb > cap // 2 or n * nb > left // 2:
+        band, nb = None, 0
+    left -= n * nb
+    g = 1 if m >= 8 and n * 2 <= left // 2 else 0
+    left -= n * 2 * g
     s = int(min(TILT, p if p is not None else TILT))
     tilt_cost = m * s + n * s + TILT_SAMPLE * s * (p if p is not None else 64) + C * s
-    left = B - C * ((1 + L) * n + m) - tilt_cost - n * nb - n * 2 * g - n   # n: first-order correction
-    if left < n * min(8, cap):                                    # too little left: no tilt
+    if left - tilt_cost < n * min(8, cap):                        # too little left: no tilt
         s, tilt_cost = 0, 0
-        left = B - C * ((1 + L) * n + m) - n * nb - n * 2 * g - n
+    left -= tilt_cost
     top_k = int(max(0, min(m, cap - nb - 2 * g, left // n)))
     return {"n_clusters": C, "n_lloyd": L, "top_k": top_k, "band": band, "n_global": g, "tilt": s}
 
@@ -151,8 +154,10 @@ def kmeanspp_seeds(X, C: int, gen, *, return_distances: bool = False):
     With ``return_distances`` also returns the (n, C') squared distances to the seeds (n·C' units).
     """
     n = X.shape[0]
-    sq = np.einsum("ij,ij->i", X, X)
     seeds = [int(gen.integers(n))]
+    if C == 1:                                                      # one cluster: nothing to measure
+        return (np.asarray(seeds, dtype=np.intp), None) if return_distances else np.asarray(seeds, dtype=np.intp)
+    sq = np.einsum("ij,ij->i", X, X)
     cols = [_sq_column(X, sq, seeds[0])]
     D = cols[0].copy()
     while len(seeds) < C:
@@ -169,8 +174,10 @@ def kmeanspp_seeds(X, C: int, gen, *, return_distances: bool = False):
 def cluster_queries(X, seeds, n_lloyd: int, distances=None):
     """Assign the rows of X to the nearest seed, run ``n_lloyd`` Lloyd steps, return ``(labels,
     centroids, units)``: centroids are the members' means (a seed's own row for an empty cluster)
-    and ``units`` the n·C·(1 + n_lloyd) distances computed."""
+    and ``units`` the n·C·(1 + n_lloyd) distances computed (none for a single cluster)."""
     n = X.shape[0]
+    if len(seeds) == 1:                                             # one cluster: the mean query, no distance
+        return np.zeros(n, dtype=np.intp), X.mean(axis=0, keepdims=True), 0
     if distances is None:
         sq = np.einsum("ij,ij->i", X, X)
         distances = np.stack([_sq_column(X, sq, s) for s in seeds], axis=1)
