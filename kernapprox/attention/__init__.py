@@ -112,6 +112,8 @@ _MODULES = {
     "performer": "kernapprox.attention._performer",
     "rff": "kernapprox.attention._random_features",
     "linear": "kernapprox.attention._random_features",
+    "clustered": "kernapprox.attention._clustered",
+    "sparse_lowrank": "kernapprox.attention._sparse_lowrank",
 }
 #: name -> AttentionMethod, filled on first use (and by :func:`register`)
 _REGISTERED: dict = {}

@@ -92,6 +92,6 @@ def gaussian_landmarks(Q, K, d, *, rule: str = "kmeanspp", center_keys: bool = T
         idx = gen.choice(n + m, size=d, replace=False).astype(np.intp)
         return (idx, 0) if return_evals else idx
     KM = KernelMatrix(_kernels.Gaussian(1.0), X)
-    idx = _sampling.kmeanspp(KM, d, rng=gen) if rule == "kmeanspp" else _sampling.rpcholesky(KM, d, rng=gen)
+    idx = _sampling.kmeanspp(KM, d, rng=gen) if rule == "kmeanspp" else _sampling.rpcholesky_pivots(KM, d, rng=gen)
     idx = np.asarray(idx, dtype=np.intp)
     return (idx, int(KM.n_evals)) if return_evals else idx
