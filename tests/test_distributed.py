@@ -167,7 +167,7 @@ def test_nystrom_matches_in_memory_processes(processes_client, data):
 
 
 def _check_nystrom_matches(k, X, idx, core, kw):
-    approx = kd.nystrom(k, da.from_array(X, chunks=(250, 3)), idx, core=core, **kw)
+    approx = kd.nystrom(kd.DaskKernelMatrix(k, da.from_array(X, chunks=(250, 3))), idx, core=core, **kw)
     assert isinstance(approx.F, da.Array) and approx.F.chunks[0] == (250, 250, 250, 250, 200)
     F = approx.compute()
     Fr = _ref_factor(k, X, X[idx], core, **kw)
@@ -188,7 +188,7 @@ def test_nystrom_agrees_with_single_machine_nystrom(threads_client, data):
     k = ka.Gaussian(bandwidth=1.5)
     ref = nyst.nystrom(ka.KernelMatrix(k, X), idx)
     with dask.config.set(scheduler=threads_client):
-        F = kd.nystrom(k, X, idx, chunk_rows=333).compute()
+        F = kd.nystrom(kd.DaskKernelMatrix(k, X, chunk_rows=333), idx).compute()
     assert _rel(F @ F.T, ref.to_dense()) < FACTOR_TOL
 
 
@@ -196,7 +196,7 @@ def test_nystrom_landmark_points_and_transform(client, data):
     X, Y, _, _ = data
     k = ka.Matern(nu=2.5, bandwidth=1.2)
     L = Y[:40]                                   # landmarks that are not data points
-    approx = kd.nystrom(k, da.from_array(X, chunks=(400, 3)), L, core="eig")
+    approx = kd.nystrom(kd.DaskKernelMatrix(k, da.from_array(X, chunks=(400, 3))), points=L, core="eig")
     F = approx.compute()
     assert _rel(F, _ref_factor(k, X, L, "eig")) < FACTOR_TOL
     # out-of-sample: in-memory points give an ndarray, equal to rows of F for points of X
@@ -211,7 +211,8 @@ def test_nystrom_chunk_size_independent(threads_client, data):
     X, _, _, idx = data
     k = ka.Gaussian(bandwidth=0.9)
     with dask.config.set(scheduler=threads_client):
-        Fs = [kd.nystrom(k, da.from_array(X, chunks=(c, 3)), idx).compute() for c in (1200, 333, 64, 29)]
+        Fs = [kd.nystrom(kd.DaskKernelMatrix(k, da.from_array(X, chunks=(c, 3))), idx).compute()
+              for c in (1200, 333, 64, 29)]
     for F in Fs[1:]:
         assert _rel(F, Fs[0]) < FACTOR_TOL
 
@@ -221,19 +222,21 @@ def test_nystrom_all_landmarks_is_exact(threads_client):
     X = np.random.default_rng(1).normal(size=(150, 2)) * 3.0
     k = ka.Gaussian(bandwidth=1.0)
     with dask.config.set(scheduler=threads_client):
-        approx = kd.nystrom(k, X, np.arange(150), chunk_rows=40)
+        approx = kd.nystrom(kd.DaskKernelMatrix(k, X, chunk_rows=40), np.arange(150))
         F = approx.compute()
         K = k(X)
         assert np.max(np.abs(F @ F.T - K)) < 1e4 * np.finfo(np.float64).eps
         assert abs(approx.trace_error()) < 1e4 * np.finfo(np.float64).eps * 150
-        assert kd.spectral_error(k, X, approx, method="exact").upper < 1e4 * np.finfo(np.float64).eps
+        # K(X, X) in its default chunks (one chunk of 150 rows)
+        assert kd.spectral_error(kd.DaskKernelMatrix(k, X), approx, method="exact").upper \
+            < 1e4 * np.finfo(np.float64).eps
 
 
 def test_nystrom_float32_preserved(threads_client, data):
     X, _, _, idx = data
     k = ka.Gaussian(bandwidth=1.5)
     with dask.config.set(scheduler=threads_client):
-        approx = kd.nystrom(k, X.astype(np.float32), idx, chunk_rows=300)
+        approx = kd.nystrom(kd.DaskKernelMatrix(k, X.astype(np.float32), chunk_rows=300), idx)
         F = approx.compute()
     assert F.dtype == np.float32 and approx.dtype == np.float32
     Fr = _ref_factor(k, X.astype(np.float32), X[idx].astype(np.float32))   # same float32 blocks, float64 core
@@ -250,7 +253,7 @@ def test_nystrom_from_npy_file(client, data, tmp_path):
     k = ka.Gaussian(bandwidth=1.5)
     path = tmp_path / "points.npy"
     np.save(path, X)
-    approx = kd.nystrom(k, str(path), idx, chunk_rows=256)
+    approx = kd.nystrom(kd.DaskKernelMatrix(k, str(path), chunk_rows=256), idx)
     assert approx.F.chunks[0][0] == 256
     assert _rel(approx.compute(), _ref_factor(k, X, X[idx])) < FACTOR_TOL
     # os.PathLike works; the reader pickles as its path, not as the file's content
@@ -264,7 +267,8 @@ def test_nystrom_from_npy_file(client, data, tmp_path):
     Xm = kd.as_dask_points(mm, chunk_rows=100)
     assert np.array_equal(Xm.compute(), X)
     assert len(pickle.dumps(kd._MemmapRows(mm))) < 1000
-    assert _rel(kd.nystrom(k, mm, idx, chunk_rows=256).compute(), _ref_factor(k, X, X[idx])) < FACTOR_TOL
+    approx_mm = kd.nystrom(kd.DaskKernelMatrix(k, mm, chunk_rows=256), idx)
+    assert _rel(approx_mm.compute(), _ref_factor(k, X, X[idx])) < FACTOR_TOL
     # Fortran-ordered data with a header offset
     np.save(tmp_path / "fortran.npy", np.asfortranarray(X[:50]))
     assert np.array_equal(kd.as_dask_points(np.load(tmp_path / "fortran.npy", mmap_mode="r")).compute(), X[:50])
@@ -288,7 +292,7 @@ def test_nystrom_default_chunks_bounded(tmp_path):
 def test_trace_error_exact(client, data):
     X, _, _, idx = data
     k = ka.Gaussian(bandwidth=1.5)
-    approx = kd.nystrom(k, da.from_array(X, chunks=(300, 3)), idx)
+    approx = kd.nystrom(kd.DaskKernelMatrix(k, da.from_array(X, chunks=(300, 3))), idx)
     Fr = _ref_factor(k, X, X[idx])
     exact = float(np.trace(k(X)) - np.sum(Fr * Fr))
     got = approx.trace_error()
@@ -297,8 +301,8 @@ def test_trace_error_exact(client, data):
     # persisted F: reduced from the held chunks instead of recomputed (same number)
     assert abs(approx.persist().trace_error() - exact) <= TIGHT * 1200
     # module function with an in-memory factor / PSDLowRank, other chunking
-    assert abs(kd.trace_error(k, X, Fr, chunk_rows=77) - exact) <= TIGHT * 1200
-    assert abs(kd.trace_error(k, X, ka.PSDLowRank(Fr)) - exact) <= TIGHT * 1200
+    assert abs(kd.trace_error(kd.DaskKernelMatrix(k, X, chunk_rows=77), Fr) - exact) <= TIGHT * 1200
+    assert abs(kd.trace_error(kd.DaskKernelMatrix(k, X), ka.PSDLowRank(Fr)) - exact) <= TIGHT * 1200
 
 
 @settings(max_examples=8, deadline=None)
@@ -310,8 +314,9 @@ def test_trace_error_nonnegative_and_monotone(seed, n_land, chunk):
     idx = rng.permutation(200)[:n_land + 5]
     k = ka.Gaussian(bandwidth=1.0)
     with dask.config.set(scheduler="sync"):
-        e_small = kd.nystrom(k, X, idx[:n_land], chunk_rows=chunk).trace_error()
-        e_big = kd.nystrom(k, X, idx, chunk_rows=chunk).trace_error()
+        DKM = kd.DaskKernelMatrix(k, X, chunk_rows=chunk)
+        e_small = kd.nystrom(DKM, idx[:n_land]).trace_error()
+        e_big = kd.nystrom(DKM, idx).trace_error()
     slack = 1e3 * np.finfo(np.float64).eps * 200
     assert e_small >= -slack and e_big >= -slack
     assert e_big <= e_small + slack
@@ -321,12 +326,13 @@ def test_spectral_error_matches_dense(client, data):
     X, _, _, idx = data
     X = X[:400]
     k = ka.Gaussian(bandwidth=1.5)
-    approx = kd.nystrom(k, da.from_array(X, chunks=(128, 3)), idx[idx < 400][:20])
+    DKM = kd.DaskKernelMatrix(k, da.from_array(X, chunks=(128, 3)))
+    approx = kd.nystrom(DKM, idx[idx < 400][:20])
     F = approx.compute()
     K = k(X)
     exact = np.linalg.norm(K - F @ F.T, 2)
     # matrix-free block Lanczos through distributed products: a certified bracket around the truth
-    err = kd.spectral_error(k, None, approx, rng=2, tol=1e-9)
+    err = kd.spectral_error(DKM, approx, rng=2, tol=1e-9)
     assert err.method == "lanczos" and err.passes >= 1
     assert err.lower <= exact * (1 + TIGHT) and exact <= err.upper * (1 + TIGHT)
     assert abs(float(err) - exact) <= 1e-8 * exact
@@ -341,7 +347,8 @@ def test_spectral_error_relative_exact_path(threads_client, data):
     K = k(X)
     exact = np.linalg.norm(K - F @ F.T, 2) / np.linalg.norm(K, 2)
     with dask.config.set(scheduler=threads_client):
-        rel = kd.spectral_error(k, X, ka.PSDLowRank(F), relative=True, method="exact", rng=1, chunk_rows=100)
+        rel = kd.spectral_error(kd.DaskKernelMatrix(k, X, chunk_rows=100), ka.PSDLowRank(F), relative=True,
+                                method="exact", rng=1)
     assert abs(float(rel) - exact) <= 1e-10 * exact
 
 
@@ -352,8 +359,9 @@ def test_spectral_error_power_iteration_check(threads_client, data):
     X = X[:300]
     k = ka.Gaussian(bandwidth=1.0)
     with dask.config.set(scheduler="sync"):          # checks the operators, not the cluster
-        approx = kd.nystrom(k, X, idx[idx < 300][:10], chunk_rows=150).persist()
-        Kop = kd.DaskKernelMatrix(k, X, chunk_rows=150).as_operator()
+        DKM = kd.DaskKernelMatrix(k, X, chunk_rows=150)
+        approx = kd.nystrom(DKM, idx[idx < 300][:10]).persist()
+        Kop = DKM.as_operator()
         Aop = kd.DaskOperator((300, 300), approx.matvec)
         v = np.random.default_rng(3).standard_normal(300)
         for _ in range(40):
@@ -361,7 +369,8 @@ def test_spectral_error_power_iteration_check(threads_client, data):
             lam = float(np.linalg.norm(w))
             v = w / lam
     with dask.config.set(scheduler=threads_client):
-        got = kd.spectral_error(k, X, approx, rng=3, tol=1e-8)
+        # default chunks (one of 300 rows): another chunking than the operators above
+        got = kd.spectral_error(kd.DaskKernelMatrix(k, X), approx, rng=3, tol=1e-8)
     assert lam <= got.upper * (1 + 1e-10)
     assert lam >= 0.99 * float(got)
 
@@ -427,7 +436,7 @@ def test_rpcholesky_distributed_columns(client, data):
     X, _, _, _ = data
     k = ka.Gaussian(bandwidth=1.0)
     ref = cholesky.rpcholesky(ka.KernelMatrix(k, X), 40, block_size=10, rng=7)
-    got = kd.rpcholesky(k, da.from_array(X, chunks=(300, 3)), 40, block_size=10, rng=7)
+    got = kd.rpcholesky(kd.DaskKernelMatrix(k, da.from_array(X, chunks=(300, 3))), 40, block_size=10, rng=7)
     # same pre-drawn randomness (same seed) and columns equal to rounding ⇒ the same pivots
     if "indices" in ref.info:
         assert np.array_equal(np.asarray(got.info["indices"]), np.asarray(ref.info["indices"]))
@@ -483,43 +492,76 @@ def test_feature_chunks_are_rechunked(threads_client, data):
     Xbad = da.from_array(X, chunks=(300, 1))
     assert kd.as_dask_points(Xbad).chunks[1] == (3,)
     with dask.config.set(scheduler=threads_client):
-        assert _rel(kd.nystrom(k, Xbad, idx).compute(), _ref_factor(k, X, X[idx])) < FACTOR_TOL
+        assert _rel(kd.nystrom(kd.DaskKernelMatrix(k, Xbad), idx).compute(), _ref_factor(k, X, X[idx])) < FACTOR_TOL
         out = kd.kernel_matvec(k, Xbad, da.from_array(Y, chunks=(100, 2)), V).compute()
     assert _rel(out, ka.kernel_matvec(k, X, Y, V)) < TIGHT
 
 
+def _old_form():
+    """The deprecated form nystrom(kernel, X, landmarks) still validates its inputs: its
+    DeprecationWarning is expected where a test calls it on purpose."""
+    return pytest.warns(DeprecationWarning, match=r"distributed\.nystrom: the form nystrom\(kernel, X, landmarks\) "
+                        r"is deprecated")
+
+
 def test_bad_inputs_raise_clear_errors(tmp_path, data):
+    """Each check through the DaskKernelMatrix form, then through the deprecated form (same message)."""
     X, Y, V, idx = data
     k = ka.Gaussian(1.0)
     Xd = da.from_array(X, chunks=(300, 3))
-    with pytest.raises(ValueError, match="known chunk sizes"):
+    DKM = kd.DaskKernelMatrix(k, Xd)
+    with pytest.raises(ValueError, match=r"DaskKernelMatrix: `X` must have known chunk sizes"):
+        kd.DaskKernelMatrix(k, Xd[Xd[:, 0] > 0])
+    with pytest.raises(ValueError, match="known chunk sizes"), _old_form():
         kd.nystrom(k, Xd[Xd[:, 0] > 0], idx[:3])
-    with pytest.raises(ValueError, match=r"distributed.nystrom: `X` must be a 2-D array"):
+    with pytest.raises(ValueError, match=r"DaskKernelMatrix: `X` must be a 2-D array"):
+        kd.DaskKernelMatrix(k, da.ones(10, chunks=5))
+    with pytest.raises(ValueError, match=r"distributed.nystrom: `X` must be a 2-D array"), _old_form():
         kd.nystrom(k, da.ones(10, chunks=5), [0])
     with pytest.raises(TypeError, match="real-valued"):
         kd.kernel_matvec(k, Xd.astype(complex), None, np.ones(1200))
-    with pytest.raises(ValueError, match=r"`landmarks` must hold indices in \[0, 1200\)"):
+    with pytest.raises(ValueError, match=r"distributed.nystrom: `indices` must hold indices in \[0, 1200\)"):
+        kd.nystrom(DKM, [0, 1200])
+    with pytest.raises(ValueError, match=r"`landmarks` must hold indices in \[0, 1200\)"), _old_form():
         kd.nystrom(k, Xd, [0, 1200])
     with pytest.raises(ValueError, match="same number of columns"):
+        kd.nystrom(DKM, points=Y[:, :2])
+    with pytest.raises(ValueError, match="same number of columns"), _old_form():
         kd.nystrom(k, Xd, Y[:, :2])
     with pytest.raises(ValueError, match="one row per point of `Y`"):
         kd.kernel_matvec(k, Xd, Y, V[:10])
     with pytest.raises(ValueError, match="positive semi-definite"):
+        kd.nystrom(kd.DaskKernelMatrix(ka.Sigmoid(), Xd), [0, 1])
+    with pytest.raises(ValueError, match="positive semi-definite"), _old_form():
         kd.nystrom(ka.Sigmoid(), Xd, [0, 1])
     with pytest.raises(ValueError, match="`core` must be one of"):
+        kd.nystrom(DKM, [0, 1], core="newton_schulz")
+    with pytest.raises(ValueError, match="`core` must be one of"), _old_form():
         kd.nystrom(k, Xd, [0, 1], core="newton_schulz")
     with pytest.raises(ValueError, match="`chunk_rows` must be >= 1"):
+        kd.DaskKernelMatrix(k, Xd, chunk_rows=0)
+    with pytest.raises(ValueError, match="`chunk_rows` must be >= 1"), _old_form():
         kd.nystrom(k, Xd, [0, 1], chunk_rows=0)
     with pytest.raises(ValueError, match=r"\.npy file"):
+        kd.DaskKernelMatrix(k, str(tmp_path / "points.csv"))
+    with pytest.raises(ValueError, match=r"\.npy file"), _old_form():
         kd.nystrom(k, str(tmp_path / "points.csv"), [0])
     with pytest.raises(FileNotFoundError, match="existing .npy file"):
+        kd.DaskKernelMatrix(k, str(tmp_path / "missing.npy"))
+    with pytest.raises(FileNotFoundError, match="existing .npy file"), _old_form():
         kd.nystrom(k, str(tmp_path / "missing.npy"), [0])
     with pytest.raises(TypeError, match="dask array, an ndarray or a path"):
+        kd.DaskKernelMatrix(k, object())
+    with pytest.raises(TypeError, match="dask array, an ndarray or a path"), _old_form():
         kd.nystrom(k, object(), [0])
     # non-finite values are found lazily, chunk by chunk, when the graph runs
     Xn = X.copy()
     Xn[777, 1] = np.nan
-    approx = kd.nystrom(k, da.from_array(Xn, chunks=(300, 3)), idx[idx < 600])
+    approx = kd.nystrom(kd.DaskKernelMatrix(k, da.from_array(Xn, chunks=(300, 3))), idx[idx < 600])
+    with pytest.raises(ValueError, match="`X` must hold only finite values"):
+        approx.compute(scheduler="sync")
+    with _old_form():
+        approx = kd.nystrom(k, da.from_array(Xn, chunks=(300, 3)), idx[idx < 600])
     with pytest.raises(ValueError, match="`X` must hold only finite values"):
         approx.compute(scheduler="sync")
 

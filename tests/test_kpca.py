@@ -52,7 +52,7 @@ def test_exact_kpca_matches_eigendecomposition(data):
 def test_components_orthonormal_in_rkhs(data, method):
     X, _ = data
     k = ka.Gaussian(1.0)
-    res = kpca.kpca(k, X, 5, method=method, landmarks=40, n_features=200, rng=3)
+    res = kpca.kpca(k, X, 5, method=method, indices=40, n_features=200, rng=3)
     Kbb = k(res.basis_points)
     np.testing.assert_allclose(res.coef.T @ Kbb @ res.coef, np.eye(5), atol=1e-7)
 
