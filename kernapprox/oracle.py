@@ -204,6 +204,16 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
         "orthogonal": ({"paired": False, "orthogonal": True}, "block-orthogonal frequencies (ORF)"),
     },
     "linear": {"default": ({}, "elu(x) + 1 features (Katharopoulos et al. 2020)")},
+    "clustered": {
+        "default": ({}, "k-means++ query clusters, exact top-k keys + band, first-order rest "
+                        "(algorithms.md §13.2-13.3)"),
+        "paper": ({"rest": "centroid", "band": None, "n_global": 0},
+                  "improved clustered attention: exact top-k keys, the centroid row for the rest (Vyas et al. 2020)"),
+    },
+    "sparse_lowrank": {
+        "default": ({}, "exact minus low rank on a clustered + banded support plus a low rank (Scatterbrain)"),
+        "favor": ({"lowrank": "favor"}, "the same with a FAVOR+ low rank (the paper's choice)"),
+    },
 }
 
 #: methods whose cases take no ``d`` (exact attention and the d-free approximators)

@@ -59,6 +59,7 @@ from .._validation import as_generator, check_choice, check_int, check_memory, f
 from ..nystrom_general import (ATTENTION_CORES, NS_MAX_ITER, SIGN_RULES, augmented_core, augmented_landmarks,
                                default_rcond, landmark_index_array, sketch_signs)
 from ._common import DEN_FLOOR, check_d, factor_rows, check_qkv, kernel_row_tiles, scaled
+from ._landmarks import gaussian_landmarks
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_name, v_optional, v_rcond, v_real
 
 __all__ = ["skyformer", "draw", "resolve_options", "PRESETS", "METHODS"]
@@ -117,6 +118,10 @@ def _resolve_init(preset, init):
     return PRESET_INIT[preset] if init is None else init
 
 
+#: landmark rules that the softmax target runs on the Gaussian form of its kernel (algorithms.md §13.7)
+GAUSSIAN_FORM_RULES = ("kmeanspp", "rpcholesky")
+
+
 def _kernel(target):
     """κ of the target on the scaled points: unit Gaussian (``C``) or exponential (``A = SM``, Lemma 1)."""
     return _kernels.Gaussian(1.0) if target == "gaussian" else _kernels.Exponential(1.0)
@@ -142,9 +147,12 @@ def draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landma
     if indices is None:
         # d landmarks among the n + m rows of the completion: more cannot add rank (Eqs. (4)-(5))
         d = check_d(d, _FUNC, high=n + m, what="landmarks are rows of the n + m stacked [Q̂; K̂]")
-        kern = _kernel(target)
-        indices = augmented_landmarks(n, m, d, landmarks=landmarks, accumulation=accumulation, rng=gen,
-                                      kernel=kern, Q=scaled(Q), K=scaled(_keys(K, target, center_keys)))
+        if target == "softmax" and landmarks in GAUSSIAN_FORM_RULES and accumulation == 1:
+            indices = gaussian_landmarks(Q, K, d, rule=landmarks, center_keys=center_keys, rng=gen)
+        else:
+            indices = augmented_landmarks(n, m, d, landmarks=landmarks, accumulation=accumulation, rng=gen,
+                                          kernel=_kernel(target), Q=scaled(Q),
+                                          K=scaled(_keys(K, target, center_keys)))
     out["indices"] = np.asarray(indices)
     if isinstance(signs, str):
         if signs == "rademacher" and accumulation > 1:
@@ -183,6 +191,10 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     preset : {"paper", "code"}
         Defaults for ``landmarks``, ``core``, ``lam``, ``n_iter``, ``signs`` (module table).
     landmarks : {"uniform2n", "stratified"} or a sampler name of :func:`kernapprox.sample_landmarks`
+        With ``target="softmax"`` (and ``accumulation=1``) the rules ``"kmeanspp"`` and ``"rpcholesky"``
+        select on the Gaussian form of the softmax kernel, ``exp(x·y) = e^{‖x‖²/2} G(x, y) e^{‖y‖²/2}``
+        (:func:`kernapprox.attention._landmarks.gaussian_landmarks`, algorithms.md §13.7): on the
+        exponential kernel itself, whose diagonal is ``e^{‖x‖²}``, they would chase the longest rows.
     indices : ndarray of int of shape (d,) or (accumulation, d)
         Pre-drawn landmark rows of the stacked ``[Q̂; K̂]`` (values in [0, n + m)).
     core : {"pinv", "eig", "ridge", "newton_schulz"}
