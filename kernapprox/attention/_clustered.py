@@ -56,7 +56,7 @@ from .._random import sample_proportional
 from .._tiling import EPS, out_dtype
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ._common import check_d, check_qkv, scaled
-from ._protocol import AttentionMethod, v_array, v_choice, v_optional
+from ._protocol import AttentionMethod, v_array, v_auto_int, v_choice, v_optional
 
 __all__ = ["clustered", "clustered_plan", "budget", "exact_cap", "centred_inputs", "kmeanspp_seeds",
            "cluster_queries", "exact_sets", "METHODS"]
@@ -558,22 +558,10 @@ def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clus
     return out, factors
 
 
-def _v_auto_int(low, none_ok=False):
-    def v(x, f, k):
-        if x is None and none_ok:
-            return
-        if isinstance(x, str):
-            if x != "auto":
-                raise fail(f, k, "be 'auto' or an integer", repr(x))
-            return
-        check_int(x, f, k, low=low)
-    return v
-
-
 METHODS = (AttentionMethod(
     name="clustered", formula=clustered, draw=_draw,
-    options={"n_clusters": _v_auto_int(1), "n_lloyd": _v_auto_int(0), "top_k": _v_auto_int(0),
-             "band": _v_auto_int(0, none_ok=True), "n_global": _v_auto_int(0), "rest": v_choice(*RESTS),
-             "tilt": _v_auto_int(0), "seeds": v_optional(v_array)},
+    options={"n_clusters": v_auto_int(1), "n_lloyd": v_auto_int(0), "top_k": v_auto_int(0),
+             "band": v_auto_int(0, none_ok=True), "n_global": v_auto_int(0), "rest": v_choice(*RESTS),
+             "tilt": v_auto_int(0), "seeds": v_optional(v_array)},
     per_item_options={"seeds": 1},
     summary="clustered queries (k-means++), exact top-k keys per cluster and a local band (Vyas et al. 2020)"),)

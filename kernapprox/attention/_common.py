@@ -7,9 +7,9 @@ import numpy as np
 
 from .._tiling import TILE_BYTES
 from .._tiling import tile_rows as _budget_rows
-from .._validation import check_int, check_points, fail, working_dtype
+from .._validation import check_int, check_points, fail, warn, working_dtype
 
-__all__ = ["check_qkv", "check_d", "check_d_matches", "score_rows", "score_tiles", "softmax_rows", "softmax_tiled",
+__all__ = ["clip_row_sums", "check_qkv", "check_d", "check_d_matches", "score_rows", "score_tiles", "softmax_rows", "softmax_tiled",
            "logsumexp_rows", "scaled", "factor_rows", "kernel_row_tiles", "gumbel_topk", "SCORE_BUDGET",
            "FACTOR_BUDGET", "KERNEL_BUDGET", "DEN_FLOOR"]
 
@@ -31,6 +31,24 @@ KERNEL_BUDGET = TILE_BYTES
 _NO_CAP = 1 << 62
 #: Smallest positive denominator accepted in a row normalisation (smaller ones are clipped and counted).
 DEN_FLOOR = float(np.finfo(np.float64).tiny) ** 0.5
+
+
+def clip_row_sums(den: np.ndarray, func: str, what: str) -> tuple[np.ndarray, int]:
+    """Estimated row masses with every entry ``<= DEN_FLOOR · max|den|`` raised to that floor, and
+    the number of entries raised.
+
+    Such rows (an estimate ``Ã1 <= 0`` on a sharp head) leave the hull of V's rows after the division;
+    their count is reported in one warning naming ``func`` and the estimate ``what`` (the default range
+    safeguard of :func:`kernapprox.attention.approximate` recomputes them exactly).
+    """
+    floor = DEN_FLOOR * max(float(np.abs(den).max()), DEN_FLOOR)
+    bad = den <= floor
+    nbad = int(bad.sum())
+    if not nbad:
+        return den, 0
+    warn(f"{func}: {nbad} of {den.size} row sums of {what} were <= 0 (or tiny) and were clipped (outside the "
+         "hull of V's rows; the default range safeguard of attention.approximate recomputes them)")
+    return np.where(bad, floor, den), nbad
 
 
 def factor_rows(width: int, itemsize: int, *, budget: int | None = None, low: int = 64) -> int:

@@ -67,7 +67,7 @@ import numpy as np
 
 from .._validation import check_bool, check_choice, check_int, check_rcond, check_real, fail
 
-__all__ = ["AttentionMethod", "v_bool", "v_optional", "v_choice", "v_int", "v_real", "v_name", "v_array",
+__all__ = ["AttentionMethod", "v_bool", "v_optional", "v_choice", "v_int", "v_auto_int", "v_real", "v_name", "v_array",
            "v_rcond"]
 
 
@@ -143,6 +143,19 @@ def v_real(**bounds):
     """A finite real number within ``bounds`` (keywords of :func:`kernapprox._validation.check_real`)."""
     def v(x, f, k):
         check_real(x, f, k, **bounds)
+    return v
+
+
+def v_auto_int(low, none_ok=False):
+    """``"auto"`` (the method's budget rule chooses), an integer ``>= low``, or ``None`` if ``none_ok``."""
+    def v(x, f, k):
+        if x is None and none_ok:
+            return
+        if isinstance(x, str):
+            if x != "auto":
+                raise fail(f, k, "be 'auto' or an integer", repr(x))
+            return
+        check_int(x, f, k, low=low)
     return v
 
 

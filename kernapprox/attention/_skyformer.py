@@ -55,10 +55,10 @@ import numpy as np
 
 from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
-from .._validation import as_generator, check_choice, check_int, check_memory, fail, warn
+from .._validation import as_generator, check_choice, check_int, check_memory, fail
 from ..nystrom_general import (ATTENTION_CORES, NS_MAX_ITER, SIGN_RULES, augmented_core, augmented_landmarks,
                                default_rcond, landmark_index_array, sketch_signs)
-from ._common import DEN_FLOOR, check_d, factor_rows, check_qkv, kernel_row_tiles, scaled
+from ._common import check_d, check_qkv, clip_row_sums, factor_rows, kernel_row_tiles, scaled
 from ._landmarks import gaussian_landmarks
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_name, v_optional, v_rcond, v_real
 
@@ -336,13 +336,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
         if not stream:
             ksum = CK.sum(axis=0)                                   # (d,)
             den = CQ @ (Wc @ ksum)                                  # (n,) ∝ Ã1
-        floor = DEN_FLOOR * max(float(np.abs(den).max()), DEN_FLOOR)
-        bad = den <= floor
-        nbad = int(bad.sum())
-        if nbad:
-            warn(f"skyformer: {nbad} of {n} row sums of Ã were <= 0 (or tiny) and were clipped (outside "
-                 "the hull of V's rows; the default range safeguard of attention.approximate recomputes them)")
-            den = np.where(bad, floor, den)
+        den, nbad = clip_row_sums(den, "skyformer", "Ã")
         out = out / den[:, None].astype(dt, copy=False)
     if return_factors:
         factors = {"CQ": CQ, "W": W, "Winv": Winv, "CK": CK, "CKV": T,

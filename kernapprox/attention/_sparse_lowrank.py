@@ -52,14 +52,14 @@ import numpy as np
 from .. import features as _features
 from .. import kernels as _kernels
 from .._tiling import out_dtype
-from .._validation import as_generator, check_choice, check_indices, check_int, fail, warn
+from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ..nystrom_general import augmented_nystrom
 from ._clustered import (band_block, band_products, budget, centred_inputs, cluster_queries, clustered,
                          exact_cap, exact_sets, kmeanspp_seeds)
 from ._clustered import METHODS as _CLUSTERED
-from ._common import DEN_FLOOR, check_d, check_qkv, scaled
+from ._common import check_d, check_qkv, clip_row_sums, scaled
 from ._landmarks import gaussian_landmarks
-from ._protocol import AttentionMethod, v_array, v_choice, v_optional
+from ._protocol import AttentionMethod, v_array, v_auto_int, v_choice, v_optional
 
 __all__ = ["sparse_lowrank", "sparse_lowrank_plan", "logit_scale", "regime", "METHODS"]
 
@@ -372,13 +372,7 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
         n_exact += computed
         largest += W
     units += n_exact + int(math.ceil(n_exact * r / p))
-    floor = DEN_FLOOR * max(float(np.abs(den).max()), DEN_FLOOR)
-    bad = den <= floor
-    nbad = int(bad.sum())
-    if nbad:
-        warn(f"{_FUNC}: {nbad} of {n} row sums of S + L were <= 0 (or tiny) and were clipped (the default "
-             "range safeguard of attention.approximate recomputes them)")
-        den = np.where(bad, floor, den)
+    den, nbad = clip_row_sums(den, _FUNC, "S + L")
     out = (num / den[:, None]).astype(dt, copy=False)
     if not return_factors:
         return out
@@ -398,23 +392,11 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
     return out, factors
 
 
-def _v_auto_int(low, none_ok=False):
-    def v(x, f, k):
-        if x is None and none_ok:
-            return
-        if isinstance(x, str):
-            if x != "auto":
-                raise fail(f, k, "be 'auto' or an integer", repr(x))
-            return
-        check_int(x, f, k, low=low)
-    return v
-
-
 METHODS = (AttentionMethod(
     name="sparse_lowrank", formula=sparse_lowrank, draw=_draw,
-    options={"lowrank": v_choice(*LOWRANKS), "landmarks": v_choice(*LANDMARKS), "rank": _v_auto_int(1),
-             "n_clusters": _v_auto_int(0), "top_k": _v_auto_int(0), "band": _v_auto_int(0, none_ok=True),
-             "n_global": _v_auto_int(0), "seeds": v_optional(v_array), "indices": v_optional(v_array),
+    options={"lowrank": v_choice(*LOWRANKS), "landmarks": v_choice(*LANDMARKS), "rank": v_auto_int(1),
+             "n_clusters": v_auto_int(0), "top_k": v_auto_int(0), "band": v_auto_int(0, none_ok=True),
+             "n_global": v_auto_int(0), "seeds": v_optional(v_array), "indices": v_optional(v_array),
              "omega": v_optional(v_array)},
     per_item_options={"seeds": 1, "indices": 1, "omega": 2},
     summary="Scatterbrain: exact minus low-rank on a clustered + banded support, plus a Nyström / FAVOR+ low rank"),)
