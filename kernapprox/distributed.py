@@ -713,9 +713,24 @@ def _new_form(func: str, args, chunk_rows) -> None:
                    chunk_rows, TypeError)
 
 
-def _old_form(func: str, old: str, new: str) -> None:
+def _old_form(func: str, old: str, new: str, stacklevel: int = 3) -> None:
     warnings.warn(f"{func}: the form {old} is deprecated; use {new}, as the in-memory verb",
-                  DeprecationWarning, stacklevel=3)
+                  DeprecationWarning, stacklevel=stacklevel)
+
+
+def _error_operands(func: str, verb: str, KM, approx, args, chunk_rows):
+    """``(kernel, X, approx)`` of ``verb(DKM, approx)`` (DKM square) or of the deprecated
+    ``verb(kernel, X, approx)`` (which warns)."""
+    if isinstance(KM, DaskKernelMatrix):
+        _new_form(func, args, chunk_rows)
+        if not KM.symmetric:
+            raise fail(func, "KM", "be a square DaskKernelMatrix K(X, X)", f"shape {KM.shape}")
+        return KM.kernel, KM.X, approx
+    if len(args) != 1:
+        raise fail(func, "KM", f"be a DaskKernelMatrix (or, deprecated, the form {verb}(kernel, X, approx))",
+                   type(KM).__name__, TypeError)
+    _old_form(func, f"{verb}(kernel, X, approx)", f"{verb}(DaskKernelMatrix(kernel, X), approx)", stacklevel=4)
+    return KM, approx, args[0]
 
 
 def _nystrom(kernel, Xd, X, landmarks, core, rcond, lam, lam_name, chunk_rows, func) -> DaskNystrom:
@@ -818,18 +833,8 @@ def trace_error(KM, approx=None, *args, relative: bool = False, chunk_rows: int 
     """
     func = "distributed.trace_error"
     _, da = _dask()
-    Xd = None
-    if isinstance(KM, DaskKernelMatrix):
-        _new_form(func, args, chunk_rows)
-        if not KM.symmetric:
-            raise fail(func, "KM", "be a square DaskKernelMatrix K(X, X)", f"shape {KM.shape}")
-        kernel, Xd = KM.kernel, KM.X
-    else:
-        if len(args) != 1:
-            raise fail(func, "KM", "be a DaskKernelMatrix (or, deprecated, the form trace_error(kernel, X, "
-                       "approx))", type(KM).__name__, TypeError)
-        _old_form(func, "trace_error(kernel, X, approx)", "trace_error(DaskKernelMatrix(kernel, X), approx)")
-        kernel, X, approx = KM, approx, args[0]
+    kernel, X, approx = _error_operands(func, "trace_error", KM, approx, args, chunk_rows)
+    Xd = X if isinstance(KM, DaskKernelMatrix) else None
     kernel = check_kernel(kernel, func)
     relative = check_bool(relative, func, "relative")
     if isinstance(approx, DaskNystrom):
@@ -933,17 +938,7 @@ def spectral_error(KM, approx=None, *args, relative: bool = False, method: str =
     """
     func = "distributed.spectral_error"
     from . import metrics as _metrics
-    if isinstance(KM, DaskKernelMatrix):
-        _new_form(func, args, chunk_rows)
-        if not KM.symmetric:
-            raise fail(func, "KM", "be a square DaskKernelMatrix K(X, X)", f"shape {KM.shape}")
-        kernel, X = KM.kernel, KM.X
-    else:
-        if len(args) != 1:
-            raise fail(func, "KM", "be a DaskKernelMatrix (or, deprecated, the form spectral_error(kernel, X, "
-                       "approx))", type(KM).__name__, TypeError)
-        _old_form(func, "spectral_error(kernel, X, approx)", "spectral_error(DaskKernelMatrix(kernel, X), approx)")
-        kernel, X, approx = KM, approx, args[0]
+    kernel, X, approx = _error_operands(func, "spectral_error", KM, approx, args, chunk_rows)
     kernel = check_kernel(kernel, func)
     gen = as_generator(rng, func)
     if isinstance(KM, DaskKernelMatrix):
