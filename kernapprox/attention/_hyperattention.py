@@ -38,7 +38,7 @@ from .._random import sample_proportional
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ._protocol import AttentionMethod, v_array, v_choice, v_int, v_optional
 
-__all__ = ["METHODS", "gray_rank", "lsh_order", "free_hyperplanes", "sortlsh_attention", "check_hyperplanes",
+__all__ = ["METHODS", "hyperattention_formula", "gray_rank", "lsh_order", "free_hyperplanes", "sortlsh_attention", "check_hyperplanes",
            "default_hyperplanes"]
 
 _FUNC = "hyperattention"
