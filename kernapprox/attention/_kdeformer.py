@@ -26,11 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._random import sample_proportional
+from ..bounds import skeinformer_column_probabilities as column_probabilities
 from .._validation import as_generator, check_indices, check_int, check_real, fail
 from ._common import softmax_rows
 from ._hyperattention import check_hyperplanes, default_hyperplanes, free_hyperplanes, sortlsh_attention
 from ._protocol import AttentionMethod, v_array, v_int, v_optional, v_real
-from ._skeinformer import column_probabilities
 
 __all__ = ["METHODS", "kdeformer_formula"]
 
