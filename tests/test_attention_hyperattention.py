@@ -189,3 +189,14 @@ def test_finite_inside_the_hull_on_minilm_heads(dtype):
         R = exact(Q[h].astype(np.float64), K[h].astype(np.float64), V[h].astype(np.float64))
         assert np.linalg.norm(out - R, 2) / np.linalg.norm(R, 2) < 1.5
         assert f["n_evals"] <= 2 * 512 * 64 + 64 ** 2
+
+
+def test_control_variate_is_exact_when_every_key_is_sampled_or_scores_are_constant():
+    Q, K, V = _qkv(60)
+    out = F(Q, K, V, d=4, rng=3, block_size=7, s=60, control_variate=True)
+    np.testing.assert_allclose(out, exact(Q, K, V), rtol=1e-12, atol=1e-12)
+    Z = np.zeros_like(Q)                               # uniform rows: the baseline carries everything
+    np.testing.assert_allclose(F(Z, K, V, d=4, rng=3, control_variate=True), exact(Z, K, V), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(F(Z, K, V, d=4, rng=3), exact(Z, K, V), atol=1e-6)
+    with pytest.raises(TypeError, match="control_variate"):
+        F(Q, K, V, d=4, rng=0, control_variate=1)

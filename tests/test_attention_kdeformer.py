@@ -145,3 +145,11 @@ def test_finite_inside_the_hull_on_minilm_heads(dtype):
         R = exact(Q[h].astype(np.float64), K[h].astype(np.float64), V[h].astype(np.float64))
         assert np.linalg.norm(out - R, 2) / np.linalg.norm(R, 2) < 1.5
         assert f["n_evals"] <= 2 * 512 * 64 + 64 ** 2
+
+
+def test_control_variate_is_exact_on_uniform_rows():
+    Q, K, V = _qkv(60)
+    Z = np.zeros_like(Q)
+    np.testing.assert_allclose(F(Z, K, V, d=8, rng=3, control_variate=True), exact(Z, K, V), rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="control_variate"):
+        F(Q, K, V, d=8, rng=0, control_variate="yes")

@@ -15,6 +15,9 @@ One head, softmax target ``R = D⁻¹AV`` (``A = exp(Q̂K̂ᵀ)``, keys centred,
    sample and are normalised jointly with the exact blocks.
 4. The pilot rows, computed exactly anyway, are returned exactly (``out[J] = P_J V``).
 
+``control_variate=True`` (not in the paper): the sample estimates only the deviations from a per-row
+baseline, whose share is added exactly (see ``sortlsh_attention`` in the HyperAttention module).
+
 Budget (algorithms.md §13.1): ``n_evals`` = block scores + ``n·s`` sample scores + ``n_pilot·m`` pilot
 scores (+ charged hyperplanes beyond ``⌊log₂ max(n, m)⌋``, none by default); hashing and sorting are
 free. ``exact_fraction`` counts the exact block entries of the non-pilot rows plus the ``m`` entries
@@ -27,10 +30,10 @@ import numpy as np
 
 from .._random import sample_proportional
 from ..bounds import skeinformer_column_probabilities as column_probabilities
-from .._validation import as_generator, check_indices, check_int, check_real, fail
+from .._validation import as_generator, check_bool, check_indices, check_int, check_real, fail
 from ._common import softmax_rows
 from ._hyperattention import check_hyperplanes, default_hyperplanes, free_hyperplanes, sortlsh_attention
-from ._protocol import AttentionMethod, v_array, v_int, v_optional, v_real
+from ._protocol import AttentionMethod, v_array, v_bool, v_int, v_optional, v_real
 
 __all__ = ["METHODS", "kdeformer_formula"]
 
@@ -127,8 +130,8 @@ def _draw(Q, K, V, *, d=None, rng=None, block_size=None, n_hyperplanes=None, n_p
 
 
 def kdeformer_formula(Q, K, V, *, d=None, rng=None, return_factors: bool = False, block_size=None,
-                      n_hyperplanes=None, n_pilot=None, s=None, uniform_mix=UNIFORM_MIX, hyperplanes=None,
-                      pilot_indices=None, sample_indices=None):
+                      n_hyperplanes=None, n_pilot=None, s=None, uniform_mix=UNIFORM_MIX, control_variate: bool = False,
+                      hyperplanes=None, pilot_indices=None, sample_indices=None):
     """KDEformer for one head (module docstring; Zandieh et al., ICML 2023).
 
     Parameters
@@ -144,6 +147,10 @@ def kdeformer_formula(Q, K, V, *, d=None, rng=None, return_factors: bool = False
     n_pilot : int, optional — exact pilot rows of the column-norm estimate (1 <= n_pilot <= n)
     s : int, optional — importance-sampled keys (0: blocks and pilot rows only)
     uniform_mix : float in [0, 1] — weight of the uniform distribution in the sampling mixture
+    control_variate : bool
+        Sample only the deviations from a per-row baseline
+        (:func:`kernapprox.attention._hyperattention.sortlsh_attention`); False (default) is the paper's
+        estimator.
     hyperplanes, pilot_indices, sample_indices : optional pre-drawn randomness (``draw``)
 
     Returns
@@ -177,7 +184,8 @@ def kdeformer_formula(Q, K, V, *, d=None, rng=None, return_factors: bool = False
         Qh, Kh, PJ, pi = cache
     wts = None if S is None else 1.0 / (S.size * pi[S])
     out, info = sortlsh_attention(Qh, Kh, V, block_size=b, hyperplanes=H.astype(dt, copy=False),
-                                  sample_indices=S, sample_weights=wts)
+                                  sample_indices=S, sample_weights=wts,
+                                  control_variate=check_bool(control_variate, func, "control_variate"))
     out[J] = PJ @ V
     out = out.astype(dt, copy=False)
     if not return_factors:
@@ -204,6 +212,7 @@ OPTIONS = {
     "n_pilot": v_optional(v_int(1)),
     "s": v_optional(v_int(0)),
     "uniform_mix": v_real(low=0.0, high=1.0),
+    "control_variate": v_bool,
     "hyperplanes": v_optional(v_array),
     "pilot_indices": v_optional(v_array),
     "sample_indices": v_optional(v_array),

@@ -24,8 +24,9 @@ a method that is not registered (or refuses its options) is skipped and listed i
 FULL: n ∈ {512, 4096}, d ∈ {16, 32, 64, 128, 256}; n = 512: 2 kinds × 3 windows (one per text source)
 × 6 layers × 12 heads = 432 heads; n = 4096: 2 kinds × 2 windows (the two sources long enough) × 6
 layers × 2 random heads = 48 heads; timing n ∈ {1024, 2048, 4096, 8192}. QUICK (the paper check's
-size): n ∈ {512, 4096}; d ∈ {16, 64, 128, 256} at 512 and {64, 128} at 4096; layers {0, 2, 4}, heads
-{0, 4, 8} at 512, one head per layer at 4096; two windows (gpl-3, stdlib-docstrings); timing n ∈ {1024, 2048}.
+size): d ∈ {16, 64, 128, 256} at n = 512 and {64, 128} at n = 4096; n = 512: 2 windows (gpl-3,
+stdlib-docstrings) × layers {0, 2, 4} × heads {0, 6} = 12 heads per kind; n = 4096: one window
+(stdlib-docstrings) × 3 layers × 1 random head; timing n ∈ {1024, 2048}.
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ PAPER = ("algorithms.md §13: clustered attention (Vyas et al., NeurIPS 2020), s
          "(Scatterbrain, NeurIPS 2021), HyperAttention (ICLR 2024), KDEformer (ICML 2023), Gaussian-form "
          "landmarks (§13.7) vs the seed methods")
 
-#: label -> (registry name, options). The first seven are the seed methods, the rest the §13 methods.
+#: label -> (registry name, options). The first seven are the seed methods, the rest the §13 methods
+#: ("+ CV": the sampled part estimates only the deviations from a per-row baseline, ``control_variate``).
 METHODS = {
     "Skyformer": ("skyformer", {"target": "softmax", "center_keys": True}),
     "Nystromformer": ("nystromformer", {}),
@@ -57,6 +59,8 @@ METHODS = {
     "Sparse+low-rank": ("sparse_lowrank", {}),
     "HyperAttention": ("hyperattention", {}),
     "KDEformer": ("kdeformer", {}),
+    "HyperAttention + CV": ("hyperattention", {"control_variate": True}),
+    "KDEformer + CV": ("kdeformer", {"control_variate": True}),
     "Skyformer, Gaussian k-means++": ("skyformer", {"target": "softmax", "center_keys": True,
                                                     "landmarks": "gaussian_kmeanspp"}),
 }
@@ -85,8 +89,9 @@ class Config:
 
 
 FULL = Config()
-QUICK = Config(ds=(16, 64, 128, 256), long_ds=(64, 128), texts=("gpl-3", "stdlib-docstrings"), layers=(0, 2, 4),
-               heads=(0, 4, 8), long_heads=1, timing_ns=(1024, 2048), timing_repeats=1)
+QUICK = Config(ds=(16, 64, 128, 256), long_ds=(64, 128), texts=("gpl-3", "stdlib-docstrings"),
+               long_texts=("stdlib-docstrings",), layers=(0, 2, 4), heads=(0, 6), long_heads=1,
+               timing_ns=(1024, 2048), timing_repeats=1)
 
 
 def budget(n: int, d: int) -> int:
