@@ -1,6 +1,6 @@
 """Real attention: the §13 methods beat the seed methods at equal accounted budget.
 
-Claim (the issue's targets; algorithms.md §13, §13.8): on real MiniLM heads, at n = 512, the best new
+Claim (the targets set for the §13 methods; algorithms.md §13, §13.8): on real MiniLM heads, at n = 512, the best new
 method (clustered, sparse + low-rank, HyperAttention, KDEformer, Skyformer with Gaussian-form
 landmarks) has a median relative spectral loss ``‖R − R̃‖₂/‖R‖₂`` at most 0.7x the best seed method's
 (Skyformer with centred keys, Nyströmformer, Performer, Skeinformer, Informer, V-Mean, Linformer) at
@@ -23,7 +23,7 @@ from kernapprox.experiments.real_attention import METHODS, NEW_METHODS, summary
 
 SOURCE = "algorithms.md §13 (HyperAttention ICLR 2024, KDEformer ICML 2023, clustered NeurIPS 2020, Scatterbrain NeurIPS 2021)"
 
-#: the issue's targets
+#: the targets of the claim
 TARGET_512 = {"pretrained": 0.7, "initialized": 1.1}
 TARGET_4096 = 0.8
 SPEEDUP = 8.0
@@ -89,7 +89,7 @@ def test_new_methods_beat_the_seeds_on_real_heads(experiment, claim):
         return
     # recorded bands (QUICK, seed 20240601; paper_checks/README.md): the measured ratios, ±25 %
     c.not_reproduced(
-        "the best §13 method does not reach the issue's targets on every d: " + ", ".join(
+        "the best §13 method does not reach the targets on every d: " + ", ".join(
             f"{k} = {v:.3g}" for k, v in r.items() if k.startswith("ratio")),
         ratio_512_pretrained=(r["ratio_512_pretrained"], *RECORDED["ratio_512_pretrained"]),
         ratio_512_initialized=(r["ratio_512_initialized"], *RECORDED["ratio_512_initialized"]),

@@ -413,3 +413,29 @@ def plot(data):
     fig.suptitle(TITLE, fontsize=10)
     C.add_provenance(fig, data, extra="; ".join(notes))
     return fig
+
+
+def caption_numbers(data) -> dict:
+    """The numbers figures/README.md quotes for this figure, as strings computed from the data: per n
+    and input kind the method with the lowest median loss at the smallest and the largest d, and the
+    growth exponents of the timing sweep."""
+    out = {}
+    for n in np.atleast_1d(data["ns"]):
+        for kind in np.atleast_1d(data["kinds"]):
+            sm = summary(data, int(n), str(kind))
+            if not sm:
+                continue
+            ds = next(iter(sm.values()))["d"]
+            for j in (0, len(ds) - 1):
+                lab = min(sm, key=lambda k: np.inf if not np.isfinite(sm[k]["median"][j]) else sm[k]["median"][j])
+                out[f"best_{int(n)}_{kind}_{int(ds[j])}"] = (f"n = {int(n)}, {kind}, d = {int(ds[j])}: {lab} "
+                                                            f"{sm[lab]['median'][j]:.3f}")
+    tm = data["timing"]
+    labels = [str(x) for x in np.atleast_1d(tm["labels"])]
+    ex = np.atleast_1d(tm["exponent"])
+    if "exact" in labels and np.isfinite(ex).any():
+        e = ex[labels.index("exact")]
+        others = np.array([x for lab, x in zip(labels, ex) if lab != "exact" and np.isfinite(x)])
+        out["exponent"] = (f"growth exponent exact {e:.2f}, approximations {others.min():.2f}–{others.max():.2f}"
+                           if others.size else f"growth exponent exact {e:.2f}")
+    return out
