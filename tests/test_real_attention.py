@@ -97,8 +97,8 @@ def test_real_tiny_run_saves_and_replots(tmp_path, monkeypatch):
 def test_caption_numbers_follow_the_data(fake_data):
     import copy
     q = RA.caption_numbers(fake_data)
-    assert q["best_64_pretrained_4"] == "n = 64, pretrained, d = 4: V-Mean 0.100"
+    assert q["best_64_pretrained_4"] == "n = 64, pretrained, d = 4: V-Mean 0.1"
     assert q["exponent"].startswith("growth exponent exact ")
     d = copy.deepcopy(fake_data)
     d["sweeps"]["n64"]["err"] = d["sweeps"]["n64"]["err"] * 2
-    assert RA.caption_numbers(d)["best_64_pretrained_4"] == "n = 64, pretrained, d = 4: V-Mean 0.200"
+    assert RA.caption_numbers(d)["best_64_pretrained_4"] == "n = 64, pretrained, d = 4: V-Mean 0.2"

@@ -429,7 +429,7 @@ def caption_numbers(data) -> dict:
             for j in (0, len(ds) - 1):
                 lab = min(sm, key=lambda k: np.inf if not np.isfinite(sm[k]["median"][j]) else sm[k]["median"][j])
                 out[f"best_{int(n)}_{kind}_{int(ds[j])}"] = (f"n = {int(n)}, {kind}, d = {int(ds[j])}: {lab} "
-                                                            f"{sm[lab]['median'][j]:.3f}")
+                                                            f"{sm[lab]['median'][j]:.3g}")
     tm = data["timing"]
     labels = [str(x) for x in np.atleast_1d(tm["labels"])]
     ex = np.atleast_1d(tm["exponent"])
