@@ -102,3 +102,13 @@ def test_caption_numbers_follow_the_data(fake_data):
     d = copy.deepcopy(fake_data)
     d["sweeps"]["n64"]["err"] = d["sweeps"]["n64"]["err"] * 2
     assert RA.caption_numbers(d)["best_64_pretrained_4"] == "n = 64, pretrained, d = 4: V-Mean 0.2"
+
+
+def test_a_refused_budget_is_recorded_not_fatal():
+    cfg = dataclasses.replace(TINY, ns=(64,), ds=(4, 64), kinds=("pretrained",), heads=(0,), methods=("Informer",),
+                              timing_ns=(64, 128), timing_d=64)
+    d = RA.run(cfg, 1)
+    err = d["sweeps"]["n64"]["err"]
+    assert np.isfinite(err[0, 0, 0]).all() and np.isnan(err[0, 0, 1]).all()
+    assert any(k.startswith("Informer d=64") for k in d["meta"]["refused_calls"])
+    assert np.isnan(d["timing"]["seconds"][0]).all() and np.isfinite(d["timing"]["seconds"][1]).all()
