@@ -46,9 +46,10 @@ def fake_data():
     mp.setattr(RA, "call", fake_call)
     mp.setattr(RA, "probe", lambda spec: None if spec[0] != "skeinformer" else "not registered")
     try:
-        yield RA.run(TINY, 5)
+        data = RA.run(TINY, 5)
     finally:
         mp.undo()
+    return data
 
 
 def test_numbers_come_from_the_calls(fake_data):
