@@ -113,3 +113,10 @@ def test_a_refused_budget_is_recorded_not_fatal():
     assert np.isfinite(err[0, 0, 0]).all() and np.isnan(err[0, 0, 1]).all()
     assert any(k.startswith("Informer d=64") for k in d["meta"]["refused_calls"])
     assert np.isnan(d["timing"]["seconds"][0, 0]) and np.isfinite(d["timing"]["seconds"][1]).all()
+
+
+def test_a_methods_numbers_do_not_depend_on_the_other_methods():
+    cfg = dataclasses.replace(TINY, ns=(64,), kinds=("pretrained",), timing_ns=(), methods=("Performer", "Skeinformer"))
+    both = RA.run(cfg, 4)
+    alone = RA.run(dataclasses.replace(cfg, methods=("Skeinformer",)), 4)
+    np.testing.assert_array_equal(both["sweeps"]["n64"]["err"][:, 1], alone["sweeps"]["n64"]["err"][:, 0])

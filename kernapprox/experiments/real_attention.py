@@ -222,7 +222,6 @@ def _sweep(cfg, seed, labels, specs, n, ds, long):
     where = np.full((len(cfg.kinds), T, 2), -1, dtype=np.int64)  # (layer, head)
     refused = {}
     for a, (label, rows) in enumerate(per_kind):
-        gens = C.trial_rngs(seed, len(rows), key=(a, int(n), 1))
         for t, (text, L, h, Q, K, V) in enumerate(C.progress(rows, desc=f"{NAME} {cfg.kinds[a]} n={n}")):
             where[a, t] = (L, h)
             t0 = time.perf_counter()
@@ -230,12 +229,15 @@ def _sweep(cfg, seed, labels, specs, n, ds, long):
             texact[a, t] = time.perf_counter() - t0
             entropy[a, t] = _row_entropy(Q, K, V)
             for c, lab in enumerate(labels):
+                # one generator per (kind, n, head, method, d), keyed by the method's place in METHODS:
+                # a method's draws do not depend on which other methods are registered
+                gens = C.trial_rngs(seed, len(ds), key=(a, int(n), 1, t, list(METHODS).index(lab)))
                 for e, d in enumerate(ds):
                     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
                             warnings.catch_warnings():
                         warnings.simplefilter("ignore")         # clipped row sums etc.: in the loss
                         try:
-                            Rt, ne, ef, sec = call(specs[lab], Q, K, V, d, gens[t])
+                            Rt, ne, ef, sec = call(specs[lab], Q, K, V, d, gens[e])
                         except ValueError as exc:           # e.g. d above the method's bound at this n
                             refused.setdefault(f"{lab} d={int(d)} n={int(n)}", str(exc)[:120])
                             continue
