@@ -22,7 +22,8 @@ Budget (algorithms.md §13.1): ``n_evals`` = block scores + ``n·s`` sample scor
 scores (+ charged hyperplanes beyond ``⌊log₂ max(n, m)⌋``, none by default); hashing and sorting are
 free. ``exact_fraction`` counts the exact block entries of the non-pilot rows plus the ``m`` entries
 of every pilot row. Defaults: ``b = min(d, ⌊n/2⌋)``, ``n_pilot = max(1, ⌊d/4⌋)``,
-``s = max(0, d − ⌈n_pilot·m/n⌉)``, so ``n_evals <= 2·n·d <= B(d)`` for self-attention.
+``s = max(0, d − ⌈n_pilot·m/n⌉)``, so ``n_evals <= 2·n·d <= B(d)`` for self-attention, with at most
+``min(d, m/2)`` exact scores per query except the ``n_pilot`` pilot rows (exact rows, as Skeinformer's).
 """
 from __future__ import annotations
 
