@@ -200,3 +200,8 @@ def test_control_variate_is_exact_when_every_key_is_sampled_or_scores_are_consta
     assert not np.allclose(F(Z, K, V, d=4, rng=3), exact(Z, K, V), atol=1e-6)
     with pytest.raises(TypeError, match="control_variate"):
         F(Q, K, V, d=4, rng=0, control_variate=1)
+
+
+def test_d_bound_is_the_number_of_keys():
+    assert M.d_bound(100, 80, {})[0] == 80
+    assert M.d_bytes(512, 512, 32, 32, 64, {}) < 64 * 1024 ** 2

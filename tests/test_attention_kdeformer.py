@@ -153,3 +153,8 @@ def test_control_variate_is_exact_on_uniform_rows():
     np.testing.assert_allclose(F(Z, K, V, d=8, rng=3, control_variate=True), exact(Z, K, V), rtol=1e-12, atol=1e-12)
     with pytest.raises(TypeError, match="control_variate"):
         F(Q, K, V, d=8, rng=0, control_variate="yes")
+
+
+def test_d_bound_is_the_number_of_keys():
+    assert M.d_bound(100, 80, {})[0] == 80
+    assert M.d_bytes(512, 512, 32, 32, 64, {}) < 64 * 1024 ** 2

@@ -42,7 +42,7 @@ from .._validation import as_generator, check_bool, check_choice, check_indices,
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_optional
 
 __all__ = ["METHODS", "hyperattention_formula", "gray_rank", "lsh_order", "free_hyperplanes", "sortlsh_attention", "check_hyperplanes",
-           "default_hyperplanes"]
+           "default_hyperplanes", "d_bound"]
 
 _FUNC = "hyperattention"
 SAMPLINGS = ("uniform", "value_norm")
@@ -341,6 +341,12 @@ def _d_bytes(n, m, p, pv, d, options):
     return 8 * (2 * n * (width + s) + (n + m) * (p + pv) + n * pv)
 
 
+def d_bound(n: int, m: int, options: dict):
+    """The largest meaningful budget: ``d = m`` (the default sample ``s = min(d, m)`` and blocks
+    ``min(d, ⌊n/2⌋)`` stop growing there)."""
+    return m, "the sampled keys and the exact blocks stop growing at d = m keys"
+
+
 def _per_item(options):
     return {"hyperplanes": 2, "sample_indices": 1}
 
@@ -365,6 +371,7 @@ METHODS = (
         target=lambda options: "softmax",
         default_safeguard="exact",
         d_bytes=_d_bytes,
+        d_bound=d_bound,
         summary="sortLSH (angular, Gray-code order) exact diagonal blocks + sampled keys, one joint "
                 "normalisation (Han et al., ICLR 2024)",
     ),

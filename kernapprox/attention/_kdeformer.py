@@ -36,7 +36,7 @@ from ._common import softmax_rows
 from ._hyperattention import check_hyperplanes, default_hyperplanes, free_hyperplanes, sortlsh_attention
 from ._protocol import AttentionMethod, v_array, v_bool, v_int, v_optional, v_real
 
-__all__ = ["METHODS", "kdeformer_formula"]
+__all__ = ["METHODS", "kdeformer_formula", "d_bound"]
 
 _FUNC = "kdeformer"
 #: default weight of the uniform distribution in the sampling mixture
@@ -207,6 +207,11 @@ def _d_bytes(n, m, p, pv, d, options):
     return 8 * (2 * n * (width + s) + 2 * pilot * m + (n + m) * (p + pv) + n * pv)
 
 
+def d_bound(n: int, m: int, options: dict):
+    """The largest meaningful budget: ``d = m`` keys (as HyperAttention's)."""
+    return m, "the sampled keys and the exact blocks stop growing at d = m keys"
+
+
 OPTIONS = {
     "block_size": v_optional(v_int(1)),
     "n_hyperplanes": v_optional(v_int(1, 62)),
@@ -229,6 +234,7 @@ METHODS = (
         target=lambda options: "softmax",
         default_safeguard="exact",
         d_bytes=_d_bytes,
+        d_bound=d_bound,
         summary="sortLSH exact diagonal blocks + keys importance-sampled by pilot-row column norms × ‖v_j‖ "
                 "(Zandieh et al., ICML 2023)",
     ),
