@@ -21,7 +21,8 @@ import pytest
 from kernapprox import attention
 from kernapprox.experiments.real_attention import METHODS, NEW_METHODS, summary
 
-SOURCE = "algorithms.md §13 (HyperAttention ICLR 2024, KDEformer ICML 2023, clustered NeurIPS 2020, Scatterbrain NeurIPS 2021)"
+SOURCE = ("algorithms.md §13 (HyperAttention ICLR 2024, KDEformer ICML 2023, clustered NeurIPS 2020, "
+          "Scatterbrain NeurIPS 2021)")
 
 #: the targets of the claim
 TARGET_512 = {"pretrained": 0.7, "initialized": 1.1}

@@ -41,8 +41,8 @@ from .._random import sample_proportional
 from .._validation import as_generator, check_bool, check_choice, check_indices, check_int, fail
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_optional
 
-__all__ = ["METHODS", "hyperattention_formula", "gray_rank", "lsh_order", "free_hyperplanes", "sortlsh_attention", "check_hyperplanes",
-           "default_hyperplanes", "d_bound"]
+__all__ = ["METHODS", "hyperattention_formula", "gray_rank", "lsh_order", "free_hyperplanes", "sortlsh_attention",
+           "check_hyperplanes", "default_hyperplanes", "d_bound"]
 
 _FUNC = "hyperattention"
 SAMPLINGS = ("uniform", "value_norm")
@@ -133,7 +133,6 @@ def sortlsh_attention(Qh, Kh, V, *, block_size: int, hyperplanes, sample_indices
     w = int((hi - lo).max())
     # padded gathers: (T, b) sorted query rows, (T, w) sorted key rows; pads masked to -inf
     qpos = np.arange(T * b).reshape(T, b)
-    qvalid = qpos < n
     kpos = lo[:, None] + np.arange(w)[None, :]
     kvalid = kpos < hi[:, None]
     qi = qperm[np.minimum(qpos, n - 1)]

@@ -349,14 +349,13 @@ def table(data, n: int, kind: str = "pretrained") -> str:
     ds = next(iter(sm.values()))["d"] if sm else []
     head = "| method | " + " | ".join(f"d = {int(d)}" for d in ds) + " | n_evals/B(d) | exact frac. | time/exact |"
     lines = [head, "|---" * (len(ds) + 4) + "|"]
+    def span(x, fmt):
+        x = x[np.isfinite(x)]
+        return "n/a" if x.size == 0 else f"{x.min():{fmt}}–{x.max():{fmt}}"
     for lab, v in sm.items():
         cells = [f"{m:.3f} / {p:.3f}" for m, p in zip(v["median"], v["p90"])]
-
-        def rng_(x, fmt):
-            x = x[np.isfinite(x)]
-            return "n/a" if x.size == 0 else f"{fmt(x.min())}–{fmt(x.max())}"
-        lines.append(f"| {lab} | " + " | ".join(cells) + f" | {rng_(v['evals'], lambda z: f'{z:.2f}')} | "
-                     f"{rng_(v['exact_fraction'], lambda z: f'{z:.2f}')} | {rng_(v['time_ratio'], lambda z: f'{z:.2g}')} |")
+        lines.append(f"| {lab} | " + " | ".join(cells) + f" | {span(v['evals'], '.2f')} | "
+                     f"{span(v['exact_fraction'], '.2f')} | {span(v['time_ratio'], '.2g')} |")
     return "\n".join(lines)
 
 
