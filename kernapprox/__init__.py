@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 
 # name -> (module, attribute); resolved on first access
 _LAZY = {
+    "as_matrix": ("kernapprox._operators", "as_matrix"),
     "nystrom": ("kernapprox.nystrom_psd", "nystrom"),
     "sample_landmarks": ("kernapprox.sampling", "sample_landmarks"),
     "kmeans_centers": ("kernapprox.sampling", "kmeans_centers"),

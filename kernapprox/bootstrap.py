@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._tiling import row_tiles, tile_buffer, tile_rows
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_probability,
                           check_real, fail, warn)
 
@@ -37,22 +38,19 @@ BOOTSTRAP_MAX_B = 100_000
 
 METRICS = ("inf", "max", "op", "spectral")
 
-#: bytes of one row tile of an n×n difference (entrywise metrics are streamed, never stored)
-TILE_BYTES = 8 * 1024 * 1024
-
-
-def _tile(n: int) -> int:
-    return int(max(16, min(n, TILE_BYTES // (8 * max(1, n)))))
-
-
 def _entrywise(Lq, Lk, Rq, Rk, metric: str) -> float:
-    """ρ(Lq Lkᵀ, Rq Rkᵀ) for ρ in {inf, max}, streamed over row tiles of the n×n difference."""
-    n = Lq.shape[0]
-    step = _tile(Lk.shape[0])
+    """ρ(Lq Lkᵀ, Rq Rkᵀ) for ρ in {inf, max}, streamed over row tiles of the n×n difference
+    (tiles of ``kernapprox._tiling.TILE_BYTES``, two buffers reused for every tile)."""
+    n, m = Lq.shape[0], Lk.shape[0]
+    step = tile_rows(m, 8, low=16, high=m)
+    dt = np.result_type(Lq, Lk, Rq, Rk)
+    B1, B2 = tile_buffer(min(step, n), m, dt), tile_buffer(min(step, n), m, dt)
     best = 0.0
-    for i0 in range(0, n, step):
-        D = Lq[i0:i0 + step] @ Lk.T
-        D -= Rq[i0:i0 + step] @ Rk.T
+    for i0, i1 in row_tiles(n, step):
+        D, E = B1[:i1 - i0], B2[:i1 - i0]
+        np.matmul(Lq[i0:i1], Lk.T, out=D)
+        np.matmul(Rq[i0:i1], Rk.T, out=E)
+        np.subtract(D, E, out=D)
         np.abs(D, out=D)
         v = float(D.sum(axis=1).max()) if metric == "inf" else float(D.max())
         best = max(best, v)

@@ -681,10 +681,14 @@ def _check_BV(B, V, func):
 def skeinformer_column_probabilities(B, V) -> np.ndarray:
     """Optimal AMM column probabilities ``p_i ∝ ‖B^{(i)}‖₂ ‖V_{(i)}‖₂`` (β = 1 in Proposition 1).
 
+    The column sampler of :func:`kernapprox.attention.skeinformer` (Eq. (5), with B the pilot rows
+    ``B_J``). When every weight is zero (BV = 0: every sampled estimator is exact) the uniform
+    distribution ``1/m`` is returned.
+
     References
     ----------
-    Skeinformer (Chen et al., NAACL 2022) §4.1 [P]; Drineas, Kannan & Mahoney, SIAM J. Comput. 36(1),
-    2006, Lemma 4. algorithms.md §3.2.
+    Skeinformer (Chen et al., NAACL 2022) §4.1 Eq. (5) [P]; Drineas, Kannan & Mahoney, SIAM J. Comput.
+    36(1), 2006, Lemma 4. algorithms.md §3.2.
     """
     B, V = _check_BV(B, V, "skeinformer_column_probabilities")
     # p is scale-free: B and V are rescaled by powers of two first (exact), so no norm overflows
@@ -693,7 +697,7 @@ def skeinformer_column_probabilities(B, V) -> np.ndarray:
     w = np.linalg.norm(B, axis=0) * np.linalg.norm(V, axis=1)
     tot = float(np.sum(w))
     if tot == 0:
-        raise fail("skeinformer_column_probabilities", "B", "give a nonzero product BV", "all weights 0")
+        return np.full(w.shape, 1.0 / w.size)
     return w / tot
 
 

@@ -24,9 +24,12 @@ from scipy.linalg import lapack
 from scipy.linalg.blas import dgemm, dtrmm, dtrsm
 
 from ._validation import as_generator, check_bool, check_choice, check_int, check_memory, check_positive, fail, warn
-from .lowrank import PSDLowRank, as_matrix_protocol, require_psd
+from ._operators import require_psd, to_matrix
+from ._random import sample_proportional
+from ._tiling import eps_of, out_dtype
+from .lowrank import PSDLowRank
 
-__all__ = ["rpcholesky", "greedy_cholesky", "ZERO_TRACE_MULTIPLE", "ZERO_PIVOT_MULTIPLE", "REFERENCE_BLOCK_SHIFT"]
+__all__ = ["rpcholesky", "greedy_cholesky"]
 
 #: The residual is "numerically zero" (the matrix is exhausted: stop, warn) once
 #: ``tr(K − K̂) <= ZERO_TRACE_MULTIPLE · eps · tr(K)`` (eps of the matrix dtype).
@@ -36,18 +39,14 @@ ZERO_TRACE_MULTIPLE = 100.0
 ZERO_PIVOT_MULTIPLE = 1000.0
 
 
-def _eps(KM) -> float:
-    dt = np.dtype(getattr(KM, "dtype", np.float64))
-    return float(np.finfo(dt if dt in (np.float32, np.float64) else np.float64).eps)
-
-
-def _out_dtype(KM):
-    dt = np.dtype(getattr(KM, "dtype", np.float64))
-    return np.dtype(np.float32) if dt == np.float32 else np.dtype(np.float64)
+# Kept for ``kernapprox.sampling`` until it calls ``kernapprox._tiling.eps_of`` and
+# ``kernapprox._random.sample_proportional`` itself.
+_eps = eps_of
+_sample_prop = sample_proportional
 
 
 def _check_common(KM, k, tol, func):
-    KM = as_matrix_protocol(KM, func)
+    KM = to_matrix(KM, func, "KM")
     require_psd(KM, func)
     n = KM.shape[0]
     k = check_int(k, func, "k", low=1, high=n)
@@ -65,14 +64,6 @@ def _col64(KM, idx) -> np.ndarray:
     """
     return np.require(KM.columns(np.asarray(idx, dtype=np.intp)), dtype=np.float64,
                       requirements=["C", "A", "W", "O"])
-
-
-def _sample_prop(d: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` i.i.d. indices with P(i) ∝ d_i (d >= 0, sum > 0), by inverse-CDF search."""
-    c = np.cumsum(d)
-    u = rng.random(size) * c[-1]
-    s = np.searchsorted(c, u, side="right")
-    return np.minimum(s, d.size - 1).astype(np.intp)
 
 
 def _solve_lower(L: np.ndarray, G: np.ndarray) -> np.ndarray:
@@ -100,7 +91,7 @@ class _State:
 
     def __init__(self, KM, k, tol, func):
         self.KM, self.k, self.tol, self.func = KM, k, tol, func
-        self.ev0 = int(getattr(KM, "n_evals", 0))
+        self.ev0 = KM.n_evals
         d0 = np.array(KM.diag(), dtype=np.float64)
         if np.any(d0 < 0):
             raise fail(func, "KM", "have a non-negative diagonal (PSD)", f"min diagonal {d0.min():.3g}")
@@ -111,7 +102,7 @@ class _State:
         self.piv: list[int] = []
         self.r = 0
         self.skipped = 0
-        self.eps = _eps(KM)
+        self.eps = eps_of(KM)
         self.zero = ZERO_TRACE_MULTIPLE * self.eps * self.tr0
         self.stopped = None
 
@@ -161,11 +152,11 @@ class _State:
                         f"(<= {ZERO_TRACE_MULTIPLE:g}·eps·tr K; the matrix has numerical rank {self.r})")
             warn(f"{self.func}: stopped early at rank {self.r} < k={self.k}: {why}")
         F = self.Ft[:self.r].T
-        out_dt = _out_dtype(self.KM)
+        out_dt = out_dtype(self.KM)
         if F.dtype != out_dt:
             F = F.astype(out_dt)
         info = {"indices": np.asarray(self.piv, dtype=np.intp),
-                "n_evals": int(getattr(self.KM, "n_evals", 0)) - self.ev0,
+                "n_evals": self.KM.n_evals - self.ev0,
                 "method": method, "core": "cholesky", "trace": self.tr0, "residual_trace": res,
                 "stopped": self.stopped, "skipped": self.skipped}
         if extra:
@@ -190,7 +181,7 @@ def _sequential(st: _State, pick) -> None:
 def _draw_block(st: _State, b: int, rng):
     """One round's pivots: min(b, k − r) i.i.d. draws ∝ the residual diagonal, distinct and with a
     positive residual, their residual columns G (n, |S|) and the symmetrised residual block H = G[S]."""
-    S = np.unique(_sample_prop(st.d, min(b, st.k - st.r), rng))
+    S = np.unique(sample_proportional(st.d, min(b, st.k - st.r), rng))
     S = S[st.d[S] > 0]
     G = st.residual_columns(S)
     return S, G, 0.5 * (G[S] + G[S].T)
@@ -243,7 +234,7 @@ def _accelerated(st: _State, b: int, rng) -> None:
     """Accelerated RPCholesky (Epperly, Tropp, Webber 2024, Alg. 2): rejection sampling on b×b blocks."""
     KM = st.KM
     while not st.should_stop():
-        S = _sample_prop(st.d, b, rng)                   # b i.i.d. candidates ∝ d (duplicates allowed)
+        S = sample_proportional(st.d, b, rng)                   # b i.i.d. candidates ∝ d (duplicates allowed)
         dS = st.d[S].copy()                              # proposal densities (unnormalised)
         H = np.asarray(KM.block(S, S), dtype=np.float64).copy()
         if st.r:
@@ -369,7 +360,7 @@ def rpcholesky(KM, k, *, block_size: int = 1, accelerated: bool = False, tol: fl
         (_block_keep if dependent_pivots == "keep" else _block)(st, b, rng)
         method = "block_rpcholesky"
     else:
-        _sequential(st, lambda d: _sample_prop(d, 1, rng)[0])
+        _sequential(st, lambda d: sample_proportional(d, 1, rng)[0])
         method = "rpcholesky"
     return st.result(method, {"block_size": b, "dependent_pivots": dependent_pivots})
 

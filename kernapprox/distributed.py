@@ -1,4 +1,4 @@
-"""Kernel products, PSD Nyström, error metrics and block RPCholesky on Dask (issue 9).
+"""Kernel products, PSD Nyström, error metrics and block RPCholesky on Dask.
 
 When n reaches tens of millions of points, K(X, landmarks) and streamed kernel products no longer fit
 one machine. This module runs the single-machine pieces of kernapprox chunk by chunk on a Dask
@@ -6,12 +6,15 @@ cluster (``dask.array`` + ``dask.distributed``; any scheduler works, a ``LocalCl
 
 * kernel blocks are evaluated with the kernel's own (unvalidated, fast) ``kernel.block`` inside
   ``map_blocks`` / ``blockwise``, streamed products with :func:`kernapprox.matrix` 's tiled routine;
+* the matrix is a :class:`DaskKernelMatrix`, a protocol object of :func:`kernapprox.as_matrix`
+  (the same base as :class:`kernapprox.KernelMatrix`) whose entries and products are evaluated on
+  the cluster; the verbs take the same arguments as the in-memory ones:
+  ``nystrom(DKM, indices)``, ``rpcholesky(DKM, k)``, ``trace_error(DKM, approx)``,
+  ``spectral_error(DKM, approx)`` (the forms ``verb(kernel, X, ...)`` are deprecated);
 * the Nyström core is :func:`kernapprox._cores.psd_core`, computed once on the driver (k×k, float64,
   with the same eps as :func:`kernapprox.nystrom`) and applied per row chunk by the in-memory
-  Nyström's own tiled triangular solve — distributed and in-memory factors agree to rounding;
-* RPCholesky is the single-machine :func:`kernapprox.rpcholesky`, driven by a
-  :class:`DaskKernelMatrix` that follows the kernel-matrix protocol and evaluates its columns on the
-  cluster;
+  Nyström's own tiled application — distributed and in-memory factors agree to rounding;
+* RPCholesky is the single-machine :func:`kernapprox.rpcholesky` on the DaskKernelMatrix;
 * the spectral error is :func:`kernapprox.spectral_error` (block Lanczos) applied to
   :class:`DaskOperator` s — ``LinearOperator`` s whose products run as Dask computations.
 
@@ -38,7 +41,7 @@ data become float64. Non-finite values are detected lazily, chunk by chunk, when
 runs (a ``ValueError`` naming the parameter), so validation never needs an extra pass over the data.
 
 Memory: a Nyström task holds one row chunk of X (rows × d), its features (rows × r, r <= k) and
-one tile of kernel entries (``kernapprox.nystrom_psd.TILE_BYTES``); peak memory per worker is
+one tile of kernel entries (:meth:`kernapprox._cores.PSDCore.apply_tiled`); peak memory per worker is
 therefore about ``chunk_rows × k × itemsize`` plus a tile per worker thread, whatever n is
 (measured: ``benchmarks/bench_dask.py``). Dask's nanny pins BLAS/OpenMP to one thread per worker
 thread but not numba: start workers with ``NUMBA_NUM_THREADS=1`` (``LocalCluster(...,
@@ -55,7 +58,8 @@ Examples
 >>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster, \\
 ...         Client(cluster):                                       # doctest: +SKIP
 ...     X = np.random.default_rng(0).normal(size=(10_000, 4))
-...     approx = kd.nystrom(ka.Gaussian(2.0), X, np.arange(0, 10_000, 100), chunk_rows=2_000)
+...     DKM = kd.DaskKernelMatrix(ka.Gaussian(2.0), X, chunk_rows=2_000)
+...     approx = kd.nystrom(DKM, np.arange(0, 10_000, 100))
 ...     F = approx.compute()                                       # ndarray (10000, r)
 ...     err = approx.trace_error(relative=True)
 """
@@ -70,15 +74,16 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import lowrank as _lowrank
+from ._operators import Matrix
+from ._aliases import deprecated_alias
 from ._cores import PSD_CORES, PSDCore, psd_core
 from ._validation import (as_generator, check_bool, check_dense_cap, check_indices, check_int, check_kernel,
                           check_matrix, check_points, check_positive, check_rcond, check_same_dim, fail)
-from .matrix import _matvec_tiled
+from .matrix import stream_matvec
 
 __all__ = [
     "kernel_block", "kernel_matvec", "nystrom", "DaskNystrom", "trace_error", "spectral_error", "DaskKernelMatrix",
-    "DaskOperator", "rpcholesky", "as_dask_points", "CHUNK_BYTES", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS",
-    "LANCZOS_BLOCK",
+    "DaskOperator", "rpcholesky", "as_dask_points",
 ]
 
 #: Target bytes of one row chunk of kernel entries (rows × k × 8) when ``chunk_rows`` is not given
@@ -305,7 +310,7 @@ def _small_points(P, func: str, name: str) -> np.ndarray:
 # kernel products
 # ------------------------------------------------------------------------------------------------
 def _kv_block(Xc, Yc, Vc, kernel, acc):
-    out = _matvec_tiled(kernel, np.ascontiguousarray(Xc), np.ascontiguousarray(Yc),
+    out = stream_matvec(kernel, np.ascontiguousarray(Xc), np.ascontiguousarray(Yc),
                         np.ascontiguousarray(Vc), np.dtype(acc))
     return out[:, None, :]
 
@@ -452,15 +457,15 @@ def _as_dask_v(V, Yd, func):
 # PSD Nyström
 # ------------------------------------------------------------------------------------------------
 def _features_block(Xc, kernel, Lk, pc: PSDCore, dtype):
-    """F_c = K(X_c, L_kept) R on one row chunk, by the in-memory Nyström's own tiled solve.
+    """F_c = K(X_c, L_kept) R on one row chunk, by the in-memory Nyström's own tiled application.
 
-    ``kernapprox.nystrom_psd._apply_tiled`` evaluates the kernel block tile by tile and solves in
-    place (float64: straight into the rows of F), so a task holds its F chunk plus at most one tile.
+    :meth:`kernapprox._cores.PSDCore.apply_tiled` evaluates the kernel block tile by tile and
+    multiplies in place (float64: straight into the rows of F), so a task holds its F chunk plus at
+    most one tile.
     """
-    from .nystrom_psd import _apply_tiled
     dt = np.dtype(dtype)
     Xc = np.ascontiguousarray(Xc, dtype=dt)
-    return _apply_tiled(lambda i0, i1, T: kernel.block_into(Xc[i0:i1], Lk, T), Xc.shape[0], Lk.shape[0], pc, dt, dt)
+    return pc.apply_tiled(lambda i0, i1, T: kernel.block_into(Xc[i0:i1], Lk, T), Xc.shape[0], dt, dt)
 
 
 def _nystrom_trace_block(Xc, kernel, Lk, pc, dtype):
@@ -550,17 +555,19 @@ class DaskNystrom:
         return rebuild, args
 
     # -- results -------------------------------------------------------------------------------
-    def compute(self, **kwargs) -> np.ndarray:
-        """The factor F as an ndarray (n, r) (``kwargs`` go to ``dask.compute``)."""
-        return _owned(self.F.compute(**kwargs))
+    def compute(self, *, scheduler=None) -> np.ndarray:
+        """The factor F as an ndarray (n, r) (``scheduler``: as for ``dask.compute``; None: the current one)."""
+        kw = {} if scheduler is None else {"scheduler": scheduler}
+        return _owned(self.F.compute(**kw))
 
-    def persist(self, **kwargs) -> "DaskNystrom":
+    def persist(self, *, scheduler=None) -> "DaskNystrom":
         """A copy whose F is computed and held in (cluster) memory."""
-        return dataclasses.replace(self, F=self.F.persist(**kwargs))
+        kw = {} if scheduler is None else {"scheduler": scheduler}
+        return dataclasses.replace(self, F=self.F.persist(**kw))
 
-    def to_lowrank(self, **kwargs) -> _lowrank.PSDLowRank:
+    def to_lowrank(self, *, scheduler=None) -> _lowrank.PSDLowRank:
         """The in-memory :class:`kernapprox.PSDLowRank` (computes F: n × r must fit the driver)."""
-        return _lowrank.PSDLowRank(self.compute(**kwargs), self.info)
+        return _lowrank.PSDLowRank(self.compute(scheduler=scheduler), self.info)
 
     def diag(self):
         """Diagonal of K̂, ``||f_i||²`` (dask array (n,))."""
@@ -625,30 +632,35 @@ def _nystrom_features(Xd, kernel, Lk, pc, dt):
                          dtype=dt, meta=np.empty((0, 0), dtype=dt))
 
 
-def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: float | None = None,
-            gamma: float | None = None, chunk_rows: int | None = None) -> DaskNystrom:
+def nystrom(KM, indices=None, *args, points=None, core: str = "shifted_cholesky", rcond: float | None = None,
+            lam: float | None = None, gamma: float | None = None, chunk_rows: int | None = None,
+            landmarks=None) -> DaskNystrom:
     """PSD Nyström features ``F`` with ``F Fᵀ = C W^† Cᵀ`` for all n points, computed chunk-wise on Dask.
 
-    ``C = K(X, L)``, ``W = K(L, L)``; the core ``W^† ≈ R Rᵀ`` is :func:`kernapprox._cores.psd_core`
-    (policy ``core``), computed once on the driver in float64; each row chunk of X then gives
-    ``F_c = K(X_c, L_kept) R`` with the single-machine Nyström's own tiled triangular solve
-    (:func:`kernapprox.nystrom`: same core, same eps, same kept landmarks), so distributed and
-    in-memory factors agree to rounding and do not depend on the chunking.
+    Called as the in-memory :func:`kernapprox.nystrom`: ``nystrom(DKM, indices)`` or
+    ``nystrom(DKM, points=Z)`` for a square :class:`DaskKernelMatrix` DKM. ``C = K(X, L)``,
+    ``W = K(L, L)``; the core ``W^† ≈ R Rᵀ`` is :func:`kernapprox._cores.psd_core` (policy
+    ``core``), computed once on the driver in float64; each row chunk of X then gives
+    ``F_c = K(X_c, L_kept) R`` with the single-machine Nyström's own tiled application
+    (:meth:`kernapprox._cores.PSDCore.apply_tiled`: same core, same eps, same kept landmarks), so
+    distributed and in-memory factors agree to rounding and do not depend on the chunking.
 
     Parameters
     ----------
-    kernel : Kernel or str
-        A PSD kernel.
-    X : dask array (row chunks), .npy path or ndarray of shape (n, d)
-    landmarks : ndarray of shape (k, d) (landmark points: always 2-D, also for d = 1; may be a dask
-        array or a .npy path) or 1-D integer array (k,) (indices into X, gathered from the cluster)
+    KM : DaskKernelMatrix (n, n)
+        K(X, X) of a PSD kernel; its row chunks are the tasks. (The form ``nystrom(kernel, X,
+        landmarks)`` — X a dask array, .npy path or ndarray, landmarks indices or points — is
+        deprecated.)
+    indices : 1-D integer array (k,), optional
+        Landmark indices into X (their rows are gathered from the cluster).
+    points : ndarray of shape (k, d), optional
+        Landmark points instead (may be a dask array or a .npy path). Exactly one of the two.
     core : {"shifted_cholesky", "eig", "pinv", "ridge"}
         Core stabilisation policy (design.md §4.4).
-    rcond, gamma : float, optional
-        Eigenvalue cutoff of "eig"/"pinv"; ridge of "ridge".
+    rcond, lam : float, optional
+        Eigenvalue cutoff of "eig"/"pinv"; ridge λ of "ridge" (``gamma``: deprecated alias).
     chunk_rows : int, optional
-        Row chunk. Default: X's own row chunks for a dask array, else a chunk whose kernel block
-        (rows × k) is about :data:`CHUNK_BYTES`.
+        Only with the deprecated form (a DaskKernelMatrix has its chunks): row chunk of X.
 
     Returns
     -------
@@ -658,10 +670,10 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
 
     Notes
     -----
-    Time O(n k (d + r)) (kernel block + triangular solve per chunk) plus O(k³) on the driver;
-    kernel entries evaluated: n·k + k² (only kept landmark columns are evaluated for F);
-    memory per task O(rows · (d + k + r)); driver memory O(k² + k d). F is lazy: nothing runs until
-    it is computed, persisted or reduced (e.g. by :meth:`DaskNystrom.trace_error`).
+    Time O(n k (d + r)) (kernel block + triangular multiply per chunk) plus O(k³) on the driver;
+    kernel entries evaluated: n·r + k² (only kept landmark columns are evaluated for F; counted on
+    DKM when F is built — it is lazy: nothing runs until it is computed, persisted or reduced);
+    memory per task O(rows · (d + k + r)); driver memory O(k² + k d).
 
     References
     ----------
@@ -669,6 +681,46 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
     algorithms.md §1.2 (``B̃ = B[:, idx] pinv(B[idx, idx]) B[idx, :]``); Skyformer §3.2.
     """
     func = "distributed.nystrom"
+    lam_name = "lam" if gamma is None else "gamma"
+    lam = deprecated_alias(func, "gamma", gamma, "lam", lam)
+    if isinstance(KM, DaskKernelMatrix):
+        _new_form(func, args, chunk_rows)
+        points = deprecated_alias(func, "landmarks", landmarks, "points", points)
+        if not KM.symmetric:
+            raise fail(func, "KM", "be a square DaskKernelMatrix K(X, X)", f"shape {KM.shape}")
+        if (indices is None) == (points is None):
+            raise fail(func, "indices", "be given, or else `points` (exactly one of the two)",
+                       "both" if indices is not None else "neither")
+        out = _nystrom(KM.kernel, KM.X, None, indices if points is None else points, core, rcond, lam,
+                       lam_name, None, func)
+        KM.count(out.info["n_evals"])
+        return out
+    # the deprecated form nystrom(kernel, X, landmarks)
+    if len(args) > 1 or (not args and landmarks is None):
+        raise fail(func, "KM", "be a DaskKernelMatrix (or, deprecated, the form nystrom(kernel, X, landmarks))",
+                   type(KM).__name__, TypeError)
+    _old_form(func, "nystrom(kernel, X, landmarks)", "nystrom(DaskKernelMatrix(kernel, X), indices)")
+    lm = args[0] if args else landmarks
+    return _nystrom(KM, None, indices, lm, core, rcond, lam, lam_name, chunk_rows, func)
+
+
+def _new_form(func: str, args, chunk_rows) -> None:
+    """The DaskKernelMatrix form takes no extra positionals and no ``chunk_rows`` (its own chunks)."""
+    if args:
+        raise TypeError(f"{func}: too many positional arguments for the DaskKernelMatrix form")
+    if chunk_rows is not None:
+        raise fail(func, "chunk_rows", "be None with a DaskKernelMatrix (it has its own row chunks)",
+                   chunk_rows, TypeError)
+
+
+def _old_form(func: str, old: str, new: str) -> None:
+    warnings.warn(f"{func}: the form {old} is deprecated; use {new}, as the in-memory verb",
+                  DeprecationWarning, stacklevel=3)
+
+
+def _nystrom(kernel, Xd, X, landmarks, core, rcond, lam, lam_name, chunk_rows, func) -> DaskNystrom:
+    """The Nyström features of K(X, X) on Dask points ``Xd`` (or X, any accepted form, made Dask
+    here) with landmark indices (1-D) or points (2-D) ``landmarks``."""
     kernel = check_kernel(kernel, func)
     if not kernel.is_psd:
         raise fail(func, "kernel", "be positive semi-definite (kernel.is_psd) for the PSD Nyström cores",
@@ -676,17 +728,18 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
     if core not in PSD_CORES:
         raise fail(func, "core", "be one of " + ", ".join(repr(c) for c in PSD_CORES), repr(core))
     rcond = check_rcond(rcond, func)
-    if gamma is not None:
-        gamma = check_positive(gamma, func, "gamma")
+    if lam is not None:
+        lam = check_positive(lam, func, lam_name)
     lm = landmarks if (_is_dask_array(landmarks) or isinstance(landmarks, (str, os.PathLike))) \
         else np.asarray(landmarks)
     k_hint = int(lm.shape[0]) if getattr(lm, "ndim", 0) >= 1 else 1
-    Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows, width=k_hint)
+    if Xd is None:
+        Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows, width=k_hint)
     n = int(Xd.shape[0])
     indices = None
     if isinstance(lm, np.ndarray) and lm.ndim == 1:
-        indices = check_indices(lm, n, func, "landmarks")
-        if isinstance(X, (str, os.PathLike)) or _whole_memmap(X):
+        indices = check_indices(lm, n, func, "indices" if X is None else "landmarks")
+        if X is not None and (isinstance(X, (str, os.PathLike)) or _whole_memmap(X)):
             # k rows straight from the memory map on the driver (no pass over the file)
             u, inv = np.unique(indices, return_inverse=True)
             L = check_points(np.asarray(X[u])[inv] if _whole_memmap(X) else _NpyRows(X, func, "X")[u][inv],
@@ -694,16 +747,18 @@ def nystrom(kernel, X, landmarks, *, core: str = "shifted_cholesky", rcond: floa
         else:
             L = _gather_rows(Xd, indices)
     else:
-        L = _small_points(lm, func, "landmarks")
-        check_same_dim(Xd, L, func, "X", "landmarks")
+        name = "points" if X is None else "landmarks"
+        L = _small_points(lm, func, name)
+        check_same_dim(Xd, L, func, "X", name)
     dt = _common_float(Xd.dtype, L.dtype)
     L = np.ascontiguousarray(L, dtype=dt)
     W = kernel.block(L, L)
     # the same core as the in-memory kernapprox.nystrom (float64, eps of the working dtype)
     if not np.all(np.isfinite(W)):
-        raise fail(func, "landmarks", "give finite kernel values (coordinates at a scale where the kernel "
+        raise fail(func, "points" if X is None and indices is None else "landmarks",
+                   "give finite kernel values (coordinates at a scale where the kernel "
                    "is representable)", "non-finite kernel entries")
-    pc = psd_core(W, core, rcond=rcond, gamma=gamma, eps=float(np.finfo(dt).eps), func=func)
+    pc = psd_core(W, core, rcond=rcond, lam=lam, eps=float(np.finfo(dt).eps), func=func)
     Lk = np.ascontiguousarray(L[pc.cols])        # only the kept landmark columns are evaluated
     F = _nystrom_features(Xd, kernel, Lk, pc, dt)
     info = {"indices": indices, "kept": np.sort(pc.cols), "n_evals": n * int(Lk.shape[0]) + int(L.shape[0]) ** 2,
@@ -736,13 +791,16 @@ def _finish_trace(parts, relative: bool) -> float:
     return err
 
 
-def trace_error(kernel, X, approx, *, relative: bool = False, chunk_rows: int | None = None) -> float:
+def trace_error(KM, approx=None, *args, relative: bool = False, chunk_rows: int | None = None) -> float:
     """Exact trace error ``tr(K − F Fᵀ) = Σ_chunks Σ_i (k(x_i, x_i) − ||f_i||²)`` of a PSD approximation.
+
+    Called as the in-memory :func:`kernapprox.trace_error`: ``trace_error(DKM, approx)``.
 
     Parameters
     ----------
-    kernel : Kernel or str
-    X : dask array, .npy path or ndarray of shape (n, d)
+    KM : DaskKernelMatrix (n, n)
+        K(X, X). (The form ``trace_error(kernel, X, approx)`` is deprecated; ``chunk_rows`` goes
+        with it.)
     approx : DaskNystrom, PSDLowRank, or the factor F (dask array or ndarray of shape (n, r))
     relative : bool
         Divide by ``tr(K)``.
@@ -756,10 +814,22 @@ def trace_error(kernel, X, approx, *, relative: bool = False, chunk_rows: int | 
     -----
     One pass over X and F; kernel entries evaluated: n (the diagonal); sums in float64.
     The trace error is the nuclear-norm error ``||K − K̂||_*`` because ``K − K̂ ⪰ 0``
-    (algorithms.md §1.2; Chen, Epperly, Tropp & Webber 2024, RPCholesky, §2).
+    (algorithms.md §1.2; Chen, Epperly, Tropp, Webber, "Randomly pivoted Cholesky", CPAM 2025, §2).
     """
     func = "distributed.trace_error"
     _, da = _dask()
+    Xd = None
+    if isinstance(KM, DaskKernelMatrix):
+        _new_form(func, args, chunk_rows)
+        if not KM.symmetric:
+            raise fail(func, "KM", "be a square DaskKernelMatrix K(X, X)", f"shape {KM.shape}")
+        kernel, Xd = KM.kernel, KM.X
+    else:
+        if len(args) != 1:
+            raise fail(func, "KM", "be a DaskKernelMatrix (or, deprecated, the form trace_error(kernel, X, "
+                       "approx))", type(KM).__name__, TypeError)
+        _old_form(func, "trace_error(kernel, X, approx)", "trace_error(DaskKernelMatrix(kernel, X), approx)")
+        kernel, X, approx = KM, approx, args[0]
     kernel = check_kernel(kernel, func)
     relative = check_bool(relative, func, "relative")
     if isinstance(approx, DaskNystrom):
@@ -773,10 +843,14 @@ def trace_error(kernel, X, approx, *, relative: bool = False, chunk_rows: int | 
     else:
         raise fail(func, "approx", "be a DaskNystrom, a PSDLowRank or a factor F (n, r)",
                    type(approx).__name__, TypeError)
-    Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows, width=int(F.shape[1]))
+    if Xd is None:
+        Xd = as_dask_points(X, func, "X", chunk_rows=chunk_rows, width=int(F.shape[1]))
     if isinstance(F, np.ndarray):
         F = da.from_array(F, chunks=(Xd.chunks[0], F.shape[1]))
-    return _trace_error(kernel, Xd, F, relative)
+    out = _trace_error(kernel, Xd, F, relative)
+    if isinstance(KM, DaskKernelMatrix):
+        KM.count(KM.shape[0])
+    return out
 
 
 class DaskOperator(spla.LinearOperator):
@@ -811,7 +885,7 @@ class DaskOperator(spla.LinearOperator):
         return self
 
 
-def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "lanczos", rng=None,
+def spectral_error(KM, approx=None, *args, relative: bool = False, method: str = "lanczos", rng=None,
                    chunk_rows: int | None = None, **options):
     """Spectral-norm error ``‖K − K̂‖₂`` with K = K(X, X), through distributed kernel products.
 
@@ -822,10 +896,13 @@ def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "
     :func:`kernapprox.spectral_error` (block Lanczos with a certified lower bound and an upper
     estimate), which only ever sees products.
 
+    Called as the in-memory :func:`kernapprox.spectral_error`: ``spectral_error(DKM, approx)``.
+
     Parameters
     ----------
-    kernel : Kernel or str
-    X : dask array, .npy path or ndarray of shape (n, d); None: the ``X`` of a DaskNystrom ``approx``
+    KM : DaskKernelMatrix (n, n)
+        K(X, X). (The form ``spectral_error(kernel, X, approx)`` — X a dask array, .npy path,
+        ndarray, or None for the ``X`` of a DaskNystrom — is deprecated; ``chunk_rows`` goes with it.)
     approx : DaskNystrom, PSDLowRank / SymLowRank (in memory), or None (then ``‖K‖₂``)
     relative : bool
         ``‖K − K̂‖₂ / ‖K‖₂`` (:func:`kernapprox.metrics.relative_spectral_error`: a second Lanczos run).
@@ -834,11 +911,9 @@ def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "
         forms the n×n matrix on the driver from n distributed products — small problems only.
     rng : None, int, SeedSequence or Generator
         Start block of the Lanczos iteration.
-    chunk_rows : int, optional
-        Row chunk of X (file/ndarray) for the products.
     **options
         ``tol``, ``block_size`` (default :data:`LANCZOS_BLOCK` = 16 here), ``max_iter``,
-        ``fail_prob`` of :func:`kernapprox.spectral_error`.
+        ``delta`` of :func:`kernapprox.spectral_error`.
 
     Returns
     -------
@@ -858,9 +933,25 @@ def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "
     """
     func = "distributed.spectral_error"
     from . import metrics as _metrics
+    if isinstance(KM, DaskKernelMatrix):
+        _new_form(func, args, chunk_rows)
+        if not KM.symmetric:
+            raise fail(func, "KM", "be a square DaskKernelMatrix K(X, X)", f"shape {KM.shape}")
+        kernel, X = KM.kernel, KM.X
+    else:
+        if len(args) != 1:
+            raise fail(func, "KM", "be a DaskKernelMatrix (or, deprecated, the form spectral_error(kernel, X, "
+                       "approx))", type(KM).__name__, TypeError)
+        _old_form(func, "spectral_error(kernel, X, approx)", "spectral_error(DaskKernelMatrix(kernel, X), approx)")
+        kernel, X, approx = KM, approx, args[0]
     kernel = check_kernel(kernel, func)
     gen = as_generator(rng, func)
-    if isinstance(approx, DaskNystrom):
+    if isinstance(KM, DaskKernelMatrix):
+        if approx is not None and not isinstance(approx, (DaskNystrom, _lowrank.PSDLowRank, _lowrank.SymLowRank)):
+            raise fail(func, "approx", "be a DaskNystrom, a PSDLowRank/SymLowRank or None",
+                       type(approx).__name__, TypeError)
+        Xd = KM.X
+    elif isinstance(approx, DaskNystrom):
         Xd = approx.X if X is None else as_dask_points(X, func, "X", chunk_rows=chunk_rows)
     else:
         if approx is not None and not isinstance(approx, (_lowrank.PSDLowRank, _lowrank.SymLowRank)):
@@ -872,7 +963,8 @@ def spectral_error(kernel, X, approx, *, relative: bool = False, method: str = "
     n = int(Xd.shape[0])
     if approx is not None and tuple(approx.shape) != (n, n):
         raise ValueError(f"{func}: `approx` has shape {tuple(approx.shape)} but K(X, X) has shape {(n, n)}")
-    A = DaskOperator((n, n), lambda V: kernel_matvec(kernel, Xd, None, V, accumulate="float64"))
+    A = KM.as_operator() if isinstance(KM, DaskKernelMatrix) else \
+        DaskOperator((n, n), lambda V: kernel_matvec(kernel, Xd, None, V, accumulate="float64"))
     B = DaskOperator((n, n), approx.matvec) if isinstance(approx, DaskNystrom) else approx
     options.setdefault("block_size", min(LANCZOS_BLOCK, n))
     # K(X, X) and the Nyström operator are symmetric by construction: DaskOperator declares it (a
@@ -895,16 +987,18 @@ def _diag_fn(Xc, kernel):
     return kernel.diag_of(np.ascontiguousarray(Xc))
 
 
-class DaskKernelMatrix:
-    """Lazy K(X, Y) on a Dask cluster, following the kernel-matrix protocol of :class:`KernelMatrix`.
+class DaskKernelMatrix(Matrix):
+    """Lazy K(X, Y) on a Dask cluster: a protocol object of :func:`kernapprox.as_matrix`, like
+    :class:`~kernapprox.KernelMatrix` (the same :class:`kernapprox._operators.Matrix` base: index
+    checks, counting, ``block``/``entries``/``dense`` defaults).
 
-    ``.shape``, ``.dtype``, ``.is_psd``, ``.symmetric``, ``.kernel``, ``.X`` (a dask array),
-    ``.diag()``, ``.columns(idx)``, ``.rows(idx)``, ``.block(I, J)``, ``.matvec(V)``,
-    ``.rmatvec(U)``, ``@``, ``.as_operator()``, ``.n_evals``, ``.reset()``. Every method returns
-    an in-memory ndarray (the protocol's contract): columns are evaluated chunk-wise on the
-    cluster — ``K(X_c, Y[idx])`` per row chunk — and gathered on the driver, so single-machine
-    algorithms written against the protocol (:func:`kernapprox.rpcholesky`, samplers) run
-    unchanged with distributed column evaluations.
+    ``.shape``, ``.dtype``, ``.psd``, ``.symmetric``, ``.kernel``, ``.X`` (a dask array),
+    ``.diag()``, ``.columns(indices)``, ``.rows(indices)``, ``.block(I, J)``, ``.matvec(V)``,
+    ``.rmatvec(U)``, ``@``, ``.as_operator()``, ``.n_evals``, ``.count(k)``, ``.reset()``. Every
+    method returns an in-memory ndarray (the protocol's contract): columns are evaluated chunk-wise
+    on the cluster — ``K(X_c, Y[indices])`` per row chunk — and gathered on the driver, so
+    single-machine algorithms written against the protocol (:func:`kernapprox.rpcholesky`,
+    :func:`kernapprox.nystrom`, samplers, metrics) run unchanged with distributed evaluations.
 
     Parameters
     ----------
@@ -918,9 +1012,11 @@ class DaskKernelMatrix:
 
     Notes
     -----
-    ``columns(idx)`` costs n·|idx| kernel entries on the cluster plus a gather of |idx| points;
-    driver memory O(n·|idx|) for the returned columns (as for :class:`KernelMatrix`).
+    ``columns(indices)`` costs n·|indices| kernel entries on the cluster plus a gather of |indices|
+    points; driver memory O(n·|indices|) for the returned columns (as for :class:`KernelMatrix`).
     """
+
+    psd_declared = True
 
     def __init__(self, kernel, X, Y=None, *, chunk_rows: int | None = None, persist: bool = False):
         func = "DaskKernelMatrix"
@@ -940,7 +1036,6 @@ class DaskKernelMatrix:
         self.X = Xd
         self.Y = Yd
         self.symmetric = Yd is None
-        self.n_evals = 0
 
     @property
     def _Y(self):
@@ -955,32 +1050,22 @@ class DaskKernelMatrix:
         return np.dtype(self.X.dtype)
 
     @property
-    def is_psd(self) -> bool:
+    def psd(self) -> bool:
+        """True for a square K(X, X) of a PSD kernel (by construction)."""
         return self.symmetric and self.kernel.is_psd
 
     def __repr__(self) -> str:
         return (f"DaskKernelMatrix({self.kernel!r}, shape={self.shape}, dtype={self.dtype}, "
                 f"row_chunks={len(self.X.chunks[0])}, n_evals={self.n_evals})")
 
-    def reset(self) -> None:
-        """Reset the evaluation counter ``n_evals`` to zero."""
-        self.n_evals = 0
-
-    def _count(self, k: int) -> None:
-        self.n_evals += int(k)
-
-    def diag(self) -> np.ndarray:
-        """Diagonal ``K[i, i]`` (square: n entries), evaluated per row chunk."""
+    # -- entries (unvalidated, uncounted: Matrix's public methods validate and count) -----------
+    def _diag(self) -> np.ndarray:
         if self.symmetric:
-            out = self.X.map_blocks(_diag_fn, self.kernel, drop_axis=1, dtype=self.dtype,
-                                    meta=np.empty((0,), dtype=self.dtype)).compute()
-            self._count(self.shape[0])
-            return _owned(out)
+            return _owned(self.X.map_blocks(_diag_fn, self.kernel, drop_axis=1, dtype=self.dtype,
+                                            meta=np.empty((0,), dtype=self.dtype)).compute())
         k = min(self.shape)
         # k(x_i, y_i) row-wise (as KernelMatrix.diag), not the diagonals of 512×512 blocks
-        out = self.kernel.pairs(self.X[:k].compute(), self._Y[:k].compute())
-        self._count(k)
-        return _owned(out)
+        return _owned(self.kernel.pairs(self.X[:k].compute(), self._Y[:k].compute()))
 
     def _columns_lazy(self, A, P):
         dask, _ = _dask()
@@ -988,45 +1073,31 @@ class DaskKernelMatrix:
         return A.map_blocks(_block_fn, self.kernel, Pd, self.dtype.str, chunks=(A.chunks[0], (P.shape[0],)),
                             dtype=self.dtype, meta=np.empty((0, 0), dtype=self.dtype))
 
-    def columns(self, idx) -> np.ndarray:
-        """Columns ``K[:, idx]`` (n, |idx|): gathered points ``Y[idx]``, then one task per row chunk of X."""
-        idx = check_indices(idx, self.shape[1], "DaskKernelMatrix.columns", "idx")
-        P = _gather_rows(self._Y, idx)
-        out = _owned(self._columns_lazy(self.X, P).compute())
-        self._count(self.shape[0] * idx.size)
-        return out
+    def _columns(self, idx) -> np.ndarray:
+        """Gathered points ``Y[indices]``, then one task per row chunk of X."""
+        return _owned(self._columns_lazy(self.X, _gather_rows(self._Y, idx)).compute())
 
-    def rows(self, idx) -> np.ndarray:
-        """Rows ``K[idx, :]`` (|idx|, m)."""
-        idx = check_indices(idx, self.shape[0], "DaskKernelMatrix.rows", "idx")
-        P = _gather_rows(self.X, idx)
-        out = _owned(np.asarray(self._columns_lazy(self._Y, P).compute()).T)
-        self._count(self.shape[1] * idx.size)
-        return out
+    def _rows(self, idx) -> np.ndarray:
+        return _owned(np.asarray(self._columns_lazy(self._Y, _gather_rows(self.X, idx)).compute()).T)
 
-    def block(self, I, J) -> np.ndarray:
-        """Sub-matrix ``K[I][:, J]`` (both index sets gathered; evaluated on the driver)."""
-        I = check_indices(I, self.shape[0], "DaskKernelMatrix.block", "I")
-        J = check_indices(J, self.shape[1], "DaskKernelMatrix.block", "J")
-        out = self.kernel.block(_gather_rows(self.X, I), _gather_rows(self._Y, J))
-        self._count(I.size * J.size)
-        return out
+    def _block(self, I, J) -> np.ndarray:
+        """Both index sets gathered; evaluated on the driver."""
+        return self.kernel.block(_gather_rows(self.X, I), _gather_rows(self._Y, J))
 
-    def dense(self, *, force: bool = False) -> np.ndarray:
-        """The whole matrix on the driver; refuses above the library's dense cap unless ``force=True``."""
-        from .matrix import DENSE_CAP_ENTRIES
-        n, m = self.shape
-        check_dense_cap(n, m, DENSE_CAP_ENTRIES, "DaskKernelMatrix.dense", force=force,
-                        hint=", or use matvec/columns")
-        return self.columns(np.arange(m))
+    def _entries(self, I, J) -> np.ndarray:
+        return self.kernel.pairs(_gather_rows(self.X, I), _gather_rows(self._Y, J))
 
+    def _dense(self) -> np.ndarray:
+        return self._columns(np.arange(self.shape[1]))
+
+    # -- products -------------------------------------------------------------------------------
     def _matvec_lazy(self, V, accumulate=None):
         return kernel_matvec(self.kernel, self.X, None if self.symmetric else self._Y, V, accumulate=accumulate)
 
     def matvec(self, V, *, accumulate: str | None = None) -> np.ndarray:
         """``K @ V`` (ndarray) through :func:`kernel_matvec` on the cluster; counts n·m entries."""
         out = _owned(self._matvec_lazy(V, accumulate).compute())
-        self._count(self.shape[0] * self.shape[1])
+        self.count(self.shape[0] * self.shape[1])
         return out
 
     def rmatvec(self, U, *, accumulate: str | None = None) -> np.ndarray:
@@ -1034,18 +1105,28 @@ class DaskKernelMatrix:
         if self.symmetric:
             return self.matvec(U, accumulate=accumulate)
         out = _owned(kernel_matvec(self.kernel, self._Y, self.X, U, accumulate=accumulate).compute())
-        self._count(self.shape[0] * self.shape[1])
+        self.count(self.shape[0] * self.shape[1])
         return out
+
+    matmat = matvec
+    rmatmat = rmatvec
+
+    def _matmat(self, V):
+        return _owned(self._matvec_lazy(V).compute())
+
+    def _rmatmat(self, U):
+        return _owned(kernel_matvec(self.kernel, self._Y, self.X, U).compute())
 
     def __matmul__(self, V):
         return self.matvec(V)
 
     @property
     def T(self) -> "DaskKernelMatrix":
+        """The transpose K(Y, X) (its own evaluation counter)."""
         if self.symmetric:
             return self
         out = DaskKernelMatrix.__new__(DaskKernelMatrix)
-        out.kernel, out.X, out.Y, out.symmetric, out.n_evals = self.kernel, self._Y, self.X, False, 0
+        out.kernel, out.X, out.Y, out.symmetric = self.kernel, self._Y, self.X, False
         return out
 
     def as_operator(self) -> spla.LinearOperator:
@@ -1054,33 +1135,32 @@ class DaskKernelMatrix:
         if self.symmetric:
             n = self.shape[0]
             return DaskOperator(self.shape, lambda V: self._matvec_lazy(V, "float64"),
-                                on_product=lambda b: self._count(n * n))
+                                on_product=lambda b: self.count(n * n))
         dt = np.dtype(np.float64) if self.dtype == np.float64 else np.dtype(np.float32)
         return spla.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.rmatvec,
                                    matmat=self.matvec, rmatmat=self.rmatvec, dtype=dt)
 
 
-def rpcholesky(kernel, X, k: int, *, block_size: int = 1, rng=None, chunk_rows: int | None = None,
-               persist: bool = False, **options):
+def rpcholesky(KM, k=None, *args, block_size: int = 1, accelerated: bool = False, tol: float | None = None,
+               dependent_pivots: str = "drop", rng=None, chunk_rows: int | None = None, persist: bool = False):
     """Block randomly pivoted Cholesky with distributed column evaluations.
 
-    The sampling logic runs on the driver — it is the single-machine
-    :func:`kernapprox.rpcholesky` — and every column block ``K(X, X[pivots])`` is evaluated
-    chunk-wise on the cluster through a :class:`DaskKernelMatrix`.
+    Called as the in-memory verb: ``rpcholesky(DKM, k, block_size=b, rng=...)`` — it *is*
+    :func:`kernapprox.rpcholesky` on a :class:`DaskKernelMatrix`: the sampling logic runs on the
+    driver and every column block ``K(X, X[pivots])`` is evaluated chunk-wise on the cluster.
 
     Parameters
     ----------
-    kernel : Kernel or str
-    X : dask array, .npy path or ndarray of shape (n, d)
+    KM : DaskKernelMatrix (n, n)
+        (The form ``rpcholesky(kernel, X, k)`` is deprecated; ``chunk_rows`` and ``persist`` go
+        with it — set them on the DaskKernelMatrix.)
     k : int
         Rank (number of pivots).
     block_size : int
         Pivots drawn per round (one distributed column evaluation per round: prefer blocks of
         tens to hundreds on a cluster, where each round has a scheduling latency).
-    rng : None, int, SeedSequence or Generator
-    chunk_rows, persist : see :class:`DaskKernelMatrix`
-    **options
-        Passed on to :func:`kernapprox.rpcholesky`.
+    accelerated, tol, dependent_pivots, rng
+        As in :func:`kernapprox.rpcholesky`.
 
     Returns
     -------
@@ -1094,9 +1174,22 @@ def rpcholesky(kernel, X, k: int, *, block_size: int = 1, rng=None, chunk_rows: 
 
     References
     ----------
-    Chen, Epperly, Tropp & Webber (2024), "Randomly pivoted Cholesky: practical approximation of a
-    kernel matrix with few entry evaluations", CPAM, Algorithm 2 (block RPCholesky).
+    Chen, Epperly, Tropp, Webber, "Randomly pivoted Cholesky: practical approximation of a kernel
+    matrix with few entry evaluations", CPAM 2025, Algorithm 2 (block RPCholesky).
     """
+    func = "distributed.rpcholesky"
     from .cholesky import rpcholesky as _rpcholesky
-    KM = DaskKernelMatrix(kernel, X, chunk_rows=chunk_rows, persist=persist)
-    return _rpcholesky(KM, k, block_size=block_size, rng=rng, **options)
+    if isinstance(KM, DaskKernelMatrix):
+        _new_form(func, args, chunk_rows)
+        if persist:
+            raise fail(func, "persist", "be False with a DaskKernelMatrix (pass persist= when building it)",
+                       persist, TypeError)
+        return _rpcholesky(KM, k, block_size=block_size, accelerated=accelerated, tol=tol,
+                           dependent_pivots=dependent_pivots, rng=rng)
+    if len(args) != 1:
+        raise fail(func, "KM", "be a DaskKernelMatrix (or, deprecated, the form rpcholesky(kernel, X, k))",
+                   type(KM).__name__, TypeError)
+    _old_form(func, "rpcholesky(kernel, X, k)", "rpcholesky(DaskKernelMatrix(kernel, X), k)")
+    DKM = DaskKernelMatrix(KM, k, chunk_rows=chunk_rows, persist=persist)
+    return _rpcholesky(DKM, args[0], block_size=block_size, accelerated=accelerated, tol=tol,
+                       dependent_pivots=dependent_pivots, rng=rng)

@@ -42,18 +42,21 @@ from scipy import special
 
 from . import kernels as _kernels
 from ._numba.fwht import cos_phase_inplace, next_pow2, sorf_project
+from ._random import rademacher
+from ._tiling import TILE_BYTES, tile_rows
 from ._validation import (as_generator, check_choice, check_int, check_kernel, check_matrix, check_points,
                           check_size_product, fail)
 
 __all__ = [
     "random_features", "FeatureMap", "FourierFeatures", "SORFFeatures", "SoftmaxFeatures",
-    "TensorSketchFeatures", "draw_frequencies", "draw_orthogonal", "KINDS", "TILE_BYTES",
+    "TensorSketchFeatures", "draw_frequencies", "draw_orthogonal", "KINDS",
 ]
 
 KINDS = ("rff", "rff_sincos", "orf", "sorf", "qmc", "positive", "hyperbolic", "trig", "tensorsketch")
 
-#: bytes of one row tile of features (the projection of a tile is finished while it sits in cache)
-TILE_BYTES = 2 * 1024 * 1024
+#: a row tile of features is a quarter of the package budget :data:`kernapprox._tiling.TILE_BYTES`
+#: (2 MiB: the projection of a tile is finished while it sits in cache)
+FEATURE_TILE_FRACTION = 4
 #: QMC points are kept inside [QMC_CLIP, 1 − QMC_CLIP] before the inverse CDF (a point exactly at 0
 #: or 1 maps to ±inf); the probability of a scrambled point that close to the boundary is negligible.
 QMC_CLIP = float(np.finfo(np.float64).eps)
@@ -64,7 +67,7 @@ _SOFTMAX_OK = (_kernels.Exponential, _kernels.Gaussian)
 
 
 def _tile_rows(width: int, itemsize: int) -> int:
-    return int(max(16, min(8192, TILE_BYTES // max(1, width * itemsize))))
+    return tile_rows(width, itemsize, budget=TILE_BYTES // FEATURE_TILE_FRACTION)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -158,7 +161,7 @@ class FourierFeatures(FeatureMap):
     ``transform`` costs O(n m d_in) for one GEMM written straight into the output plus O(n m)
     cosines computed in place (float64: the vectorised polynomial of :mod:`kernapprox._numba.fwht`,
     ≤ 2 ulp from ``numpy.cos``, range check replaced by the bound max‖x‖·max‖ω‖ + 2π). Memory: the
-    (n, n_features) output (+ a row tile of about :data:`TILE_BYTES` for the paired map).
+    (n, n_features) output (+ a row tile of about ``TILE_BYTES / 4`` for the paired map).
 
     References
     ----------
@@ -367,7 +370,7 @@ class SoftmaxFeatures(FeatureMap):
     def log_features(self, X: np.ndarray):
         """Exponent pieces ``(X̃ ωᵀ, ‖x̃‖²)`` of shape (n, m) and (n,), in X's dtype (unvalidated input)."""
         dt = X.dtype
-        Xs = X * dt.type(self.input_scale)
+        Xs = X if self.input_scale == 1.0 else X * dt.type(self.input_scale)
         return Xs @ self.omega.T.astype(dt, copy=False), np.einsum("ij,ij->i", Xs, Xs)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
@@ -636,7 +639,7 @@ def random_features(kernel, d_in: int, m: int, *, kind: str = "rff", rng=None, *
         else:  # sorf
             D = next_pow2(d_in)
             nb = -(-m // D)
-            signs = gen.choice(np.array([-1.0, 1.0]), size=(nb, 3, D))
+            signs = rademacher(gen, (nb, 3, D))
             phase = None if paired else gen.uniform(0.0, 2.0 * np.pi, m)
             _no_options(options)
             return SORFFeatures(signs, phase, bandwidth=kernel.bandwidth, d_in=d_in, m=m, kernel=kernel)
@@ -666,7 +669,7 @@ def random_features(kernel, d_in: int, m: int, *, kind: str = "rff", rng=None, *
     _no_options(options)
     p = kernel.degree
     hashes = gen.integers(0, m, size=(p, d_in + 1))
-    signs = gen.choice(np.array([-1.0, 1.0]), size=(p, d_in + 1))
+    signs = rademacher(gen, (p, d_in + 1))
     return TensorSketchFeatures(hashes, signs, m, gamma=kernel.gamma, coef0=kernel.coef0, kernel=kernel)
 
 

@@ -22,13 +22,16 @@ yourself if needed (the identity "all points as landmarks ⇒ exact" holds eithe
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
 
 from . import kernels as _kernels
+from ._aliases import deprecated_alias
 from ._cores import EIG_RCOND, PSD_CORES, psd_core
+from ._tiling import row_tiles, tile_rows
 from ._validation import (as_generator, check_choice, check_indices, check_int, check_kernel, check_options,
                           check_points, check_positive, check_rcond, check_same_dim, check_size_product,
                           fail)
@@ -38,8 +41,6 @@ __all__ = ["KPCAResult", "exact_kpca", "nystrom_kpca", "rff_kpca", "kpca", "reco
 #: Eigenvalues of the (approximate) covariance at or below this multiple of the largest are not
 #: components (they would give unnormalisable eigenfunctions).
 COMPONENT_RCOND = EIG_RCOND
-#: Rows per tile when evaluating k(X_test, Z).
-TILE_ROWS = 2048
 
 
 def _block(kernel, X, Z, func: str = "kpca"):
@@ -83,8 +84,11 @@ class KPCAResult:
     info: dict = field(default_factory=dict)
 
     @property
-    def n_components(self) -> int:
+    def k(self) -> int:
+        """ℓ, the number of components."""
         return int(self.eigenvalues.shape[0])
+
+    n_components = k
 
     def _points(self, X, func):
         X = check_points(X, func, "X", dtype=np.float64)
@@ -94,9 +98,10 @@ class KPCAResult:
     def project(self, X) -> np.ndarray:
         """Coordinates ``⟨v_j, φ(x)⟩_H`` of new points, shape (n_test, ℓ) (k(X, Z) @ coef, tiled)."""
         X = self._points(X, "KPCAResult.project")
-        out = np.empty((X.shape[0], self.n_components))
-        for i0 in range(0, X.shape[0], TILE_ROWS):
-            out[i0:i0 + TILE_ROWS] = _block(self.kernel, X[i0:i0 + TILE_ROWS], self.basis_points) @ self.coef
+        out = np.empty((X.shape[0], self.k))
+        step = tile_rows(self.basis_points.shape[0], 8, high=2048)
+        for i0, i1 in row_tiles(X.shape[0], step):
+            out[i0:i1] = _block(self.kernel, X[i0:i1], self.basis_points) @ self.coef
         return out
 
     def transform(self, X) -> np.ndarray:
@@ -144,33 +149,40 @@ class KPCAResult:
         return err if per_point else float(np.mean(err))
 
 
-def reconstruction_error(result: KPCAResult, X, **kwargs):
+def reconstruction_error(result: KPCAResult, X, *, per_point: bool = False, space: str = "rkhs"):
     """Function form of :meth:`KPCAResult.reconstruction_error`."""
     if not isinstance(result, KPCAResult):
         raise fail("reconstruction_error", "result", "be a KPCAResult", type(result).__name__, TypeError)
-    return result.reconstruction_error(X, **kwargs)
+    return result.reconstruction_error(X, per_point=per_point, space=space)
 
 
-def _top(mu, V, n_components, func, what):
+def _top(mu, V, k, func, what):
     order = np.argsort(mu)[::-1]
     mu, V = mu[order], V[:, order]
     ok = mu > COMPONENT_RCOND * max(float(mu[0]), 0.0)
     avail = int(np.sum(ok))
-    if n_components > avail:
-        raise fail(func, "n_components", f"be <= {avail}, the number of nonzero eigenvalues of {what}",
-                   n_components)
-    return mu[:n_components], V[:, :n_components]
+    if k > avail:
+        raise fail(func, "k", f"be <= {avail}, the number of nonzero eigenvalues of {what}", k)
+    return mu[:k], V[:, :k]
 
 
-def exact_kpca(kernel, X, n_components: int) -> KPCAResult:
+def _required_k(func, k):
+    if k is None:
+        raise fail(func, "k", "be given (the number of components)", None, TypeError)
+    return k
+
+
+def exact_kpca(kernel, X, k: int | None = None, *, n_components: int | None = None) -> KPCAResult:
     """Exact (uncentred) kernel PCA from the eigen-decomposition of K/n.
 
     Parameters
     ----------
     kernel : Kernel or str
     X : ndarray of shape (n, d)
+    k : int
+        ℓ, the number of components: at most the number of nonzero eigenvalues of K.
     n_components : int
-        ℓ, at most the number of nonzero eigenvalues of K.
+        Deprecated alias of ``k``.
 
     Returns
     -------
@@ -188,34 +200,44 @@ def exact_kpca(kernel, X, n_components: int) -> KPCAResult:
     problem", Neural Computation 10(5), 1998, Eq. (14). algorithms.md §5.1.
     """
     func = "exact_kpca"
+    k = _required_k(func, deprecated_alias(func, "n_components", n_components, "k", k))
     kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     n = X.shape[0]
-    n_components = check_int(n_components, func, "n_components", low=1, high=n)
+    k = check_int(k, func, "k", low=1, high=n)
     K = _block(kernel, X, X, func)
     lam, U = np.linalg.eigh(0.5 * (K + K.T) / n)
-    lam, U = _top(lam, U, n_components, func, "K")
+    lam, U = _top(lam, U, k, func, "K")
     coef = U / np.sqrt(n * lam)
     return KPCAResult("exact", kernel, lam, X, coef, info={"n": n, "n_evals": n * n})
 
 
-def _landmarks(landmarks, X, rng, func):
+def _landmarks(indices, points, X, rng, func):
+    """Landmark points and their indices (None for points) from ``indices`` (a count m: m distinct
+    uniform indices; or an index array) or ``points`` (exactly one of the two)."""
     n = X.shape[0]
-    if isinstance(landmarks, (int, np.integer)) and not isinstance(landmarks, bool):
-        m = check_int(landmarks, func, "landmarks", low=1, high=n)
+    if (indices is None) == (points is None):
+        raise fail(func, "indices", "be given (a count or an index array), or else `points` (exactly one "
+                   "of the two)", "both" if indices is not None else "neither")
+    if indices is not None and np.ndim(indices) == 2:
+        warnings.warn(f"{func}: landmark points given as `indices` are deprecated; pass them as `points`",
+                      DeprecationWarning, stacklevel=3)
+        indices, points = None, indices
+    if points is not None:
+        Z = check_points(points, func, "points", dtype=np.float64)
+        check_same_dim(X, Z, func, "X", "points")
+        return Z, None
+    if isinstance(indices, (int, np.integer)) and not isinstance(indices, bool):
+        m = check_int(indices, func, "indices", low=1, high=n)
         idx = np.sort(as_generator(rng).choice(n, size=m, replace=False))
         return X[idx], idx
-    arr = np.asarray(landmarks)
-    if arr.ndim == 2:
-        Z = check_points(arr, func, "landmarks", dtype=np.float64)
-        check_same_dim(X, Z, func, "X", "landmarks")
-        return Z, None
-    idx = check_indices(arr, n, func, "landmarks")
+    idx = check_indices(indices, n, func, "indices")
     return X[idx], idx
 
 
-def nystrom_kpca(kernel, X, n_components: int, landmarks, *, core: str = "eig", rcond: float | None = None,
-                 gamma: float | None = None, rng=None) -> KPCAResult:
+def nystrom_kpca(kernel, X, k: int | None = None, indices=None, *, points=None, core: str = "eig",
+                 rcond: float | None = None, lam: float | None = None, rng=None, n_components: int | None = None,
+                 landmarks=None, gamma: float | None = None) -> KPCAResult:
     """Nyström kernel PCA: KPCA restricted to the span of the landmarks' feature vectors.
 
     Solves the generalised eigenproblem ``(1/n) K_mn K_nm α = μ K_mm α`` (algorithms.md §5.1) as
@@ -227,17 +249,20 @@ def nystrom_kpca(kernel, X, n_components: int, landmarks, *, core: str = "eig", 
     ----------
     kernel : Kernel or str
     X : ndarray of shape (n, d)
-    n_components : int
+    k : int
         ℓ <= number of landmarks kept by the core.
-    landmarks : int, 1-D index array or 2-D array of points
+    indices : int or 1-D index array
         An int m draws m distinct indices uniformly (``rng``); indices (e.g. from
-        :func:`kernapprox.sample_landmarks`) select data points; a 2-D array gives landmark points
-        that need not be data points (e.g. k-means centres).
+        :func:`kernapprox.sample_landmarks`) select data points.
+    points : ndarray of shape (m, d), optional
+        Landmark points that need not be data points (e.g. k-means centres), instead of ``indices``.
     core : {"eig", "pinv", "shifted_cholesky", "ridge"}
         Root of the pseudo-inverse of K_mm (:func:`kernapprox._cores.psd_core`).
-    rcond, gamma : float, optional
-        Passed to the core (``gamma`` for ``"ridge"``).
+    rcond, lam : float, optional
+        Passed to the core (``lam`` for ``"ridge"``).
     rng : None, int, Generator
+    n_components, landmarks, gamma
+        Deprecated aliases of ``k``, ``indices`` (or ``points`` for a 2-D array) and ``lam``.
 
     Returns
     -------
@@ -259,24 +284,28 @@ def nystrom_kpca(kernel, X, n_components: int, landmarks, *, core: str = "eig", 
     Algorithm as in algorithms.md §5.1 [I/M].
     """
     func = "nystrom_kpca"
+    k = _required_k(func, deprecated_alias(func, "n_components", n_components, "k", k))
+    indices = deprecated_alias(func, "landmarks", landmarks, "indices", indices)
+    lam_name = "lam" if gamma is None else "gamma"
+    lam = deprecated_alias(func, "gamma", gamma, "lam", lam)
     kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     check_choice(core, PSD_CORES, func, "core")
     rcond = check_rcond(rcond, func)
-    if gamma is not None:
-        gamma = check_positive(gamma, func, "gamma")
+    if lam is not None:
+        lam = check_positive(lam, func, lam_name)
     as_generator(rng, func)
     n = X.shape[0]
-    Z, idx = _landmarks(landmarks, X, rng, func)
+    Z, idx = _landmarks(indices, points, X, rng, func)
     m = Z.shape[0]
-    n_components = check_int(n_components, func, "n_components", low=1, high=m)
+    k = check_int(k, func, "k", low=1, high=m)
     W = _block(kernel, Z, Z, func)
     Knm = _block(kernel, X, Z, func)
-    pc = psd_core(W, core, rcond=rcond, gamma=gamma, func=func)
+    pc = psd_core(W, core, rcond=rcond, lam=lam, func=func)
     F = pc.apply(Knm)                                   # (n, r)
     Cov = F.T @ F / n
     mu, B = np.linalg.eigh(0.5 * (Cov + Cov.T))
-    mu, B = _top(mu, B, n_components, func, "the landmark covariance (too few independent landmarks)")
+    mu, B = _top(mu, B, k, func, "the landmark covariance (too few independent landmarks)")
     # α = R B with R = L⁻ᵀ (Cholesky cores: a triangular solve, L⁻¹ never formed) or the dense R
     coef = sla.solve_triangular(pc.L, B, lower=True, trans="T") if pc.L is not None else pc.R @ B
     cols = np.asarray(pc.cols)
@@ -285,17 +314,20 @@ def nystrom_kpca(kernel, X, n_components: int, landmarks, *, core: str = "eig", 
     return KPCAResult("nystrom", kernel, mu, Z[cols], coef, info=info)
 
 
-def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff", rng=None,
-             feature_map=None, **options) -> KPCAResult:
+def rff_kpca(kernel, X, k: int | None = None, n_features: int | None = None, *, kind: str = "rff", rng=None,
+             feature_map=None, n_components: int | None = None, **options) -> KPCAResult:
     """Random-feature kernel PCA: PCA of ``z(x)`` with ``E[z(x)ᵀz(y)] = k(x, y)``.
 
     Parameters
     ----------
     kernel : Kernel or str
     X : ndarray of shape (n, d)
-    n_components : int
+    k : int
+        ℓ, the number of components.
     n_features : int
         m, the number of random draws passed to :func:`kernapprox.random_features`.
+    n_components : int
+        Deprecated alias of ``k``.
     kind : str
         Feature kind (``"rff"``, ``"orf"``, ``"rff_sincos"``, …; see ``random_features``).
     rng : None, int, Generator
@@ -323,6 +355,7 @@ def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff"
     trade-off", Ann. Statist. 50(5), 2022 [S/M]; Rahimi & Recht 2007. algorithms.md §5.1, §9.3.
     """
     func = "rff_kpca"
+    k = _required_k(func, deprecated_alias(func, "n_components", n_components, "k", k))
     kernel = check_kernel(kernel, func)
     X = check_points(X, func, "X", dtype=np.float64)
     n = X.shape[0]
@@ -338,15 +371,15 @@ def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff"
     if Zf.ndim != 2 or Zf.shape[0] != n:
         raise fail(func, "feature_map", f"map X to an array of shape ({n}, D)", f"shape {Zf.shape}")
     D = Zf.shape[1]
-    n_components = check_int(n_components, func, "n_components", low=1, high=min(n, D))
+    k = check_int(k, func, "k", low=1, high=min(n, D))
     if D <= n:
         Cz = Zf.T @ Zf / n                        # primal: D×D feature covariance
         mu, Bz = np.linalg.eigh(0.5 * (Cz + Cz.T))
-        mu, Bz = _top(mu, Bz, n_components, func, "the feature covariance")
+        mu, Bz = _top(mu, Bz, k, func, "the feature covariance")
     else:
         Gz = Zf @ Zf.T / n                        # dual: same nonzero spectrum, n×n
         mu, Uz = np.linalg.eigh(0.5 * (Gz + Gz.T))
-        mu, Uz = _top(mu, Uz, n_components, func, "the feature covariance")
+        mu, Uz = _top(mu, Uz, k, func, "the feature covariance")
         Bz = Zf.T @ Uz / np.sqrt(n * mu)          # unit eigenvectors of ZᵀZ/n
     info = {"n": n, "n_features": D, "kind": kind, "n_evals": 0}
     S = Zf @ Bz                                   # training scores (n, ℓ)
@@ -360,35 +393,40 @@ def rff_kpca(kernel, X, n_components: int, n_features: int, *, kind: str = "rff"
     return KPCAResult("rff", kernel, mu, X, coef, feature_map, Bz, info=info)
 
 
-def kpca(kernel, X, n_components: int, *, method: str = "nystrom", landmarks=None, n_features=None,
-         rng=None, **options) -> KPCAResult:
-    """Dispatcher: ``method="exact" | "nystrom" (landmarks=...) | "rff" (n_features=...)``."""
+def kpca(kernel, X, k: int | None = None, *, method: str = "nystrom", indices=None, points=None,
+         n_features=None, rng=None, n_components: int | None = None, landmarks=None, **options) -> KPCAResult:
+    """Dispatcher: ``method="exact" | "nystrom" (indices=... or points=...) | "rff" (n_features=...)``.
+
+    ``n_components`` and ``landmarks`` are deprecated aliases of ``k`` and ``indices``; ``options``
+    go to the method (``core``, ``rcond``, ``lam`` for Nyström; the feature options for rff)."""
     func = "kpca"
+    k = _required_k(func, deprecated_alias(func, "n_components", n_components, "k", k))
+    indices = deprecated_alias(func, "landmarks", landmarks, "indices", indices)
     check_choice(method, ("exact", "nystrom", "rff"), func, "method")
     gen = as_generator(rng, func)
     # every keyword is checked whichever method runs: one that the method does not use is refused
     # (method="rff" hands its options to random_features, which refuses unknown ones)
     if method != "rff":
-        check_options(options, {"exact": (), "nystrom": ("core", "rcond", "gamma")}[method],
+        check_options(options, {"exact": (), "nystrom": ("core", "rcond", "lam", "gamma")}[method],
                       f"kpca(method={method!r})")
     # options of the other methods are validated too (a sweep may pass them all), never ignored unread
-    if method != "nystrom" and landmarks is not None:
+    if method != "nystrom" and (indices is not None or points is not None):
         n = check_points(X, func, "X").shape[0]
-        if np.ndim(landmarks) == 0:
-            check_int(landmarks, func, "landmarks", low=1, high=n)
-        elif np.ndim(landmarks) == 1:
-            check_indices(landmarks, n, func, "landmarks")
+        if indices is not None and np.ndim(indices) == 0:
+            check_int(indices, func, "indices", low=1, high=n)
+        elif indices is not None and np.ndim(indices) == 1:
+            check_indices(indices, n, func, "indices")
         else:
-            check_points(landmarks, func, "landmarks")
+            check_points(indices if points is None else points, func, "points")
     if method != "rff" and n_features is not None:
         check_int(n_features, func, "n_features", low=1)
     rng = gen
     if method == "exact":
-        return exact_kpca(kernel, X, n_components)
+        return exact_kpca(kernel, X, k)
     if method == "nystrom":
-        if landmarks is None:
-            raise fail(func, "landmarks", "be given for method='nystrom'", None)
-        return nystrom_kpca(kernel, X, n_components, landmarks, rng=rng, **options)
+        if indices is None and points is None:
+            raise fail(func, "indices", "be given for method='nystrom' (or else `points`)", None)
+        return nystrom_kpca(kernel, X, k, indices, points=points, rng=rng, **options)
     if n_features is None and options.get("feature_map") is None:
         raise fail(func, "n_features", "be given for method='rff'", None)
-    return rff_kpca(kernel, X, n_components, n_features, rng=rng, **options)
+    return rff_kpca(kernel, X, k, n_features, rng=rng, **options)

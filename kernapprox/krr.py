@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
+from ._aliases import deprecated_alias
 from ._cores import psd_core
 from .kernels import Kernel
 from .matrix import KernelMatrix
@@ -36,7 +37,7 @@ from ._validation import as_generator, check_choice, check_indices, check_int, c
 from .sketch import KINDS as SKETCH_KINDS
 from .sketch import Sketch, DenseSketch, make_sketch
 
-__all__ = ["sketched_krr", "nystrom_krr", "KRRModel", "EIG_CLIP"]
+__all__ = ["sketched_krr", "nystrom_krr", "KRRModel"]
 
 #: relative threshold below which eigenvalues of Sᵀ K S are treated as zero (round-off level)
 EIG_CLIP = 10.0 * float(np.finfo(np.float64).eps)
@@ -188,8 +189,8 @@ def sketched_krr(KM, y, lam: float, sketch, *, s: int | None = None, rng=None, *
     return KRRModel(KM.kernel, X_support, coef, theta, fitted, info)
 
 
-def nystrom_krr(KM, y, lam: float, idx=None, *, k: int | None = None, rng=None) -> KRRModel:
-    """Nyström KRR: ``α`` supported on landmarks ``idx`` (sketched KRR with a column selection).
+def nystrom_krr(KM, y, lam: float, indices=None, *, k: int | None = None, rng=None, idx=None) -> KRRModel:
+    """Nyström KRR: ``α`` supported on landmarks ``indices`` (sketched KRR with a column selection).
 
     Solves ``(K_{n,I}ᵀ K_{n,I} + nλ K_{I,I}) θ = K_{n,I}ᵀ y`` (Rudi et al. 2015, Eq. (7)).
 
@@ -198,12 +199,13 @@ def nystrom_krr(KM, y, lam: float, idx=None, *, k: int | None = None, rng=None) 
     KM : KernelMatrix (n×n)
     y : ndarray of shape (n,) or (n, t)
     lam : float > 0
-    idx : int indices of the landmarks, or None to draw ``k`` uniformly without replacement.
-    k : int, optional — number of uniform landmarks when ``idx`` is None.
+    indices : int indices of the landmarks, or None to draw ``k`` uniformly without replacement.
+    k : int, optional — number of uniform landmarks when ``indices`` is None.
+    idx : deprecated alias of ``indices``.
 
     Notes
     -----
-    n·|idx| kernel entries; O(n k² + k³) time.
+    n·|indices| kernel entries; O(n k² + k³) time.
 
     References
     ----------
@@ -211,6 +213,8 @@ def nystrom_krr(KM, y, lam: float, idx=None, *, k: int | None = None, rng=None) 
     Eq. (7); Alaoui & Mahoney 2015; algorithms.md §1.2, §5.2.
     """
     func = "nystrom_krr"
+    idx_name = "indices" if idx is None else "idx"
+    idx = deprecated_alias(func, "idx", idx, "indices", indices)
     KM = _as_km(KM, func)
     n = KM.shape[0]
     y = _check_y(y, n, func)
@@ -220,9 +224,9 @@ def nystrom_krr(KM, y, lam: float, idx=None, *, k: int | None = None, rng=None) 
         k = check_int(k, func, "k", low=1, high=n)
     if idx is None:
         if k is None:
-            raise fail(func, "k", "be given when `idx` is None", None)
+            raise fail(func, "k", "be given when `indices` is None", None)
         idx = np.sort(gen.choice(n, size=k, replace=False))
-    idx = check_indices(idx, n, func, "idx")
+    idx = check_indices(idx, n, func, idx_name)
     before = KM.n_evals
     C = KM.columns(idx).astype(np.float64, copy=False)
     theta = _solve(C, C[idx], y, n * lam)

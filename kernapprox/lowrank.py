@@ -11,17 +11,19 @@ landmark indices, kernel entries evaluated, method, core policy, …). The symme
 """
 from __future__ import annotations
 
+import warnings
 from types import MappingProxyType
 
 import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import matrix as _matrix
-from ._validation import all_finite, check_bool, check_dense_cap, check_indices, check_matrix, fail, symmetry_gap
+from ._operators import require_psd, to_matrix
+from ._validation import all_finite, check_bool, check_dense_cap, check_matrix, fail
 
-__all__ = ["PSDLowRank", "SymLowRank", "LowRank", "MatrixOracle", "as_matrix_protocol", "require_psd"]
+__all__ = ["PSDLowRank", "SymLowRank", "LowRank"]
 
-# ``to_dense`` / ``MatrixOracle.dense`` share KernelMatrix's cap, read at call time:
+# ``to_dense`` shares KernelMatrix's cap, read at call time:
 # ``kernapprox.matrix.DENSE_CAP_ENTRIES`` is the one setting.
 
 
@@ -259,182 +261,19 @@ class LowRank(_Base):
         return Ql @ u, s, vt @ Qr.T
 
 
-class MatrixOracle:
-    """An explicit matrix (dense array or low-rank result) behind the kernel-matrix protocol.
-
-    Lets every sampler, :func:`kernapprox.nystrom` and :func:`kernapprox.rpcholesky` run on a matrix
-    that is not a kernel matrix — e.g. Nyström of a Nyström result, or a user's Gram matrix. Entries
-    are read (not re-evaluated) and counted in ``n_evals`` exactly as :class:`KernelMatrix` does.
-
-    Parameters
-    ----------
-    A : ndarray of shape (n, m), or PSDLowRank / SymLowRank / LowRank
-    is_psd : bool, optional
-        Whether A is PSD: a declaration, trusted (declared structure wins). Default: decided by
-        cheap checks, never a decomposition — True for a :class:`PSDLowRank`; for a
-        :class:`SymLowRank` from the signs of its λ (O(r)); for anything else square: symmetric by
-        the randomized test of :func:`kernapprox._validation.symmetry_gap` (O(n²) for a dense
-        array, O(n r) for factors), a non-negative diagonal, and Cauchy–Schwarz
-        ``A_ij² <= A_ii A_jj`` on the entries next to the diagonal. Those are necessary
-        conditions only; consumers that need PSD (:func:`kernapprox.nystrom`) also check the small
-        landmark block they read (``psd_declared`` is False then).
-
-    Notes
-    -----
-    ``kernel`` and ``X`` are None: landmarks given as points need a real kernel matrix.
-    """
-
-    #: relative tolerance of the automatic PSD decision (diagonal and 2×2 minors)
-    PSD_RTOL = 1e3 * float(np.finfo(np.float64).eps)
-
-    def __init__(self, A, *, is_psd: bool | None = None):
-        if is_psd is not None:
-            is_psd = check_bool(is_psd, "MatrixOracle", "is_psd")
-        if isinstance(A, _Base):
-            self._A = A
-            self._dense_A = None
-        else:
-            self._A = None
-            self._dense_A = check_matrix(A, "MatrixOracle", "A")
-        self.kernel = None
-        self.X = None
-        self.n_evals = 0
-        n, m = self.shape
-        eps = float(np.finfo(self.dtype if self.dtype in (np.float32, np.float64) else np.float64).eps)
-        if n != m:
-            self.symmetric = False
-        elif isinstance(A, (PSDLowRank, SymLowRank)):
-            self.symmetric = True
-        else:
-            mv = self._dense_A.__matmul__ if self._dense_A is not None else self._A.matvec
-            self.symmetric = symmetry_gap(mv, n, eps=eps)[0]
-        self.psd_declared = is_psd is not None or isinstance(A, (PSDLowRank, SymLowRank))
-        if is_psd is None:
-            if isinstance(A, PSDLowRank):
-                is_psd = True
-            elif isinstance(A, SymLowRank):
-                lam = np.asarray(A.lam)
-                is_psd = bool(lam.size == 0 or lam.min() >= -self.PSD_RTOL * np.abs(lam).max())
-            elif not self.symmetric:
-                is_psd = False
-            else:
-                is_psd = self._cheap_psd(eps)
-        self.is_psd = bool(is_psd)
-
-    def _cheap_psd(self, eps: float) -> bool:
-        """Necessary PSD conditions in O(n) entries: diag >= 0 and A_{i,i+1}² <= A_ii A_{i+1,i+1}."""
-        n = self.shape[0]
-        d = np.asarray(np.diagonal(self._dense_A) if self._dense_A is not None else self._A.diag(),
-                       dtype=np.float64)
-        dmax = float(np.abs(d).max(initial=0.0))
-        tol = max(self.PSD_RTOL, 10 * eps) * dmax
-        if np.any(d < -tol):
-            return False
-        if n > 1:
-            i = np.arange(n - 1)
-            off = np.asarray(self._pairs(i, i + 1), dtype=np.float64)
-            if np.any(np.abs(off) > np.sqrt(np.maximum(d[i], 0) * np.maximum(d[i + 1], 0)) + tol):
-                return False
-        return True
-
-    def _pairs(self, I, J) -> np.ndarray:
-        """Entries A[I[t], J[t]] (no counting)."""
-        if self._dense_A is not None:
-            return self._dense_A[I, J]
-        A = self._A
-        if isinstance(A, LowRank):
-            return np.einsum("ij,ij->i", A.L[I], A.R[J])
-        return np.array([self._get([i], [j])[0, 0] for i, j in zip(I, J)])
-
-    def _full(self):
-        return self._dense_A if self._dense_A is not None else self._A._dense()
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self._dense_A.shape if self._dense_A is not None else self._A.shape
-
-    @property
-    def dtype(self):
-        return self._dense_A.dtype if self._dense_A is not None else self._A.dtype
-
-    def reset(self) -> None:
-        self.n_evals = 0
-
-    def _get(self, I, J) -> np.ndarray:
-        if self._dense_A is not None:
-            return self._dense_A[np.ix_(I, J)]
-        A = self._A
-        if isinstance(A, PSDLowRank):
-            return A.F[I] @ A.F[J].T
-        if isinstance(A, SymLowRank):
-            return (A.U[I] * A.lam.astype(A.U.dtype)) @ A.U[J].T
-        return A.L[I] @ A.R[J].T
-
-    def diag(self) -> np.ndarray:
-        k = min(self.shape)
-        self.n_evals += k
-        if self._dense_A is not None:
-            return np.ascontiguousarray(np.diagonal(self._dense_A)[:k])
-        return np.asarray(self._A.diag())[:k]
-
-    def columns(self, idx) -> np.ndarray:
-        idx = check_indices(idx, self.shape[1], "MatrixOracle.columns", "idx")
-        self.n_evals += self.shape[0] * idx.size
-        return self._get(np.arange(self.shape[0]), idx)
-
-    def rows(self, idx) -> np.ndarray:
-        idx = check_indices(idx, self.shape[0], "MatrixOracle.rows", "idx")
-        self.n_evals += self.shape[1] * idx.size
-        return self._get(idx, np.arange(self.shape[1]))
-
-    def block(self, I, J) -> np.ndarray:
-        I = check_indices(I, self.shape[0], "MatrixOracle.block", "I")
-        J = check_indices(J, self.shape[1], "MatrixOracle.block", "J")
-        self.n_evals += I.size * J.size
-        return self._get(I, J)
-
-    def dense(self, *, force: bool = False) -> np.ndarray:
-        n, m = self.shape
-        check_dense_cap(n, m, _matrix.DENSE_CAP_ENTRIES, "MatrixOracle.dense", force=force)
-        self.n_evals += n * m
-        return np.array(self._full())
-
-    def matvec(self, V) -> np.ndarray:
-        self.n_evals += self.shape[0] * self.shape[1]
-        return self._A.matvec(V) if self._A is not None else self._dense_A @ np.asarray(V)
-
-    def __repr__(self):
-        return f"MatrixOracle(shape={self.shape}, is_psd={self.is_psd}, n_evals={self.n_evals})"
-
-
-_PROTOCOL = ("shape", "diag", "columns", "block")
+def MatrixOracle(A, *, is_psd: bool | None = None):
+    """Deprecated alias: ``kernapprox.as_matrix(A, psd=is_psd)`` (a dense array or low-rank result
+    behind the one matrix protocol, :mod:`kernapprox._operators`)."""
+    warnings.warn("kernapprox.lowrank.MatrixOracle is deprecated; use kernapprox.as_matrix(A, psd=...)",
+                  DeprecationWarning, stacklevel=2)
+    if is_psd is not None:
+        is_psd = check_bool(is_psd, "MatrixOracle", "is_psd")
+    return to_matrix(A, "MatrixOracle", "A", psd=is_psd)
 
 
 def as_matrix_protocol(KM, func: str, name: str = "KM"):
-    """``KM`` itself when it follows the kernel-matrix protocol (``.shape``, ``.diag()``,
-    ``.columns(idx)``, ``.block(I, J)``, …); a :class:`MatrixOracle` around a dense array or a
-    low-rank result; TypeError otherwise."""
-    if all(hasattr(KM, a) for a in _PROTOCOL):
-        return KM
-    if isinstance(KM, _Base):
-        return MatrixOracle(KM)
-    if isinstance(KM, (np.ndarray, list, tuple)) or hasattr(KM, "__array__"):
-        return MatrixOracle(check_matrix(KM, func, name, ndim=2))
-    raise fail(func, name, "be a KernelMatrix (or an object with .shape, .diag(), .columns(idx), "
-               ".block(I, J)), a dense array or a low-rank result", type(KM).__name__, TypeError)
-
-
-def require_psd(KM, func: str) -> None:
-    """The structure every PSD consumer (Nyström, the landmark samplers, Cholesky) requires of a
-    protocol object, checked the same way everywhere: square, and PSD by its ``is_psd`` (or its
-    ``kernel.is_psd``) — declared or cheaply decided (:class:`MatrixOracle`), never decomposed."""
-    n, m = KM.shape
-    if n != m:
-        raise fail(func, "KM", "be a square (PSD) kernel matrix K(X, X)", f"shape {KM.shape}")
-    v = getattr(KM, "is_psd", None)
-    if v is None:
-        v = getattr(getattr(KM, "kernel", None), "is_psd", False)
-    if not v:
-        name = getattr(getattr(KM, "kernel", None), "name", None) or type(KM).__name__
-        raise fail(func, "KM", "be positive semi-definite (use kernapprox.indefinite_nystrom or "
-                   "kernapprox.augmented_nystrom for non-PSD kernels)", f"a non-PSD matrix ({name}, is_psd=False)")
+    """Deprecated alias of :func:`kernapprox._operators.to_matrix` (``kernapprox.as_matrix`` with the
+    caller's name in error messages)."""
+    warnings.warn("kernapprox.lowrank.as_matrix_protocol is deprecated; use kernapprox.as_matrix",
+                  DeprecationWarning, stacklevel=2)
+    return to_matrix(KM, func, name)

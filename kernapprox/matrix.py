@@ -12,27 +12,26 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from . import kernels as _kernels
+from ._operators import Matrix
+from ._tiling import tile_rows
 from ._validation import (check_dense_cap, check_kernel, check_indices, check_int, check_matrix, check_points, check_same_dim, fail,
                           working_dtype)
 
-__all__ = ["KernelMatrix", "kernel_matvec", "DENSE_CAP_ENTRIES", "default_tile_rows"]
+__all__ = ["KernelMatrix", "kernel_matvec", "default_tile_rows"]
 
 #: ``KernelMatrix.dense`` refuses matrices with more entries than this unless ``force=True``
 #: (5e7 entries = 400 MB in float64).
 DENSE_CAP_ENTRIES = 50_000_000
 
-#: Target size in bytes of one tile of kernel entries (fits comfortably in L2/L3 per thread).
-TILE_BYTES = 4 * 1024 * 1024
-
 
 def default_tile_rows(m: int, itemsize: int = 8) -> int:
-    """Rows per tile so that a (rows × m) tile of kernel entries is about TILE_BYTES, clipped to
-    [16, 4096]: ``clip(TILE_BYTES // (m · itemsize), 16, 4096)``.
+    """Rows per tile so that a (rows × m) tile of kernel entries is about
+    :data:`kernapprox._tiling.TILE_BYTES`, clipped to [16, 4096].
 
     ``m`` >= 1 (columns of the tile), ``itemsize`` in [1, 64] (bytes per entry, numpy's itemsizes)."""
     m = check_int(m, "default_tile_rows", "m", low=1)
     itemsize = check_int(itemsize, "default_tile_rows", "itemsize", low=1, high=64)
-    return int(max(16, min(4096, TILE_BYTES // (m * itemsize))))
+    return tile_rows(m, itemsize, low=16, high=4096)
 
 
 def _n_workers() -> int:
@@ -44,9 +43,12 @@ def _n_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _matvec_tiled(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
+def stream_matvec(kernel: _kernels.Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
                   acc_dtype) -> np.ndarray:
-    """K(X, Y) @ V by row tiles (and column tiles when Y is long); no validation.
+    """``K(X, Y) @ V`` by row tiles (and column tiles when Y is long): the unvalidated fast path of
+    :func:`kernel_matvec` (as ``Kernel.block`` is of ``Kernel.__call__``) for callers that checked
+    their operands — X (n, d), Y (m, d) and V (m, r) C-contiguous arrays of one float dtype; the
+    result (n, r) is accumulated in ``acc_dtype``.
 
     Gaussian / exponential: the fused numba path (:func:`kernapprox._numba.kernel_matvec_fast`). Other
     kernels (or wide V): numpy tiles; row panels are shared out to a few Python threads (numpy, BLAS and
@@ -117,22 +119,23 @@ def kernel_matvec(kernel, X, Y, V, *, accumulate: str | None = None) -> np.ndarr
 
 def _matvec_checked(kernel, A, B, V, accumulate, func: str) -> np.ndarray:
     """``K(A, B) @ V`` for validated points A, B and V (1-D or 2-D, one row per point of B): checks
-    ``accumulate``, picks the working dtype, streams :func:`_matvec_tiled`, keeps V's shape."""
+    ``accumulate``, picks the working dtype, streams :func:`stream_matvec`, keeps V's shape."""
     if accumulate not in (None, "float64"):
         raise fail(func, "accumulate", "be None or 'float64'", repr(accumulate))
     dt = working_dtype(A, B, V)
     vec = V.ndim == 1
     V2 = np.ascontiguousarray(V.reshape(V.shape[0], -1).astype(dt, copy=False))
     acc = np.dtype(np.float64) if accumulate == "float64" else dt
-    out = _matvec_tiled(kernel, A.astype(dt, copy=False), B.astype(dt, copy=False), V2, acc)
+    out = stream_matvec(kernel, A.astype(dt, copy=False), B.astype(dt, copy=False), V2, acc)
     return out[:, 0] if vec else out
 
 
-class KernelMatrix:
+class KernelMatrix(Matrix):
     """Lazy kernel matrix ``K[i, j] = kernel(x_i, y_j)`` (``Y = None``: the square matrix K(X, X)).
 
-    Entries are evaluated only when asked, and ``n_evals`` counts every kernel entry evaluated so
-    far (diagonal entries included), which is how the samplers prove their cost.
+    A protocol object of :func:`kernapprox.as_matrix` (``as_matrix(KM) is KM``). Entries are
+    evaluated only when asked, and ``n_evals`` counts every kernel entry evaluated so far (diagonal
+    entries included), which is how the samplers prove their cost.
 
     Parameters
     ----------
@@ -149,6 +152,8 @@ class KernelMatrix:
     ((100, 100), (100, 2), 200)
     """
 
+    psd_declared = True
+
     def __init__(self, kernel, X, Y=None):
         func = "KernelMatrix"
         self.kernel = check_kernel(kernel, func)
@@ -161,7 +166,6 @@ class KernelMatrix:
         self.X = X
         self.Y = Y
         self.symmetric = Y is None
-        self.n_evals = 0
 
     # -- basic properties ------------------------------------------------------------------------
     @property
@@ -177,55 +181,33 @@ class KernelMatrix:
         return self.X.dtype
 
     @property
-    def is_psd(self) -> bool:
-        """True when the matrix is PSD: a square K(X, X) of a PSD kernel."""
+    def psd(self) -> bool:
+        """True when the matrix is PSD: a square K(X, X) of a PSD kernel (by construction)."""
         return self.symmetric and self.kernel.is_psd
 
     def __repr__(self) -> str:
         return f"KernelMatrix({self.kernel!r}, shape={self.shape}, dtype={self.dtype}, n_evals={self.n_evals})"
 
-    def reset(self) -> None:
-        """Reset the evaluation counter ``n_evals`` to zero."""
-        self.n_evals = 0
-
-    def _count(self, k: int) -> None:
-        self.n_evals += int(k)
-
-    # -- entries --------------------------------------------------------------------------------
-    def diag(self) -> np.ndarray:
-        """Diagonal ``K[i, i]``, i < min(n, m) (n entries for a square matrix)."""
+    # -- entries (unvalidated, uncounted: the public methods of Matrix validate and count) -------
+    def _diag(self) -> np.ndarray:
         if self.symmetric:
-            self._count(self.X.shape[0])
             return self.kernel.diag_of(self.X)
         k = min(self.shape)
-        self._count(k)
         return self.kernel.pairs(self.X[:k], self._Y[:k])
 
-    def columns(self, idx) -> np.ndarray:
-        """Columns ``K[:, idx]``, shape (n, len(idx))."""
-        idx = check_indices(idx, self.shape[1], "KernelMatrix.columns", "idx")
-        self._count(self.shape[0] * idx.size)
+    def _columns(self, idx) -> np.ndarray:
         return self.kernel.block(self.X, self._Y[idx])
 
-    def rows(self, idx) -> np.ndarray:
-        """Rows ``K[idx, :]``, shape (len(idx), m)."""
-        idx = check_indices(idx, self.shape[0], "KernelMatrix.rows", "idx")
-        self._count(self.shape[1] * idx.size)
+    def _rows(self, idx) -> np.ndarray:
         return self.kernel.block(self.X[idx], self._Y)
 
-    def block(self, I, J) -> np.ndarray:
-        """Sub-matrix ``K[I][:, J]``, shape (len(I), len(J))."""
-        I = check_indices(I, self.shape[0], "KernelMatrix.block", "I")
-        J = check_indices(J, self.shape[1], "KernelMatrix.block", "J")
-        self._count(I.size * J.size)
+    def _block(self, I, J) -> np.ndarray:
         return self.kernel.block(self.X[I], self._Y[J])
 
-    def dense(self, *, force: bool = False) -> np.ndarray:
-        """The whole matrix; refuses above ``DENSE_CAP_ENTRIES`` entries unless ``force=True``."""
-        n, m = self.shape
-        check_dense_cap(n, m, DENSE_CAP_ENTRIES, "KernelMatrix.dense", force=force,
-                        hint=", or use matvec/columns")
-        self._count(n * m)
+    def _entries(self, I, J) -> np.ndarray:
+        return self.kernel.pairs(self.X[I], self._Y[J])
+
+    def _dense(self) -> np.ndarray:
         return self.kernel.block(self.X, self._Y)
 
     # -- products -------------------------------------------------------------------------------
@@ -236,7 +218,7 @@ class KernelMatrix:
             raise ValueError(f"{func}: `V` must have shape ({B.shape[0]},) or ({B.shape[0]}, r); "
                              f"got V.shape={V.shape}")
         out = _matvec_checked(self.kernel, A, B, V, accumulate, func)
-        self._count(A.shape[0] * B.shape[0])
+        self.count(A.shape[0] * B.shape[0])
         return out
 
     def matvec(self, V, *, accumulate: str | None = None) -> np.ndarray:
@@ -247,6 +229,15 @@ class KernelMatrix:
         """``Kᵀ @ U`` (= K @ U for a symmetric matrix); counts n·m evaluations."""
         return self._product(self._Y, self.X, U, "KernelMatrix.rmatvec", accumulate)
 
+    matmat = matvec
+    rmatmat = rmatvec
+
+    def _matmat(self, V):
+        return _matvec_checked(self.kernel, self.X, self._Y, V, None, "KernelMatrix.matvec")
+
+    def _rmatmat(self, U):
+        return _matvec_checked(self.kernel, self._Y, self.X, U, None, "KernelMatrix.rmatvec")
+
     def __matmul__(self, V):
         return self.matvec(V)
 
@@ -256,6 +247,19 @@ class KernelMatrix:
         if self.symmetric:
             return self
         return KernelMatrix(self.kernel, self._Y, self.X)
+
+    def astype(self, dtype) -> "KernelMatrix":
+        """The same kernel matrix on points converted to ``dtype`` (entries evaluated in it),
+        sharing this matrix's evaluation counter."""
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        out = KernelMatrix.__new__(KernelMatrix)
+        out.kernel, out.symmetric = self.kernel, self.symmetric
+        out.X = self.X.astype(dtype)
+        out.Y = None if self.Y is None else self.Y.astype(dtype)
+        out.share_counter(self)
+        return out
 
     def as_operator(self) -> spla.LinearOperator:
         """A :class:`scipy.sparse.linalg.LinearOperator` whose products stream through :meth:`matvec`."""

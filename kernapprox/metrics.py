@@ -31,17 +31,17 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import ndtri
 
+from ._aliases import deprecated_alias
+from ._operators import DifferenceMatrix, to_matrix
+from ._tiling import EPS, row_tiles, tile_rows
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_memory,
                           check_probability, check_real, fail, symmetry_gap, warn)
 
 __all__ = [
     "ErrorEstimate", "SpectralError", "spectral_error", "spectral_norm", "frobenius_error", "trace_error",
     "relative_spectral_error", "relative_frobenius_error", "relative_trace_error", "attention_output_loss",
-    "EXACT_MAX_ENTRIES", "EXACT_SMALL_SIDE", "LANCZOS_TOL", "LANCZOS_BLOCK", "LANCZOS_BLOCK_KERNEL", "LANCZOS_MAX_ITER",
-    "KW_FAIL_PROB", "HUTCHINSON_SAMPLES",
 ]
 
-EPS = float(np.finfo(np.float64).eps)
 #: ``method="auto"`` computes exactly when the difference has at most this many entries (1000×1000).
 EXACT_MAX_ENTRIES = 1_000_000
 #: ... or when its short side is at most this long (tall-skinny: the SVD costs O(n·m·min(n, m)))
@@ -74,6 +74,8 @@ KW_FAIL_PROB = 1e-3
 #: 1.648 (≈ √e; the value also quoted by later work, e.g. Urschel 2021); hence ``upper_prob`` is
 #: documented as a probabilistic bound that rests on this unverified constant, not as a rigorous one.
 KW_CONSTANT = 1.648
+#: Default failure probability δ of the Hutchinson CLT brackets (level 1 − δ).
+HUTCHINSON_DELTA = 0.05
 #: Default number of probe vectors of the Hutchinson estimators.
 HUTCHINSON_SAMPLES = 64
 #: Upper bound on ``n_samples`` is ``max(N, HUTCHINSON_MIN_CAP)`` (N = the probed dimension): N products
@@ -81,10 +83,6 @@ HUTCHINSON_SAMPLES = 64
 HUTCHINSON_MIN_CAP = 1024
 #: Probe vectors are applied in blocks of at most this many columns.
 PROBE_BLOCK = 32
-#: Two operands count as symmetric when max|A − Aᵀ| <= SYM_EPS_MULTIPLE · eps · max|A| (dense only).
-SYM_EPS_MULTIPLE = 100.0
-#: Rows per tile of the streamed Frobenius / diagonal computations target this many bytes.
-TILE_BYTES = 8 * 1024 * 1024
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -151,248 +149,23 @@ SpectralError = ErrorEstimate
 
 
 # ---------------------------------------------------------------------------------------------------
-# operands
+# operands: the one matrix protocol, in float64
 # ---------------------------------------------------------------------------------------------------
-def _is_kernel_matrix(obj) -> bool:
-    return all(hasattr(obj, a) for a in ("kernel", "X", "shape", "matvec")) and not isinstance(obj, np.ndarray)
+def _difference(A, B, func: str, symmetric=None) -> DifferenceMatrix:
+    """The error operator ``A − B`` (B may be None) over float64 views of the operands
+    (:func:`kernapprox._operators.to_matrix`; a float32 kernel matrix is evaluated in float64)."""
+    MA = to_matrix(A, func, "A").astype(np.float64)
+    MB = None if B is None else to_matrix(B, func, "B").astype(np.float64)
+    return DifferenceMatrix(MA, MB, symmetric=symmetric, func=func)
 
 
-def _is_in_memory_kernel_matrix(obj) -> bool:
-    from .matrix import KernelMatrix
-    return isinstance(obj, KernelMatrix)
+def _mm(M: DifferenceMatrix, V: np.ndarray) -> np.ndarray:
+    """``(A − B) V`` for V float64 (N, b), float64 (n, b), counted in M.matvecs / M.passes."""
+    return M.matmat(V, accumulate="float64").reshape(M.shape[0], -1)
 
 
-def _is_lowrank(obj) -> bool:
-    from .lowrank import LowRank, PSDLowRank, SymLowRank
-    return isinstance(obj, (PSDLowRank, SymLowRank, LowRank))
-
-
-def _tile_rows(m: int) -> int:
-    return int(max(1, min(4096, TILE_BYTES // max(1, 8 * m))))
-
-
-class _Operand:
-    """A uniform float64 view of one operand: products, row tiles, diagonal, dense, symmetry."""
-
-    _source = None   # the kernel-matrix object behind a "linop" operand built from its .as_operator()
-
-    def __init__(self, obj, func: str, name: str):
-        self.obj = obj
-        self.name = name
-        if isinstance(obj, _Operand):  # pragma: no cover - internal reuse
-            self.__dict__.update(obj.__dict__)
-            return
-        if _is_lowrank(obj):
-            self.kind = "lowrank"
-            self.shape = tuple(obj.shape)
-            from .lowrank import LowRank
-            if isinstance(obj, LowRank):
-                self.symmetric = obj.shape[0] == obj.shape[1] and (
-                    obj.L is obj.R or np.array_equal(obj.L, obj.R))
-            else:
-                self.symmetric = True
-        elif _is_kernel_matrix(obj) and not _is_in_memory_kernel_matrix(obj) and hasattr(obj, "as_operator"):
-            # another backend's kernel matrix (e.g. DaskKernelMatrix): its products, rows and diagonal
-            # run where its points live; pulling .X to the driver would defeat it
-            self.kind = "linop"
-            self._source = obj
-            self.obj = obj.as_operator()
-            self.shape = tuple(self.obj.shape)
-            sym = getattr(self.obj, "symmetric", None)
-            self.symmetric = bool(sym) if sym is not None and self.shape[0] == self.shape[1] else False
-        elif _is_kernel_matrix(obj):
-            self.kind = "kernel"
-            self.shape = tuple(obj.shape)
-            sym = getattr(obj, "symmetric", None)
-            if sym is None:
-                sym = getattr(obj, "Y", 0) is None
-            self.symmetric = bool(sym) and self.shape[0] == self.shape[1]
-            self._X64 = np.asarray(obj.X, dtype=np.float64)
-            Y = getattr(obj, "Y", None)
-            self._Y64 = self._X64 if Y is None else np.asarray(Y, dtype=np.float64)
-        elif isinstance(obj, spla.LinearOperator):
-            self.kind = "linop"
-            self.shape = tuple(obj.shape)
-            sym = getattr(obj, "symmetric", None)
-            self.symmetric = bool(sym) if sym is not None and self.shape[0] == self.shape[1] else False
-        elif sp.issparse(obj):
-            self.kind = "sparse"
-            self.obj = sp.csr_matrix(obj, dtype=np.float64)
-            if not np.isfinite(self.obj.data).all():
-                raise fail(func, name, "hold only finite values (no NaN or inf)", "non-finite entries")
-            self.shape = tuple(self.obj.shape)
-            self.symmetric = self.shape[0] == self.shape[1] and abs(self.obj - self.obj.T).max() == 0
-        else:
-            try:
-                A = check_matrix(obj, func, name, ndim=2, dtype=np.float64)
-            except TypeError:
-                raise fail(func, name, "be an ndarray, sparse matrix, KernelMatrix, low-rank result or "
-                           "LinearOperator", type(obj).__name__, TypeError) from None
-            self.kind = "dense"
-            self.obj = A
-            self.shape = A.shape
-            if A.shape[0] == A.shape[1]:
-                scale = float(np.max(np.abs(A))) if A.size else 0.0
-                self.symmetric = bool(np.max(np.abs(A - A.T)) <= SYM_EPS_MULTIPLE * EPS * scale)
-            else:
-                self.symmetric = False
-        if len(self.shape) != 2 or self.shape[0] < 1 or self.shape[1] < 1:
-            raise fail(func, name, "be a non-empty 2-D operator", f"shape {self.shape}")
-
-    # products (V is float64 (m, b); returns float64 (n, b)) -----------------------------------------
-    def mm(self, V: np.ndarray) -> np.ndarray:
-        o = self.obj
-        if self.kind in ("dense", "sparse"):
-            out = o @ V
-        elif self.kind == "kernel":
-            out = o.matvec(V)
-        elif self.kind == "lowrank":
-            out = o.matvec(V)
-        else:
-            out = o.matmat(V)
-        return np.asarray(out, dtype=np.float64).reshape(self.shape[0], -1)
-
-    def rmm(self, U: np.ndarray) -> np.ndarray:
-        o = self.obj
-        if self.kind in ("dense", "sparse"):
-            out = o.T @ U
-        elif self.symmetric:
-            return self.mm(U)
-        elif self.kind == "kernel":
-            if hasattr(o, "rmatvec"):
-                out = o.rmatvec(U)
-            else:
-                out = o.T.matvec(U)
-        elif self.kind == "lowrank":
-            out = o.rmatvec(U)
-        else:
-            out = o.rmatmat(U)
-        return np.asarray(out, dtype=np.float64).reshape(self.shape[1], -1)
-
-    # entries ---------------------------------------------------------------------------------------
-    def rows(self, i0: int, i1: int) -> np.ndarray:
-        """Rows i0:i1 as a dense float64 block."""
-        o = self.obj
-        if self.kind == "dense":
-            return o[i0:i1]
-        if self.kind == "sparse":
-            return o[i0:i1].toarray()
-        if self.kind == "kernel":
-            blk = o.kernel.block(self._X64[i0:i1], self._Y64)
-            if hasattr(o, "n_evals"):
-                o.n_evals += (i1 - i0) * self.shape[1]
-            return np.asarray(blk, dtype=np.float64)
-        if self.kind == "lowrank":
-            from .lowrank import LowRank, PSDLowRank
-            if isinstance(o, PSDLowRank):
-                F = np.asarray(o.F, dtype=np.float64)
-                return F[i0:i1] @ F.T
-            if isinstance(o, LowRank):
-                return np.asarray(o.L[i0:i1], dtype=np.float64) @ np.asarray(o.R, dtype=np.float64).T
-            U = np.asarray(o.U, dtype=np.float64)
-            return (U[i0:i1] * o.lam) @ U.T
-        if self._source is not None:
-            return np.asarray(self._source.rows(np.arange(i0, i1)), dtype=np.float64)
-        # LinearOperator: rows = (Aᵀ E_I)ᵀ
-        E = np.zeros((self.shape[0], i1 - i0))
-        E[np.arange(i0, i1), np.arange(i1 - i0)] = 1.0
-        return self.rmm(E).T
-
-    def diag(self) -> np.ndarray:
-        o = self.obj
-        if self.kind == "dense":
-            return np.diag(o).copy()
-        if self.kind == "sparse":
-            return o.diagonal()
-        if self.kind in ("kernel", "lowrank"):
-            return np.asarray(o.diag(), dtype=np.float64)
-        if self._source is not None:
-            return np.asarray(self._source.diag(), dtype=np.float64)
-        k = min(self.shape)
-        out = np.empty(k)
-        step = max(1, min(PROBE_BLOCK * 8, k))
-        for i0 in range(0, k, step):
-            i1 = min(k, i0 + step)
-            E = np.zeros((self.shape[1], i1 - i0))
-            E[np.arange(i0, i1), np.arange(i1 - i0)] = 1.0
-            out[i0:i1] = self.mm(E)[np.arange(i0, i1), np.arange(i1 - i0)]
-        return out
-
-    def dense(self) -> np.ndarray:
-        o = self.obj
-        if self.kind == "dense":
-            return o
-        if self.kind == "sparse":
-            return o.toarray()
-        if self.kind == "kernel" or self._source is not None:
-            return self.rows(0, self.shape[0])
-        if self.kind == "lowrank":
-            return np.asarray(o.to_dense(force=True), dtype=np.float64)
-        n, m = self.shape
-        if m <= n:
-            return self.mm(np.eye(m))
-        return self.rmm(np.eye(n)).T
-
-
-class _Difference:
-    """The error operator M = A − B (B may be absent)."""
-
-    def __init__(self, A, B, func: str, symmetric=None):
-        self.A = _Operand(A, func, "A")
-        self.B = None if B is None else _Operand(B, func, "B")
-        if self.B is not None and self.A.shape != self.B.shape:
-            raise ValueError(f"{func}: `A` and `B` must have the same shape; got A.shape={self.A.shape} "
-                             f"and B.shape={self.B.shape}")
-        self.shape = self.A.shape
-        if symmetric is None:
-            symmetric = self.A.symmetric and (self.B is None or self.B.symmetric)
-        elif symmetric and self.shape[0] != self.shape[1]:
-            raise fail(func, "symmetric", "be False or None for a rectangular operator", symmetric)
-        self.symmetric = bool(symmetric)
-        self.matvecs = 0
-        self.passes = 0
-        self.scale = 0.0      # max ‖A q‖ + max ‖B q‖ over unit probe columns: a lower estimate of ‖A‖ + ‖B‖
-
-    def _track(self, PA, PB):
-        sa = float(np.max(np.linalg.norm(PA, axis=0))) if PA.size else 0.0
-        sb = float(np.max(np.linalg.norm(PB, axis=0))) if PB is not None and PB.size else 0.0
-        self.scale = max(self.scale, sa + sb)
-
-    def _count(self, b):
-        self.matvecs += int(b)
-        self.passes += 1
-
-    def _product(self, method: str, V):
-        """``A.method(V) − B.method(V)``, counted and tracked (method: "mm" or "rmm")."""
-        self._count(V.shape[1])
-        out = getattr(self.A, method)(V)
-        other = None if self.B is None else getattr(self.B, method)(V)
-        self._track(out, other)
-        return out if other is None else out - other
-
-    def mm(self, V):
-        return self._product("mm", V)
-
-    def rmm(self, U):
-        return self._product("rmm", U)
-
-    def rows(self, i0, i1):
-        out = self.A.rows(i0, i1)
-        if self.B is not None:
-            out = out - self.B.rows(i0, i1)
-        return out
-
-    def diag(self):
-        out = self.A.diag()
-        if self.B is not None:
-            out = out - self.B.diag()
-        return out
-
-    def dense(self):
-        out = self.A.dense()
-        if self.B is not None:
-            out = out - self.B.dense()
-        return out
+def _rmm(M: DifferenceMatrix, U: np.ndarray) -> np.ndarray:
+    return M.rmatmat(U, accumulate="float64").reshape(M.shape[1], -1)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -415,16 +188,16 @@ def _orthonormalise(Z: np.ndarray, basis: np.ndarray | None, scale: float) -> np
     return Qz
 
 
-def _kw_upper(lower: float, N: int, k: int, fail_prob: float) -> float:
+def _kw_upper(lower: float, N: int, k: int, delta: float) -> float:
     """Kuczyński–Woźniakowski probabilistic upper bound for σ_max given the Krylov estimate ``lower``.
 
     For PSD P (N×N) and a Krylov space of dimension k + 1 from a uniformly random start vector,
     P(θ < (1 − ε) λ_max(P)) <= KW_CONSTANT·√N·exp(−(2k − 1)√ε). Solving for ε at probability
-    ``fail_prob`` gives λ_max(P) <= θ / (1 − ε), i.e. σ_max <= lower / √(1 − ε).
+    ``delta`` gives λ_max(P) <= θ / (1 − ε), i.e. σ_max <= lower / √(1 − ε).
     """
     if k < 1 or lower <= 0:
         return math.inf if lower > 0 else 0.0
-    root_eps = math.log(KW_CONSTANT * math.sqrt(N) / fail_prob) / (2 * k - 1)
+    root_eps = math.log(KW_CONSTANT * math.sqrt(N) / delta) / (2 * k - 1)
     eps = root_eps ** 2
     return lower / math.sqrt(1.0 - eps) if eps < 1.0 else math.inf
 
@@ -467,7 +240,7 @@ class _Gram:
         self.M = 0.5 * (M + M.T)
 
 
-def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
+def _lanczos(M: DifferenceMatrix, *, rng, tol, block_size, max_iter, delta):
     """Block Lanczos (full re-orthogonalisation) for ‖M‖₂; returns (value, lower, upper, info).
 
     Symmetric M: Krylov space of M, Rayleigh–Ritz on T = Qᵀ(MQ). General M: Krylov space of
@@ -475,14 +248,19 @@ def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
     block costs O(N·s·b) besides the products (s = basis size, b = block size).
     """
     n, m = M.shape
+    def mm(V):
+        return _mm(M, V)
+
+    def rmm(U):
+        return _rmm(M, U)
     if M.symmetric:
         N = n
-        fwd, bwd = M.mm, None
+        fwd, bwd = mm, None
     else:
         # Krylov space of P = MᵀM on the short side (MMᵀ when the operator is wide)
         wide = m > n
         N = min(n, m)
-        fwd, bwd = (M.rmm, M.mm) if wide else (M.mm, M.rmm)
+        fwd, bwd = (rmm, mm) if wide else (mm, rmm)
     b = min(block_size, N)
     Q = _orthonormalise(rng.standard_normal((N, b)), None, 1.0)
     basis = _Buffer(N)
@@ -551,13 +329,13 @@ def _lanczos(M: _Difference, *, rng, tol, block_size, max_iter, fail_prob):
     k_power = (it - 1) // 2 if M.symmetric else it - 1
     info = {"converged": converged, "invariant": invariant, "at_noise_floor": at_noise, "blocks": it,
             "block_size": b, "krylov_dim": int(basis.k), "symmetric": M.symmetric,
-            "upper_prob": upper if invariant else _kw_upper(lower, N, k_power, fail_prob),
-            "upper_prob_fail": fail_prob, "vector": top_vec}
+            "upper_prob": upper if invariant else _kw_upper(lower, N, k_power, delta),
+            "upper_prob_delta": delta, "vector": top_vec}
     return lower, lower, upper, info
 
 
-def _exact_spectral(M: _Difference):
-    D = M.dense()
+def _exact_spectral(M: DifferenceMatrix):
+    D = np.asarray(M.dense(force=True), dtype=np.float64)
     n, m = D.shape
     if M.symmetric:
         D = 0.5 * (D + D.T)
@@ -569,25 +347,9 @@ def _exact_spectral(M: _Difference):
     return val, val * (1 - rho), val * (1 + rho)
 
 
-def _factors(op: _Operand):
-    """(L, R) with op = L Rᵀ for a low-rank operand (float64)."""
-    from .lowrank import LowRank, PSDLowRank
-    o = op.obj
-    if isinstance(o, PSDLowRank):
-        F = np.asarray(o.F, dtype=np.float64)
-        return F, F
-    if isinstance(o, LowRank):
-        return np.asarray(o.L, dtype=np.float64), np.asarray(o.R, dtype=np.float64)
-    U = np.asarray(o.U, dtype=np.float64)
-    return U * o.lam, U
-
-
-def _factored_spectral(M: _Difference):
+def _factored_spectral(M: DifferenceMatrix):
     """‖A − B‖₂ for low-rank A, B from their factors: thin QRs and a small SVD, O((n + m) r²)."""
-    La, Ra = _factors(M.A)
-    if M.B is not None:
-        Lb, Rb = _factors(M.B)
-        La, Ra = np.hstack([La, -Lb]), np.hstack([Ra, Rb])
+    La, Ra = M.factors()
     _, R1 = np.linalg.qr(La)
     _, R2 = np.linalg.qr(Ra)
     val = float(np.linalg.svd(R1 @ R2.T, compute_uv=False)[0])
@@ -595,7 +357,7 @@ def _factored_spectral(M: _Difference):
     return val, val * (1 - rho), val * (1 + rho)
 
 
-def _verify_symmetric(M: _Difference, func: str) -> None:
+def _verify_symmetric(M: DifferenceMatrix, func: str) -> None:
     """``symmetric=True`` is a claim about A − B: checked by the randomized test of
     :func:`kernapprox._validation.symmetry_gap` (one block product with A and with B, no
     decomposition); the tolerance scales with ‖A‖ + ‖B‖ (the cancellation level of A − B)."""
@@ -604,8 +366,8 @@ def _verify_symmetric(M: _Difference, func: str) -> None:
     scale = {}
 
     def mv(V):
-        PA = M.A.mm(V)
-        PB = None if M.B is None else M.B.mm(V)
+        PA = M.A.matmat(V, accumulate="float64")
+        PB = None if M.B is None else M.B.matmat(V, accumulate="float64")
         cn = np.linalg.norm(V, axis=0)
         scale["s"] = float(np.max(np.linalg.norm(PA, axis=0) / cn)) + (
             0.0 if PB is None else float(np.max(np.linalg.norm(PB, axis=0) / cn)))
@@ -625,7 +387,8 @@ def _auto_exact(shape) -> bool:
 
 def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL,
                    block_size: int | None = None, max_iter: int = LANCZOS_MAX_ITER,
-                   symmetric: bool | None = None, fail_prob: float = KW_FAIL_PROB) -> ErrorEstimate:
+                   symmetric: bool | None = None, delta: float = KW_FAIL_PROB,
+                   fail_prob: float | None = None) -> ErrorEstimate:
     """Spectral-norm error ``‖A − B‖₂`` without forming A − B when it is large.
 
     Parameters
@@ -654,8 +417,10 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
         Override the detected symmetry of A − B (dense operands are tested, kernel matrices and
         PSD/Sym low-rank results are symmetric by construction; LinearOperators count as
         non-symmetric unless they carry ``symmetric=True``).
-    fail_prob : float in (0, 1)
+    delta : float in (0, 1)
         Failure probability of the probabilistic upper bound ``info["upper_prob"]``.
+    fail_prob : float, optional
+        Deprecated alias of ``delta``.
 
     Returns
     -------
@@ -681,7 +446,7 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
       floor ``10·sqrt(max(n, m))·eps·(‖A‖ + ‖B‖)`` the iteration stops (``info["at_noise_floor"]``):
       A and B agree to working precision.
     * ``info["upper_prob"]``: a *probabilistic* upper bound, ``‖M‖ <= upper_prob`` with
-      probability ≥ 1 − fail_prob over the start block, in exact arithmetic (Kuczyński & Woźniakowski
+      probability ≥ 1 − delta over the start block, in exact arithmetic (Kuczyński & Woźniakowski
       1992, Thm 4.2, applied to the first start vector); looser than *upper*. Not certified: the
       form of the bound is checked against the source, its constant :data:`KW_CONSTANT` is not (see
       there), and rounding in the Krylov recurrence is not accounted for.
@@ -716,19 +481,21 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     gen = as_generator(rng, func)
     tol = check_real(tol, func, "tol", low=0.0, high=1.0, low_open=True)
     max_iter = check_int(max_iter, func, "max_iter", low=1)
-    fail_prob = check_probability(fail_prob, func, "fail_prob")
+    delta_name = "delta" if fail_prob is None else "fail_prob"
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=KW_FAIL_PROB)
+    delta = check_probability(delta, func, delta_name)
     if symmetric is not None:
         symmetric = check_bool(symmetric, func, "symmetric")
-    M = _Difference(A, B, func, symmetric)
+    M = _difference(A, B, func, symmetric)
     if symmetric:
         _verify_symmetric(M, func)
     n, m = M.shape
     N = n if M.symmetric else min(n, m)                  # dimension of the Krylov space
     if block_size is None:
-        kernel_operand = M.A.kind == "kernel" or (M.B is not None and M.B.kind == "kernel")
+        kernel_operand = M.A.kernel is not None or (M.B is not None and M.B.kernel is not None)
         block_size = min(N, LANCZOS_BLOCK_KERNEL if kernel_operand else LANCZOS_BLOCK)
     block_size = check_int(block_size, func, "block_size", low=1, high=N)
-    factored = M.A.kind == "lowrank" and (M.B is None or M.B.kind == "lowrank")
+    factored = M.factors() is not None
     if method == "auto":
         method = "exact" if factored or _auto_exact(M.shape) else "lanczos"
     if method == "exact" and factored:
@@ -738,19 +505,23 @@ def spectral_error(A, B=None, *, method: str = "auto", rng=None, tol: float = LA
     if method == "exact":
         check_memory(8 * 2 * n * m, func, "method", method)
         val, lo, up = _exact_spectral(M)
-        return ErrorEstimate(val, lo, up, matvecs=min(n, m) if M.A.kind == "linop" else 0, passes=1,
+        return ErrorEstimate(val, lo, up, matvecs=min(n, m) if M.A.dense_by_products else 0, passes=1,
                              method="exact", info={"symmetric": M.symmetric})
     # memory of the Krylov basis and its images (at most N columns: the space is then invariant)
     cols = min(N, block_size * max_iter)
     check_memory(8 * 3 * max(n, m) * cols + 8 * 2 * cols * cols, func, "max_iter", max_iter)
     val, lo, up, info = _lanczos(M, rng=gen, tol=tol, block_size=block_size, max_iter=max_iter,
-                                 fail_prob=fail_prob)
+                                 delta=delta)
     return ErrorEstimate(val, lo, up, matvecs=M.matvecs, passes=M.passes, method="lanczos", info=info)
 
 
-def spectral_norm(A, **kwargs) -> ErrorEstimate:
+def spectral_norm(A, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL, block_size: int | None = None,
+                  max_iter: int = LANCZOS_MAX_ITER, symmetric: bool | None = None,
+                  delta: float = KW_FAIL_PROB, fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A‖₂`` (same options and result as :func:`spectral_error` with ``B=None``)."""
-    return spectral_error(A, None, **kwargs)
+    delta = deprecated_alias("spectral_norm", "fail_prob", fail_prob, "delta", delta, new_default=KW_FAIL_PROB)
+    return spectral_error(A, None, method=method, rng=rng, tol=tol, block_size=block_size, max_iter=max_iter,
+                          symmetric=symmetric, delta=delta)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -762,21 +533,21 @@ def _probe(gen, N, s, distribution):
     return gen.standard_normal((N, s))
 
 
-def _clt_bracket(samples: np.ndarray, fail_prob: float):
+def _clt_bracket(samples: np.ndarray, delta: float):
     s = samples.size
     mean = float(np.mean(samples))
     stderr = float(np.std(samples, ddof=1) / math.sqrt(s)) if s > 1 else math.inf
-    z = float(ndtri(1.0 - fail_prob / 2.0))
+    z = float(ndtri(1.0 - delta / 2.0))
     return mean, stderr, mean - z * stderr, mean + z * stderr
 
 
-def _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng):
+def _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng):
     """Shared checks of the exact / Hutchinson options of ``frobenius_error`` and ``trace_error``
-    (all of them, whichever method runs)."""
+    (all of them, whichever method runs); ``delta_name`` is the keyword the caller used."""
     check_choice(method, ("exact", "hutchinson"), func, "method")
     check_choice(distribution, ("rademacher", "gaussian"), func, "distribution")
     return (check_int(n_samples, func, "n_samples", low=2),
-            check_probability(fail_prob, func, "fail_prob"), as_generator(rng, func))
+            check_probability(delta, func, delta_name), as_generator(rng, func))
 
 
 def _check_n_samples(n_samples: int, N: int, func: str) -> None:
@@ -819,7 +590,8 @@ class _ScaledSum:
 
 
 def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
-                    distribution: str = "rademacher", rng=None, fail_prob: float = 0.05) -> ErrorEstimate:
+                    distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                    fail_prob: float | None = None) -> ErrorEstimate:
     """Frobenius-norm error ``‖A − B‖_F``, streamed (exact) or estimated (Hutchinson).
 
     Parameters
@@ -834,9 +606,11 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     distribution : {"rademacher", "gaussian"}
         Probe distribution (both give E[ωωᵀ] = I).
     rng : None, int, Generator
-    fail_prob : float in (0, 1)
-        The Hutchinson bracket is the normal-approximation (CLT) interval of level 1 − fail_prob on
+    delta : float in (0, 1)
+        The Hutchinson bracket is the normal-approximation (CLT) interval of level 1 − delta on
         ‖M‖_F², then square-rooted — approximate, not certified.
+    fail_prob : float, optional
+        Deprecated alias of ``delta``.
 
     Returns
     -------
@@ -857,16 +631,18 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     smoothing splines", Comm. Stat. Simul. Comput. 18(3), 1989 (applied to tr(MᵀM) = ‖M‖_F²).
     """
     func = "frobenius_error"
-    n_samples, fail_prob, gen = _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng)
-    M = _Difference(A, B, func)
+    delta_name = "delta" if fail_prob is None else "fail_prob"
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    n_samples, delta, gen = _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng)
+    M = _difference(A, B, func)
     n, m = M.shape
     _check_n_samples(n_samples, m, func)
     if method == "exact":
         acc = _ScaledSum()
-        step = _tile_rows(m)
+        step = tile_rows(m, 8, low=1, high=4096)
         tiles = 0
-        for i0 in range(0, n, step):
-            T = M.rows(i0, min(n, i0 + step))
+        for i0, i1 in row_tiles(n, step):
+            T = np.asarray(M.rows(np.arange(i0, i1)), dtype=np.float64)
             e = _pow2_exponent(T)
             Ts = T if e == 0 else np.ldexp(T, -e)
             acc.add(float(np.einsum("ij,ij->", Ts, Ts)), e)
@@ -878,14 +654,14 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     for s0 in range(0, n_samples, PROBE_BLOCK):
         s = min(PROBE_BLOCK, n_samples - s0)
         W = _probe(gen, m, s, distribution)
-        MW = M.mm(W)
+        MW = _mm(M, W)
         e = _pow2_exponent(MW)
         MWs = MW if e == 0 else np.ldexp(MW, -e)
         blocks.append((np.einsum("ij,ij->j", MWs, MWs), e))
     # squared norms in units of 4^e_max (a power of two: exact; bit-identical when no scaling is needed)
     e_max = max(e for _, e in blocks)
     x = np.concatenate([b if e == e_max else np.ldexp(b, 2 * (e - e_max)) for b, e in blocks])
-    mean, stderr, lo, up = _clt_bracket(x, fail_prob)
+    mean, stderr, lo, up = _clt_bracket(x, delta)
 
     def root(v):
         return math.ldexp(math.sqrt(max(v, 0.0)), e_max)
@@ -894,11 +670,12 @@ def frobenius_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHI
     return ErrorEstimate(root(mean), root(lo), root(up),
                          matvecs=M.matvecs, passes=M.passes, method="hutchinson",
                          info={"stderr": sq_stderr, "squared_estimate": sq_mean, "n_samples": n_samples,
-                               "distribution": distribution, "fail_prob": fail_prob})
+                               "distribution": distribution, "delta": delta})
 
 
 def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
-                distribution: str = "rademacher", rng=None, fail_prob: float = 0.05) -> ErrorEstimate:
+                distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                fail_prob: float | None = None) -> ErrorEstimate:
     """Trace error ``tr(A − B)`` of square operands.
 
     For PSD A and a Nyström-type approximation B ⪯ A (PSD Nyström, RPCholesky) this is the
@@ -912,7 +689,7 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
         ``"exact"`` uses the diagonals (a KernelMatrix evaluates n entries, a low-rank result
         O(n·r) work; a LinearOperator needs n products with unit vectors, in blocks);
         ``"hutchinson"`` averages ``ωᵀ(A − B)ω`` over ``n_samples`` probes.
-    n_samples, distribution, rng, fail_prob
+    n_samples, distribution, rng, delta, fail_prob
         As in :func:`frobenius_error` (the Hutchinson bracket is a CLT interval, approximate).
 
     Returns
@@ -925,14 +702,16 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
     (arXiv 2207.06503) — trace error as the natural RPCholesky metric.
     """
     func = "trace_error"
-    n_samples, fail_prob, gen = _check_estimator_options(func, method, distribution, n_samples, fail_prob, rng)
-    M = _Difference(A, B, func)
+    delta_name = "delta" if fail_prob is None else "fail_prob"
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    n_samples, delta, gen = _check_estimator_options(func, method, distribution, n_samples, delta, delta_name, rng)
+    M = _difference(A, B, func)
     n, m = M.shape
     if n != m:
         raise fail(func, "A", "be square", f"shape {M.shape}")
     _check_n_samples(n_samples, n, func)
     if method == "exact":
-        d = M.diag()
+        d = np.asarray(M.diag(), dtype=np.float64)
         val = float(np.sum(d))
         margin = EXACT_RTOL_EPS_MULTIPLE * n * EPS * float(np.sum(np.abs(d)))
         return ErrorEstimate(val, val - margin, val + margin, matvecs=M.matvecs, passes=M.passes,
@@ -941,11 +720,11 @@ def trace_error(A, B=None, *, method: str = "exact", n_samples: int = HUTCHINSON
     for s0 in range(0, n_samples, PROBE_BLOCK):
         s = min(PROBE_BLOCK, n_samples - s0)
         W = _probe(gen, n, s, distribution)
-        samples.append(np.einsum("ij,ij->j", W, M.mm(W)))
-    mean, stderr, lo, up = _clt_bracket(np.concatenate(samples), fail_prob)
+        samples.append(np.einsum("ij,ij->j", W, _mm(M, W)))
+    mean, stderr, lo, up = _clt_bracket(np.concatenate(samples), delta)
     return ErrorEstimate(mean, lo, up, matvecs=M.matvecs, passes=M.passes, method="hutchinson",
                          info={"stderr": stderr, "n_samples": n_samples, "distribution": distribution,
-                               "fail_prob": fail_prob})
+                               "delta": delta})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -961,41 +740,55 @@ def _ratio(err: ErrorEstimate, ref: ErrorEstimate, func: str) -> ErrorEstimate:
                          passes=err.passes + ref.passes, method=err.method, info=info)
 
 
-def relative_spectral_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_spectral_error(A, B, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL,
+                            block_size: int | None = None, max_iter: int = LANCZOS_MAX_ITER,
+                            symmetric: bool | None = None, delta: float = KW_FAIL_PROB,
+                            fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A − B‖₂ / ‖A‖₂`` with the bracket ``[lower_err/upper_A, upper_err/lower_A]``.
 
-    Keyword arguments are those of :func:`spectral_error` (applied to both norms).
+    Keyword arguments are those of :func:`spectral_error` (applied to both norms; ``fail_prob`` a
+    deprecated alias of ``delta``).
     """
+    func = "relative_spectral_error"
     if B is None:
-        raise fail("relative_spectral_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_spectral_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=KW_FAIL_PROB)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "tol": tol, "block_size": block_size, "max_iter": max_iter, "symmetric": symmetric,
+          "delta": delta}
     err = spectral_error(A, B, rng=gen, **kw)
     ref = spectral_error(A, None, rng=gen, **kw)
-    return _ratio(err, ref, "relative_spectral_error")
+    return _ratio(err, ref, func)
 
 
-def relative_frobenius_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_frobenius_error(A, B, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
+                             distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                             fail_prob: float | None = None) -> ErrorEstimate:
     """``‖A − B‖_F / ‖A‖_F`` (keywords of :func:`frobenius_error`)."""
+    func = "relative_frobenius_error"
     if B is None:
-        raise fail("relative_frobenius_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_frobenius_error")
-    return _ratio(frobenius_error(A, B, rng=gen, **kw), frobenius_error(A, None, rng=gen, **kw),
-                  "relative_frobenius_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "n_samples": n_samples, "distribution": distribution, "delta": delta}
+    return _ratio(frobenius_error(A, B, rng=gen, **kw), frobenius_error(A, None, rng=gen, **kw), func)
 
 
-def relative_trace_error(A, B, **kwargs) -> ErrorEstimate:
+def relative_trace_error(A, B, *, method: str = "exact", n_samples: int = HUTCHINSON_SAMPLES,
+                         distribution: str = "rademacher", rng=None, delta: float = HUTCHINSON_DELTA,
+                         fail_prob: float | None = None) -> ErrorEstimate:
     """``tr(A − B) / tr(A)`` (keywords of :func:`trace_error`); for PSD A, B ⪯ A the relative nuclear error."""
+    func = "relative_trace_error"
     if B is None:
-        raise fail("relative_trace_error", "B", "be given", None, TypeError)
-    kw = dict(kwargs)
-    gen = as_generator(kw.pop("rng", None), "relative_trace_error")
+        raise fail(func, "B", "be given", None, TypeError)
+    delta = deprecated_alias(func, "fail_prob", fail_prob, "delta", delta, new_default=HUTCHINSON_DELTA)
+    gen = as_generator(rng, func)
+    kw = {"method": method, "n_samples": n_samples, "distribution": distribution, "delta": delta}
     err = trace_error(A, B, rng=gen, **kw)
     ref = trace_error(A, None, rng=gen, **kw)
     if float(ref) <= 0:
-        raise fail("relative_trace_error", "A", "have a positive trace", float(ref))
-    return _ratio(err, ref, "relative_trace_error")
+        raise fail(func, "A", "have a positive trace", float(ref))
+    return _ratio(err, ref, func)
 
 
 # ---------------------------------------------------------------------------------------------------

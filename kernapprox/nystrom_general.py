@@ -11,14 +11,18 @@ All results are factor containers (:mod:`kernapprox.lowrank`); nothing of size n
 """
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 
 from . import kernels as _kernels
+from ._aliases import deprecated_alias
 from ._cores import EIG_RCOND, EPS, NS_ITER_DEFAULT, core_inverse, sym_core
+from ._operators import to_matrix
+from ._random import rademacher
 from ._validation import (as_generator, check_bool, check_choice, check_indices, check_int, check_matrix,
                           check_memory, check_points, check_positive, check_rcond, check_same_dim,
-                          check_symmetric, fail, working_dtype)
+                          fail, working_dtype)
 from .lowrank import LowRank, SymLowRank
 from .matrix import KernelMatrix
 
@@ -39,15 +43,19 @@ SM_RCOND = 1e-8
 NS_MAX_ITER = 200
 
 
-def _check_core_options(func, core, cores, *, gamma, n_iter, init, normalise, rcond):
-    """Every core option is validated whichever core runs (an unused option is still a typo)."""
+def _check_core_options(func, core, cores, *, lam, gamma, n_iter, init, normalise, rcond):
+    """Every core option is validated whichever core runs (an unused option is still a typo); ``gamma``
+    is the deprecated alias of the ridge ``lam``."""
     check_choice(core, cores, func, "core")
     if gamma is not None:
-        gamma = check_positive(gamma, func, "gamma", allow_zero=True)
+        check_positive(gamma, func, "gamma", allow_zero=True)
+    lam = deprecated_alias(func, "gamma", gamma, "lam", lam)
+    if lam is not None:
+        lam = check_positive(lam, func, "lam", allow_zero=True)
     n_iter = check_int(n_iter, func, "n_iter", low=1, high=NS_MAX_ITER)
     check_choice(init, ("per_matrix", "global"), func, "init")
     normalise = check_bool(normalise, func, "normalise")
-    return gamma, n_iter, normalise, check_rcond(rcond, func)
+    return lam, n_iter, normalise, check_rcond(rcond, func)
 
 
 def default_rcond(core: str, d: int, dtype, *, exponential: bool = False):
@@ -123,14 +131,40 @@ def augmented_landmarks(n: int, m: int, d: int, *, rule: str = "uniform2n", accu
 # -------------------------------------------------------------------------------------------------
 # augmented (Skyformer) Nyström
 # -------------------------------------------------------------------------------------------------
-def _augmented_blocks(kernel, Q, K, idx2, w):
-    """Sketched blocks ``φ(Q, X)S``, ``φ(K, X)S``, ``SᵀφS`` for S given by indices (a, d) and weights (a, d).
+@dataclasses.dataclass(frozen=True, eq=False)
+class AugmentedCore:
+    """The sketched blocks of the augmented Nyström (Skyformer Eqs. (4)–(6)) for a sketch S given by
+    landmark ``indices`` (a, d) into the stacked rows ``[Q; K]`` and ``signs`` (a, d):
 
-    For the exponential kernel all three blocks are computed in float64 as ``exp(logit − c)`` with one
-    common shift c (the max logit, algorithms.md §2.8); returns ``(CQ, CK, W, c)`` (c = 0 otherwise).
-    Accumulated sketches (a > 1) are summed one draw at a time: memory O((n + m) d + (a d)²).
+    ``CQ = φ(Q, X)S`` (n, d), ``CK = φ(K, X)S`` (m, d), ``W = SᵀφS`` (d, d, float64), with
+    ``S = Σ_i r_i e_{J_i}/√a`` per column. For the exponential kernel every block is
+    ``exp(logit − shift)`` in float64 with one common ``shift`` (the max logit, algorithms.md §2.8),
+    so the sketched blocks of φ itself are ``e^{shift}`` times these; ``shift = 0`` otherwise.
+    ``n_evals``: kernel entries evaluated, ``(n + m)·a·d + (a·d)²``.
     """
+
+    CQ: np.ndarray
+    CK: np.ndarray
+    W: np.ndarray
+    shift: float
+    indices: np.ndarray
+    signs: np.ndarray
+    n_evals: int
+
+
+def augmented_core(kernel, Q, K, indices, signs=None) -> AugmentedCore:
+    """The sketched blocks of the augmented Nyström on validated points (no checks; see
+    :class:`AugmentedCore`).
+
+    ``indices`` (a, d) are rows of ``[Q; K]`` (:func:`landmark_index_array`); ``signs`` (a, d) of ±1
+    (default all ones). Accumulated sketches (a > 1) are summed one draw at a time: memory
+    O((n + m) d + (a d)²). Used by :func:`augmented_nystrom`, ``kernapprox.attention.skyformer`` (its
+    factors and its batch-global Newton–Schulz scale) and, through those factors, the oracle.
+    """
+    idx2 = np.asarray(indices).reshape(-1, np.shape(indices)[-1])
+    sg = np.ones(idx2.shape) if signs is None else np.asarray(signs, dtype=np.float64).reshape(idx2.shape)
     a, d = idx2.shape
+    w = sg / np.sqrt(a)
     expo = isinstance(kernel, _kernels.Exponential)
     if expo:
         # the SM core is extremely ill-conditioned: its blocks are always computed in float64
@@ -166,12 +200,13 @@ def _augmented_blocks(kernel, Q, K, idx2, w):
                 Xi = XL[i * d:(i + 1) * d]
                 shift = max(shift, float(logits(Q, Xi).max()), float(logits(K, Xi).max()))
     Wf = np.asarray(block(XL, XL, shift, GW), dtype=np.float64)
+    n_evals = (Q.shape[0] + K.shape[0]) * idx2.size + idx2.size ** 2
     if a == 1:
         CQ, CK = block(Q, XL, shift, GQ), block(K, XL, shift, GK)
-        if np.all(w == 1):
-            return CQ, CK, Wf, shift
-        w0 = w[0]
-        return CQ * w0.astype(Q.dtype), CK * w0.astype(K.dtype), Wf * np.outer(w0, w0), shift
+        if not np.all(w == 1):
+            w0 = w[0]
+            CQ, CK, Wf = CQ * w0.astype(Q.dtype), CK * w0.astype(K.dtype), Wf * np.outer(w0, w0)
+        return AugmentedCore(CQ, CK, Wf, shift, idx2, sg, n_evals)
     CQ = np.zeros((Q.shape[0], d), dtype=Q.dtype)
     CK = np.zeros((K.shape[0], d), dtype=K.dtype)
     for i in range(a):
@@ -180,10 +215,11 @@ def _augmented_blocks(kernel, Q, K, idx2, w):
         CQ += block(Q, Xi, shift) * wi
         CK += block(K, Xi, shift) * wi
     W4 = (Wf * np.outer(w.reshape(-1), w.reshape(-1))).reshape(a, d, a, d)
-    return CQ, CK, W4.sum(axis=(0, 2)), shift
+    return AugmentedCore(CQ, CK, W4.sum(axis=(0, 2)), shift, idx2, sg, n_evals)
 
 
-def _as_index_array(indices, N: int, accumulation: int, func: str, name: str = "indices") -> np.ndarray:
+def landmark_index_array(indices, N: int, accumulation: int, func: str, name: str = "indices") -> np.ndarray:
+    """Validated landmark indices into N stacked rows as an (accumulation, d) array (1-D input: one row)."""
     a = np.asarray(indices)
     if a.ndim == 1:
         a2 = check_indices(a, N, func, name)[None, :]
@@ -196,12 +232,19 @@ def _as_index_array(indices, N: int, accumulation: int, func: str, name: str = "
     return a2
 
 
-def _signs(signs, shape, gen, func):
+#: sign rules of the accumulated sketch
+SIGN_RULES = ("rademacher", "ones")
+
+
+def sketch_signs(signs, shape, gen, func: str) -> np.ndarray:
+    """The ±1 signs ``r_ik`` of an accumulated sketch of ``shape`` (accumulation, d): a rule name
+    (``"rademacher"``: :func:`kernapprox._random.rademacher` when accumulation > 1, ones otherwise;
+    ``"ones"``) or a given ±1 array (checked)."""
     if isinstance(signs, str):
-        check_choice(signs, ("rademacher", "ones"), func, "signs")
+        check_choice(signs, SIGN_RULES, func, "signs")
         if signs == "ones" or shape[0] == 1:
             return np.ones(shape)
-        return gen.choice(np.array([-1.0, 1.0]), size=shape)
+        return rademacher(gen, shape)
     s = np.asarray(signs, dtype=np.float64)
     if s.shape != shape or not np.all(np.abs(s) == 1):
         raise fail(func, "signs", f"be ±1 of shape {shape}", f"shape {s.shape}")
@@ -209,9 +252,9 @@ def _signs(signs, shape, gen, func):
 
 
 def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "uniform2n",
-                      core: str = "pinv", gamma: float | None = None, n_iter: int = NS_ITER_DEFAULT,
+                      core: str = "pinv", lam: float | None = None, n_iter: int = NS_ITER_DEFAULT,
                       init: str = "per_matrix", normalise: bool = True, rcond: float | None = None,
-                      accumulation: int = 1, signs="rademacher", rng=None) -> LowRank:
+                      accumulation: int = 1, signs="rademacher", rng=None, gamma: float | None = None) -> LowRank:
     """Augmented Nyström approximation of the non-PSD block ``B = φ(Q, K)`` of a PSD kernel φ.
 
     Stacks ``X = [Q; K]`` ((n+m)×p), forms the PSD completion ``B̄ = φ(X, X)`` implicitly, applies
@@ -238,18 +281,20 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     core : {"pinv", "eig", "ridge", "newton_schulz"}
         ``"pinv"``: exact pseudo-inverse (theorem; cutoff ``d·eps``, ``d·eps32`` for float32 data);
         ``"eig"``: eigenvalue cutoff ``rcond`` (default 1e-8 for the exponential kernel, else
-        ``EIG_RCOND``; see :func:`default_rcond`); ``"ridge"``: ``(W + γI)⁻¹``;
-        ``"newton_schulz"``: Lemma-3 normalisation of ``W + γI`` then ``n_iter`` Razavi steps (the
-        authors' code: ``gamma=0.1, n_iter=6``).
-    gamma, n_iter, init, normalise, rcond
-        Core parameters (see :func:`kernapprox._cores.core_inverse`). ``gamma`` defaults to 0.1 for
-        ``"newton_schulz"`` (code value); it is applied to the (shifted, for SM) landmark block.
+        ``EIG_RCOND``; see :func:`default_rcond`); ``"ridge"``: ``(W + λI)⁻¹``;
+        ``"newton_schulz"``: Lemma-3 normalisation of ``W + λI`` then ``n_iter`` Razavi steps (the
+        authors' code: ``lam=0.1, n_iter=6``).
+    lam, n_iter, init, normalise, rcond
+        Core parameters (see :func:`kernapprox._cores.core_inverse`). ``lam`` (the ridge) defaults to
+        0.1 for ``"newton_schulz"`` (code value); it is applied to the (shifted, for SM) landmark block.
     accumulation : int
         Chen & Yang accumulated sub-sampling: sketch column k is ``Σ_i r_ik e_{J_ik} / √accumulation``
         (unit weights at ``accumulation = 1``, as in the code; Nyström is invariant to the scale).
     signs : {"rademacher", "ones"} or ndarray of shape (accumulation, d)
         The ``r_ik`` (the authors' code uses ``"ones"``).
     rng : None, int, SeedSequence or Generator
+    gamma : float, optional
+        Deprecated alias of ``lam`` (DeprecationWarning).
 
     Returns
     -------
@@ -287,7 +332,7 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     check_same_dim(Q, K, func, "Q", "K")
     dt = working_dtype(Q, K)
     Q, K = Q.astype(dt, copy=False), K.astype(dt, copy=False)
-    gamma, n_iter, normalise, rcond = _check_core_options(func, core, ATTENTION_CORES, gamma=gamma,
+    lam, n_iter, normalise, rcond = _check_core_options(func, core, ATTENTION_CORES, lam=lam, gamma=gamma,
                                                           n_iter=n_iter, init=init, normalise=normalise,
                                                           rcond=rcond)
     accumulation = check_int(accumulation, func, "accumulation", low=1)
@@ -310,22 +355,22 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
         idx2 = augmented_landmarks(n, m, d, rule=landmarks, accumulation=accumulation, rng=gen,
                                    kernel=kernel, Q=Q, K=K).reshape(accumulation, -1)
     else:
-        idx2 = _as_index_array(indices, N, accumulation, func)
+        idx2 = landmark_index_array(indices, N, accumulation, func)
         if d is not None and check_int(d, func, "d", low=1, high=N) != idx2.shape[1]:
             raise fail(func, "d", f"equal the number of given indices ({idx2.shape[1]})", d)
     d = idx2.shape[1]
-    sg = _signs(signs, idx2.shape, gen, func)
-    w = sg / np.sqrt(accumulation)
-    CQ, CK, W, shift = _augmented_blocks(kernel, Q, K, idx2, w)
+    sg = sketch_signs(signs, idx2.shape, gen, func)
+    core_blocks = augmented_core(kernel, Q, K, idx2, sg)
+    CQ, CK, W, shift = core_blocks.CQ, core_blocks.CK, core_blocks.W, core_blocks.shift
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(CQ)) and np.all(np.isfinite(CK))):
         raise fail(func, "Q", "give finite kernel values together with `K` (coordinates at a scale where "
                    "the kernel is representable)", "non-finite kernel entries")
-    if core == "newton_schulz" and gamma is None:
-        gamma = 0.1
+    if core == "newton_schulz" and lam is None:
+        lam = 0.1
     if rcond is None:
         expo = isinstance(kernel, _kernels.Exponential)
         rcond = default_rcond(core, d, np.float64 if expo else dt, exponential=expo)
-    Winv = core_inverse(W, core, gamma=gamma, n_iter=n_iter, rcond=rcond, init=init, normalise=normalise,
+    Winv = core_inverse(W, core, gamma=lam, n_iter=n_iter, rcond=rcond, init=init, normalise=normalise,
                         func=func)
     L = np.asarray(CQ, dtype=np.float64) @ Winv
     if shift != 0.0:
@@ -336,50 +381,10 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
         L *= scale
     info = {"method": "augmented_nystrom", "indices": idx2[0] if accumulation == 1 else idx2,
             "signs": sg, "accumulation": accumulation, "landmarks": landmarks if indices is None else "given",
-            "core": core, "gamma": gamma, "n_iter": n_iter if core == "newton_schulz" else None,
+            "core": core, "lam": lam, "n_iter": n_iter if core == "newton_schulz" else None,
             "shift": shift, "kernel": kernel.name,
-            "n_evals": (n + m) * idx2.size + idx2.size ** 2}
+            "n_evals": core_blocks.n_evals}
     return LowRank(L.astype(dt, copy=False), np.asarray(CK).astype(dt, copy=False), info)
-
-
-# -------------------------------------------------------------------------------------------------
-# matrices given as KernelMatrix or dense array
-# -------------------------------------------------------------------------------------------------
-class _Dense:
-    """Tiny adapter giving a dense array the kernel-matrix protocol used here."""
-
-    def __init__(self, A):
-        self.A = A
-        self.shape = A.shape
-        self.dtype = A.dtype
-        self.n_evals = 0
-
-    def columns(self, idx):
-        self.n_evals += self.shape[0] * len(idx)
-        return self.A[:, idx]
-
-    def rows(self, idx):
-        self.n_evals += self.shape[1] * len(idx)
-        return self.A[idx]
-
-    def matvec(self, V):
-        self.n_evals += self.A.size
-        return self.A @ V
-
-    def rmatvec(self, U):
-        self.n_evals += self.A.size
-        return self.A.T @ U
-
-
-def _as_matrix(A, func: str):
-    if isinstance(A, KernelMatrix):
-        return A
-    if isinstance(A, np.ndarray) or hasattr(A, "__array__") or isinstance(A, (list, tuple)):
-        M = check_matrix(A, func, "A", ndim=2)
-        if M.dtype not in (np.float32, np.float64):
-            M = M.astype(np.float64)
-        return _Dense(M)
-    raise fail(func, "A", "be a KernelMatrix or a 2-D array", type(A).__name__, TypeError)
 
 
 def _choose(count_or_idx, N: int, gen, func: str, name: str) -> np.ndarray:
@@ -435,17 +440,15 @@ def indefinite_nystrom(A, d=None, *, indices=None, core: str = "eig", rcond: flo
     True
     """
     func = "indefinite_nystrom"
-    M = _as_matrix(A, func)
+    M = to_matrix(A, func, "A")
     if M.shape[0] != M.shape[1]:
         raise fail(func, "A", "be square (symmetric)", f"shape {M.shape}")
-    if isinstance(M, KernelMatrix) and not M.symmetric:
-        raise fail(func, "A", "be a symmetric KernelMatrix K(X, X)", "a rectangular K(X, Y)")
+    if not M.symmetric:
+        raise fail(func, "A", "be symmetric", f"a non-symmetric {type(M).__name__}")
     check_choice(core, ("eig", "pinv"), func, "core")
     rcond = check_rcond(rcond, func)
     n = M.shape[0]
     gen = as_generator(rng, func)
-    if isinstance(M, _Dense):
-        check_symmetric(M.A.__matmul__, n, func, "A", eps=float(np.finfo(M.dtype).eps))
     if indices is None:
         if d is None:
             raise fail(func, "d", "be given when `indices` is not", None)
@@ -510,7 +513,7 @@ def generalized_nystrom(A, d=None, *, oversample: int | None = None, sketch: str
     True
     """
     func = "generalized_nystrom"
-    M = _as_matrix(A, func)
+    M = to_matrix(A, func, "A")
     n, m = M.shape
     check_choice(sketch, ("gaussian", "subsample"), func, "sketch")
     gen = as_generator(rng, func)
@@ -592,7 +595,7 @@ def skeleton_cur(A, rows, cols, *, rcond: float | None = None, rng=None) -> LowR
     True
     """
     func = "skeleton_cur"
-    M = _as_matrix(A, func)
+    M = to_matrix(A, func, "A")
     n, m = M.shape
     gen = as_generator(rng, func)
     rcond = check_rcond(rcond, func)

@@ -85,6 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._random import rademacher
 from ._validation import as_generator, check_choice, check_int, check_matrix, check_size_product, fail
 
 __all__ = ["Case", "OracleReport", "case", "cases", "all_cases", "export", "load", "compare",
@@ -135,7 +136,7 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
         "code": ({"preset": "code"}, "stratified landmarks, Lemma-3 normalised W + 0.1 I, 6 Razavi "
                                      "steps, one Razavi scale for the whole batch (authors' code)"),
         "code-global-init": ({"preset": "code", "init": "global"},
-                             "the same as 'code' (init='global' spelled out; kept for existing cases)"),
+                             "the same as 'code' (init='global' spelled out)"),
         "code-per-matrix-init": ({"preset": "code", "init": "per_matrix"},
                                  "as 'code' with one Razavi scale per head (not the authors' code)"),
         "paper-eig": ({"preset": "paper", "core": "eig"}, "uniform2n, eigen-cutoff core (rcond 1e6·eps)"),
@@ -315,71 +316,42 @@ def _pipeline(method: str, inputs: dict, options: dict) -> np.ndarray:
     return np.asarray(attention.approximate(Q, K, V, method=method, **options), dtype=np.float64)
 
 
+def _method(method: str):
+    """The registered method record (:class:`kernapprox.attention.AttentionMethod`)."""
+    from . import attention
+    return attention.get_method(method).method
+
+
 def _resolved_core(method: str, options: dict):
-    """(core, n_iter, exponential) actually used by the method with these options (None if no core)."""
-    if method == "skyformer":
-        from .attention._skyformer import _resolve
-        target = options.get("target", "gaussian")
-        _, core, _, n_iter, _ = _resolve(options.get("preset", "paper"), options.get("landmarks"),
-                                         options.get("core"), options.get("gamma"), options.get("n_iter"),
-                                         options.get("signs"), target)
-        return core, n_iter, target == "softmax"
-    if method == "nystromformer":
-        from ._cores import NS_ITER_DEFAULT
-        return options.get("core", "newton_schulz"), options.get("n_iter", NS_ITER_DEFAULT), False
-    return None, 0, False
+    """(core, n_iter) actually used by the method with these options ((None, 0) without a Nyström core)."""
+    rec = None if method == "exact" else _method(method)
+    if rec is None or rec.core_factors is None:
+        return None, 0
+    out = rec.resolve_options(options)
+    return out.get("core"), out.get("n_iter", 0)
 
 
-def _explicit_defaults(method: str, opts: dict) -> dict:
-    """Every scalar option of the method spelled out (signature defaults; Skyformer's preset resolved to
-    ``core``, ``gamma``, ``n_iter``), so a GPU author reads the complete configuration from the case."""
+def _explicit_defaults(method: str, opts: dict, d, dtype: str) -> dict:
+    """Every scalar option of the method spelled out (signature defaults, then the method's own
+    ``resolve_options``: presets resolved, e.g. Skyformer's ``core``, ``lam``, ``n_iter``), so a GPU
+    author reads the complete configuration from the case. The pseudo-inverse cutoff ``rcond`` is pinned
+    for this dtype, so that float64 and low-precision runs cut the same spectrum: the method's default
+    for the core dtype (:data:`ACCUMULATION_DTYPE`: the d×d core of a half-precision kernel is formed
+    and inverted in float32)."""
     import inspect
 
     from . import attention
     fn = attention.get_method(method)
     out = dict(opts)
-    for name, prm in inspect.signature(fn).parameters.items():
+    for name, prm in inspect.signature(fn.formula).parameters.items():
         if prm.kind is prm.KEYWORD_ONLY and name not in ("d", "rng", "return_factors") and name not in out \
                 and prm.default is not None and isinstance(prm.default, (bool, int, float, str)):
             out[name] = prm.default
-    if method == "skyformer":
-        from .attention._skyformer import _resolve
-        _, core, gamma, n_iter, _ = _resolve(out.get("preset", "paper"), out.get("landmarks"), out.get("core"),
-                                             out.get("gamma"), out.get("n_iter"), out.get("signs"),
-                                             out.get("target", "gaussian"))
-        out.setdefault("core", core)
-        out.setdefault("n_iter", n_iter)
-        if gamma is not None:
-            out.setdefault("gamma", gamma)
-    if method in ("skyformer", "nystromformer"):
-        mod = __import__(f"kernapprox.attention._{method}", fromlist=["_resolve_init"])
-        out.setdefault("init", mod._resolve_init(out.get("preset", "paper"), out.get("init")))
-    if method == "performer":
-        from .attention._performer import _resolve_stabilizer
-        stab, eps = _resolve_stabilizer(out.get("stabilize", True), out.get("stabilizer"), out.get("feature_eps"),
-                                        out.get("kind", "positive"))
-        out.setdefault("stabilizer", stab)
-        out.setdefault("feature_eps", eps)
-    return out
-
-
-def _pinned_rcond(method: str, options: dict, d: int, dtype: str):
-    """The pseudo-inverse cutoff for this dtype, pinned in the options so that float64 and low-precision
-    runs cut the same spectrum: the library's ``default_rcond`` with the eps of the core dtype
-    (:data:`ACCUMULATION_DTYPE`: the d×d core of a half-precision kernel is formed and inverted in
-    float32)."""
-    from .nystrom_general import default_rcond
-    core, _, expo = _resolved_core(method, options)
-    if core not in ("pinv", "eig") or "rcond" in options:
-        return None
-    base = default_rcond(core, d, np.float64, exponential=expo)
-    if expo:                                     # the SM core is always built in float64 by the library
-        return base
-    return max(base, d * 2.0 * UNIT_ROUNDOFF[ACCUMULATION_DTYPE[dtype]])
+    return fn.method.resolve_options(out, d=d, dtype=np.dtype(ACCUMULATION_DTYPE[dtype]))
 
 
 def _stages(method: str, options: dict) -> int:
-    core, n_iter, _ = _resolved_core(method, options)
+    core, n_iter = _resolved_core(method, options)
     s = BASE_STAGES
     if core == "newton_schulz":
         s += NS_PRODUCTS_PER_STEP * int(n_iter)
@@ -388,53 +360,32 @@ def _stages(method: str, options: dict) -> int:
     return s
 
 
-def _core_terms(method: str, Q, K, V, options: dict, u: float, u_store: float,
-                gen) -> tuple[float | None, float, float]:
+def _core_terms(method: str, facs, u: float, u_store: float, gen) -> tuple[float | None, float, float]:
     """(κ, E_core, E_factors): max over items of κ = ‖W‖₂‖W_inv‖₂ of the landmark core actually
     inverted; the measured first-order output change when the core W is rounded (relative ``u`` per
     entry, random signs, N_PROBES probes): ``ΔW_inv ≈ −W_inv ΔW W_inv`` propagated through the method's
     outer products (and its row normalisation for the softmax target); and the change when the stored
     outer factors L (CQ or F, n×d) and T (CKᵀV or BV, d×pv) are rounded (relative ``u_store``):
-    ``ΔL W_inv T + L W_inv ΔT`` — through a large ‖W_inv‖ these roundings do not cancel."""
-    from . import attention
-    from .attention import _nystromformer, _skyformer
-    from .attention._common import scaled, softmax_rows
-    from .nystrom_general import _augmented_blocks
-    if method not in ("skyformer", "nystromformer"):
+    ``ΔL W_inv T + L W_inv ΔT`` — through a large ‖W_inv‖ these roundings do not cancel. ``facs``:
+    the method's factors per item (the blocks come from its ``core_factors`` hook)."""
+    rec = None if facs is None else _method(method)
+    if rec is None or rec.core_factors is None:
         return None, 0.0, 0.0
-    _, facs = attention.approximate(Q, K, V, method=method, return_factors=True, **options)
     kappa, e_core, e_fac = 0.0, 0.0, 0.0
     for idx in np.ndindex(*facs.shape):
-        f = facs[idx]
-        V1 = V[idx]
-        normalise_rows = False
-        if method == "nystromformer":
-            # the landmark block the method inverted, for its target (softmax Ã or Gaussian W)
-            Qt, Kt = f["Q_landmarks"], f["K_landmarks"]
-            W = _nystromformer._GAUSS.block(Qt, Kt) if f["target"] == "gaussian" else softmax_rows(Qt @ Kt.T)
-            Winv, L, T = f["A_pinv"], f["F"], f["BV"]
-        else:
-            ind = np.asarray(f["indices"])
-            if ind.ndim != 1:                    # accumulated sketches: no single core block to perturb
-                return None, 0.0, 0.0
-            # the core block the method inverted: the library's own blocks on the keys it used (centred
-            # for the softmax target with center_keys), with the same common shift as f["shift"]
-            Ku = _skyformer._keys(K[idx], f["target"], f["key_shift"] is not None)
-            W = _augmented_blocks(_skyformer._kernel(f["target"]), scaled(Q[idx]), scaled(Ku), ind[None, :],
-                                  np.asarray(f["signs"], dtype=np.float64).reshape(1, -1))[2]
-            normalise_rows = f["target"] == "softmax"
-            Winv, L = f["Winv"], f["CQ"]
-            CK = f["CK"]
-            T = CK.T @ (np.concatenate([V1, np.ones((V1.shape[0], 1))], axis=1) if normalise_rows else V1)
+        blocks = rec.core_factors(facs[idx])
+        if blocks is None:                        # e.g. accumulated sketches: no single core block to perturb
+            return None, 0.0, 0.0
+        W, Winv, L, T = blocks["W"], blocks["W_pinv"], blocks["L"], blocks["T"]
+        normalise_rows = blocks["normalise_rows"]
         kappa = max(kappa, float(np.linalg.norm(W, 2) * np.linalg.norm(Winv, 2)))
         LW, WT = L @ Winv, Winv @ T
         base = LW @ T
-        signs = np.array([-1.0, 1.0])
         for _ in range(N_PROBES):
-            dW = u * W * gen.choice(signs, size=W.shape)
+            dW = u * W * rademacher(gen, W.shape)
             d_core = -(LW @ (dW @ WT))
-            dL = u_store * L * gen.choice(signs, size=L.shape)
-            dT = u_store * T * gen.choice(signs, size=T.shape)
+            dL = u_store * L * rademacher(gen, L.shape)
+            dT = u_store * T * rademacher(gen, T.shape)
             d_fac = dL @ WT + LW @ dT
             for d_out, which in ((d_core, "core"), (d_fac, "fac")):
                 if normalise_rows:
@@ -467,7 +418,8 @@ def tolerance_model(method: str, inputs64: dict, options: dict, expected: np.nda
 
     Notes
     -----
-    Cost: N_PROBES + 1 extra float64 pipeline runs (the last one for the core condition number).
+    Cost: N_PROBES + 1 extra float64 pipeline runs (the last one returns the factors: the core condition
+    number and terms, the selection margin).
     """
     gen = as_generator(rng)
     u = UNIT_ROUNDOFF[dtype]
@@ -475,7 +427,7 @@ def tolerance_model(method: str, inputs64: dict, options: dict, expected: np.nda
     probe_opts = {k: v for k, v in options.items() if k not in _DERIVED}
     e_in = 0.0
     for _ in range(N_PROBES):
-        pert = {k: v * (1.0 + u * gen.choice(np.array([-1.0, 1.0]), size=v.shape)) for k, v in inputs64.items()}
+        pert = {k: v * (1.0 + u * rademacher(gen, v.shape)) for k, v in inputs64.items()}
         out = _pipeline(method, pert, probe_opts)
         e_in = max(e_in, float(np.max(np.abs(out - expected))))
     n, p = inputs64["Q"].shape[-2:]
@@ -484,23 +436,28 @@ def tolerance_model(method: str, inputs64: dict, options: dict, expected: np.nda
     L = int(max(n, m, p, d))
     S = _stages(method, options)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    kappa, e_core, e_fac = _core_terms(method, inputs64["Q"], inputs64["K"], inputs64["V"], options, u_acc, u,
-                                       gen)
+    facs = None
+    if method != "exact":
+        from . import attention
+        _, facs = attention.approximate(inputs64["Q"], inputs64["K"], inputs64["V"], method=method,
+                                        return_factors=True, **options)
+    kappa, e_core, e_fac = _core_terms(method, facs, u_acc, u, gen)
     tol = TOL_SAFETY * ((math.sqrt(S) + math.sqrt(L) * u_acc / u) * e_in + e_core + e_fac + u * scale)
     detail = {"E_in": e_in, "E_core": e_core, "E_factors": e_fac, "stages": S, "reduction_length": L, "u": u, "u_acc": u_acc,
               "output_scale": scale, "safety": TOL_SAFETY, "n_probes": N_PROBES, "core_condition": kappa,
               "ill_posed": bool(kappa is not None and u * kappa > ILL_POSED_AMPLIFICATION)}
-    if method == "informer":
-        detail["informer_margin"] = _informer_margin(inputs64, options)
+    margin = None if facs is None else _selection_margin(facs)
+    if margin is not None:
+        detail["informer_margin"] = margin
     return tol, detail
 
 
-def _informer_margin(inputs64: dict, options: dict) -> float:
-    """Smallest gap (over items) between the u-th and (u+1)-th largest sparsity measure: a rounding
-    error larger than this can change Informer's active query set."""
-    from . import attention
-    _, facs = attention.approximate(inputs64["Q"], inputs64["K"], inputs64["V"], method="informer",
-                                    return_factors=True, **options)
+def _selection_margin(facs) -> float | None:
+    """For methods whose factors report a ranking ``measure`` (n,) and the ``active`` rows chosen by it
+    (Informer's top-u queries): the smallest gap (over items) between the u-th and (u+1)-th largest
+    measure — a rounding error larger than this can change the active set. None for other methods."""
+    if not all("measure" in facs[idx] and "active" in facs[idx] for idx in np.ndindex(*facs.shape)):
+        return None
     gap = math.inf
     for idx in np.ndindex(*facs.shape):
         f = facs[idx]
@@ -592,16 +549,10 @@ def case(method: str, *, n: int, p: int, d: int | None = None, batch: int = 1, h
     in64 = {k: v.astype(np.float64) for k, v in inputs.items()}
 
     if method != "exact":
-        opts = _explicit_defaults(method, opts)
-        rc = _pinned_rcond(method, opts, d, dtype)
-        if rc is not None:
-            opts["rcond"] = rc
+        opts = _explicit_defaults(method, opts, d, dtype)
         drawn = attention.draw_randomness(in64["Q"], in64["K"], in64["V"], method=method, rng=s_draw, **opts)
         opts.update({k: np.asarray(v) for k, v in drawn.items()})
-        fn = attention.get_method(method)
-        prep = getattr(fn, "batch_prepare", None)
-        if prep is not None:
-            opts.update(prep(in64["Q"], in64["K"], in64["V"], **opts))
+        opts.update(attention.get_method(method).batch_prepare(in64["Q"], in64["K"], in64["V"], **opts))
     expected = _pipeline(method, in64, opts)
     tol, detail = tolerance_model(method, in64, opts, expected, dtype, rng=s_probe)
     for v in list(inputs.values()) + [expected] + [v for v in opts.values() if isinstance(v, np.ndarray)]:

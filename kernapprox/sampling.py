@@ -585,7 +585,7 @@ def kmeans_centers(X, k, *, n_iter: int = KMEANS_MAX_ITER, rng=None) -> np.ndarr
     return C.astype(X.dtype, copy=False)
 
 
-def segment_means(X, k) -> np.ndarray:
+def segment_means(X, k, *, padding: str = "floor") -> np.ndarray:
     """Nyströmformer landmarks: means of k contiguous segments of a sequence.
 
     Parameters
@@ -594,7 +594,19 @@ def segment_means(X, k) -> np.ndarray:
         A sequence (or a batch of sequences) of n vectors.
     k : int, 1 <= k <= n
         Number of segments. When k divides n the segments have length n/k (the Nyströmformer
-        definition); otherwise segment j covers rows ``⌊j n/k⌋ … ⌊(j+1) n/k⌋ − 1``.
+        definition) for every ``padding`` except ``"lucidrains_masked"`` (whose divisor carries the
+        code's ``+ 1e-8``).
+    padding : {"floor", "uneven", "zeros", "lucidrains", "lucidrains_masked", "t2t_vit"}
+        The layout when k does not divide n (L = ⌈n/k⌉, pad = kL − n):
+
+        * ``"floor"`` (default): segment j covers rows ``⌊j n/k⌋ … ⌊(j+1) n/k⌋ − 1``;
+        * ``"uneven"``: boundaries ``round(j n/k)``;
+        * ``"zeros"`` / ``"lucidrains"``: pad zero rows in front, every segment sum divided by L
+          (lucidrains ``nystrom-attention`` without a mask);
+        * ``"lucidrains_masked"``: the same front padding, each segment sum divided by its count of
+          real rows + 1e-8 (lucidrains with a mask of the real rows);
+        * ``"t2t_vit"``: s = ⌊n/k⌋; the first ``(s + 1)k − n`` segments have s rows, the others
+          s + 1 (mlpen/Nystromformer T2T-ViT ``token_nystromformer``).
 
     Returns
     -------
@@ -612,10 +624,31 @@ def segment_means(X, k) -> np.ndarray:
     X = check_matrix(X, func, "X", ndim=None)
     if X.ndim < 2:
         raise fail(func, "X", "have shape (..., n, p)", f"shape {X.shape}")
+    check_choice(padding, ("floor", "uneven", "zeros", "lucidrains", "lucidrains_masked", "t2t_vit"), func,
+                 "padding")
     n = X.shape[-2]
     k = check_int(k, func, "k", low=1, high=n)
+    lead, p = X.shape[:-2], X.shape[-1]
+    L = -(-n // k)
+    pad = L * k - n
+    if padding == "lucidrains_masked":
+        Xp = np.concatenate([np.zeros(lead + (pad, p), dtype=X.dtype), X], axis=-2)
+        count = np.clip(np.arange(1, k + 1) * L - pad, 0, L).astype(X.dtype)
+        return Xp.reshape(*lead, k, L, p).sum(axis=-2) / (count[:, None] + X.dtype.type(1e-8))
     if n % k == 0:
-        return X.reshape(*X.shape[:-2], k, n // k, X.shape[-1]).mean(axis=-2)
+        return X.reshape(*lead, k, n // k, p).mean(axis=-2)
+    if padding in ("zeros", "lucidrains"):
+        Xp = np.concatenate([np.zeros(lead + (pad, p), dtype=X.dtype), X], axis=-2)
+        return Xp.reshape(*lead, k, L, p).sum(axis=-2) / X.dtype.type(L)
+    if padding == "t2t_vit":
+        s = n // k
+        nk = (s + 1) * k - n
+        first = X[..., :nk * s, :].reshape(*lead, nk, s, p).mean(axis=-2)
+        last = X[..., nk * s:, :].reshape(*lead, k - nk, s + 1, p).mean(axis=-2)
+        return np.concatenate([first, last], axis=-2)
+    if padding == "uneven":
+        bounds = np.linspace(0, n, k + 1).round().astype(int)
+        return np.add.reduceat(X, bounds[:-1], axis=-2) / np.diff(bounds)[:, None].astype(X.dtype)
     starts = (np.arange(k) * n) // k
     counts = np.diff(np.append(starts, n))
     sums = np.add.reduceat(X, starts, axis=-2)

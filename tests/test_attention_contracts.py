@@ -43,9 +43,9 @@ BAD = {
     "accumulation": ["abc", 2.5, True, -1, 0, None, np.inf],
     "n_top": ["abc", 2.5, True, -1, 0],
     "n_sample": ["abc", 2.5, True, -1, 0],
-    "n_features": ["abc", 2.5, True, -1, 0],
+    "n_channels": ["abc", 2.5, True, -1, 0],
     # tolerances and scales: finite and in range
-    "gamma": ["abc", True, np.nan, np.inf, -0.1],
+    "lam": ["abc", True, np.nan, np.inf, -0.1],
     "ns_scale": ["abc", True, np.nan, np.inf, 0.0, -1.0],
     "rcond": ["abc", True, np.nan, np.inf, -1e-3, 1.0, 5.0],
     "feature_eps": ["abc", True, np.nan, np.inf, -1.0],
@@ -72,7 +72,7 @@ _CASES = [(m, k, v) for m in METHODS for k in att.option_schema(m) for v in BAD[
 def test_every_option_of_every_method_has_a_validator_and_a_bad_value_catalogue():
     for m in METHODS:
         for k, check in att.option_schema(m).items():
-            assert check is not None, f"{m}: option {k!r} has no entry in OPTION_SCHEMA"
+            assert check is not None, f"{m}: option {k!r} has no validator in its options schema"
             assert k in BAD, f"{m}: option {k!r} has no bad values in this test"
 
 
@@ -127,7 +127,7 @@ def test_d_bounds_and_memory_estimate(method):
 
 
 @pytest.mark.parametrize("method,name,high", [("informer", "n_top", N), ("informer", "n_sample", M),
-                                              ("s3", "n_features", P)])
+                                              ("s3", "n_channels", P)])
 def test_size_options_are_bounded_by_the_inputs_even_when_unused(method, name, high):
     Q, K, V = _qkv()
     att.approximate(Q, K, V, method=method, d=D, rng=0, **{name: high})

@@ -60,7 +60,7 @@ def test_exact_key_padding_mask_and_bias_matrix(rng):
 
 
 def test_exact_streams_in_tiles_and_is_stable_for_huge_logits(rng, monkeypatch):
-    monkeypatch.setattr(_common, "TILE_BYTES", 64 * 8)        # force many small tiles
+    monkeypatch.setattr(_common, "SCORE_BUDGET", 64 * 8)      # force many small tiles
     Q, K, V = rng.normal(size=(3, 50, 4))
     np.testing.assert_allclose(att.exact(Q, K, V), _dense_ref(Q, K, V, "softmax"), atol=1e-12)
     out = att.exact(100 * Q, 100 * K, V)                      # logits ~ 1e4: row max subtracted

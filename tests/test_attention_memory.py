@@ -1,5 +1,5 @@
 """No approximator forms an n×n matrix: peak traced memory (tracemalloc sees numpy buffers) of one call
-stays far below one n×n float64 matrix (issue 4, item 5)."""
+stays far below one n×n float64 matrix."""
 import tracemalloc
 
 import numpy as np
@@ -52,14 +52,14 @@ def test_memory_linear_in_n_at_8192():
 
 @pytest.mark.slow
 def test_memory_at_16384_well_under_one_nxn_matrix():
-    """The issue's setting: n = 16384, p = 64, d = 256, all variants (streamed exact parts included):
+    """The long-sequence setting: n = 16384, p = 64, d = 256, all variants (streamed exact parts included):
     peak < 1/8 of one n×n float64 (2 GiB); observed ≤ ≈ 115 MiB."""
     _check(16384, 0.125)
 
 
 #: (method, options) whose output without factors is streamed over row tiles of the kernel factors
 #: (attention._common.kernel_row_tiles), while return_factors=True forms the whole factors
-STREAMED = [("skyformer", {}), ("skyformer", {"preset": "code"}), ("skyformer", {"core": "ridge", "gamma": 0.1}),
+STREAMED = [("skyformer", {}), ("skyformer", {"preset": "code"}), ("skyformer", {"core": "ridge", "lam": 0.1}),
             ("skyformer", {"target": "softmax"}), ("skyformer", {"target": "softmax", "center_keys": False}),
             ("nystromformer", {}), ("nystromformer", {"target": "gaussian"}),
             ("nystromformer", {"core": "pinv"})]
@@ -81,7 +81,7 @@ def test_streamed_output_matches_the_whole_factors(monkeypatch, method, opts, dt
     import importlib
     mod = importlib.import_module(f"kernapprox.attention._{method}")
     for m in (common, mod):
-        for name in ("FACTOR_TILE_BYTES", "KERNEL_TILE_BYTES"):
+        for name in ("FACTOR_BUDGET", "KERNEL_BUDGET"):
             if hasattr(m, name):
                 monkeypatch.setattr(m, name, 64 * 96 * np.dtype(dtype).itemsize)            # 64-row tiles
     out = ka.attention.approximate(Q, K, V, method=method, d=96, rng=1, **opts)
@@ -105,7 +105,7 @@ def test_streamed_output_matches_the_whole_factors(monkeypatch, method, opts, dt
 def test_kernel_row_tiles_cover_the_block(monkeypatch):
     """kernel_row_tiles: consecutive tiles, in one reused buffer, whose rows are those of the whole block."""
     import kernapprox.attention._common as common
-    monkeypatch.setattr(common, "KERNEL_TILE_BYTES", 100 * 30 * 8)
+    monkeypatch.setattr(common, "KERNEL_BUDGET", 100 * 30 * 8)
     r = np.random.default_rng(4)
     A, B = r.normal(size=(1000, 5)), r.normal(size=(30, 5))
     kern = ka.Gaussian(1.3)
@@ -125,12 +125,12 @@ def test_kernel_row_tiles_cover_the_block(monkeypatch):
 def test_skeinformer_query_tiles_do_not_change_the_output(monkeypatch, opts, dtype):
     """Skeinformer's row-local normalisations run over query tiles: 64-row tiles and one tile agree to
     the rounding of the d-term score and output products (each row's arithmetic is otherwise the same)."""
-    import kernapprox.attention._skeinformer as sk
+    import kernapprox.attention._common as common
     r = np.random.default_rng(5)
     Q, K, V = (0.5 * r.normal(size=(3, 900, 16))).astype(dtype)
-    monkeypatch.setattr(sk, "FACTOR_TILE_BYTES", 1 << 40)
+    monkeypatch.setattr(common, "FACTOR_BUDGET", 1 << 40)
     ref = ka.attention.approximate(Q, K, V, method="skeinformer", d=80, rng=2, **opts)
-    monkeypatch.setattr(sk, "FACTOR_TILE_BYTES", 64 * 80 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(common, "FACTOR_BUDGET", 64 * 80 * np.dtype(dtype).itemsize)
     out = ka.attention.approximate(Q, K, V, method="skeinformer", d=80, rng=2, **opts)
     assert out.dtype == ref.dtype == dtype
     np.testing.assert_allclose(out, ref, rtol=0, atol=4 * 80 * np.finfo(dtype).eps * np.abs(ref).max())

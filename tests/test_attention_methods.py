@@ -205,12 +205,12 @@ def test_skyformer_gaussian_matches_augmented_nystrom_and_code_preset_core():
 
 
 def test_nystromformer_segment_means_padding_options():
-    from kernapprox.attention._nystromformer import segment_means
+    from kernapprox.sampling import segment_means
     X = np.arange(10.0)[:, None]
     np.testing.assert_allclose(segment_means(X, 5), [[0.5], [2.5], [4.5], [6.5], [8.5]])
     # zeros padding in front: [0,0,0,1 | 2,3,4,5 | 6,7,8,9] / 4
-    np.testing.assert_allclose(segment_means(X, 3, "zeros"), [[1 / 4], [14 / 4], [30 / 4]])
-    np.testing.assert_allclose(segment_means(X, 3, "uneven"), [[1.0], [4.5], [8.0]])
+    np.testing.assert_allclose(segment_means(X, 3, padding="zeros"), [[1 / 4], [14 / 4], [30 / 4]])
+    np.testing.assert_allclose(segment_means(X, 3, padding="uneven"), [[1.0], [4.5], [8.0]])
     Q, K, V = _qkv(n=50)
     assert not np.allclose(att.nystromformer(Q, K, V, d=8), att.nystromformer(Q, K, V, d=8, padding="uneven"))
 
@@ -221,8 +221,8 @@ def test_nystromformer_global_init_batch():
     out = att.approximate(Q, K, V, method="nystromformer", d=8, init="global")
     per = att.approximate(Q, K, V, method="nystromformer", d=8)
     assert out.shape == per.shape and not np.allclose(out, per)
-    from kernapprox.attention._nystromformer import _landmark_core
-    scale = max(np.abs(_landmark_core(Q[h], K[h], 8, "zeros")[-1]).sum(0).max() for h in range(3))
+    from kernapprox.attention._nystromformer import landmark_core
+    scale = max(np.abs(landmark_core(Q[h], K[h], 8, "zeros")[-1]).sum(0).max() for h in range(3))
     np.testing.assert_allclose(out[1], att.nystromformer(Q[1], K[1], V[1], d=8, ns_scale=scale))
 
 
@@ -308,7 +308,7 @@ def test_skyformer_psd_sampler_landmarks_on_the_augmented_matrix():
     assert _rel(out, T) < 2 * _rel(uni, T) + 1e-3
 
 
-# -- follow-up of issue 4/7: Nyströmformer Gaussian target; Skyformer-SM key centring ------------------
+# -- Nyströmformer Gaussian target; Skyformer-SM key centring -------------------------------------------
 def test_nystromformer_gaussian_target_m_equals_n_pinv_reproduces_CV():
     """§2.1 + §9.1: with one landmark per token (d = n = m) the segment means are the points, so
     κ(Q̂, K̂) κ(Q̂, K̂)⁺ κ(Q̂, K̂) V = C V (exact regime); no row normalisation."""
@@ -336,7 +336,7 @@ def test_nystromformer_gaussian_razavi_paper_start_converges_where_colsum_start_
     """Module docstring: for W = κ(Q̃, K̃) (row sums ≈ d, not 1) the code's start Wᵀ/‖W‖₁ leaves
     ‖I − W Z₀‖ > 1 and the iteration diverges; the paper's Wᵀ/(‖W‖₁‖W‖_∞) converges to W⁻¹."""
     Q, K, V = _qkv(n=64, s=0.15)                                # κ entries ≈ 1: ‖W‖_∞ ≈ d
-    _, _, _, _, W = __import__("kernapprox.attention._nystromformer", fromlist=["x"])._landmark_core(
+    _, _, _, _, W = __import__("kernapprox.attention._nystromformer", fromlist=["x"]).landmark_core(
         Q, K, 8, "zeros", "gaussian")
     assert np.abs(W).sum(axis=1).max() > 4
     with np.errstate(all="ignore"):
@@ -353,8 +353,8 @@ def test_nystromformer_gaussian_global_init_batch_uses_largest_paper_scale():
     r = np.random.default_rng(3)
     Q, K, V = 0.5 * r.normal(size=(3, 2, 64, 8))
     out = att.approximate(Q, K, V, method="nystromformer", d=8, init="global", target="gaussian")
-    from kernapprox.attention._nystromformer import _landmark_core, _paper_scale
-    scale = max(_paper_scale(_landmark_core(Q[i], K[i], 8, "zeros", "gaussian")[-1]) for i in range(2))
+    from kernapprox.attention._nystromformer import landmark_core, _paper_scale
+    scale = max(_paper_scale(landmark_core(Q[i], K[i], 8, "zeros", "gaussian")[-1]) for i in range(2))
     np.testing.assert_allclose(out[1], att.nystromformer(Q[1], K[1], V[1], d=8, ns_scale=scale, target="gaussian"))
 
 
@@ -377,7 +377,7 @@ def test_skyformer_softmax_centred_keys_invariant_to_key_translation(seed, shift
 
 
 def test_skyformer_softmax_center_keys_false_is_the_raw_augmentation():
-    """``center_keys=False`` keeps the earlier behaviour: blocks of exp(X X̂ᵀ) on the raw keys."""
+    """``center_keys=False`` is the paper's formula: blocks of exp(X X̂ᵀ) on the raw keys."""
     Q, K, V = _qkv(n=24, m=20)
     idx = np.arange(0, 44, 3)
     o, f = att.skyformer(Q, K, V, indices=idx, target="softmax", center_keys=False, return_factors=True)
@@ -404,17 +404,17 @@ def test_skyformer_center_keys_ignored_for_gaussian_target():
 
 def test_experiment_sweep_records_n_evals_of_the_methods_that_report_them():
     """The shared attention sweep sums ``factors["n_evals"]`` ((n + m)d + d² for one Skyformer /
-    Nyströmformer call) per label; methods that report no count are left out."""
+    Nyströmformer call, (n + m)d feature projections for Performer) per label."""
     from kernapprox.experiments._common import _apply, attention_loss_sweep
     Q, K, V = _qkv(n=40, m=40)
     R, evals = _apply(("skyformer", {"target": "softmax"}), Q, K, V, 8, np.random.default_rng(1))
     np.testing.assert_array_equal(R, att.approximate(Q, K, V, method="skyformer", d=8,
                                                      rng=np.random.default_rng(1), target="softmax"))
     assert evals == 80 * 8 + 64
-    assert _apply(("performer", {}), Q, K, V, 8, np.random.default_rng(1))[1] is None
+    assert _apply(("performer", {}), Q, K, V, 8, np.random.default_rng(1))[1] == 80 * 8
     data = attention_loss_sweep("t", {"N": ("nystromformer", {}), "P": ("performer", {})}, kinds=("initialized",),
                                 ns=(40,), ds=(4, 8), windows=1, heads_per_window=1, inputs="synthetic", seed=0)
-    assert data["meta"]["n_evals"] == {"N": 80 * 4 + 16 + 80 * 8 + 64}
+    assert data["meta"]["n_evals"] == {"N": 80 * 4 + 16 + 80 * 8 + 64, "P": 80 * 4 + 80 * 8}
 
 
 def test_nystromformer_padding_and_preset_options():
@@ -427,12 +427,12 @@ def test_nystromformer_padding_and_preset_options():
         att.nystromformer(Q, K, V, d=8, padding="lucidrains", target="gaussian")
     with pytest.raises(ValueError, match="`preset` must be one of"):
         att.nystromformer(Q, K, V, d=8, preset="fast")
-    from kernapprox.attention._nystromformer import segment_means
+    from kernapprox.sampling import segment_means
     X = np.arange(10.0)[:, None]
     # T2T-ViT layout: ⌊10/3⌋ = 3; the first (3+1)·3 − 10 = 2 segments have 3 rows, the last one 4
-    np.testing.assert_allclose(segment_means(X, 3, "t2t_vit"), [[1.0], [4.0], [7.5]])
+    np.testing.assert_allclose(segment_means(X, 3, padding="t2t_vit"), [[1.0], [4.0], [7.5]])
     # lucidrains masked: front padding [0, 0 | 0, 1, 2, 3 ...] with L = 4: real counts 2, 4, 4
-    np.testing.assert_allclose(segment_means(X, 3, "lucidrains_masked"), [[1 / (2 + 1e-8)], [14 / (4 + 1e-8)],
+    np.testing.assert_allclose(segment_means(X, 3, padding="lucidrains_masked"), [[1 / (2 + 1e-8)], [14 / (4 + 1e-8)],
                                                                           [30 / (4 + 1e-8)]])
 
 

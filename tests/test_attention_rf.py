@@ -1,4 +1,4 @@
-"""Tests of the random-feature attention methods: performer, rff, linear (issue 5)."""
+"""Tests of the random-feature attention methods: performer, rff, linear."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st

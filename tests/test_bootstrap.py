@@ -1,4 +1,4 @@
-"""Tests of kernapprox.bootstrap (Yao, Erichson & Lopes 2023; issue 5)."""
+"""Tests of kernapprox.bootstrap (Yao, Erichson & Lopes 2023)."""
 import numpy as np
 import pytest
 

@@ -91,7 +91,7 @@ def test_performer_reference_stabilisers_batched(dt, stabilizer, eps, double):
 
 def test_performer_stabilisers_differ_only_through_eps():
     """Without ε the reference shifts cancel like the exact one; with their ε they do not (the bias
-    the issue measured), so each stabiliser is a distinct, named variant."""
+    measured in the performer module docstring), so each stabiliser is a distinct, named variant."""
     Q, K, V = _qkv((64, 8), scale=1.5, seed=3)
     om = ka.attention.performer.draw(Q, K, V, d=32, rng=0)["omega"]
     exact = att.performer(Q, K, V, omega=om)

@@ -32,17 +32,17 @@ def test_well_conditioned_core_is_the_inverse(core, rng):
 
 def test_ridge_core_is_the_ridge_inverse(rng):
     W = _gauss_block(rng)
-    pc, Winv = _root(W, "ridge", gamma=0.1)
+    pc, Winv = _root(W, "ridge", lam=0.1)
     np.testing.assert_allclose(Winv, np.linalg.inv(W + 0.1 * np.eye(W.shape[0])), rtol=1e-9)
-    with pytest.raises(ValueError, match="`gamma` must be given"):
+    with pytest.raises(ValueError, match="`lam` must be given"):
         psd_core(W, "ridge")
-    with pytest.raises(ValueError, match="`gamma` must be > 0"):
-        psd_core(W, "ridge", gamma=-1.0)
+    with pytest.raises(ValueError, match="`lam` must be > 0"):
+        psd_core(W, "ridge", lam=-1.0)
 
 
 def test_shifted_cholesky_drops_every_exact_duplicate():
-    """An exact duplicate leaves a pivot ≈ 2ν ± rounding: with the 4ν cut it is always dropped
-    (the earlier 2ν cut kept it about half the time)."""
+    """An exact duplicate leaves a pivot ≈ 2ν ± rounding: the 4ν cut always drops it (a 2ν cut
+    would keep it about half the time)."""
     rng = np.random.default_rng(7)
     for _ in range(100):
         W = _gauss_block(rng, k=30, dup=10)

@@ -1,4 +1,4 @@
-"""Tests of kernapprox.distributed (issue 9): Dask kernel products, Nyström, error metrics, RPCholesky.
+"""Tests of kernapprox.distributed: Dask kernel products, Nyström, error metrics, RPCholesky.
 
 Clusters: one ``dask.distributed`` LocalCluster with 2 thread workers and one with 2 worker
 processes, each started once per module (a start costs 2–5 s). Every agreement test runs on both
@@ -152,7 +152,7 @@ def test_kernel_matvec_float32(threads_client, data):
 # Nyström
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("core,kw", [("shifted_cholesky", {}), ("eig", {}), ("pinv", {}),
-                                     ("ridge", {"gamma": 1e-3})])
+                                     ("ridge", {"lam": 1e-3})])
 def test_nystrom_matches_in_memory(threads_client, data, core, kw):
     X, _, _, idx = data
     k = ka.Gaussian(bandwidth=1.5)
@@ -182,7 +182,7 @@ def _check_nystrom_matches(k, X, idx, core, kw):
 
 
 def test_nystrom_agrees_with_single_machine_nystrom(threads_client, data):
-    """Against kernapprox.nystrom (other issue) when it is available: same K̂ = F Fᵀ."""
+    """Against the in-memory kernapprox.nystrom: same K̂ = F Fᵀ."""
     nyst = pytest.importorskip("kernapprox.nystrom_psd")
     X, _, _, idx = data
     k = ka.Gaussian(bandwidth=1.5)
@@ -432,6 +432,45 @@ def test_rpcholesky_distributed_columns(client, data):
     if "indices" in ref.info:
         assert np.array_equal(np.asarray(got.info["indices"]), np.asarray(ref.info["indices"]))
     assert _rel(got.F @ got.F.T, ref.F @ ref.F.T) < 1e-10
+
+
+def test_verbs_take_the_in_memory_arguments(threads_client, data):
+    """ka.distributed.nystrom(DKM, indices) like ka.nystrom(KM, indices) (and rpcholesky, trace_error,
+    spectral_error); the forms verb(kernel, X, ...) still work, with a DeprecationWarning, and give
+    the same results; a DaskKernelMatrix counts the entries the verbs evaluate."""
+    X, _, _, idx = data
+    k = ka.Gaussian(bandwidth=1.5)
+    Xd = da.from_array(X, chunks=(300, 3))
+    with dask.config.set(scheduler=threads_client):
+        DKM = kd.DaskKernelMatrix(k, Xd)
+        new = kd.nystrom(DKM, idx)
+        assert DKM.n_evals == new.info["n_evals"] == 1200 * new.rank + 60 * 60
+        with pytest.warns(DeprecationWarning, match=r"the form nystrom\(kernel, X, landmarks\) is deprecated"):
+            old = kd.nystrom(k, Xd, idx)
+        np.testing.assert_array_equal(new.compute(), old.compute())
+        ref = ka.nystrom(ka.KernelMatrix(k, X), idx)
+        assert _rel(new.compute(), ref.F) < FACTOR_TOL
+        pts = kd.nystrom(DKM, points=X[idx])
+        assert _rel(pts.compute(), ref.F) < FACTOR_TOL
+        B = ka.PSDLowRank(new.compute())
+        t_new = kd.trace_error(DKM, B)
+        with pytest.warns(DeprecationWarning, match="trace_error"):
+            t_old = kd.trace_error(k, Xd, B)
+        assert t_new == t_old
+        s_new = kd.spectral_error(DKM, new, rng=0)
+        with pytest.warns(DeprecationWarning, match="spectral_error"):
+            s_old = kd.spectral_error(k, Xd, new, rng=0)
+        assert float(s_new) == float(s_old)
+        r_new = kd.rpcholesky(kd.DaskKernelMatrix(k, Xd), 20, block_size=10, rng=7)
+        with pytest.warns(DeprecationWarning, match="rpcholesky"):
+            r_old = kd.rpcholesky(k, Xd, 20, block_size=10, rng=7)
+        np.testing.assert_array_equal(r_new.F, r_old.F)
+    with pytest.raises(TypeError, match=r"distributed.nystrom: `chunk_rows` must be None with a DaskKernelMatrix"):
+        kd.nystrom(DKM, idx, chunk_rows=10)
+    with pytest.raises(ValueError, match=r"distributed.nystrom: `indices` must be given, or else `points`"):
+        kd.nystrom(DKM)
+    with pytest.warns(DeprecationWarning, match="`gamma` is deprecated, use `lam`"):
+        kd.nystrom(DKM, idx, core="ridge", gamma=1e-3)
 
 
 # ------------------------------------------------------------------------------------------------

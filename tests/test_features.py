@@ -1,4 +1,4 @@
-"""Tests of kernapprox.features and the jitted FWHT / SORF / cosine kernels (issue 5)."""
+"""Tests of kernapprox.features and the jitted FWHT / SORF / cosine kernels."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st

@@ -149,14 +149,14 @@ def test_landmark_forms(data, rng):
     k = ka.Gaussian(1.0)
     idx = rng.choice(240, 30, replace=False)
     a = kpca.nystrom_kpca(k, X, 4, idx)
-    b = kpca.nystrom_kpca(k, X, 4, X[idx])               # the same points given directly
+    b = kpca.nystrom_kpca(k, X, 4, points=X[idx])        # the same points given directly
     np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-10)
     assert a.info["n_evals"] == 240 * 30 + 30 * 30
     assert set(a.info["indices"]) <= set(idx)
     c = kpca.nystrom_kpca(k, X, 4, idx, core="shifted_cholesky")
     np.testing.assert_allclose(c.eigenvalues, a.eigenvalues, rtol=1e-7)
     centres = rng.normal(size=(25, 2))                     # landmarks that are not data points
-    d = kpca.nystrom_kpca(k, X, 4, centres)
+    d = kpca.nystrom_kpca(k, X, 4, points=centres)
     assert d.basis_points.shape[1] == 2 and d.info["indices"] is None
     assert kpca.reconstruction_error(d, Xt) == pytest.approx(d.reconstruction_error(Xt))
 
@@ -176,16 +176,20 @@ def test_float32_input(data):
 def test_bad_inputs(data):
     X, Xt = data
     k = ka.Gaussian(1.0)
-    with pytest.raises(ValueError, match="`n_components` must lie in"):
+    with pytest.raises(ValueError, match="`k` must lie in"):
         kpca.nystrom_kpca(k, X, 11, 10, rng=0)
-    with pytest.raises(ValueError, match="`n_components` must lie in"):
+    with pytest.raises(ValueError, match="`k` must lie in"):
         kpca.exact_kpca(k, X, 0)
-    with pytest.raises(ValueError, match="`landmarks` must hold indices in"):
+    with pytest.raises(ValueError, match="`indices` must hold indices in"):
         kpca.nystrom_kpca(k, X, 2, np.array([0, 240]))
-    with pytest.raises(ValueError, match="`landmarks` must lie in"):
+    with pytest.raises(ValueError, match="`indices` must lie in"):
         kpca.nystrom_kpca(k, X, 2, 241)
     with pytest.raises(ValueError, match="same number of columns"):
-        kpca.nystrom_kpca(k, X, 2, np.ones((5, 3)))
+        kpca.nystrom_kpca(k, X, 2, points=np.ones((5, 3)))
+    with pytest.raises(ValueError, match="exactly one of the two"):
+        kpca.nystrom_kpca(k, X, 2, 5, points=X[:5])
+    with pytest.raises(TypeError, match="`k` must be given"):
+        kpca.exact_kpca(k, X)
     res = kpca.exact_kpca(k, X, 2)
     with pytest.raises(ValueError, match="same number of columns"):
         res.reconstruction_error(np.ones((3, 5)))
@@ -193,11 +197,35 @@ def test_bad_inputs(data):
         res.reconstruction_error(Xt, space="features")
     with pytest.raises(ValueError, match="`method` must be one of"):
         kpca.kpca(k, X, 2, method="sketch")
-    with pytest.raises(ValueError, match="`landmarks` must be given"):
+    with pytest.raises(ValueError, match="`indices` must be given"):
         kpca.kpca(k, X, 2, method="nystrom")
-    with pytest.raises(ValueError, match="`n_components` must be <= 1"):
+    with pytest.raises(ValueError, match="`k` must be <= 1"):
         kpca.exact_kpca(ka.Linear(), np.ones((10, 2)), 2)      # rank-one kernel matrix
     with pytest.raises(ValueError, match="hold only finite values"):
         kpca.exact_kpca(k, np.full((4, 2), np.nan), 1)
     with pytest.raises(TypeError, match="`kernel` must be a kernapprox Kernel"):
         kpca.exact_kpca(3.0, X, 2)
+
+
+def test_deprecated_keywords_still_work(data):
+    """n_components -> k, landmarks -> indices, gamma -> lam, points given positionally -> points."""
+    X, _ = data
+    k = ka.Gaussian(1.0)
+    idx = np.arange(0, 240, 6)
+    ref = kpca.nystrom_kpca(k, X, 3, idx, core="ridge", lam=1e-3)
+    with pytest.warns(DeprecationWarning, match="`n_components` is deprecated, use `k`"):
+        a = kpca.nystrom_kpca(k, X, n_components=3, indices=idx, core="ridge", lam=1e-3)
+    with pytest.warns(DeprecationWarning, match="`landmarks` is deprecated, use `indices`"):
+        b = kpca.nystrom_kpca(k, X, 3, landmarks=idx, core="ridge", lam=1e-3)
+    with pytest.warns(DeprecationWarning, match="`gamma` is deprecated, use `lam`"):
+        c = kpca.nystrom_kpca(k, X, 3, idx, core="ridge", gamma=1e-3)
+    with pytest.warns(DeprecationWarning, match="pass them as `points`"):
+        d = kpca.nystrom_kpca(k, X, 3, X[idx], core="ridge", lam=1e-3)
+    for r in (a, b, c, d):
+        np.testing.assert_array_equal(r.eigenvalues, ref.eigenvalues)
+    with pytest.warns(DeprecationWarning, match="`n_components` is deprecated"):
+        e = kpca.exact_kpca(k, X, n_components=2)
+    assert e.k == e.n_components == 2
+    with pytest.warns(DeprecationWarning, match="`landmarks` is deprecated"):
+        f = kpca.kpca(k, X, 3, landmarks=idx, core="ridge", lam=1e-3)
+    np.testing.assert_array_equal(f.eigenvalues, ref.eigenvalues)

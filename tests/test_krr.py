@@ -1,4 +1,4 @@
-"""Tests of kernapprox.krr (issue 5): sketched KRR (Yang et al. 2017; Chen & Yang 2021) and Nyström KRR."""
+"""Tests of kernapprox.krr: sketched KRR (Yang et al. 2017; Chen & Yang 2021) and Nyström KRR."""
 import numpy as np
 import pytest
 
@@ -113,7 +113,7 @@ def test_bad_input():
         ka.sketched_krr(ka.KernelMatrix(ka.Gaussian(1.0), X, X[:10]), y, 1e-3, "gaussian", s=5)
     with pytest.raises(TypeError, match="KernelMatrix"):
         ka.nystrom_krr(np.eye(50), y, 1e-3, k=5)
-    with pytest.raises(ValueError, match=r"`idx` must hold indices in \[0, 50\)"):
+    with pytest.raises(ValueError, match=r"`indices` must hold indices in \[0, 50\)"):
         ka.nystrom_krr(KM, y, 1e-3, [0, 50])
     with pytest.raises(ValueError, match="`k` must lie in"):
         ka.nystrom_krr(KM, y, 1e-3, k=51)

@@ -1,11 +1,12 @@
-"""Low-rank result containers (kernapprox.lowrank) and the MatrixOracle protocol adapter."""
+"""Low-rank result containers (kernapprox.lowrank) behind the matrix protocol (kernapprox.as_matrix)."""
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
 from hypothesis import given, strategies as st
 
 import kernapprox as ka
-from kernapprox.lowrank import LowRank, MatrixOracle, PSDLowRank, SymLowRank, as_matrix_protocol
+from kernapprox._operators import Matrix
+from kernapprox.lowrank import LowRank, PSDLowRank, SymLowRank
 
 
 def _results(rng, n=30, m=20, r=4):
@@ -107,11 +108,11 @@ def test_psd_lowrank_invariants(seed, n, r):
                                np.sort(np.linalg.eigvalsh(D))[::-1][:min(n, r)], atol=1e-9 * (1 + lam.max()))
 
 
-def test_matrix_oracle_protocol_and_counts(rng):
+def test_low_rank_and_dense_behind_the_protocol_count_entries(rng):
     F = rng.normal(size=(12, 3))
     D = F @ F.T
     for A in (D, PSDLowRank(F)):
-        O = MatrixOracle(A)
+        O = ka.as_matrix(A)
         assert O.is_psd and O.shape == (12, 12) and O.symmetric
         np.testing.assert_allclose(O.columns([1, 4]), D[:, [1, 4]], atol=1e-12)
         np.testing.assert_allclose(O.rows([2]), D[[2]], atol=1e-12)
@@ -119,55 +120,63 @@ def test_matrix_oracle_protocol_and_counts(rng):
         np.testing.assert_allclose(O.diag(), np.diag(D), atol=1e-12)
         assert O.n_evals == 12 * 2 + 12 + 2 + 12
         np.testing.assert_allclose(O.dense(), D, atol=1e-12)
-    assert MatrixOracle(-D).is_psd is False
-    assert MatrixOracle(rng.normal(size=(4, 5))).is_psd is False
+    assert ka.as_matrix(-D).is_psd is False
+    assert ka.as_matrix(rng.normal(size=(4, 5))).is_psd is False
     with pytest.raises(ValueError, match="indices in"):
-        MatrixOracle(D).columns([12])
+        ka.as_matrix(D).columns([12])
 
 
-def test_as_matrix_protocol(rng):
+def test_deprecated_adapters_are_as_matrix(rng):
+    import kernapprox.lowrank as lr
     KM = ka.KernelMatrix(ka.Gaussian(1.0), rng.normal(size=(5, 2)))
-    assert as_matrix_protocol(KM, "f") is KM
-    assert isinstance(as_matrix_protocol(np.eye(3), "f"), MatrixOracle)
-    with pytest.raises(TypeError, match="f: `KM` must be a KernelMatrix"):
-        as_matrix_protocol("nope", "f")
+    with pytest.warns(DeprecationWarning, match="as_matrix"):
+        assert lr.as_matrix_protocol(KM, "f") is KM
+    with pytest.warns(DeprecationWarning, match="as_matrix"):
+        assert isinstance(lr.as_matrix_protocol(np.eye(3), "f"), Matrix)
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="f: `KM` must be a KernelMatrix"):
+        lr.as_matrix_protocol("nope", "f")
+    with pytest.warns(DeprecationWarning, match="as_matrix"):
+        M = lr.MatrixOracle(np.eye(3), is_psd=True)
+    assert M.psd is True and M.psd_declared
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match=r"^MatrixOracle: `is_psd` must be a bool; got 'yes'$"):
+        lr.MatrixOracle(np.eye(3), is_psd="yes")
 
 
 def test_dense_cap_is_the_kernel_matrix_setting(monkeypatch):
-    """to_dense and MatrixOracle.dense obey kernapprox.matrix.DENSE_CAP_ENTRIES (one setting, one message)."""
+    """to_dense and the protocol's dense obey kernapprox.matrix.DENSE_CAP_ENTRIES (one setting, one message)."""
     from kernapprox import matrix
     monkeypatch.setattr(matrix, "DENSE_CAP_ENTRIES", 10)
     A = PSDLowRank(np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"PSDLowRank.to_dense: the matrix has 4×4 = 16 entries, above the cap of 10"):
         A.to_dense()
     assert A.to_dense(force=True).shape == (4, 4)
-    M = MatrixOracle(np.eye(4))
-    with pytest.raises(ValueError, match=r"MatrixOracle.dense: the matrix has 4×4 = 16 entries, above the cap of 10"):
+    M = ka.as_matrix(np.eye(4))
+    with pytest.raises(ValueError, match=r"DenseMatrix.dense: the matrix has 4×4 = 16 entries, above the cap of 10"):
         M.dense()
     assert M.n_evals == 0 and np.array_equal(M.dense(force=True), np.eye(4))
 
 
-def test_matrix_oracle_decides_structure_without_a_decomposition(monkeypatch):
-    """Symmetry by the randomized test, PSD by necessary O(n) checks; declared structure wins."""
+def test_as_matrix_decides_structure_without_a_decomposition(monkeypatch):
+    """Symmetry by one O(n²) comparison, PSD by necessary O(n) checks; declared structure wins."""
     import kernapprox.lowrank as lr
 
     def boom(*a, **k):
-        raise AssertionError("MatrixOracle must not decompose the matrix")
+        raise AssertionError("as_matrix must not decompose the matrix")
     r = np.random.default_rng(0)
     F = r.normal(size=(60, 5))
     K = F @ F.T
     A = r.normal(size=(60, 60))
     for name in ("eigvalsh", "eigh", "svd"):
         monkeypatch.setattr(np.linalg, name, boom)
-    assert lr.MatrixOracle(K).is_psd and lr.MatrixOracle(K).symmetric
-    assert not lr.MatrixOracle(A).symmetric and not lr.MatrixOracle(A).is_psd
-    assert not lr.MatrixOracle(-K).is_psd                       # negative diagonal
-    assert not lr.MatrixOracle(np.array([[1.0, 2.0], [2.0, 1.0]])).is_psd   # 2×2 minor
-    assert lr.MatrixOracle(A + A.T, is_psd=True).is_psd          # a declaration is trusted
-    assert not lr.MatrixOracle(K).psd_declared and lr.MatrixOracle(K, is_psd=True).psd_declared
-    assert not lr.MatrixOracle(lr.SymLowRank(F, -np.ones(5))).is_psd
-    with pytest.raises(TypeError, match=r"^MatrixOracle: `is_psd` must be a bool; got 'yes'$"):
-        lr.MatrixOracle(K, is_psd="yes")
+    assert ka.as_matrix(K).is_psd and ka.as_matrix(K).symmetric and ka.as_matrix(K).psd is None
+    assert not ka.as_matrix(A).symmetric and not ka.as_matrix(A).is_psd
+    assert not ka.as_matrix(-K).is_psd                       # negative diagonal
+    assert not ka.as_matrix(np.array([[1.0, 2.0], [2.0, 1.0]])).is_psd   # 2×2 minor
+    assert ka.as_matrix(A + A.T, psd=True).is_psd            # a declaration is trusted
+    assert not ka.as_matrix(K).psd_declared and ka.as_matrix(K, psd=True).psd_declared
+    assert not ka.as_matrix(lr.SymLowRank(F, -np.ones(5))).is_psd
+    with pytest.raises(TypeError, match=r"^as_matrix: `psd` must be a bool; got 'yes'$"):
+        ka.as_matrix(K, psd="yes")
 
 
 def test_undeclared_indefinite_matrix_is_refused_by_nystrom():

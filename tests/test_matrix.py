@@ -231,13 +231,13 @@ def test_fused_matvec_peak_rss_is_tiny():
 def test_matrix_api_errors(rng):
     X = rng.normal(size=(10, 2))
     KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
-    with pytest.raises(ValueError, match=r"KernelMatrix.columns: `idx` must hold indices in \[0, 10\); got max 10"):
+    with pytest.raises(ValueError, match=r"KernelMatrix.columns: `indices` must hold indices in \[0, 10\); got max 10"):
         KM.columns([0, 10])
-    with pytest.raises(ValueError, match=r"KernelMatrix.rows: `idx` must hold indices in \[0, 10\); got min -1"):
+    with pytest.raises(ValueError, match=r"KernelMatrix.rows: `indices` must hold indices in \[0, 10\); got min -1"):
         KM.rows([-1])
     with pytest.raises(ValueError, match=r"KernelMatrix.block: `J` must hold at least one index"):
         KM.block([0], [])
-    with pytest.raises(TypeError, match=r"KernelMatrix.columns: `idx` must hold integers"):
+    with pytest.raises(TypeError, match=r"KernelMatrix.columns: `indices` must hold integers"):
         KM.columns([0.5])
     with pytest.raises(ValueError, match=r"KernelMatrix.matvec: `V` must have shape \(10,\) or \(10, r\); got V.shape=\(9,\)"):
         KM.matvec(np.ones(9))

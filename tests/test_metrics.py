@@ -334,13 +334,13 @@ def test_trace_exact_all_kinds(rng):
 
 
 def test_hutchinson_brackets(rng):
-    # Seeded statistical check: the CLT interval at fail_prob = 1e-3 misses the truth with probability
+    # Seeded statistical check: the CLT interval at delta = 1e-3 misses the truth with probability
     # ≈ 1e-3 per estimate (normal approximation with 400 probes); two estimates -> ≈ 2e-3.
     KM, Bs = _operands(rng)
     K = KM.dense()
     Bd = Bs[0].to_dense()
-    f = frobenius_error(KM, Bs[0], method="hutchinson", n_samples=400, rng=0, fail_prob=1e-3)
-    t = trace_error(KM, Bs[0], method="hutchinson", n_samples=400, rng=1, fail_prob=1e-3)
+    f = frobenius_error(KM, Bs[0], method="hutchinson", n_samples=400, rng=0, delta=1e-3)
+    t = trace_error(KM, Bs[0], method="hutchinson", n_samples=400, rng=1, delta=1e-3)
     assert f.lower <= np.linalg.norm(K - Bd) <= f.upper
     assert t.lower <= np.trace(K - Bd) <= t.upper
     assert f.matvecs == 400 and f.method == "hutchinson"
@@ -389,7 +389,10 @@ def test_bad_inputs(rng):
         spectral_error(A, method="power")
     with pytest.raises(ValueError, match=r"`tol` must be a finite number in \(0, 1\]"):
         spectral_error(A, tol=0.0)
-    with pytest.raises(ValueError, match="`fail_prob` must lie in the open interval"):
+    with pytest.raises(ValueError, match="`delta` must lie in the open interval"):
+        spectral_error(A, delta=1.5)
+    with pytest.warns(DeprecationWarning, match="`fail_prob` is deprecated, use `delta`"), \
+            pytest.raises(ValueError, match="`fail_prob` must lie in the open interval"):
         spectral_error(A, fail_prob=1.5)
     with pytest.raises(ValueError, match="non-finite|finite"):
         spectral_error(np.full((3, 3), np.nan))
@@ -443,3 +446,18 @@ def test_frobenius_scales_safely(rng, scale):
         h1 = frobenius_error(K, method="hutchinson", n_samples=200, rng=0)
         assert float(h) == pytest.approx(float(h1) * scale, rel=1e-12)
     assert float(frobenius_error(K, 0 * K)) == pytest.approx(ref_exact, rel=1e-14)
+
+
+def test_fail_prob_is_a_deprecated_alias_of_delta():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    KM = ka.KernelMatrix(ka.Gaussian(1.0), X)
+    B = ka.nystrom(KM, np.arange(0, 80, 8))
+    for f, kw in ((spectral_error, {"method": "lanczos"}), (frobenius_error, {"method": "hutchinson"}),
+                  (trace_error, {"method": "hutchinson"})):
+        ref = f(KM, B, rng=3, delta=0.01, **kw)
+        with pytest.warns(DeprecationWarning, match="`fail_prob` is deprecated, use `delta`"):
+            old = f(KM, B, rng=3, fail_prob=0.01, **kw)
+        assert (float(old), old.lower, old.upper) == (float(ref), ref.lower, ref.upper)
+        with pytest.raises(TypeError, match="got both `delta` and its deprecated alias `fail_prob`"):
+            f(KM, B, rng=3, fail_prob=0.01, delta=0.02, **kw)

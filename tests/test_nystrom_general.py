@@ -264,14 +264,15 @@ def test_bad_input(rng):
         ka.indefinite_nystrom(rng.normal(size=(4, 5)), 2)
     with pytest.raises(ValueError, match="`d` must lie in"):
         ka.generalized_nystrom(rng.normal(size=(10, 5)), 6)
-    with pytest.raises(TypeError, match="KernelMatrix or a 2-D array"):
+    with pytest.raises(TypeError, match="`A` must be a KernelMatrix"):
         ka.skeleton_cur("x", 1, 1)
 
 
 def test_options_contract(rng):
     """Every keyword is validated whichever core or path runs; symmetry claims are checked."""
     Q, K = _qk(rng)
-    for kw, exc, msg in [(dict(gamma="abc"), TypeError, "`gamma` must be a real number"),
+    for kw, exc, msg in [(dict(lam="abc"), TypeError, "`lam` must be a real number"),
+                         (dict(gamma="abc"), TypeError, "`gamma` must be a real number"),
                          (dict(n_iter=-5), ValueError, "`n_iter` must lie in"),
                          (dict(n_iter=10 ** 12), ValueError, "`n_iter` must lie in"),
                          (dict(normalise="yes"), TypeError, "`normalise` must be a bool"),

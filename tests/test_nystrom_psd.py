@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, strategies as st
 
 import kernapprox as ka
-from kernapprox.lowrank import MatrixOracle
 
 CORES = ["shifted_cholesky", "eig", "pinv"]
 
@@ -44,7 +43,7 @@ def test_nystrom_of_nystrom_is_a_fixed_point(core, rng):
     KM, X = _km(rng)
     S = rng.choice(200, 25, replace=False)
     A = ka.nystrom(KM, S, core=core)
-    B = ka.nystrom(MatrixOracle(A), S, core=core)
+    B = ka.nystrom(ka.as_matrix(A), S, core=core)
     np.testing.assert_allclose(B.to_dense(), A.to_dense(), atol=1e-8)
 
 
@@ -61,10 +60,10 @@ def test_ridge_core(rng):
     KM, X = _km(rng)
     K = KM.kernel(X)
     S = rng.choice(200, 20, replace=False)
-    A = ka.nystrom(KM, S, core="ridge", gamma=0.1)
+    A = ka.nystrom(KM, S, core="ridge", lam=0.1)
     ref = K[:, S] @ np.linalg.inv(K[np.ix_(S, S)] + 0.1 * np.eye(20)) @ K[S]
     np.testing.assert_allclose(A.to_dense(), ref, atol=1e-10)
-    assert A.info["core"] == "ridge" and A.info["gamma"] == 0.1
+    assert A.info["core"] == "ridge" and A.info["lam"] == 0.1
 
 
 def test_duplicated_landmarks_and_duplicated_points(rng):
@@ -84,17 +83,17 @@ def test_landmark_points(rng):
     KM, X = _km(rng)
     Z = rng.normal(size=(15, 2))
     k = ka.Gaussian(0.8)
-    A = ka.nystrom(KM, landmarks=Z)
+    A = ka.nystrom(KM, points=Z)
     C = k(X, Z)
     ref = C @ np.linalg.pinv(k(Z), hermitian=True) @ C.T
     np.testing.assert_allclose(A.to_dense(), ref, atol=1e-8)
     assert A.info["indices"] is None and A.info["n_evals"] == 200 * 15 + 15 * 15
     # landmarks equal to data points give the index version
     S = np.array([3, 7, 11])
-    np.testing.assert_allclose(ka.nystrom(KM, landmarks=X[S]).to_dense(), ka.nystrom(KM, S).to_dense(),
+    np.testing.assert_allclose(ka.nystrom(KM, points=X[S]).to_dense(), ka.nystrom(KM, S).to_dense(),
                                atol=1e-12)
     C2 = ka.kmeans_centers(X, 10, rng=0)
-    assert ka.nystrom(KM, landmarks=C2).rank == 10
+    assert ka.nystrom(KM, points=C2).rank == 10
 
 
 def test_evaluation_count_and_info(rng):
@@ -120,27 +119,29 @@ def test_tiles_do_not_change_the_result(rng, monkeypatch, dtype, core, source):
     reused tile buffers (float32, dense cores, in-memory columns)."""
     from scipy.linalg.lapack import dtrtri
 
-    import kernapprox.nystrom_psd as mod
+    import kernapprox._cores as mod
+    import kernapprox._tiling as tiling
     from kernapprox._cores import psd_core
     n, k = 1500, 60
     X = rng.normal(size=(n, 3)).astype(dtype)
     S = rng.choice(n, k, replace=False)
     kern = ka.Gaussian(1.5)
     KM = ka.KernelMatrix(kern, X)
-    M = MatrixOracle(KM.dense(), is_psd=True) if source == "dense" else KM
+    M = ka.as_matrix(KM.dense(), psd=True) if source == "dense" else KM
     Z = X[S] + dtype(0.05) if source == "landmark_points" else X[S]
-    gamma = 1e-3 if core == "ridge" else None
-    kw = {"core": core, "gamma": gamma}
-    kw.update({"landmarks": Z} if source == "landmark_points" else {"idx": S})
-    monkeypatch.setattr(mod, "TILE_BYTES", 1 << 40)
+    lam = 1e-3 if core == "ridge" else None
+    kw = {"core": core, "lam": lam}
+    kw.update({"points": Z} if source == "landmark_points" else {"indices": S})
+    monkeypatch.setattr(tiling, "TILE_BYTES", 1 << 40)
+    monkeypatch.setattr(mod, "APPLY_MAX_ROWS", 1 << 30)
     A = ka.nystrom(M, **kw)
-    monkeypatch.setattr(mod, "MIN_TILE_ROWS", 7)
-    monkeypatch.setattr(mod, "TILE_BYTES", 7 * 8 * k)
+    monkeypatch.setattr(mod, "APPLY_MIN_ROWS", 7)
+    monkeypatch.setattr(mod, "APPLY_MAX_ROWS", 7)
     B = ka.nystrom(M, **kw)
     # the reference, from the same landmark block and core the function builds
     W = {"kernel_matrix": lambda: KM.block(S, S), "landmark_points": lambda: kern.block(Z, Z),
          "dense": lambda: M.columns(S)[S]}[source]()
-    pc = psd_core(W, core, gamma=gamma, eps=float(np.finfo(dtype).eps))
+    pc = psd_core(W, core, lam=lam, eps=float(np.finfo(dtype).eps))
     C = kern(X, Z[pc.cols]).astype(np.float64)
     R = pc.R if pc.L is None else dtrtri(np.asarray(pc.L, order="F"), lower=1)[0].T
     ref = C @ R
@@ -154,8 +155,8 @@ def test_tiles_do_not_change_the_result(rng, monkeypatch, dtype, core, source):
 @pytest.mark.parametrize("name", ka.kernels.available())
 @pytest.mark.parametrize("n", [30, 400])
 def test_block_into_matches_block(rng, name, n):
-    """``Kernel._block_into`` (the tile writer of nystrom) gives bit-identically the values of
-    ``Kernel._block`` (small blocks: numpy path; 400×300: the tiled numba path), in the out buffer."""
+    """``Kernel.block_into`` (the tile writer of nystrom) gives bit-identically the values of
+    ``Kernel.block`` (small blocks: numpy path; 400×300: the tiled numba path), in the out buffer."""
     kern = ka.kernels.get(name)
     for dtype in (np.float64, np.float32):
         X = (0.3 * rng.normal(size=(n, 4))).astype(dtype)
@@ -203,7 +204,7 @@ def test_generic_protocol_object(rng):
     A = ka.nystrom(D, S)
     np.testing.assert_allclose(A.to_dense(), ka.nystrom(KM, S).to_dense(), atol=1e-10)
     assert A.info["n_evals"] == D.n_evals == 200 * 20
-    np.testing.assert_allclose(ka.nystrom(D, landmarks=X[:5]).to_dense(),
+    np.testing.assert_allclose(ka.nystrom(D, points=X[:5]).to_dense(),
                                ka.nystrom(KM, np.arange(5)).to_dense(), atol=1e-12)
     # a dense PSD array is accepted too
     K = KM.kernel(X)
@@ -270,14 +271,14 @@ def test_permutation_equivariance(seed, n, k):
 # ---------------------------------------------------------------------------------------------
 def test_bad_input(rng):
     KM, X = _km(rng, n=50)
-    with pytest.raises(ValueError, match=r"nystrom: `idx` must hold indices in \[0, 50\); got max 50"):
+    with pytest.raises(ValueError, match=r"nystrom: `indices` must hold indices in \[0, 50\); got max 50"):
         ka.nystrom(KM, [0, 50])
     with pytest.raises(ValueError, match="got min -1"):
         ka.nystrom(KM, [-1, 2])
     with pytest.raises(ValueError, match="exactly one of the two"):
         ka.nystrom(KM)
     with pytest.raises(ValueError, match="exactly one of the two"):
-        ka.nystrom(KM, [1], landmarks=X[:2])
+        ka.nystrom(KM, [1], points=X[:2])
     with pytest.raises(ValueError, match=r"^nystrom: `KM` must be positive semi-definite .*; got a non-PSD matrix \(sigmoid, is_psd=False\)$"):
         ka.nystrom(ka.KernelMatrix(ka.Sigmoid(), X), [1, 2])
     with pytest.raises(ValueError, match=r"^nystrom: `KM` must be positive semi-definite"):
@@ -286,15 +287,15 @@ def test_bad_input(rng):
         ka.nystrom(KM, [1, 2], core="newton_schulz")
     with pytest.raises(ValueError, match="`core` must be one of"):
         ka.nystrom(KM, [1, 2], core="magic")
-    with pytest.raises(ValueError, match="`gamma` must be given"):
+    with pytest.raises(ValueError, match="`lam` must be given"):
         ka.nystrom(KM, [1, 2], core="ridge")
     with pytest.raises(ValueError, match="square"):
         ka.nystrom(ka.KernelMatrix(ka.Gaussian(1.0), X, X[:10]), [1, 2])
-    with pytest.raises(ValueError, match="`landmarks` must have as many columns"):
-        ka.nystrom(KM, landmarks=np.ones((3, 5)))
+    with pytest.raises(ValueError, match="`points` must have as many columns"):
+        ka.nystrom(KM, points=np.ones((3, 5)))
     with pytest.raises(ValueError, match="finite"):
-        ka.nystrom(KM, landmarks=np.array([[np.nan, 0.0]]))
-    with pytest.raises(TypeError, match="`idx` must hold integers"):
+        ka.nystrom(KM, points=np.array([[np.nan, 0.0]]))
+    with pytest.raises(TypeError, match="`indices` must hold integers"):
         ka.nystrom(KM, [0.5, 1.0])
     with pytest.raises(ValueError, match="not PSD|positive semi-definite"):
         ka.nystrom(-KM.kernel(X), [1, 2])
@@ -302,12 +303,35 @@ def test_bad_input(rng):
 
 @pytest.mark.parametrize("core", ["eig", "pinv", "shifted_cholesky"])
 def test_cutoffs_are_validated_on_every_core(rng, core):
-    """rcond/gamma are checked whichever core runs (NaN, inf or True never turn into a zero result)."""
+    """rcond/lam are checked whichever core runs (NaN, inf or True never turn into a zero result)."""
     KM, X = _km(rng, n=40)
     for bad, exc in [(np.nan, ValueError), (np.inf, ValueError), (True, TypeError), ("abc", TypeError),
                      (1.0, ValueError), (-1e-3, ValueError)]:
         with pytest.raises(exc, match=r"^nystrom: `rcond` must be"):
             ka.nystrom(KM, np.arange(8), core=core, rcond=bad)
     for bad, exc in [(np.nan, ValueError), (0.0, ValueError), (True, TypeError), ("abc", TypeError)]:
-        with pytest.raises(exc, match=r"^nystrom: `gamma` must be"):
-            ka.nystrom(KM, np.arange(8), core=core, gamma=bad)
+        with pytest.raises(exc, match=r"^nystrom: `lam` must be"):
+            ka.nystrom(KM, np.arange(8), core=core, lam=bad)
+
+
+def test_deprecated_keywords_still_work(rng):
+    """idx -> indices, landmarks -> points, gamma -> lam: same results, a DeprecationWarning each;
+    `landmarks` is a rule name elsewhere, so a string is refused here."""
+    KM, X = _km(rng, n=60)
+    S = np.arange(0, 60, 6)
+    ref = ka.nystrom(KM, S, core="ridge", lam=0.1)
+    with pytest.warns(DeprecationWarning, match="`idx` is deprecated, use `indices`"):
+        A = ka.nystrom(KM, idx=S, core="ridge", lam=0.1)
+    with pytest.warns(DeprecationWarning, match="`gamma` is deprecated, use `lam`"):
+        B = ka.nystrom(KM, S, core="ridge", gamma=0.1)
+    with pytest.warns(DeprecationWarning, match="`landmarks` is deprecated, use `points`"):
+        C = ka.nystrom(KM, landmarks=X[S])
+    np.testing.assert_array_equal(A.F, ref.F)
+    np.testing.assert_array_equal(B.F, ref.F)
+    np.testing.assert_array_equal(C.F, ka.nystrom(KM, points=X[S]).F)
+    with pytest.raises(TypeError, match="got both `lam` and its deprecated alias `gamma`"):
+        ka.nystrom(KM, S, core="ridge", lam=0.1, gamma=0.1)
+    with pytest.raises(TypeError, match=r"nystrom: `landmarks` must not be a rule name here"):
+        ka.nystrom(KM, landmarks="uniform")
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match=r"^nystrom: `gamma` must be"):
+        ka.nystrom(KM, S, core="ridge", gamma=-1.0)

@@ -1,4 +1,4 @@
-"""Tests of kernapprox.sketch (issue 5): dot test, dense formulas, E[S Sᵀ] = I, JL, bad input."""
+"""Tests of kernapprox.sketch: dot test, dense formulas, E[S Sᵀ] = I, JL, bad input."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st

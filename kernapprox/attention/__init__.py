@@ -1,42 +1,45 @@
-"""Attention targets and approximators (design.md §2, §3; algorithms.md §2, §3, §5.3, §9).
+"""Attention targets and approximators (design.md §2, §3; algorithms.md §2, §3, §5.3, §9, §13.1).
 
 Entry points
 ------------
 ``exact(Q, K, V, *, kind="softmax" | "gaussian" | "sigmoid", bias=None, key_padding_mask=None)``
     The exact targets, streamed over query tiles (never the whole n×m score matrix at once).
 ``approximate(Q, K, V, *, method, d=None, rng=None, return_factors=False, **options)``
-    One approximator from the registry :data:`_METHODS` (``name -> (module, function)``, imported on
-    first use): ``"skyformer"``, ``"nystromformer"``, ``"skeinformer"``, ``"informer"``,
-    ``"linformer"``, ``"vmean"``, ``"s3"`` (``"performer"``, ``"rff"``, ``"linear"`` are registered by
-    the random-features modules).
+    One approximator from the registry (:func:`methods`): ``"skyformer"``, ``"nystromformer"``,
+    ``"skeinformer"``, ``"vmean"``, ``"informer"``, ``"linformer"``, ``"s3"``, ``"performer"``,
+    ``"rff"``, ``"linear"``, and any method added with :func:`register`.
 ``draw_randomness(Q, K, V, *, method, d=None, rng=None, **options) -> dict``
     All the randomness ``approximate`` would draw, as named options. Passing them back makes the call
     deterministic — the contract GPU implementations and the oracle rely on::
 
         r = draw_randomness(Q, K, V, method="skyformer", d=64, rng=0)
         approximate(Q, K, V, method="skyformer", d=64, **r)   # == approximate(..., rng=0)
+``get_method(name)`` (also ``kernapprox.attention.<name>``)
+    The single-head method: ``fn(Q, K, V, *, d, rng, return_factors, safeguard, **options)`` with the
+    options contract and the range safeguard below; ``fn.draw``; ``fn.method`` its record;
+    ``fn.formula`` (``fn.__wrapped__``) the bare formula.
 
 Shapes
 ------
 ``Q (..., n, p)``, ``K (..., m, p)``, ``V (..., m, pv)``; the leading (batch, head) axes must
 broadcast. Queries and keys may have different lengths (cross-attention) wherever the method allows.
 
-Method-function protocol (single head)
---------------------------------------
-Each method is a public function ``fn(Q, K, V, *, d=None, rng=None, return_factors=False, **options)``
-on 2-D arrays returning ``out (n, pv)`` or ``(out, factors: dict)``. It carries attributes:
+The registry
+------------
+A method is an :class:`~kernapprox.attention._protocol.AttentionMethod` record (its fields are
+documented there): the bare single-head formula, its ``draw``, its declared option schema, the
+per-item options of batched calls, an optional ``batch_prepare``, its target and default safeguard,
+its ``d`` bound and memory estimate, and the hooks the oracle reads (``resolve_options``,
+``core_factors``). Each method module exports ``METHODS`` (a tuple of records); the registry maps a
+name to its module, imported on first use, and :func:`register` adds records at run time. The
+dispatcher talks to methods through these fields only.
 
-* ``fn.draw(Q, K, V, *, d, rng, **options) -> dict`` — draws every random option that is not already
-  given in ``options`` (data-dependent draws such as Skeinformer's column indices see the data); the
-  method itself calls it, so ``fn(..., rng=r)`` ≡ ``fn(..., **fn.draw(..., rng=r))``.
-* ``fn.per_item_options`` — ``{option name: ndim of one item's value}`` (or a function of the
-  options returning it, e.g. Skyformer's ``indices`` are 2-D when ``accumulation > 1``). In batched calls an option
-  whose array has ``ndim + len(batch_shape)`` dimensions and leading shape ``batch_shape`` is sliced per
-  item; with exactly ``ndim`` dimensions it is shared by every item (same landmarks for all heads).
-* optional ``fn.batch_prepare(Q, K, V, *, d, **options) -> dict`` — options computed once over the
-  whole batch (the batch-global Newton–Schulz scale of ``init="global"``, Nyströmformer and Skyformer);
-  the dispatcher first draws every item's randomness (with the item's generator, so results are
-  unchanged) and hands it to ``batch_prepare`` in ``options``.
+In batched calls an option listed in ``per_item_options`` whose array has ``ndim + len(batch_shape)``
+dimensions and leading shape ``batch_shape`` is sliced per item; with exactly ``ndim`` dimensions it
+is shared by every item (same landmarks for all heads). A method with ``batch_prepare`` gets options
+computed once over the whole batch (the batch-global Newton–Schulz scale of ``init="global"``,
+Nyströmformer and Skyformer): the dispatcher first draws every item's randomness (with the item's
+generator, so results are unchanged) and hands it to ``batch_prepare``.
 
 ``approximate`` and ``draw_randomness`` accept ``key_padding_mask`` (``True`` = padded key): each item
 then runs on its unpadded keys only, so landmarks / pilot rows / sampled columns are drawn among real
@@ -48,16 +51,22 @@ uses ``as_generator(rng)`` itself, so ``approximate(Q, K, V, method=m, rng=r) ==
 
 Options contract
 ----------------
-``approximate``, ``draw_randomness``, the public single-head functions ``kernapprox.attention.<name>``
-and their ``.draw`` check every keyword they accept on every call, whether or not the configuration
-uses it: the method's schema (:func:`option_schema`, entries of :data:`OPTION_SCHEMA`) validates each
-value (booleans must be bool, tolerances finite and in range, names from their list, pre-drawn
-randomness finite numbers); unknown keywords raise ``TypeError`` naming them; ``rng`` is normalised
-with the same check for every method, deterministic ones included; ``d`` must be an int >= 1 for every
-method (also where it is ignored: V-Mean, linear), at most the method's bound (Skyformer n + m,
-Nyströmformer min(n, m), column samplers and Linformer m, Informer the largest d with
-``c⌈ln n⌉ <= n``) and within the available memory (a per-method estimate; the message names ``d`` and
-the bytes). The bare formulas are ``get_method(name).__wrapped__``.
+``approximate``, ``draw_randomness``, the single-head methods and their ``.draw`` check every keyword
+they accept on every call, whether or not the configuration uses it: the method's schema
+(:func:`option_schema`) validates each value (booleans must be bool, tolerances finite and in range,
+names from their list, pre-drawn randomness finite numbers); unknown keywords raise ``TypeError``
+naming them; deprecated aliases (``gamma`` for the ridge ``lam``, S3's ``n_features`` for
+``n_channels``) are renamed with a ``DeprecationWarning``; ``rng`` is normalised with the same check
+for every method, deterministic ones included; ``d`` must be an int >= 1 for every method (also where
+it is ignored: V-Mean, linear), at most the method's bound (Skyformer n + m, Nyströmformer min(n, m),
+column samplers and Linformer m, Informer the largest d with ``c⌈ln n⌉ <= n``) and within the
+available memory (a per-method estimate; the message names ``d`` and the bytes).
+
+Budget
+------
+With ``return_factors`` each item's factors carry ``n_evals`` (query–key scores, kernel entries and
+feature projections evaluated, the safeguard's exact rows included) and ``exact_fraction`` (share of
+the n·m entries of the attention matrix the output uses exactly), algorithms.md §13.1.
 
 Range safeguard
 ---------------
@@ -67,333 +76,240 @@ pseudo-inverse (Skyformer's softmax variant, Nyströmformer) can produce an esti
 MiniLM: inf in float32, 1e139 in float64). ``approximate(..., safeguard=)`` (default ``"exact"``;
 ``"clip"`` for Linformer, whose output lies outside the hull by design) keeps every row inside the
 natural range of the method's target (:func:`_exact.safeguard_rows`); ``safeguard="none"`` returns
-the bare formula of the paper / the authors' code.
+the bare formula of the paper / the authors' code. The exact rows it recomputes are added to
+``n_evals``, and their share of the rows to ``exact_fraction`` (capped at 1; exact when the method
+computed no exact entry on those rows).
 
 Common option names across methods: ``core=`` ("pinv", "eig", "ridge", "newton_schulz"),
-``landmarks=`` (rule name), ``indices=`` (pre-drawn landmark indices; Skyformer: rows of the stacked
-``[Q̂; K̂]``), ``gamma=``, ``n_iter=``, ``init=`` ("per_matrix" | "global").
+``landmarks=`` (a landmark rule name), ``indices=`` (pre-drawn landmark indices; Skyformer: rows of
+the stacked ``[Q̂; K̂]``), ``lam=`` (ridge), ``n_iter=``, ``init=`` ("per_matrix" | "global").
 """
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
 
 import numpy as np
 
-from .._validation import (as_generator, check_bool, check_choice, check_int, check_memory, check_rcond, check_real,
-                           fail, working_dtype)
-from ..nystrom_general import ATTENTION_CORES, NS_MAX_ITER
+from .._aliases import deprecated_alias
+from .._validation import as_generator, check_bool, check_choice, check_int, check_memory, fail, working_dtype
 from . import _exact
 from ._common import check_qkv
+from ._protocol import AttentionMethod
 
-__all__ = ["exact", "approximate", "draw_randomness", "methods", "get_method", "option_schema", "KINDS",
-           "OPTION_SCHEMA", "SAFEGUARDS"]
+__all__ = ["exact", "approximate", "draw_randomness", "methods", "get_method", "register", "option_schema",
+           "KINDS", "SAFEGUARDS"]
 
-#: name -> (module, function); modules are imported on first use.
-_METHODS = {
-    "skyformer": ("kernapprox.attention._skyformer", "skyformer"),
-    "nystromformer": ("kernapprox.attention._nystromformer", "nystromformer"),
-    "skeinformer": ("kernapprox.attention._skeinformer", "skeinformer"),
-    "informer": ("kernapprox.attention._informer", "informer"),
-    "linformer": ("kernapprox.attention._linformer", "linformer"),
-    "vmean": ("kernapprox.attention._skeinformer", "vmean"),
-    "s3": ("kernapprox.attention._s3", "s3"),
-    "performer": ("kernapprox.attention._performer", "performer"),
-    "rff": ("kernapprox.attention._random_features", "rff"),
-    "linear": ("kernapprox.attention._random_features", "linear"),
+#: name -> module exporting ``METHODS`` (a tuple of :class:`AttentionMethod`); imported on first use.
+_MODULES = {
+    "skyformer": "kernapprox.attention._skyformer",
+    "nystromformer": "kernapprox.attention._nystromformer",
+    "skeinformer": "kernapprox.attention._skeinformer",
+    "vmean": "kernapprox.attention._skeinformer",
+    "informer": "kernapprox.attention._informer",
+    "linformer": "kernapprox.attention._linformer",
+    "s3": "kernapprox.attention._s3",
+    "performer": "kernapprox.attention._performer",
+    "rff": "kernapprox.attention._random_features",
+    "linear": "kernapprox.attention._random_features",
 }
+#: name -> AttentionMethod, filled on first use (and by :func:`register`)
+_REGISTERED: dict = {}
+#: name -> the checked callable of :func:`get_method`
+_BOUND: dict = {}
 
 KINDS = _exact.KINDS
 SAFEGUARDS = _exact.SAFEGUARDS
 
 
 def __getattr__(name: str):
-    # the single-head method functions are reachable as kernapprox.attention.<name>
-    if name in _METHODS:
+    # the checked single-head methods are reachable as kernapprox.attention.<name>
+    if name in _MODULES or name in _REGISTERED:
         return get_method(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(__all__) | set(methods()) | {"AttentionMethod"})
+
+
 def methods() -> tuple[str, ...]:
     """Names of the registered approximators."""
-    return tuple(sorted(_METHODS))
+    return tuple(sorted(set(_MODULES) | set(_REGISTERED)))
 
 
-def get_method(name: str):
-    """The single-head function registered under ``name``, with the options contract and the range
-    safeguard of :func:`approximate` (see :func:`_checked`); ``fn.__wrapped__`` is the bare formula."""
-    return _lookup(name, "attention.get_method", "name")
+def register(method: AttentionMethod, *, replace: bool = False) -> None:
+    """Add an approximator to the registry: afterwards ``approximate(..., method=method.name)``,
+    ``draw_randomness``, :func:`get_method` and ``kernapprox.attention.<name>`` use it, with the
+    options contract of its ``options`` schema and the range safeguard of its ``target``.
+
+    Parameters
+    ----------
+    method : AttentionMethod
+        The method record (:mod:`kernapprox.attention._protocol`).
+    replace : bool
+        Allow replacing a method of the same name (default: refused).
+
+    Examples
+    --------
+    >>> import numpy as np, kernapprox as ka
+    >>> from kernapprox.attention import AttentionMethod
+    >>> def first_key(Q, K, V, *, d=None, rng=None, return_factors=False):
+    ...     out = np.repeat(V[:1], Q.shape[0], axis=0)
+    ...     return (out, {"n_evals": 0, "exact_fraction": 0.0}) if return_factors else out
+    >>> ka.attention.register(AttentionMethod("user_first_key", first_key,
+    ...                                       lambda Q, K, V, *, d=None, rng=None: {}, options={}), replace=True)
+    >>> ka.attention.approximate(np.ones((3, 2)), np.ones((4, 2)), np.eye(4)[:, :2], method="user_first_key")[0]
+    array([1., 0.])
+    """
+    func = "attention.register"
+    if not isinstance(method, AttentionMethod):
+        raise fail(func, "method", "be an AttentionMethod", type(method).__name__, TypeError)
+    check_bool(replace, func, "replace")
+    if not isinstance(method.name, str) or not method.name.isidentifier():
+        raise fail(func, "method", "have a name that is a Python identifier", repr(method.name))
+    if not replace and method.name in methods():
+        raise fail(func, "method", f"have a new name (use replace=True to replace {method.name!r})",
+                   repr(method.name))
+    _REGISTERED[method.name] = method
+    _BOUND.pop(method.name, None)
+    globals().pop(method.name, None)
 
 
-def _lookup(name, func: str, param: str):
-    """The checked method function registered under ``name``; an unknown name is refused as
-    ``func``'s argument ``param`` (``get_method``'s ``name``, ``approximate``'s ``method``)."""
+def _record(name, func: str, param: str) -> AttentionMethod:
+    """The :class:`AttentionMethod` registered under ``name`` (its module imported on first use)."""
     if not isinstance(name, str):
-        raise fail(func, param, f"be one of {', '.join(map(repr, sorted(_METHODS)))}", repr(name), TypeError)
-    check_choice(name, tuple(sorted(_METHODS)), func, param)
-    fn = _BOUND.get(name)
+        raise fail(func, param, f"be one of {', '.join(map(repr, methods()))}", repr(name), TypeError)
+    check_choice(name, methods(), func, param)
+    rec = _REGISTERED.get(name)
+    if rec is None:
+        for r in importlib.import_module(_MODULES[name]).METHODS:
+            _REGISTERED.setdefault(r.name, r)
+        rec = _REGISTERED[name]
+    return rec
+
+
+def get_method(name: str) -> "CheckedMethod":
+    """The single-head method registered under ``name``: a callable ``fn(Q, K, V, *, d, rng,
+    return_factors, safeguard, **options)`` with the options contract and the range safeguard of
+    :func:`approximate`; ``fn.draw`` draws its randomness, ``fn.method`` is the
+    :class:`AttentionMethod` record, ``fn.formula`` (also ``fn.__wrapped__``) the bare formula."""
+    fn = _BOUND.get(name) if isinstance(name, str) else None
     if fn is None:
-        mod, attr = _METHODS[name]
-        fn = _BOUND[name] = _checked(name, getattr(importlib.import_module(mod), attr))
-    # bind the function as kernapprox.attention.<name>: importing a submodule of the same name would
-    # otherwise leave the module object there (the reason our modules are named ``_<method>.py``)
+        fn = _BOUND[name] = CheckedMethod(_record(name, "attention.get_method", "name"))
+    # bind as kernapprox.attention.<name> (a submodule of the same name would otherwise shadow it)
     globals()[name] = fn
     return fn
 
 
-_BOUND: dict = {}
+class CheckedMethod:
+    """A registered method as a public single-head function (see :func:`get_method`)."""
 
+    def __init__(self, method: AttentionMethod):
+        self.method = method
+        self.formula = self.__wrapped__ = method.formula
+        self.__name__ = self.__qualname__ = method.name
+        self.__doc__ = method.formula.__doc__
+        self.per_item_options = method.per_item_options
 
-def _raw(fn):
-    """The bare single-head formula of a (checked) method function."""
-    return getattr(fn, "__wrapped__", fn)
+    def __repr__(self) -> str:
+        return f"<attention method {self.method.name!r}>"
+
+    def __call__(self, Q, K, V, *, d=None, rng=None, return_factors: bool = False, safeguard: str | None = None,
+                 **options):
+        rec = self.method
+        Q, K, V = check_qkv(Q, K, V, rec.name)
+        options = _check_call(rec, Q.shape[0], K.shape[0], Q.shape[1], V.shape[1], d, rng, return_factors,
+                              safeguard, options, rec.name)
+        res = rec.formula(Q, K, V, d=d, rng=rng, return_factors=return_factors, **options)
+        return _guard(rec, res, Q, K, V, options, safeguard, return_factors)
+
+    def draw(self, Q, K, V, *, d=None, rng=None, **options) -> dict:
+        """The randomness of one call, by name (see :func:`draw_randomness`)."""
+        rec = self.method
+        func = f"{rec.name}.draw"
+        Q, K, V = check_qkv(Q, K, V, rec.name)
+        options = _check_call(rec, Q.shape[0], K.shape[0], Q.shape[1], V.shape[1], d, rng, False, None, options,
+                              func)
+        return rec.draw(Q, K, V, d=d, rng=rng, **_accepted(rec.draw, options))
+
+    def batch_prepare(self, Q, K, V, *, d=None, **options) -> dict:
+        """The batch-wide options ``approximate`` derives on batched inputs (e.g. the global
+        Newton–Schulz scale ``ns_scale``) from the inputs (..., n, p) and the drawn randomness in
+        ``options``; ``{}`` for methods without such options."""
+        prep = self.method.batch_prepare
+        if prep is None:
+            return {}
+        Q, K, V, _ = _split_batch(Q, K, V, f"{self.method.name}.batch_prepare")
+        return prep(Q, K, V, **_accepted(prep, {"d": d, **_renamed(self.method, options, self.method.name)}))
 
 
 # -- the options contract ---------------------------------------------------------------------------
 # Every keyword a method accepts is validated on every call, whether or not the current configuration
-# uses it (a mistyped value never passes silently); unknown keywords raise TypeError naming them.
-# ``OPTION_SCHEMA`` maps option name -> validator(value, func, name); a method's schema is the subset
-# named by its signature (:func:`option_schema`). Methods still check what they use (shapes of
-# pre-drawn arrays against n, m, p), so this table only has to state what a value may be at all.
-def _v_bool(v, f, k):
-    check_bool(v, f, k)
-
-
-def _v_opt(check):
-    def v(x, f, k):
-        if x is not None:
-            check(x, f, k)
-    return v
-
-
-def _v_choice(*choices):
-    def v(x, f, k):
-        check_choice(x, choices, f, k)
-    return v
-
-
-def _v_module_choice(method, const, fallback):
-    """Choices read from the method's module (so they follow the module's own list)."""
-    def v(x, f, k):
-        mod = importlib.import_module(_METHODS[method][0])
-        check_choice(x, tuple(getattr(mod, const, fallback)), f, k)
-    return v
-
-
-def _v_int(low=None, high=None):
-    def v(x, f, k):
-        check_int(x, f, k, low=low, high=high)
-    return v
-
-
-def _v_real(**bounds):
-    def v(x, f, k):
-        check_real(x, f, k, **bounds)
-    return v
-
-
-def _v_name(x, f, k):
-    if not isinstance(x, str):
-        raise fail(f, k, "be a name (str)", repr(x), TypeError)
-
-
-def _v_array(x, f, k):
-    """Pre-drawn randomness: a non-empty array-like of finite real numbers (shapes: the method)."""
-    if isinstance(x, (str, bytes, bool, np.bool_)) or not (hasattr(x, "__array__") or
-                                                          isinstance(x, (list, tuple, np.ndarray, int, float))):
-        raise fail(f, k, "be an array of numbers", type(x).__name__, TypeError)
-    a = np.asarray(x)
-    if a.dtype.kind not in "iuf":
-        raise fail(f, k, "hold real numbers", f"dtype {a.dtype}", TypeError)
-    if a.size == 0:
-        raise fail(f, k, "be non-empty", f"shape {a.shape}")
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise fail(f, k, "hold only finite values", f"{int(a.size - np.isfinite(a).sum())} non-finite entries")
-
-
-def _v_signs(x, f, k):
-    if isinstance(x, str):
-        check_choice(x, ("rademacher", "ones"), f, k)
-    else:
-        _v_array(x, f, k)
-
-
-def _v_rcond(x, f, k):
-    check_rcond(x, f, k)
-
-
-OPTION_SCHEMA = {
-    # cores (Skyformer, Nyströmformer; :func:`kernapprox._cores.core_inverse`)
-    "core": _v_opt(_v_choice(*ATTENTION_CORES)),
-    "gamma": _v_opt(_v_real(low=0.0)),
-    "n_iter": _v_opt(_v_int(1, NS_MAX_ITER)),
-    "init": _v_opt(_v_choice("per_matrix", "global")),
-    "ns_scale": _v_opt(_v_real(low=0.0, low_open=True)),
-    "normalise": _v_bool,
-    "rcond": _v_rcond,
-    # Skyformer
-    "target": _v_choice("gaussian", "softmax"),
-    "preset": _v_choice("paper", "code"),
-    "landmarks": _v_opt(_v_name),
-    "indices": _v_opt(_v_array),
-    "accumulation": _v_int(1, None),
-    "signs": _v_opt(_v_signs),
-    "center_keys": _v_bool,
-    # Nyströmformer
-    "padding": _v_module_choice("nystromformer", "PADDINGS", ("zeros", "uneven")),
-    # Skeinformer
-    "column_sampling": _v_choice("importance", "uniform"),
-    "row_normalization": _v_choice("adaptive", "exact", "simple"),
-    "pilot_reuse": _v_opt(_v_bool),
-    "importance_weights": _v_bool,
-    "pilot_indices": _v_opt(_v_array),
-    "column_indices": _v_opt(_v_array),
-    # Informer
-    "n_top": _v_opt(_v_int(1, None)),
-    "n_sample": _v_opt(_v_int(1, None)),
-    "measure": _v_choice("sampled", "exact"),
-    "mean_divisor": _v_choice("n", "sample"),
-    "key_indices": _v_opt(_v_array),
-    # Linformer
-    "variant": _v_choice("linformer", "unreduced_jlt"),
-    "projection": _v_opt(_v_array),
-    # S3
-    "part": _v_choice("column", "row", "both"),
-    "n_features": _v_opt(_v_int(1, None)),
-    "layer_norm": _v_bool,
-    "feature_indices": _v_opt(_v_array),
-    # random features (RFF, Performer)
-    "paired": _v_bool,
-    "orthogonal": _v_bool,
-    "omega": _v_opt(_v_array),
-    "phase": _v_opt(_v_array),
-    "kind": _v_choice("positive", "hyperbolic", "trig"),
-    "scaling": _v_choice(0, 1),
-    "stabilize": _v_bool,
-    "stabilizer": _v_opt(_v_module_choice("performer", "STABILIZERS", ())),
-    "feature_eps": _v_opt(_v_real(low=0.0)),
-    "key_max": _v_opt(_v_real()),
-    "double_scaling": _v_bool,
-}
-
-#: per-method entries that differ from :data:`OPTION_SCHEMA` (Nyströmformer has no preset to resolve
-#: ``core=None`` from)
-METHOD_OPTION_SCHEMA = {"nystromformer": {"core": _v_choice(*ATTENTION_CORES)}}
-
-#: keywords of the common signature, checked by :func:`_check_call` itself
-_COMMON_KW = ("d", "rng", "return_factors")
-
-
+# uses it (a mistyped value never passes silently); unknown keywords raise TypeError naming them. A
+# method's schema is its record's ``options`` mapping (name -> validator(value, func, name)); methods
+# still check what they use (shapes of pre-drawn arrays against n, m, p).
 def option_schema(method: str) -> dict:
-    """``{option name: validator}`` of a registered method: every keyword-only option of its signature
-    (besides ``d``, ``rng``, ``return_factors``) with its entry of :data:`OPTION_SCHEMA`."""
-    fn = _raw(_lookup(method, "attention.option_schema", "method"))
-    names = [k for k, p in inspect.signature(fn).parameters.items()
-             if p.kind is p.KEYWORD_ONLY and k not in _COMMON_KW]
-    own = METHOD_OPTION_SCHEMA.get(method, {})
-    return {k: own.get(k, OPTION_SCHEMA.get(k)) for k in names}
+    """``{option name: validator}`` of a registered method: every keyword it accepts besides ``d``,
+    ``rng``, ``return_factors`` (its record's ``options``; the deprecated aliases of its record's
+    ``aliases`` are accepted too and validated as the option they name)."""
+    return dict(_record(method, "attention.option_schema", "method").options)
 
 
-def _check_options(fn, method: str, options: dict, func: str = "attention.approximate") -> None:
-    """Unknown keywords raise TypeError naming them; every given option's value is validated."""
-    schema = option_schema(method)
-    unknown = sorted(k for k in options if k not in schema)
+def _renamed(rec: AttentionMethod, options: dict, func: str) -> dict:
+    """Options with the method's deprecated aliases renamed (:func:`kernapprox._aliases.deprecated_alias`:
+    DeprecationWarning; both names given: TypeError)."""
+    if not any(k in options for k in rec.aliases):
+        return options
+    out = dict(options)
+    for old, new in rec.aliases.items():
+        if old in out:
+            out[new] = deprecated_alias(func, old, out.pop(old), new, out.get(new))
+    return out
+
+
+def _check_options(rec: AttentionMethod, options: dict, func: str) -> dict:
+    """Unknown keywords raise TypeError naming them; every given option's value is validated (a deprecated
+    alias as the option it names, under its own name). Returns the options with aliases renamed."""
+    unknown = sorted(k for k in options if k not in rec.options and k not in rec.aliases)
     if unknown:
-        raise fail(func, ", ".join(unknown), f"be an option of method {method!r} ({', '.join(schema) or 'none'})",
+        raise fail(func, ", ".join(unknown),
+                   f"be an option of method {rec.name!r} ({', '.join(rec.options) or 'none'})",
                    "an unknown option", TypeError)
     for k, v in options.items():
-        check = schema[k]
+        check = rec.options[rec.aliases.get(k, k)]
         if check is not None:
             check(v, func, k)
+    return _renamed(rec, options, func)
 
 
-# -- size contracts ---------------------------------------------------------------------------------
-def _d_bound(method: str, n: int, m: int, options: dict):
-    """``(largest d, why)`` for the method on n queries and m keys, or ``(None, "")`` if unbounded."""
-    if method == "skyformer":
-        return n + m, "landmarks are rows of the n + m stacked [Q̂; K̂]; more cannot add rank"
-    if method == "nystromformer":
-        return min(n, m), "one landmark per segment of the shorter sequence"
-    if method == "skeinformer" and not options.get("importance_weights", False):
-        return m, "columns are sampled without replacement from the m keys"
-    if method == "informer" and options.get("n_top") is None:
-        from ._informer import informer_max_d
-        return informer_max_d(n, m), "u = c⌈ln n⌉ active queries, c = ⌈d / ln m⌉, must not exceed n"
-    if method in ("linformer", "s3"):
-        return m, "it projects / samples the m keys"
-    return None, ""
-
-
-def _d_bytes(method: str, n: int, m: int, p: int, pv: int, d: int, options: dict) -> int:
-    """Working memory (bytes, float64) of one head of the method with d landmarks / features."""
-    if method == "skyformer":
-        a = check_int(options.get("accumulation", 1), "attention.approximate", "accumulation", low=1)
-        return 8 * ((n + m) * d * 3 + 4 * (a * d) ** 2 + d * (p + pv))
-    if method == "nystromformer":
-        return 8 * ((n + m) * d + 6 * d * d + d * (p + pv))
-    if method in ("rff", "performer"):
-        return 8 * ((n + m) * 2 * d * 2 + d * (p + pv))
-    if method in ("vmean", "linear"):
-        return 0
-    return 8 * ((n + m) * d * 2 + d * (p + pv))
-
-
-#: size options bounded by the inputs: name -> (bound from (n, m, p, pv), what it counts)
-_SIZE_OPTIONS = {"n_top": (lambda n, m, p, pv: n, "active queries among the n queries"),
-                 "n_sample": (lambda n, m, p, pv: m, "sampled keys per query among the m keys"),
-                 "n_features": (lambda n, m, p, pv: pv, "feature channels among the pv columns of V")}
-
-
-def _check_call(method, n, m, p, pv, d, rng, return_factors, safeguard, options, func):
+def _check_call(rec: AttentionMethod, n, m, p, pv, d, rng, return_factors, safeguard, options, func) -> dict:
     """The whole options contract of one call (every path, every keyword): names and values of the
     options, ``d`` (an int >= 1 below the method's bound and within the available memory, also where
-    the method ignores it), ``rng`` (validated even by deterministic methods), bools, ``safeguard``."""
-    _check_options(None, method, options, func)
+    the method ignores it), ``rng`` (validated even by deterministic methods), bools, ``safeguard``.
+    Returns the options with deprecated aliases renamed."""
+    options = _check_options(rec, options, func)
     as_generator(rng, func)
     check_bool(return_factors, func, "return_factors")
     if safeguard is not None:
         check_choice(safeguard, _exact.SAFEGUARDS, func, "safeguard")
-    for name, (bound, what) in _SIZE_OPTIONS.items():
-        if options.get(name) is not None:
-            check_int(options[name], func, name, low=1, high=bound(n, m, p, pv))
-    if options.get("accumulation", 1) != 1:
-        a = options["accumulation"]
-        dd = 1 if d is None else check_int(d, func, "d", low=1)
-        check_memory(8 * ((n + m) * a * dd + 4 * (a * dd) ** 2), func, "accumulation", a)
+    if rec.check_sizes is not None:
+        rec.check_sizes(n, m, p, pv, d, options, func)
     if d is not None:
         d = check_int(d, func, "d", low=1)
-        high, why = _d_bound(method, n, m, options)
+        high, why = rec.d_bound(n, m, options)
         if high is not None and d > high:
             raise fail(func, "d", f"be <= {high} ({why})", d)
-        check_memory(_d_bytes(method, n, m, p, pv, d, options), func, "d", d)
+        check_memory(rec.d_bytes(n, m, p, pv, d, options), func, "d", d)
+    return options
 
 
 # -- the range safeguard ----------------------------------------------------------------------------
-#: methods whose default safeguard is not ``"exact"``: Linformer's output is a convex combination of
-#: the rows of E V (random combinations of V), outside the box of V by design; recomputing those rows
-#: exactly would turn it into exact attention, so its default only projects onto the box.
-DEFAULT_SAFEGUARD = {"linformer": "clip"}
-
-
-def target_kind(method: str, options: dict):
-    """The exact target a method approximates with these options (``"softmax"``, ``"gaussian"``), or
-    None when its output has no range to keep (S3 row / both parts mix channels)."""
-    if method == "skyformer":
-        return options.get("target", "gaussian")
-    if method == "nystromformer":
-        return options.get("target", "softmax")
-    if method == "rff":
-        return "gaussian"
-    if method == "s3" and options.get("part", "column") != "column":
-        return None
-    return "softmax"
-
-
-def _guard(method, res, Q, K, V, options, safeguard, return_factors):
-    """Apply :func:`kernapprox.attention._exact.safeguard_rows` to one head's result."""
-    kind = target_kind(method, options)
-    mode = DEFAULT_SAFEGUARD.get(method, "exact") if safeguard is None else safeguard
+def _guard(rec: AttentionMethod, res, Q, K, V, options, safeguard, return_factors):
+    """Apply :func:`kernapprox.attention._exact.safeguard_rows` to one head's result; the exact rows it
+    recomputes are added to ``n_evals`` and ``exact_fraction``."""
+    kind = rec.target(options)
+    mode = rec.default_safeguard if safeguard is None else safeguard
     out, fac = res if return_factors else (res, None)
     if kind is not None:
         out, info = _exact.safeguard_rows(out, Q, K, V, kind, mode)
@@ -403,41 +319,20 @@ def _guard(method, res, Q, K, V, options, safeguard, return_factors):
         return out
     fac = dict(fac)
     fac["safeguard"] = {"mode": mode if kind is not None else "none", "target": kind, **info}
-    if "n_evals" in fac and info["n_evals"]:
-        fac["n_evals"] = fac["n_evals"] + info["n_evals"]
+    if info["n_evals"]:
+        fac["n_evals"] = fac.get("n_evals", 0) + info["n_evals"]
+        n = Q.shape[0]
+        rows = info["exact_rows"]
+        # rows recomputed exactly: all m entries of each are exact
+        fac["exact_fraction"] = min(1.0, fac.get("exact_fraction", 0.0) + rows.size / n)
     return out, fac
 
 
 def _accepted(fn, options: dict) -> dict:
-    """The options a function's signature takes (all of them if it has ``**kwargs``)."""
+    """The options a hook's signature names (the protocol hands ``draw`` / ``batch_prepare`` only those)."""
     params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return options
     return {k: v for k, v in options.items() if k in params}
 
-
-def _checked(method: str, raw):
-    """The public single-head function: the options contract, the bare formula, the safeguard; its
-    ``draw`` checks the same contract and hands the draw function only the options it takes."""
-    @functools.wraps(raw)
-    def fn(Q, K, V, *, d=None, rng=None, return_factors=False, safeguard=None, **options):
-        Q, K, V = check_qkv(Q, K, V, method)
-        _check_call(method, Q.shape[0], K.shape[0], Q.shape[1], V.shape[1], d, rng, return_factors, safeguard,
-                    options, method)
-        res = raw(Q, K, V, d=d, rng=rng, return_factors=return_factors, **options)
-        return _guard(method, res, Q, K, V, options, safeguard, return_factors)
-
-    raw_draw = raw.draw
-
-    def draw(Q, K, V, *, d=None, rng=None, **options):
-        Q, K, V = check_qkv(Q, K, V, method)
-        _check_call(method, Q.shape[0], K.shape[0], Q.shape[1], V.shape[1], d, rng, False, None, options,
-                    f"{method}.draw")
-        return raw_draw(Q, K, V, d=d, rng=rng, **_accepted(raw_draw, options))
-
-    functools.update_wrapper(draw, raw_draw)
-    fn.draw = draw
-    return fn
 
 
 # -- shapes and batching --------------------------------------------------------------------------
@@ -478,16 +373,13 @@ def _split_batch(Q, K, V, func: str):
     return Q, K, V, batch
 
 
-def _item_options(fn, options: dict, batch: tuple, idx: tuple, func: str) -> dict:
+def _item_options(rec: AttentionMethod, options: dict, batch: tuple, idx: tuple, func: str) -> dict:
     """Slice the per-item options whose leading dims equal the batch shape."""
-    spec = getattr(fn, "per_item_options", {})
     out = dict(options)
-    for name, nd in spec.items():
+    for name, nd in rec.item_option_dims(options).items():
         val = options.get(name)
         if val is None or not batch or isinstance(val, str):
             continue
-        if callable(nd):
-            nd = nd(options)
         a = np.asarray(val)
         if a.ndim == nd + len(batch):
             if a.shape[:len(batch)] != batch:
@@ -541,9 +433,9 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
         ``return_factors`` each item's factors carry ``"safeguard"`` (rows recomputed, rows clipped,
         score evaluations added to ``n_evals``).
     **options
-        Method options (``core=``, ``landmarks=``, ``indices=``, ``gamma=``, ``n_iter=``, ``init=``, …),
+        Method options (``core=``, ``landmarks=``, ``indices=``, ``lam=``, ``n_iter=``, ``init=``, …),
         including pre-drawn randomness, per item (leading batch axes) or shared. Every option is
-        validated (:data:`OPTION_SCHEMA`) whether or not the configuration uses it; unknown names
+        validated (:func:`option_schema`) whether or not the configuration uses it; unknown names
         raise ``TypeError``; ``d`` is bounded per method (e.g. d <= n + m for Skyformer) and by the
         available memory.
 
@@ -565,33 +457,34 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
     (2, 128, 16)
     """
     func = "attention.approximate"
-    fn = _raw(_lookup(method, func, "method"))
+    rec = _record(method, func, "method")
+    fn = rec.formula
     Q, K, V, batch = _split_batch(Q, K, V, func)
-    _check_call(method, Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1], d, rng, return_factors, safeguard,
-                options, func)
+    options = _check_call(rec, Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1], d, rng, return_factors,
+                          safeguard, options, func)
     km = _check_mask(key_padding_mask, batch, K.shape[-2], func)
     if not batch:
         Kb, Vb = _keys(K, V, km, ())
         res = fn(Q, Kb, Vb, d=d, rng=rng, return_factors=return_factors, **options)
-        return _guard(method, res, Q, Kb, Vb, options, safeguard, return_factors)
+        return _guard(rec, res, Q, Kb, Vb, options, safeguard, return_factors)
     B = int(np.prod(batch))
     gens = _children(rng, B)
-    prep = getattr(fn, "batch_prepare", None)
+    prep = rec.batch_prepare
     if prep is not None:
         if km is not None and options.get("init") == "global":
             raise fail(func, "init", "be 'per_matrix' together with `key_padding_mask`", "'global'")
         if km is None:
             # draw every item's randomness first (with its own substream: identical to drawing inside
             # the method), so batch-wide quantities may depend on it (Skyformer's global Razavi scale)
-            options = {**options, **_stacked_draws(fn, Q, K, V, batch, d, gens, options, func)}
-            options = {**options, **prep(Q, K, V, d=d, **options)}
+            options = {**options, **_stacked_draws(rec, Q, K, V, batch, d, gens, options, func)}
+            options = {**options, **prep(Q, K, V, **_accepted(prep, {"d": d, **options}))}
     out = np.empty(batch + (Q.shape[-2], V.shape[-1]), dtype=Q.dtype)
     facs = np.empty(batch, dtype=object) if return_factors else None
     for b, idx in enumerate(np.ndindex(*batch)):
-        opts = _item_options(fn, options, batch, idx, func)
+        opts = _item_options(rec, options, batch, idx, func)
         Kb, Vb = _keys(K, V, km, idx)
         res = fn(Q[idx], Kb, Vb, d=d, rng=gens[b], return_factors=return_factors, **opts)
-        res = _guard(method, res, Q[idx], Kb, Vb, opts, safeguard, return_factors)
+        res = _guard(rec, res, Q[idx], Kb, Vb, opts, safeguard, return_factors)
         if return_factors:
             out[idx], facs[idx] = res
         else:
@@ -618,14 +511,15 @@ def draw_randomness(Q, K, V, *, method: str, d=None, rng=None, key_padding_mask=
     True
     """
     func = "attention.draw_randomness"
-    fn = _raw(_lookup(method, func, "method"))
+    rec = _record(method, func, "method")
     Q, K, V, batch = _split_batch(Q, K, V, func)
-    _check_call(method, Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1], d, rng, False, None, options, func)
+    options = _check_call(rec, Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1], d, rng, False, None, options,
+                          func)
     km = _check_mask(key_padding_mask, batch, K.shape[-2], func)
     if not batch:
         Kb, Vb = _keys(K, V, km, ())
-        return fn.draw(Q, Kb, Vb, d=d, rng=as_generator(rng, func), **_accepted(fn.draw, options))
-    return _stacked_draws(fn, Q, K, V, batch, d, _children(rng, int(np.prod(batch))), options, func, km)
+        return rec.draw(Q, Kb, Vb, d=d, rng=as_generator(rng, func), **_accepted(rec.draw, options))
+    return _stacked_draws(rec, Q, K, V, batch, d, _children(rng, int(np.prod(batch))), options, func, km)
 
 
 def _check_mask(key_padding_mask, batch, m, func):
@@ -651,13 +545,13 @@ def _keys(K, V, km, idx):
     return K[idx][keep], V[idx][keep]
 
 
-def _stacked_draws(fn, Q, K, V, batch, d, gens, options, func, km=None) -> dict:
-    """Per-item ``fn.draw`` with the items' generators, stacked with leading batch axes."""
+def _stacked_draws(rec, Q, K, V, batch, d, gens, options, func, km=None) -> dict:
+    """Per-item ``rec.draw`` with the items' generators, stacked with leading batch axes."""
     items = []
     for b, idx in enumerate(np.ndindex(*batch)):
-        opts = _item_options(fn, options, batch, idx, func)
+        opts = _item_options(rec, options, batch, idx, func)
         Kb, Vb = _keys(K, V, km, idx)
-        items.append(fn.draw(Q[idx], Kb, Vb, d=d, rng=gens[b], **_accepted(fn.draw, opts)))
+        items.append(rec.draw(Q[idx], Kb, Vb, d=d, rng=gens[b], **_accepted(rec.draw, opts)))
     out = {}
     for key in items[0]:
         vals = [np.asarray(it[key]) for it in items]

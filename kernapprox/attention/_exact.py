@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from ._common import tile_rows
+from ._common import score_rows, score_tiles, softmax_tiled
 
 KINDS = ("softmax", "gaussian", "sigmoid")
 
@@ -12,7 +12,8 @@ KINDS = ("softmax", "gaussian", "sigmoid")
 def exact_2d(Q, K, V, kind: str, *, bias=None, keep=None) -> np.ndarray:
     """Exact output for one head (no validation). ``bias`` scalar or (n|1, m|1) array; ``keep`` (m,) bool.
 
-    Memory: one (tile × m) block of scores at a time.
+    Memory: one (tile × m) block of scores at a time (:func:`kernapprox.attention._common.score_tiles`;
+    the softmax target is :func:`~kernapprox.attention._common.softmax_tiled` with float64 row sums).
     """
     n, p = Q.shape
     m = K.shape[0]
@@ -24,30 +25,25 @@ def exact_2d(Q, K, V, kind: str, *, bias=None, keep=None) -> np.ndarray:
             bias = np.asarray(bias)[:, keep]
         m = K.shape[0]
     b = None if bias is None else np.asarray(bias, dtype=dt)
+    step = score_rows(m, dt.itemsize)
+    if kind == "softmax":
+        return softmax_tiled(Q, K, V, scale=inv, bias=b, step=step, den_dtype=np.float64)
     if kind == "gaussian":
         qq = 0.5 * np.einsum("ij,ij->i", Q, Q)
         kk = 0.5 * np.einsum("ij,ij->i", K, K)
     out = np.empty((n, V.shape[1]), dtype=dt)
-    step = tile_rows(m, dt.itemsize)
-    for i0 in range(0, n, step):
-        i1 = min(n, i0 + step)
-        S = Q[i0:i1] @ K.T
+    for i0, i1, S in score_tiles(Q, K, step):
         if kind == "gaussian":
             S -= qq[i0:i1, None]
             S -= kk[None, :]
         S *= inv
         if b is not None:
             S += b[i0:i1] if (b.ndim == 2 and b.shape[0] == n) else b
-        if kind == "softmax":
-            S -= S.max(axis=1, keepdims=True)
+        if kind == "gaussian":
             np.exp(S, out=S)
-            out[i0:i1] = (S @ V) / S.sum(axis=1, dtype=np.float64)[:, None].astype(dt)
-        elif kind == "gaussian":
-            np.exp(S, out=S)
-            out[i0:i1] = S @ V
         else:
             expit(S, out=S)
-            out[i0:i1] = S @ V
+        out[i0:i1] = S @ V
     return out
 
 

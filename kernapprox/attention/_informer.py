@@ -15,9 +15,10 @@ import math
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_int, fail
-from ._common import TILE_BYTES, check_d, check_qkv, public_draw, softmax_tiled, tile_rows
+from ._common import SCORE_BUDGET, check_d, check_qkv, factor_rows, score_rows, score_tiles, softmax_tiled
+from ._protocol import AttentionMethod, v_array, v_choice, v_int, v_optional
 
-__all__ = ["informer", "informer_sizes", "informer_max_d"]
+__all__ = ["informer", "draw", "informer_sizes", "informer_max_d", "METHODS"]
 
 _FUNC = "informer"
 
@@ -54,7 +55,7 @@ def informer_sizes(n: int, m: int, d: int, *, n_top=None, n_sample=None) -> tupl
 def _measure_sampled(Q, K, key_indices, divisor):
     n, U = key_indices.shape
     out = np.empty(n, dtype=np.float64)
-    step = int(max(1, TILE_BYTES // max(1, U * Q.shape[1] * Q.dtype.itemsize)))
+    step = factor_rows(U * Q.shape[1], Q.dtype.itemsize, budget=SCORE_BUDGET, low=1)
     for i0 in range(0, n, step):
         Ks = K[key_indices[i0:i0 + step]]                            # (t, U, p)
         s = np.einsum("tp,tup->tu", Q[i0:i0 + step], Ks)
@@ -66,13 +67,12 @@ def _measure_exact(Q, K):
     n, m = Q.shape[0], K.shape[0]
     mean_term = Q @ K.mean(axis=0, dtype=np.float64).astype(Q.dtype)
     mx = np.empty(n, dtype=np.float64)
-    step = tile_rows(m, Q.dtype.itemsize)
-    for i0 in range(0, n, step):
-        mx[i0:i0 + step] = (Q[i0:i0 + step] @ K.T).max(axis=1)
+    for i0, i1, S in score_tiles(Q, K, score_rows(m, Q.dtype.itemsize)):
+        mx[i0:i1] = S.max(axis=1)
     return mx - mean_term
 
 
-def _draw(Q, K, V, *, d=None, rng=None, n_top=None, n_sample=None, measure="sampled", key_indices=None):
+def draw(Q, K, V, *, d=None, rng=None, n_top=None, n_sample=None, measure="sampled", key_indices=None):
     """Randomness of one Informer call: ``key_indices`` (n, U) (none for ``measure="exact"``)."""
     check_choice(measure, ("sampled", "exact"), _FUNC, "measure")
     if measure == "exact":
@@ -92,8 +92,6 @@ def _draw(Q, K, V, *, d=None, rng=None, n_top=None, n_sample=None, measure="samp
     return {"key_indices": ki.astype(np.intp, copy=False)}
 
 
-draw = public_draw(_draw, _FUNC, "Draw Informer's randomness for one head (the sampled keys of every query).")
-
 
 def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=None, n_sample=None,
              measure: str = "sampled", mean_divisor: str = "n", key_indices=None):
@@ -109,7 +107,9 @@ def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=N
         ``n_top`` when that is given.
     rng : None, int, SeedSequence or Generator
     return_factors : bool
-        Also return ``{"active": (u,) query rows, "measure": (n,), "key_indices"}``.
+        Also return ``{"active": (u,) query rows, "measure": (n,), "key_indices", "n_evals",
+        "exact_fraction"}``: ``n_evals`` = n·U sampled scores (n·m for ``measure="exact"``) + u·m
+        scores of the active rows; those u rows are exact (``exact_fraction = u/n``).
     n_top, n_sample : int, optional
         Override u (active queries) and U (sampled keys per query).
     measure : {"sampled", "exact"}
@@ -147,7 +147,7 @@ def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=N
         d = n_top
     d = check_d(d, _FUNC)
     u, _ = informer_sizes(n, m, d, n_top=n_top, n_sample=n_sample)
-    r = _draw(Q, K, V, d=d, rng=rng, n_top=n_top, n_sample=n_sample, measure=measure, key_indices=key_indices)
+    r = draw(Q, K, V, d=d, rng=rng, n_top=n_top, n_sample=n_sample, measure=measure, key_indices=key_indices)
     if measure == "exact":
         M = _measure_exact(Q, K)
     else:
@@ -158,9 +158,29 @@ def informer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_top=N
     out[:] = V.mean(axis=0, dtype=np.float64).astype(Q.dtype)
     out[active] = softmax_tiled(Q, K, V, rows=active)
     if return_factors:
-        return out, {"active": active, "measure": M, "key_indices": r.get("key_indices")}
+        n_measure = n * m if measure == "exact" else r["key_indices"].size
+        return out, {"active": active, "measure": M, "key_indices": r.get("key_indices"),
+                     "n_evals": n_measure + active.size * m, "exact_fraction": active.size / n}
     return out
 
 
-informer.draw = draw
-informer.per_item_options = {"key_indices": 2}
+def _d_bound(n, m, options):
+    if options.get("n_top") is not None:
+        return None, ""
+    return informer_max_d(n, m), "u = c⌈ln n⌉ active queries, c = ⌈d / ln m⌉, must not exceed n"
+
+
+def _check_sizes(n, m, p, pv, d, options, func):
+    if options.get("n_top") is not None:
+        check_int(options["n_top"], func, "n_top", low=1, high=n)
+    if options.get("n_sample") is not None:
+        check_int(options["n_sample"], func, "n_sample", low=1, high=m)
+
+
+METHODS = (AttentionMethod(
+    name="informer", formula=informer, draw=draw,
+    options={"n_top": v_optional(v_int(1, None)), "n_sample": v_optional(v_int(1, None)),
+             "measure": v_choice("sampled", "exact"), "mean_divisor": v_choice("n", "sample"),
+             "key_indices": v_optional(v_array)},
+    per_item_options={"key_indices": 2}, d_bound=_d_bound, check_sizes=_check_sizes,
+    summary="ProbSparse: exact rows for the queries with the largest sampled max-mean measure (Zhou et al. 2021)"),)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
-from ._common import check_d, check_d_matches, check_qkv, public_draw, softmax_tiled
+from ._common import check_d, check_d_matches, check_qkv, softmax_tiled
+from ._protocol import AttentionMethod, v_array, v_choice, v_optional
 
-__all__ = ["linformer"]
+__all__ = ["linformer", "draw", "METHODS"]
 
 _FUNC = "linformer"
 
 
-def _draw(Q, K, V, *, d=None, rng=None, projection=None):
+def draw(Q, K, V, *, d=None, rng=None, projection=None) -> dict:
     """Randomness of one Linformer call: ``projection`` E of shape (d, m), i.i.d. N(0, 1/d)."""
     m = K.shape[0]
     if projection is None:
@@ -29,8 +30,6 @@ def _draw(Q, K, V, *, d=None, rng=None, projection=None):
         raise fail(_FUNC, "projection", f"have shape (d, {m})", f"shape {E.shape}")
     return {"projection": E}
 
-
-draw = public_draw(_draw, _FUNC, "Draw Linformer's JL projection for one head.")
 
 
 def linformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, variant: str = "linformer",
@@ -46,7 +45,10 @@ def linformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, varian
         Projected length k (inferred from ``projection``).
     rng : None, int, SeedSequence or Generator
     return_factors : bool
-        Also return ``{"projection": E, "EK": (d, p), "EV": (d, pv)}``.
+        Also return ``{"projection": E, "EK": (d, p), "EV": (d, pv), "n_evals", "exact_fraction"}``:
+        ``n_evals`` = d·m projection coefficients applied to the keys plus the n·d scores against
+        the projected keys (``"unreduced_jlt"``: the n·m exact scores); no entry of ``D⁻¹A`` is
+        used exactly (``exact_fraction = 0``).
     variant : {"linformer", "unreduced_jlt"}
     projection : ndarray of shape (d, m), optional
         Pre-drawn E (default i.i.d. N(0, 1/d)).
@@ -75,7 +77,7 @@ def linformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, varian
     """
     Q, K, V = check_qkv(Q, K, V, _FUNC)
     check_choice(variant, ("linformer", "unreduced_jlt"), _FUNC, "variant")
-    E = _draw(Q, K, V, d=d, rng=rng, projection=projection)["projection"]
+    E = draw(Q, K, V, d=d, rng=rng, projection=projection)["projection"]
     if projection is not None:
         check_d_matches(d, E.shape[0], _FUNC, "projection", "rows")
     dt = Q.dtype
@@ -88,8 +90,19 @@ def linformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, varian
         EK = None
         out = softmax_tiled(Q, K, Ec.T @ EV)
     out = out.astype(dt, copy=False)
-    return (out, {"projection": E, "EK": EK, "EV": EV}) if return_factors else out
+    if not return_factors:
+        return out
+    n, m, k = Q.shape[0], K.shape[0], E.shape[0]
+    n_evals = k * m + (n * k if variant == "linformer" else n * m)
+    return out, {"projection": E, "EK": EK, "EV": EV, "n_evals": n_evals, "exact_fraction": 0.0}
 
 
-linformer.draw = draw
-linformer.per_item_options = {"projection": 2}
+METHODS = (AttentionMethod(
+    name="linformer", formula=linformer, draw=draw,
+    options={"variant": v_choice("linformer", "unreduced_jlt"), "projection": v_optional(v_array)},
+    per_item_options={"projection": 2},
+    # its output is a convex combination of the rows of E V, outside the box of V by design:
+    # recomputing those rows exactly would turn it into exact attention, so it only clips
+    default_safeguard="clip",
+    d_bound=lambda n, m, o: (m, "it projects the m keys"),
+    summary="softmax over Johnson–Lindenstrauss projected keys and values (Wang et al. 2020)"),)

@@ -58,16 +58,15 @@ import numpy as np
 from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse
 from .._validation import check_choice, fail
-from ..nystrom_general import default_rcond
-from ._common import FACTOR_TILE_BYTES, check_d, check_qkv, kernel_row_tiles, scaled, softmax_rows, softmax_tiled
+from ..nystrom_general import ATTENTION_CORES, NS_MAX_ITER, default_rcond
+from ..sampling import segment_means
+from ._common import check_d, check_qkv, factor_rows, kernel_row_tiles, scaled, softmax_rows, softmax_tiled
+from ._protocol import AttentionMethod, v_choice, v_int, v_optional, v_rcond, v_real
 
-__all__ = ["nystromformer", "segment_means"]
+__all__ = ["nystromformer", "landmark_core", "METHODS"]
 
 _FUNC = "nystromformer"
 
-
-#: the code's ε in lucidrains' masked segment means (``divisor = count + eps``)
-LUCIDRAINS_EPS = 1e-8
 PADDINGS = ("zeros", "uneven", "lucidrains", "lucidrains_masked", "t2t_vit")
 #: preset -> Razavi initial scale (module docstring); an explicit ``init`` wins
 PRESET_INIT = {"paper": "per_matrix", "code": "global"}
@@ -77,31 +76,6 @@ def _pad_rows(n: int, d: int) -> tuple[int, int]:
     """(L, pad): segment length ⌈n/d⌉ and number of front zero rows of the padded layouts."""
     L = -(-n // d)
     return L, L * d - n
-
-
-def segment_means(X: np.ndarray, d: int, padding: str = "zeros") -> np.ndarray:
-    """Means of d contiguous segments of the rows of X (n, p) -> (d, p) (Nyströmformer landmarks);
-    ``padding`` chooses the layout when d ∤ n (module docstring table)."""
-    n = X.shape[0]
-    if padding == "lucidrains_masked":
-        L, pad = _pad_rows(n, d)
-        Xp = np.concatenate([np.zeros((pad, X.shape[1]), dtype=X.dtype), X], axis=0)
-        count = np.clip(np.arange(1, d + 1) * L - pad, 0, L).astype(X.dtype)
-        return Xp.reshape(d, L, X.shape[1]).sum(axis=1) / (count[:, None] + X.dtype.type(LUCIDRAINS_EPS))
-    if n % d == 0:
-        return X.reshape(d, n // d, X.shape[1]).mean(axis=1)
-    if padding in ("zeros", "lucidrains"):
-        L, pad = _pad_rows(n, d)
-        Xp = np.concatenate([np.zeros((pad, X.shape[1]), dtype=X.dtype), X], axis=0)
-        return Xp.reshape(d, L, X.shape[1]).sum(axis=1) / X.dtype.type(L)
-    if padding == "t2t_vit":
-        s = n // d
-        nk = (s + 1) * d - n
-        first = X[:nk * s].reshape(nk, s, X.shape[1]).mean(axis=1)
-        last = X[nk * s:].reshape(d - nk, s + 1, X.shape[1]).mean(axis=1)
-        return np.concatenate([first, last], axis=0)
-    bounds = np.linspace(0, n, d + 1).round().astype(int)
-    return np.add.reduceat(X, bounds[:-1], axis=0) / np.diff(bounds)[:, None].astype(X.dtype)
 
 
 def _real_landmarks(n: int, d: int) -> np.ndarray:
@@ -123,9 +97,13 @@ def _masked_softmax(S: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
 _TARGETS = ("softmax", "gaussian")
 
 
-def _landmark_core(Q, K, d, padding, target="softmax"):
+def landmark_core(Q, K, d, padding="zeros", target="softmax"):
+    """``(Q̂, K̂, Q̃, K̃, W)`` of one head: the scaled inputs, their segment-mean landmarks
+    (:func:`kernapprox.sampling.segment_means` with the ``padding`` layout) and the landmark block W
+    the method inverts (``softmax(Q̃K̃ᵀ)``, masked for "lucidrains_masked"; ``κ(Q̃, K̃)`` for the
+    Gaussian target)."""
     Qh, Kh = scaled(Q), scaled(K)
-    Qt, Kt = segment_means(Qh, d, padding), segment_means(Kh, d, padding)
+    Qt, Kt = segment_means(Qh, d, padding=padding), segment_means(Kh, d, padding=padding)
     if target == "gaussian":
         return Qh, Kh, Qt, Kt, _GAUSS.block(Qt, Kt)
     if padding == "lucidrains_masked":
@@ -164,7 +142,7 @@ def _paper_scale(W: np.ndarray) -> float:
 
 
 def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, core: str = "newton_schulz",
-                  n_iter: int = NS_ITER_DEFAULT, init: str | None = None, ns_scale=None, gamma=None,
+                  n_iter: int = NS_ITER_DEFAULT, init: str | None = None, ns_scale=None, lam=None,
                   rcond=None, padding: str = "zeros", target: str = "softmax", preset: str = "paper"):
     """Nyströmformer attention for one head: ``softmax(Q̂K̃ᵀ) · Ã⁺ · softmax(Q̃K̂ᵀ) V``.
 
@@ -180,8 +158,9 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
         Number of landmarks (segments), 1 <= d <= min(n, m).
     rng : ignored (deterministic method; accepted for the common signature)
     return_factors : bool
-        Also return ``{"F": (n, d), "A_pinv": (d, d), "BV": (d, pv), "Q_landmarks", "K_landmarks",
-        "target", "n_evals"}`` (``n_evals``: kernel / score entries evaluated, ``(n + m) d + d²``).
+        Also return ``{"F": (n, d), "W": (d, d), "A_pinv": (d, d), "BV": (d, pv), "Q_landmarks",
+        "K_landmarks", "target", "n_evals", "exact_fraction"}`` (``n_evals``: kernel / score entries
+        evaluated, ``(n + m) d + d²``; none exact).
     core : {"newton_schulz", "pinv", "eig", "ridge"}
         ``"newton_schulz"``: ``n_iter`` Razavi steps on Ã (on W for the Gaussian target) without
         Lemma-3 normalisation (code); ``"pinv"``: exact pseudo-inverse (SVD; reproduces the exact
@@ -195,8 +174,8 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
         Ã). Gaussian target: ``Z₀ = Wᵀ/(‖W‖₁‖W‖_∞)`` (paper; module docstring).
     ns_scale : float, optional
         Explicit initial scale ``Z₀ = Ãᵀ/ns_scale``.
-    gamma : float, optional
-        Ridge for ``core="ridge"``.
+    lam : float, optional
+        Ridge for ``core="ridge"`` (deprecated alias ``gamma``, accepted by the dispatcher).
     rcond : float, optional
     padding : {"zeros", "uneven", "lucidrains", "lucidrains_masked", "t2t_vit"}
         Landmark layout when d does not divide the sequence length, each named after the
@@ -243,12 +222,12 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     if target == "gaussian" and padding.startswith("lucidrains"):
         raise fail(_FUNC, "padding", "be 'zeros', 'uneven' or 't2t_vit' with target='gaussian' (the lucidrains "
                    "layouts are defined by its softmax code)", repr(padding))
-    Qh, Kh, Qt, Kt, At = _landmark_core(Q, K, d, padding, target)
+    Qh, Kh, Qt, Kt, At = landmark_core(Q, K, d, padding, target)
     if rcond is None:
         rcond = default_rcond(core, d, Q.dtype)
     if target == "gaussian" and core == "newton_schulz" and ns_scale is None and init == "per_matrix":
         ns_scale = _paper_scale(At)
-    Ainv = core_inverse(At, core, gamma=gamma, n_iter=n_iter, rcond=rcond, init=init, normalise=False,
+    Ainv = core_inverse(At, core, gamma=lam, n_iter=n_iter, rcond=rcond, init=init, normalise=False,
                         ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
     if not return_factors and (target == "gaussian" or padding not in ("lucidrains", "lucidrains_masked")):
@@ -266,7 +245,7 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
             for i0, i1, T in kernel_row_tiles(_GAUSS, Qh, Kt):
                 np.matmul(T, M, out=out[i0:i1])
         else:
-            step = max(64, FACTOR_TILE_BYTES // max(1, d * Qh.dtype.itemsize))
+            step = factor_rows(d, Qh.dtype.itemsize)
             for i0 in range(0, n, step):
                 np.matmul(softmax_rows(Qh[i0:i0 + step] @ Kt.T), M, out=out[i0:i0 + step])
         return out.astype(dt, copy=False)
@@ -281,12 +260,12 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
         BV = _key_side(Qt, Kh, V, d, padding, n)                    # (d, pv); (d, m) block is O(dm)
     out = (F @ (Ainv.astype(dt, copy=False) @ BV)).astype(dt, copy=False)
     if return_factors:
-        return out, {"F": F, "A_pinv": Ainv, "BV": BV, "Q_landmarks": Qt, "K_landmarks": Kt, "core": core,
-                     "target": target, "n_evals": (n + m) * d + d * d}
+        return out, {"F": F, "W": At, "A_pinv": Ainv, "BV": BV, "Q_landmarks": Qt, "K_landmarks": Kt,
+                     "core": core, "target": target, "n_evals": (n + m) * d + d * d, "exact_fraction": 0.0}
     return out
 
 
-def _draw(Q, K, V, *, d=None, rng=None) -> dict:
+def draw(Q, K, V, *, d=None, rng=None) -> dict:
     """Nyströmformer is deterministic: no randomness to draw."""
     return {}
 
@@ -296,8 +275,8 @@ def _resolve_init(preset, init):
     return PRESET_INIT[preset] if init is None else init
 
 
-def _batch_prepare(Q, K, V, *, d=None, core="newton_schulz", init=None, ns_scale=None,
-                   padding="zeros", target="softmax", preset="paper", **options) -> dict:
+def _batch_prepare(Q, K, V, *, d=None, core="newton_schulz", init=None, ns_scale=None, padding="zeros",
+                   target="softmax", preset="paper") -> dict:
     """The code's ``init="global"``: one Razavi scale (max column sum of Ã over the whole batch; for the
     Gaussian target the largest ``‖W‖₁‖W‖_∞`` of the batch)."""
     if core != "newton_schulz" or _resolve_init(preset, init) != "global" or ns_scale is not None:
@@ -306,13 +285,40 @@ def _batch_prepare(Q, K, V, *, d=None, core="newton_schulz", init=None, ns_scale
     d = check_d(d, _FUNC, high=min(n, m), what="one landmark per segment of the shorter sequence")
     scale = 0.0
     for idx in np.ndindex(*Q.shape[:-2]):
-        At = _landmark_core(Q[idx], K[idx], d, padding, target)[-1]
+        At = landmark_core(Q[idx], K[idx], d, padding, target)[-1]
         scale = max(scale, _paper_scale(At) if target == "gaussian" else float(np.abs(At).sum(axis=0).max()))
     if not scale > 0:
         raise fail(_FUNC, "Q", "give a non-zero landmark matrix", scale)
     return {"ns_scale": scale}
 
 
-nystromformer.draw = _draw
-nystromformer.per_item_options = {"ns_scale": 0}
-nystromformer.batch_prepare = _batch_prepare
+def resolve_options(options: dict, *, d=None, dtype=None) -> dict:
+    """The options with every default spelled out (``core``, ``n_iter``, ``init`` of the preset, …; with
+    ``d`` and ``dtype`` also the default ``rcond`` of an exact core)."""
+    out = {"core": "newton_schulz", "n_iter": NS_ITER_DEFAULT, "padding": "zeros", "target": "softmax",
+           "preset": "paper", **options}
+    out["init"] = _resolve_init(out["preset"], out.get("init"))
+    if d is not None and dtype is not None and out.get("rcond") is None:
+        rc = default_rcond(out["core"], d, dtype)
+        if rc is not None:
+            out["rcond"] = rc
+    return out
+
+
+METHODS = (AttentionMethod(
+    name="nystromformer", formula=nystromformer, draw=draw,
+    options={"core": v_choice(*ATTENTION_CORES), "n_iter": v_optional(v_int(1, NS_MAX_ITER)),
+             "init": v_optional(v_choice("per_matrix", "global")),
+             "ns_scale": v_optional(v_real(low=0.0, low_open=True)), "lam": v_optional(v_real(low=0.0)),
+             "rcond": v_rcond, "padding": v_choice(*PADDINGS), "target": v_choice(*_TARGETS),
+             "preset": v_choice(*PRESET_INIT)},
+    aliases={"gamma": "lam"},
+    per_item_options={"ns_scale": 0},
+    batch_prepare=_batch_prepare,
+    target=lambda o: o.get("target", "softmax"),
+    d_bound=lambda n, m, o: (min(n, m), "one landmark per segment of the shorter sequence"),
+    d_bytes=lambda n, m, p, pv, d, o: 8 * ((n + m) * d + 6 * d * d + d * (p + pv)),
+    core_factors=lambda f: {"W": f["W"], "W_pinv": f["A_pinv"], "L": f["F"], "T": f["BV"],
+                            "normalise_rows": False},
+    resolve_options=resolve_options,
+    summary="segment-mean landmarks and an iterative pseudo-inverse (Xiong et al. 2021)"),)

@@ -4,6 +4,8 @@ A method is an :class:`AttentionMethod` instance, declared at the bottom of its 
 in the registry of :mod:`kernapprox.attention` (imported on first use). The dispatcher
 (:func:`kernapprox.attention.approximate`, ``draw_randomness``, the oracle) talks to a method only
 through these fields; nothing is patched onto functions and no caller branches on a method's name.
+A module declares ``METHODS = (AttentionMethod(...), ...)``; :func:`kernapprox.attention.register`
+adds a record at run time.
 
 Fields
 ------
@@ -13,11 +15,13 @@ Fields
     The bare single-head formula on validated 2-D arrays of one dtype: returns ``out (n, pv)`` or
     ``(out, factors)``. It draws its randomness through ``draw``, so ``formula(..., rng=r)`` equals
     ``formula(..., **draw(..., rng=r))``. With ``return_factors`` the factors carry ``"n_evals"``
-    (query–key scores / kernel entries evaluated) and ``"exact_fraction"`` (share of the n·m scores
-    computed exactly; algorithms.md §13.1).
+    (query–key scores, kernel entries and feature projections evaluated: landmark cores, pilot rows
+    and exact rows included) and ``"exact_fraction"`` (share of the n·m entries of the attention
+    matrix the output uses exactly: rows computed exactly, exact sparse entries with the exact
+    normalisation; algorithms.md §13.1).
 ``draw(Q, K, V, *, d, rng, **options) -> dict``
     Every random option not already given, by name (data-dependent draws see the data). It receives
-    only the options its signature names.
+    only the options its signature names (no ``**kwargs``: nothing is swallowed).
 ``options``
     The declared option schema ``{name: validator or None}``: every keyword the method accepts
     besides ``d``, ``rng``, ``return_factors``; a validator is ``v(value, func, name)`` raising
@@ -27,7 +31,8 @@ Fields
     pre-drawn arrays that batched calls slice per (batch, head) item.
 ``batch_prepare(Q, K, V, *, d, **options) -> dict`` or None
     Options computed once over the whole batch after every item's randomness is drawn (e.g. the
-    batch-global Newton–Schulz scale).
+    batch-global Newton–Schulz scale); it receives the inputs (..., n, p) and only the options its
+    signature names.
 ``target(options) -> "softmax" | "gaussian" | None``
     The exact target the method approximates with these options (None: no range to keep).
 ``default_safeguard``
@@ -35,8 +40,23 @@ Fields
 ``d_bound(n, m, options) -> (largest d or None, why)`` and ``d_bytes(n, m, p, pv, d, options)``
     The size contract: the largest meaningful ``d`` and the working memory of one head.
 ``core_factors(factors) -> dict or None``
-    For methods with a Nyström core: the blocks the oracle's tolerance model needs (e.g.
-    ``{"W": core, "W_pinv": its inverse, ...}``), read from the method's own factors.
+    For methods with a Nyström core: the blocks the oracle's tolerance model needs, read from the
+    method's own factors: ``{"W": the core block inverted (d, d), "W_pinv": the inverse used,
+    "L": left factor (n, d), "T": right factor (d, pv[+1]), "normalise_rows": bool}`` with output
+    ``L W_pinv T`` (with ``normalise_rows`` the last column of T is the row mass and the output is
+    the quotient); None when the factors have no single core (e.g. accumulated sketches).
+``resolve_options(options, *, d=None, dtype=None) -> dict``
+    The options with the method's defaults spelled out as it actually uses them (presets resolved,
+    e.g. Skyformer's ``core``, ``lam``, ``n_iter``, ``init``; Performer's ``stabilizer``), for readers
+    of a complete configuration (the oracle's cases, its stage count). With ``d`` and ``dtype`` a
+    pseudo-inverse core's default cutoff ``rcond`` is spelled out too (the one the method uses on
+    inputs of that dtype), unless given.
+``check_sizes(n, m, p, pv, d, options, func)`` or None
+    Extra size checks of the options against the inputs (e.g. Informer's ``n_top <= n``), raising
+    with ``func`` as the caller.
+``aliases``
+    ``{deprecated option name: current name}``: the dispatcher renames them with a
+    ``DeprecationWarning`` before validation.
 """
 from __future__ import annotations
 
@@ -53,6 +73,10 @@ __all__ = ["AttentionMethod", "v_bool", "v_optional", "v_choice", "v_int", "v_re
 
 def _no_bound(n: int, m: int, options: dict):
     return None, ""
+
+
+def _no_resolve(options: dict, *, d=None, dtype=None) -> dict:
+    return dict(options)
 
 
 def _default_bytes(n: int, m: int, p: int, pv: int, d: int, options: dict) -> int:
@@ -75,6 +99,9 @@ class AttentionMethod:
     d_bound: Callable[[int, int, dict], tuple] = _no_bound
     d_bytes: Callable[..., int] = _default_bytes
     core_factors: Callable[[dict], dict | None] | None = None
+    resolve_options: Callable[..., dict] = _no_resolve
+    check_sizes: Callable[..., None] | None = None
+    aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
     summary: str = ""
 
     def item_option_dims(self, options: dict) -> dict:

@@ -12,16 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_bool, check_matrix, fail
-from ..features import draw_orthogonal
-from ._common import check_d, check_d_matches, check_qkv, public_draw, scaled
+from ..features import FourierFeatures, draw_orthogonal
+from ._common import check_d, check_d_matches, check_qkv, scaled
+from ._protocol import AttentionMethod, v_array, v_bool, v_optional
 
-__all__ = ["rff", "linear", "elu_plus_one"]
+__all__ = ["rff", "linear", "draw_rff", "elu_plus_one", "METHODS"]
 
 
 # ------------------------------------------------------------------------------------------------
 # rff
 # ------------------------------------------------------------------------------------------------
-def _draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False, orthogonal=False):
+def draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False, orthogonal=False) -> dict:
+    """The RFF attention's randomness: ``omega`` (d, p) N(0, I) rows and ``phase`` (d,) U[0, 2π)."""
     func = "rff"
     p = Q.shape[1]
     check_bool(paired, func, "paired")
@@ -46,32 +48,25 @@ def _draw_rff(Q, K, V, *, d=None, rng=None, omega=None, phase=None, paired=False
     return out
 
 
-_draw_rff_public = public_draw(_draw_rff, "rff", "Draw the RFF attention's randomness: ``omega`` (d, p) N(0, I) "
-                               "rows and ``phase`` (d,) U[0, 2π).")
-
 
 #: cos of an argument a is evaluated with an absolute error ~ a·eps (the argument's own rounding): phases
 #: above ``PHASE_DIGITS / eps(dtype)`` leave fewer than 3 correct digits in the features and are refused
 PHASE_DIGITS = 2.0 ** -10
 
 
-def _z(X, omega, phase, name="X"):
-    """Random Fourier features ``√(2/d) cos(ω x + b)`` (``phase`` b) or ``√(1/d) [cos ωx, sin ωx]``;
-    ``name``: the argument X comes from (for the refusal of phases cos cannot resolve)."""
-    dt = X.dtype
-    P = X @ omega.T.astype(dt, copy=False)
-    d = omega.shape[0]
-    big = float(np.max(np.abs(P))) if P.size else 0.0
-    limit = PHASE_DIGITS / float(np.finfo(dt).eps)
+def _z(fmap: FourierFeatures, X, name="X"):
+    """The features of :class:`kernapprox.features.FourierFeatures` (``√(2/d) cos(ω x + b)`` or
+    ``√(1/d) [cos ωx, sin ωx]``) of the rows of X, after refusing inputs whose phases cos cannot
+    resolve: the Cauchy–Schwarz bound ``max‖x‖·max‖ω‖`` of ``|ω·x|`` must stay below
+    ``PHASE_DIGITS/eps(dtype)`` (``name``: the argument X comes from)."""
+    big = float(np.sqrt(np.einsum("ij,ij->i", X, X).max(initial=0.0))) * \
+        float(np.sqrt(np.einsum("ij,ij->i", fmap.omega, fmap.omega).max()))
+    limit = PHASE_DIGITS / float(np.finfo(X.dtype).eps)
     if not big <= limit:
-        raise fail("rff", name, f"have phases |ω·x/p^¼| <= {limit:.3g} in {dt} (cos of a larger argument has "
-                   "fewer than 3 correct digits: the features would be rounding noise)", f"{big:.3g}")
-    if phase is None:
-        return np.concatenate([np.cos(P), np.sin(P)], axis=1) * dt.type(np.sqrt(1.0 / d))
-    P += phase.astype(dt, copy=False)
-    np.cos(P, out=P)
-    P *= dt.type(np.sqrt(2.0 / d))
-    return P
+        raise fail("rff", name, f"have phases |ω·x/p^¼| <= max‖x/p^¼‖·max‖ω‖ <= {limit:.3g} in {X.dtype} (cos of a "
+                   "larger argument has fewer than 3 correct digits: the features would be rounding noise)",
+                   f"{big:.3g}")
+    return fmap.transform(X)
 
 
 def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool = False,
@@ -99,9 +94,11 @@ def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool
 
     Notes
     -----
-    Time O((n + m) d (p + pv)), memory O((n + m) d). Unbiased: E[out] = C V. ``cos(a)`` is evaluated
-    with an absolute error ~ a·eps, so inputs whose phases ``|ω·x̂|`` exceed ``2^-10/eps(dtype)``
-    (:data:`PHASE_DIGITS`; 4.4e12 in float64, 8.2e3 in float32) are refused naming ``Q`` or ``K``.
+    Time O((n + m) d (p + pv)), memory O((n + m) d). Unbiased: E[out] = C V. The features are
+    :class:`kernapprox.features.FourierFeatures` (its jitted cosine). ``cos(a)`` is evaluated with an
+    absolute error ~ a·eps, so inputs whose phase bound ``max‖x̂‖·max‖ω‖`` exceeds
+    ``2^-10/eps(dtype)`` (:data:`PHASE_DIGITS`; 4.4e12 in float64, 8.2e3 in float32) are refused
+    naming ``Q`` or ``K``.
 
     References
     ----------
@@ -116,20 +113,18 @@ def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool
     """
     func = "rff"
     Q, K, V = check_qkv(Q, K, V, func)
-    r = _draw_rff(Q, K, V, d=d, rng=rng, omega=omega, phase=phase, paired=paired, orthogonal=orthogonal)
+    r = draw_rff(Q, K, V, d=d, rng=rng, omega=omega, phase=phase, paired=paired, orthogonal=orthogonal)
     om, ph = r["omega"], r.get("phase")
     if omega is not None:
         check_d_matches(d, om.shape[0], func, "omega", "rows")
-    zq = _z(scaled(Q), om, ph, "Q")
-    zk = _z(scaled(K), om, ph, "K")
+    fmap = FourierFeatures(om, ph, kind="rff_sincos" if ph is None else ("orf" if orthogonal else "rff"))
+    zq = _z(fmap, scaled(Q), "Q")
+    zk = _z(fmap, scaled(K), "K")
     out = (zq @ (zk.T @ V)).astype(Q.dtype, copy=False)
     if return_factors:
-        return out, {"omega": om, "phase": ph, "z_q": zq, "z_k": zk}
+        return out, {"omega": om, "phase": ph, "z_q": zq, "z_k": zk,
+                     "n_evals": (Q.shape[0] + K.shape[0]) * om.shape[0], "exact_fraction": 0.0}
     return out
-
-
-rff.draw = _draw_rff_public
-rff.per_item_options = {"omega": 2, "phase": 1}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -172,7 +167,7 @@ def linear(Q, K, V, *, d=None, rng=None, return_factors: bool = False):
     k_sum = fk.sum(axis=0)
     out = ((fq @ kv) / (fq @ k_sum)[:, None]).astype(Q.dtype, copy=False)
     if return_factors:
-        return out, {"phi_q": fq, "phi_k": fk, "kv": kv, "k_sum": k_sum}
+        return out, {"phi_q": fq, "phi_k": fk, "kv": kv, "k_sum": k_sum, "n_evals": 0, "exact_fraction": 0.0}
     return out
 
 
@@ -181,5 +176,16 @@ def _draw_linear(Q, K, V, *, d=None, rng=None) -> dict:
     return {}
 
 
-linear.draw = _draw_linear
-linear.per_item_options = {}
+_RF_BYTES = (lambda n, m, p, pv, d, o: 8 * ((n + m) * 2 * d * 2 + d * (p + pv)))
+
+METHODS = (
+    AttentionMethod(
+        name="rff", formula=rff, draw=draw_rff,
+        options={"paired": v_bool, "orthogonal": v_bool, "omega": v_optional(v_array),
+                 "phase": v_optional(v_array)},
+        per_item_options={"omega": 2, "phase": 1}, target=lambda o: "gaussian", d_bytes=_RF_BYTES,
+        summary="random Fourier features of Skyformer's Gaussian kernel (Rahimi & Recht 2007)"),
+    AttentionMethod(
+        name="linear", formula=linear, draw=_draw_linear, options={}, d_bytes=lambda n, m, p, pv, d, o: 0,
+        summary="elu + 1 linear attention (Katharopoulos et al. 2020)"),
+)

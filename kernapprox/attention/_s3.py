@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
-from ._common import check_d, check_qkv, public_draw, softmax_rows, softmax_tiled
+from ._common import check_d, check_qkv, softmax_rows, softmax_tiled
+from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_optional
 
-__all__ = ["s3"]
+__all__ = ["s3", "draw", "METHODS"]
 
 _FUNC = "s3"
 #: Variance floor of the parameter-free layer norm (as torch.nn.LayerNorm's default eps).
@@ -26,8 +27,8 @@ def _layer_norm(X):
     return (X - mu) / np.sqrt(var + LN_EPS)
 
 
-def _draw(Q, K, V, *, d=None, rng=None, part="column", n_features=None, column_indices=None,
-          feature_indices=None):
+def draw(Q, K, V, *, d=None, rng=None, part="column", n_channels=None, column_indices=None,
+         feature_indices=None) -> dict:
     """Randomness of one S3 call: ``column_indices`` (d,) and ``feature_indices`` (s₂,)."""
     check_choice(part, ("column", "row", "both"), _FUNC, "part")
     gen = as_generator(rng)
@@ -40,17 +41,15 @@ def _draw(Q, K, V, *, d=None, rng=None, part="column", n_features=None, column_i
         out["column_indices"] = check_indices(column_indices, m, _FUNC, "column_indices")
     if part in ("row", "both"):
         if feature_indices is None:
-            s2 = min(pv, check_d(d, _FUNC)) if n_features is None else \
-                check_int(n_features, _FUNC, "n_features", low=1, high=pv)
+            s2 = min(pv, check_d(d, _FUNC)) if n_channels is None else \
+                check_int(n_channels, _FUNC, "n_channels", low=1, high=pv)
             feature_indices = np.sort(gen.choice(pv, size=s2, replace=False))
         out["feature_indices"] = check_indices(feature_indices, pv, _FUNC, "feature_indices")
     return out
 
 
-draw = public_draw(_draw, _FUNC, "Draw S3's randomness for one head (key rows and feature channels).")
 
-
-def s3(Q, K, V, *, d=None, rng=None, return_factors: bool = False, part: str = "column", n_features=None,
+def s3(Q, K, V, *, d=None, rng=None, return_factors: bool = False, part: str = "column", n_channels=None,
        layer_norm: bool = True, column_indices=None, feature_indices=None):
     """S3 column/row attention for one head.
 
@@ -63,10 +62,12 @@ def s3(Q, K, V, *, d=None, rng=None, return_factors: bool = False, part: str = "
         Number of key/value rows s₁ of the column attention (d <= m, without replacement).
     rng : None, int, SeedSequence or Generator
     return_factors : bool
-        Also return ``{"column_indices", "feature_indices", "column": V̂₁, "row": V̂₂}``.
+        Also return ``{"column_indices", "feature_indices", "column": V̂₁, "row": V̂₂, "n_evals",
+        "exact_fraction"}``: ``n_evals`` = n·d scores of the column part plus s₂·p of the row part.
     part : {"column", "row", "both"}
-    n_features : int, optional
-        s₂ feature channels of the row attention (default min(d, pv)).
+    n_channels : int, optional
+        s₂ channels of V used by the row attention (default min(d, pv); deprecated alias
+        ``n_features``, accepted by the dispatcher).
     layer_norm : bool
         ``part="both"``: standardise each part per row before summing (True) or add them raw.
     column_indices : ndarray of int of shape (d,), optional
@@ -100,8 +101,8 @@ def s3(Q, K, V, *, d=None, rng=None, return_factors: bool = False, part: str = "
     if part != "column" and (m != n or V.shape[1] != Q.shape[1]):
         raise fail(_FUNC, "part", "be 'column' unless m = n and pv = p (row attention mixes channels)",
                    repr(part))
-    r = _draw(Q, K, V, d=d, rng=rng, part=part, n_features=n_features, column_indices=column_indices,
-              feature_indices=feature_indices)
+    r = draw(Q, K, V, d=d, rng=rng, part=part, n_channels=n_channels, column_indices=column_indices,
+             feature_indices=feature_indices)
     dt = Q.dtype
     V1 = V2 = None
     if "column_indices" in r:
@@ -119,9 +120,25 @@ def s3(Q, K, V, *, d=None, rng=None, return_factors: bool = False, part: str = "
         out = _layer_norm(V1) + _layer_norm(V2) if layer_norm else V1 + V2
     out = np.asarray(out).astype(dt, copy=False)
     if return_factors:
-        return out, {**r, "column": V1, "row": V2}
+        n_evals = (0 if V1 is None else n * r["column_indices"].size) + \
+            (0 if V2 is None else r["feature_indices"].size * Q.shape[1])
+        return out, {**r, "column": V1, "row": V2, "n_evals": n_evals, "exact_fraction": 0.0}
     return out
 
 
-s3.draw = draw
-s3.per_item_options = {"column_indices": 1, "feature_indices": 1}
+def _check_sizes(n, m, p, pv, d, options, func):
+    if options.get("n_channels") is not None:
+        check_int(options["n_channels"], func, "n_channels", low=1, high=pv)
+
+
+METHODS = (AttentionMethod(
+    name="s3", formula=s3, draw=draw,
+    options={"part": v_choice("column", "row", "both"), "n_channels": v_optional(v_int(1, None)),
+             "layer_norm": v_bool, "column_indices": v_optional(v_array), "feature_indices": v_optional(v_array)},
+    aliases={"n_features": "n_channels"},
+    per_item_options={"column_indices": 1, "feature_indices": 1},
+    # row / both parts mix channels: no range to keep
+    target=lambda o: "softmax" if o.get("part", "column") == "column" else None,
+    d_bound=lambda n, m, o: (m, "it samples the m keys"),
+    check_sizes=_check_sizes,
+    summary="skeleton column (and row) attention over sampled keys / channels (Wang et al. 2024)"),)

@@ -30,9 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_indices, fail
-from ._common import FACTOR_TILE_BYTES, check_d, check_qkv, gumbel_topk, logsumexp_rows, public_draw, softmax_rows
+from ..bounds import skeinformer_column_probabilities as column_probabilities
+from ._common import check_d, factor_rows, check_qkv, gumbel_topk, logsumexp_rows, softmax_rows
+from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_optional
 
-__all__ = ["skeinformer", "vmean", "column_probabilities"]
+__all__ = ["skeinformer", "vmean", "draw", "resolve_pilot_reuse", "METHODS"]
 
 _FUNC = "skeinformer"
 
@@ -42,13 +44,6 @@ def _pilot_rows(Q, K, J):
     S = Q[J] @ K.T
     S *= 1.0 / np.sqrt(Q.shape[1])
     return softmax_rows(S)
-
-
-def column_probabilities(BJ: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Skeinformer Eq. (5): ``p̂_i ∝ (Σ_k BJ[k, i]²)^{1/2} ‖V_(i)‖`` (uniform if all are zero)."""
-    r = np.sqrt(np.einsum("ki,ki->i", BJ, BJ, dtype=np.float64)) * np.linalg.norm(V.astype(np.float64), axis=1)
-    s = r.sum()
-    return r / s if s > 0 else np.full(r.shape, 1.0 / r.size)
 
 
 def _needs_pilot(column_sampling, pilot_reuse):
@@ -71,14 +66,18 @@ def _check_flags(column_sampling, row_normalization, importance_weights):
                    "unweighted; use 'exact' or 'simple' for Prop. 1's weighted estimator)", True)
 
 
-def _draw(Q, K, V, **options):
+def draw(Q, K, V, *, d=None, rng=None, column_sampling="importance", row_normalization="adaptive",
+         pilot_reuse=None, importance_weights=False, pilot_indices=None, column_indices=None) -> dict:
     """Randomness of one Skeinformer call: ``pilot_indices`` (d,) and ``column_indices`` (d,)."""
-    return _draw_with_pilot(Q, K, V, **options)[0]
+    return _draw_with_pilot(Q, K, V, d=d, rng=rng, column_sampling=column_sampling,
+                            row_normalization=row_normalization, pilot_reuse=pilot_reuse,
+                            importance_weights=importance_weights, pilot_indices=pilot_indices,
+                            column_indices=column_indices)[0]
 
 
-def _draw_with_pilot(Q, K, V, *, d=None, rng=None, column_sampling="importance", row_normalization="adaptive",
-                     pilot_reuse=None, importance_weights=False, pilot_indices=None, column_indices=None, **_):
-    """:func:`_draw` plus the pilot rows ``B_J`` and probabilities ``p̂`` when it computed them (else None),
+def _draw_with_pilot(Q, K, V, *, d, rng, column_sampling, row_normalization, pilot_reuse, importance_weights,
+                     pilot_indices, column_indices):
+    """:func:`draw` plus the pilot rows ``B_J`` and probabilities ``p̂`` when it computed them (else None),
     so that :func:`skeinformer` does not compute them twice."""
     _check_flags(column_sampling, row_normalization, importance_weights)
     pilot_reuse = resolve_pilot_reuse(pilot_reuse, column_sampling, row_normalization)
@@ -110,10 +109,6 @@ def _draw_with_pilot(Q, K, V, *, d=None, rng=None, column_sampling="importance",
     return out, BJ, ph
 
 
-draw = public_draw(_draw, _FUNC, "Draw Skeinformer's randomness for one head (pilot rows, then data-dependent "
-                   "columns).")
-
-
 def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, column_sampling: str = "importance",
                 row_normalization: str = "adaptive", pilot_reuse: bool | None = None, importance_weights: bool = False,
                 pilot_indices=None, column_indices=None):
@@ -129,7 +124,11 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
         from ``column_indices`` when given.
     rng : None, int, SeedSequence or Generator
     return_factors : bool
-        Also return ``{"pilot_indices", "column_indices", "probabilities", "row_sums"}``.
+        Also return ``{"pilot_indices", "column_indices", "probabilities", "row_sums", "weights",
+        "n_evals", "exact_fraction"}``: ``n_evals`` counts the pilot scores ``|J|·m``, the selected
+        scores ``n·d`` and, for ``row_normalization="exact"``, the n·m scores of the exact D;
+        ``exact_fraction`` is the share of the n·m entries of ``D⁻¹A`` the output uses exactly (the
+        pilot rows written back; with the exact D also the unweighted selected entries).
     column_sampling : {"importance", "uniform"}
     row_normalization : {"adaptive", "exact", "simple"}
     pilot_reuse : bool or None
@@ -204,7 +203,7 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
         out = E @ VJ
         rows = np.exp(lse)
     else:
-        # row-local: streamed over query tiles of about FACTOR_TILE_BYTES (no (n, d) score block)
+        # row-local: streamed over query tiles of about FACTOR_BUDGET bytes (no (n, d) score block)
         KJt = K[Jc].T
         out = np.empty((n, V.shape[1]), dtype=np.result_type(dt, V.dtype))
         rows = np.empty(n, dtype=dt)
@@ -212,7 +211,7 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
             mask = np.ones(m, dtype=bool)
             mask[Jc] = False
             vrest = V[mask].sum(axis=0)                              # rows of V not in J'
-        step = int(max(64, FACTOR_TILE_BYTES // max(1, dcols * dt.itemsize)))
+        step = factor_rows(dcols, dt.itemsize)
         for i0 in range(0, n, step):
             i1 = min(n, i0 + step)
             S = Q[i0:i1] @ KJt                                       # (tile, d) selected scores
@@ -236,13 +235,14 @@ def skeinformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, colu
         out[J] = BJ @ V
     out = out.astype(dt, copy=False)
     if return_factors:
+        n_pilot = 0 if J is None else J.size
+        exact_rows = np.unique(J).size if (pilot_reuse and J is not None) else 0
+        exact_cols = np.unique(Jc).size if (row_normalization == "exact" and w is None) else 0
+        n_evals = n_pilot * m + n * dcols + (n * m if row_normalization == "exact" else 0)
+        exact = exact_rows * m + (n - exact_rows) * exact_cols
         return out, {"pilot_indices": J, "column_indices": Jc, "probabilities": ph, "row_sums": rows,
-                     "weights": w}
+                     "weights": w, "n_evals": n_evals, "exact_fraction": exact / (n * m)}
     return out
-
-
-skeinformer.draw = draw
-skeinformer.per_item_options = {"pilot_indices": 1, "column_indices": 1}
 
 
 def vmean(Q, K, V, *, d=None, rng=None, return_factors: bool = False):
@@ -278,8 +278,26 @@ def vmean(Q, K, V, *, d=None, rng=None, return_factors: bool = False):
     Q, K, V = check_qkv(Q, K, V, "vmean")
     mu = V.mean(axis=0, dtype=np.float64).astype(V.dtype)
     out = np.broadcast_to(mu, (Q.shape[0], V.shape[1])).copy()
-    return (out, {"mean": mu}) if return_factors else out
+    return (out, {"mean": mu, "n_evals": 0, "exact_fraction": 0.0}) if return_factors else out
 
 
-vmean.draw = lambda Q, K, V, *, d=None, rng=None, **o: {}
-vmean.per_item_options = {}
+def _no_draw(Q, K, V, *, d=None, rng=None) -> dict:
+    """V-Mean draws nothing."""
+    return {}
+
+
+METHODS = (
+    AttentionMethod(
+        name="skeinformer", formula=skeinformer, draw=draw,
+        options={"column_sampling": v_choice("importance", "uniform"),
+                 "row_normalization": v_choice("adaptive", "exact", "simple"), "pilot_reuse": v_optional(v_bool),
+                 "importance_weights": v_bool, "pilot_indices": v_optional(v_array),
+                 "column_indices": v_optional(v_array)},
+        per_item_options={"pilot_indices": 1, "column_indices": 1},
+        d_bound=lambda n, m, o: ((None, "") if o.get("importance_weights", False) else
+                                 (m, "columns are sampled without replacement from the m keys")),
+        summary="pilot-sampled column importance with adaptive row normalisation (Chen et al. 2022)"),
+    AttentionMethod(
+        name="vmean", formula=vmean, draw=_no_draw, options={},
+        d_bytes=lambda n, m, p, pv, d, o: 0, summary="every row the mean of V"),
+)

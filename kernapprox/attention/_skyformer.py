@@ -12,7 +12,7 @@ option           ``preset="paper"`` (default)     ``preset="code"``
 ``landmarks``    ``"uniform2n"`` (Def. 1, Thm 2)  ``"stratified"`` (d/2 query rows, d/2 key rows)
 ``core``         ``"pinv"`` (Eq. 5); SM: ``"eig"``  ``"newton_schulz"`` (Lemma 3 + Razavi)
                  with rcond 1e-8 (§2.8)
-``gamma``        —                                0.1
+``lam``          —                                0.1
 ``n_iter``       —                                6 (a partial inverse, §2.4)
 ``signs``        ``"rademacher"`` (accumulation)  ``"ones"``
 ``init``         ``"per_matrix"``                 ``"global"`` (one Razavi scale for the whole batch,
@@ -23,7 +23,7 @@ option           ``preset="paper"`` (default)     ``preset="code"``
 the code hard-codes the normaliser ``32^{-1/4}``, i.e. p = 32, where kernapprox uses ``p^{-1/4}``);
 its padded path (zeroed rows kept in the stacked ``[Q; K]``) is not what ``key_padding_mask`` does.
 
-Softmax target and key centring (``center_keys``, default True since the follow-up of issue 4/7).
+Softmax target and key centring (``center_keys``, default True).
 Softmax attention is exactly invariant under translating all keys, ``k_j → k_j − b``: every row of
 ``A = exp(Q̂K̂ᵀ)`` is multiplied by ``exp(−q̂_i·b)``, which cancels in ``D⁻¹A``. The augmentation is
 not: it approximates the block ``A`` of ``Ā = SM([Q̂; K̂])``, and ``‖A − Ã‖ ≤ ‖Ā − Ā̃‖ ≤ ‖Ā‖``, where
@@ -33,9 +33,8 @@ keys share a large mean: ``max ‖k̂‖² ≈ 40`` against a largest query–ke
 shift c = max ‖x_L‖² is then set by long key landmarks, the diagonal ``exp(‖x_l‖² − c)`` of the core
 spans ~1e-14..1, and the relative eigenvalue cutoff (1e-8) discards up to 47 of 64 landmarks (mostly
 short query rows); up to 24 of n = 512 row sums ``D̃ = Ã1`` per head come out ``≤ 0`` and the clipped
-rows explode to ~1e152 (measured on 8 MiniLM heads, n = 512, d = 64). Jacobi-scaling the core (the
-Lemma-1 Gaussian core), a ``d·eps`` cutoff or keeping only its positive part did not help (more
-non-positive row sums), because the error is in the augmentation, not in the core's rounding.
+rows explode to ~1e152 (measured on 8 MiniLM heads, n = 512, d = 64). The error is in the
+augmentation, not in the core's rounding: rescaling or truncating the core does not remove it.
 Centring the keys at their mean (``b = mean_j k_j``, the minimiser of ``Σ_j‖k_j − b‖²``) makes the
 augmentation approximate the same attention with a far smaller ``‖Ā‖`` (same heads: ``max ‖x_L‖²``
 41 → 24, no landmark below the cutoff, no non-positive row sum, loss decreasing in d).
@@ -56,23 +55,24 @@ import numpy as np
 
 from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
-from .._validation import as_generator, check_choice, check_int, fail, warn
-from ..nystrom_general import (_as_index_array, _augmented_blocks, _signs, augmented_landmarks,
-                               default_rcond)
-from ._common import DEN_FLOOR, FACTOR_TILE_BYTES, check_d, check_qkv, kernel_row_tiles, public_draw, scaled
+from .._validation import as_generator, check_choice, check_int, check_memory, fail, warn
+from ..nystrom_general import (ATTENTION_CORES, NS_MAX_ITER, SIGN_RULES, augmented_core, augmented_landmarks,
+                               default_rcond, landmark_index_array, sketch_signs)
+from ._common import DEN_FLOOR, check_d, factor_rows, check_qkv, kernel_row_tiles, scaled
+from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_name, v_optional, v_rcond, v_real
 
-__all__ = ["skyformer", "PRESETS"]
+__all__ = ["skyformer", "draw", "resolve_options", "PRESETS", "METHODS"]
 
 PRESETS = {
-    "paper": {"landmarks": "uniform2n", "core": "pinv", "gamma": None, "n_iter": NS_ITER_DEFAULT,
+    "paper": {"landmarks": "uniform2n", "core": "pinv", "lam": None, "n_iter": NS_ITER_DEFAULT,
               "signs": "rademacher"},
-    "code": {"landmarks": "stratified", "core": "newton_schulz", "gamma": 0.1, "n_iter": NS_ITER_DEFAULT,
+    "code": {"landmarks": "stratified", "core": "newton_schulz", "lam": 0.1, "n_iter": NS_ITER_DEFAULT,
              "signs": "ones"},
 }
 _FUNC = "skyformer"
 
 
-def _resolve(preset, landmarks, core, gamma, n_iter, signs, target):
+def _resolve(preset, landmarks, core, lam, n_iter, signs, target):
     check_choice(preset, tuple(PRESETS), _FUNC, "preset")
     base = PRESETS[preset]
     landmarks = base["landmarks"] if landmarks is None else landmarks
@@ -80,12 +80,31 @@ def _resolve(preset, landmarks, core, gamma, n_iter, signs, target):
         core = base["core"]
         if core == "pinv" and target == "softmax":
             core = "eig"      # exp(X_L X_Lᵀ) is extremely ill-conditioned: relative cutoff 1e-8 (§2.8)
-    gamma = base["gamma"] if gamma is None else gamma
-    if gamma is None and core == "newton_schulz":
-        gamma = 0.1           # the code's ridge (Lemma 3 needs γ > 0 for a strict bound)
+    lam = base["lam"] if lam is None else lam
+    if lam is None and core == "newton_schulz":
+        lam = 0.1             # the code's ridge (Lemma 3 needs λ > 0 for a strict bound)
     n_iter = base["n_iter"] if n_iter is None else n_iter
     signs = base["signs"] if signs is None else signs
-    return landmarks, core, gamma, n_iter, signs
+    return landmarks, core, lam, n_iter, signs
+
+
+def resolve_options(options: dict, *, d=None, dtype=None) -> dict:
+    """The options with the preset resolved: ``core``, ``n_iter``, ``lam`` (when used) and ``init`` as
+    :func:`skyformer` uses them; with ``d`` and ``dtype`` also the default ``rcond`` of an exact core."""
+    out = dict(options)
+    target = out.get("target", "gaussian")
+    preset = out.get("preset", "paper")
+    _, core, lam, n_iter, _ = _resolve(preset, out.get("landmarks"), out.get("core"), out.get("lam"),
+                                       out.get("n_iter"), out.get("signs"), target)
+    out["core"], out["n_iter"] = core, n_iter
+    if lam is not None:
+        out["lam"] = lam
+    out["init"] = _resolve_init(preset, out.get("init"))
+    if d is not None and dtype is not None and out.get("rcond") is None:
+        rc = default_rcond(core, d, np.float64 if target == "softmax" else dtype, exponential=target == "softmax")
+        if rc is not None:
+            out["rcond"] = rc
+    return out
 
 
 #: preset -> Newton–Schulz initial scale (module table); an explicit ``init=`` wins
@@ -111,11 +130,11 @@ def _keys(K, target, center_keys):
     return K64 - K64.mean(axis=0)
 
 
-def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landmarks=None, indices=None,
-          accumulation=1, signs=None, core=None, gamma=None, n_iter=None, center_keys=True) -> dict:
+def draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landmarks=None, indices=None,
+         accumulation=1, signs=None, center_keys=True) -> dict:
     """Randomness of one Skyformer call: ``indices`` (and ``signs`` when accumulated with random signs)."""
     check_choice(target, ("gaussian", "softmax"), _FUNC, "target")
-    landmarks, core, gamma, n_iter, signs = _resolve(preset, landmarks, core, gamma, n_iter, signs, target)
+    landmarks, _, _, _, signs = _resolve(preset, landmarks, None, None, None, signs, target)
     accumulation = check_int(accumulation, _FUNC, "accumulation", low=1)
     gen = as_generator(rng)
     n, m = Q.shape[0], K.shape[0]
@@ -129,19 +148,15 @@ def _draw(Q, K, V, *, d=None, rng=None, target="gaussian", preset="paper", landm
     out["indices"] = np.asarray(indices)
     if isinstance(signs, str):
         if signs == "rademacher" and accumulation > 1:
-            out["signs"] = _signs("rademacher", (accumulation, out["indices"].shape[-1]), gen, _FUNC)
+            out["signs"] = sketch_signs("rademacher", (accumulation, out["indices"].shape[-1]), gen, _FUNC)
     else:
         out["signs"] = np.asarray(signs)
     return out
 
 
-draw = public_draw(_draw, _FUNC, "Draw Skyformer's randomness for one head (see "
-                   ":func:`kernapprox.attention.draw_randomness`).")
-
-
 def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target: str = "gaussian",
               preset: str = "paper", landmarks: str | None = None, indices=None, core: str | None = None,
-              gamma: float | None = None, n_iter: int | None = None, init: str | None = None,
+              lam: float | None = None, n_iter: int | None = None, init: str | None = None,
               ns_scale=None, normalise: bool = True, rcond: float | None = None, accumulation: int = 1,
               signs=None, center_keys: bool = True):
     """Skyformer attention for one head: augmented Nyström of ``C = κ(Q̂, K̂)`` (or of ``A``) times V.
@@ -156,8 +171,9 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     rng : None, int, SeedSequence or Generator
         Used only for randomness not given (``indices``, ``signs``).
     return_factors : bool
-        Also return ``{"CQ": (n, d), "Winv": (d, d), "CK": (m, d), "indices", "shift", "n_evals", …}``
-        with ``C̃ = CQ · Winv · CKᵀ`` (SM target: ``Ã = e^{shift} CQ Winv CKᵀ`` on the keys actually
+        Also return ``{"CQ": (n, d), "W": (d, d), "Winv": (d, d), "CK": (m, d), "CKV": CKᵀV (d, pv),
+        "k_sum": CKᵀ1 (SM target), "indices", "shift", "n_evals", "exact_fraction", …}`` with
+        ``C̃ = CQ · Winv · CKᵀ``, W the core block inverted (SM target: ``Ã = e^{shift} CQ Winv CKᵀ`` on the keys actually
         used, i.e. centred ones when ``center_keys``; ``factors["key_shift"]`` is the subtracted
         (unscaled) mean, None otherwise).
     target : {"gaussian", "softmax"}
@@ -165,13 +181,14 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
         ``D̃ = diag(Ã1)``; non-positive denominators are clipped to ``DEN_FLOOR·max|D̃|`` and counted
         (``factors["den_clipped"]``, a warning).
     preset : {"paper", "code"}
-        Defaults for ``landmarks``, ``core``, ``gamma``, ``n_iter``, ``signs`` (module table).
+        Defaults for ``landmarks``, ``core``, ``lam``, ``n_iter``, ``signs`` (module table).
     landmarks : {"uniform2n", "stratified"} or a sampler name of :func:`kernapprox.sample_landmarks`
     indices : ndarray of int of shape (d,) or (accumulation, d)
         Pre-drawn landmark rows of the stacked ``[Q̂; K̂]`` (values in [0, n + m)).
     core : {"pinv", "eig", "ridge", "newton_schulz"}
-    gamma, n_iter, init, ns_scale, normalise, rcond
-        Core parameters (:func:`kernapprox._cores.core_inverse`); ``init="global"`` with batched
+    lam, n_iter, init, ns_scale, normalise, rcond
+        Core parameters (:func:`kernapprox._cores.core_inverse`; ``lam`` is its ridge, accepted as the
+        deprecated alias ``gamma`` by the dispatcher); ``init="global"`` with batched
         inputs (through :func:`kernapprox.attention.approximate`) uses one Razavi scale for the whole
         batch, as the authors' code (computed by ``batch_prepare`` from every head's landmark core).
         ``init=None``: the preset's (``"per_matrix"`` for "paper", ``"global"`` for "code"). With a
@@ -183,7 +200,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     center_keys : bool
         Softmax target only: subtract the mean key before the augmentation (exact invariance of
         softmax attention; default True — see the module docstring for the diagnosis).
-        ``False`` reproduces the paper's formula on the raw keys (the earlier default).
+        ``False`` reproduces the paper's formula on the raw keys.
 
     Returns
     -------
@@ -194,7 +211,8 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     -----
     Time O((n + m) d p + d³) (exact core) or O((n + m) d p + n_iter d³) (iterative); memory
     O((n + m) d) with ``return_factors``, else the output plus one tile per
-    factor (streamed); kernel entries (n + m) d + d². Never forms n×m.
+    factor (streamed); kernel entries ``n_evals = (n + m) a d + (a d)²`` (a = accumulation), none
+    computed exactly (``exact_fraction = 0``). Never forms n×m.
     Theorem 2 (exact pinv, uniform2n): ``‖C − C̃‖ ≤ ε‖C‖`` w.p. 1 − δ once
     ``d ≳ (d_stat/β) log(n/δ)``.
 
@@ -214,19 +232,18 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
     """
     Q, K, V = check_qkv(Q, K, V, _FUNC)
     check_choice(target, ("gaussian", "softmax"), _FUNC, "target")
-    landmarks_r, core_r, gamma_r, n_iter_r, signs_r = _resolve(preset, landmarks, core, gamma, n_iter, signs,
-                                                               target)
+    landmarks_r, core_r, lam_r, n_iter_r, signs_r = _resolve(preset, landmarks, core, lam, n_iter, signs, target)
     accumulation = check_int(accumulation, _FUNC, "accumulation", low=1)
     n, m = Q.shape[0], K.shape[0]
     if indices is not None and d is not None:
         d = check_d(d, _FUNC)
-    drawn = _draw(Q, K, V, d=d, rng=rng, target=target, preset=preset, landmarks=landmarks,
-                  indices=indices, accumulation=accumulation, signs=signs, core=core, center_keys=center_keys)
-    idx2 = _as_index_array(drawn["indices"], n + m, accumulation, _FUNC)
+    drawn = draw(Q, K, V, d=d, rng=rng, target=target, preset=preset, landmarks=landmarks,
+                 indices=indices, accumulation=accumulation, signs=signs, center_keys=center_keys)
+    idx2 = landmark_index_array(drawn["indices"], n + m, accumulation, _FUNC)
     if d is not None and idx2.shape[1] != d:
         raise fail(_FUNC, "d", f"equal the number of given indices ({idx2.shape[1]})", d)
     sg = drawn.get("signs")
-    sg = np.ones(idx2.shape) if sg is None else _signs(sg, idx2.shape, None, _FUNC)
+    sg = np.ones(idx2.shape) if sg is None else sketch_signs(sg, idx2.shape, None, _FUNC)
     w = sg / np.sqrt(accumulation)
     Ku = _keys(K, target, center_keys)
     kern = _kernel(target)
@@ -247,7 +264,7 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
             if not expo:
                 yield from kernel_row_tiles(kern, A, XL, scaled)
                 return
-            step = int(min(A.shape[0], max(64, FACTOR_TILE_BYTES // (8 * XL.shape[0]))))
+            step = min(A.shape[0], factor_rows(XL.shape[0], 8))
             buf = np.empty((step, XL.shape[0]))
             for i0 in range(0, A.shape[0], step):
                 i1 = min(A.shape[0], i0 + step)
@@ -274,11 +291,12 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
                     np.exp(G, out=G)
                 yield i0, i1, (G if w0 is None else G * w0.astype(G.dtype))
     else:
-        CQ, CK, W, shift = _augmented_blocks(kern, scaled(Q), scaled(Ku), idx2, w)
+        blocks = augmented_core(kern, scaled(Q), scaled(Ku), idx2, sg)
+        CQ, CK, W, shift = blocks.CQ, blocks.CK, blocks.W, blocks.shift
     if rcond is None:
         rcond = default_rcond(core_r, idx2.shape[1], np.float64 if target == "softmax" else Q.dtype,
                               exponential=target == "softmax")
-    Winv = core_inverse(W, core_r, gamma=gamma_r, n_iter=n_iter_r, rcond=rcond, init=_resolve_init(preset, init),
+    Winv = core_inverse(W, core_r, gamma=lam_r, n_iter=n_iter_r, rcond=rcond, init=_resolve_init(preset, init),
                         normalise=normalise, ns_scale=ns_scale, func=_FUNC)
     dt = Q.dtype
     Wc = Winv.astype(dt, copy=False)
@@ -315,23 +333,24 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
             den = np.where(bad, floor, den)
         out = out / den[:, None].astype(dt, copy=False)
     if return_factors:
-        factors = {"CQ": CQ, "Winv": Winv, "CK": CK, "indices": idx2[0] if accumulation == 1 else idx2,
+        factors = {"CQ": CQ, "W": W, "Winv": Winv, "CK": CK, "CKV": T,
+                   "indices": idx2[0] if accumulation == 1 else idx2,
                    "signs": sg, "shift": shift, "core": core_r, "landmarks": landmarks_r if indices is None
-                   else "given", "target": target,
-                   "n_evals": (n + m) * idx2.size + idx2.size ** 2,
+                   else "given", "target": target, "n_evals": blocks.n_evals, "exact_fraction": 0.0,
                    "key_shift": K.mean(axis=0, dtype=np.float64) if Ku is not K else None}
         if target == "softmax":
             factors["den_clipped"] = nbad
+            factors["k_sum"] = ksum
     out = out.astype(dt, copy=False)
     return (out, factors) if return_factors else out
 
 
-def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=None, gamma=None,
-                   init=None, ns_scale=None, normalise=True, indices=None, signs=None,
-                   accumulation=1, center_keys=True, **_) -> dict:
+def _batch_prepare(Q, K, V, *, target="gaussian", preset="paper", core=None, lam=None, init=None,
+                   ns_scale=None, normalise=True, indices=None, signs=None, accumulation=1,
+                   center_keys=True) -> dict:
     """The authors' code with ``init="global"``: one Razavi scale (max column sum of the normalised
     core) shared by the whole batch. Called by the dispatcher after every item's landmarks are drawn."""
-    _, core_r, gamma_r, _, _ = _resolve(preset, None, core, gamma, None, None, target)
+    _, core_r, lam_r, _, _ = _resolve(preset, None, core, lam, None, None, target)
     if _resolve_init(preset, init) != "global" or ns_scale is not None or core_r != "newton_schulz":
         return {}
     batch = Q.shape[:-2]
@@ -342,16 +361,54 @@ def _batch_prepare(Q, K, V, *, d=None, target="gaussian", preset="paper", core=N
     for b in np.ndindex(*batch):
         n, m = Q[b].shape[0], K[b].shape[0]
         ib = idx_all[b] if idx_all.ndim > (1 if accumulation == 1 else 2) else idx_all
-        idx2 = _as_index_array(ib, n + m, accumulation, _FUNC)
-        sg = np.ones(idx2.shape) if sg_all is None else (sg_all[b] if sg_all.ndim > 2 else sg_all)
-        W = _augmented_blocks(kern, scaled(Q[b]), scaled(_keys(K[b], target, center_keys)), idx2,
-                              sg / np.sqrt(accumulation))[2]
-        M = lemma3_normalise(W, gamma_r)[0] if normalise else W + gamma_r * np.eye(W.shape[0])
+        idx2 = landmark_index_array(ib, n + m, accumulation, _FUNC)
+        sg = None if sg_all is None else (sg_all[b] if sg_all.ndim > 2 else sg_all)
+        W = augmented_core(kern, scaled(Q[b]), scaled(_keys(K[b], target, center_keys)), idx2, sg).W
+        M = lemma3_normalise(W, lam_r)[0] if normalise else W + lam_r * np.eye(W.shape[0])
         scale = max(scale, float(np.abs(M).sum(axis=0).max()))
     return {"ns_scale": scale}
 
 
-skyformer.draw = draw
-skyformer.per_item_options = {"indices": lambda o: 1 if o.get("accumulation", 1) == 1 else 2, "signs": 2,
-                              "ns_scale": 0}
-skyformer.batch_prepare = _batch_prepare
+def _core_factors(factors: dict):
+    """The core blocks of one call's factors (:class:`~kernapprox.attention._protocol.AttentionMethod`)."""
+    if np.ndim(factors["indices"]) != 1:            # accumulated sketches: no single core block
+        return None
+    softmax = factors["target"] == "softmax"
+    T = np.concatenate([factors["CKV"], factors["k_sum"][:, None]], axis=1) if softmax else factors["CKV"]
+    return {"W": factors["W"], "W_pinv": factors["Winv"], "L": factors["CQ"], "T": T, "normalise_rows": softmax}
+
+
+def _d_bytes(n, m, p, pv, d, options):
+    a = options.get("accumulation", 1)
+    return 8 * ((n + m) * d * 3 + 4 * (a * d) ** 2 + d * (p + pv))
+
+
+def _check_sizes(n, m, p, pv, d, options, func):
+    a = options.get("accumulation", 1)
+    if a != 1:
+        dd = 1 if d is None else check_int(d, func, "d", low=1)
+        check_memory(8 * ((n + m) * a * dd + 4 * (a * dd) ** 2), func, "accumulation", a)
+
+
+def _v_signs(x, f, k):
+    if isinstance(x, str):
+        check_choice(x, SIGN_RULES, f, k)
+    else:
+        v_array(x, f, k)
+
+
+METHODS = (AttentionMethod(
+    name="skyformer", formula=skyformer, draw=draw,
+    options={"target": v_choice("gaussian", "softmax"), "preset": v_choice(*PRESETS),
+             "landmarks": v_optional(v_name), "indices": v_optional(v_array),
+             "core": v_optional(v_choice(*ATTENTION_CORES)), "lam": v_optional(v_real(low=0.0)),
+             "n_iter": v_optional(v_int(1, NS_MAX_ITER)), "init": v_optional(v_choice("per_matrix", "global")),
+             "ns_scale": v_optional(v_real(low=0.0, low_open=True)), "normalise": v_bool, "rcond": v_rcond,
+             "accumulation": v_int(1, None), "signs": v_optional(_v_signs), "center_keys": v_bool},
+    aliases={"gamma": "lam"},
+    per_item_options={"indices": lambda o: 1 if o.get("accumulation", 1) == 1 else 2, "signs": 2, "ns_scale": 0},
+    batch_prepare=_batch_prepare,
+    target=lambda o: o.get("target", "gaussian"),
+    d_bound=lambda n, m, o: (n + m, "landmarks are rows of the n + m stacked [Q̂; K̂]; more cannot add rank"),
+    d_bytes=_d_bytes, check_sizes=_check_sizes, core_factors=_core_factors, resolve_options=resolve_options,
+    summary="augmented Nyström of the Gaussian kernel (or of SM) on the stacked [Q̂; K̂] (Chen et al. 2021)"),)

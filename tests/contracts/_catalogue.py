@@ -223,6 +223,10 @@ add("kernapprox.lowrank.as_matrix_protocol", values=lambda: {"KM": c(K0), "func"
     params=[P("KM", "matrix", meta={})], ref=lambda v: F(v["KM"]))
 add("kernapprox.lowrank.require_psd", values=lambda: {"KM": ka.KernelMatrix(ka.Gaussian(1.0), X0)},
     call=lambda v: ka.lowrank.require_psd(v["KM"], "f", **XK(v)), params=[])
+add("kernapprox._operators.as_matrix", values=lambda: {"A": c(K0), "symmetric": None, "psd": None},
+    call=lambda v: ka.as_matrix(v["A"], symmetric=v["symmetric"], psd=v["psd"], **XK(v)).dense(force=True),
+    params=[P("A", "array"), P("symmetric", "bool", optional=True), P("psd", "bool", optional=True)],
+    ref=lambda v: F(v["A"]))
 
 # sampling ------------------------------------------------------------------------------------------
 _SAMPLERS = ["uniform", "diagonal", "column_norm", "leverage", "recursive_rls", "kmeanspp", "greedy", "rpcholesky"]
@@ -294,12 +298,12 @@ add("kernapprox.cholesky.greedy_cholesky", values=lambda: {"KM": c(K0), "k": 5, 
     params=[_PSDKM, P("k", "int", meta={"high": 12}), P("tol", "real", optional=True)],
     out=lambda res, v: np.concatenate([as_dense(res).ravel(), _nys_from_info(res, v).ravel()]))
 add("kernapprox.nystrom_psd.nystrom",
-    values=lambda: {"KM": c(K0), "idx": np.array([0, 3, 5, 7]), "core": "eig", "rcond": None, "gamma": None},
-    call=lambda v: ka.nystrom(v["KM"], v["idx"], core=v["core"], rcond=v["rcond"], gamma=v["gamma"], **XK(v)),
-    params=[_PSDKM, P("idx", "indices", meta={"n": 12}), P("core", "choice"), P("rcond", "real", optional=True),
-            P("gamma", "real", optional=True)],
-    ref=lambda v: ref_nystrom_dense(v["KM"], np.asarray(v["idx"], dtype=int))
-    if v["rcond"] is None and v["gamma"] is None else None, rtol=1e-6)
+    values=lambda: {"KM": c(K0), "indices": np.array([0, 3, 5, 7]), "core": "eig", "rcond": None, "lam": None},
+    call=lambda v: ka.nystrom(v["KM"], v["indices"], core=v["core"], rcond=v["rcond"], lam=v["lam"], **XK(v)),
+    params=[_PSDKM, P("indices", "indices", meta={"n": 12}), P("core", "choice"), P("rcond", "real", optional=True),
+            P("lam", "real", optional=True)],
+    ref=lambda v: ref_nystrom_dense(v["KM"], np.asarray(v["indices"], dtype=int))
+    if v["rcond"] is None and v["lam"] is None else None, rtol=1e-6)
 add("kernapprox.nystrom_general.indefinite_nystrom",
     values=lambda: {"A": c(A0 + A0.T), "d": 5, "rng": 2, "rcond": None, "core": "eig"},
     call=lambda v: ka.indefinite_nystrom(v["A"], v["d"], rng=v["rng"], rcond=v["rcond"], core=v["core"], **XK(v)),
@@ -334,15 +338,15 @@ def _aug_ref(res, v):
 
 
 add("kernapprox.nystrom_general.augmented_nystrom",
-    values=lambda: {"kernel": ka.Gaussian(1.0), "Q": c(Qa), "K": c(Ka_), "d": 6, "core": "pinv", "gamma": None,
+    values=lambda: {"kernel": ka.Gaussian(1.0), "Q": c(Qa), "K": c(Ka_), "d": 6, "core": "pinv", "lam": None,
                     "n_iter": 6, "rcond": None, "accumulation": 1, "normalise": True, "init": "per_matrix",
                     "landmarks": "uniform2n", "rng": 0},
-    call=lambda v: ka.augmented_nystrom(v["kernel"], v["Q"], v["K"], v["d"], core=v["core"], gamma=v["gamma"],
+    call=lambda v: ka.augmented_nystrom(v["kernel"], v["Q"], v["K"], v["d"], core=v["core"], lam=v["lam"],
                                         n_iter=v["n_iter"], rcond=v["rcond"], accumulation=v["accumulation"],
                                         normalise=v["normalise"], init=v["init"], landmarks=v["landmarks"],
                                         rng=v["rng"], **XK(v)),
     params=[P("kernel", "kernel"), P("Q", "points"), P("K", "points"), P("d", "int"),
-            P("core", "choice"), P("gamma", "real", optional=True), P("n_iter", "int"),
+            P("core", "choice"), P("lam", "real", optional=True), P("n_iter", "int"),
             P("rcond", "real", optional=True), P("accumulation", "int"), P("normalise", "bool"),
             P("init", "choice"), P("landmarks", "choice"), P("rng", "rng")],
     out=lambda res, v: np.concatenate([as_dense(res).ravel(), _aug_ref(res, v).ravel()]), random=True)
@@ -449,39 +453,40 @@ def _krr_ref(v):
     return K @ np.linalg.solve(K + n * v["lam"] * np.eye(n), F(v["y"]))
 
 
-add("kernapprox.krr.nystrom_krr", values=lambda: {"KM": _KMX(), "y": c(y0), "lam": 0.1, "idx": np.arange(12), "rng": 0},
-    call=lambda v: ka.nystrom_krr(v["KM"], v["y"], v["lam"], v["idx"], rng=v["rng"], **XK(v)).predict(X0),
-    params=[P("y", "vector"), P("lam", "real"), P("idx", "indices", meta={"n": 12}), P("rng", "rng")],
-    ref=lambda v: _krr_ref(v) if np.ndim(v["idx"]) == 1 and np.unique(np.asarray(v["idx"]).astype(int)).size == 12
-    else None, rtol=1e-5)
+add("kernapprox.krr.nystrom_krr",
+    values=lambda: {"KM": _KMX(), "y": c(y0), "lam": 0.1, "indices": np.arange(12), "rng": 0},
+    call=lambda v: ka.nystrom_krr(v["KM"], v["y"], v["lam"], v["indices"], rng=v["rng"], **XK(v)).predict(X0),
+    params=[P("y", "vector"), P("lam", "real"), P("indices", "indices", meta={"n": 12}), P("rng", "rng")],
+    ref=lambda v: _krr_ref(v) if np.ndim(v["indices"]) == 1
+    and np.unique(np.asarray(v["indices"]).astype(int)).size == 12 else None, rtol=1e-5)
 add("kernapprox.krr.sketched_krr",
     values=lambda: {"KM": _KMX(), "y": c(y0), "lam": 0.1, "sketch": "gaussian", "s": 6, "rng": 0},
     call=lambda v: ka.sketched_krr(v["KM"], v["y"], v["lam"], v["sketch"], s=v["s"], rng=v["rng"], **XK(v)).predict(X0),
     params=[P("y", "vector"), P("lam", "real"), P("sketch", "choice"), P("s", "int", meta={"high": 12}),
             P("rng", "rng")], random=True)
 add("kernapprox.krr.KRRModel", values=None, call=None, note="result of nystrom_krr / sketched_krr")
-add("kernapprox.kpca.exact_kpca", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "n_components": 3},
-    call=lambda v: ka.kpca.exact_kpca(v["kernel"], v["X"], v["n_components"], **XK(v)).eigenvalues,
-    params=[P("kernel", "kernel"), P("X", "points"), P("n_components", "int", meta={"high": 12})])
+add("kernapprox.kpca.exact_kpca", values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "k": 3},
+    call=lambda v: ka.kpca.exact_kpca(v["kernel"], v["X"], v["k"], **XK(v)).eigenvalues,
+    params=[P("kernel", "kernel"), P("X", "points"), P("k", "int", meta={"high": 12})])
 add("kernapprox.kpca.nystrom_kpca",
-    values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "n_components": 2, "landmarks": 5, "core": "eig",
-                    "rcond": None, "gamma": None, "rng": 0},
-    call=lambda v: ka.kpca.nystrom_kpca(v["kernel"], v["X"], v["n_components"], v["landmarks"], core=v["core"],
-                                        rcond=v["rcond"], gamma=v["gamma"], rng=v["rng"], **XK(v)).eigenvalues,
-    params=[P("kernel", "kernel"), P("X", "points"), P("n_components", "int", meta={"high": 5}),
-            P("landmarks", "int", meta={"high": 12}), P("core", "choice"), P("rcond", "real", optional=True),
-            P("gamma", "real", optional=True), P("rng", "rng")], random=True)
+    values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "k": 2, "indices": 5, "core": "eig",
+                    "rcond": None, "lam": None, "rng": 0},
+    call=lambda v: ka.kpca.nystrom_kpca(v["kernel"], v["X"], v["k"], v["indices"], core=v["core"],
+                                        rcond=v["rcond"], lam=v["lam"], rng=v["rng"], **XK(v)).eigenvalues,
+    params=[P("kernel", "kernel"), P("X", "points"), P("k", "int", meta={"high": 5}),
+            P("indices", "int", meta={"high": 12}), P("core", "choice"), P("rcond", "real", optional=True),
+            P("lam", "real", optional=True), P("rng", "rng")], random=True)
 add("kernapprox.kpca.rff_kpca",
-    values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "n_components": 2, "n_features": 32, "kind": "rff", "rng": 0},
-    call=lambda v: ka.kpca.rff_kpca(v["kernel"], v["X"], v["n_components"], v["n_features"], kind=v["kind"],
+    values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "k": 2, "n_features": 32, "kind": "rff", "rng": 0},
+    call=lambda v: ka.kpca.rff_kpca(v["kernel"], v["X"], v["k"], v["n_features"], kind=v["kind"],
                                     rng=v["rng"], **XK(v)).eigenvalues,
-    params=[P("kernel", "kernel"), P("X", "points"), P("n_components", "int"), P("n_features", "int"),
+    params=[P("kernel", "kernel"), P("X", "points"), P("k", "int"), P("n_features", "int"),
             P("kind", "choice"), P("rng", "rng")], random=True)
 add("kernapprox.kpca.kpca",
-    values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "n_components": 2, "method": "exact", "rng": 0},
-    call=lambda v: ka.kpca.kpca(v["kernel"], v["X"], v["n_components"], method=v["method"], rng=v["rng"],
+    values=lambda: {"kernel": ka.Gaussian(1.0), "X": c(X0), "k": 2, "method": "exact", "rng": 0},
+    call=lambda v: ka.kpca.kpca(v["kernel"], v["X"], v["k"], method=v["method"], rng=v["rng"],
                                 **XK(v)).eigenvalues,
-    params=[P("kernel", "kernel"), P("X", "points"), P("n_components", "int", meta={"high": 12}),
+    params=[P("kernel", "kernel"), P("X", "points"), P("k", "int", meta={"high": 12}),
             P("method", "choice"), P("rng", "rng")], random=True)
 add("kernapprox.kpca.reconstruction_error",
     values=lambda: {"result": ka.kpca.exact_kpca(ka.Gaussian(1.0), X0, 3), "X": c(X0)},
@@ -672,7 +677,8 @@ def _att_ref(method):
         return None
 
     def ref(v):
-        from kernapprox.attention import DEFAULT_SAFEGUARD, _exact, target_kind
+        from kernapprox.attention import _exact
+        rec = ka.attention.get_method(method).method
         if isinstance(v["rng"], (np.random.Generator, np.random.SeedSequence)):
             return None                          # consumed by the call: compared with the int-seed call
         Q, K, V = F(v["Q"]), F(v["K"]), F(v["V"])
@@ -686,8 +692,7 @@ def _att_ref(method):
             if o is None:
                 return None
             o = np.array(o, dtype=np.float64)
-            out[idx] = _exact.safeguard_rows(o, q, k, vv, target_kind(method, {}),
-                                             DEFAULT_SAFEGUARD.get(method, "exact"))[0]
+            out[idx] = _exact.safeguard_rows(o, q, k, vv, rec.target({}), rec.default_safeguard)[0]
         return out
     return ref
 
@@ -723,6 +728,11 @@ add("kernapprox.attention.option_schema", values=lambda: {"method": "skyformer"}
     ref=lambda v: len([k for k, p in __import__("inspect").signature(ka.attention.get_method(v["method"]).__wrapped__)
                        .parameters.items() if p.kind is p.KEYWORD_ONLY and k not in ("d", "rng", "return_factors")]),
     rtol=0.0, group="attention")
+# registering a method's own record again (replace=True) leaves the registry as it was
+add("kernapprox.attention.register",
+    values=lambda: {"method": ka.attention.get_method("vmean").method, "replace": True},
+    call=lambda v: (ka.attention.register(v["method"], replace=v["replace"], **XK(v)), 0)[1],
+    params=[P("replace", "bool")], group="attention")
 add("kernapprox.attention.get_method", values=lambda: {"name": "skyformer"},
     call=lambda v: (ka.attention.get_method(v["name"], **XK(v)), 0)[1], params=[P("name", "choice")],
     group="attention")

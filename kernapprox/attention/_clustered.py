@@ -1,0 +1,579 @@
+"""Clustered attention (Vyas, Katharopoulos, Fleuret, NeurIPS 2020) with an exact local band
+(algorithms.md §13.2, §13.3), budgeted as §13.1.
+
+Notation: n queries, m keys, head dimension p, budget d; ``Q̂ = Q/p^{1/4}``, ``K̂ = (K − k̄)/p^{1/4}``
+with ``k̄`` the mean key (softmax attention is exactly invariant under translating every key, and
+centring shortens the keys the scores are built from); ``P = softmax(Q̂K̂ᵀ)``, output ``R = PV``.
+
+Formula
+-------
+1. **Clusters** (§13.2). The queries ``Q̂`` are clustered into C groups: k-means++ seeding (D²
+   sampling, Arthur & Vassilvitskii, SODA 2007; the first seed uniform), assignment to the nearest
+   seed, ``n_lloyd`` Lloyd steps, and centroids ``ĉ`` = the members' means.
+2. **Centroid rows**: ``P^c = softmax(ĉ K̂ᵀ)`` for every centroid (C·m scores); the plain method
+   gives every member i of cluster c the row ``P^c`` (Vyas et al. §3.2, Eq. (7)).
+3. **Exact set** of query i (``T_i``): the ``top_k`` keys of its centroid's row (Vyas et al. §3.3,
+   "improved clustered"), the first and last ``n_global`` keys, and the local band
+   ``|j − ⌊i·m/n⌋| ≤ band`` (shifted inside [0, m) at the ends; §13.3). The scores ``s_ij = q̂_i·k̂_j``
+   are computed exactly on ``T_i``.
+4. **Combination.** Every key outside ``T_i`` keeps the centroid's weight. With
+   ``rest="centroid"`` (Vyas et al. §3.3, Eq. (10)) the members' exact scores on ``T_i`` are
+   renormalised to carry the centroid's mass there:
+   ``R_i = m̂_i · softmax_{T_i}(s_i) V_{T_i} + Σ_{j∉T_i} P^c_j v_j``, ``m̂_i = Σ_{j∈T_i} P^c_j``.
+   With ``rest="first_order"`` (default) the rest is instead scaled by a first-order estimate of the
+   member's own unnormalised weight there: ``e^{s_ij} = e^{ĉ·k̂_j} e^{δ_i·k̂_j}`` with ``δ_i = q̂_i − ĉ``,
+   and ``e^{δ_i·k̂_j} ≈ e^{δ_i·k̄_c}`` with ``k̄_c = Σ_j P^c_j k̂_j`` (one more score per query), so
+   ``R_i = (Σ_{T_i} e^{s_ij} v_j + ρ_i Σ_{j∉T_i} P^c_j v_j) / (Σ_{T_i} e^{s_ij} + ρ_i (1 − m̂_i))``,
+   ``ρ_i = exp(lse_c + δ_i·k̄_c)``, ``lse_c = log Σ_j e^{ĉ·k̂_j}``. Both are exact when ``T_i`` is
+   every key, when every query is its own centroid (C = n), and with an all-covering band.
+5. **Tilt** (``tilt = s``, first-order rest only). The factor ``e^{δ_i·(k̂_j − k̄_c)}`` dropped in
+   step 4 is kept to second order along the top-s principal directions U (p × s) of the offsets
+   ``δ_i`` (eigenvectors of ``Σ δδᵀ`` over an evenly strided sample of ``TILT_SAMPLE·s`` queries):
+   with ``z_i = Uᵀδ_i``, ``t_cj = Uᵀ(k̂_j − k̄_c)`` and ``y = z_i·t_cj`` every key outside ``T_i`` gets
+   the weight ``ρ_i P^c_j (1 + y + y²/2)`` (> 0 for every y). Its sums over the keys come from
+   per-cluster moments ``Σ_j P^c_j t_cj v_jᵀ``, ``Σ_j P^c_j t_cj t_cjᵀ ⊗ v_j`` (and the same without
+   v), so the cost is m·s products ``Uᵀk̂_j`` and n·s products ``Uᵀδ_i``, not n·m.
+
+Budget (§13.1)
+--------------
+One unit per query–key score or query–centroid distance computed: seeding and assignment n·C, each
+Lloyd step n·C, centroid rows C·m, exact scores Σ_i |T_i| (every computed entry, overlaps between the
+top-k set and the band included), plus n for ``rest="first_order"``, plus for the tilt m·s + n·s
+projections, C·s for the centroids' means and p per sampled offset of the direction estimate.
+Averaging (centroids, ``P^cV``,
+``k̄_c``), sorting and top-k selection are free. The reference budget is ``B(d) = (n + m)·d + d²``
+(= 2nd + d² when m = n: what Skyformer and Nyströmformer spend with d landmarks). The default options
+(:func:`clustered_plan`) keep ``n_evals <= B(d)`` and at most ``min(2d, ⌊m/2⌋)`` exact scores per query.
+``factors["n_evals"]`` and ``factors["exact_fraction"]`` (exact scores / (n·m)) report the spend.
+
+No entry is chosen by looking at P: the exact sets come from the centroids' rows and from positions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._random import sample_proportional
+from .._tiling import EPS, out_dtype
+from .._validation import as_generator, check_choice, check_indices, check_int, fail
+from ._common import check_d, check_qkv, scaled
+from ._protocol import AttentionMethod, v_array, v_choice, v_optional
+
+__all__ = ["clustered", "clustered_plan", "budget", "exact_cap", "centred_inputs", "kmeanspp_seeds",
+           "cluster_queries", "exact_sets", "METHODS"]
+
+_FUNC = "clustered"
+RESTS = ("first_order", "centroid")
+#: the default plan's clusters cost about B(d)/CLUSTER_SHARE before Lloyd steps
+CLUSTER_SHARE = 8
+#: squared distances below this multiple of eps·(‖x‖² + ‖y‖²) are rounding: set to 0
+DIST_ROUNDING = 16
+#: members per tilt direction used for a cluster's principal directions of δ (a strided subsample)
+TILT_SAMPLE = 16
+#: Lloyd steps of the default plan
+N_LLOYD = 1
+#: tilt directions of the default plan
+TILT = 8
+
+
+# -- budget ------------------------------------------------------------------------------------------
+def budget(n: int, m: int, d: int) -> int:
+    """The reference budget ``B(d) = (n + m)·d + d²`` (algorithms.md §13.1; 2nd + d² for m = n)."""
+    return (n + m) * d + d * d
+
+
+def exact_cap(m: int, d: int) -> int:
+    """At most ``min(2d, ⌊m/2⌋)`` exact scores per query (at least 1), so a "sparse" method stays sparse."""
+    return max(1, min(2 * d, m // 2))
+
+
+def clustered_plan(n: int, m: int, d: int, p: int | None = None) -> dict:
+    """Default options of :func:`clustered` for n queries, m keys, head dimension p and budget d (the
+    documented rule).
+
+    * band ``w = ⌊d/4⌋`` clipped to [2, 16] (2w + 1 keys around the diagonal, computed by blocked
+      products of ``b + 2w`` scores per query, b = :func:`band_block`; only when m = n and this is
+      at most half the per-query cap), first/last ``n_global = 1`` key (the [CLS]/[SEP] positions of
+      BERT-style inputs);
+    * C clusters with ``C·(n + m) <= B(d)/CLUSTER_SHARE`` (seeding + assignment n·C and centroid
+      rows C·m), ``C = clip(⌊B/(CLUSTER_SHARE (n + m))⌋, 1, n)``, and ``N_LLOYD`` Lloyd step(s)
+      (C = 1 is the mean query: m units, no distance, no Lloyd step); band and global keys only if
+      they take at most half of what is left;
+    * tilt ``s = min(TILT, p)`` directions (C·m·s + n·s units, and the directions' samples);
+    * ``top_k`` = what is left of ``B(d)`` per query after clusters, tilt, band, global keys and
+      the first-order correction, capped so that every query's exact set stays within
+      :func:`exact_cap`.
+
+    Returns ``{"n_clusters", "n_lloyd", "top_k", "band", "n_global", "tilt"}``.
+    """
+    B = budget(n, m, d)
+    cap = exact_cap(m, d)
+    C = int(min(n, max(1, B // (CLUSTER_SHARE * (n + m)))))
+    L = N_LLOYD if C > 1 else 0
+    left = B - (C * ((1 + L) * n + m) if C > 1 else m) - n      # clusters (one: the mean query), ρ_i
+    band = int(min(16, max(2, d // 4))) if n == m else None
+    nb = 0 if band is None else band_block(band) + 2 * band       # scores per query of the blocked band
+    if nb > cap // 2 or n * nb > left // 2:
+        band, nb = None, 0
+    left -= n * nb
+    g = 1 if m >= 8 and n * 2 <= left // 2 else 0
+    left -= n * 2 * g
+    s = int(min(TILT, p if p is not None else TILT))
+    tilt_cost = m * s + n * s + TILT_SAMPLE * s * (p if p is not None else 64) + C * s
+    if left - tilt_cost < n * min(8, cap):                        # too little left: no tilt
+        s, tilt_cost = 0, 0
+    left -= tilt_cost
+    top_k = int(max(0, min(m, cap - nb - 2 * g, left // n)))
+    return {"n_clusters": C, "n_lloyd": L, "top_k": top_k, "band": band, "n_global": g, "tilt": s}
+
+
+# -- building blocks (shared with the sparse + low-rank method) -------------------------------------------
+def centred_inputs(Q, K, V):
+    """``(Q̂, K̂, V)`` in float64: ``Q̂ = Q/p^{1/4}``, ``K̂ = (K − mean key)/p^{1/4}`` (softmax is invariant
+    to translating the keys)."""
+    Q = np.asarray(Q, dtype=np.float64)
+    K = np.asarray(K, dtype=np.float64)
+    return scaled(Q), scaled(K - K.mean(axis=0)), np.asarray(V, dtype=np.float64)
+
+
+def _sq_column(X, sq, s):
+    """Squared distances of every row of X to row s (one routine for seeding and replay: equal bits)."""
+    col = X @ X[s]
+    col *= -2.0
+    col += sq
+    col += sq[s]
+    # cancellation in ‖x‖² + ‖y‖² − 2x·y: distances at rounding level are zero (duplicate rows)
+    col[col <= DIST_ROUNDING * EPS * (sq + sq[s])] = 0.0
+    return col
+
+
+def kmeanspp_seeds(X, C: int, gen, *, return_distances: bool = False):
+    """k-means++ seeding (D² sampling) of C rows of X: the first uniform, each next with probability
+    ∝ the squared distance to the nearest seed so far (Arthur & Vassilvitskii, SODA 2007, §2.2).
+
+    Stops early (fewer seeds) when every remaining distance is zero (fewer distinct rows than C).
+    With ``return_distances`` also returns the (n, C') squared distances to the seeds (n·C' units).
+    """
+    n = X.shape[0]
+    seeds = [int(gen.integers(n))]
+    if C == 1:                                                      # one cluster: nothing to measure
+        return (np.asarray(seeds, dtype=np.intp), None) if return_distances else np.asarray(seeds, dtype=np.intp)
+    sq = np.einsum("ij,ij->i", X, X)
+    cols = [_sq_column(X, sq, seeds[0])]
+    D = cols[0].copy()
+    while len(seeds) < C:
+        D[seeds[-1]] = 0.0
+        if not D.sum() > 0.0:
+            break
+        seeds.append(int(sample_proportional(D, 1, gen)[0]))
+        cols.append(_sq_column(X, sq, seeds[-1]))
+        np.minimum(D, cols[-1], out=D)
+    seeds = np.asarray(seeds, dtype=np.intp)
+    return (seeds, np.stack(cols, axis=1)) if return_distances else seeds
+
+
+def cluster_queries(X, seeds, n_lloyd: int, distances=None):
+    """Assign the rows of X to the nearest seed, run ``n_lloyd`` Lloyd steps, return ``(labels,
+    centroids, units)``: centroids are the members' means (a seed's own row for an empty cluster)
+    and ``units`` the n·C·(1 + n_lloyd) distances computed (none for a single cluster)."""
+    n = X.shape[0]
+    if len(seeds) == 1:                                             # one cluster: the mean query, no distance
+        return np.zeros(n, dtype=np.intp), X.mean(axis=0, keepdims=True), 0
+    if distances is None:
+        sq = np.einsum("ij,ij->i", X, X)
+        distances = np.stack([_sq_column(X, sq, s) for s in seeds], axis=1)
+    C = distances.shape[1]
+    labels = np.argmin(distances, axis=1)
+    cent = X[seeds].copy()
+    units = n * C
+
+    def update():
+        order = np.argsort(labels, kind="stable")
+        counts = np.bincount(labels, minlength=C)
+        full = counts > 0
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[full]
+        cent[full] = np.add.reduceat(X[order], starts, axis=0) / counts[full, None]
+
+    for _ in range(n_lloyd):
+        update()
+        Dm = X @ cent.T
+        Dm *= -2.0
+        Dm += np.einsum("ij,ij->i", cent, cent)
+        labels = np.argmin(Dm, axis=1)
+        units += n * C
+    update()
+    return labels, cent, units
+
+
+def exact_sets(lc, top_k: int, n_global: int, m: int):
+    """Per-cluster exact key sets: the ``top_k`` largest entries of each centroid row ``lc`` (C, m)
+    together with the first and last ``n_global`` keys; returns a list of sorted index arrays."""
+    C = lc.shape[0]
+    k = int(min(top_k, m))
+    glob = np.unique(np.r_[np.arange(min(n_global, m)), np.arange(max(0, m - n_global), m)]).astype(np.intp)
+    if k == 0:
+        return [glob] * C
+    if k == m:
+        return [np.arange(m, dtype=np.intp)] * C
+    top = np.argpartition(-lc, k - 1, axis=1)[:, :k]
+    return [np.union1d(top[c], glob).astype(np.intp) for c in range(C)]
+
+
+def band_block(w: int) -> int:
+    """Queries per block of the banded products: ``min(8, max(1, w))``."""
+    return int(min(8, max(1, w)))
+
+
+def band_windows(n: int, m: int, w: int):
+    """Key windows of the exact band ``|j − ⌊i·m/n⌋| <= w``, by blocks of consecutive queries.
+
+    Queries are taken in blocks of ``b = band_block(w)``; block t covers the keys ``ks[t] …
+    ks[t] + W − 1`` (W the widest block window: b + 2w when m = n). Returns ``(keys, valid, computed)``:
+    ``keys`` (nb, W) the key of each window position (possibly outside [0, m)), ``valid`` (nb·b, W)
+    whether that key is in query i's band (and a real key of a real query), and ``computed`` the
+    number of real query–key scores the blocked products evaluate (b·W per block minus the
+    out-of-range ones; the band itself has at most 2w + 1 per query).
+    """
+    b = band_block(w)
+    nb = -(-n // b)
+    i = np.arange(nb * b, dtype=np.int64)
+    ctr = (np.minimum(i, n - 1) * m) // n
+    ctr2 = ctr.reshape(nb, b)
+    ks = ctr2[:, 0] - w
+    W = int((ctr2[:, -1] - ctr2[:, 0]).max()) + 2 * w + 1
+    keys = ks[:, None] + np.arange(W)[None, :]
+    inrange = (keys >= 0) & (keys < m)
+    valid = (np.abs(keys[:, None, :] - ctr2[:, :, None]) <= w) & inrange[:, None, :]
+    valid &= (i < n).reshape(nb, b)[:, :, None]
+    real_rows = np.minimum(b, n - b * np.arange(nb))
+    computed = int((real_rows * inrange.sum(axis=1)).sum())
+    return keys, valid.reshape(nb * b, W), computed
+
+
+def band_products(Qh, Kh, w: int):
+    """Exact band scores by blocked products: ``(S, keys, valid, computed)`` with ``S`` (nb·b, W)
+    (rows past n and entries outside the band are left as computed; mask them with ``valid``)."""
+    n, m, p = Qh.shape[0], Kh.shape[0], Qh.shape[1]
+    keys, valid, computed = band_windows(n, m, w)
+    nb, W = keys.shape
+    b = band_block(w)
+    Kw = Kh[np.clip(keys, 0, m - 1)]                                # (nb, W, p)
+    Qb = np.zeros((nb * b, p))
+    Qb[:n] = Qh
+    S = np.matmul(Qb.reshape(nb, b, p), Kw.transpose(0, 2, 1)).reshape(nb * b, W)
+    return S, keys, valid, computed
+
+
+# -- the method ----------------------------------------------------------------------------------------
+def _check_opt_int(value, name, low, high=None):
+    if isinstance(value, str):
+        if value != "auto":
+            raise fail(_FUNC, name, "be 'auto' or an integer", repr(value))
+        return None
+    return check_int(value, _FUNC, name, low=low, high=high)
+
+
+def _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, seeds, tilt="auto", p=None):
+    """Resolve the named options against :func:`clustered_plan` (explicit values win)."""
+    plan = clustered_plan(n, m, d, p) if d is not None else None
+    vals = {}
+    for name, v, low in (("n_clusters", n_clusters, 1), ("n_lloyd", n_lloyd, 0), ("top_k", top_k, 0),
+                         ("n_global", n_global, 0), ("tilt", tilt, 0)):
+        vals[name] = _check_opt_int(v, name, low)
+    if band is None:
+        vals["band"] = -1
+    else:
+        b = _check_opt_int(band, "band", 0)
+        vals["band"] = None if b is None else b
+    if seeds is not None and vals["n_clusters"] is None:
+        vals["n_clusters"] = int(np.asarray(seeds).size)
+    if vals["tilt"] is None and plan is None:
+        vals["tilt"] = 0                                            # no budget given: no tilt
+    missing = [k for k, v in vals.items() if v is None]
+    if missing and plan is None:
+        raise fail(_FUNC, "d", f"be given to choose {', '.join(missing)} (or give them all)", None)
+    for k in missing:
+        vals[k] = plan[k] if not (k == "band" and plan[k] is None) else -1
+    if vals["n_clusters"] > n:
+        raise fail(_FUNC, "n_clusters", f"be <= the number of queries n = {n}", vals["n_clusters"])
+    vals["top_k"] = min(vals["top_k"], m)
+    return vals
+
+
+def _draw(Q, K, V, *, d=None, rng=None, n_clusters="auto", n_lloyd="auto", top_k="auto", band="auto",
+          n_global="auto", rest="first_order", tilt="auto", seeds=None) -> dict:
+    """The randomness of one call: the k-means++ seeds (query indices), drawn on the data."""
+    if seeds is not None:
+        return {"seeds": np.asarray(seeds)}
+    if d is not None:
+        d = check_d(d, _FUNC)
+    n, m = Q.shape[0], K.shape[0]
+    C = _check_opt_int(n_clusters, "n_clusters", 1)
+    if C is None:
+        C = _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, None, p=Q.shape[1])["n_clusters"]
+    elif C > n:
+        raise fail(_FUNC, "n_clusters", f"be <= the number of queries n = {n}", C)
+    Qh = scaled(np.asarray(Q, dtype=np.float64))
+    return {"seeds": kmeanspp_seeds(Qh, C, as_generator(rng, _FUNC))}
+
+
+def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
+    """Rows of the output from the centroid logits ``lc`` (C, m) and the exact sets (module docstring,
+    step 4); returns the number of exact scores computed and the largest exact set of a query.
+
+    One pass over the clusters (a product per cluster for the members' scores on T_c and their
+    weighted values) and one blocked pass over the band; the per-row shift ``a_i`` (the largest
+    exponent of the row) keeps every exponential <= 1."""
+    n, m, pv = Qh.shape[0], Kh.shape[0], V.shape[1]
+    C = cent.shape[0]
+    lse = lc.max(axis=1)
+    Pc = np.exp(lc - lse[:, None])
+    Z = Pc.sum(axis=1)
+    Pc /= Z[:, None]
+    lse += np.log(Z)
+    first = rest == "first_order"
+    PcV = Pc @ V                                                    # (C, pv)
+    mT = np.empty(C)                                                # centroid mass on T_c
+    for c in range(C):
+        T = sets[c]
+        mT[c] = Pc[c, T].sum()
+        PcV[c] -= Pc[c, T] @ V[T]                                   # Σ_{j∉T_c} P^c_j v_j
+    a = np.full(n, -np.inf)
+    tilt_units = 0
+    if first:
+        kbar = Pc @ Kh                                              # (C, p)
+        dl = Qh - cent[labels]                                      # δ_i
+        logr = lse[labels] + np.einsum("ip,ip->i", dl, kbar[labels])
+        a = logr.copy()
+        s = int(min(tilt, Qh.shape[1]))
+        if s:
+            # second-order tilt of the rest along the top-s principal directions U_c of the members' δ
+            # (module docstring, step 4): t_j = U_c (k̂_j − k̄_c), z_i = U_c δ_i, f_ij = 1 + y + y²/2 with
+            # y = z_i·t_j (> 0), R1/R2 the f-moments of the rest's weights and values
+            sub = dl[:: max(1, n // (TILT_SAMPLE * s))][:TILT_SAMPLE * s]
+            U = np.linalg.eigh(sub.T @ sub)[1][:, ::-1][:, :s]        # (p, s): top directions of δ
+            KU = Kh @ U                                             # (m, s)
+            z = dl @ U                                              # (n, s)
+            bc = kbar @ U                                           # (C, s): t_cj = KU_j − bc_c
+            tilt_units += m * s + n * s + sub.shape[0] * Qh.shape[1] + C * s
+            Wr = Pc.copy()                                          # the centroid weights outside T_c
+            for c in range(C):
+                Wr[c, sets[c]] = 0.0
+            m0 = Wr.sum(axis=1)
+            R0 = Wr @ V
+            M1 = Wr @ KU                                            # Σ_j w KU_j
+            B1 = (Wr @ (KU[:, :, None] * V[:, None, :]).reshape(m, s * pv)).reshape(C, s, pv)
+            M2 = (Wr @ (KU[:, :, None] * KU[:, None, :]).reshape(m, s * s)).reshape(C, s, s)
+            iu, ju = np.triu_indices(s)                             # Σ_j w KU_j KU_jᵀ v_j (symmetric pairs),
+            npair = iu.size                                         # by key tiles
+            A2t = np.zeros((C, npair * pv))
+            step = max(1, (1 << 19) // (npair * pv))
+            for j0 in range(0, m, step):
+                KUt, Vt = KU[j0:j0 + step], V[j0:j0 + step]
+                Y = ((KUt[:, iu] * KUt[:, ju])[:, :, None] * Vt[:, None, :]).reshape(len(KUt), -1)
+                A2t += Wr[:, j0:j0 + step] @ Y
+            A2t = A2t.reshape(C, npair, pv)
+            A2 = np.empty((C, s, s, pv))
+            A2[:, iu, ju] = A2t
+            A2[:, ju, iu] = A2t
+            R1 = B1 - bc[:, :, None] * R0[:, None, :]
+            m1 = M1 - bc * m0[:, None]
+            m2 = M2 - bc[:, :, None] * M1[:, None, :] - M1[:, :, None] * bc[:, None, :] \
+                + bc[:, :, None] * bc[:, None, :] * m0[:, None, None]
+            R2 = A2 - bc[:, :, None, None] * B1[:, None, :, :] - bc[:, None, :, None] * B1[:, :, None, :] \
+                + (bc[:, :, None] * bc[:, None, :])[:, :, :, None] * R0[:, None, None, :]
+            zl = z
+    n_exact = 0
+    largest = max(t.size for t in sets)
+    if band >= 0:
+        Sb, keys, valid, computed = band_products(Qh, Kh, band)
+        nb, W = keys.shape
+        b = Sb.shape[0] // nb
+        kc = np.clip(keys, 0, m - 1)
+        lab = np.zeros(nb * b, dtype=np.intp)
+        lab[:n] = labels
+        Pm = Pc.copy()                                              # -1 marks the keys of T_c
+        for c in range(C):
+            Pm[c, sets[c]] = -1.0
+        pB = Pm[lab[:, None], np.broadcast_to(kc[:, None, :], (nb, b, W)).reshape(nb * b, W)]
+        use = valid & (pB >= 0.0)                                   # band keys not already in T_c
+        pB[~use] = 0.0
+        Sb[~use] = -np.inf
+        if first and tilt and s:
+            kf = np.broadcast_to(kc[:, None, :], (nb, b, W)).reshape(nb * b, W)
+            y = np.einsum("iws,is->iw", KU[kf[:n]], zl) - np.einsum("is,is->i", bc[labels], zl)[:, None]
+            pB[:n] *= 1.0 + y + 0.5 * y * y
+        a = np.maximum(a, Sb.max(axis=1)[:n])
+        n_exact += computed
+        largest += W
+    num = np.empty((n, pv))
+    den = np.empty(n)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(C + 1))
+    for c in range(C):
+        rows = order[bounds[c]:bounds[c + 1]]
+        if rows.size == 0:
+            continue
+        T = sets[c]
+        if T.size == 0:
+            num[rows] = 0.0
+            den[rows] = 0.0
+            continue
+        E = Qh[rows] @ Kh[T].T                                      # exact scores on T_c
+        ar = np.maximum(a[rows], E.max(axis=1))
+        a[rows] = ar
+        E -= ar[:, None]
+        np.exp(E, out=E)
+        num[rows] = E @ V[T]
+        den[rows] = E.sum(axis=1)
+        n_exact += rows.size * T.size
+    a = np.where(np.isfinite(a), a, 0.0)
+    restV = PcV[labels]
+    mr = mT[labels]
+    if band >= 0:
+        ab = np.zeros(nb * b)
+        ab[:n] = a
+        Sb -= ab[:, None]
+        np.exp(Sb, out=Sb)
+        mr += pB.sum(axis=1)[:n]
+        den += Sb.sum(axis=1)[:n]
+    if first:
+        rho = np.exp(logr - a)
+        if tilt and s:
+            for c in range(C):
+                rows = order[bounds[c]:bounds[c + 1]]
+                zr = zl[rows]
+                zz = (zr[:, :, None] * zr[:, None, :]).reshape(rows.size, s * s)
+                restV[rows] += zr @ R1[c] + 0.5 * (zz @ R2[c].reshape(s * s, pv))
+                mr[rows] -= zr @ m1[c] + 0.5 * (zz @ m2[c].reshape(s * s))
+        den += rho * np.maximum(1.0 - mr, 0.0)
+        if band >= 0:
+            # one product for the band: Σ_band (e^{s−a} − ρ P^c) v  (the rest excludes the band keys)
+            Sb[:n] -= rho[:, None] * pB[:n]
+            num += np.matmul(Sb.reshape(nb, b, W), V[kc]).reshape(nb * b, pv)[:n]
+        num += rho[:, None] * restV
+        np.divide(num, den[:, None], out=out)
+    else:
+        # m̂_i softmax_T(s_i) V_T + rest (Vyas et al. Eq. (10)); den = 0 only for an empty T_i
+        scale = np.where(den > 0, mr / np.where(den > 0, den, 1.0), 0.0)
+        if band >= 0:
+            Sb[:n] *= scale[:, None]
+            Sb[:n] -= pB[:n]
+            num *= scale[:, None]
+            num += np.matmul(Sb.reshape(nb, b, W), V[kc]).reshape(nb * b, pv)[:n]
+            np.add(num, restV, out=out)
+        else:
+            np.multiply(num, scale[:, None], out=out)
+            out += restV
+    return n_exact, int(largest), tilt_units
+
+
+def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clusters="auto", n_lloyd="auto",
+              top_k="auto", band="auto", n_global="auto", rest: str = "first_order", tilt="auto", seeds=None):
+    """Clustered attention with exact top-k keys per cluster and an exact local band, one head.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n, p)
+    K : ndarray of shape (m, p)
+    V : ndarray of shape (m, pv)
+    d : int
+        Budget: the defaults spend at most ``B(d) = (n + m)d + d²`` units (module docstring) with at
+        most ``min(2d, ⌊m/2⌋)`` exact scores per query (:func:`clustered_plan`).
+    rng : None, int, SeedSequence or Generator
+        Draws the k-means++ seeds when ``seeds`` is not given.
+    return_factors : bool
+        Also return ``{"labels", "centroids", "seeds", "exact_sets", "band", "n_evals",
+        "exact_fraction", "exact_per_query", "budget", ...}``.
+    n_clusters, n_lloyd, top_k, band, n_global : int or "auto"
+        Number of query clusters C; Lloyd steps after the seeding; exact keys per cluster (0: the
+        plain clustered method); half-width w of the exact band ``|j − ⌊i·m/n⌋| <= w`` (None: no
+        band); first and last keys computed exactly for every query. ``"auto"``: from ``d`` by
+        :func:`clustered_plan`.
+    rest : {"first_order", "centroid"}
+        Weight of the keys outside the exact set (module docstring, step 4): Vyas et al.'s mass
+        matching (``"centroid"``) or a first-order estimate of the member's own weight.
+    tilt : int or "auto"
+        Directions of the second-order tilt of the rest (step 5; first-order rest only, 0: none).
+    seeds : ndarray of int of shape (C,), optional
+        Pre-drawn k-means++ seeds (query indices), from :func:`draw <kernapprox.attention.draw_randomness>`.
+
+    Returns
+    -------
+    out : ndarray of shape (n, pv), the dtype of the inputs (float32 stays float32; computed in float64)
+    factors : dict, only with ``return_factors=True``
+
+    Notes
+    -----
+    Time O(n C (1 + n_lloyd) p + C m (p + pv) + Σ_i |T_i| (p + pv)); memory O(C m + n + the largest
+    cluster × |T|). Cross-attention (n != m): the band follows the diagonal ``j ≈ i·m/n`` (by default
+    it is used only when m = n).
+
+    References
+    ----------
+    A. Vyas, A. Katharopoulos, F. Fleuret, "Fast Transformers with Clustered Attention", NeurIPS 2020,
+    §3.2 (Eq. (7)), §3.3 (Eq. (10)); Arthur & Vassilvitskii, SODA 2007 (k-means++);
+    Beltagy, Peters, Cohan, "Longformer", 2020 (local window).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Q, K, V = np.random.default_rng(0).normal(size=(3, 256, 16))
+    >>> out, f = clustered(Q, K, V, d=32, rng=0, return_factors=True)
+    >>> out.shape, f["n_evals"] <= f["budget"]
+    ((256, 16), True)
+    """
+    Q, K, V = check_qkv(Q, K, V, _FUNC)
+    dt = out_dtype(Q, K, V)
+    if d is not None:
+        d = check_d(d, _FUNC)
+    check_choice(rest, RESTS, _FUNC, "rest")
+    n, m = Q.shape[0], K.shape[0]
+    opts = _options(n, m, d, n_clusters, n_lloyd, top_k, band, n_global, seeds, tilt, p=Q.shape[1])
+    Qh, Kh, V64 = centred_inputs(Q, K, V)
+    gen = as_generator(rng, _FUNC)
+    if seeds is None:
+        sd, dist = kmeanspp_seeds(Qh, opts["n_clusters"], gen, return_distances=True)
+    else:
+        sd, dist = check_indices(seeds, n, _FUNC, "seeds"), None
+        if sd.size != opts["n_clusters"]:
+            raise fail(_FUNC, "n_clusters", f"equal the number of given seeds ({sd.size})", opts["n_clusters"])
+    labels, cent, units = cluster_queries(Qh, sd, opts["n_lloyd"], dist)
+    C = cent.shape[0]
+    lc = cent @ Kh.T                                                # (C, m) centroid logits
+    units += C * m
+    sets = exact_sets(lc, opts["top_k"], opts["n_global"], m)
+    out = np.empty((n, V.shape[1]), dtype=np.float64)
+    tilt_s = opts["tilt"] if rest == "first_order" else 0
+    n_exact, largest, tilt_units = _combine(Qh, Kh, V64, labels, cent, lc, sets, opts["band"], rest, out, tilt_s)
+    units += n_exact + tilt_units + (n if rest == "first_order" else 0)
+    out = out.astype(dt, copy=False)
+    if not return_factors:
+        return out
+    factors = {"labels": labels, "centroids": cent, "seeds": sd, "exact_sets": sets,
+               "band": None if opts["band"] < 0 else opts["band"], "n_clusters": C, "n_lloyd": opts["n_lloyd"],
+               "top_k": opts["top_k"], "n_global": opts["n_global"], "rest": rest, "tilt": tilt_s,
+               "n_evals": int(units),
+               "exact_scores": int(n_exact), "exact_fraction": n_exact / (n * m), "exact_per_query": int(largest),
+               "budget": None if d is None else budget(n, m, d), "key_shift": K.mean(axis=0, dtype=np.float64)}
+    return out, factors
+
+
+def _v_auto_int(low, none_ok=False):
+    def v(x, f, k):
+        if x is None and none_ok:
+            return
+        if isinstance(x, str):
+            if x != "auto":
+                raise fail(f, k, "be 'auto' or an integer", repr(x))
+            return
+        check_int(x, f, k, low=low)
+    return v
+
+
+METHODS = (AttentionMethod(
+    name="clustered", formula=clustered, draw=_draw,
+    options={"n_clusters": _v_auto_int(1), "n_lloyd": _v_auto_int(0), "top_k": _v_auto_int(0),
+             "band": _v_auto_int(0, none_ok=True), "n_global": _v_auto_int(0), "rest": v_choice(*RESTS),
+             "tilt": _v_auto_int(0), "seeds": v_optional(v_array)},
+    per_item_options={"seeds": 1},
+    summary="clustered queries (k-means++), exact top-k keys per cluster and a local band (Vyas et al. 2020)"),)
