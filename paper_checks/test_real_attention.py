@@ -8,12 +8,14 @@ every d ∈ {16, 64, 128, 256} on pretrained heads, and at most 1.1x on initiali
 and d ∈ {64, 128} a new method that runs at least 8x faster than exact float64 attention has at most
 0.8x the best seed method's median loss. Every new method stays within the budget B(d) = 2nd + d².
 
-Operationalised on ``real-attention`` (QUICK: n ∈ {512, 4096}, 2 windows × 3 layers × 3 heads per kind at
-n = 512, 1 random head per layer at 4096; ``--full``: every layer and head, 3 windows). Key numbers:
-``ratio_512_pretrained`` and ``ratio_512_initialized`` (max over d of best-new / best-seed median),
-``ratio_4096`` (max over d ∈ {64, 128}, the new methods restricted to those ≥ 8x faster than exact
-there; inf when none is), and ``max_evals_over_budget`` (every call of every new method). The check
-needs the new methods in the registry; on a tree where none of them is registered it is skipped.
+Operationalised on ``real-attention`` (QUICK: n ∈ {512, 4096}; 2 windows × layers {0, 2, 4} × heads
+{0, 6} per kind at n = 512, one random head per layer at 4096; ``--full``: every layer and head).
+Key numbers: ``ratio_512_pretrained``, ``ratio_512_initialized`` (max over d of best-new / best-seed
+median loss), ``ratio_4096`` (the same at n = 4096, d ∈ {64, 128}), ``speedup_4096`` (min over those d
+of exact time / time of the new method with the lowest loss there, medians over heads) and
+``max_evals_over_budget`` (every call of every new method). The loss ratios are deterministic; the
+speed-up is a wall-clock measurement (one BLAS thread recommended) and gets a wide band. The check needs
+the new methods in the registry; on a tree where none of them is registered it is skipped.
 """
 import numpy as np
 import pytest
@@ -57,7 +59,13 @@ def ratios(data):
         sm = summary(data, 512, kind)
         out[f"ratio_512_{kind}"] = float(np.max(_best(sm, new, D_512) / _best(sm, seed, D_512)))
     sm = summary(data, 4096, "pretrained")
-    out["ratio_4096"] = float(np.max(_best(sm, new, D_4096, fast=SPEEDUP) / _best(sm, seed, D_4096)))
+    out["ratio_4096"] = float(np.max(_best(sm, new, D_4096) / _best(sm, seed, D_4096)))
+    speed = []
+    for d in D_4096:
+        j = {lab: list(np.atleast_1d(sm[lab]["d"])).index(d) for lab in new}
+        lab = min(new, key=lambda k: sm[k]["median"][j[k]])
+        speed.append(1.0 / sm[lab]["time_ratio"][j[lab]])
+    out["speedup_4096"] = float(np.min(speed))
     ev = []
     for n in (512, 4096):
         s = data["sweeps"][f"n{n}"]
@@ -82,24 +90,29 @@ def test_new_methods_beat_the_seeds_on_real_heads(experiment, claim):
     c.measured(new_methods=", ".join(new), missing=", ".join(missing) or "none", **r)
     c.band("max_evals_over_budget", r["max_evals_over_budget"], 0.0, 1.0)
     holds = (r["ratio_512_pretrained"] <= TARGET_512["pretrained"] and
-             r["ratio_512_initialized"] <= TARGET_512["initialized"] and r["ratio_4096"] <= TARGET_4096)
+             r["ratio_512_initialized"] <= TARGET_512["initialized"] and r["ratio_4096"] <= TARGET_4096 and
+             r["speedup_4096"] >= SPEEDUP)
     if holds:
         c.band("ratio_512_pretrained", r["ratio_512_pretrained"], 0.0, TARGET_512["pretrained"])
         c.band("ratio_512_initialized", r["ratio_512_initialized"], 0.0, TARGET_512["initialized"])
         c.band("ratio_4096", r["ratio_4096"], 0.0, TARGET_4096)
+        c.band("speedup_4096", r["speedup_4096"], SPEEDUP, np.inf)
         return
-    # recorded bands (QUICK, seed 20240601; paper_checks/README.md): the measured ratios, ±25 %
-    c.not_reproduced(
-        "the best §13 method does not reach the targets on every d: " + ", ".join(
-            f"{k} = {v:.3g}" for k, v in r.items() if k.startswith("ratio")),
-        ratio_512_pretrained=(r["ratio_512_pretrained"], *RECORDED["ratio_512_pretrained"]),
-        ratio_512_initialized=(r["ratio_512_initialized"], *RECORDED["ratio_512_initialized"]),
-        ratio_4096=(min(r["ratio_4096"], 1e9), *RECORDED["ratio_4096"]))
+    failed = [k for k, ok in (("ratio_512_pretrained", r["ratio_512_pretrained"] <= TARGET_512["pretrained"]),
+                              ("ratio_512_initialized", r["ratio_512_initialized"] <= TARGET_512["initialized"]),
+                              ("ratio_4096", r["ratio_4096"] <= TARGET_4096),
+                              ("speedup_4096", r["speedup_4096"] >= SPEEDUP)) if not ok]
+    c.not_reproduced("the best §13 method misses " + ", ".join(f"{k} = {r[k]:.3g}" for k in failed),
+                     **{k: (r[k], *RECORDED[k]) for k in RECORDED})
 
 
-#: recorded NOT-REPRODUCED bands of the key numbers (QUICK run, seed 20240601; see the README row)
+#: recorded NOT-REPRODUCED bands (QUICK, seed 20240601, merged tree with every §13 method registered;
+#: paper_checks/README.md): measured ratio_512_pretrained 0.750 (d = 16: clustered 0.244 vs
+#: Nyströmformer 0.325), ratio_512_initialized 0.986, ratio_4096 0.544, speedup_4096 3.2 (sparse + low-rank,
+#: one BLAS thread, loaded 2-core machine); loss ratios ±25 %, the speed-up within [1, 100]
 RECORDED = {
-    "ratio_512_pretrained": (0.0, 0.7),
-    "ratio_512_initialized": (0.0, 1.1),
-    "ratio_4096": (0.0, 0.8),
+    "ratio_512_pretrained": (0.56, 0.94),
+    "ratio_512_initialized": (0.74, 1.23),
+    "ratio_4096": (0.41, 0.68),
+    "speedup_4096": (1.0, 100.0),
 }
