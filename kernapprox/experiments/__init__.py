@@ -38,6 +38,7 @@ _PLANNED = {
     "accumulation-krr": "kernapprox.experiments.accumulation_krr",
     "nystrom-kpca": "kernapprox.experiments.nystrom_kpca",
     "ff-kernel": "kernapprox.experiments.ff_kernel",
+    "real-attention": "kernapprox.experiments.real_attention",
 }
 
 
