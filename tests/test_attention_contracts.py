@@ -36,7 +36,7 @@ _ARRAY_BAD = ["abc", object(), [np.nan, 1.0], [], True, [["a"]]]
 BAD = {
     # booleans: numbers and strings are not bools
     **{k: _BOOL_BAD + [None] for k in ("normalise", "center_keys", "importance_weights", "layer_norm", "paired",
-                                       "orthogonal", "stabilize", "double_scaling")},
+                                       "orthogonal", "stabilize", "double_scaling", "control_variate")},
     "pilot_reuse": _BOOL_BAD,                                   # None = resolved from the ablation flags
     # integers: strings, fractions, bools, out of range, absurd sizes
     "n_iter": ["abc", 2.5, True, -5, 0, 10 ** 12, np.nan],
@@ -47,6 +47,9 @@ BAD = {
     "n_clusters": ["abc", -1, 2.5, True, None],
     **{k: ["x", -1, 1.5, True] for k in ("n_lloyd", "top_k", "band", "tilt")},
     "n_global": ["x", -1, True],
+    **{k: ["abc", 2.5, True, -1, 0] for k in ("block_size", "n_hyperplanes", "n_pilot")},
+    "s": ["abc", 2.5, True, -1],
+    "uniform_mix": ["abc", True, np.nan, np.inf, -0.1, 1.5],
     "rank": ["x", 0, True],
     # tolerances and scales: finite and in range
     "lam": ["abc", True, np.nan, np.inf, -0.1],
@@ -56,7 +59,7 @@ BAD = {
     "key_max": ["abc", True, np.nan, np.inf],
     # names from a fixed list
     **{k: _CHOICE_BAD + [None] for k in ("target", "preset", "padding", "column_sampling", "row_normalization",
-                                         "measure", "mean_divisor", "variant", "part", "kind")},
+                                         "measure", "mean_divisor", "variant", "part", "kind", "sampling")},
     "core": _CHOICE_BAD,                                        # Skyformer: None = the preset's core
     "stabilizer": _CHOICE_BAD,
     "init": ["abc", 3.5, True, object()],
@@ -66,7 +69,7 @@ BAD = {
     **{k: ["x", 3, None] for k in ("rest", "lowrank")},
     # pre-drawn randomness
     **{k: _ARRAY_BAD for k in ("indices", "pilot_indices", "column_indices", "key_indices", "projection", "omega",
-                               "phase", "feature_indices", "seeds")},
+                               "phase", "feature_indices", "seeds", "hyperplanes", "sample_indices")},
 }
 
 #: per-method additions to the catalogue

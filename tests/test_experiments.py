@@ -53,6 +53,9 @@ SMOKE = {
     "nystrom-kpca": dict(datasets=("digits", "smile"), n_train=60, n_test=30, n_components=4, ms=(8, 16),
                          trials=1),
     "ff-kernel": dict(n=32, ms=(8, 16), trials=1, max_iter=5),
+    "real-attention": dict(ns=(64, 128), ds=(4, 8), long_ds=(4,), long_from=128, layers=(0,), heads=(0,),
+                           long_heads=1, texts=("gpl-3",), long_texts=("gpl-3",), timing_ns=(64, 128),
+                           timing_d=8, timing_repeats=1),
 }
 
 

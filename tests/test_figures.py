@@ -24,6 +24,7 @@ import pytest
 
 from kernapprox import experiments
 from kernapprox.experiments import _common as C
+from kernapprox.experiments import real_attention
 
 ROOT = Path(__file__).resolve().parents[1]
 FIG = ROOT / "figures"
@@ -265,7 +266,7 @@ QUOTES = {
     "kernelized-target": q_kernelized_target, "skeinformer-fig1": q_skeinformer_fig1,
     "skeinformer-ablation": q_skeinformer_ablation, "singular-values": q_singular_values,
     "samplers": q_samplers, "rff-bootstrap": q_rff_bootstrap, "accumulation-krr": q_accumulation_krr,
-    "nystrom-kpca": q_nystrom_kpca, "ff-kernel": q_ff_kernel,
+    "nystrom-kpca": q_nystrom_kpca, "ff-kernel": q_ff_kernel, "real-attention": real_attention.caption_numbers,
 }
 
 

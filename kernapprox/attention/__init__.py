@@ -114,6 +114,8 @@ _MODULES = {
     "linear": "kernapprox.attention._random_features",
     "clustered": "kernapprox.attention._clustered",
     "sparse_lowrank": "kernapprox.attention._sparse_lowrank",
+    "hyperattention": "kernapprox.attention._hyperattention",
+    "kdeformer": "kernapprox.attention._kdeformer",
 }
 #: name -> AttentionMethod, filled on first use (and by :func:`register`)
 _REGISTERED: dict = {}

@@ -38,6 +38,8 @@ import numpy as np
 
 from . import _common as C
 
+__all__ = ["Config", "FULL", "QUICK", "run", "plot", "summary", "caption_numbers"]
+
 NAME = "real-attention"
 TITLE = ("Attention approximations on real MiniLM heads (every layer and head): relative loss, budget, "
          "exact fraction and time vs exact attention")
@@ -62,7 +64,7 @@ METHODS = {
     "HyperAttention + CV": ("hyperattention", {"control_variate": True}),
     "KDEformer + CV": ("kdeformer", {"control_variate": True}),
     "Skyformer, Gaussian k-means++": ("skyformer", {"target": "softmax", "center_keys": True,
-                                                    "landmarks": "gaussian_kmeanspp"}),
+                                                    "landmarks": "kmeanspp"}),
 }
 SEED_METHODS = ("Skyformer", "Nystromformer", "Performer", "Skeinformer", "Informer", "V-Mean", "Linformer")
 NEW_METHODS = tuple(m for m in METHODS if m not in SEED_METHODS)
