@@ -228,7 +228,7 @@ def run_case(case, device="cpu"):
             raise NotImplementedError("this example implements the Gaussian target without accumulation")
         pre = SKYFORMER_PRESETS[o.get("preset", "paper")]
         core = o.get("core") or pre["core"]
-        core = "pinv" if core == "eig" else core      # same eigen-cutoff inverse; rcond is pinned by the case
+        core = "pinv" if core in ("eig", "signed_eig") else core   # same eigen-cutoff inverse; rcond pinned
         lam = o.get("lam", o.get("gamma", pre["lam"]))       # the ridge λ (a case file names it lam or gamma)
         if lam is None and core == "newton_schulz":
             lam = 0.1

@@ -339,10 +339,10 @@ def core_inverse(W, core: str, *, lam: float | None = None, n_iter: int = NS_ITE
     Parameters
     ----------
     W : ndarray of shape (..., d, d)
-    core : {"pinv", "eig", "ridge", "newton_schulz"}
+    core : {"pinv", "signed_eig", "ridge", "newton_schulz"}
         ``"pinv"``: Moore–Penrose pseudo-inverse, relative cutoff ``rcond`` (default ``d·eps``);
-        ``"eig"``: the same with cutoff ``EIG_RCOND`` (negative eigenvalues of a symmetric W are kept,
-        inverted with their sign); symmetric W use ``eigh``, asymmetric W (Nyströmformer's
+        ``"signed_eig"``: the same with cutoff ``EIG_RCOND`` (negative eigenvalues of a symmetric W are
+        kept, inverted with their sign; the PSD core ``"eig"`` of :func:`psd_core` drops them instead); symmetric W use ``eigh``, asymmetric W (Nyströmformer's
         ``softmax(Q̃K̃ᵀ)``) an SVD. ``"ridge"``: ``(W + γI)⁻¹``. ``"newton_schulz"``: with
         ``normalise=True`` the Skyformer code path (Lemma-3 normalisation of ``W + γI`` then ``n_iter``
         Razavi steps, algorithms.md §2.4); with ``normalise=False`` the plain iteration on ``W + γI``
@@ -363,10 +363,10 @@ def core_inverse(W, core: str, *, lam: float | None = None, n_iter: int = NS_ITE
     Chen et al., "Skyformer", NeurIPS 2021, Eq. (5), §4.4 Lemma 3; Xiong et al., "Nyströmformer",
     AAAI 2021, §3.
     """
-    check_choice(core, ("pinv", "eig", "ridge", "newton_schulz"), func, "core")
+    check_choice(core, ("pinv", "signed_eig", "ridge", "newton_schulz"), func, "core")
     W = np.asarray(W, dtype=np.float64)
     d = W.shape[-1]
-    if core in ("pinv", "eig"):
+    if core in ("pinv", "signed_eig"):
         rc = (d * EPS if core == "pinv" else EIG_RCOND) if rcond is None else float(rcond)
         Wt = np.swapaxes(W, -1, -2)
         wmax = float(np.abs(W).max()) if W.size else 0.0

@@ -393,7 +393,7 @@ class Linear(Kernel):
 @dataclass(frozen=True)
 class Sigmoid(Kernel):
     """Sigmoid (tanh) kernel ``tanh(gamma x·y + coef0)``. Not PSD in general (``is_psd = False``):
-    use the indefinite (``core="eig"``) Nyström forms, never the PSD-only cores."""
+    use the indefinite (``core="signed_eig"``) Nyström forms, never the PSD-only cores."""
 
     name: ClassVar[str] = "sigmoid"
     is_psd: ClassVar[bool] = False

@@ -32,7 +32,17 @@ __all__ = ["augmented_nystrom", "indefinite_nystrom", "generalized_nystrom", "sk
 #: Landmark rules of the augmented Nyström that need no kernel evaluations.
 AUGMENTED_RULES = ("uniform2n", "stratified")
 #: Core policies of the asymmetric (attention) Nyström forms (see :func:`kernapprox._cores.core_inverse`).
-ATTENTION_CORES = ("pinv", "eig", "ridge", "newton_schulz")
+ATTENTION_CORES = ("pinv", "signed_eig", "ridge", "newton_schulz")
+
+
+def signed_core(core, func: str):
+    """The core name of the indefinite (signed) forms: ``"eig"`` is accepted as the deprecated spelling
+    of ``"signed_eig"`` (the PSD forms' ``"eig"`` drops negative eigenvalues, these keep them), with a
+    DeprecationWarning at the caller's line; any other value is returned unchanged (validated later)."""
+    if isinstance(core, str) and core == "eig":
+        deprecated_alias(func, "core='eig'", "eig", "core='signed_eig'", None)
+        return "signed_eig"
+    return core
 #: Default relative eigenvalue cutoff of the SM (exponential-kernel) core, algorithms.md §2.8.
 SM_RCOND = 1e-8
 
@@ -60,10 +70,10 @@ def _check_core_options(func, core, cores, *, lam, gamma, n_iter, init, normalis
 
 def default_rcond(core: str, d: int, dtype, *, exponential: bool = False):
     """Relative pseudo-inverse cutoff used when ``rcond`` is not given: ``d·eps`` (``"pinv"``),
-    ``EIG_RCOND`` (``"eig"``; ``SM_RCOND`` for the exponential kernel), and never below
+    ``EIG_RCOND`` (``"signed_eig"``; ``SM_RCOND`` for the exponential kernel), and never below
     ``d·eps(dtype)`` — float32 landmark blocks carry ~1e-7 relative errors that an exact float64
     pseudo-inverse would amplify without bound. None for the other cores."""
-    if core not in ("pinv", "eig"):
+    if core not in ("pinv", "signed_eig"):
         return None
     base = d * EPS if core == "pinv" else (SM_RCOND if exponential else EIG_RCOND)
     return max(base, d * float(np.finfo(np.dtype(dtype)).eps))
@@ -281,9 +291,10 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     landmarks : str
         ``"uniform2n"`` (theorem), ``"stratified"`` (authors' code) or a PSD sampler name of
         :func:`kernapprox.sample_landmarks` run on the augmented matrix (e.g. ``"rpcholesky"``).
-    core : {"pinv", "eig", "ridge", "newton_schulz"}
+    core : {"pinv", "signed_eig", "ridge", "newton_schulz"}
         ``"pinv"``: exact pseudo-inverse (theorem; cutoff ``d·eps``, ``d·eps32`` for float32 data);
-        ``"eig"``: eigenvalue cutoff ``rcond`` (default 1e-8 for the exponential kernel, else
+        ``"signed_eig"`` (deprecated spelling ``"eig"``): eigenvalue cutoff ``rcond`` (default 1e-8 for
+        the exponential kernel, else
         ``EIG_RCOND``; see :func:`default_rcond`); ``"ridge"``: ``(W + λI)⁻¹``;
         ``"newton_schulz"``: Lemma-3 normalisation of ``W + λI`` then ``n_iter`` Razavi steps (the
         authors' code: ``lam=0.1, n_iter=6``).
@@ -335,6 +346,7 @@ def augmented_nystrom(kernel, Q, K, d=None, *, indices=None, landmarks: str = "u
     check_same_dim(Q, K, func, "Q", "K")
     dt = working_dtype(Q, K)
     Q, K = Q.astype(dt, copy=False), K.astype(dt, copy=False)
+    core = signed_core(core, func)
     lam, n_iter, normalise, rcond = _check_core_options(func, core, ATTENTION_CORES, lam=lam, gamma=gamma,
                                                           n_iter=n_iter, init=init, normalise=normalise,
                                                           rcond=rcond)
@@ -403,7 +415,7 @@ def _pinv(M: np.ndarray, rcond: float) -> np.ndarray:
     return np.linalg.pinv(np.asarray(M, dtype=np.float64), rtol=rcond)
 
 
-def indefinite_nystrom(A, d=None, *, indices=None, core: str = "eig", rcond: float | None = None,
+def indefinite_nystrom(A, d=None, *, indices=None, core: str = "signed_eig", rcond: float | None = None,
                        rng=None) -> SymLowRank:
     """Nyström ``K̂ = C W^† Cᵀ`` of a symmetric, possibly indefinite matrix with a signed eig core.
 
@@ -414,8 +426,9 @@ def indefinite_nystrom(A, d=None, *, indices=None, core: str = "eig", rcond: flo
     d : int, optional
         Number of landmarks, drawn uniformly without replacement (ignored if ``indices`` is given).
     indices : ndarray of int of shape (d,), optional
-    core : {"eig", "pinv"}
-        ``"eig"``: keep eigenvalues of W with ``|λ| > rcond·max|λ|`` (default ``EIG_RCOND``), negative
+    core : {"signed_eig", "pinv"}
+        ``"signed_eig"`` (deprecated spelling ``"eig"``): keep eigenvalues of W with
+        ``|λ| > rcond·max|λ|`` (default ``EIG_RCOND``), negative
         ones included; ``"pinv"``: the same with numpy's cutoff ``d·eps``.
     rng : None, int, SeedSequence or Generator
 
@@ -448,7 +461,8 @@ def indefinite_nystrom(A, d=None, *, indices=None, core: str = "eig", rcond: flo
         raise fail(func, "A", "be square (symmetric)", f"shape {M.shape}")
     if not M.symmetric:
         raise fail(func, "A", "be symmetric", f"a non-symmetric {type(M).__name__}")
-    check_choice(core, ("eig", "pinv"), func, "core")
+    core = signed_core(core, func)
+    check_choice(core, ("signed_eig", "pinv"), func, "core")
     rcond = check_rcond(rcond, func)
     n = M.shape[0]
     gen = as_generator(rng, func)

@@ -137,7 +137,8 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
                              "the same as 'code' (init='global' spelled out)"),
         "code-per-matrix-init": ({"preset": "code", "init": "per_matrix"},
                                  "as 'code' with one Razavi scale per head (not the authors' code)"),
-        "paper-eig": ({"preset": "paper", "core": "eig"}, "uniform2n, eigen-cutoff core (rcond 1e6·eps)"),
+        "paper-eig": ({"preset": "paper", "core": "signed_eig"},
+                      "uniform2n, signed eigen-cutoff core (rcond 1e6·eps)"),
         "softmax": ({"preset": "paper", "target": "softmax"},
                     "Fig. 1 variant: raw scores SM(Q̂, K̂) through the augmentation, D̃⁻¹ÃV, eig core"),
     },
@@ -213,6 +214,15 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
     "sparse_lowrank": {
         "default": ({}, "exact minus low rank on a clustered + banded support plus a low rank (Scatterbrain)"),
         "favor": ({"lowrank": "favor"}, "the same with a FAVOR+ low rank (the paper's choice)"),
+    },
+    "hyperattention": {
+        "default": ({}, "sortLSH exact diagonal blocks + uniformly sampled keys (Han et al., ICLR 2024)"),
+        "control-variate": ({"control_variate": True}, "the same, sampling only each row's deviation from a "
+                                                       "geometric-mean baseline"),
+    },
+    "kdeformer": {
+        "default": ({}, "sortLSH heavy blocks + keys importance-sampled by pilot-row column norms × ‖v‖ "
+                        "(Zandieh et al., ICML 2023)"),
     },
 }
 

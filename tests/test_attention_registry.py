@@ -108,7 +108,7 @@ def test_oracle_resolves_options_through_the_record():
     out = rec.resolve_options({"preset": "code"}, d=8, dtype=np.dtype(np.float32))
     assert out["core"] == "newton_schulz" and out["lam"] == 0.1 and out["init"] == "global" and "rcond" not in out
     out = rec.resolve_options({"target": "softmax"}, d=8, dtype=np.dtype(np.float32))
-    assert out["core"] == "eig" and out["rcond"] == 1e-8
+    assert out["core"] == "signed_eig" and out["rcond"] == 1e-8
     blocks = rec.core_factors(att.skyformer(*np.random.default_rng(0).normal(size=(3, 20, 4)), d=6, rng=0,
                                             return_factors=True)[1])
     assert set(blocks) == {"W", "W_pinv", "L", "T", "normalise_rows"}

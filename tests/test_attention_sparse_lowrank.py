@@ -37,7 +37,7 @@ def test_without_sparse_part_it_is_skyformers_softmax_variant_with_the_same_land
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sky = ka.attention.approximate(Q, K, V, method="skyformer", target="softmax", indices=f["indices"],
-                                       core="eig", center_keys=True, safeguard="none")
+                                       core="signed_eig", center_keys=True, safeguard="none")
     np.testing.assert_allclose(out, sky, rtol=1e-8, atol=1e-10)
 
 

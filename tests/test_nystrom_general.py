@@ -301,3 +301,20 @@ def test_options_contract(rng):
     assert np.abs(full - S).max() < 1e-10 * np.abs(S).max()
     with pytest.raises(ValueError, match=r"^generalized_nystrom: `oversample` must lie in \[0, 25\]"):
         ka.generalized_nystrom(A, 5, oversample=26, rng=0)
+
+
+def test_signed_eig_core_and_its_deprecated_spelling():
+    """The indefinite forms' core that keeps negative eigenvalues is ``"signed_eig"`` (``ka.nystrom``'s
+    ``"eig"`` is the PSD part); ``"eig"`` there still works, warns, and gives the same result."""
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    A = ka.KernelMatrix(ka.Sigmoid(0.5, -1.0), X)
+    new = ka.indefinite_nystrom(A, indices=np.arange(0, 60, 3), core="signed_eig")
+    with pytest.warns(DeprecationWarning, match="`core='eig'` is deprecated, use `core='signed_eig'`"):
+        old = ka.indefinite_nystrom(A, indices=np.arange(0, 60, 3), core="eig")
+    np.testing.assert_array_equal(new.U, old.U)
+    np.testing.assert_array_equal(new.lam, old.lam)
+    Q, K, V = np.random.default_rng(1).normal(size=(3, 40, 4))
+    a = ka.attention.approximate(Q, K, V, method="skyformer", target="softmax", d=8, rng=0, core="signed_eig")
+    with pytest.warns(DeprecationWarning, match="signed_eig"):
+        b = ka.attention.approximate(Q, K, V, method="skyformer", target="softmax", d=8, rng=0, core="eig")
+    np.testing.assert_array_equal(a, b)

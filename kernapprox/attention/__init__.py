@@ -80,7 +80,7 @@ the bare formula of the paper / the authors' code. The exact rows it recomputes 
 ``n_evals``, and their share of the rows to ``exact_fraction`` (capped at 1; exact when the method
 computed no exact entry on those rows).
 
-Common option names across methods: ``core=`` ("pinv", "eig", "ridge", "newton_schulz"),
+Common option names across methods: ``core=`` ("pinv", "signed_eig", "ridge", "newton_schulz"),
 ``landmarks=`` (a landmark rule name), ``indices=`` (pre-drawn landmark indices; Skyformer: rows of
 the stacked ``[Q̂; K̂]``), ``lam=`` (ridge), ``n_iter=``, ``init=`` ("per_matrix" | "global").
 """

@@ -58,7 +58,7 @@ import numpy as np
 from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse
 from .._validation import check_choice, fail
-from ..nystrom_general import ATTENTION_CORES, NS_MAX_ITER, default_rcond
+from ..nystrom_general import ATTENTION_CORES, NS_MAX_ITER, default_rcond, signed_core
 from ..sampling import segment_means
 from ._common import check_d, check_qkv, factor_rows, kernel_row_tiles, scaled, softmax_rows, softmax_tiled
 from ._protocol import AttentionMethod, v_choice, v_int, v_optional, v_rcond, v_real
@@ -161,7 +161,8 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
         Also return ``{"F": (n, d), "W": (d, d), "A_pinv": (d, d), "BV": (d, pv), "Q_landmarks",
         "K_landmarks", "target", "n_evals", "exact_fraction"}`` (``n_evals``: kernel / score entries
         evaluated, ``(n + m) d + d²``; none exact).
-    core : {"newton_schulz", "pinv", "eig", "ridge"}
+    core : {"newton_schulz", "pinv", "signed_eig", "ridge"}
+        (``"eig"``: deprecated spelling of ``"signed_eig"``)
         ``"newton_schulz"``: ``n_iter`` Razavi steps on Ã (on W for the Gaussian target) without
         Lemma-3 normalisation (code); ``"pinv"``: exact pseudo-inverse (SVD; reproduces the exact
         target when d = n = m).
@@ -216,7 +217,8 @@ def nystromformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, co
     n, m = Q.shape[0], K.shape[0]
     d = check_d(d, _FUNC, high=min(n, m), what="one landmark per segment of the shorter sequence")
     check_choice(padding, PADDINGS, _FUNC, "padding")
-    check_choice(core, ("newton_schulz", "pinv", "eig", "ridge"), _FUNC, "core")
+    core = signed_core(core, _FUNC)
+    check_choice(core, ("newton_schulz", "pinv", "signed_eig", "ridge"), _FUNC, "core")
     check_choice(target, _TARGETS, _FUNC, "target")
     init = _resolve_init(preset, init)
     if target == "gaussian" and padding.startswith("lucidrains"):
@@ -307,7 +309,7 @@ def resolve_options(options: dict, *, d=None, dtype=None) -> dict:
 
 METHODS = (AttentionMethod(
     name="nystromformer", formula=nystromformer, draw=draw,
-    options={"core": v_choice(*ATTENTION_CORES), "n_iter": v_optional(v_int(1, NS_MAX_ITER)),
+    options={"core": v_choice(*ATTENTION_CORES, "eig"), "n_iter": v_optional(v_int(1, NS_MAX_ITER)),
              "init": v_optional(v_choice("per_matrix", "global")),
              "ns_scale": v_optional(v_real(low=0.0, low_open=True)), "lam": v_optional(v_real(low=0.0)),
              "rcond": v_rcond, "padding": v_choice(*PADDINGS), "target": v_choice(*_TARGETS),

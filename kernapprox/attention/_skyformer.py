@@ -10,7 +10,7 @@ Paper vs authors' code (both reachable; ``preset`` picks a consistent set, expli
 option           ``preset="paper"`` (default)     ``preset="code"``
 ===============  ==============================  =================================================
 ``landmarks``    ``"uniform2n"`` (Def. 1, Thm 2)  ``"stratified"`` (d/2 query rows, d/2 key rows)
-``core``         ``"pinv"`` (Eq. 5); SM: ``"eig"``  ``"newton_schulz"`` (Lemma 3 + Razavi)
+``core``         ``"pinv"`` (Eq. 5); SM: ``"signed_eig"````"newton_schulz"`` (Lemma 3 + Razavi)
                  with rcond 1e-8 (§2.8)
 ``lam``          —                                0.1
 ``n_iter``       —                                6 (a partial inverse, §2.4)
@@ -57,6 +57,7 @@ from .. import kernels as _kernels
 from .._cores import NS_ITER_DEFAULT, core_inverse, lemma3_normalise
 from .._validation import as_generator, check_choice, check_int, check_memory, fail
 from ..nystrom_general import (ATTENTION_CORES, NS_MAX_ITER, SIGN_RULES, augmented_core, augmented_landmarks,
+                               signed_core,
                                default_rcond, landmark_index_array, sketch_signs)
 from ._common import check_d, check_qkv, clip_row_sums, factor_rows, kernel_row_tiles, scaled
 from ._landmarks import gaussian_landmarks
@@ -77,10 +78,11 @@ def _resolve(preset, landmarks, core, lam, n_iter, signs, target):
     check_choice(preset, tuple(PRESETS), _FUNC, "preset")
     base = PRESETS[preset]
     landmarks = base["landmarks"] if landmarks is None else landmarks
+    core = signed_core(core, _FUNC)
     if core is None:
         core = base["core"]
         if core == "pinv" and target == "softmax":
-            core = "eig"      # exp(X_L X_Lᵀ) is extremely ill-conditioned: relative cutoff 1e-8 (§2.8)
+            core = "signed_eig"   # exp(X_L X_Lᵀ) is extremely ill-conditioned: relative cutoff 1e-8 (§2.8)
     lam = base["lam"] if lam is None else lam
     if lam is None and core == "newton_schulz":
         lam = 0.1             # the code's ridge (Lemma 3 needs λ > 0 for a strict bound)
@@ -197,7 +199,8 @@ def skyformer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, target
         exponential kernel itself, whose diagonal is ``e^{‖x‖²}``, they would chase the longest rows.
     indices : ndarray of int of shape (d,) or (accumulation, d)
         Pre-drawn landmark rows of the stacked ``[Q̂; K̂]`` (values in [0, n + m)).
-    core : {"pinv", "eig", "ridge", "newton_schulz"}
+    core : {"pinv", "signed_eig", "ridge", "newton_schulz"}
+        (``"eig"``: deprecated spelling of ``"signed_eig"``)
     lam, n_iter, init, ns_scale, normalise, rcond
         Core parameters (:func:`kernapprox._cores.core_inverse`; ``lam`` is its ridge, accepted as the
         deprecated alias ``gamma`` by the dispatcher); ``init="global"`` with batched
@@ -407,7 +410,7 @@ METHODS = (AttentionMethod(
     name="skyformer", formula=skyformer, draw=draw,
     options={"target": v_choice("gaussian", "softmax"), "preset": v_choice(*PRESETS),
              "landmarks": v_optional(v_name), "indices": v_optional(v_array),
-             "core": v_optional(v_choice(*ATTENTION_CORES)), "lam": v_optional(v_real(low=0.0)),
+             "core": v_optional(v_choice(*ATTENTION_CORES, "eig")), "lam": v_optional(v_real(low=0.0)),
              "n_iter": v_optional(v_int(1, NS_MAX_ITER)), "init": v_optional(v_choice("per_matrix", "global")),
              "ns_scale": v_optional(v_real(low=0.0, low_open=True)), "normalise": v_bool, "rcond": v_rcond,
              "accumulation": v_int(1, None), "signs": v_optional(_v_signs), "center_keys": v_bool},

@@ -25,7 +25,7 @@ Numerator and row sums come from the same ``S + L``::
   O((n + m) p) averaging and no score. The sparse options then configure the clusters; ``rank`` /
   ``indices`` the smooth regime.
 * ``lowrank="nystrom"``: the augmented Nyström factor of the softmax kernel on the centred
-  keys (:func:`kernapprox.augmented_nystrom` with ``Exponential(1)``, core ``"eig"``, Skyformer §2.8),
+  keys (:func:`kernapprox.augmented_nystrom` with ``Exponential(1)``, core ``"signed_eig"``, Skyformer §2.8),
   landmarks chosen on the Gaussian form (:func:`kernapprox.attention._landmarks.gaussian_landmarks`,
   ``landmarks="kmeanspp"``) or uniformly (``"uniform2n"``).
 * ``lowrank="favor"``: positive orthogonal random features (FAVOR+,
@@ -217,7 +217,7 @@ def _lowrank_factors(Qh, Kh, lowrank, drawn, rank):
     n, m, p = Qh.shape[0], Kh.shape[0], Qh.shape[1]
     if lowrank == "nystrom":
         idx = check_indices(drawn["indices"], n + m, _FUNC, "indices")
-        LR = augmented_nystrom(_kernels.Exponential(1.0), Qh, Kh, indices=idx, core="eig")
+        LR = augmented_nystrom(_kernels.Exponential(1.0), Qh, Kh, indices=idx, core="signed_eig")
         return np.asarray(LR.L, dtype=np.float64), np.asarray(LR.R, dtype=np.float64), int(LR.info["n_evals"])
     omega = np.asarray(drawn["omega"], dtype=np.float64)
     if omega.ndim != 2 or omega.shape[1] != p:

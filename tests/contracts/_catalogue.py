@@ -314,7 +314,7 @@ add("kernapprox.nystrom_psd.nystrom",
     ref=lambda v: ref_nystrom_dense(v["KM"], np.asarray(v["indices"], dtype=int))
     if v["rcond"] is None and v["lam"] is None else None, rtol=1e-6)
 add("kernapprox.nystrom_general.indefinite_nystrom",
-    values=lambda: {"A": c(A0 + A0.T), "d": 5, "rng": 2, "rcond": None, "core": "eig"},
+    values=lambda: {"A": c(A0 + A0.T), "d": 5, "rng": 2, "rcond": None, "core": "signed_eig"},
     call=lambda v: ka.indefinite_nystrom(v["A"], v["d"], rng=v["rng"], rcond=v["rcond"], core=v["core"], **XK(v)),
     params=[P("A", "matrix", meta={"square": True, "symmetric": True}), P("d", "int", meta={"high": 12}),
             P("rng", "rng"), P("rcond", "real", optional=True), P("core", "choice")],
