@@ -31,6 +31,7 @@ import scipy.linalg as sla
 from scipy.special import ndtri
 
 from ._operators import DifferenceMatrix, to_matrix
+from ._random import rademacher
 from ._tiling import EPS, row_tiles, tile_rows
 from ._validation import (as_generator, check_bool, check_choice, check_int, check_matrix, check_memory,
                           check_probability, check_real, deprecated_alias, fail, pow2_exponent, symmetry_gap, warn)
@@ -527,7 +528,7 @@ def spectral_norm(A, *, method: str = "auto", rng=None, tol: float = LANCZOS_TOL
 # ---------------------------------------------------------------------------------------------------
 def _probe(gen, N, s, distribution):
     if distribution == "rademacher":
-        return gen.integers(0, 2, size=(N, s)).astype(np.float64) * 2.0 - 1.0
+        return rademacher(gen, (N, s))
     return gen.standard_normal((N, s))
 
 

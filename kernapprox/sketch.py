@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._numba.fwht import fwht_rows, next_pow2
+from ._random import rademacher
 from ._validation import as_generator, check_choice, check_int, check_matrix, check_size_product, fail
 
 __all__ = ["make_sketch", "Sketch", "DenseSketch", "SparseSketch", "SRHTSketch", "KINDS"]
@@ -334,20 +335,20 @@ def make_sketch(kind: str, n: int, s: int, *, rng=None, **options) -> Sketch:
         return DenseSketch(gen.standard_normal((n, s)) / np.sqrt(s), kind)
     if kind == "rademacher":
         done()
-        return DenseSketch(gen.choice(np.array([-1.0, 1.0]), size=(n, s)) / np.sqrt(s), kind)
+        return DenseSketch(rademacher(gen, (n, s)) / np.sqrt(s), kind)
     if kind == "srht":
         done()
         N = next_pow2(n)
         if s > N:
             raise fail(func, "s", f"be <= {N} (n padded to a power of two) for an SRHT", s)
-        return SRHTSketch(gen.choice(np.array([-1.0, 1.0]), size=N), gen.choice(N, size=s, replace=False), n)
+        return SRHTSketch(rademacher(gen, N), gen.choice(N, size=s, replace=False), n)
     if kind in ("sparse_sign", "countsketch"):
         zeta = 1 if kind == "countsketch" else options.pop("zeta", min(SPARSE_SIGN_ZETA, s))
         done()
         zeta = check_int(zeta, func, "zeta", low=1, high=s)
         # each row i of S gets zeta distinct columns (a uniformly random zeta-subset of [s])
         cols = _distinct_columns(gen, n, s, zeta)
-        vals = gen.choice(np.array([-1.0, 1.0]), size=(n, zeta)) / np.sqrt(zeta)
+        vals = rademacher(gen, (n, zeta)) / np.sqrt(zeta)
         S = sp.csr_matrix((vals.ravel(), cols.ravel(), np.arange(0, n * zeta + 1, zeta)), shape=(n, s))
         return SparseSketch(S, kind)
     if kind == "subsample":
@@ -383,7 +384,7 @@ def make_sketch(kind: str, n: int, s: int, *, rng=None, **options) -> Sketch:
     done()
     m = check_int(m, func, "m", low=1)
     J = gen.integers(0, n, size=(m, s))
-    r = gen.choice(np.array([-1.0, 1.0]), size=(m, s)) * np.sqrt(n / (m * s))
+    r = rademacher(gen, (m, s)) * np.sqrt(n / (m * s))
     cols = np.broadcast_to(np.arange(s), (m, s))
     S = sp.csr_matrix((r.ravel(), (J.ravel(), cols.ravel())), shape=(n, s))  # duplicates are summed
     out = SparseSketch(S, kind)

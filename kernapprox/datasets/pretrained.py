@@ -58,6 +58,7 @@ import numpy as np
 
 from .._validation import as_generator, check_bool, check_choice, check_int, fail
 from ..attention._common import softmax_rows
+from .qkv import BERT_INIT_STD, LN_EPS, layer_norm
 
 __all__ = ["models_available", "model_dir", "text_corpus", "TextCorpus", "MiniLM", "load_minilm", "pretrained_qkv"]
 
@@ -71,10 +72,6 @@ STDLIB_MODULES = (
     "itertools", "json", "logging", "pathlib", "pickle", "random", "re", "shutil", "statistics", "string",
     "subprocess", "tarfile", "textwrap", "threading", "unittest", "zipfile",
 )
-#: BERT initialiser standard deviation ("initializer_range" of the model config)
-INIT_STD = 0.02
-#: LayerNorm epsilon of the model config ("layer_norm_eps")
-LN_EPS = 1e-12
 _GPL3 = Path("/usr/share/common-licenses/GPL-3")
 _WEIGHTS = ("pretrained", "initialized")
 
@@ -195,12 +192,6 @@ def _corpus_ids(source: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # the model
 # --------------------------------------------------------------------------------------------------
-def _layer_norm(x, g, b, eps=LN_EPS):
-    mu = x.mean(axis=-1, keepdims=True)
-    var = np.mean((x - mu) ** 2, axis=-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * g + b
-
-
 def _gelu(x):
     from scipy.special import erf
     return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
@@ -247,7 +238,7 @@ class MiniLM:
             word = np.asarray(self._p["embeddings.word_embeddings.weight"][ids], dtype=np.float64)
         pos = self._w("embeddings.position_embeddings.weight")[: ids.size]
         typ = self._w("embeddings.token_type_embeddings.weight")[0]
-        return _layer_norm(word + pos + typ, self._w("embeddings.LayerNorm.weight"),
+        return layer_norm(word + pos + typ, self._w("embeddings.LayerNorm.weight"),
                            self._w("embeddings.LayerNorm.bias"), self.eps)
 
     def _proj(self, x, layer, which):
@@ -268,11 +259,11 @@ class MiniLM:
         ctx = ctx.reshape(m, self.hidden)
         pre = f"encoder.layer.{layer}."
         h = ctx @ self._w(pre + "attention.output.dense.weight").T + self._w(pre + "attention.output.dense.bias")
-        x = _layer_norm(h + x, self._w(pre + "attention.output.LayerNorm.weight"),
+        x = layer_norm(h + x, self._w(pre + "attention.output.LayerNorm.weight"),
                         self._w(pre + "attention.output.LayerNorm.bias"), self.eps)
         f = _gelu(x @ self._w(pre + "intermediate.dense.weight").T + self._w(pre + "intermediate.dense.bias"))
         f = f @ self._w(pre + "output.dense.weight").T + self._w(pre + "output.dense.bias")
-        return _layer_norm(f + x, self._w(pre + "output.LayerNorm.weight"), self._w(pre + "output.LayerNorm.bias"),
+        return layer_norm(f + x, self._w(pre + "output.LayerNorm.weight"), self._w(pre + "output.LayerNorm.bias"),
                            self.eps)
 
     def hidden_states(self, ids, layer: int) -> np.ndarray:
@@ -340,7 +331,7 @@ class _LazyInit(dict):
     def __missing__(self, key):
         i, shape = self._drawn[key]
         gen = np.random.default_rng(np.random.SeedSequence(self._root, spawn_key=(0, i)))
-        value = gen.normal(0.0, INIT_STD, size=shape)
+        value = gen.normal(0.0, BERT_INIT_STD, size=shape)
         self[key] = value
         return value
 
@@ -386,7 +377,7 @@ def load_minilm(weights: str = "pretrained", *, rng=None) -> MiniLM:
     def word_rows(ids):
         uniq, inv = np.unique(ids, return_inverse=True)
         rows = np.stack([np.random.default_rng(np.random.SeedSequence(root, spawn_key=(1, int(t))))
-                         .normal(0.0, INIT_STD, size=int(config["hidden_size"])) for t in uniq])
+                         .normal(0.0, BERT_INIT_STD, size=int(config["hidden_size"])) for t in uniq])
         return rows[inv]
 
     return MiniLM(newp, config, weights, word_rows=word_rows)

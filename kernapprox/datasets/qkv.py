@@ -32,9 +32,12 @@ BERT_INIT_STD = 0.02
 LN_EPS = 1e-12
 
 
-def _layer_norm(X):
+def layer_norm(X, g=None, b=None, eps: float = LN_EPS):
+    """LayerNorm over the last axis, ``(x − μ)/√(σ² + eps)``, then ``· g + b`` when the affine
+    parameters are given (BERT's; the synthetic generators use the parameter-free form)."""
     X = X - X.mean(axis=-1, keepdims=True)
-    return X / np.sqrt((X * X).mean(axis=-1, keepdims=True) + LN_EPS)
+    X = X / np.sqrt((X * X).mean(axis=-1, keepdims=True) + eps)
+    return X if g is None else X * g + b
 
 
 def _check_sizes(func, heads, *products, dtype=np.float64):
@@ -115,7 +118,7 @@ def bert_init_qkv(n: int, *, p: int = 64, width: int = 768, std: float = BERT_IN
                  ({"n": n, "p": p}, 3), dtype=dtype)
 
     def one(gen):
-        X = _layer_norm(gen.standard_normal((n, width)))
+        X = layer_norm(gen.standard_normal((n, width)))
         W = gen.standard_normal((3, width, p)) * std
         return _cast(dtype, X @ W[0], X @ W[1], X @ W[2])
 
@@ -194,7 +197,7 @@ def structured_qkv(n: int, *, p: int = 64, width: int = 256, vocab: int = 64, k:
     def one(gen):
         E = gen.standard_normal((vocab, k)) @ gen.standard_normal((k, width)) / np.sqrt(k)
         t = gen.choice(vocab, size=n, p=freq)
-        X = _layer_norm(E[t] + noise * gen.standard_normal((n, width)))
+        X = layer_norm(E[t] + noise * gen.standard_normal((n, width)))
         WQ = gen.standard_normal((width, p)) * scale
         WK = coupling * WQ + np.sqrt(1.0 - coupling ** 2) * gen.standard_normal((width, p)) * scale
         WV = gen.standard_normal((width, p)) * scale
