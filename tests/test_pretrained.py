@@ -57,7 +57,7 @@ def test_long_sequences_are_chunked_with_restarting_positions():
 def test_initialized_twin_is_bert_init():
     m = P.load_minilm("initialized", rng=3)
     w = m._p["encoder.layer.1.attention.self.query.weight"]
-    assert abs(w.std() - P.INIT_STD) < 0.001  # 147456 normals: sd of the sd ≈ 4e-5
+    assert abs(w.std() - P.BERT_INIT_STD) < 0.001  # 147456 normals: sd of the sd ≈ 4e-5
     assert np.all(m._p["encoder.layer.1.attention.self.query.bias"] == 0)
     assert np.all(m._p["embeddings.LayerNorm.weight"] == 1)
     a = P.load_minilm("initialized", rng=3).embed(np.array([5, 6, 5]))
