@@ -246,7 +246,11 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
 
     Notes
     -----
-    Time O((n + m) d p + (n + m) d pv); memory O((n + m) d). Unbiased numerator and denominator
+    Time O((n + m) d p + (n + m) d pv). Memory: without factors the features are streamed over row
+    tiles through one reused (tile, f) buffer of about ``FACTOR_BUDGET`` (``attention._common``), so
+    besides the output only O(tile·f + f·pv) (same estimator; the output agrees with the factor path
+    up to rounding, another summation order); with ``return_factors`` the full φ(Q̂), φ(K̂),
+    O((n + m) d). Unbiased numerator and denominator
     (for ε = 0); the ratio is consistent, not unbiased. With the default stabiliser every output row
     is a convex combination of rows of V (module docstring, safeguard).
 
