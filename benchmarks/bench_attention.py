@@ -115,12 +115,14 @@ print(ts[0], min(ts[1:]))
 """
 
 
-def first_call(n, d, p, repeat):
+def first_call(n, d, p, repeat, only=None):
     print(f"[first-call] n={n}, p={p}, d={d}: first full-size call of a fresh process (after one n=1024 call) "
           f"vs steady state (min of 3 later calls); min over {repeat} fresh processes per method")
     print(f"  {'method':30s} {'first s':>8s} {'steady s':>9s} {'ratio':>6s} {'load':>5s}")
     worst = 0.0
     for lab, m, opts in METHODS:
+        if only and m not in only:
+            continue
         fs, ss = [], []
         for _ in range(repeat):
             res = subprocess.run([sys.executable, "-c", _CHILD.format(m=m, opts=opts, n=n, p=p, d=d)],
@@ -143,6 +145,7 @@ def main(argv=None):
     ap.add_argument("--p", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="n ∈ {512, 1024}, one repeat")
+    ap.add_argument("--methods", nargs="+", default=None, help="first-call: only these method names")
     a = ap.parse_args(argv)
     ns = a.ns or ([512, 1024] if a.quick else [1024, 4096, 16384] if a.full else [1024, 4096])
     repeat = 1 if a.quick else a.repeat
@@ -150,7 +153,7 @@ def main(argv=None):
     if a.part in ("speed", "all"):
         speed(ns, a.d, a.p, repeat)
     if a.part in ("first-call", "all"):
-        first_call(16384, a.d, a.p, repeat)
+        first_call(16384, a.d, a.p, repeat, a.methods)
 
 
 if __name__ == "__main__":

@@ -78,14 +78,27 @@ class PSDCore:
         return int(self.L.shape[0] if self.L is not None else self.R.shape[1])
 
     def apply(self, C, *, out_dtype=np.float64) -> np.ndarray:
-        """``F = C[:, cols] @ R`` for landmark columns C (n, k) in memory (:meth:`apply_tiled`)."""
+        """``F = C[:, cols] @ R`` for landmark columns C (n, k) in memory (:meth:`apply_tiled`).
+
+        The kept columns are gathered tile by tile into the tile (or F's rows), never as a whole
+        (n, len(cols)) copy: besides C the call touches F, at most one tile buffer and, for C not
+        C-contiguous (``A[:, idx]`` of numpy is a transposed view), one gather temporary of about
+        ``kernapprox._tiling.TILE_BYTES``."""
         C = np.asarray(C)
-        Ck = C if (self.cols.size == C.shape[1] and np.array_equal(self.cols, np.arange(C.shape[1]))) \
-            else C[:, self.cols]
-        in_dtype = Ck.dtype if Ck.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        cols = self.cols
+        whole = cols.size == C.shape[1] and np.array_equal(cols, np.arange(C.shape[1]))
+        in_dtype = C.dtype if C.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        direct = C.flags.c_contiguous and C.dtype == in_dtype
+        sub = tile_rows(cols.size, C.dtype.itemsize)
 
         def fill(i0: int, i1: int, T: np.ndarray) -> np.ndarray:
-            T[...] = Ck[i0:i1]
+            if whole:
+                T[...] = C[i0:i1]
+            elif direct:
+                np.take(C[i0:i1], cols, axis=1, out=T, mode="wrap")   # cols are in range: no buffered copy
+            else:
+                for s0, s1 in row_tiles(i1 - i0, sub):
+                    T[s0:s1] = C[i0 + s0:i0 + s1][:, cols]
             return T
         return self.apply_tiled(fill, C.shape[0], in_dtype, out_dtype)
 

@@ -65,7 +65,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_matrix, fail
 from ..features import SoftmaxFeatures, draw_orthogonal
-from ._common import check_d, check_d_matches, check_qkv
+from ._common import check_d, check_d_matches, check_qkv, factor_rows
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_optional, v_real
 
 __all__ = ["performer", "draw", "draw_omega", "resolve_options", "default_features", "METHODS"]
@@ -246,7 +246,11 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
 
     Notes
     -----
-    Time O((n + m) d p + (n + m) d pv); memory O((n + m) d). Unbiased numerator and denominator
+    Time O((n + m) d p + (n + m) d pv). Memory: without factors the features are streamed over row
+    tiles through one reused (tile, f) buffer of about ``FACTOR_BUDGET`` (``attention._common``), so
+    besides the output only O(tile·f + f·pv) (same estimator; the output agrees with the factor path
+    up to rounding, another summation order); with ``return_factors`` the full φ(Q̂), φ(K̂),
+    O((n + m) d). Unbiased numerator and denominator
     (for ε = 0); the ratio is consistent, not unbiased. With the default stabiliser every output row
     is a convex combination of rows of V (module docstring, safeguard).
 
@@ -275,6 +279,14 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     om = draw(Q, K, V, d=d, rng=rng, omega=omega, orthogonal=orthogonal, scaling=scaling)["omega"]
     if omega is not None:
         check_d_matches(d, om.shape[0], _FUNC, "omega", "rows")
+    if return_factors:
+        return _with_factors(Q, K, V, om, kind, stab, eps, key_max, double_scaling)
+    return _streamed(Q, K, V, om, kind, stab, eps, key_max, double_scaling)
+
+
+def _with_factors(Q, K, V, om, kind, stab, eps, key_max, double_scaling):
+    """:func:`performer` with ``return_factors=True``: the full feature matrices φ(Q̂), φ(K̂) are formed
+    (they are returned), then ``out = φ(Q̂)(φ(K̂)ᵀV) / φ(Q̂)(φ(K̂)ᵀ1)``."""
     p = Q.shape[1]
     dt = Q.dtype
     c = dt.type(p ** -0.25)
@@ -300,11 +312,151 @@ def performer(Q, K, V, *, d=None, rng=None, return_factors: bool = False, kind: 
     den = phi_q @ k_sum
     out = (phi_q @ kv) / den[:, None]
     out = out.astype(dt, copy=False)
-    if return_factors:
-        return out, {"omega": om, "phi_q": phi_q, "phi_k": phi_k, "kv": kv, "k_sum": k_sum, "denominator": den,
-                     "stabilizer": stab, "feature_eps": eps,
-                     "n_evals": (Q.shape[0] + K.shape[0]) * om.shape[0], "exact_fraction": 0.0}
-    return out
+    return out, {"omega": om, "phi_q": phi_q, "phi_k": phi_k, "kv": kv, "k_sum": k_sum, "denominator": den,
+                 "stabilizer": stab, "feature_eps": eps,
+                 "n_evals": (Q.shape[0] + K.shape[0]) * om.shape[0], "exact_fraction": 0.0}
+
+
+def _exponents_into(X, omT, kind, name, buf, scale=None):
+    """Exponents of φ for the row tile X written into ``buf`` (t, f): positive ``ωᵀx − ‖x‖²/2``,
+    hyperbolic ``[ωᵀx, −ωᵀx] − ‖x‖²/2`` (the values of :func:`_log_features`); for the reference codes
+    (``scale`` = p^{-1/4}) ``(scale·x)ωᵀ − Σx²/2·scale²`` before their shift (:func:`_reference_features`).
+    Returns ``(E, P)``: E = buf and P its ``ωᵀx`` block (the left d columns, before the norm term)."""
+    dt = X.dtype
+    d = omT.shape[1]
+    P = buf[:, :d]
+    if scale is None:
+        np.matmul(X, omT, out=P)
+        half = 0.5 * np.einsum("ij,ij->i", X, X)
+        if not np.all(np.isfinite(half)):
+            raise _overflow(name, dt)
+        if kind != "positive":
+            np.negative(P, out=buf[:, d:])
+        buf -= half[:, None]
+        return buf, None
+    np.matmul(scale * X, omT, out=P)
+    half = (np.einsum("ij,ij->i", X, X) / dt.type(2.0)) * (scale * scale)
+    if not np.all(np.isfinite(half)) or not np.all(np.isfinite(P)):
+        raise _overflow(name, dt)
+    Pmax = P.max(axis=1, keepdims=True)
+    buf -= half[:, None]
+    return buf, Pmax
+
+
+def _trig_into(X, omT, name, G, P):
+    """``[cos ωᵀx, sin ωᵀx]`` of the row tile X into G (t, 2d) (P: a (t, d) scratch view) and ``‖x‖²/2``."""
+    d = omT.shape[1]
+    np.matmul(X, omT, out=P)
+    a = 0.5 * np.einsum("ij,ij->i", X, X)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(P))):
+        raise _overflow(name, X.dtype)
+    np.cos(P, out=G[:, :d])
+    np.sin(P, out=G[:, d:])
+    return G, a
+
+
+def _streamed(Q, K, V, om, kind, stab, eps, key_max, double_scaling):
+    """:func:`performer` without the factors, streamed over row tiles with one reused tile buffer.
+
+    Keys: ``A = Σ_i w_i v_iᵀ`` and ``z = Σ_i w_i`` with ``w_i = exp(e_i − s)`` (e_i the row of exponents;
+    trig: ``[cos, sin] exp(‖k̂‖²/2 − s)``) are accumulated tile by tile under a running shift s — per
+    feature for "exact" (positive / hyperbolic), one scalar for the reference codes without
+    ``key_max`` and for stabilised "trig", fixed otherwise — and rescaled by ``exp(s_old − s_new)``
+    when a tile raises it (the running maximum of streamed softmax). At the end s is the shift of the
+    full formula, so ``φ(K̂)ᵀV = r (A + ε Σ_i v_i)`` and ``φ(K̂)ᵀ1 = r (z + ε m)`` (r = f^{-1/2}, trig
+    d^{-1/2}) equal those of :func:`_with_factors` up to rounding (another summation order).
+    Queries: each tile's rows of φ(Q̂), then ``(φ kv) / (φ k_sum)`` into the output rows.
+    Extra memory: one (t, f) tile of about ``FACTOR_BUDGET`` (trig: two) plus O(f pv), whatever n, m.
+    """
+    n, p = Q.shape
+    m = K.shape[0]
+    dt = Q.dtype
+    d = om.shape[0]
+    f = d if kind == "positive" else 2 * d
+    trig = kind == "trig"
+    omT = om.T.astype(dt, copy=False)
+    ref = stab in _REFERENCE_STABILIZERS
+    c = dt.type(p ** -0.25)
+    if ref:
+        # the codes' x̂ = (c·x) formed inside _exponents_into; double scaling pre-divides once more
+        Qs, Ks = (Q * c, K * c) if double_scaling else (Q, K)
+        cs, scale = None, c
+    else:
+        Qs, Ks = Q, K
+        cs, scale = dt.type(p ** (-0.5 if double_scaling else -0.25)), None
+    r = dt.type((d if (trig or ref) else f) ** -0.5)
+    if stab == "exact":
+        mode = "scalar" if trig else "feature"
+    elif ref and not (stab == "skyformer" and key_max is not None):
+        mode = "scalar"
+    else:
+        mode = "fixed"
+    s = dt.type(key_max) if (ref and mode == "fixed") else dt.type(0.0)
+    if mode == "feature":
+        s = np.full(f, -np.inf, dtype=dt)
+    elif mode == "scalar":
+        s = dt.type(-np.inf)
+    rows = min(factor_rows(f, dt.itemsize), max(n, m, 1))
+    buf = np.empty((rows, f), dtype=dt)
+    Pbuf = np.empty((rows, d), dtype=dt) if trig else None
+    pv = V.shape[1]
+    A = np.zeros((f, pv), dtype=np.result_type(dt, V.dtype))
+    z = np.zeros(f, dtype=dt)
+    for i0 in range(0, m, rows):
+        i1 = min(m, i0 + rows)
+        t = i1 - i0
+        X = Ks[i0:i1] if ref else Ks[i0:i1] * cs
+        if trig:
+            W, a = _trig_into(X, omT, "K", buf[:t], Pbuf[:t])
+            if mode == "scalar":
+                new = max(s, a.max())
+                if new > s:
+                    A *= np.exp(s - new)
+                    z *= np.exp(s - new)
+                    s = new
+            W *= np.exp(a - s)[:, None]
+        else:
+            E, Pmax = _exponents_into(X, omT, kind, "K", buf[:t], scale=scale)
+            if mode != "fixed":
+                # exact: per-feature max of the exponents; reference codes: max of (c·k)ωᵀ over the head
+                new = np.maximum(s, E.max(axis=0) if mode == "feature" else Pmax.max())
+                if np.any(new > s):
+                    g = np.exp(s - new)                       # 0 where s was −inf (A, z are 0 there)
+                    A *= g[:, None] if mode == "feature" else g
+                    z *= g
+                    s = new
+            if mode == "feature" or s != 0:
+                E -= s
+            W = np.exp(E, out=E)
+        A += W.T @ V[i0:i1]
+        z += W.sum(axis=0)
+    if eps and not trig:
+        A += dt.type(eps) * V.sum(axis=0)
+        z += dt.type(eps) * dt.type(m)
+    kv = A * r
+    k_sum = z * r
+    out = np.empty((n, pv), dtype=np.result_type(dt, V.dtype))
+    for i0 in range(0, n, rows):
+        i1 = min(n, i0 + rows)
+        t = i1 - i0
+        X = Qs[i0:i1] if ref else Qs[i0:i1] * cs
+        if trig:
+            W, a = _trig_into(X, omT, "Q", buf[:t], Pbuf[:t])
+            if stab != "exact":
+                W *= np.exp(a)[:, None]
+        else:
+            E, Pmax = _exponents_into(X, omT, kind, "Q", buf[:t], scale=scale)
+            if stab == "exact":
+                E += s
+                E -= E.max(axis=1, keepdims=True)
+            elif ref:
+                E -= Pmax
+            W = np.exp(E, out=E)
+            if eps:
+                W += dt.type(eps)
+        den = W @ k_sum
+        np.divide(W @ kv, den[:, None], out=out[i0:i1])
+    return out.astype(dt, copy=False)
 
 
 def resolve_options(options: dict, *, d=None, dtype=None) -> dict:
