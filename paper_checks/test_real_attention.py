@@ -13,7 +13,7 @@ Operationalised on ``real-attention`` (QUICK: n ∈ {512, 4096}; 2 windows × la
 Key numbers: ``ratio_512_pretrained``, ``ratio_512_initialized`` (max over d of best-new / best-seed
 median loss), ``ratio_4096`` (the same at n = 4096, d ∈ {64, 128}), ``speedup_4096`` (min over those d
 of exact time / time of the new method with the lowest loss there, medians over heads) and
-``max_evals_over_budget`` (every call of every new method). The loss ratios are deterministic; the
+``max_evals_over_budget`` (every call of the four §13 methods with default options). The loss ratios are deterministic; the
 speed-up is a wall-clock measurement (one BLAS thread recommended) and gets a wide band. The check needs
 the new methods in the registry; on a tree where none of them is registered it is skipped.
 """
@@ -25,6 +25,11 @@ from kernapprox.experiments.real_attention import METHODS, NEW_METHODS, summary
 
 SOURCE = ("algorithms.md §13 (HyperAttention ICLR 2024, KDEformer ICML 2023, clustered NeurIPS 2020, "
           "Scatterbrain NeurIPS 2021)")
+
+#: the §13 methods with their default options, whose n_evals must stay within B(d); the Skyformer
+#: variant's count includes the rows the default range safeguard recomputes exactly (m scores each),
+#: which the claim does not cap
+BUDGETED = ("Clustered", "Sparse+low-rank", "HyperAttention", "KDEformer")
 
 #: the targets of the claim
 TARGET_512 = {"pretrained": 0.7, "initialized": 1.1}
@@ -70,7 +75,7 @@ def ratios(data):
     for n in (512, 4096):
         s = data["sweeps"][f"n{n}"]
         for c, m in enumerate(methods):
-            if m in new:
+            if m in BUDGETED:
                 ev.append(np.nanmax(s["evals_over_budget"][:, c]))
     out["max_evals_over_budget"] = float(np.nanmax(ev))
     return out, new, seed
