@@ -73,8 +73,9 @@ Range safeguard
 An exact softmax-attention output row is a convex combination of the rows of V. Estimators with a
 pseudo-inverse (Skyformer's softmax variant, Nyströmformer) can produce an estimated row mass
 ``Ã1 ≤ 0`` on sharp heads, and the quotient then leaves that hull by orders of magnitude (measured on
-MiniLM: inf in float32, 1e139 in float64). ``approximate(..., safeguard=)`` (default ``"exact"``;
-``"clip"`` for Linformer, whose output lies outside the hull by design) keeps every row inside the
+MiniLM: inf in float32, 1e139 in float64). ``approximate(..., safeguard=)`` (default: the method's
+``default_safeguard``, ``"exact"`` for most; ``"clip"`` for Linformer, whose output lies outside the
+hull by design; ``"none"`` for V-Mean, whose rows are means of V's rows) keeps every row inside the
 natural range of the method's target (:func:`_exact.safeguard_rows`); ``safeguard="none"`` returns
 the bare formula of the paper / the authors' code. The exact rows it recomputes are added to
 ``n_evals``, and their share of the rows to ``exact_fraction`` (capped at 1; exact when the method
@@ -430,7 +431,7 @@ def approximate(Q, K, V, *, method: str, d=None, rng=None, return_factors: bool 
     safeguard : {"exact", "clip", "none"}, optional
         Keeps every output row inside the natural range of the method's exact target (the convex
         hull of V's rows for softmax attention; :func:`kernapprox.attention._exact.safeguard_rows`):
-        ``"exact"`` (default, except Linformer) recomputes rows that are non-finite or far outside
+        ``"exact"`` (default, except Linformer and V-Mean) recomputes rows that are non-finite or far outside
         the range (e.g. from a non-positive estimated row mass ``Ã1``) exactly and clips rows that
         are slightly outside; ``"clip"`` (Linformer's default) projects every out-of-range row onto
         the box; ``"none"`` returns the bare formula (the paper's / authors' code output). With
