@@ -117,7 +117,12 @@ def _test_function(mod):
     return next(getattr(mod, n) for n in dir(mod) if n.startswith("test_"))
 
 
-@pytest.mark.parametrize("module", sorted(CASES))
+#: checks whose experiment is too long for the default run (marked ``slow`` there as well)
+SLOW = {"test_real_attention"}
+
+
+@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW else m
+                                    for m in sorted(CASES)])
 def test_perturbed_key_number_fails_the_check(module, experiment):
     name, perturb = CASES[module]
     mod = importlib.import_module(module)
