@@ -18,22 +18,6 @@ def _qkv(n=64, m=None, p=8, pv=5, seed=0, scale=1.0):
     return scale * g.normal(size=(n, p)), scale * g.normal(size=(m, p)), g.normal(size=(m, pv))
 
 
-@pytest.fixture
-def dispatched(monkeypatch):
-    """``clustered`` through :func:`kernapprox.attention.approximate`: registered (the registry line), or
-    registered for this test only (the registry is restored afterwards, as other tests list the
-    methods); skipped where the dispatcher has no ``register``."""
-    att = ka.attention
-    if "clustered" not in att.methods():
-        if not hasattr(att, "register"):
-            pytest.skip("clustered is not in the registry of this checkout")
-        monkeypatch.setattr(att, "_REGISTERED", dict(att._REGISTERED))
-        monkeypatch.setattr(att, "_BOUND", dict(att._BOUND))
-        att.register(CL.METHODS[0])
-        yield
-        att.__dict__.pop("clustered", None)
-    else:
-        yield
 
 
 @pytest.mark.parametrize("rest", CL.RESTS)
@@ -186,7 +170,7 @@ def test_error_decreases_as_the_budget_grows():
     assert loss[2] < loss[1] < loss[0]
 
 
-def test_batched_approximate_equals_per_item_calls_with_spawned_generators(dispatched):
+def test_batched_approximate_equals_per_item_calls_with_spawned_generators():
     g = np.random.default_rng(0)
     Q, K, V = g.normal(size=(3, 2, 3, 48, 8))
     out = ka.attention.approximate(Q, K, V, method="clustered", d=8, rng=5)
@@ -197,7 +181,7 @@ def test_batched_approximate_equals_per_item_calls_with_spawned_generators(dispa
     np.testing.assert_array_equal(ka.attention.approximate(Q, K, V, method="clustered", d=8, **r), out)
 
 
-def test_key_padding_mask_runs_on_the_unpadded_keys(dispatched):
+def test_key_padding_mask_runs_on_the_unpadded_keys():
     Q, K, V = _qkv(40, seed=6)
     mask = np.zeros(40, bool)
     mask[30:] = True

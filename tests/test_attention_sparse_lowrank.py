@@ -145,25 +145,9 @@ def test_default_options_stay_within_budget_and_exact_cap(n, m, d, scale):
     assert np.isfinite(out).all()
 
 
-@pytest.fixture
-def dispatched(monkeypatch):
-    """``sparse_lowrank`` through :func:`kernapprox.attention.approximate`: registered (the registry line), or
-    registered for this test only (the registry is restored afterwards, as other tests list the
-    methods); skipped where the dispatcher has no ``register``."""
-    att = ka.attention
-    if "sparse_lowrank" not in att.methods():
-        if not hasattr(att, "register"):
-            pytest.skip("sparse_lowrank is not in the registry of this checkout")
-        monkeypatch.setattr(att, "_REGISTERED", dict(att._REGISTERED))
-        monkeypatch.setattr(att, "_BOUND", dict(att._BOUND))
-        att.register(SL.METHODS[0])
-        yield
-        att.__dict__.pop("sparse_lowrank", None)
-    else:
-        yield
 
 
-def test_batched_approximate_equals_per_item_calls_with_spawned_generators(dispatched):
+def test_batched_approximate_equals_per_item_calls_with_spawned_generators():
     g = np.random.default_rng(0)
     Q, K, V = 1.5 * g.normal(size=(3, 2, 2, 48, 8))
     out = ka.attention.approximate(Q, K, V, method="sparse_lowrank", d=8, rng=5, safeguard="none")
