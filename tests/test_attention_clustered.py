@@ -18,8 +18,6 @@ def _qkv(n=64, m=None, p=8, pv=5, seed=0, scale=1.0):
     return scale * g.normal(size=(n, p)), scale * g.normal(size=(m, p)), g.normal(size=(m, pv))
 
 
-
-
 @pytest.mark.parametrize("rest", CL.RESTS)
 def test_vyas_exact_regimes_every_query_its_own_cluster_all_keys_or_all_covering_band(rest):
     Q, K, V = _qkv(60)

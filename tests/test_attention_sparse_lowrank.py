@@ -145,8 +145,6 @@ def test_default_options_stay_within_budget_and_exact_cap(n, m, d, scale):
     assert np.isfinite(out).all()
 
 
-
-
 def test_batched_approximate_equals_per_item_calls_with_spawned_generators():
     g = np.random.default_rng(0)
     Q, K, V = 1.5 * g.normal(size=(3, 2, 2, 48, 8))
