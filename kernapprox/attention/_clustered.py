@@ -14,7 +14,7 @@ Formula
    gives every member i of cluster c the row ``P^c`` (Vyas et al. §3.2, Eq. (7)).
 3. **Exact set** of query i (``T_i``): the ``top_k`` keys of its centroid's row (Vyas et al. §3.3,
    "improved clustered"), the first and last ``n_global`` keys, and the local band
-   ``|j − ⌊i·m/n⌋| ≤ band`` (shifted inside [0, m) at the ends; §13.3). The scores ``s_ij = q̂_i·k̂_j``
+   ``|j − ⌊i·m/n⌋| ≤ band`` (truncated at the ends of [0, m); §13.3). The scores ``s_ij = q̂_i·k̂_j``
    are computed exactly on ``T_i``.
 4. **Combination.** Every key outside ``T_i`` keeps the centroid's weight. With
    ``rest="centroid"`` (Vyas et al. §3.3, Eq. (10)) the members' exact scores on ``T_i`` are
@@ -53,7 +53,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._random import sample_proportional
-from .._tiling import EPS, out_dtype
+from .._numba.bands import band_combine
+from .._tiling import EPS, out_dtype, row_tiles, tile_buffer, tile_rows
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ._common import check_d, check_qkv, scaled
 from ._protocol import AttentionMethod, v_array, v_auto_int, v_choice, v_optional
@@ -67,12 +68,18 @@ RESTS = ("first_order", "centroid")
 CLUSTER_SHARE = 8
 #: squared distances below this multiple of eps·(‖x‖² + ‖y‖²) are rounding: set to 0
 DIST_ROUNDING = 16
-#: members per tilt direction used for a cluster's principal directions of δ (a strided subsample)
+#: offsets δ per tilt direction in the estimate of the principal directions (a strided subsample)
 TILT_SAMPLE = 16
+#: the default plan's tilt takes at most this share of the budget left after the clusters
+TILT_SHARE = 0.8
+#: ... and the band at most this share of what the tilt leaves
+BAND_SHARE = 0.75
 #: Lloyd steps of the default plan
 N_LLOYD = 1
-#: tilt directions of the default plan
+#: tilt directions of the default plan (at most; :func:`tilt_size`)
 TILT = 8
+#: bytes of the moment contraction's key tile (kept in a core's cache: the product is memory-bound)
+MOMENT_TILE_BYTES = 1 << 20
 
 
 # -- budget ------------------------------------------------------------------------------------------
@@ -90,17 +97,19 @@ def clustered_plan(n: int, m: int, d: int, p: int | None = None) -> dict:
     """Default options of :func:`clustered` for n queries, m keys, head dimension p and budget d (the
     documented rule).
 
-    * band ``w = ⌊d/4⌋`` clipped to [2, 16] (2w + 1 keys around the diagonal, computed by blocked
-      products of ``b + 2w`` scores per query, b = :func:`band_block`; only when m = n and this is
-      at most half the per-query cap), first/last ``n_global = 1`` key (the [CLS]/[SEP] positions of
-      BERT-style inputs);
+    In this order, each from what the earlier ones leave of ``B(d)``:
+
     * C clusters with ``C·(n + m) <= B(d)/CLUSTER_SHARE`` (seeding + assignment n·C and centroid
       rows C·m), ``C = clip(⌊B/(CLUSTER_SHARE (n + m))⌋, 1, n)``, and ``N_LLOYD`` Lloyd step(s)
-      (C = 1 is the mean query: m units, no distance, no Lloyd step); band and global keys only if
-      they take at most half of what is left;
-    * tilt ``s = min(TILT, p)`` directions (C·m·s + n·s units, and the directions' samples);
-    * ``top_k`` = what is left of ``B(d)`` per query after clusters, tilt, band, global keys and
-      the first-order correction, capped so that every query's exact set stays within
+      (C = 1 is the mean query: m units, no distance, no Lloyd step); n units for the first-order
+      correction;
+    * tilt ``s`` = :func:`tilt_size` directions (its moments' multiply-adds stay within those of
+      B(d) scores), fewer while its :func:`tilt_units` exceed ``TILT_SHARE`` of what is left;
+    * band: the widest ``w <= clip(⌊d/4⌋, 2, 16)``, w >= 2, whose 2w + 1 scores per query take at
+      most half the per-query cap and ``BAND_SHARE`` of what is left (only when m = n);
+    * first/last ``n_global = 1`` key (the [CLS]/[SEP] positions of BERT-style inputs) if they take
+      at most half of what is left;
+    * ``top_k`` = what is left per query, capped so that every query's exact set stays within
       :func:`exact_cap`.
 
     Returns ``{"n_clusters", "n_lloyd", "top_k", "band", "n_global", "tilt"}``.
@@ -110,18 +119,21 @@ def clustered_plan(n: int, m: int, d: int, p: int | None = None) -> dict:
     C = int(min(n, max(1, B // (CLUSTER_SHARE * (n + m)))))
     L = N_LLOYD if C > 1 else 0
     left = B - (C * ((1 + L) * n + m) if C > 1 else m) - n      # clusters (one: the mean query), ρ_i
-    band = int(min(16, max(2, d // 4))) if n == m else None
-    nb = 0 if band is None else band_block(band) + 2 * band       # scores per query of the blocked band
-    if nb > cap // 2 or n * nb > left // 2:
-        band, nb = None, 0
+    pp = p if p is not None else 64
+    s = tilt_size(n, m, d, C, pp)
+    while s > 0 and tilt_units(n, m, C, s, pp) > TILT_SHARE * left:
+        s -= 1
+    left -= tilt_units(n, m, C, s, pp)
+    band = None
+    if n == m:                                                    # widest w <= clip(d/4, 2, 16) that fits
+        for w in range(int(min(16, max(2, d // 4))), 1, -1):
+            if 2 * w + 1 <= cap // 2 and n * (2 * w + 1) <= BAND_SHARE * left:
+                band = w
+                break
+    nb = 0 if band is None else 2 * band + 1                    # scores per query of the band
     left -= n * nb
     g = 1 if m >= 8 and n * 2 <= left // 2 else 0
     left -= n * 2 * g
-    s = int(min(TILT, p if p is not None else TILT))
-    tilt_cost = m * s + n * s + TILT_SAMPLE * s * (p if p is not None else 64) + C * s
-    if left - tilt_cost < n * min(8, cap):                        # too little left: no tilt
-        s, tilt_cost = 0, 0
-    left -= tilt_cost
     top_k = int(max(0, min(m, cap - nb - 2 * g, left // n)))
     return {"n_clusters": C, "n_lloyd": L, "top_k": top_k, "band": band, "n_global": g, "tilt": s}
 
@@ -215,52 +227,68 @@ def exact_sets(lc, top_k: int, n_global: int, m: int):
     if k == m:
         return [np.arange(m, dtype=np.intp)] * C
     top = np.argpartition(-lc, k - 1, axis=1)[:, :k]
-    return [np.union1d(top[c], glob).astype(np.intp) for c in range(C)]
-
-
-def band_block(w: int) -> int:
-    """Queries per block of the banded products: ``min(8, max(1, w))``."""
-    return int(min(8, max(1, w)))
+    if glob.size == 0:
+        return list(np.sort(top, axis=1).astype(np.intp))
+    mask = np.zeros((C, m), dtype=bool)
+    np.put_along_axis(mask, top, True, axis=1)
+    mask[:, glob] = True
+    return [np.flatnonzero(row) for row in mask]
 
 
 def band_windows(n: int, m: int, w: int):
-    """Key windows of the exact band ``|j − ⌊i·m/n⌋| <= w``, by blocks of consecutive queries.
+    """Keys of the exact band ``|j − ⌊i·m/n⌋| <= w`` (truncated at the ends of [0, m)).
 
-    Queries are taken in blocks of ``b = band_block(w)``; block t covers the keys ``ks[t] …
-    ks[t] + W − 1`` (W the widest block window: b + 2w when m = n). Returns ``(keys, valid, computed)``:
-    ``keys`` (nb, W) the key of each window position (possibly outside [0, m)), ``valid`` (nb·b, W)
-    whether that key is in query i's band (and a real key of a real query), and ``computed`` the
-    number of real query–key scores the blocked products evaluate (b·W per block minus the
-    out-of-range ones; the band itself has at most 2w + 1 per query).
-    """
-    b = band_block(w)
-    nb = -(-n // b)
-    i = np.arange(nb * b, dtype=np.int64)
-    ctr = (np.minimum(i, n - 1) * m) // n
-    ctr2 = ctr.reshape(nb, b)
-    ks = ctr2[:, 0] - w
-    W = int((ctr2[:, -1] - ctr2[:, 0]).max()) + 2 * w + 1
-    keys = ks[:, None] + np.arange(W)[None, :]
-    inrange = (keys >= 0) & (keys < m)
-    valid = (np.abs(keys[:, None, :] - ctr2[:, :, None]) <= w) & inrange[:, None, :]
-    valid &= (i < n).reshape(nb, b)[:, :, None]
-    real_rows = np.minimum(b, n - b * np.arange(nb))
-    computed = int((real_rows * inrange.sum(axis=1)).sum())
-    return keys, valid.reshape(nb * b, W), computed
+    Returns ``(keys, valid, computed)``: ``keys`` (n, 2w + 1) the key ``⌊i·m/n⌋ − w + k`` at window
+    position k (clipped into [0, m), so it can index), ``valid`` (n, 2w + 1) whether that position is
+    a real key, and ``computed`` the number of real query–key scores (at most 2w + 1 per query)."""
+    W = 2 * w + 1
+    raw = ((np.arange(n, dtype=np.int64) * m) // n - w)[:, None] + np.arange(W)[None, :]
+    valid = (raw >= 0) & (raw < m)
+    return np.clip(raw, 0, m - 1), valid, band_count(n, m, w)
 
 
-def band_products(Qh, Kh, w: int):
-    """Exact band scores by blocked products: ``(S, keys, valid, computed)`` with ``S`` (nb·b, W)
-    (rows past n and entries outside the band are left as computed; mask them with ``valid``)."""
-    n, m, p = Qh.shape[0], Kh.shape[0], Qh.shape[1]
-    keys, valid, computed = band_windows(n, m, w)
-    nb, W = keys.shape
-    b = band_block(w)
-    Kw = Kh[np.clip(keys, 0, m - 1)]                                # (nb, W, p)
-    Qb = np.zeros((nb * b, p))
-    Qb[:n] = Qh
-    S = np.matmul(Qb.reshape(nb, b, p), Kw.transpose(0, 2, 1)).reshape(nb * b, W)
-    return S, keys, valid, computed
+def band_count(n: int, m: int, w: int) -> int:
+    """``Σ_i |{j in [0, m): |j − ⌊i·m/n⌋| <= w}|``, the band's scores (O(n), no (n, 2w + 1) array)."""
+    ctr = (np.arange(n, dtype=np.int64) * m) // n
+    return int((np.minimum(ctr + w, m - 1) - np.maximum(ctr - w, 0) + 1).sum())
+
+
+def _windows(X, n: int, w: int, rows=slice(None)):
+    """(len(rows), q, 2w + 1) array whose [i, :, k] is ``X[⌊i·m/n⌋ − w + k]`` (zero outside [0, m)):
+    a strided view of the zero-padded X when n = m, a gathered copy of the rows' windows otherwise."""
+    m, q = X.shape
+    Xp = np.zeros((m + 2 * w, q))
+    Xp[w:w + m] = X
+    view = np.lib.stride_tricks.sliding_window_view(Xp, 2 * w + 1, axis=0)       # (m, q, W)
+    return view[rows] if n == m else view[((np.arange(n, dtype=np.int64) * m) // n)[rows]]
+
+
+def _band_tiles(n: int, w: int):
+    """Query tiles bounding the gathered windows (n != m) to about TILE_BYTES."""
+    return [slice(0, n)] if n <= 1 else [slice(i0, i1) for i0, i1 in row_tiles(n, tile_rows(2 * w + 1, 32, n=n))]
+
+
+def band_products(A, B, w: int):
+    """``S[i, k] = a_i · b_{key(i, k)}`` on the band of :func:`band_windows` (0 where the key is
+    outside [0, m); mask with ``valid``): (n, 2w + 1), one length-q product per band entry."""
+    n = A.shape[0]
+    if n == B.shape[0]:
+        return np.matmul(A[:, None, :], _windows(B, n, w))[:, 0]
+    S = np.empty((n, 2 * w + 1))
+    for t in _band_tiles(n, w):
+        S[t] = np.matmul(A[t, None, :], _windows(B, n, w, t))[:, 0]
+    return S
+
+
+def band_apply(E, X, w: int):
+    """``Σ_k E[i, k] X[key(i, k)]`` over the band of :func:`band_windows`: (n, q)."""
+    n = E.shape[0]
+    if n == X.shape[0]:
+        return np.matmul(E[:, None, :], _windows(X, n, w).transpose(0, 2, 1))[:, 0]
+    out = np.empty((n, X.shape[1]))
+    for t in _band_tiles(n, w):
+        out[t] = np.matmul(E[t, None, :], _windows(X, n, w, t).transpose(0, 2, 1))[:, 0]
+    return out
 
 
 # -- the method ----------------------------------------------------------------------------------------
@@ -316,13 +344,83 @@ def _draw(Q, K, V, *, d=None, rng=None, n_clusters="auto", n_lloyd="auto", top_k
     return {"seeds": kmeanspp_seeds(Qh, C, as_generator(rng, _FUNC))}
 
 
+def tilt_size(n: int, m: int, d: int, C: int, p: int, pv: int | None = None) -> int:
+    """Largest tilt ``s <= min(TILT, p)`` whose moment contraction (module docstring, step 5) costs at
+    most the multiply-adds of ``B(d)`` scores with their values: ``C·m·F(s)·(pv + 1) <= B(d)·(p + pv)``,
+    ``F(s)`` = :func:`tilt_features`. Keeps the time of the averaging (free in §13.1 units)
+    proportional to the budget."""
+    pv = p if pv is None else pv
+    s = int(min(TILT, p))
+    while s > 0 and C * m * tilt_features(s) * (pv + 1) > budget(n, m, d) * (p + pv):
+        s -= 1
+    return s
+
+
+def tilt_units(n: int, m: int, C: int, s: int, p: int) -> int:
+    """Budget units of an s-direction tilt: the projections ``K̂U`` (m·s) and ``δU`` (n·s), the
+    centroids' ``k̄_c U`` (C·s) and p per offset in the direction estimate (at most ``TILT_SAMPLE·s``)."""
+    return (m + n + C + TILT_SAMPLE * p) * s if s else 0
+
+
+def tilt_features(s: int) -> int:
+    """``F(s) = 1 + s + s(s + 1)/2``: the moments ``[1, t_a, t_a t_b (a <= b)]`` of the tilt."""
+    return 1 + s + s * (s + 1) // 2
+
+
+def _rest_moments(Wr, V, KU):
+    """``M[c] = Σ_j Wr[c, j] f_j [v_j, 1]`` for the key features ``f_j = [1, KU_j, KU_ja KU_jb (a <= b)]``
+    (``KU`` None: ``f_j = [1]``): (C, F, pv + 1), by key tiles of one ((pv + 1) × t)·(t × C·F) product."""
+    C, m = Wr.shape
+    V1 = np.empty((m, V.shape[1] + 1))
+    V1[:, :-1] = V
+    V1[:, -1] = 1.0
+    if KU is None:
+        return (Wr @ V1)[:, None, :]
+    s = KU.shape[1]
+    nf = tilt_features(s)
+    F = np.empty((m, nf))
+    F[:, 0] = 1.0
+    F[:, 1:1 + s] = KU
+    _query_features(KU, None, out=F)
+    M = np.zeros((V1.shape[1], C * nf))
+    t = tile_rows(C * nf, budget=MOMENT_TILE_BYTES, n=m)
+    X = tile_buffer(t, C * nf, np.float64).reshape(t, C, nf)
+    for j0, j1 in row_tiles(m, t):
+        x = X[:j1 - j0]
+        np.multiply(Wr[:, j0:j1].T[:, :, None], F[j0:j1, None, :], out=x)
+        M += V1[j0:j1].T @ x.reshape(j1 - j0, C * nf)
+    return M.reshape(V1.shape[1], C, nf).transpose(1, 2, 0)
+
+
+def _query_features(z, u, out=None):
+    """Coefficients ``g_i`` with ``f(y_ij) = 1 + y + y²/2 = g_i · f_j`` for ``y = z_i·KU_j − u_i``:
+    ``[1 − u + u²/2, (1 − u) z_a, c_ab z_a z_b / 2]`` (c_ab = 2 off the diagonal, 1 on it). With
+    ``u`` None only the pair columns ``z_a z_b`` (a <= b, triu order) are written, into ``out``."""
+    n, s = z.shape
+    G = np.empty((n, tilt_features(s))) if out is None else out
+    col = 1 + s
+    for a in range(s):                                              # the pairs (a, b >= a) in triu order
+        np.multiply(z[:, a:], z[:, a:a + 1], out=G[:, col:col + s - a])
+        if u is not None:
+            G[:, col] *= 0.5
+        col += s - a
+    if u is None:
+        return G
+    G[:, 0] = 1.0 - u + 0.5 * u * u
+    np.multiply((1.0 - u)[:, None], z, out=G[:, 1:1 + s])
+    return G
+
+
 def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
     """Rows of the output from the centroid logits ``lc`` (C, m) and the exact sets (module docstring,
-    step 4); returns the number of exact scores computed and the largest exact set of a query.
+    steps 4–5); returns the number of exact scores computed, the largest exact set of a query and the
+    tilt's units.
 
-    One pass over the clusters (a product per cluster for the members' scores on T_c and their
-    weighted values) and one blocked pass over the band; the per-row shift ``a_i`` (the largest
-    exponent of the row) keeps every exponential <= 1."""
+    The rest ``Σ_{j∉T_c} P^c_j f(y_ij) [v_j, 1]`` of every member of cluster c is ``g_i · M[c]`` with the
+    per-cluster moments ``M[c]`` of :func:`_rest_moments` (f = 1 without a tilt); one product per
+    cluster for the members' exact scores on T_c and their weighted values; the band and the
+    normalisation in one pass (:func:`kernapprox._numba.bands.band_combine`). The per-row shift
+    ``a_i`` (the largest exponent of the row) keeps every exponential <= 1."""
     n, m, pv = Qh.shape[0], Kh.shape[0], V.shape[1]
     C = cent.shape[0]
     lse = lc.max(axis=1)
@@ -331,92 +429,47 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
     Pc /= Z[:, None]
     lse += np.log(Z)
     first = rest == "first_order"
-    PcV = Pc @ V                                                    # (C, pv)
-    mT = np.empty(C)                                                # centroid mass on T_c
+    Wr = Pc.copy()                                                  # the centroid weights outside T_c
     for c in range(C):
-        T = sets[c]
-        mT[c] = Pc[c, T].sum()
-        PcV[c] -= Pc[c, T] @ V[T]                                   # Σ_{j∉T_c} P^c_j v_j
+        Wr[c, sets[c]] = 0.0
     a = np.full(n, -np.inf)
-    tilt_units = 0
+    t_units = 0
+    s = int(min(tilt, Qh.shape[1])) if first else 0
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(C + 1))
     if first:
         kbar = Pc @ Kh                                              # (C, p)
         dl = Qh - cent[labels]                                      # δ_i
         logr = lse[labels] + np.einsum("ip,ip->i", dl, kbar[labels])
         a = logr.copy()
-        s = int(min(tilt, Qh.shape[1]))
-        if s:
-            # second-order tilt of the rest along the top-s principal directions U_c of the members' δ
-            # (module docstring, step 4): t_j = U_c (k̂_j − k̄_c), z_i = U_c δ_i, f_ij = 1 + y + y²/2 with
-            # y = z_i·t_j (> 0), R1/R2 the f-moments of the rest's weights and values
-            sub = dl[:: max(1, n // (TILT_SAMPLE * s))][:TILT_SAMPLE * s]
-            U = np.linalg.eigh(sub.T @ sub)[1][:, ::-1][:, :s]        # (p, s): top directions of δ
-            KU = Kh @ U                                             # (m, s)
-            z = dl @ U                                              # (n, s)
-            bc = kbar @ U                                           # (C, s): t_cj = KU_j − bc_c
-            tilt_units += m * s + n * s + sub.shape[0] * Qh.shape[1] + C * s
-            Wr = Pc.copy()                                          # the centroid weights outside T_c
-            for c in range(C):
-                Wr[c, sets[c]] = 0.0
-            m0 = Wr.sum(axis=1)
-            R0 = Wr @ V
-            M1 = Wr @ KU                                            # Σ_j w KU_j
-            B1 = (Wr @ (KU[:, :, None] * V[:, None, :]).reshape(m, s * pv)).reshape(C, s, pv)
-            M2 = (Wr @ (KU[:, :, None] * KU[:, None, :]).reshape(m, s * s)).reshape(C, s, s)
-            iu, ju = np.triu_indices(s)                             # Σ_j w KU_j KU_jᵀ v_j (symmetric pairs),
-            npair = iu.size                                         # by key tiles
-            A2t = np.zeros((C, npair * pv))
-            step = max(1, (1 << 19) // (npair * pv))
-            for j0 in range(0, m, step):
-                KUt, Vt = KU[j0:j0 + step], V[j0:j0 + step]
-                Y = ((KUt[:, iu] * KUt[:, ju])[:, :, None] * Vt[:, None, :]).reshape(len(KUt), -1)
-                A2t += Wr[:, j0:j0 + step] @ Y
-            A2t = A2t.reshape(C, npair, pv)
-            A2 = np.empty((C, s, s, pv))
-            A2[:, iu, ju] = A2t
-            A2[:, ju, iu] = A2t
-            R1 = B1 - bc[:, :, None] * R0[:, None, :]
-            m1 = M1 - bc * m0[:, None]
-            m2 = M2 - bc[:, :, None] * M1[:, None, :] - M1[:, :, None] * bc[:, None, :] \
-                + bc[:, :, None] * bc[:, None, :] * m0[:, None, None]
-            R2 = A2 - bc[:, :, None, None] * B1[:, None, :, :] - bc[:, None, :, None] * B1[:, :, None, :] \
-                + (bc[:, :, None] * bc[:, None, :])[:, :, :, None] * R0[:, None, None, :]
-            zl = z
+    if s:
+        # second-order tilt of the rest along the top-s principal directions U of δ (step 5):
+        # y_ij = z_i·(KU_j − bc_c) with z = δU, KU = K̂U, bc = k̄_c U
+        sub = dl[:: max(1, n // (TILT_SAMPLE * s))][:TILT_SAMPLE * s]
+        U = np.linalg.eigh(sub.T @ sub)[1][:, ::-1][:, :s]        # (p, s)
+        KU = Kh @ U
+        z = dl @ U
+        u = np.einsum("is,is->i", z, (kbar @ U)[labels])
+        t_units = m * s + n * s + sub.shape[0] * Qh.shape[1] + C * s
+        M = _rest_moments(Wr, V, KU)
+        G = _query_features(z, u)
+        restV = np.empty((n, pv + 1))
+        for c in range(C):
+            rows = order[bounds[c]:bounds[c + 1]]
+            restV[rows] = G[rows] @ M[c]
+    else:
+        M = _rest_moments(Wr, V, None)
+        restV = M[labels, 0]
+    rmass = restV[:, pv]                                            # Σ_{j∉T} P^c_j f(y_ij)
+    restV = restV[:, :pv]
     n_exact = 0
     largest = max(t.size for t in sets)
-    if band >= 0:
-        Sb, keys, valid, computed = band_products(Qh, Kh, band)
-        nb, W = keys.shape
-        b = Sb.shape[0] // nb
-        kc = np.clip(keys, 0, m - 1)
-        lab = np.zeros(nb * b, dtype=np.intp)
-        lab[:n] = labels
-        Pm = Pc.copy()                                              # -1 marks the keys of T_c
-        for c in range(C):
-            Pm[c, sets[c]] = -1.0
-        pB = Pm[lab[:, None], np.broadcast_to(kc[:, None, :], (nb, b, W)).reshape(nb * b, W)]
-        use = valid & (pB >= 0.0)                                   # band keys not already in T_c
-        pB[~use] = 0.0
-        Sb[~use] = -np.inf
-        if first and tilt and s:
-            kf = np.broadcast_to(kc[:, None, :], (nb, b, W)).reshape(nb * b, W)
-            y = np.einsum("iws,is->iw", KU[kf[:n]], zl) - np.einsum("is,is->i", bc[labels], zl)[:, None]
-            pB[:n] *= 1.0 + y + 0.5 * y * y
-        a = np.maximum(a, Sb.max(axis=1)[:n])
-        n_exact += computed
-        largest += W
-    num = np.empty((n, pv))
-    den = np.empty(n)
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(C + 1))
+    num = np.zeros((n, pv))
+    den = np.zeros(n)
     for c in range(C):
         rows = order[bounds[c]:bounds[c + 1]]
-        if rows.size == 0:
-            continue
         T = sets[c]
-        if T.size == 0:
-            num[rows] = 0.0
-            den[rows] = 0.0
+        if rows.size == 0 or T.size == 0:
             continue
         E = Qh[rows] @ Kh[T].T                                      # exact scores on T_c
         ar = np.maximum(a[rows], E.max(axis=1))
@@ -426,45 +479,19 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
         num[rows] = E @ V[T]
         den[rows] = E.sum(axis=1)
         n_exact += rows.size * T.size
-    a = np.where(np.isfinite(a), a, 0.0)
-    restV = PcV[labels]
-    mr = mT[labels]
-    if band >= 0:
-        ab = np.zeros(nb * b)
-        ab[:n] = a
-        Sb -= ab[:, None]
-        np.exp(Sb, out=Sb)
-        mr += pB.sum(axis=1)[:n]
-        den += Sb.sum(axis=1)[:n]
-    if first:
-        rho = np.exp(logr - a)
-        if tilt and s:
-            for c in range(C):
-                rows = order[bounds[c]:bounds[c + 1]]
-                zr = zl[rows]
-                zz = (zr[:, :, None] * zr[:, None, :]).reshape(rows.size, s * s)
-                restV[rows] += zr @ R1[c] + 0.5 * (zz @ R2[c].reshape(s * s, pv))
-                mr[rows] -= zr @ m1[c] + 0.5 * (zz @ m2[c].reshape(s * s))
-        den += rho * np.maximum(1.0 - mr, 0.0)
-        if band >= 0:
-            # one product for the band: Σ_band (e^{s−a} − ρ P^c) v  (the rest excludes the band keys)
-            Sb[:n] -= rho[:, None] * pB[:n]
-            num += np.matmul(Sb.reshape(nb, b, W), V[kc]).reshape(nb * b, pv)[:n]
-        num += rho[:, None] * restV
-        np.divide(num, den[:, None], out=out)
-    else:
-        # m̂_i softmax_T(s_i) V_T + rest (Vyas et al. Eq. (10)); den = 0 only for an empty T_i
-        scale = np.where(den > 0, mr / np.where(den > 0, den, 1.0), 0.0)
-        if band >= 0:
-            Sb[:n] *= scale[:, None]
-            Sb[:n] -= pB[:n]
-            num *= scale[:, None]
-            num += np.matmul(Sb.reshape(nb, b, W), V[kc]).reshape(nb * b, pv)[:n]
-            np.add(num, restV, out=out)
-        else:
-            np.multiply(num, scale[:, None], out=out)
-            out += restV
-    return n_exact, int(largest), tilt_units
+    w = -1 if band is None or band < 0 else int(band)
+    if w >= 0:
+        n_exact += band_count(n, m, w)
+        largest += 2 * w + 1
+    Pm = Pc                                                         # -1 marks the keys of T_c
+    for c in range(C):
+        Pm[c, sets[c]] = -1.0
+    if not s:
+        z, KU, u = np.zeros((n, 0)), np.zeros((m, 0)), np.zeros(n)
+    band_combine(Qh, Kh, np.ascontiguousarray(V), labels.astype(np.intp), Pm,
+                 np.ascontiguousarray(z), np.ascontiguousarray(KU), u, w, a, num, den, logr if first else a,
+                 np.ascontiguousarray(restV), np.ascontiguousarray(rmass), first, out)
+    return n_exact, int(largest), t_units
 
 
 def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clusters="auto", n_lloyd="auto",

@@ -54,7 +54,7 @@ from .. import kernels as _kernels
 from .._tiling import out_dtype
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ..nystrom_general import augmented_nystrom
-from ._clustered import (band_block, band_products, budget, centred_inputs, cluster_queries, clustered,
+from ._clustered import (band_apply, band_products, band_windows, budget, centred_inputs, cluster_queries, clustered,
                          exact_cap, exact_sets, kmeanspp_seeds)
 from ._clustered import METHODS as _CLUSTERED
 from ._common import check_d, check_qkv, clip_row_sums, scaled
@@ -96,8 +96,8 @@ def sparse_lowrank_plan(n: int, m: int, d: int, p: int, lowrank: str = "nystrom"
       sparse part.
     * Otherwise: rank r, the largest with low-rank cost ``(n + m) r + r²`` (Nyström; ``(n + m) r``
       FAVOR+) at most ``LOWRANK_SHARE · B(d)``; C clusters with ``C (n + m)`` at most a quarter of
-      the rest; band ``w = ⌊d/4⌋`` clipped to [2, 16] when m = n and its blocked products (b + 2w
-      scores per query) fit in half the per-query cap and in the rest; first/last key; ``top_k`` the
+      the rest; band ``w = ⌊d/4⌋`` clipped to [2, 16] when m = n and its 2w + 1 scores per
+      query fit in half the per-query cap and in the rest; first/last key; ``top_k`` the
       remaining budget per query, each exact entry costing ``1 + r/p`` (score and low-rank entry),
       capped by :func:`kernapprox.attention._clustered.exact_cap`.
     """
@@ -114,7 +114,7 @@ def sparse_lowrank_plan(n: int, m: int, d: int, p: int, lowrank: str = "nystrom"
     e = int(rest // (n * per))                      # exact entries per query the rest pays for
     g = 1 if m >= 8 and e >= 2 else 0
     band = int(min(16, max(2, d // 4))) if n == m else None
-    nb = 0 if band is None else band_block(band) + 2 * band
+    nb = 0 if band is None else 2 * band + 1
     if band is not None and (nb > cap // 2 or nb + 2 * g > e):
         band, nb = None, 0
     top_k = int(max(0, min(m, cap - nb - 2 * g, e - nb - 2 * g)))
@@ -352,25 +352,17 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
         n_exact += rows.size * T.size
     largest = max(t.size for t in sets)
     if o["band"] >= 0:
-        Sb, keys, valid, computed = band_products(Qh, Kh, o["band"])
-        Lb = band_products(FQ, FK, o["band"])[0]
-        nb, W = keys.shape
-        b = Sb.shape[0] // nb
-        kc = np.clip(keys, 0, m - 1)
-        lab = np.zeros(nb * b, dtype=np.intp)
-        lab[:n] = labels
+        keys, valid, computed = band_windows(n, m, o["band"])
+        Sb = np.exp(band_products(Qh, Kh, o["band"]))
+        Sb -= band_products(FQ, FK, o["band"])
         inT = np.zeros((C, m), dtype=bool)
         for c in range(C):
             inT[c, sets[c]] = True
-        kfull = np.broadcast_to(kc[:, None, :], (nb, b, W)).reshape(nb * b, W)
-        use = valid & ~inT[lab[:, None], kfull]
-        np.exp(Sb, out=Sb)
-        Sb -= Lb
-        Sb[~use] = 0.0
-        num += np.matmul(Sb.reshape(nb, b, W), V64[kc]).reshape(nb * b, pv)[:n]
-        den += Sb.sum(axis=1)[:n]
+        Sb[~(valid & ~inT[labels[:, None], keys])] = 0.0
+        num += band_apply(Sb, V64, o["band"])
+        den += Sb.sum(axis=1)
         n_exact += computed
-        largest += W
+        largest += keys.shape[1]
     units += n_exact + int(math.ceil(n_exact * r / p))
     den, nbad = clip_row_sums(den, _FUNC, "S + L")
     out = (num / den[:, None]).astype(dt, copy=False)
