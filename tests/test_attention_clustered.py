@@ -274,3 +274,26 @@ def test_band_combine_kernel_equals_its_numpy_reference(first, n, m, w, s):
     band_combine(*args, out)
     band_combine_numpy(*args, ref)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("n,C,dup", [(60, 5, False), (30, 12, True), (7, 7, False)])
+def test_kmeans_kernels_equal_their_numpy_references(n, C, dup):
+    from kernapprox._numba.kmeans import centroid_means, centroid_means_numpy, kmeanspp_rows, kmeanspp_rows_numpy
+    g = np.random.default_rng(n)
+    X = g.normal(size=(n, 4))
+    if dup:                                                         # 5 distinct rows: the seeding stops at 5
+        X = X[g.integers(0, 5, n)]
+    sq = np.einsum("ij,ij->i", X, X)
+    u = g.random(C - 1)
+    D1, D2 = np.full((n, C), np.nan), np.full((n, C), np.nan)
+    s1 = kmeanspp_rows(X, sq, 3, u, 16 * np.finfo(float).eps, D1)
+    s2 = kmeanspp_rows_numpy(X, sq, 3, u, 16 * np.finfo(float).eps, D2)
+    np.testing.assert_array_equal(s1, s2)
+    assert len(set(s1.tolist())) == len(s1) == (5 if dup else C)
+    np.testing.assert_allclose(D1[:, :len(s1)], D2[:, :len(s1)], rtol=1e-12, atol=1e-12)
+    labels = np.argmin(D1[:, :len(s1)], axis=1)
+    counts = np.bincount(labels, minlength=C)
+    c1, c2 = np.zeros((C, 4)), np.zeros((C, 4))
+    centroid_means(X, labels, counts, c1)
+    centroid_means_numpy(X, labels, counts, c2)
+    np.testing.assert_allclose(c1, c2, rtol=1e-13, atol=1e-15)

@@ -52,8 +52,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._random import sample_proportional
 from .._numba.bands import band_combine
+from .._numba.kmeans import centroid_means, kmeanspp_rows, seed_distances
 from .._tiling import EPS, out_dtype, row_tiles, tile_buffer, tile_rows
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ._common import check_d, check_qkv, scaled
@@ -147,40 +147,33 @@ def centred_inputs(Q, K, V):
     return scaled(Q), scaled(K - K.mean(axis=0)), np.asarray(V, dtype=np.float64)
 
 
-def _sq_column(X, sq, s):
-    """Squared distances of every row of X to row s (one routine for seeding and replay: equal bits)."""
-    col = X @ X[s]
-    col *= -2.0
-    col += sq
-    col += sq[s]
-    # cancellation in ‖x‖² + ‖y‖² − 2x·y: distances at rounding level are zero (duplicate rows)
-    col[col <= DIST_ROUNDING * EPS * (sq + sq[s])] = 0.0
-    return col
+def _seed_distances(X, seeds):
+    """(n, C) squared distances of the rows of X to the rows ``seeds`` (the seeding's own routine)."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    D = np.empty((X.shape[0], len(seeds)))
+    seed_distances(X, np.einsum("ij,ij->i", X, X), np.asarray(seeds, dtype=np.int64), DIST_ROUNDING * EPS, D)
+    return D
 
 
 def kmeanspp_seeds(X, C: int, gen, *, return_distances: bool = False):
     """k-means++ seeding (D² sampling) of C rows of X: the first uniform, each next with probability
-    ∝ the squared distance to the nearest seed so far (Arthur & Vassilvitskii, SODA 2007, §2.2).
+    ∝ the squared distance to the nearest seed so far (Arthur & Vassilvitskii, SODA 2007, §2.2;
+    :func:`kernapprox._numba.kmeans.kmeanspp_rows`, with ``gen.integers(n)`` for the first seed and
+    ``gen.random(C − 1)`` for the others).
 
     Stops early (fewer seeds) when every remaining distance is zero (fewer distinct rows than C).
     With ``return_distances`` also returns the (n, C') squared distances to the seeds (n·C' units).
     """
     n = X.shape[0]
-    seeds = [int(gen.integers(n))]
+    first = int(gen.integers(n))
     if C == 1:                                                      # one cluster: nothing to measure
-        return (np.asarray(seeds, dtype=np.intp), None) if return_distances else np.asarray(seeds, dtype=np.intp)
-    sq = np.einsum("ij,ij->i", X, X)
-    cols = [_sq_column(X, sq, seeds[0])]
-    D = cols[0].copy()
-    while len(seeds) < C:
-        D[seeds[-1]] = 0.0
-        if not D.sum() > 0.0:
-            break
-        seeds.append(int(sample_proportional(D, 1, gen)[0]))
-        cols.append(_sq_column(X, sq, seeds[-1]))
-        np.minimum(D, cols[-1], out=D)
-    seeds = np.asarray(seeds, dtype=np.intp)
-    return (seeds, np.stack(cols, axis=1)) if return_distances else seeds
+        seeds = np.array([first], dtype=np.intp)
+        return (seeds, None) if return_distances else seeds
+    u = gen.random(C - 1)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    D = np.empty((n, C))
+    seeds = kmeanspp_rows(X, np.einsum("ij,ij->i", X, X), first, u, DIST_ROUNDING * EPS, D).astype(np.intp)
+    return (seeds, D[:, :seeds.size]) if return_distances else seeds
 
 
 def cluster_queries(X, seeds, n_lloyd: int, distances=None):
@@ -190,29 +183,21 @@ def cluster_queries(X, seeds, n_lloyd: int, distances=None):
     n = X.shape[0]
     if len(seeds) == 1:                                             # one cluster: the mean query, no distance
         return np.zeros(n, dtype=np.intp), X.mean(axis=0, keepdims=True), 0
+    X = np.ascontiguousarray(X, dtype=np.float64)
     if distances is None:
-        sq = np.einsum("ij,ij->i", X, X)
-        distances = np.stack([_sq_column(X, sq, s) for s in seeds], axis=1)
+        distances = _seed_distances(X, seeds)
     C = distances.shape[1]
     labels = np.argmin(distances, axis=1)
     cent = X[seeds].copy()
     units = n * C
-
-    def update():
-        order = np.argsort(labels, kind="stable")
-        counts = np.bincount(labels, minlength=C)
-        full = counts > 0
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[full]
-        cent[full] = np.add.reduceat(X[order], starts, axis=0) / counts[full, None]
-
     for _ in range(n_lloyd):
-        update()
+        centroid_means(X, labels, np.bincount(labels, minlength=C), cent)
         Dm = X @ cent.T
         Dm *= -2.0
         Dm += np.einsum("ij,ij->i", cent, cent)
         labels = np.argmin(Dm, axis=1)
         units += n * C
-    update()
+    centroid_means(X, labels, np.bincount(labels, minlength=C), cent)
     return labels, cent, units
 
 
