@@ -66,20 +66,22 @@ def band_combine(Qh, Kh, V, labels, Pm, z, KU, u, w, a, num, den, logr, restV, r
         k1 = max(k0, min(W, m - lo))
         amax = a[i]
         for k in range(k0, k1):
-            j = lo + k
-            wt = Pm[c, j]
+            sc[k] = _dot(Qh, i, Kh, lo + k)
+        if s > 0:
+            for k in range(k0, k1):
+                y = _dot(z, i, KU, lo + k) - u[i]
+                pb[k] = 1.0 + y + 0.5 * y * y
+        else:
+            for k in range(k0, k1):
+                pb[k] = 1.0
+        for k in range(k0, k1):
+            wt = Pm[c, lo + k]
             if wt < 0.0:                                     # a key of T_c: counted there
                 sc[k] = -np.inf
                 pb[k] = 0.0
-                continue
-            sij = _dot(Qh, i, Kh, j)
-            if s > 0:
-                y = _dot(z, i, KU, j) - u[i]
-                wt *= 1.0 + y + 0.5 * y * y
-            sc[k] = sij
-            pb[k] = wt
-            if sij > amax:
-                amax = sij
+            else:
+                pb[k] *= wt
+                amax = max(amax, sc[k])
         if amax == -np.inf:
             amax = 0.0
         for k in range(k0, k1):

@@ -79,7 +79,7 @@ N_LLOYD = 1
 #: tilt directions of the default plan (at most; :func:`tilt_size`)
 TILT = 8
 #: bytes of the moment contraction's key tile (kept in a core's cache: the product is memory-bound)
-MOMENT_TILE_BYTES = 1 << 20
+MOMENT_TILE_BYTES = 1 << 21
 
 
 # -- budget ------------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def exact_sets(lc, top_k: int, n_global: int, m: int):
         return [glob] * C
     if k == m:
         return [np.arange(m, dtype=np.intp)] * C
-    top = np.argpartition(-lc, k - 1, axis=1)[:, :k]
+    top = np.argpartition(lc, m - k, axis=1)[:, m - k:]
     if glob.size == 0:
         return list(np.sort(top, axis=1).astype(np.intp))
     mask = np.zeros((C, m), dtype=bool)
