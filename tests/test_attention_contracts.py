@@ -50,7 +50,7 @@ BAD = {
     **{k: ["abc", 2.5, True, -1, 0] for k in ("block_size", "n_hyperplanes", "n_pilot")},
     "s": ["abc", 2.5, True, -1],
     "uniform_mix": ["abc", True, np.nan, np.inf, -0.1, 1.5],
-    "rank": ["x", 0, True],
+    "k": ["x", 0, True],
     # tolerances and scales: finite and in range
     "lam": ["abc", True, np.nan, np.inf, -0.1],
     "ns_scale": ["abc", True, np.nan, np.inf, 0.0, -1.0],

@@ -24,15 +24,15 @@ def _qkv(n=64, m=None, p=8, pv=5, seed=0, scale=1.0):
 def test_scatterbrain_exact_when_the_support_covers_every_key(lowrank):
     Q, K, V = _qkv(60, m=70)
     R = ka.attention.exact(Q, K, V)
-    out = slr(Q, K, V, lowrank=lowrank, rank=6, n_clusters=3, top_k=70, band=None, n_global=0, rng=0)
+    out = slr(Q, K, V, lowrank=lowrank, k=6, n_clusters=3, top_k=70, band=None, n_global=0, rng=0)
     np.testing.assert_allclose(out, R, atol=1e-11)
-    out = slr(Q, K, V, lowrank=lowrank, rank=6, n_clusters=3, top_k=2, band=200, n_global=1, rng=0)
+    out = slr(Q, K, V, lowrank=lowrank, k=6, n_clusters=3, top_k=2, band=200, n_global=1, rng=0)
     np.testing.assert_allclose(out, R, atol=1e-11)
 
 
 def test_without_sparse_part_it_is_skyformers_softmax_variant_with_the_same_landmarks():
     Q, K, V = _qkv(100, p=8, scale=0.5, seed=2)
-    out, f = slr(Q, K, V, lowrank="nystrom", rank=20, top_k=0, band=None, n_global=0, rng=3, return_factors=True)
+    out, f = slr(Q, K, V, lowrank="nystrom", k=20, top_k=0, band=None, n_global=0, rng=3, return_factors=True)
     assert f["n_clusters"] == 0 and f["exact_scores"] == 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -47,8 +47,8 @@ def test_clusters_low_rank_is_clustered_attention_with_the_first_order_rest():
     ref, g = CL.clustered(Q, K, V, d=12, rng=1, rest="first_order", return_factors=True)
     np.testing.assert_array_equal(out, ref)
     assert f["n_evals"] == g["n_evals"] and f["lowrank"] == "clusters"
-    with pytest.raises(ValueError, match="`rank`"):
-        slr(Q, K, V, d=12, lowrank="clusters", rank=5)
+    with pytest.raises(ValueError, match="`k`"):
+        slr(Q, K, V, d=12, lowrank="clusters", k=5)
 
 
 def test_auto_picks_pure_nystrom_on_smooth_heads_and_clusters_on_peaky_ones():
@@ -107,13 +107,13 @@ def test_bad_options_raise_naming_the_argument():
     N = "nystrom"
     for kw, name, exc in ((dict(d=4, lowrank="performer"), "lowrank", ValueError),
                           (dict(d=4, landmarks="greedy"), "landmarks", ValueError),
-                          (dict(d=4, rank=0, lowrank=N), "rank", ValueError),
-                          (dict(d=4, rank=61, lowrank=N), "rank", ValueError),
+                          (dict(d=4, k=0, lowrank=N), "k", ValueError),
+                          (dict(d=4, k=61, lowrank=N), "k", ValueError),
                           (dict(d=4, top_k=3, n_clusters=0, lowrank=N), "n_clusters", ValueError),
                           (dict(d=4, band="x"), "band", ValueError),
                           (dict(d=4, indices=[0, 99], lowrank=N), "indices", ValueError),
                           (dict(d=4, lowrank="favor", omega=np.ones((4, 3))), "omega", ValueError),
-                          (dict(rank=3, lowrank=N), "d", ValueError)):
+                          (dict(k=3, lowrank=N), "d", ValueError)):
         with pytest.raises(exc, match=f"`{name}`"):
             slr(Q, K, V, rng=0, **kw)
 
@@ -122,13 +122,13 @@ def test_n_evals_hand_count():
     n = m = 40
     p = 8
     Q, K, V = _qkv(n, p=p, scale=1.5)
-    out, f = slr(Q, K, V, lowrank="nystrom", rank=4, n_clusters=3, top_k=5, band=None, n_global=0,
+    out, f = slr(Q, K, V, lowrank="nystrom", k=4, n_clusters=3, top_k=5, band=None, n_global=0,
                  seeds=[0, 7, 21], indices=[1, 50, 60, 3], return_factors=True)
     exact = 5 * n
     low = (n + m) * 4 + 4 * 4
     assert f["exact_scores"] == exact
     assert f["n_evals"] == low + n * 3 + 3 * m + exact + int(np.ceil(exact * 4 / p))
-    out, f = slr(Q, K, V, rank=4, lowrank="favor", top_k=0, band=2, n_global=0, rng=0, return_factors=True)
+    out, f = slr(Q, K, V, k=4, lowrank="favor", top_k=0, band=2, n_global=0, rng=0, return_factors=True)
     band = 5 * n - 6                                              # as in the clustered hand count
     assert f["exact_scores"] == band and f["n_evals"] == (n + m) * 4 + band + int(np.ceil(band * 4 / p))
 
@@ -170,3 +170,11 @@ def test_minilm_heads_finite():
                 out, f = slr(*(a.astype(dt) for a in (Q, K, V)), d=32, rng=0, return_factors=True)
             assert out.dtype == dt and np.isfinite(out).all() and f["n_evals"] <= CL.budget(256, 256, 32)
             assert np.linalg.norm(out - R, 2) / np.linalg.norm(R, 2) < 1.0
+
+
+def test_rank_is_the_deprecated_spelling_of_k():
+    Q, K, V = np.random.default_rng(8).normal(size=(3, 40, 6))
+    a = ka.attention.approximate(Q, K, V, method="sparse_lowrank", d=8, lowrank="nystrom", k=5, rng=0)
+    with pytest.warns(DeprecationWarning, match="rank"):
+        b = ka.attention.approximate(Q, K, V, method="sparse_lowrank", d=8, lowrank="nystrom", rank=5, rng=0)
+    np.testing.assert_array_equal(a, b)

@@ -22,7 +22,7 @@ Numerator and row sums come from the same ``S + L``::
   ``SMOOTH_SCALE`` = 1.5 — every row's logits then spread over a few units, the rows are close to
   uniform and the attention matrix is numerically low rank (MiniLM: σ ≈ 0.6–0.75 on every
   initialised head, ≥ 2.9 on every pretrained one) — and ``"clusters"`` otherwise. σ costs
-  O((n + m) p) averaging and no score. The sparse options then configure the clusters; ``rank`` /
+  O((n + m) p) averaging and no score. The sparse options then configure the clusters; ``k`` /
   ``indices`` the smooth regime.
 * ``lowrank="nystrom"``: the augmented Nyström factor of the softmax kernel on the centred
   keys (:func:`kernapprox.augmented_nystrom` with ``Exponential(1)``, core ``"signed_eig"``, Skyformer §2.8),
@@ -129,8 +129,8 @@ def _auto(value, name, low):
     return check_int(value, _FUNC, name, low=low)
 
 
-def _options(n, m, p, d, lowrank, rank, n_clusters, top_k, band, n_global, seeds, indices, omega, scale):
-    vals = {"rank": _auto(rank, "rank", 1), "n_clusters": _auto(n_clusters, "n_clusters", 0),
+def _options(n, m, p, d, lowrank, k, n_clusters, top_k, band, n_global, seeds, indices, omega, scale):
+    vals = {"rank": _auto(k, "k", 1), "n_clusters": _auto(n_clusters, "n_clusters", 0),
             "top_k": _auto(top_k, "top_k", 0), "n_global": _auto(n_global, "n_global", 0)}
     vals["band"] = -1 if band is None else _auto(band, "band", 0)
     if seeds is not None and vals["n_clusters"] is None:
@@ -150,7 +150,7 @@ def _options(n, m, p, d, lowrank, rank, n_clusters, top_k, band, n_global, seeds
     if vals["n_clusters"] > n:
         raise fail(_FUNC, "n_clusters", f"be <= the number of queries n = {n}", vals["n_clusters"])
     if lowrank == "nystrom" and vals["rank"] > n + m:
-        raise fail(_FUNC, "rank", f"be <= n + m = {n + m} (landmarks are rows of [Q̂; K̂])", vals["rank"])
+        raise fail(_FUNC, "k", f"be <= n + m = {n + m} (landmarks are rows of [Q̂; K̂])", vals["rank"])
     vals["top_k"] = min(vals["top_k"], m)
     if vals["top_k"] > 0 and vals["n_clusters"] < 1:
         raise fail(_FUNC, "n_clusters", "be >= 1 when top_k > 0 (the top keys are the clusters')", vals["n_clusters"])
@@ -165,7 +165,7 @@ def regime(Q, K, lowrank: str = "auto") -> str:
     return "nystrom" if logit_scale(Q, K) < SMOOTH_SCALE else "clusters"
 
 
-def _draw(Q, K, V, *, d=None, rng=None, lowrank="auto", landmarks="kmeanspp", rank="auto", n_clusters="auto",
+def _draw(Q, K, V, *, d=None, rng=None, lowrank="auto", landmarks="kmeanspp", k="auto", n_clusters="auto",
           top_k="auto", band="auto", n_global="auto", seeds=None, indices=None, omega=None) -> dict:
     """The randomness of one call: query ``seeds`` and landmark ``indices`` (Nyström) or ``omega``
     (FAVOR+); ``lowrank="auto"`` draws both regimes' randomness (seeds and indices, from two spawned
@@ -176,21 +176,21 @@ def _draw(Q, K, V, *, d=None, rng=None, lowrank="auto", landmarks="kmeanspp", ra
         return _CLUSTERED[0].draw(Q, K, V, d=d, rng=rng, n_clusters=n_clusters, seeds=seeds)
     if lowrank == "auto":
         g_low, g_cl = as_generator(rng, _FUNC).spawn(2)
-        out = _draw_lr(Q, K, V, d=d, rng=g_low, lowrank="nystrom", landmarks=landmarks, rank=rank, top_k=0,
+        out = _draw_lr(Q, K, V, d=d, rng=g_low, lowrank="nystrom", landmarks=landmarks, k=k, top_k=0,
                        band=None, n_global=0, indices=indices, scale=0.0)
         out.update(_CLUSTERED[0].draw(Q, K, V, d=d, rng=g_cl, n_clusters=n_clusters, seeds=seeds))
         return out
-    return _draw_lr(Q, K, V, d=d, rng=rng, lowrank=lowrank, landmarks=landmarks, rank=rank, n_clusters=n_clusters,
+    return _draw_lr(Q, K, V, d=d, rng=rng, lowrank=lowrank, landmarks=landmarks, k=k, n_clusters=n_clusters,
                     top_k=top_k, band=band, n_global=n_global, seeds=seeds, indices=indices, omega=omega)
 
 
-def _draw_lr(Q, K, V, *, d=None, rng=None, lowrank="nystrom", landmarks="kmeanspp", rank="auto", n_clusters="auto",
+def _draw_lr(Q, K, V, *, d=None, rng=None, lowrank="nystrom", landmarks="kmeanspp", k="auto", n_clusters="auto",
              top_k="auto", band="auto", n_global="auto", seeds=None, indices=None, omega=None, scale=None) -> dict:
     """The Nyström / FAVOR+ draws (``scale``: the logit scale the plan sees; 0 forces the smooth plan)."""
     if d is not None:
         d = check_d(d, _FUNC)
     n, m, p = Q.shape[0], K.shape[0], Q.shape[1]
-    o = _options(n, m, p, d, lowrank, rank, n_clusters, top_k, band, n_global, seeds, indices, omega,
+    o = _options(n, m, p, d, lowrank, k, n_clusters, top_k, band, n_global, seeds, indices, omega,
                  logit_scale(Q, K) if scale is None else scale)
     gen = as_generator(rng, _FUNC)
     out = {}
@@ -221,7 +221,7 @@ def _lowrank_factors(Qh, Kh, lowrank, drawn, rank):
         return np.asarray(LR.L, dtype=np.float64), np.asarray(LR.R, dtype=np.float64), int(LR.info["n_evals"])
     omega = np.asarray(drawn["omega"], dtype=np.float64)
     if omega.ndim != 2 or omega.shape[1] != p:
-        raise fail(_FUNC, "omega", f"have shape (rank, p = {p})", f"shape {omega.shape}")
+        raise fail(_FUNC, "omega", f"have shape (k, p = {p})", f"shape {omega.shape}")
     fm = _features.SoftmaxFeatures(omega, kind="positive")
     PQ, sqQ = fm.log_features(Qh)
     PK, sqK = fm.log_features(Kh)
@@ -237,7 +237,7 @@ def _lowrank_factors(Qh, Kh, lowrank, drawn, rank):
 
 
 def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, lowrank: str = "auto",
-                   landmarks: str = "kmeanspp", rank="auto", n_clusters="auto", top_k="auto", band="auto",
+                   landmarks: str = "kmeanspp", k="auto", n_clusters="auto", top_k="auto", band="auto",
                    n_global="auto", seeds=None, indices=None, omega=None):
     """Scatterbrain-style sparse + low-rank softmax attention for one head (module docstring).
 
@@ -256,8 +256,8 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
         The low-rank part (module docstring); ``"auto"`` chooses by the logit scale.
     landmarks : {"kmeanspp", "rpcholesky", "uniform2n"}
         Nyström landmark rule (Gaussian-form k-means++ / RPCholesky, or i.i.d. uniform rows).
-    rank, n_clusters, top_k, band, n_global : int or "auto"
-        Rank r of L; the sparse support (as :func:`clustered`; ``band=None``: no band).
+    k, n_clusters, top_k, band, n_global : int or "auto"
+        Rank r of L (landmarks of the Nyström factor, FAVOR+ features); the sparse support (as :func:`clustered`; ``band=None``: no band).
     seeds, indices, omega : ndarray, optional
         Pre-drawn randomness: k-means++ query seeds (C,), landmark rows of ``[Q̂; K̂]`` (r,), FAVOR+
         projections (r, p).
@@ -299,7 +299,7 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
         g_low, g_cl = as_generator(rng, _FUNC).spawn(2)
         rng = g_low if used == "nystrom" else g_cl
     if used == "clusters":
-        for name, val in (("rank", rank), ("indices", indices), ("omega", omega)):
+        for name, val in (("k", k), ("indices", indices), ("omega", omega)):
             if lowrank == "clusters" and val is not None and not isinstance(val, str):
                 raise fail(_FUNC, name, "be left unset with lowrank='clusters' (its rank is the clusters')",
                            "a value")
@@ -313,9 +313,9 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
         return out, f
     if lowrank == "auto":                           # the smooth regime: pure low rank
         top_k, band, n_global, scale = 0, None, 0, 0.0
-    o = _options(n, m, p, d, used, rank, n_clusters, top_k, band, n_global, seeds, indices, omega, scale)
+    o = _options(n, m, p, d, used, k, n_clusters, top_k, band, n_global, seeds, indices, omega, scale)
     lowrank = used
-    drawn = _draw_lr(Q, K, V, d=d, rng=rng, lowrank=lowrank, landmarks=landmarks, rank=o["rank"],
+    drawn = _draw_lr(Q, K, V, d=d, rng=rng, lowrank=lowrank, landmarks=landmarks, k=o["rank"],
                   n_clusters=o["n_clusters"], top_k=o["top_k"], band=None if o["band"] < 0 else o["band"],
                   n_global=o["n_global"], seeds=seeds, indices=indices, omega=omega, scale=scale)
     Qh, Kh, V64 = centred_inputs(Q, K, V)
@@ -386,9 +386,10 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
 
 METHODS = (AttentionMethod(
     name="sparse_lowrank", formula=sparse_lowrank, draw=_draw,
-    options={"lowrank": v_choice(*LOWRANKS), "landmarks": v_choice(*LANDMARKS), "rank": v_auto_int(1),
+    options={"lowrank": v_choice(*LOWRANKS), "landmarks": v_choice(*LANDMARKS), "k": v_auto_int(1),
              "n_clusters": v_auto_int(0), "top_k": v_auto_int(0), "band": v_auto_int(0, none_ok=True),
              "n_global": v_auto_int(0), "seeds": v_optional(v_array), "indices": v_optional(v_array),
              "omega": v_optional(v_array)},
     per_item_options={"seeds": 1, "indices": 1, "omega": 2},
+    aliases={"rank": "k"},
     summary="Scatterbrain: exact minus low-rank on a clustered + banded support, plus a Nyström / FAVOR+ low rank"),)
