@@ -109,12 +109,13 @@ class PSDCore:
 
         Cholesky-type cores: ``R = L⁻ᵀ`` is formed once (``?trtri``, O(r³/3)) and applied per tile
         with a triangular multiply (``?trmm``, n·r² flops: half a GEMM; ≈ 1.7x faster than ``?trsm``
-        with OpenBLAS on tall tiles). In float64 each tile is written straight into the rows of F and
-        multiplied there in place, so F is the only n-sized memory touched; other dtypes / dense
-        cores use one tile buffer (and one float64 product buffer) allocated once and reused for
-        every tile. Direct tiles hold :data:`APPLY_MAX_ROWS` rows (they are F's own rows: tall tiles
-        amortise the per-tile ``?trmm`` and kernel-block launches), buffered ones
-        :data:`APPLY_MIN_ROWS`–:data:`APPLY_MAX_ROWS` rows within ``kernapprox._tiling.TILE_BYTES``.
+        with OpenBLAS on tall tiles). In float64 every tile is written straight into the rows of F and
+        F is multiplied in place once at the end (one ``?trmm``: the kernel blocks' threads and BLAS's
+        never alternate), so F is the only n-sized memory touched; other dtypes / dense cores use one
+        tile buffer (and one float64 product buffer) allocated once and reused for every tile. Direct
+        tiles hold :data:`APPLY_MAX_ROWS` rows (F's own rows: tall tiles amortise the kernel-block
+        launches), buffered ones :data:`APPLY_MIN_ROWS`–:data:`APPLY_MAX_ROWS` rows within
+        ``kernapprox._tiling.TILE_BYTES``.
         Each row of F is the same row of C times the same factor whatever the tile height.
         Time O(n·c·r) besides ``fill``; extra memory at most one tile buffer.
         """
@@ -138,9 +139,7 @@ class PSDCore:
         for i0, i1 in row_tiles(n, step):
             t = i1 - i0
             if direct:
-                # F_i = C_i L⁻ᵀ  <=>  F_iᵀ = L⁻¹ C_iᵀ ; F_iᵀ is a Fortran view of the rows: multiplied in place
-                Fi = fill(i0, i1, F[i0:i1])
-                dtrmm(1.0, Linv, Fi.T, lower=1, overwrite_b=1)
+                fill(i0, i1, F[i0:i1])
                 continue
             T = fill(i0, i1, Tbuf[:t])
             if Linv is not None:
@@ -152,6 +151,10 @@ class PSDCore:
                 np.matmul(T.astype(np.float64, copy=False), R, out=F[i0:i1])
             else:
                 F[i0:i1] = np.matmul(T.astype(np.float64, copy=False), R, out=Pbuf[:t])
+        if direct:
+            # F = C L⁻ᵀ  <=>  Fᵀ = L⁻¹ Cᵀ ; Fᵀ is a Fortran view of F: one multiply in place, after every
+            # block (kernel blocks and BLAS do not alternate: neither pool's threads wait for the other's)
+            dtrmm(1.0, Linv, F.T, lower=1, overwrite_b=1)
         return F
 
 

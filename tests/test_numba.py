@@ -367,6 +367,25 @@ def test_tile_shape_keeps_blas_serial_and_in_cache(n, m, inner):
         assert tr * tc * inner <= max(dense.BLAS_SERIAL_MNK, inner)
 
 
+@given(n=st.integers(1, 10 ** 6), m=st.integers(1, 10 ** 6), inner=st.integers(1, 5000))
+def test_tile_shape_with_serial_blas_stays_in_its_tile_budget(n, m, inner):
+    tr, tc = dense.tile_shape(n, m, inner, serial_blas=True)
+    assert 1 <= tr <= n and 1 <= tc <= m and tr * tc <= dense.SERIAL_TILE_ENTRIES
+
+
+def test_large_blocks_hold_blas_to_one_thread_and_restore_it():
+    from threadpoolctl import threadpool_info
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    g = np.random.default_rng(9)
+    X, Y, V = g.normal(size=(1100, 64)), g.normal(size=(1000, 64)), g.normal(size=(1000, 3))
+    assert X.shape[0] * Y.shape[0] * 64 >= nb.SERIAL_BLAS_MNK
+    K = nb.gaussian_block(X, Y, 6.0)
+    np.testing.assert_allclose(K, gaussian_block_numpy(X, Y, 6.0), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(nb.kernel_matvec_fast(ka.Gaussian(6.0), X, Y, V, np.float64), K @ V,
+                               rtol=1e-12, atol=1e-12)
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+
+
 def test_sqdist_reference_is_nonnegative_and_exact_on_grid():
     X = np.arange(12, dtype=np.float64).reshape(6, 2)
     D = sqdist_numpy(X, X)

@@ -32,7 +32,7 @@ __all__ = ["gaussian_block", "exponential_block", "kernel_matvec_fast", "distanc
            "gaussian_terms", "exponential_terms", "block_numpy",
            "direct_exponent_numpy", "gaussian_block_numpy",
            "exponential_block_numpy", "sqdist_numpy", "FAST_MIN_ENTRIES", "MATVEC_MAX_COLS", "PARALLEL_CHUNK",
-           "have_numba"]
+           "have_numba", "SERIAL_BLAS_MNK"]
 
 #: Blocks with fewer entries than this are computed by plain numpy (thread start-up would dominate).
 FAST_MIN_ENTRIES = 1 << 16
@@ -56,6 +56,31 @@ def have_numba() -> bool:
         except Exception:  # pragma: no cover - numba missing or broken: numpy fallbacks only
             _dense = False
     return _dense is not False
+
+
+#: Blocks and products with at least this many tile multiply-adds (n·m·inner) hold the BLAS pools to
+#: one thread while the parallel kernel runs (:func:`_serial_blas`) and use its larger tiles.
+SERIAL_BLAS_MNK = 1 << 24
+
+_BLAS = None
+
+
+@contextmanager
+def _serial_blas(on: bool):
+    """With ``on``: every BLAS pool held to one thread (threadpoolctl) while the body runs, so that the
+    tile GEMMs the numba threads call (scipy's BLAS) never start BLAS threads of their own, whatever
+    the tile size; BLAS calls of other Python threads in that window run on one thread too. The
+    controller is built once (~4 ms), after scipy's BLAS is loaded; a limit costs ~15 µs."""
+    global _BLAS
+    if not on:
+        yield
+        return
+    if _BLAS is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls)
+        from threadpoolctl import ThreadpoolController
+        _BLAS = ThreadpoolController()
+    with _BLAS.limit(limits=1, user_api="blas"):
+        yield
 
 
 _LOCK = threading.Lock()
@@ -245,12 +270,14 @@ def _block(X, Y, same, terms, unit_diag, out=None):
                 tm = terms()
                 if out is None:
                     out = np.empty((n, m), dtype=X.dtype)
-                tr, tc = _dense.tile_shape(n, m, X.shape[1])
+                big = n * m * X.shape[1] >= SERIAL_BLAS_MNK
+                tr, tc = _dense.tile_shape(n, m, X.shape[1], serial_blas=big)
                 if same:
                     tc = tr = min(tr, tc)
                 Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = tm
-                return _dense.block_kernel(Z, W, bx, by, alpha, upper, same, unit_diag, out, tr, tc,
-                                           zx, zy, refine, C, D, hm, eh)
+                with _serial_blas(big):
+                    return _dense.block_kernel(Z, W, bx, by, alpha, upper, same, unit_diag, out, tr, tc,
+                                               zx, zy, refine, C, D, hm, eh)
     K = block_numpy(terms(), same, unit_diag)
     if out is None:
         return K
@@ -312,9 +339,11 @@ def kernel_matvec_fast(kernel, X, Y, V, acc_dtype):
     Xw, Yw, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = terms
     Va = np.ascontiguousarray(V, dtype=acc)
     out = np.empty((n, r), dtype=acc)
-    tr, tc = _dense.tile_shape(n, m, max(X.shape[1], r))
+    big = n * m * max(X.shape[1], r) >= SERIAL_BLAS_MNK
+    tr, tc = _dense.tile_shape(n, m, max(X.shape[1], r), serial_blas=big)
     with _parallel_slot() as ok:
         if ok:
-            return _dense.matvec_kernel(Xw, Yw, bx, by, alpha, upper, Va, out, tr, tc,
-                                        zx, zy, refine, C, D, hm, eh)
+            with _serial_blas(big):
+                return _dense.matvec_kernel(Xw, Yw, bx, by, alpha, upper, Va, out, tr, tc,
+                                            zx, zy, refine, C, D, hm, eh)
     return None

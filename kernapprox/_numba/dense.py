@@ -28,7 +28,10 @@ The two parallel kernels release the GIL (``nogil=True``), so other Python threa
 pools) keep running while a block is computed. BLAS calls made from inside numba threads must stay
 single-threaded, or BLAS's own thread pool fights the
 numba workers. OpenBLAS runs a GEMM single-threaded when ``M·N·K <= 65536·4`` (its
-``GEMM_MULTITHREAD_THRESHOLD``); :func:`tile_shape` keeps every tile GEMM under :data:`BLAS_SERIAL_MNK`.
+``GEMM_MULTITHREAD_THRESHOLD``); :func:`tile_shape` keeps every tile GEMM under :data:`BLAS_SERIAL_MNK`,
+or, for large blocks whose caller holds the BLAS pools to one thread (threadpoolctl, see
+:mod:`kernapprox._numba`), uses larger tiles (:data:`SERIAL_TILE_ENTRIES`): a 64 × 64 × 64 GEMM runs
+well below BLAS's peak, a 256 × 128 × 64 one near it.
 
 Every routine here has a plain numpy reference in :mod:`kernapprox._numba.reference`, against which
 ``tests/test_numba.py`` checks it (float32 and float64). ``fastmath`` is restricted to ``{"contract"}``
@@ -55,12 +58,14 @@ from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 __all__ = ["exp64", "exp32", "exp_inplace", "direct_exponent", "direct_exponent_rows", "block_kernel", "matvec_kernel", "tile_shape",
-           "BLAS_SERIAL_MNK", "TILE_ENTRIES"]
+           "BLAS_SERIAL_MNK", "TILE_ENTRIES", "SERIAL_TILE_ENTRIES"]
 
 #: Largest M·N·K for which OpenBLAS runs a GEMM on the calling thread only (65536 · 4).
 BLAS_SERIAL_MNK = 262_144
 #: Largest number of kernel entries in one scratch tile (128 KiB in float64: stays in L2).
 TILE_ENTRIES = 16_384
+#: ... when the caller holds BLAS to one thread (256 × 128: a GEMM efficient at any d, 256 KiB in float64)
+SERIAL_TILE_ENTRIES = 32_768
 
 _FM = {"contract"}  # FMA contraction only; accuracy pinned by tests/test_numba.py
 
@@ -402,12 +407,16 @@ def matvec_kernel(X, Y, bx, by, alpha, upper, V, out, TR, TC, zx, zy, refine, C,
     return out
 
 
-def tile_shape(n: int, m: int, inner: int) -> tuple[int, int]:
-    """(TR, TC): tile rows/columns with TR·TC·inner <= BLAS_SERIAL_MNK and TR·TC <= TILE_ENTRIES.
+def tile_shape(n: int, m: int, inner: int, serial_blas: bool = False) -> tuple[int, int]:
+    """(TR, TC): tile rows/columns with TR·TC·inner <= BLAS_SERIAL_MNK and TR·TC <= TILE_ENTRIES, or,
+    with ``serial_blas`` (the caller holds BLAS to one thread), TR·TC <= SERIAL_TILE_ENTRIES.
 
     ``inner`` is the largest GEMM inner/outer dimension a tile sees (d, or max(d, r) for products).
     """
-    entries = max(1, min(TILE_ENTRIES, BLAS_SERIAL_MNK // max(1, inner)))
+    if serial_blas:
+        entries = SERIAL_TILE_ENTRIES
+    else:
+        entries = max(1, min(TILE_ENTRIES, BLAS_SERIAL_MNK // max(1, inner)))
     tc = 128 if entries >= 8192 else 64
     tc = max(1, min(m, tc, entries))
     tr = max(1, min(n, entries // tc))

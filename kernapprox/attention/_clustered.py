@@ -30,9 +30,17 @@ Formula
    step 4 is kept to second order along the top-s principal directions U (p × s) of the offsets
    ``δ_i`` (eigenvectors of ``Σ δδᵀ`` over an evenly strided sample of ``TILT_SAMPLE·s`` queries):
    with ``z_i = Uᵀδ_i``, ``t_cj = Uᵀ(k̂_j − k̄_c)`` and ``y = z_i·t_cj`` every key outside ``T_i`` gets
-   the weight ``ρ_i P^c_j (1 + y + y²/2)`` (> 0 for every y). Its sums over the keys come from
-   per-cluster moments ``Σ_j P^c_j t_cj v_jᵀ``, ``Σ_j P^c_j t_cj t_cjᵀ ⊗ v_j`` (and the same without
-   v), so the cost is m·s products ``Uᵀk̂_j`` and n·s products ``Uᵀδ_i``, not n·m.
+   the weight ``ρ_i P^c_j (1 + y + y²/2)`` (> 0 for every y). With ``u_i = z_i·Uᵀk̄_c`` and the key
+   features ``f_j = [1, KU_j, KU_ja KU_jb (a <= b)]`` (``KU_j = Uᵀk̂_j``; F(s) = 1 + s + s(s+1)/2 of
+   them), ``1 + y + y²/2 = g_i·f_j`` with query coefficients ``g_i = [1 − u_i + u_i²/2, (1 − u_i) z_i,
+   z_ia z_ib (halved on the diagonal)]``, so the rest's sums ``Σ_{j∉T} P^c_j f(y_ij) [v_j, 1]`` are
+   ``g_i · M_c`` with the per-cluster moments ``M_c = Σ_{j∉T_c} P^c_j f_j [v_j, 1]ᵀ`` (F(s) × (pv + 1),
+   one tiled contraction for all clusters): m·s products ``Uᵀk̂_j`` and n·s products ``Uᵀδ_i``, not
+   n·m. The moments' C·m·F(s)·(pv + 1) multiply-adds are capped at those of B(d) scores with their
+   values (:func:`tilt_size`), so their time stays proportional to the budget.
+
+The band and the final normalisation run in one jitted pass over the queries
+(:func:`kernapprox._numba.bands.band_combine`).
 
 Budget (§13.1)
 --------------
