@@ -19,6 +19,7 @@ rounding level (:func:`kernapprox._numba.dense.direct_exponent`). float32 blocks
 """
 from __future__ import annotations
 
+import importlib
 import math
 import threading
 from contextlib import contextmanager
@@ -76,8 +77,8 @@ def _serial_blas(on: bool):
         yield
         return
     if _BLAS is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls)
         from threadpoolctl import ThreadpoolController
+        importlib.import_module("scipy.linalg.cython_blas")        # the BLAS numba's np.dot calls
         _BLAS = ThreadpoolController()
     with _BLAS.limit(limits=1, user_api="blas"):
         yield

@@ -29,8 +29,6 @@ are reassociated (vectorised), the exponentials are :func:`kernapprox._numba.den
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -40,12 +38,25 @@ __all__ = ["band_combine", "band_combine_numpy"]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _dot(A, i, B, j):
-    """``A[i] · B[j]`` (reassociated: vectorised; a float64 sum in another order)."""
-    acc = 0.0
-    for t in range(A.shape[1]):
-        acc += A[i, t] * B[j, t]
-    return acc
+def _axpy_rows(coef, V, lo, k0, k1, acc):
+    """``acc = Σ_{k0<=k<k1} coef[k] V[lo + k]`` (reassociated)."""
+    pv = V.shape[1]
+    for t in range(pv):
+        acc[t] = 0.0
+    for k in range(k0, k1):
+        c = coef[k]
+        for t in range(pv):
+            acc[t] += c * V[lo + k, t]
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _win(A, i, B, lo, k0, k1, out):
+    """``out[k] = A[i] · B[lo + k]`` for k0 <= k < k1 (reassociated dot products: vectorised)."""
+    p = A.shape[1]
+    for k in range(k0, k1):
+        acc = 0.0
+        for t in range(p):
+            acc += A[i, t] * B[lo + k, t]
+        out[k] = acc
 
 
 @njit(cache=True)
@@ -65,11 +76,11 @@ def band_combine(Qh, Kh, V, labels, Pm, z, KU, u, w, a, num, den, logr, restV, r
         k0 = max(0, -lo)
         k1 = max(k0, min(W, m - lo))
         amax = a[i]
-        for k in range(k0, k1):
-            sc[k] = _dot(Qh, i, Kh, lo + k)
+        _win(Qh, i, Kh, lo, k0, k1, sc)
         if s > 0:
+            _win(z, i, KU, lo, k0, k1, pb)
             for k in range(k0, k1):
-                y = _dot(z, i, KU, lo + k) - u[i]
+                y = pb[k] - u[i]
                 pb[k] = 1.0 + y + 0.5 * y * y
         else:
             for k in range(k0, k1):
@@ -93,14 +104,10 @@ def band_combine(Qh, Kh, V, labels, Pm, z, KU, u, w, a, num, den, logr, restV, r
         for k in range(k0, k1):
             esum += ev[k]
             pbs += pb[k]
-        for t in range(pv):
-            acc[t] = 0.0
         if first:
             for k in range(k0, k1):
-                coef = ev[k] - rho * pb[k]
-                j = lo + k
-                for t in range(pv):
-                    acc[t] += coef * V[j, t]
+                sc[k] = ev[k] - rho * pb[k]
+            _axpy_rows(sc, V, lo, k0, k1, acc)
             dd = den[i] * r + esum + rho * max(rmass[i] - pbs, 0.0)
             for t in range(pv):
                 out[i, t] = (num[i, t] * r + acc[t] + rho * restV[i, t]) / dd
@@ -108,10 +115,8 @@ def band_combine(Qh, Kh, V, labels, Pm, z, KU, u, w, a, num, den, logr, restV, r
             dd = den[i] * r + esum
             scale = ((1.0 - rmass[i]) + pbs) / dd if dd > 0.0 else 0.0
             for k in range(k0, k1):
-                coef = scale * ev[k] - pb[k]
-                j = lo + k
-                for t in range(pv):
-                    acc[t] += coef * V[j, t]
+                sc[k] = scale * ev[k] - pb[k]
+            _axpy_rows(sc, V, lo, k0, k1, acc)
             for t in range(pv):
                 out[i, t] = scale * num[i, t] * r + acc[t] + restV[i, t]
 

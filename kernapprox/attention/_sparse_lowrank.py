@@ -292,7 +292,7 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
         d = check_d(d, _FUNC)
     check_choice(lowrank, LOWRANKS, _FUNC, "lowrank")
     check_choice(landmarks, LANDMARKS, _FUNC, "landmarks")
-    n, m, p, pv = Q.shape[0], K.shape[0], Q.shape[1], V.shape[1]
+    n, m, p = Q.shape[0], K.shape[0], Q.shape[1]
     used = regime(Q, K, lowrank)
     scale = logit_scale(Q, K)
     if lowrank == "auto":
