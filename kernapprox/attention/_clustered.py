@@ -439,6 +439,11 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
         # second-order tilt of the rest along the top-s principal directions U of δ (step 5):
         # y_ij = z_i·(KU_j − bc_c) with z = δU, KU = K̂U, bc = k̄_c U
         sub = dl[:: max(1, n // (TILT_SAMPLE * s))][:TILT_SAMPLE * s]
+        top = float(np.max(np.abs(sub), initial=0.0))
+        if not (np.isfinite(top) and top > 0.0):                   # every offset 0 (or overflowed): no tilt
+            s = 0
+    if s:
+        sub = sub / top                                             # scale-free: Σ δδᵀ cannot overflow
         U = np.linalg.eigh(sub.T @ sub)[1][:, ::-1][:, :s]        # (p, s)
         KU = Kh @ U
         z = dl @ U
