@@ -31,7 +31,7 @@ numba workers. OpenBLAS runs a GEMM single-threaded when ``M·N·K <= 65536·4``
 ``GEMM_MULTITHREAD_THRESHOLD``); :func:`tile_shape` keeps every tile GEMM under :data:`BLAS_SERIAL_MNK`,
 or, for large blocks whose caller holds the BLAS pools to one thread (threadpoolctl, see
 :mod:`kernapprox._numba`), uses larger tiles (:data:`SERIAL_TILE_ENTRIES`): a 64 × 64 × 64 GEMM runs
-well below BLAS's peak, a 256 × 128 × 64 one near it.
+well below BLAS's peak, a 256 × 256 × 64 one near it.
 
 Every routine here has a plain numpy reference in :mod:`kernapprox._numba.reference`, against which
 ``tests/test_numba.py`` checks it (float32 and float64). ``fastmath`` is restricted to ``{"contract"}``
@@ -64,8 +64,8 @@ __all__ = ["exp64", "exp32", "exp_inplace", "direct_exponent", "direct_exponent_
 BLAS_SERIAL_MNK = 262_144
 #: Largest number of kernel entries in one scratch tile (128 KiB in float64: stays in L2).
 TILE_ENTRIES = 16_384
-#: ... when the caller holds BLAS to one thread (256 × 128: a GEMM efficient at any d, 256 KiB in float64)
-SERIAL_TILE_ENTRIES = 32_768
+#: ... when the caller holds BLAS to one thread (256 × 256: a GEMM efficient at any d, 512 KiB in float64)
+SERIAL_TILE_ENTRIES = 65_536
 
 _FM = {"contract"}  # FMA contraction only; accuracy pinned by tests/test_numba.py
 
@@ -414,9 +414,9 @@ def tile_shape(n: int, m: int, inner: int, serial_blas: bool = False) -> tuple[i
     ``inner`` is the largest GEMM inner/outer dimension a tile sees (d, or max(d, r) for products).
     """
     if serial_blas:
-        entries = SERIAL_TILE_ENTRIES
-    else:
-        entries = max(1, min(TILE_ENTRIES, BLAS_SERIAL_MNK // max(1, inner)))
+        tc = max(1, min(m, 256))
+        return int(max(1, min(n, SERIAL_TILE_ENTRIES // tc))), int(tc)
+    entries = max(1, min(TILE_ENTRIES, BLAS_SERIAL_MNK // max(1, inner)))
     tc = 128 if entries >= 8192 else 64
     tc = max(1, min(m, tc, entries))
     tr = max(1, min(n, entries // tc))
