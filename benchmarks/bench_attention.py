@@ -47,6 +47,10 @@ METHODS = [
     ("vmean", "vmean", {}),
     ("performer", "performer", {}),
     ("rff", "rff", {}),
+    ("clustered", "clustered", {}),
+    ("sparse_lowrank", "sparse_lowrank", {}),
+    ("hyperattention", "hyperattention", {}),
+    ("kdeformer", "kdeformer", {}),
 ]
 NYSTROM_TYPE = ("skyformer (gaussian, paper)", "skyformer (softmax, paper)", "skyformer (gaussian, code)",
                 "nystromformer")

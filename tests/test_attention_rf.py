@@ -227,3 +227,13 @@ def test_rff_refuses_phases_cos_cannot_resolve(dt):
         ka.attention.approximate(Q, K * dt(1e3 * limit), V, method="rff", d=6, rng=0)
     out = ka.attention.approximate(Q * dt(1e-3 * limit), K, V, method="rff", d=6, rng=0)
     assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("opts", [{}, {"paired": True}])
+def test_rff_streamed_output_equals_the_feature_matrix_formula(opts):
+    g = np.random.default_rng(11)
+    Q, K, V = 0.5 * g.normal(size=(3, 5000, 8))
+    a = ka.attention.approximate(Q, K, V, method="rff", d=512, rng=0, **opts)      # row tiles of 2048 or 1024
+    b, f = ka.attention.approximate(Q, K, V, method="rff", d=512, rng=0, return_factors=True, **opts)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(a, f["z_q"] @ (f["z_k"].T @ V), rtol=1e-12, atol=1e-14)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._tiling import row_tiles, tile_rows
 from .._validation import as_generator, check_bool, check_matrix, fail
 from ..features import FourierFeatures, draw_orthogonal
 from ._common import check_d, check_d_matches, check_qkv, scaled
@@ -118,12 +119,22 @@ def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool
     if omega is not None:
         check_d_matches(d, om.shape[0], func, "omega", "rows")
     fmap = FourierFeatures(om, ph, kind="rff_sincos" if ph is None else ("orf" if orthogonal else "rff"))
-    zq = _z(fmap, scaled(Q), "Q")
-    zk = _z(fmap, scaled(K), "K")
-    out = (zq @ (zk.T @ V)).astype(Q.dtype, copy=False)
+    Qh, Kh = scaled(Q), scaled(K)
     if return_factors:
+        zq = _z(fmap, Qh, "Q")
+        zk = _z(fmap, Kh, "K")
+        out = (zq @ (zk.T @ V)).astype(Q.dtype, copy=False)
         return out, {"omega": om, "phase": ph, "z_q": zq, "z_k": zk,
                      "n_evals": (Q.shape[0] + K.shape[0]) * om.shape[0], "exact_fraction": 0.0}
+    # streamed over row tiles: Φ_Kᵀ V accumulated, then Φ_Q (Φ_Kᵀ V) tile by tile; no (n, d) feature matrix
+    step = tile_rows(fmap.n_features, 8, n=max(Q.shape[0], K.shape[0]))
+    acc = None
+    for j0, j1 in row_tiles(K.shape[0], step):
+        t = _z(fmap, Kh[j0:j1], "K").T @ V[j0:j1]
+        acc = t if acc is None else acc + t
+    out = np.empty((Q.shape[0], V.shape[1]), dtype=Q.dtype)
+    for i0, i1 in row_tiles(Q.shape[0], step):
+        out[i0:i1] = _z(fmap, Qh[i0:i1], "Q") @ acc
     return out
 
 
