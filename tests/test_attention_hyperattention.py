@@ -205,3 +205,15 @@ def test_control_variate_is_exact_when_every_key_is_sampled_or_scores_are_consta
 def test_d_bound_is_the_number_of_keys():
     assert M.d_bound(100, 80, {})[0] == 80
     assert M.d_bytes(512, 512, 32, 32, 64, {}) < 64 * 1024 ** 2
+
+
+@pytest.mark.parametrize("method,cv", [("hyperattention", False), ("hyperattention", True), ("kdeformer", True)])
+def test_engine_output_does_not_depend_on_its_chunking(monkeypatch, method, cv):
+    import kernapprox as ka
+    from kernapprox.attention import _hyperattention as H
+    g = np.random.default_rng(12)
+    Q, K, V = g.normal(size=(3, 300, 8))
+    one = ka.attention.approximate(Q, K, V, method=method, d=24, rng=3, control_variate=cv)
+    monkeypatch.setattr(H, "TILE_BYTES", 1)                          # one query block per chunk
+    many = ka.attention.approximate(Q, K, V, method=method, d=24, rng=3, control_variate=cv)
+    np.testing.assert_allclose(many, one, rtol=1e-13, atol=1e-14)

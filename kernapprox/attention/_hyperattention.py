@@ -38,6 +38,7 @@ import math
 import numpy as np
 
 from .._random import sample_proportional
+from .._tiling import TILE_BYTES
 from .._validation import as_generator, check_bool, check_choice, check_indices, check_int, fail
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_optional
 
@@ -131,15 +132,6 @@ def sortlsh_attention(Qh, Kh, V, *, block_size: int, hyperplanes, sample_indices
     kperm = lsh_order(Kh, hyperplanes)
     T, lo, hi = _slices(n, m, b)
     w = int((hi - lo).max())
-    # padded gathers: (T, b) sorted query rows, (T, w) sorted key rows; pads masked to -inf
-    qpos = np.arange(T * b).reshape(T, b)
-    kpos = lo[:, None] + np.arange(w)[None, :]
-    kvalid = kpos < hi[:, None]
-    qi = qperm[np.minimum(qpos, n - 1)]
-    ki = kperm[np.minimum(kpos, m - 1)]
-    S = np.matmul(Qh[qi], np.swapaxes(Kh[ki], 1, 2))              # (T, b, w) exact block scores
-    S[~np.broadcast_to(kvalid[:, None, :], S.shape)] = -np.inf
-    c = S.max(axis=2).reshape(-1)                                 # (T b,) row maxima of the blocks
     block_of = np.repeat(np.arange(T), b)[:n]                     # block of each sorted query position
     have = sample_indices is not None and np.size(sample_indices) > 0
     if have:
@@ -147,45 +139,65 @@ def sortlsh_attention(Qh, Kh, V, *, block_size: int, hyperplanes, sample_indices
         kinv = np.empty(m, dtype=np.intp)
         kinv[kperm] = np.arange(m)
         jpos = kinv[J]                                            # sorted position of each sampled key
-        S2 = Qh[qperm] @ Kh[J].T                                  # (n, s), sorted query order
-        own = (jpos[None, :] >= lo[block_of][:, None]) & (jpos[None, :] < hi[block_of][:, None])
-        S2[own] = -np.inf                                         # the own slice is counted exactly
-        c[:n] = np.maximum(c[:n], S2.max(axis=1))
-    S -= c.reshape(T, b)[:, :, None]
-    E = np.exp(S, out=S)
-    num = np.matmul(E, V[ki]).reshape(T * b, V.shape[1])[:n]
-    den = E.sum(axis=2).reshape(-1)[:n]
-    if have:
-        S2 -= c[:n, None]
-        if control_variate:
-            valid = ~own
-            cnt = valid.sum(axis=1)
-            with np.errstate(invalid="ignore"):
-                gl = np.where(cnt > 0, np.where(valid, S2, 0.0).sum(axis=1) / np.maximum(cnt, 1), -np.inf)
-        E2 = np.exp(S2, out=S2)
+        KJ, VJ = Kh[J], V[J]
         wts = np.asarray(sample_weights, dtype=dt)
-        E2 *= wts[None, :]
         if control_variate:
-            # off-slice key counts and V sums per query (sorted order), from prefix sums of sorted V
-            cs = np.zeros((m + 1, V.shape[1]), dtype=np.float64)
+            cs = np.zeros((m + 1, V.shape[1]), dtype=np.float64)   # prefix sums of the sorted V
             np.cumsum(V[kperm], axis=0, out=cs[1:])
-            lo_q, hi_q = lo[block_of], hi[block_of]
-            v_off = (cs[m] - (cs[hi_q] - cs[lo_q])).astype(dt)
-            k_off = (m - (hi_q - lo_q)).astype(dt)
-            g = np.exp(gl).astype(dt)                             # baseline e^{mean log a - c}
-            wv = (valid * wts[None, :]).sum(axis=1)               # Σ of the valid samples' weights
-            est = E2.sum(axis=1)
-            excess = wv - k_off                                   # keep the estimated row mass > 0
-            cap = np.where(excess > 0, 0.5 * est / np.where(excess > 0, excess, 1), np.inf)
-            g = np.minimum(g, cap).astype(dt)
-            E2 -= (g[:, None] * wts[None, :]) * valid
-            num = num + E2 @ V[J] + g[:, None] * v_off
-            den = den + E2.sum(axis=1) + g * k_off
-        else:
-            num = num + E2 @ V[J]
-            den = den + E2.sum(axis=1)
     out = np.empty((n, V.shape[1]), dtype=np.result_type(dt, V.dtype))
-    out[qperm] = num / den[:, None]
+    # query blocks in chunks (the (blocks, b, w) scores and (rows, s) samples of a chunk stay within
+    # about TILE_BYTES); padded gathers: (tc, b) sorted query rows, (tc, w) sorted key rows, pads -inf
+    tc = max(1, min(T, TILE_BYTES // (8 * b * (w + (np.size(sample_indices) if have else 0)))))
+    for t0 in range(0, T, tc):
+        t1 = min(T, t0 + tc)
+        r0, r1 = t0 * b, min(n, t1 * b)
+        qpos = np.arange(t0 * b, t1 * b).reshape(t1 - t0, b)
+        kpos = lo[t0:t1, None] + np.arange(w)[None, :]
+        kvalid = kpos < hi[t0:t1, None]
+        qi = qperm[np.minimum(qpos, n - 1)]
+        ki = kperm[np.minimum(kpos, m - 1)]
+        S = np.matmul(Qh[qi], np.swapaxes(Kh[ki], 1, 2))          # (tc, b, w) exact block scores
+        S[~np.broadcast_to(kvalid[:, None, :], S.shape)] = -np.inf
+        cpad = S.max(axis=2).reshape(-1)                          # row maxima of the blocks (pads too)
+        c = cpad[:r1 - r0]
+        bo = block_of[r0:r1]
+        if have:
+            S2 = Qh[qperm[r0:r1]] @ KJ.T                          # (rows, s), sorted query order
+            own = (jpos[None, :] >= lo[bo][:, None]) & (jpos[None, :] < hi[bo][:, None])
+            S2[own] = -np.inf                                     # the own slice is counted exactly
+            c = np.maximum(c, S2.max(axis=1))
+        cpad[:r1 - r0] = c
+        S -= cpad.reshape(t1 - t0, b)[:, :, None]
+        E = np.exp(S, out=S)
+        num = np.matmul(E, V[ki]).reshape((t1 - t0) * b, V.shape[1])[:r1 - r0]
+        den = E.sum(axis=2).reshape(-1)[:r1 - r0]
+        if have:
+            S2 -= c[:, None]
+            if control_variate:
+                valid = ~own
+                cnt = valid.sum(axis=1)
+                with np.errstate(invalid="ignore"):
+                    gl = np.where(cnt > 0, np.where(valid, S2, 0.0).sum(axis=1) / np.maximum(cnt, 1), -np.inf)
+            E2 = np.exp(S2, out=S2)
+            E2 *= wts[None, :]
+            if control_variate:
+                # off-slice key counts and V sums per query, from the prefix sums of sorted V
+                lo_q, hi_q = lo[bo], hi[bo]
+                v_off = (cs[m] - (cs[hi_q] - cs[lo_q])).astype(dt)
+                k_off = (m - (hi_q - lo_q)).astype(dt)
+                g = np.exp(gl).astype(dt)                         # baseline e^{mean log a - c}
+                wv = (valid * wts[None, :]).sum(axis=1)           # Σ of the valid samples' weights
+                est = E2.sum(axis=1)
+                excess = wv - k_off                               # keep the estimated row mass > 0
+                cap = np.where(excess > 0, 0.5 * est / np.where(excess > 0, excess, 1), np.inf)
+                g = np.minimum(g, cap).astype(dt)
+                E2 -= (g[:, None] * wts[None, :]) * valid
+                num = num + E2 @ VJ + g[:, None] * v_off
+                den = den + E2.sum(axis=1) + g * k_off
+            else:
+                num = num + E2 @ VJ
+                den = den + E2.sum(axis=1)
+        out[qperm[r0:r1]] = num / den[:, None]
     per_query = np.empty(n, dtype=np.int64)
     per_query[qperm] = (hi - lo)[block_of]
     info = {"query_order": qperm, "key_order": kperm, "exact_scores": int(per_query.sum()),
