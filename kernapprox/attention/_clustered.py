@@ -529,8 +529,9 @@ def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clus
 
     Notes
     -----
-    Time O(n C (1 + n_lloyd) p + C m (p + pv) + Σ_i |T_i| (p + pv)); memory O(C m + n + the largest
-    cluster × |T|). Cross-attention (n != m): the band follows the diagonal ``j ≈ i·m/n`` (by default
+    Time O(n C (1 + n_lloyd) p + C m (p + pv) + Σ_i |T_i| (p + pv) + C m F(s) (pv + 1)) (the last term:
+    the tilt's moments, F(s) = 1 + s + s(s + 1)/2); memory O(C m + n (pv + F(s)) + the largest cluster
+    × |T|). Cross-attention (n != m): the band follows the diagonal ``j ≈ i·m/n`` (by default
     it is used only when m = n).
 
     References
