@@ -191,11 +191,11 @@ def test_performer_stabilizer_options_are_validated_and_resolved():
         ka.attention.performer(Q, K, V, omega=om, feature_eps=np.inf)
     # an overflowing ‖x̂‖² is refused naming the argument it comes from
     for kind in ("positive", "hyperbolic", "trig"):
-        for st in (None, "none"):
+        for stab in (None, "none"):
             with pytest.raises(ValueError, match="`K` must have squared row norms .* representable"):
-                ka.attention.performer(Q, K * 1e160, V, omega=om, kind=kind, stabilizer=st)
+                ka.attention.performer(Q, K * 1e160, V, omega=om, kind=kind, stabilizer=stab)
             with pytest.raises(ValueError, match="`Q` must have squared row norms .* representable"):
-                ka.attention.performer(Q * 1e160, K, V, omega=om, kind=kind, stabilizer=st)
+                ka.attention.performer(Q * 1e160, K, V, omega=om, kind=kind, stabilizer=stab)
     with pytest.raises(ValueError, match="`Q` must have squared row norms .* representable"):
         ka.attention.performer(Q * 1e160, K, V, omega=om, stabilizer="skyformer")
 
