@@ -1,8 +1,9 @@
 """Jitted final pass of clustered attention: the exact local band and the row normalisation, fused.
 
 Private (design.md §4.5): loops over contiguous arrays, preallocated output, no validation,
-``cache=True``, no ``fastmath``. :func:`band_combine_numpy` is the plain numpy reference it is tested
-against (``tests/test_attention_clustered.py``).
+``cache=True``, no ``fastmath`` except the reassociated sums (:func:`kernapprox._numba.dense.row_dots`,
+``_axpy_rows``). :func:`band_combine_numpy` is the plain numpy reference it is tested against
+(``tests/test_attention_clustered.py``).
 
 ``band_combine`` finishes every output row i of :func:`kernapprox.attention.clustered` (algorithms.md
 §13.2–13.3; the module docstring of :mod:`kernapprox.attention._clustered`, steps 4–5) from
@@ -32,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .dense import exp64
+from .dense import exp64, row_dots
 
 __all__ = ["band_combine", "band_combine_numpy"]
 
@@ -47,16 +48,6 @@ def _axpy_rows(coef, V, lo, k0, k1, acc):
         c = coef[k]
         for t in range(pv):
             acc[t] += c * V[lo + k, t]
-
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def _win(A, i, B, lo, k0, k1, out):
-    """``out[k] = A[i] · B[lo + k]`` for k0 <= k < k1 (reassociated dot products: vectorised)."""
-    p = A.shape[1]
-    for k in range(k0, k1):
-        acc = 0.0
-        for t in range(p):
-            acc += A[i, t] * B[lo + k, t]
-        out[k] = acc
 
 
 @njit(cache=True)
@@ -76,9 +67,9 @@ def band_combine(Qh, Kh, V, labels, Pm, z, KU, u, w, a, num, den, logr, restV, r
         k0 = max(0, -lo)
         k1 = max(k0, min(W, m - lo))
         amax = a[i]
-        _win(Qh, i, Kh, lo, k0, k1, sc)
+        row_dots(Qh, i, Kh, lo, k0, k1, sc)
         if s > 0:
-            _win(z, i, KU, lo, k0, k1, pb)
+            row_dots(z, i, KU, lo, k0, k1, pb)
             for k in range(k0, k1):
                 y = pb[k] - u[i]
                 pb[k] = 1.0 + y + 0.5 * y * y

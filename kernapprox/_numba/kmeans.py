@@ -1,8 +1,9 @@
 """Jitted k-means++ seeding (D² sampling) and centroid means on the rows of a matrix.
 
 Private (design.md §4.5): loops over contiguous arrays, preallocated outputs, no validation,
-``cache=True``, no ``fastmath`` except the reassociated dot product. Each routine has a plain numpy
-reference here that it is tested against (``tests/test_attention_clustered.py``).
+``cache=True``, no ``fastmath`` except the reassociated dot products of
+:func:`kernapprox._numba.dense.row_dots`. Each routine has a plain numpy reference here that it is
+tested against (``tests/test_attention_clustered.py``).
 
 * ``kmeanspp_rows(X, sq, first, u, rounding, D)``: Arthur & Vassilvitskii (SODA 2007, §2.2) on the rows
   of X (``sq`` their squared norms): seed 0 is ``first``; seed t draws the row i with probability ∝
@@ -20,22 +21,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .dense import row_dots
+
 __all__ = ["kmeanspp_rows", "kmeanspp_rows_numpy", "seed_distances", "centroid_means", "centroid_means_numpy"]
-
-
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def _dot(A, i, B, j):
-    acc = 0.0
-    for t in range(A.shape[1]):
-        acc += A[i, t] * B[j, t]
-    return acc
 
 
 @njit(cache=True)
 def _column(X, sq, s, rounding, D, t):
+    col = D[:, t]
+    row_dots(X, s, X, 0, 0, X.shape[0], col)
     for i in range(X.shape[0]):
-        v = sq[i] + sq[s] - 2.0 * _dot(X, i, X, s)
-        D[i, t] = 0.0 if v <= rounding * (sq[i] + sq[s]) else v
+        v = sq[i] + sq[s] - 2.0 * col[i]
+        col[i] = 0.0 if v <= rounding * (sq[i] + sq[s]) else v
 
 
 @njit(cache=True)

@@ -258,7 +258,7 @@ def _windows(X, n: int, w: int, rows=slice(None)):
 
 def _band_tiles(n: int, w: int):
     """Query tiles bounding the gathered windows (n != m) to about TILE_BYTES."""
-    return [slice(0, n)] if n <= 1 else [slice(i0, i1) for i0, i1 in row_tiles(n, tile_rows(2 * w + 1, 32, n=n))]
+    return [slice(i0, i1) for i0, i1 in row_tiles(n, tile_rows(2 * w + 1, 32, n=n))]
 
 
 def band_products(A, B, w: int):
@@ -374,7 +374,7 @@ def _rest_moments(Wr, V, KU):
     F = np.empty((m, nf))
     F[:, 0] = 1.0
     F[:, 1:1 + s] = KU
-    _query_features(KU, None, out=F)
+    _pair_products(KU, F[:, 1 + s:])
     M = np.zeros((V1.shape[1], C * nf))
     t = tile_rows(C * nf, budget=MOMENT_TILE_BYTES, n=m)
     X = tile_buffer(t, C * nf, np.float64).reshape(t, C, nf)
@@ -385,22 +385,26 @@ def _rest_moments(Wr, V, KU):
     return M.reshape(V1.shape[1], C, nf).transpose(1, 2, 0)
 
 
-def _query_features(z, u, out=None):
-    """Coefficients ``g_i`` with ``f(y_ij) = 1 + y + y²/2 = g_i · f_j`` for ``y = z_i·KU_j − u_i``:
-    ``[1 − u + u²/2, (1 − u) z_a, c_ab z_a z_b / 2]`` (c_ab = 2 off the diagonal, 1 on it). With
-    ``u`` None only the pair columns ``z_a z_b`` (a <= b, triu order) are written, into ``out``."""
-    n, s = z.shape
-    G = np.empty((n, tilt_features(s))) if out is None else out
-    col = 1 + s
-    for a in range(s):                                              # the pairs (a, b >= a) in triu order
-        np.multiply(z[:, a:], z[:, a:a + 1], out=G[:, col:col + s - a])
-        if u is not None:
-            G[:, col] *= 0.5
+def _pair_products(z, out):
+    """``out[:, k] = z_a z_b`` for the pairs (a, b >= a) in ``np.triu_indices`` order (s(s+1)/2 columns)."""
+    s = z.shape[1]
+    col = 0
+    for a in range(s):
+        np.multiply(z[:, a:], z[:, a:a + 1], out=out[:, col:col + s - a])
         col += s - a
-    if u is None:
-        return G
+    return out
+
+
+def _query_features(z, u):
+    """Coefficients ``g_i`` with ``f(y_ij) = 1 + y + y²/2 = g_i · f_j`` for ``y = z_i·KU_j − u_i``:
+    ``[1 − u + u²/2, (1 − u) z_a, c_ab z_a z_b / 2]`` (c_ab = 2 off the diagonal, 1 on it)."""
+    n, s = z.shape
+    G = np.empty((n, tilt_features(s)))
     G[:, 0] = 1.0 - u + 0.5 * u * u
     np.multiply((1.0 - u)[:, None], z, out=G[:, 1:1 + s])
+    _pair_products(z, G[:, 1 + s:])
+    iu, ju = np.triu_indices(s)
+    G[:, 1 + s:][:, iu == ju] *= 0.5
     return G
 
 
@@ -477,7 +481,7 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
         num[rows] = E @ V[T]
         den[rows] = E.sum(axis=1)
         n_exact += rows.size * T.size
-    w = -1 if band is None or band < 0 else int(band)
+    w = int(band)                                                   # -1: no band
     if w >= 0:
         n_exact += band_count(n, m, w)
         largest += 2 * w + 1
