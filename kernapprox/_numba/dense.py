@@ -57,8 +57,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-__all__ = ["exp64", "exp32", "exp_inplace", "row_dots", "direct_exponent", "direct_exponent_rows", "block_kernel", "matvec_kernel", "tile_shape",
-           "BLAS_SERIAL_MNK", "TILE_ENTRIES", "SERIAL_TILE_ENTRIES"]
+__all__ = ["exp64", "exp32", "exp_inplace", "row_dots", "direct_exponent", "direct_exponent_rows", "block_kernel",
+           "matvec_kernel", "tile_shape", "BLAS_SERIAL_MNK", "TILE_ENTRIES", "SERIAL_TILE_ENTRIES"]
 
 #: Largest M·N·K for which OpenBLAS runs a GEMM on the calling thread only (65536 · 4).
 BLAS_SERIAL_MNK = 262_144

@@ -98,9 +98,7 @@ def safeguard_rows(out: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
     if mode == "none":
         return out, info
     lo, hi = output_range(V, kind)
-    vmax = max(float(np.max(-lo, initial=0.0)), float(np.max(hi, initial=0.0)), float(np.finfo(np.float64).tiny))
-    if kind != "softmax":                                           # the box is m·[min(lo, 0), max(hi, 0)]
-        vmax /= V.shape[0]
+    vmax = max(-float(np.min(V)), float(np.max(V)), float(np.finfo(np.float64).tiny))   # max|V|, no |V| temporary
     tol = RANGE_EPS_MULTIPLE * float(np.finfo(out.dtype).eps) * vmax
     with np.errstate(invalid="ignore", over="ignore"):
         o = out.astype(np.float64, copy=False)

@@ -128,10 +128,7 @@ def rff(Q, K, V, *, d=None, rng=None, return_factors: bool = False, paired: bool
                      "n_evals": (Q.shape[0] + K.shape[0]) * om.shape[0], "exact_fraction": 0.0}
     # streamed over row tiles: Φ_Kᵀ V accumulated, then Φ_Q (Φ_Kᵀ V) tile by tile; no (n, d) feature matrix
     step = tile_rows(fmap.n_features, 8, n=max(Q.shape[0], K.shape[0]))
-    acc = None
-    for j0, j1 in row_tiles(K.shape[0], step):
-        t = _z(fmap, Kh[j0:j1], "K").T @ V[j0:j1]
-        acc = t if acc is None else acc + t
+    acc = sum(_z(fmap, Kh[j0:j1], "K").T @ V[j0:j1] for j0, j1 in row_tiles(K.shape[0], step))
     out = np.empty((Q.shape[0], V.shape[1]), dtype=Q.dtype)
     for i0, i1 in row_tiles(Q.shape[0], step):
         out[i0:i1] = _z(fmap, Qh[i0:i1], "Q") @ acc

@@ -257,7 +257,8 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
     landmarks : {"kmeanspp", "rpcholesky", "uniform2n"}
         Nyström landmark rule (Gaussian-form k-means++ / RPCholesky, or i.i.d. uniform rows).
     k, n_clusters, top_k, band, n_global : int or "auto"
-        Rank r of L (landmarks of the Nyström factor, FAVOR+ features); the sparse support (as :func:`clustered`; ``band=None``: no band).
+        Rank r of L (landmarks of the Nyström factor, FAVOR+ features); the sparse support (as
+        :func:`clustered`; ``band=None``: no band).
     seeds, indices, omega : ndarray, optional
         Pre-drawn randomness: k-means++ query seeds (C,), landmark rows of ``[Q̂; K̂]`` (r,), FAVOR+
         projections (r, p).
