@@ -268,12 +268,41 @@ def test_band_combine_kernel_equals_its_numpy_reference(first, n, m, w, s):
     if not first:                                                   # rows without an exact key
         a[::7] = -np.inf
     args = (g.normal(size=(n, p)), g.normal(size=(m, p)), g.normal(size=(m, pv)), g.integers(0, C, n).astype(np.intp),
-            Pm, 0.3 * g.normal(size=(n, s)), g.normal(size=(m, s)), 0.1 * g.normal(size=n), w, a,
+            g.permutation(n), Pm, 0.3 * g.normal(size=(n, s)), g.normal(size=(m, s)), 0.1 * g.normal(size=n), w, a,
             g.normal(size=(n, pv)), g.random(n), a - 0.5, g.normal(size=(n, pv)), g.random(n), first)
     out, ref = np.empty((n, pv)), np.empty((n, pv))
     band_combine(*args, out)
     band_combine_numpy(*args, ref)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("r,t", [(9, 13), (1, 1), (5, 4), (3, 0)])
+def test_tilt_and_exact_part_kernels_equal_their_numpy_references(r, t):
+    from kernapprox._numba.bands import (quadratic_features, quadratic_features_numpy, shift_exp_rows,
+                                         shift_exp_rows_numpy, weighted_features, weighted_features_numpy)
+    g = np.random.default_rng(r + t)
+    E = 30 * g.normal(size=(r, t))                                  # exponents far below and above 0
+    a = g.normal(size=r)
+    a[::2] = -np.inf                                                # rows without a shift yet
+    E1, a1, d1, E2, a2, d2 = E.copy(), a.copy(), np.empty(r), E.copy(), a.copy(), np.empty(r)
+    shift_exp_rows(E1, a1, d1)
+    shift_exp_rows_numpy(E2, a2, d2)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_allclose(E1, E2, rtol=4e-16, atol=0)          # exp64: <= 2 ulp
+    np.testing.assert_allclose(d1, d2, rtol=1e-14, atol=0)
+    assert np.all(E1 <= 1.0)
+    s = t % 5
+    Z, c0, c1 = g.normal(size=(r, s)), g.normal(size=r), g.normal(size=r)
+    F1, F2 = np.full((r, 1 + s + s * (s + 1) // 2), np.nan), np.full((r, 1 + s + s * (s + 1) // 2), np.nan)
+    quadratic_features(Z, c0, c1, 0.5, F1)
+    quadratic_features_numpy(Z, c0, c1, 0.5, F2)
+    np.testing.assert_array_equal(F1, F2)
+    Wr = g.random((3, r + 4))
+    X1, X2 = np.full((r, 3, F1.shape[1]), np.nan), np.full((r, 3, F1.shape[1]), np.nan)
+    Fk = g.normal(size=(r + 4, F1.shape[1]))
+    weighted_features(Wr, Fk, 2, X1)
+    weighted_features_numpy(Wr, Fk, 2, X2)
+    np.testing.assert_array_equal(X1, X2)
 
 
 @pytest.mark.parametrize("n,C,dup", [(60, 5, False), (30, 12, True), (7, 7, False)])

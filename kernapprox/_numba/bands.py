@@ -1,9 +1,12 @@
-"""Jitted final pass of clustered attention: the exact local band and the row normalisation, fused.
+"""Jitted kernels of clustered attention (:mod:`kernapprox.attention._clustered`): the exact local band
+and the row normalisation fused (``band_combine``), the exact part's shifted exponentials
+(``shift_exp_rows``), and the tilt's quadratic features and weighted key tiles (``quadratic_features``,
+``weighted_features``).
 
 Private (design.md §4.5): loops over contiguous arrays, preallocated output, no validation,
-``cache=True``, no ``fastmath`` except the reassociated sums (:func:`kernapprox._numba.dense.row_dots`,
-``_axpy_rows``). :func:`band_combine_numpy` is the plain numpy reference it is tested against
-(``tests/test_attention_clustered.py``).
+``cache=True``, no ``fastmath`` except FMA contraction and the reassociated sums (``_sum``,
+``_axpy_rows``, :func:`kernapprox._numba.dense.row_dots`). Each kernel has a plain numpy reference
+here (``*_numpy``) that it is tested against (``tests/test_attention_clustered.py``).
 
 ``band_combine`` finishes every output row i of :func:`kernapprox.attention.clustered` (algorithms.md
 §13.2–13.3; the module docstring of :mod:`kernapprox.attention._clustered`, steps 4–5) from
@@ -15,6 +18,9 @@ Private (design.md §4.5): loops over contiguous arrays, preallocated output, no
 * the rest ``restV_i ≈ Σ_{j∉T} P^c_j f(y_ij) v_j`` and its mass ``rmass_i`` (f = 1 without a tilt),
   with the tilt ``f(y) = 1 + y + y²/2``, ``y_ij = z_i·KU_j − u_i`` on the band keys (s = 0: none).
 
+The per-query arrays (``z, u, a, num, den, logr, restV, rmass``) are in the caller's cluster order:
+query i reads row ``pos[i]``; ``Qh``, ``labels`` and ``out`` are in query order.
+
 Per row: the band scores ``s_ij = q̂_i·k̂_j`` and weights ``P^c_j f(y_ij)``, the new shift ``a'`` =
 max(a_i, band scores) (T's sums are rescaled by ``e^{a_i − a'}``), then
 
@@ -25,8 +31,9 @@ max(a_i, band scores) (T's sums are rescaled by ``e^{a_i − a'}``), then
   Σ_band e^{s−a'}``, ``R_i = (m̂_i/D_i)(num_i + Σ_band e^{s−a'} v) − Σ_band P^c_j v_j + restV_i``
   (``m̂_i/D_i = 0`` when ``D_i = 0``).
 
-Cost O(n·(2w + 1)·(p + s + pv)) with no temporary beyond three (2w + 1) buffers; the dot products
-are reassociated (vectorised), the exponentials are :func:`kernapprox._numba.dense.exp64` (<= 2 ulp).
+Cost O(n·(2w + 1)·(p + s + pv)) with no temporary beyond two (2w + 1) buffers and the transposed
+``KU`` (s × m, so the tilt's window products are s contiguous axpys); the score dot products are
+reassociated (vectorised), the exponentials are :func:`kernapprox._numba.dense.exp64` (<= 2 ulp).
 """
 from __future__ import annotations
 
@@ -35,7 +42,17 @@ from numba import njit
 
 from .dense import exp64, row_dots
 
-__all__ = ["band_combine", "band_combine_numpy"]
+__all__ = ["band_combine", "band_combine_numpy", "shift_exp_rows", "shift_exp_rows_numpy", "weighted_features",
+           "weighted_features_numpy", "quadratic_features", "quadratic_features_numpy"]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _sum(x, k0, k1):
+    """``Σ_{k0<=k<k1} x[k]`` (reassociated)."""
+    acc = 0.0
+    for k in range(k0, k1):
+        acc += x[k]
+    return acc
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -51,7 +68,90 @@ def _axpy_rows(coef, V, lo, k0, k1, acc):
 
 
 @njit(cache=True)
-def band_combine(Qh, Kh, V, labels, Pm, z, KU, u, w, a, num, den, logr, restV, rmass, first, out):
+def quadratic_features(Z, c0, c1, half, out):
+    """``out[i] = [c0_i, c1_i z_i, z_ia z_ib (a <= b, np.triu_indices order; × half when a = b)]``:
+    1 + s + s(s + 1)/2 columns, the tilt's key features (c0 = c1 = 1, half = 1) and query
+    coefficients (clustered attention, step 5)."""
+    s = Z.shape[1]
+    for i in range(Z.shape[0]):
+        out[i, 0] = c0[i]
+        for a in range(s):
+            out[i, 1 + a] = c1[i] * Z[i, a]
+        col = 1 + s
+        for a in range(s):
+            za = Z[i, a]
+            out[i, col] = half * za * za
+            for b in range(a + 1, s):
+                out[i, col + b - a] = za * Z[i, b]
+            col += s - a
+
+
+def quadratic_features_numpy(Z, c0, c1, half, out):
+    """Reference of :func:`quadratic_features`."""
+    s = Z.shape[1]
+    iu, ju = np.triu_indices(s)
+    out[:, 0] = c0
+    out[:, 1:1 + s] = c1[:, None] * Z
+    out[:, 1 + s:] = Z[:, iu] * Z[:, ju] * np.where(iu == ju, half, 1.0)
+
+
+@njit(cache=True)
+def weighted_features(Wr, F, j0, out):
+    """``out[j, c, a] = Wr[c, j0 + j] · F[j0 + j, a]`` for j < len(out): one key tile of the tilt's
+    moment contraction (vectorised over a)."""
+    for j in range(out.shape[0]):
+        for c in range(Wr.shape[0]):
+            wt = Wr[c, j0 + j]
+            for a in range(F.shape[1]):
+                out[j, c, a] = wt * F[j0 + j, a]
+
+
+def weighted_features_numpy(Wr, F, j0, out):
+    """Reference of :func:`weighted_features`."""
+    t = out.shape[0]
+    np.multiply(Wr[:, j0:j0 + t].T[:, :, None], F[j0:j0 + t, None, :], out=out)
+
+
+@njit(cache=True)
+def _row_max(E, i, start):
+    """``max(start, max_k E[i, k])`` (four running maxima: independent compares)."""
+    K = E.shape[1]
+    m0 = m1 = m2 = m3 = start
+    k = 0
+    while k + 4 <= K:
+        m0 = max(m0, E[i, k])
+        m1 = max(m1, E[i, k + 1])
+        m2 = max(m2, E[i, k + 2])
+        m3 = max(m3, E[i, k + 3])
+        k += 4
+    while k < K:
+        m0 = max(m0, E[i, k])
+        k += 1
+    return max(max(m0, m1), max(m2, m3))
+
+
+@njit(cache=True, fastmath={"contract"})
+def shift_exp_rows(E, a, den):
+    """The exact part's weights, in place: ``a_i ← max(a_i, max_k E[i, k])``, ``E[i, k] ← exp(E[i, k] − a_i)``,
+    ``den_i ← Σ_k E[i, k]`` (one pass per row; every exponential <= 1)."""
+    for i in range(E.shape[0]):
+        ai = _row_max(E, i, a[i])
+        a[i] = ai
+        for k in range(E.shape[1]):
+            E[i, k] = exp64(E[i, k] - ai)
+        den[i] = _sum(E[i], 0, E.shape[1])
+
+
+def shift_exp_rows_numpy(E, a, den):
+    """Reference of :func:`shift_exp_rows`."""
+    a[:] = np.maximum(a, E.max(axis=1, initial=-np.inf))
+    E -= a[:, None]
+    np.exp(E, out=E)
+    den[:] = E.sum(axis=1)
+
+
+@njit(cache=True, fastmath={"contract"})
+def band_combine(Qh, Kh, V, labels, pos, Pm, z, KU, u, w, a, num, den, logr, restV, rmass, first, out):
     n = Qh.shape[0]
     m = Kh.shape[0]
     pv = V.shape[1]
@@ -59,61 +159,61 @@ def band_combine(Qh, Kh, V, labels, Pm, z, KU, u, w, a, num, den, logr, restV, r
     W = 2 * w + 1 if w >= 0 else 0
     sc = np.empty(max(W, 1))
     pb = np.empty(max(W, 1))
-    ev = np.empty(max(W, 1))
     acc = np.empty(pv)
+    KUt = np.empty((s, m))
+    for j in range(m):
+        for t in range(s):
+            KUt[t, j] = KU[j, t]
     for i in range(n):
         c = labels[i]
+        q = pos[i]
         lo = (i * m) // n - w
         k0 = max(0, -lo)
         k1 = max(k0, min(W, m - lo))
-        amax = a[i]
         row_dots(Qh, i, Kh, lo, k0, k1, sc)
-        if s > 0:
-            row_dots(z, i, KU, lo, k0, k1, pb)
-            for k in range(k0, k1):
-                y = pb[k] - u[i]
-                pb[k] = 1.0 + y + 0.5 * y * y
-        else:
-            for k in range(k0, k1):
-                pb[k] = 1.0
         for k in range(k0, k1):
+            pb[k] = -u[q] if s > 0 else 0.0
+        for t in range(s):                                   # y = z_i·KU_j − u_i: s axpys along the window
+            zt = z[q, t]
+            row = KUt[t, lo + k0:lo + k1]
+            for k in range(k1 - k0):
+                pb[k0 + k] += zt * row[k]
+        amax = a[q]
+        for k in range(k0, k1):                              # keys of T_c (Pm < 0) are counted there
             wt = Pm[c, lo + k]
-            if wt < 0.0:                                     # a key of T_c: counted there
-                sc[k] = -np.inf
-                pb[k] = 0.0
-            else:
-                pb[k] *= wt
-                amax = max(amax, sc[k])
+            keep = wt >= 0.0
+            y = pb[k]
+            sc[k] = sc[k] if keep else -np.inf
+            pb[k] = (1.0 + y + 0.5 * y * y) * wt if keep else 0.0
+            amax = max(amax, sc[k])
         if amax == -np.inf:
             amax = 0.0
         for k in range(k0, k1):
-            ev[k] = exp64(sc[k] - amax)
-        r = exp64(a[i] - amax) if a[i] > -np.inf else 0.0
-        rho = exp64(logr[i] - amax) if first else 0.0
-        esum = 0.0
-        pbs = 0.0
-        for k in range(k0, k1):
-            esum += ev[k]
-            pbs += pb[k]
+            sc[k] = exp64(sc[k] - amax)
+        esum = _sum(sc, k0, k1)
+        pbs = _sum(pb, k0, k1)
+        r = exp64(a[q] - amax) if a[q] > -np.inf else 0.0
         if first:
+            rho = exp64(logr[q] - amax)
             for k in range(k0, k1):
-                sc[k] = ev[k] - rho * pb[k]
+                sc[k] -= rho * pb[k]
             _axpy_rows(sc, V, lo, k0, k1, acc)
-            dd = den[i] * r + esum + rho * max(rmass[i] - pbs, 0.0)
+            dd = den[q] * r + esum + rho * max(rmass[q] - pbs, 0.0)
             for t in range(pv):
-                out[i, t] = (num[i, t] * r + acc[t] + rho * restV[i, t]) / dd
+                out[i, t] = (num[q, t] * r + acc[t] + rho * restV[q, t]) / dd
         else:
-            dd = den[i] * r + esum
-            scale = ((1.0 - rmass[i]) + pbs) / dd if dd > 0.0 else 0.0
+            dd = den[q] * r + esum
+            scale = ((1.0 - rmass[q]) + pbs) / dd if dd > 0.0 else 0.0
             for k in range(k0, k1):
-                sc[k] = scale * ev[k] - pb[k]
+                sc[k] = scale * sc[k] - pb[k]
             _axpy_rows(sc, V, lo, k0, k1, acc)
             for t in range(pv):
-                out[i, t] = scale * num[i, t] * r + acc[t] + restV[i, t]
+                out[i, t] = scale * num[q, t] * r + acc[t] + restV[q, t]
 
 
-def band_combine_numpy(Qh, Kh, V, labels, Pm, z, KU, u, w, a, num, den, logr, restV, rmass, first, out):
+def band_combine_numpy(Qh, Kh, V, labels, pos, Pm, z, KU, u, w, a, num, den, logr, restV, rmass, first, out):
     """Reference of :func:`band_combine` in plain numpy (dense (n, 2w + 1) band arrays)."""
+    z, u, a, num, den, logr, restV, rmass = (x[pos] for x in (z, u, a, num, den, logr, restV, rmass))
     n, m = Qh.shape[0], Kh.shape[0]
     W = 2 * w + 1 if w >= 0 else 0
     raw = ((np.arange(n) * m) // n - w)[:, None] + np.arange(W)[None, :]

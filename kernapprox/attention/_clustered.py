@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._numba.bands import band_combine
+from .._numba.bands import band_combine, quadratic_features, shift_exp_rows, weighted_features
 from .._numba.kmeans import centroid_means, kmeanspp_rows, seed_distances
 from .._tiling import EPS, out_dtype, row_tiles, tile_buffer, tile_rows
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
@@ -369,43 +369,18 @@ def _rest_moments(Wr, V, KU):
     V1[:, -1] = 1.0
     if KU is None:
         return (Wr @ V1)[:, None, :]
-    s = KU.shape[1]
-    nf = tilt_features(s)
+    nf = tilt_features(KU.shape[1])
     F = np.empty((m, nf))
-    F[:, 0] = 1.0
-    F[:, 1:1 + s] = KU
-    _pair_products(KU, F[:, 1 + s:])
+    ones = np.ones(m)
+    quadratic_features(KU, ones, ones, 1.0, F)
     M = np.zeros((V1.shape[1], C * nf))
     t = tile_rows(C * nf, budget=MOMENT_TILE_BYTES, n=m)
     X = tile_buffer(t, C * nf, np.float64).reshape(t, C, nf)
     for j0, j1 in row_tiles(m, t):
         x = X[:j1 - j0]
-        np.multiply(Wr[:, j0:j1].T[:, :, None], F[j0:j1, None, :], out=x)
+        weighted_features(Wr, F, j0, x)
         M += V1[j0:j1].T @ x.reshape(j1 - j0, C * nf)
     return M.reshape(V1.shape[1], C, nf).transpose(1, 2, 0)
-
-
-def _pair_products(z, out):
-    """``out[:, k] = z_a z_b`` for the pairs (a, b >= a) in ``np.triu_indices`` order (s(s+1)/2 columns)."""
-    s = z.shape[1]
-    col = 0
-    for a in range(s):
-        np.multiply(z[:, a:], z[:, a:a + 1], out=out[:, col:col + s - a])
-        col += s - a
-    return out
-
-
-def _query_features(z, u):
-    """Coefficients ``g_i`` with ``f(y_ij) = 1 + y + y²/2 = g_i · f_j`` for ``y = z_i·KU_j − u_i``:
-    ``[1 − u + u²/2, (1 − u) z_a, c_ab z_a z_b / 2]`` (c_ab = 2 off the diagonal, 1 on it)."""
-    n, s = z.shape
-    G = np.empty((n, tilt_features(s)))
-    G[:, 0] = 1.0 - u + 0.5 * u * u
-    np.multiply((1.0 - u)[:, None], z, out=G[:, 1:1 + s])
-    _pair_products(z, G[:, 1 + s:])
-    iu, ju = np.triu_indices(s)
-    G[:, 1 + s:][:, iu == ju] *= 0.5
-    return G
 
 
 def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
@@ -413,11 +388,14 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
     steps 4–5); returns the number of exact scores computed, the largest exact set of a query and the
     tilt's units.
 
-    The rest ``Σ_{j∉T_c} P^c_j f(y_ij) [v_j, 1]`` of every member of cluster c is ``g_i · M[c]`` with the
-    per-cluster moments ``M[c]`` of :func:`_rest_moments` (f = 1 without a tilt); one product per
-    cluster for the members' exact scores on T_c and their weighted values; the band and the
-    normalisation in one pass (:func:`kernapprox._numba.bands.band_combine`). The per-row shift
-    ``a_i`` (the largest exponent of the row) keeps every exponential <= 1."""
+    The queries are taken in cluster order (``order``; every per-query array below is in that
+    order, ``pos`` maps a query back to its place). The rest ``Σ_{j∉T_c} P^c_j f(y_ij) [v_j, 1]`` of
+    every member of cluster c is ``g_i · M[c]`` with the query coefficients ``g_i`` of step 5
+    (:func:`kernapprox._numba.bands.quadratic_features`) and the per-cluster moments ``M[c]`` of
+    :func:`_rest_moments` (f = 1 without a tilt); one product per cluster for the members' exact
+    scores on T_c and their weighted values; the band and the normalisation in one pass
+    (:func:`kernapprox._numba.bands.band_combine`). The per-row shift ``a_i`` (the largest exponent
+    of the row) keeps every exponential <= 1."""
     n, m, pv = Qh.shape[0], Kh.shape[0], V.shape[1]
     C = cent.shape[0]
     lse = lc.max(axis=1)
@@ -429,20 +407,26 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
     Wr = Pc.copy()                                                  # the centroid weights outside T_c
     for c in range(C):
         Wr[c, sets[c]] = 0.0
-    a = np.full(n, -np.inf)
     t_units = 0
     s = int(min(tilt, Qh.shape[1])) if first else 0
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(C + 1))
+    pos = np.empty(n, dtype=np.intp)
+    pos[order] = np.arange(n)
+    ls = labels[order]
+    Qs = Qh[order]
     if first:
         kbar = Pc @ Kh                                              # (C, p)
-        dl = Qh - cent[labels]                                      # δ_i
-        logr = lse[labels] + np.einsum("ip,ip->i", dl, kbar[labels])
+        dl = Qs - cent[ls]                                          # δ_i
+        logr = lse[ls] + np.einsum("ip,ip->i", dl, kbar[ls])
         a = logr.copy()
+    else:
+        a = np.full(n, -np.inf)
     if s:
         # second-order tilt of the rest along the top-s principal directions U of δ (step 5):
         # y_ij = z_i·(KU_j − bc_c) with z = δU, KU = K̂U, bc = k̄_c U
-        sub = dl[:: max(1, n // (TILT_SAMPLE * s))][:TILT_SAMPLE * s]
+        at = np.arange(0, n, max(1, n // (TILT_SAMPLE * s)))[:TILT_SAMPLE * s]
+        sub = Qh[at] - cent[labels[at]]                             # the offsets of an evenly strided sample
         top = float(np.max(np.abs(sub), initial=0.0))
         if not (np.isfinite(top) and top > 0.0):                   # every offset 0 (or overflowed): no tilt
             s = 0
@@ -451,36 +435,31 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
         U = np.linalg.eigh(sub.T @ sub)[1][:, ::-1][:, :s]        # (p, s)
         KU = Kh @ U
         z = dl @ U
-        u = np.einsum("is,is->i", z, (kbar @ U)[labels])
+        u = np.einsum("is,is->i", z, (kbar @ U)[ls])
         t_units = m * s + n * s + sub.shape[0] * Qh.shape[1] + C * s
         M = _rest_moments(Wr, V, KU)
-        G = _query_features(z, u)
+        G = np.empty((n, M.shape[1]))
+        quadratic_features(z, 1.0 - u + 0.5 * u * u, 1.0 - u, 0.5, G)
         restV = np.empty((n, pv + 1))
         for c in range(C):
-            rows = order[bounds[c]:bounds[c + 1]]
-            restV[rows] = G[rows] @ M[c]
+            np.matmul(G[bounds[c]:bounds[c + 1]], M[c], out=restV[bounds[c]:bounds[c + 1]])
     else:
         M = _rest_moments(Wr, V, None)
-        restV = M[labels, 0]
-    rmass = restV[:, pv]                                            # Σ_{j∉T} P^c_j f(y_ij)
-    restV = restV[:, :pv]
+        restV = M[ls, 0]
+        z, KU, u = np.zeros((n, 0)), np.zeros((m, 0)), np.zeros(n)
     n_exact = 0
     largest = max(t.size for t in sets)
-    num = np.zeros((n, pv))
-    den = np.zeros(n)
-    for c in range(C):
-        rows = order[bounds[c]:bounds[c + 1]]
+    num, den = np.zeros((n, pv)), np.zeros(n)
+    buf = np.empty(int(np.diff(bounds).max()) * largest)
+    for c in range(C):                                              # exact scores on T_c
+        b0, b1 = bounds[c], bounds[c + 1]
         T = sets[c]
-        if rows.size == 0 or T.size == 0:
+        if b1 == b0 or T.size == 0:
             continue
-        E = Qh[rows] @ Kh[T].T                                      # exact scores on T_c
-        ar = np.maximum(a[rows], E.max(axis=1))
-        a[rows] = ar
-        E -= ar[:, None]
-        np.exp(E, out=E)
-        num[rows] = E @ V[T]
-        den[rows] = E.sum(axis=1)
-        n_exact += rows.size * T.size
+        E = np.matmul(Qs[b0:b1], Kh[T].T, out=buf[:(b1 - b0) * T.size].reshape(b1 - b0, T.size))
+        shift_exp_rows(E, a[b0:b1], den[b0:b1])
+        np.matmul(E, V[T], out=num[b0:b1])
+        n_exact += (b1 - b0) * T.size
     w = int(band)                                                   # -1: no band
     if w >= 0:
         n_exact += band_count(n, m, w)
@@ -488,11 +467,8 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
     Pm = Pc                                                         # -1 marks the keys of T_c
     for c in range(C):
         Pm[c, sets[c]] = -1.0
-    if not s:
-        z, KU, u = np.zeros((n, 0)), np.zeros((m, 0)), np.zeros(n)
-    band_combine(Qh, Kh, np.ascontiguousarray(V), labels.astype(np.intp), Pm,
-                 np.ascontiguousarray(z), np.ascontiguousarray(KU), u, w, a, num, den, logr if first else a,
-                 np.ascontiguousarray(restV), np.ascontiguousarray(rmass), first, out)
+    band_combine(Qh, Kh, np.ascontiguousarray(V), labels.astype(np.intp), pos, Pm, z, np.ascontiguousarray(KU), u,
+                 w, a, num, den, logr if first else a, restV[:, :pv], np.ascontiguousarray(restV[:, pv]), first, out)
     return n_exact, int(largest), t_units
 
 
