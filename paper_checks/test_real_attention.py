@@ -113,7 +113,7 @@ def test_new_methods_beat_the_seeds_on_real_heads(experiment, claim):
 
 #: recorded NOT-REPRODUCED bands (QUICK, seed 20240601, every §13 method registered; paper_checks/README.md):
 #: measured ratio_512_pretrained 0.604 (d = 16: clustered vs Nyströmformer), ratio_512_initialized 0.986,
-#: ratio_4096 0.547, speedup_4096 4.9 (d = 128, clustered; 7–8x at d = 64), one BLAS thread, 2-core
+#: ratio_4096 0.546, speedup_4096 5.4 (d = 128; 9.5x at d = 64), one BLAS thread, 2-core
 #: machine; loss ratios ±25 %, the speed-up within [1, 100]
 RECORDED = {
     "ratio_512_pretrained": (0.45, 0.76),
