@@ -161,7 +161,9 @@ def centred_inputs(Q, K, V):
     to translating the keys)."""
     Q = np.asarray(Q, dtype=np.float64)
     K = np.asarray(K, dtype=np.float64)
-    return scaled(Q), scaled(K - K.mean(axis=0)), np.asarray(V, dtype=np.float64)
+    Kh = K - K.mean(axis=0)
+    Kh *= 1.0 / K.shape[1] ** 0.25                                   # = scaled(K - mean), in place
+    return scaled(Q), Kh, np.asarray(V, dtype=np.float64)
 
 
 def _seed_distances(X, seeds):
@@ -408,7 +410,8 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
     n, m, pv = Qh.shape[0], Kh.shape[0], V.shape[1]
     C = cent.shape[0]
     lse = lc.max(axis=1)
-    Pc = np.exp(lc - lse[:, None])
+    Pc = lc - lse[:, None]
+    np.exp(Pc, out=Pc)
     Z = Pc.sum(axis=1)
     Pc /= Z[:, None]
     lse += np.log(Z)
@@ -426,8 +429,10 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
     Qs = Qh[order]
     if first:
         kbar = Pc @ Kh                                              # (C, p)
-        dl = Qs - cent[ls]                                          # δ_i
-        logr = lse[ls] + np.einsum("ip,ip->i", dl, kbar[ls])
+        logr = np.empty(n)                                          # lse_c + δ_i·k̄_c, δ_i = q̂_i − ĉ
+        for c in range(C):
+            np.matmul(Qs[bounds[c]:bounds[c + 1]], kbar[c], out=logr[bounds[c]:bounds[c + 1]])
+        logr += (lse - np.einsum("cp,cp->c", cent, kbar))[ls]
         a = logr.copy()
     else:
         a = np.full(n, -np.inf)
@@ -443,7 +448,8 @@ def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
         sub = sub / top                                             # scale-free: Σ δδᵀ cannot overflow
         U = np.linalg.eigh(sub.T @ sub)[1][:, ::-1][:, :s]        # (p, s)
         KU = Kh @ U
-        z = dl @ U
+        z = Qs @ U                                                  # δ_i U
+        z -= (cent @ U)[ls]
         u = np.einsum("is,is->i", z, (kbar @ U)[ls])
         t_units = m * s + n * s + sub.shape[0] * Qh.shape[1] + C * s
         M = _rest_moments(Wr, V, KU)
