@@ -288,7 +288,7 @@ def test_tilt_and_exact_part_kernels_equal_their_numpy_references(r, t):
     shift_exp_rows(E1, a1, d1)
     shift_exp_rows_numpy(E2, a2, d2)
     np.testing.assert_array_equal(a1, a2)
-    np.testing.assert_allclose(E1, E2, rtol=4e-16, atol=0)          # exp64: <= 2 ulp
+    np.testing.assert_allclose(E1, E2, rtol=4.5e-16, atol=0)        # exp64: <= 2 ulp
     np.testing.assert_allclose(d1, d2, rtol=1e-14, atol=0)
     assert np.all(E1 <= 1.0)
     s = t % 5
