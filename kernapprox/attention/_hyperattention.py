@@ -43,7 +43,7 @@ from .._validation import as_generator, check_bool, check_choice, check_indices,
 from ._protocol import AttentionMethod, v_array, v_bool, v_choice, v_int, v_optional
 
 __all__ = ["METHODS", "hyperattention_formula", "gray_rank", "lsh_order", "free_hyperplanes", "sortlsh_attention",
-           "check_hyperplanes", "default_hyperplanes", "d_bound"]
+           "check_hyperplanes", "default_hyperplanes", "d_bound", "SORTLSH_OPTIONS"]
 
 _FUNC = "hyperattention"
 SAMPLINGS = ("uniform", "value_norm")
@@ -362,15 +362,16 @@ def _per_item(options):
     return {"hyperplanes": 2, "sample_indices": 1}
 
 
-OPTIONS = {
+#: the options of the sortLSH engine (:func:`sortlsh_attention`) that HyperAttention and KDEformer share
+SORTLSH_OPTIONS = {
     "block_size": v_optional(v_int(1)),
     "n_hyperplanes": v_optional(v_int(1, 62)),
     "s": v_optional(v_int(0)),
-    "sampling": v_choice(*SAMPLINGS),
     "control_variate": v_bool,
     "hyperplanes": v_optional(v_array),
     "sample_indices": v_optional(v_array),
 }
+OPTIONS = {**SORTLSH_OPTIONS, "sampling": v_choice(*SAMPLINGS)}
 
 METHODS = (
     AttentionMethod(

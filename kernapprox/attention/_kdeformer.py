@@ -33,8 +33,9 @@ from .._random import sample_proportional
 from ..bounds import skeinformer_column_probabilities as column_probabilities
 from .._validation import as_generator, check_bool, check_indices, check_int, check_real, fail
 from ._common import softmax_rows
-from ._hyperattention import check_hyperplanes, default_hyperplanes, free_hyperplanes, sortlsh_attention
-from ._protocol import AttentionMethod, v_array, v_bool, v_int, v_optional, v_real
+from ._hyperattention import (SORTLSH_OPTIONS, check_hyperplanes, default_hyperplanes, free_hyperplanes,
+                              sortlsh_attention)
+from ._protocol import AttentionMethod, v_array, v_int, v_optional, v_real
 
 __all__ = ["METHODS", "kdeformer_formula", "d_bound"]
 
@@ -212,17 +213,8 @@ def d_bound(n: int, m: int, options: dict):
     return m, "the sampled keys and the exact blocks stop growing at d = m keys"
 
 
-OPTIONS = {
-    "block_size": v_optional(v_int(1)),
-    "n_hyperplanes": v_optional(v_int(1, 62)),
-    "n_pilot": v_optional(v_int(1)),
-    "s": v_optional(v_int(0)),
-    "uniform_mix": v_real(low=0.0, high=1.0),
-    "control_variate": v_bool,
-    "hyperplanes": v_optional(v_array),
-    "pilot_indices": v_optional(v_array),
-    "sample_indices": v_optional(v_array),
-}
+OPTIONS = {**SORTLSH_OPTIONS, "n_pilot": v_optional(v_int(1)), "uniform_mix": v_real(low=0.0, high=1.0),
+           "pilot_indices": v_optional(v_array)}
 
 METHODS = (
     AttentionMethod(
