@@ -141,7 +141,7 @@ def q_skeinformer_fig1(d):
 
 
 def q_skeinformer_ablation(d):
-    err, ds = d["err"], d["ds"]
+    err = d["err"]
     methods = list(d["methods"])
     sk, wo = _idx(methods, "Skeinformer"), _idx(methods, "w/o row normalization")
     m = _mean(err[:, 0])                                  # (kinds, methods, ds)
