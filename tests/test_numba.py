@@ -128,11 +128,15 @@ def test_polynomial_cosine_accuracy_over_its_whole_range(rng):
 
 
 # ---- block kernel --------------------------------------------------------------------------------
-def _block_jit(terms, sym, unit_diag, tr, tc):
-    """dense.block_kernel on the fused-formula terms of :func:`nb.gaussian_terms` / ``exponential_terms``."""
+def _block_jit(terms, sym, unit_diag, tr, tc, stream=False, shift=0):
+    """dense.block_kernel on the fused-formula terms of :func:`nb.gaussian_terms` / ``exponential_terms``,
+    written with ordinary or non-temporal stores (``stream``) into an output that starts ``shift``
+    elements past an allocation (rows that start off the 64-byte lines)."""
     Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = terms
-    out = np.empty((Z.shape[0], W.shape[0]), dtype=Z.dtype)
-    return dense.block_kernel(Z, W, bx, by, alpha, upper, sym, unit_diag, out, tr, tc, zx, zy, refine, C, D, hm, eh)
+    n, m = Z.shape[0], W.shape[0]
+    out = np.empty(n * m + shift, dtype=Z.dtype)[shift:].reshape(n, m)
+    return dense.block_kernel(Z, W, bx, by, alpha, upper, sym, unit_diag, out, tr, tc, zx, zy, refine, C, D, hm, eh,
+                              stream)
 
 
 def _matvec_jit(terms, V, tr, tc):
@@ -147,13 +151,15 @@ def _gauss_ref(X, Y, h):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n,m,d,tr,tc", [(23, 17, 3, 7, 5), (5, 40, 1, 8, 8), (31, 1, 6, 4, 64), (64, 64, 9, 64, 64)])
-def test_block_kernel_gaussian_matches_reference(rng, dtype, n, m, d, tr, tc):
+@pytest.mark.parametrize("n,m,d,tr,tc", [(23, 17, 3, 7, 5), (5, 40, 1, 8, 8), (31, 1, 6, 4, 64), (64, 64, 9, 64, 64),
+                                         (20, 75, 4, 8, 37)])
+@pytest.mark.parametrize("stream", [False, True])
+def test_block_kernel_gaussian_matches_reference(rng, dtype, n, m, d, tr, tc, stream):
     X = rng.normal(size=(n, d)).astype(dtype)
     Y = rng.normal(size=(m, d)).astype(dtype)
     h = 1.7
     terms = nb.gaussian_terms(X, Y, False, h)
-    K = _block_jit(terms, False, False, tr, tc)
+    K = _block_jit(terms, False, False, tr, tc, stream)
     assert K.dtype == dtype
     tol = 50 * EPS64 if dtype == np.float64 else 20 * EPS32
     np.testing.assert_allclose(K, _gauss_ref(X, Y, h), rtol=0, atol=tol)
@@ -163,11 +169,12 @@ def test_block_kernel_gaussian_matches_reference(rng, dtype, n, m, d, tr, tc):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n,d,t", [(23, 3, 5), (40, 2, 8), (9, 4, 16), (64, 5, 7)])
-def test_block_kernel_symmetric_mirror_is_exact(rng, dtype, n, d, t):
+@pytest.mark.parametrize("stream", [False, True])
+def test_block_kernel_symmetric_mirror_is_exact(rng, dtype, n, d, t, stream):
     """Upper triangle computed, lower mirrored: exactly symmetric, unit diagonal, equal to the full pass."""
     X = rng.normal(size=(n, d)).astype(dtype)
     terms = nb.gaussian_terms(X, X, True, 1.3)
-    Ks = _block_jit(terms, True, True, t, t)
+    Ks = _block_jit(terms, True, True, t, t, stream, shift=3)
     Kf = _block_jit(terms, False, False, t, t)
     assert np.array_equal(Ks, Ks.T)
     assert np.all(np.diag(Ks) == 1)
@@ -177,7 +184,8 @@ def test_block_kernel_symmetric_mirror_is_exact(rng, dtype, n, d, t):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sym", [False, True])
-def test_block_kernel_recomputes_ill_conditioned_entries(rng, dtype, sym):
+@pytest.mark.parametrize("stream", [False, True])
+def test_block_kernel_recomputes_ill_conditioned_entries(rng, dtype, sym, stream):
     """Two clusters 2c apart (h = 1; c = 1e8 float64, 3e3 float32): the GEMM expansion alone loses every
     digit inside a cluster (eps·||x||² ~ 1); the flagged entries are recomputed by direct differences,
     in the jitted and in the numpy path, and agree with cdist to rounding."""
@@ -187,7 +195,7 @@ def test_block_kernel_recomputes_ill_conditioned_entries(rng, dtype, sym):
     terms = nb.gaussian_terms(X, Y, sym, 1.0)
     ref = _gauss_ref(X, Y, 1.0)
     assert ref.max() > 0.5 and (ref[ref < 1] > 1e-3).any()               # non-trivial values inside clusters
-    for K in (_block_jit(terms, sym, sym, 8, 8), nb.block_numpy(terms, sym, sym)):
+    for K in (_block_jit(terms, sym, sym, 8, 8, stream), nb.block_numpy(terms, sym, sym)):
         assert np.abs(K - ref).max() <= 64 * np.finfo(dtype).eps
     naive = gaussian_block_numpy(X, Y, dtype(1.0))
     assert np.abs(naive - ref).max() > 0.1                               # what the recompute protects against
@@ -198,10 +206,15 @@ def test_block_kernel_exponential_matches_reference(rng, dtype):
     X = rng.normal(size=(37, 8)).astype(dtype)
     Y = rng.normal(size=(29, 8)).astype(dtype)
     T = 2.5
-    K = _block_jit(nb.exponential_terms(X, Y, False, T), False, False, 6, 7)
+    terms = nb.exponential_terms(X, Y, False, T)
+    K = _block_jit(terms, False, False, 6, 7)
     ref = exponential_block_numpy(X.astype(np.float64), Y.astype(np.float64), T)
     rtol = 20 * EPS64 if dtype == np.float64 else 64 * EPS32
     np.testing.assert_allclose(K, ref, rtol=rtol)
+    for tr, tc in ((6, 7), (6, 20), (37, 29)):  # non-temporal stores: the same values at every row alignment
+        plain = _block_jit(terms, False, False, tr, tc)
+        for shift in range(5):
+            assert np.array_equal(_block_jit(terms, False, False, tr, tc, True, shift), plain)
 
 
 @pytest.mark.parametrize("dtype,acc", [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)])
@@ -290,6 +303,22 @@ def test_gaussian_block_dispatch_large_matches_reference(rng, dtype):
     np.testing.assert_allclose(K, ref, rtol=0, atol=50 * EPS64 if dtype == np.float64 else 10 * EPS32)
     Ks = nb.gaussian_block(X, X, 3.0)
     assert np.array_equal(Ks, Ks.T) and np.all(np.diag(Ks) == 1)
+
+
+def test_blocks_beyond_stream_min_bytes_are_streamed_with_the_same_values(rng, monkeypatch):
+    """A block of STREAM_MIN_BYTES or more goes out by non-temporal stores: the same values as ordinary
+    stores, for K(X, Y) and K(X), Gaussian and exponential."""
+    n = int(np.sqrt(nb.STREAM_MIN_BYTES / 8)) + 8
+    X = rng.normal(size=(n, 5))
+    Y = rng.normal(size=(n - 7, 5))
+    assert X.shape[0] * Y.shape[0] * 8 >= nb.STREAM_MIN_BYTES
+    calls = [lambda: nb.gaussian_block(X, Y, 1.3), lambda: nb.gaussian_block(X, X, 1.3),
+             lambda: nb.exponential_block(X, Y, 2.0)]
+    streamed = [f() for f in calls]
+    monkeypatch.setattr(nb, "STREAM_MIN_BYTES", 1 << 62)
+    for f, K in zip(calls, streamed):
+        assert np.array_equal(f(), K)
+    np.testing.assert_allclose(streamed[0][:200], gaussian_block_numpy(X[:200], Y, 1.3), rtol=0, atol=50 * EPS64)
 
 
 def test_float32_gaussian_far_from_origin_is_accurate(rng):

@@ -33,13 +33,17 @@ __all__ = ["gaussian_block", "exponential_block", "kernel_matvec_fast", "distanc
            "gaussian_terms", "exponential_terms", "block_numpy",
            "direct_exponent_numpy", "gaussian_block_numpy",
            "exponential_block_numpy", "sqdist_numpy", "FAST_MIN_ENTRIES", "MATVEC_MAX_COLS", "PARALLEL_CHUNK",
-           "have_numba", "SERIAL_BLAS_MNK"]
+           "have_numba", "SERIAL_BLAS_MNK", "STREAM_MIN_BYTES"]
 
 #: Blocks with fewer entries than this are computed by plain numpy (thread start-up would dominate).
 FAST_MIN_ENTRIES = 1 << 16
 #: ``kernel_matvec_fast`` handles V with at most this many columns; wider V goes through the numpy tiles
 #: (whose product GEMM is then the dominant cost and runs on BLAS's own threads).
 MATVEC_MAX_COLS = 64
+
+#: Blocks of at least this many bytes are written with non-temporal stores (:func:`dense.block_kernel`):
+#: far larger than the caches, so caching the lines only costs a read of each before it is written.
+STREAM_MIN_BYTES = 1 << 25
 
 #: Row-tile tasks handed to a numba thread at a time (dynamic scheduling; 0 would split statically).
 PARALLEL_CHUNK = 2
@@ -278,7 +282,7 @@ def _block(X, Y, same, terms, unit_diag, out=None):
                 Z, W, alpha, bx, by, upper, zx, zy, refine, C, D, hm, eh = tm
                 with _serial_blas(big):
                     return _dense.block_kernel(Z, W, bx, by, alpha, upper, same, unit_diag, out, tr, tc,
-                                               zx, zy, refine, C, D, hm, eh)
+                                               zx, zy, refine, C, D, hm, eh, out.nbytes >= STREAM_MIN_BYTES)
     K = block_numpy(terms(), same, unit_diag)
     if out is None:
         return K

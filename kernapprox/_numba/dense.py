@@ -23,6 +23,9 @@ Each parallel task (``prange`` over row tiles) owns a TR×TC scratch tile that s
 GEMM fills it, one fused pass turns it into kernel values with a vectorisable ``exp`` (Cody–Waite range
 reduction, Taylor polynomial, exponent bits built with an LLVM bitcast) and writes them to the output
 (or multiplies them into ``V`` for :func:`matvec_kernel`). No temporary larger than a tile is created.
+Blocks far larger than the caches are written with non-temporal stores (``stream``: the values are
+formed in the tile, then copied out a 64-byte line per store without the destination line being read
+first), which halves their memory traffic.
 
 The two parallel kernels release the GIL (``nogil=True``), so other Python threads (dask workers, thread
 pools) keep running while a block is computed. BLAS calls made from inside numba threads must stay
@@ -114,6 +117,37 @@ def _i32_as_f32(typingctx, x):
     return types.float32(types.int32), codegen
 
 
+@intrinsic
+def _stream_line(typingctx, dst, di, src, si):
+    """Copy the 64 bytes at ``src[si]`` to ``dst[di]`` with one non-temporal vector store (it bypasses the
+    caches: the destination line is not read first). ``dst[di]`` must be 64-byte aligned; dst and src
+    are 1-D contiguous arrays of one float dtype."""
+    ok = (isinstance(dst, types.Array) and isinstance(src, types.Array) and dst.ndim == src.ndim == 1
+          and dst.dtype == src.dtype and dst.dtype in (types.float32, types.float64))
+    if not ok:
+        return None
+
+    def codegen(context, builder, signature, args):
+        dty, _, sty, _ = signature.args
+        d = context.make_array(dty)(context, builder, args[0])
+        s = context.make_array(sty)(context, builder, args[2])
+        vt = ir.VectorType(context.get_data_type(dty.dtype), 512 // dty.dtype.bitwidth)
+        v = builder.load(builder.bitcast(builder.gep(s.data, [args[3]]), vt.as_pointer()), align=1)
+        st = builder.store(v, builder.bitcast(builder.gep(d.data, [args[1]]), vt.as_pointer()), align=64)
+        st.set_metadata("nontemporal", builder.module.add_metadata([ir.IntType(32)(1)]))
+        return context.get_dummy_value()
+    return types.void(dst, types.intp, src, types.intp), codegen
+
+
+@intrinsic
+def _store_fence(typingctx):
+    """A full memory fence: the non-temporal stores before it are visible to every thread after it."""
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
 @njit(cache=True, fastmath=_FM, inline="always")
 def exp64(x):
     """exp(x) in float64, vectorisable; <= 2 ulp from ``np.exp`` (pinned by tests); inf above 709.78."""
@@ -192,6 +226,26 @@ def exp_inplace(a):
 
 
 @njit(cache=True, inline="always")
+def _stream_row(src, dst, base, w):
+    """``dst[base:base + w] = src[:w]``: the whole 64-byte lines of the destination by non-temporal
+    stores (:func:`_stream_line`), the unaligned head and tail by ordinary ones."""
+    isz = dst.itemsize
+    step = 64 // isz
+    addr = dst.ctypes.data + base * isz
+    head = w
+    if addr % isz == 0:
+        head = min(w, ((64 - addr % 64) % 64) // isz)
+    for j in range(head):
+        dst[base + j] = src[j]
+    j = head
+    while j + step <= w:
+        _stream_line(dst, base + j, src, j)
+        j += step
+    for k in range(j, w):
+        dst[base + k] = src[k]
+
+
+@njit(cache=True, inline="always")
 def direct_exponent(u, v, hm, eh):
     """``-||u - v||² / (2 h²)`` by direct differences in float64, for rows u, v (float32 or float64) and
     ``h = hm·2^eh``.
@@ -255,6 +309,22 @@ def _needs_direct(dd, b, gam, tau, inv_c, tmin_d):
 
 
 @njit(cache=True, inline="always")
+def _tile_needs_refine(nr, w, zx, zy, i0, j0, refine):
+    """False when no entry of the tile can need direct differences: the largest expansion error bound,
+    ``gam (max zx + max zy)``, is below ``tau·inv_c`` (O(nr + w); always False with ``gam = 0``)."""
+    gam, tau, inv_c, tmin_d = refine
+    if gam == 0.0:
+        return False
+    mx = 0.0
+    for i in range(nr):
+        mx = max(mx, zx[i0 + i])
+    my = 0.0
+    for j in range(w):
+        my = max(my, zy[j0 + j])
+    return gam * (mx + my) > tau * inv_c
+
+
+@njit(cache=True, inline="always")
 def _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, oi0, oj0):
     """Recompute by direct differences the entries whose expansion error bound is not small.
 
@@ -265,17 +335,9 @@ def _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, oi0, oj0):
     exponent is not certainly below the underflow threshold (``D' - bound < tmin_d``). A tile whose
     largest bound is below ``tau·inv_c`` is skipped after O(nr + w) work.
     """
+    if not _tile_needs_refine(nr, w, zx, zy, i0, j0, refine):
+        return
     gam, tau, inv_c, tmin_d = refine
-    if gam == 0.0:
-        return
-    mx = 0.0
-    for i in range(nr):
-        mx = max(mx, zx[i0 + i])
-    my = 0.0
-    for j in range(w):
-        my = max(my, zy[j0 + j])
-    if not gam * (mx + my) > tau * inv_c:
-        return
     for i in range(nr):
         a = zx[i0 + i]
         for j in range(w):
@@ -286,7 +348,7 @@ def _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, oi0, oj0):
 
 
 @njit(cache=True, parallel=True, nogil=True, fastmath=_FM)
-def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC, zx, zy, refine, C, D, hm, eh):
+def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC, zx, zy, refine, C, D, hm, eh, stream):
     """Fill ``out`` with ``exp(min(alpha X Yᵀ + bx 1ᵀ + 1 byᵀ, upper))``; returns ``out``.
 
     Parameters
@@ -309,6 +371,11 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC, zx, zy
         Gaussian error control (:func:`_refine_tile`): float64 squared norms of the rows of X and Y (the scaled, centred points), the
         tuple ``(gam, tau, inv_c, tmin_d)`` (``gam = 0`` disables it: exponential kernel), the raw
         float64 points and the bandwidth ``hm·2^eh`` for :func:`direct_exponent`.
+    stream : bool
+        Write the tiles with non-temporal stores (:func:`_stream_row`): the kernel values are formed in
+        the scratch tile and copied to ``out`` without reading its lines first, which halves the memory
+        traffic of a block much larger than the caches. A tile that needs direct differences is written
+        with ordinary stores.
 
     Notes
     -----
@@ -321,6 +388,7 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC, zx, zy
         ntask = (ntr + 1) // 2
     else:
         ntask = ntr
+    flat = out.reshape(n * m)
     for task in prange(ntask):
         buf = np.empty(TR * TC, dtype=X.dtype)
         for half in range(2):
@@ -343,25 +411,34 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC, zx, zy
                 w = j1 - j0
                 S = buf[:nr * w].reshape((nr, w))
                 np.dot(Xi, Y[j0:j1].T, S)
-                _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, i0, j0)
-                _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, i0, j0)
+                if stream and not _tile_needs_refine(nr, w, zx, zy, i0, j0, refine):
+                    _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, S, 0, 0)
+                    for i in range(nr):
+                        _stream_row(S[i], flat, (i0 + i) * m + j0, w)
+                    T = S                       # the tile's values, for the mirror below
+                else:
+                    _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, out, i0, j0)
+                    _refine_tile(S, nr, w, zx, zy, i0, j0, refine, C, D, hm, eh, out, i0, j0)
+                    T = out[i0:i1, j0:j1]
                 if sym:
                     if j0 >= i1:
                         # tile strictly above the diagonal: mirror all of it
                         for jj in range(w):
                             orow = out[j0 + jj]
                             for ii in range(nr):
-                                orow[i0 + ii] = out[i0 + ii, j0 + jj]
+                                orow[i0 + ii] = T[ii, jj]
                     else:
                         # tile meets the diagonal: mirror its strictly-upper part, then fix the diagonal
                         for jj in range(w):
                             orow = out[j0 + jj]
                             for ii in range(nr):
                                 if j0 + jj > i0 + ii:
-                                    orow[i0 + ii] = out[i0 + ii, j0 + jj]
+                                    orow[i0 + ii] = T[ii, jj]
                         if unit_diag:
                             for g in range(max(i0, j0), min(i1, j1)):
                                 out[g, g] = 1.0
+        if stream:
+            _store_fence()
     return out
 
 
