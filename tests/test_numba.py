@@ -442,3 +442,24 @@ def test_concurrent_python_threads_are_safe_and_correct(rng):
     with ThreadPoolExecutor(4) as ex:
         errs = list(ex.map(work, range(16)))
     assert max(errs) < 1e-12
+
+
+# ---- column ranges (the attention range safeguard) -------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_column_range_matches_numpy(rng, dtype, layout):
+    from kernapprox._numba.reduce import column_range, column_range_numpy
+    A = (rng.normal(size=(37, 10)) * 10.0 ** rng.integers(-3, 4, size=10)).astype(dtype)
+    A = {"C": A, "F": np.asfortranarray(A), "strided": A[:, ::2]}[layout]
+    p = A.shape[1]
+    got, ref = [tuple(np.empty(p) for _ in range(3)) for _ in range(2)]
+    column_range(A, *got)
+    column_range_numpy(A, *ref)
+    for g, r in zip(got, ref):
+        assert np.array_equal(g, r)
+    assert np.array_equal(got[0], A.min(axis=0).astype(np.float64)) and not np.isnan(got[2]).any()
+    B = np.array(A)                                          # one non-finite entry per kind: its column is flagged
+    B[3, 0], B[0, 1], B[-1, 2] = np.nan, np.inf, -np.inf
+    column_range(B, *got)
+    assert np.isnan(got[2][:3]).all() and not np.isnan(got[2][3:]).any()
+    assert np.array_equal(got[0][3:], B[:, 3:].min(axis=0)) and np.array_equal(got[1][3:], B[:, 3:].max(axis=0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from .._numba.reduce import column_range
 from ._common import score_rows, score_tiles, softmax_tiled
 
 KINDS = ("softmax", "gaussian", "sigmoid")
@@ -62,12 +63,25 @@ def output_range(V: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     convex hull of those rows and hence in the box ``[min_j V_jk, max_j V_jk]``. ``"gaussian"`` /
     ``"sigmoid"``: ``0 < C_ij ≤ 1``, so ``(CV)_ik`` lies in ``m·[min(min_j V_jk, 0), max(max_j V_jk, 0)]``.
     """
-    V = np.asarray(V, dtype=np.float64)
-    lo, hi = V.min(axis=0), V.max(axis=0)
+    lo, hi, _ = column_range_of(V)
+    return _box(lo, hi, V.shape[0], kind)
+
+
+def _box(lo, hi, m: int, kind: str):
+    """The box of :func:`output_range` from the column minima ``lo`` and maxima ``hi`` of V (m rows)."""
     if kind == "softmax":
         return lo, hi
-    m = V.shape[0]
     return m * np.minimum(lo, 0.0), m * np.maximum(hi, 0.0)
+
+
+def column_range_of(A) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(lo, hi, finite)`` of a 2-D float array with n >= 1 rows: float64 column minima and maxima
+    (exact) and whether every entry is finite (lo/hi unspecified where it is not), in one jitted pass
+    over A (:func:`kernapprox._numba.reduce.column_range`)."""
+    p = A.shape[1]
+    lo, hi, bad = np.empty(p), np.empty(p), np.empty(p)
+    column_range(A, lo, hi, bad)
+    return lo, hi, not np.isnan(bad).any()
 
 
 def safeguard_rows(out: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray, kind: str,
@@ -97,14 +111,18 @@ def safeguard_rows(out: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
     info = {"exact_rows": np.zeros(0, dtype=np.intp), "clipped_rows": 0, "n_evals": 0}
     if mode == "none":
         return out, info
-    lo, hi = output_range(V, kind)
-    vmax = max(-float(np.min(V)), float(np.max(V)), float(np.finfo(np.float64).tiny))   # max|V|, no |V| temporary
+    if out.shape[0] == 0:
+        return out, info
+    vlo, vhi, _ = column_range_of(V)
+    vmax = max(-float(vlo.min(initial=0.0)), float(vhi.max(initial=0.0)), float(np.finfo(np.float64).tiny))
+    lo, hi = _box(vlo, vhi, V.shape[0], kind)
     tol = RANGE_EPS_MULTIPLE * float(np.finfo(out.dtype).eps) * vmax
+    olo, ohi, finite = column_range_of(out)
+    # every row inside the box: one pass over the output, no temporary
+    if finite and np.all(olo >= lo - tol) and np.all(ohi <= hi + tol):
+        return out, info
     with np.errstate(invalid="ignore", over="ignore"):
         o = out.astype(np.float64, copy=False)
-        # every row inside the box (NaN fails both comparisons): two column reductions, no temporary
-        if o.size and np.all(o.min(axis=0) >= lo - tol) and np.all(o.max(axis=0) <= hi + tol):
-            return out, info
         excess = np.maximum(lo - o, o - hi)                          # > 0 outside the box
         finite = np.isfinite(o).all(axis=1)
         bad = ~finite | (excess > tol).any(axis=1)
