@@ -47,24 +47,24 @@ __all__ = ["band_combine", "band_combine_numpy", "shift_exp_rows", "shift_exp_ro
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _sum(x, k0, k1):
-    """``Σ_{k0<=k<k1} x[k]`` (reassociated)."""
+def _sum(x):
+    """``Σ_k x[k]`` (reassociated)."""
     acc = 0.0
-    for k in range(k0, k1):
+    for k in range(x.shape[0]):
         acc += x[k]
     return acc
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _axpy_rows(coef, V, lo, k0, k1, acc):
-    """``acc = Σ_{k0<=k<k1} coef[k] V[lo + k]`` (reassociated)."""
+def _axpy_rows(coef, V, acc):
+    """``acc = Σ_k coef[k] V[k]`` over the rows of V (reassociated)."""
     pv = V.shape[1]
     for t in range(pv):
         acc[t] = 0.0
-    for k in range(k0, k1):
+    for k in range(coef.shape[0]):
         c = coef[k]
         for t in range(pv):
-            acc[t] += c * V[lo + k, t]
+            acc[t] += c * V[k, t]
 
 
 @njit(cache=True)
@@ -139,7 +139,7 @@ def shift_exp_rows(E, a, den):
         a[i] = ai
         for k in range(E.shape[1]):
             E[i, k] = exp64(E[i, k] - ai)
-        den[i] = _sum(E[i], 0, E.shape[1])
+        den[i] = _sum(E[i])
 
 
 def shift_exp_rows_numpy(E, a, den):
@@ -157,8 +157,8 @@ def band_combine(Qh, Kh, V, labels, pos, Pm, z, KU, u, w, a, num, den, logr, res
     pv = V.shape[1]
     s = z.shape[1]
     W = 2 * w + 1 if w >= 0 else 0
-    sc = np.empty(max(W, 1))
-    pb = np.empty(max(W, 1))
+    scb = np.empty(max(W, 1))
+    pbb = np.empty(max(W, 1))
     acc = np.empty(pv)
     KUt = np.empty((s, m))
     for j in range(m):
@@ -170,17 +170,23 @@ def band_combine(Qh, Kh, V, labels, pos, Pm, z, KU, u, w, a, num, den, logr, res
         lo = (i * m) // n - w
         k0 = max(0, -lo)
         k1 = max(k0, min(W, m - lo))
-        row_dots(Qh, i, Kh, lo, k0, k1, sc)
-        for k in range(k0, k1):
-            pb[k] = -u[q] if s > 0 else 0.0
+        j0, j1 = lo + k0, lo + k1                            # the window's keys; below, views from 0
+        L = k1 - k0                                          # (loops over range(L) vectorise)
+        row_dots(Qh, i, Kh, lo, k0, k1, scb)
+        sc = scb[k0:k1]
+        pb = pbb[k0:k1]
+        u0 = -u[q] if s > 0 else 0.0
+        for k in range(L):
+            pb[k] = u0
         for t in range(s):                                   # y = z_i·KU_j − u_i: s axpys along the window
             zt = z[q, t]
-            row = KUt[t, lo + k0:lo + k1]
-            for k in range(k1 - k0):
-                pb[k0 + k] += zt * row[k]
+            row = KUt[t, j0:j1]
+            for k in range(L):
+                pb[k] += zt * row[k]
         amax = a[q]
-        for k in range(k0, k1):                              # keys of T_c (Pm < 0) are counted there
-            wt = Pm[c, lo + k]
+        pmc = Pm[c, j0:j1]
+        for k in range(L):                                   # keys of T_c (Pm < 0) are counted there
+            wt = pmc[k]
             keep = wt >= 0.0
             y = pb[k]
             sc[k] = sc[k] if keep else -np.inf
@@ -188,25 +194,25 @@ def band_combine(Qh, Kh, V, labels, pos, Pm, z, KU, u, w, a, num, den, logr, res
             amax = max(amax, sc[k])
         if amax == -np.inf:
             amax = 0.0
-        for k in range(k0, k1):
+        for k in range(L):
             sc[k] = exp64(sc[k] - amax)
-        esum = _sum(sc, k0, k1)
-        pbs = _sum(pb, k0, k1)
+        esum = _sum(sc)
+        pbs = _sum(pb)
         r = exp64(a[q] - amax) if a[q] > -np.inf else 0.0
         if first:
             rho = exp64(logr[q] - amax)
-            for k in range(k0, k1):
+            for k in range(L):
                 sc[k] -= rho * pb[k]
-            _axpy_rows(sc, V, lo, k0, k1, acc)
+            _axpy_rows(sc, V[j0:j1], acc)
             dd = den[q] * r + esum + rho * max(rmass[q] - pbs, 0.0)
             for t in range(pv):
                 out[i, t] = (num[q, t] * r + acc[t] + rho * restV[q, t]) / dd
         else:
             dd = den[q] * r + esum
             scale = ((1.0 - rmass[q]) + pbs) / dd if dd > 0.0 else 0.0
-            for k in range(k0, k1):
+            for k in range(L):
                 sc[k] = scale * sc[k] - pb[k]
-            _axpy_rows(sc, V, lo, k0, k1, acc)
+            _axpy_rows(sc, V[j0:j1], acc)
             for t in range(pv):
                 out[i, t] = scale * num[q, t] * r + acc[t] + restV[q, t]
 
