@@ -67,18 +67,21 @@ from .._validation import as_generator, check_choice, check_indices, check_int, 
 from ._common import check_d, check_qkv, scaled
 from ._protocol import AttentionMethod, v_array, v_auto_int, v_choice, v_optional
 
-__all__ = ["clustered", "clustered_plan", "budget", "band_limit", "exact_cap", "centred_inputs", "kmeanspp_seeds",
+__all__ = ["clustered", "clustered_plan", "budget", "band_limit", "cluster_count", "exact_cap", "centred_inputs", "kmeanspp_seeds",
            "cluster_queries", "exact_sets", "METHODS"]
 
 _FUNC = "clustered"
 RESTS = ("first_order", "centroid")
 #: the default plan's clusters cost about B(d)/CLUSTER_SHARE before Lloyd steps
 CLUSTER_SHARE = 8
-#: ... and are at most CLUSTER_MAX: each cluster adds its own moment contraction (m·F(s)·(pv + 1)
-#: multiply-adds), its top-k selection and its own small products, while more than 8 clusters buy
-#: little accuracy on the MiniLM heads (n = 4096, d = 128: 16 clusters 0.121 median loss at 17.8 ms a
-#: call, 8 clusters 0.134 at 13.3 ms; n = 512, d = 256: 40 clusters 0.029, 8 clusters 0.044)
+#: ... and at most CLUSTER_MAX in the sub-quadratic regime, budgets B(d) <= n·m/SUBQUADRATIC (where a
+#: speed-up of SUBQUADRATIC over exact attention is possible at all): each cluster adds its own moment
+#: contraction (m·F(s)·(pv + 1) multiply-adds), top-k selection and small products. Measured on 12
+#: MiniLM heads at n = 4096, d = 128: 16 clusters median loss 0.121 at 17.8 ms a call, 8 clusters 0.132
+#: at 12 ms (exact attention ~100 ms). Larger budgets keep every cluster they pay for (n = 4096,
+#: d = 256: 33 clusters 0.091, 8 clusters 0.120; n = 512, d = 256: 40 clusters 0.026, 8 clusters 0.043)
 CLUSTER_MAX = 8
+SUBQUADRATIC = 8
 #: squared distances below this multiple of eps·(‖x‖² + ‖y‖²) are rounding: set to 0
 DIST_ROUNDING = 16
 #: offsets δ per tilt direction in the estimate of the principal directions (a strided subsample)
@@ -113,6 +116,16 @@ def band_limit(d: int) -> int:
     return int(min(BAND_MAX, max(2, d // 4)))
 
 
+def cluster_count(units: float, n: int, m: int, d: int) -> int:
+    """Clusters that ``units`` budget units pay for at n + m units each (seeding and assignment n, the
+    centroid row m): ``clip(⌊units/(n + m)⌋, 1, n)``, at most ``CLUSTER_MAX`` when
+    ``B(d) <= n·m/SUBQUADRATIC`` (the default plans of both clustered methods)."""
+    C = int(min(n, max(1, units // (n + m))))
+    if budget(n, m, d) * SUBQUADRATIC <= n * m:
+        C = min(C, CLUSTER_MAX)
+    return C
+
+
 def exact_cap(m: int, d: int) -> int:
     """At most ``min(2d, ⌊m/2⌋)`` exact scores per query (at least 1), so a "sparse" method stays sparse."""
     return max(1, min(2 * d, m // 2))
@@ -125,7 +138,7 @@ def clustered_plan(n: int, m: int, d: int, p: int | None = None) -> dict:
     In this order, each from what the earlier ones leave of ``B(d)``:
 
     * C clusters with ``C·(n + m) <= B(d)/CLUSTER_SHARE`` (seeding + assignment n·C and centroid
-      rows C·m), ``C = clip(⌊B/(CLUSTER_SHARE (n + m))⌋, 1, min(n, CLUSTER_MAX))``, and ``N_LLOYD`` Lloyd step(s)
+      rows C·m), C = :func:`cluster_count` of ``B/CLUSTER_SHARE``, and ``N_LLOYD`` Lloyd step(s)
       (C = 1 is the mean query: m units, no distance, no Lloyd step); n units for the first-order
       correction;
     * tilt ``s`` = :func:`tilt_size` directions (its moments' multiply-adds stay within those of
@@ -141,7 +154,7 @@ def clustered_plan(n: int, m: int, d: int, p: int | None = None) -> dict:
     """
     B = budget(n, m, d)
     cap = exact_cap(m, d)
-    C = int(min(n, CLUSTER_MAX, max(1, B // (CLUSTER_SHARE * (n + m)))))
+    C = cluster_count(B / CLUSTER_SHARE, n, m, d)
     L = N_LLOYD if C > 1 else 0
     left = B - (C * ((1 + L) * n + m) if C > 1 else m) - n      # clusters (one: the mean query), ρ_i
     pp = p if p is not None else 64

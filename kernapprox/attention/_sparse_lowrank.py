@@ -54,8 +54,8 @@ from .. import kernels as _kernels
 from .._tiling import out_dtype
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ..nystrom_general import augmented_nystrom
-from ._clustered import (band_apply, band_limit, band_products, band_windows, budget, centred_inputs, cluster_queries,
-                         clustered, exact_cap, exact_sets, kmeanspp_seeds)
+from ._clustered import (band_apply, band_limit, band_products, band_windows, budget, centred_inputs, cluster_count,
+                         cluster_queries, clustered, exact_cap, exact_sets, kmeanspp_seeds)
 from ._clustered import METHODS as _CLUSTERED
 from ._common import check_d, check_qkv, clip_row_sums, scaled
 from ._landmarks import gaussian_landmarks
@@ -96,7 +96,7 @@ def sparse_lowrank_plan(n: int, m: int, d: int, p: int, lowrank: str = "nystrom"
       sparse part.
     * Otherwise: rank r, the largest with low-rank cost ``(n + m) r + r²`` (Nyström; ``(n + m) r``
       FAVOR+) at most ``LOWRANK_SHARE · B(d)``; C clusters with ``C (n + m)`` at most a quarter of
-      the rest; band ``w =`` :func:`kernapprox.attention._clustered.band_limit` when m = n and its 2w + 1 scores per
+      the rest (:func:`kernapprox.attention._clustered.cluster_count`: at most 8 in the sub-quadratic regime); band ``w =`` :func:`kernapprox.attention._clustered.band_limit` when m = n and its 2w + 1 scores per
       query fit in half the per-query cap and in the rest; first/last key; ``top_k`` the
       remaining budget per query, each exact entry costing ``1 + r/p`` (score and low-rank entry),
       capped by :func:`kernapprox.attention._clustered.exact_cap`.
@@ -107,7 +107,7 @@ def sparse_lowrank_plan(n: int, m: int, d: int, p: int, lowrank: str = "nystrom"
                 "n_global": 0}
     r = _largest_rank(LOWRANK_SHARE * B, n, m, lowrank)
     rest = B - (n + m) * r - (r * r if lowrank == "nystrom" else 0)
-    C = int(min(n, max(1, rest // (4 * (n + m)))))
+    C = cluster_count(rest / 4, n, m, d)
     rest -= C * (n + m)
     per = 1.0 + r / p
     cap = exact_cap(m, d)
