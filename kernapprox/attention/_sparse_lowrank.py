@@ -157,12 +157,12 @@ def _options(n, m, p, d, lowrank, k, n_clusters, top_k, band, n_global, seeds, i
     return vals
 
 
-def regime(Q, K, lowrank: str = "auto") -> str:
-    """The low rank ``lowrank="auto"`` uses: ``"nystrom"`` (pure low rank) when :func:`logit_scale` is
-    below ``SMOOTH_SCALE``, else ``"clusters"``."""
+def regime(Q, K, lowrank: str = "auto", scale: float | None = None) -> str:
+    """The low rank ``lowrank="auto"`` uses: ``"nystrom"`` (pure low rank) when :func:`logit_scale`
+    (``scale`` when given) is below ``SMOOTH_SCALE``, else ``"clusters"``."""
     if lowrank != "auto":
         return lowrank
-    return "nystrom" if logit_scale(Q, K) < SMOOTH_SCALE else "clusters"
+    return "nystrom" if (logit_scale(Q, K) if scale is None else scale) < SMOOTH_SCALE else "clusters"
 
 
 def _draw(Q, K, V, *, d=None, rng=None, lowrank="auto", landmarks="kmeanspp", k="auto", n_clusters="auto",
@@ -294,8 +294,8 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
     check_choice(lowrank, LOWRANKS, _FUNC, "lowrank")
     check_choice(landmarks, LANDMARKS, _FUNC, "landmarks")
     n, m, p = Q.shape[0], K.shape[0], Q.shape[1]
-    used = regime(Q, K, lowrank)
     scale = logit_scale(Q, K)
+    used = regime(Q, K, lowrank, scale)
     if lowrank == "auto":
         g_low, g_cl = as_generator(rng, _FUNC).spawn(2)
         rng = g_low if used == "nystrom" else g_cl
