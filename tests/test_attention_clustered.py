@@ -161,6 +161,17 @@ def test_default_options_stay_within_budget_and_exact_cap(n, m, d):
     assert np.all(out >= V.min(0) - 1e-12) and np.all(out <= V.max(0) + 1e-12)
 
 
+@pytest.mark.parametrize("n,d,expected", [(4096, 64, 8), (4096, 128, 8), (8192, 256, 8), (4096, 256, 33),
+                                           (512, 128, 18), (512, 256, 40), (512, 16, 2)])
+def test_cluster_count_is_capped_only_in_the_subquadratic_regime(n, d, expected):
+    """At most CLUSTER_MAX clusters while B(d) <= n·m/SUBQUADRATIC; larger budgets keep every cluster
+    their share pays for (B/(CLUSTER_SHARE (n + m)))."""
+    B = CL.budget(n, n, d)
+    uncapped = max(1, min(n, B // (CL.CLUSTER_SHARE * 2 * n)))
+    assert CL.cluster_count(B / CL.CLUSTER_SHARE, n, n, d) == expected == CL.clustered_plan(n, n, d, 32)["n_clusters"]
+    assert expected == (min(uncapped, CL.CLUSTER_MAX) if B * CL.SUBQUADRATIC <= n * n else uncapped)
+
+
 def test_error_decreases_as_the_budget_grows():
     Q, K, V = _qkv(256, p=16, seed=2, scale=1.5)
     R = ka.attention.exact(Q, K, V)
