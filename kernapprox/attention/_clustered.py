@@ -246,7 +246,8 @@ def exact_sets(lc, top_k: int, n_global: int, m: int):
     together with the first and last ``n_global`` keys; returns a list of sorted index arrays."""
     C = lc.shape[0]
     k = int(min(top_k, m))
-    glob = np.unique(np.r_[np.arange(min(n_global, m)), np.arange(max(0, m - n_global), m)]).astype(np.intp)
+    g = min(n_global, m)
+    glob = np.arange(m, dtype=np.intp) if 2 * g >= m else np.r_[np.arange(g), np.arange(m - g, m)].astype(np.intp)
     if k == 0:
         return [glob] * C
     if k == m:
