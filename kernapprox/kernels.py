@@ -464,11 +464,23 @@ class Exponential(Kernel):
         return self._exp_in_range(super().diag(X), "Exponential.diag")
 
     def _log_bound(self, X, Y) -> float:
-        """Upper bound of ``x·y / T`` over all pairs (Cauchy–Schwarz on power-of-two scaled points)."""
+        """Upper bound of ``x·y / T`` over all pairs (Cauchy–Schwarz): float64 squared row norms of the
+        points as they are when their largest entry is within 2^±400 (no copy), else of the points
+        scaled by one power of two (no overflow at any scale)."""
         f64 = np.dtype(np.float64)
-        X = np.asarray(X, dtype=f64)
-        Y = X if Y is None else np.asarray(Y, dtype=f64)
-        _, e = distance_frame(X, Y, X is Y, centre=False)
+        same = Y is None or Y is X
+        X = np.asarray(X)
+        X = X if X.dtype in (np.float32, np.float64) else X.astype(f64)
+        Y = X if same else np.asarray(Y)
+        Y = Y if Y.dtype in (np.float32, np.float64) else Y.astype(f64)
+        _, e = distance_frame(X, Y, same, centre=False)
+        if abs(e) < 400:
+            nx = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=f64).max(initial=0.0))
+            ny = nx if same else np.sqrt(np.einsum("ij,ij->i", Y, Y, dtype=f64).max(initial=0.0))
+            with np.errstate(over="ignore"):
+                return float(nx * ny / self.temperature) * (1 + 1e-6)
+        X = X.astype(f64, copy=False)
+        Y = X if same else Y.astype(f64, copy=False)
         Z = frame_points(X, None, e, f64)
         nx = np.sqrt(np.einsum("ij,ij->i", Z, Z).max())
         if Y is not X:

@@ -374,8 +374,9 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC, zx, zy
     stream : bool
         Write the tiles with non-temporal stores (:func:`_stream_row`): the kernel values are formed in
         the scratch tile and copied to ``out`` without reading its lines first, which halves the memory
-        traffic of a block much larger than the caches. A tile that needs direct differences is written
-        with ordinary stores.
+        traffic of a block much larger than the caches. A tile that needs direct differences, and with
+        ``sym`` a tile on the diagonal, is written with ordinary stores, so no address receives both
+        kinds of store.
 
     Notes
     -----
@@ -411,7 +412,9 @@ def block_kernel(X, Y, bx, by, alpha, upper, sym, unit_diag, out, TR, TC, zx, zy
                 w = j1 - j0
                 S = buf[:nr * w].reshape((nr, w))
                 np.dot(Xi, Y[j0:j1].T, S)
-                if stream and not _tile_needs_refine(nr, w, zx, zy, i0, j0, refine):
+                # streamed: tiles off the diagonal (a diagonal tile's lower part is overwritten by its
+                # mirror below: those addresses get ordinary stores only)
+                if stream and not (sym and j0 < i1) and not _tile_needs_refine(nr, w, zx, zy, i0, j0, refine):
                     _fused_tile(S, nr, w, bx, by, i0, j0, alpha, upper, S, 0, 0)
                     for i in range(nr):
                         _stream_row(S[i], flat, (i0 + i) * m + j0, w)
