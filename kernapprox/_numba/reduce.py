@@ -4,12 +4,12 @@ Private (design.md §4.5): loops over contiguous arrays, preallocated outputs, n
 ``cache=True``, no ``fastmath``. :func:`column_range` has a plain numpy reference here,
 :func:`column_range_numpy`, that ``tests/test_numba.py`` checks it against.
 
-``column_range(A, lo, hi, bad)``: for a 2-D float32/float64 array A (n >= 1 rows, C-contiguous),
+``column_range(A, lo, hi, bad)``: for a 2-D float32/float64 array A (n >= 1 rows, any layout),
 ``bad[t]`` = 0.0 when every entry of column t is finite, NaN otherwise (an accumulator of
 ``A[i, t]·0``, which is NaN exactly for the non-finite entries), and for such finite columns
 ``lo[t] = min_i A[i, t]``, ``hi[t] = max_i A[i, t]`` (as float64; exact); ``lo``/``hi`` of a column
-with a non-finite entry are unspecified. One pass over A with the p running
-minima, maxima and accumulators in a row-sized buffer: ~0.04 ms for 4096 × 32 float64, where the
+with a non-finite entry are unspecified. One pass over A, row by row, updating the p running minima,
+maxima and accumulators (the output arrays): ~0.04 ms for 4096 × 32 float64, where the
 numpy column reductions ``A.min(axis=0)``, ``A.max(axis=0)`` and ``np.isfinite(A).all()`` read A
 three times (~0.3 ms).
 """

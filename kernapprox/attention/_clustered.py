@@ -67,8 +67,8 @@ from .._validation import as_generator, check_choice, check_indices, check_int, 
 from ._common import check_d, check_qkv, scaled
 from ._protocol import AttentionMethod, v_array, v_auto_int, v_choice, v_optional
 
-__all__ = ["clustered", "clustered_plan", "budget", "band_limit", "cluster_count", "exact_cap", "centred_inputs", "kmeanspp_seeds",
-           "cluster_queries", "exact_sets", "METHODS"]
+__all__ = ["clustered", "clustered_plan", "budget", "band_limit", "cluster_count", "exact_cap", "centred_inputs",
+           "kmeanspp_seeds", "cluster_queries", "exact_sets", "METHODS"]
 
 _FUNC = "clustered"
 RESTS = ("first_order", "centroid")

@@ -96,8 +96,9 @@ def sparse_lowrank_plan(n: int, m: int, d: int, p: int, lowrank: str = "nystrom"
       sparse part.
     * Otherwise: rank r, the largest with low-rank cost ``(n + m) r + r²`` (Nyström; ``(n + m) r``
       FAVOR+) at most ``LOWRANK_SHARE · B(d)``; C clusters with ``C (n + m)`` at most a quarter of
-      the rest (:func:`kernapprox.attention._clustered.cluster_count`: at most 8 in the sub-quadratic regime); band ``w =`` :func:`kernapprox.attention._clustered.band_limit` when m = n and its 2w + 1 scores per
-      query fit in half the per-query cap and in the rest; first/last key; ``top_k`` the
+      the rest (:func:`kernapprox.attention._clustered.cluster_count`: at most 8 in the
+      sub-quadratic regime); band ``w =`` :func:`kernapprox.attention._clustered.band_limit` when
+      m = n and its 2w + 1 scores per query fit in half the per-query cap and in the rest; first/last key; ``top_k`` the
       remaining budget per query, each exact entry costing ``1 + r/p`` (score and low-rank entry),
       capped by :func:`kernapprox.attention._clustered.exact_cap`.
     """
