@@ -321,6 +321,17 @@ def test_blocks_beyond_stream_min_bytes_are_streamed_with_the_same_values(rng, m
     np.testing.assert_allclose(streamed[0][:200], gaussian_block_numpy(X[:200], Y, 1.3), rtol=0, atol=50 * EPS64)
 
 
+def test_block_into_a_non_contiguous_out_gets_the_same_values(rng):
+    X = rng.normal(size=(300, 4))
+    big = np.zeros((300, 320))
+    Y = X[:290]
+    cases = ((lambda o: nb.gaussian_block(X, X, 1.3, out=o), nb.gaussian_block(X, X, 1.3)),
+             (lambda o: nb.exponential_block(X, Y, 2.0, out=o[:, :290]), nb.exponential_block(X, Y, 2.0)))
+    for f, K in cases:
+        got = f(big[:, :300])
+        assert np.array_equal(got, K) and np.shares_memory(got, big)
+
+
 def test_float32_gaussian_far_from_origin_is_accurate(rng):
     """Centring by the common mean: float32 points at distance 1e3 from the origin keep 1e-5 accuracy.
 

@@ -267,7 +267,11 @@ def block_numpy(terms, same, unit_diag):
 
 def _block(X, Y, same, terms, unit_diag, out=None):
     """The block of the fused formula ``terms()`` gives: tiled numba kernel, or plain numpy for small
-    blocks, without numba, or when no parallel slot is free; written into ``out`` when given."""
+    blocks, without numba, or when no parallel slot is free; written into ``out`` when given (an
+    ``out`` that is not C-contiguous receives a copy of the block)."""
+    if out is not None and not out.flags.c_contiguous:
+        out[...] = _block(X, Y, same, terms, unit_diag)
+        return out
     n, m = X.shape[0], Y.shape[0]
     if n * m >= FAST_MIN_ENTRIES and have_numba():
         with _parallel_slot() as ok:
