@@ -183,8 +183,7 @@ def centred_inputs(Q, K, V):
     Q = np.asarray(Q, dtype=np.float64)
     K = np.asarray(K, dtype=np.float64)
     Kh = K - K.mean(axis=0)
-    Kh *= 1.0 / K.shape[1] ** 0.25                                   # = scaled(K - mean), in place
-    return scaled(Q), Kh, np.asarray(V, dtype=np.float64)
+    return scaled(Q), scaled(Kh, out=Kh), np.asarray(V, dtype=np.float64)
 
 
 def _seed_distances(X, seeds):

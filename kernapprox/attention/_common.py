@@ -124,9 +124,10 @@ def check_d_matches(d, given: int, func: str, name: str, what: str) -> None:
         raise fail(func, "d", f"equal the number of {what} of `{name}` ({given})", d)
 
 
-def scaled(X: np.ndarray) -> np.ndarray:
-    """``X / p^{1/4}`` (the data normaliser Q̂, K̂ of algorithms.md, Notation)."""
-    return X * (1.0 / X.shape[1] ** 0.25)
+def scaled(X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``X / p^{1/4}`` (the data normaliser Q̂, K̂ of algorithms.md, Notation); into ``out`` when given
+    (``out=X``: in place)."""
+    return np.multiply(X, 1.0 / X.shape[1] ** 0.25, out=out)
 
 
 def softmax_rows(S: np.ndarray) -> np.ndarray:
