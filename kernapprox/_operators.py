@@ -47,7 +47,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ._tiling import eps_of, out_dtype, row_tiles
-from ._validation import check_bool, check_dense_cap, check_indices, check_matrix, deprecated_alias, fail
+from ._validation import all_finite, check_bool, check_dense_cap, check_indices, check_matrix, deprecated_alias, fail
 
 __all__ = ["Matrix", "as_matrix", "to_matrix", "require_psd", "DenseMatrix", "SparseMatrix", "OperatorMatrix",
            "LowRankMatrix", "DifferenceMatrix", "ProtocolMatrix"]
@@ -834,7 +834,7 @@ def to_matrix(A, func: str, name: str = "A", *, symmetric=None, psd=None) -> Mat
         if A.dtype.kind not in "fiub":
             raise fail(func, name, "be real-valued", f"dtype {A.dtype}", TypeError)
         M = SparseMatrix(A, symmetric=symmetric, psd=psd)
-        if not np.isfinite(M.A.data).all():
+        if not all_finite(M.A.data):
             raise fail(func, name, "hold only finite values (no NaN or inf)", "non-finite entries")
         return M
     if isinstance(A, spla.LinearOperator):

@@ -77,7 +77,7 @@ from . import lowrank as _lowrank
 from ._operators import Matrix
 from ._validation import deprecated_alias
 from ._cores import PSD_CORES, PSDCore, psd_core
-from ._validation import (as_generator, check_bool, check_indices, check_int, check_kernel,
+from ._validation import (all_finite, as_generator, check_bool, check_indices, check_int, check_kernel,
                           check_matrix, check_points, check_positive, check_rcond, check_same_dim, fail)
 from .matrix import stream_matvec
 
@@ -189,7 +189,7 @@ def _auto_rows(n: int, width: int, itemsize: int) -> int:
 
 def _finite_block(B, func: str, name: str):
     """Per-chunk lazy finiteness check (validation without an extra pass over the data)."""
-    if not np.isfinite(B).all():
+    if not all_finite(B):
         bad = int(B.size - np.count_nonzero(np.isfinite(B)))
         raise fail(func, name, "hold only finite values (no NaN or inf)", f"{bad} non-finite entries in a row chunk")
     return B

@@ -39,8 +39,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-from ._validation import (as_generator, check_bool, check_choice, check_int, check_points, check_positive, check_size_product,
-                          deprecated_alias, fail)
+from ._validation import (all_finite, as_generator, check_bool, check_choice, check_int, check_points, check_positive,
+                          check_size_product, deprecated_alias, fail)
 
 __all__ = ["FFKernelFeatureMap", "ff_attention", "fit_ffkernel", "init_heads", "error_vs_features", "FFKINDS",
            "FitResult"]
@@ -125,7 +125,7 @@ class FFKernelFeatureMap:
         self.params = {}
         for key, shp in shapes.items():
             a = np.asarray(params[key], dtype=np.float64)
-            if a.shape != shp or not np.isfinite(a).all():
+            if a.shape != shp or not all_finite(a):
                 raise fail(func, "params", f"hold a finite {key!r} of shape {shp}", f"shape {a.shape}")
             self.params[key] = a.copy()
 

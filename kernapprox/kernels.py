@@ -33,8 +33,8 @@ import numpy as np
 
 from ._numba import distance_frame, frame_points
 from ._numba.reference import direct_scaled_distance_numpy
-from ._validation import (INT64_MAX, check_choice, check_points, check_positive, check_same_dim, fail, pow2_exponent,
-                          working_dtype)
+from ._validation import (INT64_MAX, all_finite, check_choice, check_points, check_positive, check_same_dim, fail,
+                          pow2_exponent, working_dtype)
 
 #: Smallest and largest bandwidth / temperature accepted (powers of two: 2^-500 and 2^500).
 SCALE_MIN = 2.0 ** -500
@@ -316,7 +316,7 @@ def _scaled_dot(G: np.ndarray, X: np.ndarray, Y: np.ndarray, pairs: bool) -> np.
     or a NaN (an intermediate sum overflowed), recomputed on the power-of-two scaled points
     ``2^-a X``, ``2^-b Y`` (exact scalings; every partial sum finite) and scaled back by ``2^(a+b)``,
     so an entry is ±inf only when its true value lies beyond the dtype's range."""
-    if np.isfinite(G).all():
+    if all_finite(G):
         return G
     a, b = pow2_exponent(X), pow2_exponent(Y)
     Xs, Ys = np.ldexp(X, -a).astype(X.dtype, copy=False), np.ldexp(Y, -b).astype(Y.dtype, copy=False)
@@ -334,7 +334,7 @@ def _dot(X, Y, pairs: bool) -> np.ndarray:
 def _require_finite(K: np.ndarray, func: str, constraint: str, *, hint: str = "scale the points down") -> np.ndarray:
     """Refuse (naming ``X``) a block whose true entries lie beyond the dtype's range:
     ``func: `X` must <constraint> within the <dtype> range (<hint>); got <count> overflowing entries``."""
-    if np.isfinite(K).all():
+    if all_finite(K):
         return K
     bad = int(np.size(K) - np.count_nonzero(np.isfinite(K)))
     raise fail(func, "X", f"{constraint} within the {K.dtype} range ({hint})", f"{bad} overflowing entries")

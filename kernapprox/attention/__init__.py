@@ -93,7 +93,8 @@ import inspect
 import numpy as np
 
 from .._validation import deprecated_alias
-from .._validation import as_generator, check_bool, check_choice, check_int, check_memory, fail, working_dtype
+from .._validation import (all_finite, as_generator, check_bool, check_choice, check_int, check_memory, fail,
+                           working_dtype)
 from . import _exact
 from ._common import check_qkv
 from ._protocol import AttentionMethod
@@ -366,7 +367,7 @@ def _split_batch(Q, K, V, func: str):
         raise fail(func, "Q, K, V", "have broadcastable leading (batch, head) axes",
                    f"Q.shape={Q.shape}, K.shape={K.shape}, V.shape={V.shape}") from None
     for name, A in (("Q", Q), ("K", K), ("V", V)):
-        if A.size and not np.isfinite(A).all():
+        if A.size and not all_finite(A):
             raise fail(func, name, "hold only finite values (no NaN or inf)",
                        f"{int(A.size - np.count_nonzero(np.isfinite(A)))} non-finite entries")
     if Q.shape[-2] < 1 or K.shape[-2] < 1 or Q.shape[-1] < 1 or V.shape[-1] < 1:
@@ -613,7 +614,7 @@ def exact(Q, K, V, *, kind: str = "softmax", bias=None, key_padding_mask=None):
     n, m = Q.shape[-2], K.shape[-2]
     if bias is not None:
         b = np.asarray(bias)
-        if b.dtype.kind not in "fiub" or not np.isfinite(b).all():
+        if b.dtype.kind not in "fiub" or not all_finite(b):
             raise fail(func, "bias", "be a finite real number or array", repr(bias) if b.ndim == 0 else f"shape {b.shape}")
         try:
             np.broadcast_shapes(b.shape, batch + (n, m))

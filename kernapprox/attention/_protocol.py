@@ -65,7 +65,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .._validation import check_bool, check_choice, check_int, check_rcond, check_real, fail
+from .._validation import all_finite, check_bool, check_choice, check_int, check_rcond, check_real, fail
 
 __all__ = ["AttentionMethod", "v_bool", "v_optional", "v_choice", "v_int", "v_auto_int", "v_real", "v_name", "v_array",
            "v_rcond"]
@@ -175,7 +175,7 @@ def v_array(x, f, k):
         raise fail(f, k, "hold real numbers", f"dtype {a.dtype}", TypeError)
     if a.size == 0:
         raise fail(f, k, "be non-empty", f"shape {a.shape}")
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
+    if not all_finite(a):
         raise fail(f, k, "hold only finite values", f"{int(a.size - np.isfinite(a).sum())} non-finite entries")
 
 
