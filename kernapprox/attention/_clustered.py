@@ -394,25 +394,31 @@ def tilt_features(s: int) -> int:
 
 def _rest_moments(Wr, V, KU):
     """``M[c] = Σ_j Wr[c, j] f_j [v_j, 1]`` for the key features ``f_j = [1, KU_j, KU_ja KU_jb (a <= b)]``
-    (``KU`` None: ``f_j = [1]``): (C, F, pv + 1), by key tiles of one ((pv + 1) × t)·(t × C·F) product."""
+    (``KU`` None: ``f_j = [1]``): (C, F, pv + 1). The values' part by key tiles of one (pv × t)·(t × C·F)
+    product, the mass part ``Σ_j Wr[c, j] f_j`` as ``Wr F`` (pv rows, not pv + 1: the product's row
+    blocks stay whole)."""
     C, m = Wr.shape
-    V1 = np.empty((m, V.shape[1] + 1))
-    V1[:, :-1] = V
-    V1[:, -1] = 1.0
+    pv = V.shape[1]
     if KU is None:
-        return (Wr @ V1)[:, None, :]
+        M = np.empty((C, 1, pv + 1))
+        np.matmul(Wr, V, out=M[:, 0, :pv])
+        M[:, 0, pv] = Wr.sum(axis=1)
+        return M
     nf = tilt_features(KU.shape[1])
     F = np.empty((m, nf))
     ones = np.ones(m)
     quadratic_features(KU, ones, ones, 1.0, F)
-    M = np.zeros((V1.shape[1], C * nf))
+    Mv = np.zeros((pv, C * nf))
     t = tile_rows(C * nf, budget=MOMENT_TILE_BYTES, n=m)
     X = tile_buffer(t, C * nf, np.float64).reshape(t, C, nf)
     for j0, j1 in row_tiles(m, t):
         x = X[:j1 - j0]
         weighted_features(Wr, F, j0, x)
-        M += V1[j0:j1].T @ x.reshape(j1 - j0, C * nf)
-    return M.reshape(V1.shape[1], C, nf).transpose(1, 2, 0)
+        Mv += V[j0:j1].T @ x.reshape(j1 - j0, C * nf)
+    M = np.empty((C, nf, pv + 1))
+    M[:, :, :pv] = Mv.reshape(pv, C, nf).transpose(1, 2, 0)
+    M[:, :, pv] = Wr @ F
+    return M
 
 
 def _combine(Qh, Kh, V, labels, cent, lc, sets, band, rest, out, tilt=0):
