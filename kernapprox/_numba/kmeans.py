@@ -1,9 +1,9 @@
 """Jitted k-means++ seeding (D² sampling) and centroid means on the rows of a matrix.
 
 Private (design.md §4.5): loops over contiguous arrays, preallocated outputs, no validation,
-``cache=True``, no ``fastmath`` except the reassociated dot products of
-:func:`kernapprox._numba.dense.row_dots`. Each routine has a plain numpy reference here that it is
-tested against (``tests/test_attention_clustered.py``).
+``cache=True``, no ``fastmath``; the dot products of a seed with every row are one BLAS matrix-vector
+product (``np.dot``, as the numpy reference's ``X @ X[s]``). Each routine has a plain numpy reference
+here that it is tested against (``tests/test_attention_clustered.py``).
 
 * ``kmeanspp_rows(X, sq, first, u, rounding, D)``: Arthur & Vassilvitskii (SODA 2007, §2.2) on the rows
   of X (``sq`` their squared norms): seed 0 is ``first``; seed t draws the row i with probability ∝
@@ -21,18 +21,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .dense import row_dots
 
 __all__ = ["kmeanspp_rows", "kmeanspp_rows_numpy", "seed_distances", "centroid_means", "centroid_means_numpy"]
 
 
 @njit(cache=True)
-def _column(X, sq, s, rounding, D, t):
-    col = D[:, t]
-    row_dots(X, s, X, 0, 0, X.shape[0], col)
+def _column(X, sq, s, rounding, D, t, dots):
+    np.dot(X, X[s], dots)                                   # one BLAS matrix-vector product
     for i in range(X.shape[0]):
-        v = sq[i] + sq[s] - 2.0 * col[i]
-        col[i] = 0.0 if v <= rounding * (sq[i] + sq[s]) else v
+        v = sq[i] + sq[s] - 2.0 * dots[i]
+        D[i, t] = 0.0 if v <= rounding * (sq[i] + sq[s]) else v
 
 
 @njit(cache=True)
@@ -41,7 +39,8 @@ def kmeanspp_rows(X, sq, first, u, rounding, D):
     C = D.shape[1]
     seeds = np.empty(C, dtype=np.int64)
     seeds[0] = first
-    _column(X, sq, first, rounding, D, 0)
+    dots = np.empty(n)
+    _column(X, sq, first, rounding, D, 0, dots)
     near = D[:, 0].copy()
     k = 1
     while k < C:
@@ -60,7 +59,7 @@ def kmeanspp_rows(X, sq, first, u, rounding, D):
                 pick = i
                 break
         seeds[k] = pick
-        _column(X, sq, pick, rounding, D, k)
+        _column(X, sq, pick, rounding, D, k, dots)
         for i in range(n):
             if D[i, k] < near[i]:
                 near[i] = D[i, k]
@@ -114,5 +113,6 @@ def centroid_means_numpy(X, labels, counts, cent):
 def seed_distances(X, sq, seeds, rounding, D):
     """Column t of D ← the squared distances to row ``seeds[t]``, as :func:`kmeanspp_rows` computes them
     (equal bits: replaying given seeds assigns the rows as the seeding did)."""
+    dots = np.empty(X.shape[0])
     for t in range(seeds.shape[0]):
-        _column(X, sq, seeds[t], rounding, D, t)
+        _column(X, sq, seeds[t], rounding, D, t, dots)
