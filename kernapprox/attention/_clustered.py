@@ -67,8 +67,8 @@ from .._validation import as_generator, check_choice, check_indices, check_int, 
 from ._common import check_d, check_qkv, scaled
 from ._protocol import AttentionMethod, v_array, v_auto_int, v_choice, v_optional
 
-__all__ = ["clustered", "clustered_plan", "budget", "band_limit", "cluster_count", "exact_cap", "centred_inputs",
-           "kmeanspp_seeds", "cluster_queries", "exact_sets", "METHODS"]
+__all__ = ["clustered", "clustered_checked", "clustered_plan", "budget", "band_limit", "cluster_count", "exact_cap",
+           "centred_inputs", "kmeanspp_seeds", "cluster_queries", "exact_sets", "METHODS"]
 
 _FUNC = "clustered"
 RESTS = ("first_order", "centroid")
@@ -571,6 +571,16 @@ def clustered(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clus
     ((256, 16), True)
     """
     Q, K, V = check_qkv(Q, K, V, _FUNC)
+    return clustered_checked(Q, K, V, d=d, rng=rng, return_factors=return_factors, n_clusters=n_clusters,
+                             n_lloyd=n_lloyd, top_k=top_k, band=band, n_global=n_global, rest=rest, tilt=tilt,
+                             seeds=seeds)
+
+
+def clustered_checked(Q, K, V, *, d=None, rng=None, return_factors: bool = False, n_clusters="auto", n_lloyd="auto",
+                      top_k="auto", band="auto", n_global="auto", rest: str = "first_order", tilt="auto", seeds=None):
+    """:func:`clustered` on a head that already passed :func:`kernapprox.attention._common.check_qkv`
+    (finite, real, one working dtype; the options are validated here), so that a caller that has
+    validated the inputs does not read them once more."""
     dt = out_dtype(Q, K, V)
     if d is not None:
         d = check_d(d, _FUNC)

@@ -55,7 +55,7 @@ from .._tiling import out_dtype
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ..nystrom_general import augmented_nystrom
 from ._clustered import (band_apply, band_limit, band_products, band_windows, budget, centred_inputs, cluster_count,
-                         cluster_queries, clustered, exact_cap, exact_sets, kmeanspp_seeds)
+                         cluster_queries, clustered_checked, exact_cap, exact_sets, kmeanspp_seeds)
 from ._clustered import METHODS as _CLUSTERED
 from ._common import check_d, check_qkv, clip_row_sums, scaled
 from ._landmarks import gaussian_landmarks
@@ -74,10 +74,11 @@ SMOOTH_SCALE = 1.5
 
 def logit_scale(Q, K) -> float:
     """``σ = median_i ‖q̂_i‖ · rms_j ‖k̂_j‖`` (centred keys): by Cauchy–Schwarz a typical row's logits
-    ``q̂_i·k̂_j`` spread over about ±σ; O((n + m) p) averaging, no score evaluated."""
-    Qh, Kh, _ = centred_inputs(Q, K, K[:, :1])
-    q = np.median(np.sqrt(np.einsum("ij,ij->i", Qh, Qh)))
-    return float(q * np.sqrt(np.einsum("ij,ij->", Kh, Kh) / Kh.shape[0]))
+    ``q̂_i·k̂_j`` spread over about ±σ (``‖q̂‖·‖k̂‖ = ‖q‖·‖k − k̄‖/√p``); O((n + m) p) averaging, no
+    score evaluated."""
+    q = np.median(np.sqrt(np.einsum("ij,ij->i", Q, Q, dtype=np.float64)))          # ‖q_i‖, no copy of Q
+    Kc = K - K.mean(axis=0, dtype=np.float64)
+    return float(q * np.sqrt(np.einsum("ij,ij->", Kc, Kc) / K.shape[0]) / np.sqrt(Q.shape[1]))
 
 
 def _largest_rank(cost_cap: float, n: int, m: int, lowrank: str) -> int:
@@ -305,8 +306,8 @@ def sparse_lowrank(Q, K, V, *, d=None, rng=None, return_factors: bool = False, l
             if lowrank == "clusters" and val is not None and not isinstance(val, str):
                 raise fail(_FUNC, name, "be left unset with lowrank='clusters' (its rank is the clusters')",
                            "a value")
-        res = clustered(Q, K, V, d=d, rng=rng, return_factors=return_factors, n_clusters=n_clusters,
-                        top_k=top_k, band=band, n_global=n_global, rest="first_order", seeds=seeds)
+        res = clustered_checked(Q, K, V, d=d, rng=rng, return_factors=return_factors, n_clusters=n_clusters,
+                                top_k=top_k, band=band, n_global=n_global, rest="first_order", seeds=seeds)
         if not return_factors:
             return res
         out, f = res
