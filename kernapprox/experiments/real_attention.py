@@ -12,6 +12,8 @@ softmax attention ``R = D⁻¹AV``:
 * ``n_evals / B(d)`` with ``B(d) = 2·n·d + d²`` (algorithms.md §13.1; NaN when the method's factors do
   not report ``n_evals``) and the exact fraction (``factors["exact_fraction"]``, NaN when not reported);
 * wall time of the call divided by the wall time of ``attention.exact`` on the same head (float64);
+  at n >= ``long_from`` each is the least of ``long_time_repeats`` calls (the loss is the first
+  call's; the repeats draw from the same generator), at the short n one call each;
 * the head's mean row entropy of ``P`` (nats; ``log n`` = uniform), for the entropy-vs-loss scatter.
 
 A timing sweep runs every method at ``d = timing_d`` on one pretrained head for n in ``timing_ns``
@@ -87,6 +89,7 @@ class Config:
     timing_ns: tuple = (1024, 2048, 4096, 8192)
     timing_d: int = 64
     timing_repeats: int = 3
+    long_time_repeats: int = 3                # calls timed per head, method and d at n >= long_from (the least)
     inputs: str = "auto"                      # "auto" | "model" | "synthetic"
 
 
@@ -226,9 +229,12 @@ def _sweep(cfg, seed, labels, specs, n, ds, long):
     for a, (label, rows) in enumerate(per_kind):
         for t, (text, L, h, Q, K, V) in enumerate(C.progress(rows, desc=f"{NAME} {cfg.kinds[a]} n={n}")):
             where[a, t] = (L, h)
-            t0 = time.perf_counter()
-            R = attention.exact(Q, K, V)
-            texact[a, t] = time.perf_counter() - t0
+            reps = cfg.long_time_repeats if long else 1
+            texact[a, t] = np.inf
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                R = attention.exact(Q, K, V)
+                texact[a, t] = min(texact[a, t], time.perf_counter() - t0)
             entropy[a, t] = _row_entropy(Q, K, V)
             for c, lab in enumerate(labels):
                 # one generator per (kind, n, head, method, d), keyed by the method's place in METHODS:
@@ -240,6 +246,8 @@ def _sweep(cfg, seed, labels, specs, n, ds, long):
                         warnings.simplefilter("ignore")         # clipped row sums etc.: in the loss
                         try:
                             Rt, ne, ef, sec = call(specs[lab], Q, K, V, d, gens[e])
+                            for _ in range(reps - 1):           # timing only: the loss is the first call's
+                                sec = min(sec, call(specs[lab], Q, K, V, d, gens[e])[3])
                         except ValueError as exc:           # e.g. d above the method's bound at this n
                             refused.setdefault(f"{lab} d={int(d)} n={int(n)}", str(exc)[:120])
                             continue
