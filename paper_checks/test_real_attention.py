@@ -81,7 +81,7 @@ def ratios(data):
     return out, new, seed
 
 
-@pytest.mark.slow   # its QUICK experiment (~30 s on 2 cores) exceeds the default run's budget
+@pytest.mark.slow   # its QUICK experiment (~40 s on 2 cores) exceeds the default run's budget
 def test_new_methods_beat_the_seeds_on_real_heads(experiment, claim):
     registered = [lab for lab in NEW_METHODS if METHODS[lab][0] in attention.methods()]
     if not registered:
