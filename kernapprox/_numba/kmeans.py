@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
 __all__ = ["kmeanspp_rows", "kmeanspp_rows_numpy", "seed_distances", "centroid_means", "centroid_means_numpy"]
 
 

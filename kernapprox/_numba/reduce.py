@@ -17,8 +17,8 @@ three times (~0.3 ms).
 ``top_k_rows(X, k, out)``: ``out[c]`` ← the column indices of the k largest entries of row c of X
 (1 <= k <= m), in increasing order; among entries equal to the k-th largest value the lowest indices
 are taken, and NaN counts as −inf. The k-th largest value by ``np.partition`` (numba's quickselect) on
-a copy of the row, then two passes that count and collect the indices: ~0.15 ms for 8 × 4096 (the
-centroid logits of clustered attention at n = 4096), where ``np.argpartition`` takes ~0.27 ms.
+a copy of the row, then one pass that collects the indices: ~0.11 ms for 8 × 4096 (the
+centroid logits of clustered attention at n = 4096), where ``np.argpartition`` takes ~0.25 ms.
 """
 from __future__ import annotations
 
@@ -59,17 +59,15 @@ def top_k_rows(X, k, out):
         for j in range(m):
             x = X[c, j]
             buf[j] = x if x == x else -np.inf
-        thr = np.partition(buf, m - k)[m - k]
-        above = 0
-        for j in range(m):
-            x = X[c, j]
-            if x == x and x > thr:
-                above += 1
-        ties = k - above                                     # entries equal to thr to take, lowest first
+        part = np.partition(buf, m - k)                      # a partitioned copy; buf keeps the row order
+        thr = part[m - k]
+        ties = k                                             # entries equal to thr to take, lowest first
+        for j in range(m - k + 1, m):                        # every entry above thr lies here
+            if part[j] > thr:
+                ties -= 1
         pos = 0
         for j in range(m):
-            x = X[c, j]
-            x = x if x == x else -np.inf
+            x = buf[j]
             if x > thr:
                 out[c, pos] = j
                 pos += 1
