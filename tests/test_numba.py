@@ -474,26 +474,3 @@ def test_column_range_matches_numpy(rng, dtype, layout):
     column_range(B, *got)
     assert np.isnan(got[2][:3]).all() and not np.isnan(got[2][3:]).any()
     assert np.array_equal(got[0][3:], B[:, 3:].min(axis=0)) and np.array_equal(got[1][3:], B[:, 3:].max(axis=0))
-
-
-# ---- row-wise top-k (the exact key sets of clustered attention) -------------------------------------
-@pytest.mark.parametrize("trial", range(6))
-def test_top_k_rows_matches_a_stable_sort(trial):
-    """Exactly k indices per row, increasing; ties to the lower index, NaN as −inf; at k = m every index."""
-    from kernapprox._numba.reduce import top_k_rows, top_k_rows_numpy
-    g = np.random.default_rng(trial)
-    C, m = int(g.integers(1, 6)), int(g.integers(1, 80))
-    X = g.integers(-3, 4, size=(C, m)).astype(np.float64)           # many ties
-    X[g.random((C, m)) < 0.1] = np.nan
-    X[g.random((C, m)) < 0.05] = np.inf
-    X[g.random((C, m)) < 0.05] = -np.inf
-    for k in sorted({1, m, int(g.integers(1, m + 1))}):
-        got, ref = np.full((C, k), -1, dtype=np.intp), np.empty((C, k), dtype=np.intp)
-        top_k_rows(X, k, got)
-        top_k_rows_numpy(X, k, ref)
-        assert np.array_equal(got, ref)
-        assert np.all(np.diff(got, axis=1) > 0)
-    Y = g.normal(size=(4, 300))                                      # distinct values: the plain definition
-    got = np.empty((4, 17), dtype=np.intp)
-    top_k_rows(Y, 17, got)
-    assert all(set(got[c]) == set(np.argsort(Y[c])[-17:]) for c in range(4))

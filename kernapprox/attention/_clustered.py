@@ -62,7 +62,6 @@ import numpy as np
 
 from .._numba.bands import band_combine, quadratic_features, shift_exp_rows, weighted_features
 from .._numba.kmeans import centroid_means, kmeanspp_rows, seed_distances
-from .._numba.reduce import top_k_rows
 from .._tiling import EPS, out_dtype, row_tiles, tile_buffer, tile_rows
 from .._validation import as_generator, check_choice, check_indices, check_int, fail
 from ._common import check_d, check_qkv, scaled
@@ -243,8 +242,7 @@ def cluster_queries(X, seeds, n_lloyd: int, distances=None):
 
 def exact_sets(lc, top_k: int, n_global: int, m: int):
     """Per-cluster exact key sets: the ``top_k`` largest entries of each centroid row ``lc`` (C, m)
-    (:func:`kernapprox._numba.reduce.top_k_rows`: ties to the lower key) together with the first and last
-    ``n_global`` keys; returns a list of sorted index arrays."""
+    together with the first and last ``n_global`` keys; returns a list of sorted index arrays."""
     C = lc.shape[0]
     k = int(min(top_k, m))
     g = min(n_global, m)
@@ -253,10 +251,9 @@ def exact_sets(lc, top_k: int, n_global: int, m: int):
         return [glob] * C
     if k == m:
         return [np.arange(m, dtype=np.intp)] * C
-    top = np.empty((C, k), dtype=np.intp)
-    top_k_rows(np.ascontiguousarray(lc, dtype=np.float64), k, top)
+    top = np.argpartition(lc, m - k, axis=1)[:, m - k:]
     if glob.size == 0:
-        return list(top)
+        return list(np.sort(top, axis=1).astype(np.intp))
     mask = np.zeros((C, m), dtype=bool)
     np.put_along_axis(mask, top, True, axis=1)
     mask[:, glob] = True
