@@ -114,7 +114,7 @@ def test_new_methods_beat_the_seeds_on_real_heads(experiment, claim):
 #: recorded NOT-REPRODUCED bands (QUICK, seed 20240601, every §13 method registered; paper_checks/README.md),
 #: used when a run misses a target (the speed-up is a wall-clock number near its target of 8): measured
 #: ratio_512_pretrained 0.604 (d = 16: clustered vs Nyströmformer), ratio_512_initialized 0.986, ratio_4096
-#: 0.546, speedup_4096 8.1 (d = 128, clustered; 10.8x at d = 64; 9.0x in the run before), one BLAS thread,
+#: 0.546, speedup_4096 8.4 (d = 128, clustered; 11.2x at d = 64; 8.1x, 9.0x in runs before), one BLAS thread,
 #: 2-core machine (the check then PASSES); loss ratios ±25 %, the speed-up within [1, 100]
 RECORDED = {
     "ratio_512_pretrained": (0.45, 0.76),
